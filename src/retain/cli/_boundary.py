@@ -1,0 +1,53 @@
+"""The one place where errors become exit codes and readable lines."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+import typer
+
+from retain.cli._app import err_console, state
+from retain.errors import RetainError
+from retain.i18n import t
+
+__all__ = ["run_app"]
+
+USER_ERROR = 2
+BUG = 1
+
+
+def _print_error(message: str, hint: str | None) -> None:
+    err_console.print(f"[bold red]{t('cli.error')}:[/] {message}", highlight=False, markup=True,
+                      soft_wrap=True)
+    if hint:
+        err_console.print(f"[bold]{t('cli.hint')}:[/] {hint}", highlight=False, soft_wrap=True)
+
+
+def run_app(app: typer.Typer) -> None:
+    """Run ``app``; turn RetainError into exit 2 and other exceptions into exit 1."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        app(standalone_mode=False)
+    except RetainError as exc:
+        if debug or state.debug:
+            traceback.print_exc()
+        _print_error(exc.message, exc.hint)
+        sys.exit(USER_ERROR)
+    except click.exceptions.Abort:
+        err_console.print(t("cli.aborted"))
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(USER_ERROR if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print(t("cli.aborted"))
+        sys.exit(130)
+    except Exception as exc:
+        if debug or state.debug:
+            traceback.print_exc()
+        _print_error(f"{type(exc).__name__}: {exc}", t("cli.bug_hint"))
+        sys.exit(BUG)

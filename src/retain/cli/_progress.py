@@ -1,0 +1,38 @@
+"""Rich progress bars for long-running commands (rows/s for loads, steps for pipelines)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from retain.cli._app import err_console
+
+__all__ = ["progress"]
+
+
+@contextmanager
+def progress(*, unit: str = "rows", transient: bool = False) -> Iterator[Progress]:
+    """A progress display on stderr showing count, rate in ``unit``/s and elapsed time."""
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=transient,
+    )
+    with bar:
+        yield bar

@@ -1,0 +1,203 @@
+"""Settings: ``retain.toml`` in the working folder, overridden by ``RETAIN_*`` variables.
+
+Nothing is built at import time: call :func:`get_settings` (the CLI and the service do it once,
+tests pass their own :class:`Settings`). Nested sections use ``__`` in variable names, e.g.
+``RETAIN_CLV__MARGIN=0.3``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from retain.errors import ConfigError
+
+__all__ = [
+    "ChurnDefinition",
+    "ClvSettings",
+    "IngestSettings",
+    "ServiceSettings",
+    "Settings",
+    "get_settings",
+]
+
+CONFIG_ENV = "RETAIN_CONFIG"
+DEFAULT_CONFIG = "retain.toml"
+
+
+class IngestSettings(BaseModel):
+    """How ingestion treats doubtful input."""
+
+    unknown_customers: Literal["reject", "create"] = "reject"
+    """A fact row whose customer_id is not in ``customers``: reject the batch, or create a bare customer."""
+    on_error: Literal["reject", "quarantine"] = "reject"
+    """Default policy for bad rows: reject the whole batch, or load good rows and quarantine bad ones."""
+    max_amount: float = 1_000_000.0
+    """Amounts above this are absurd and rejected (rule ``absurd_amount``)."""
+    future_tolerance_hours: float = 24.0
+    """Timestamps later than now plus this are rejected (rule ``future_timestamp``)."""
+    chunk_rows: int = 500_000
+    """Rows read per chunk when streaming large files."""
+
+
+class ChurnDefinition(BaseModel):
+    """What churn means for one business line ("churn indicators differ by company", seed 003)."""
+
+    name: str = "default"
+    kind: Literal["contractual", "non_contractual"] = "non_contractual"
+    horizon_days: int = Field(90, gt=0)
+    """H: churn happens if the customer cancels / stops within H days after the reference date."""
+    activity: Literal["orders", "events", "any"] = "orders"
+    """What counts as activity for non-contractual churn."""
+    event_names: list[str] = Field(default_factory=list)
+    """With ``activity = "events"``: only these event names count (empty = all)."""
+    plans: list[str] = Field(default_factory=list)
+    """With ``kind = "contractual"``: only subscriptions on these plans (empty = all)."""
+
+
+class ClvSettings(BaseModel):
+    """Lifetime value: margin, discounting and horizon."""
+
+    margin: float = Field(0.3, gt=0, le=1)
+    """Share of revenue that is profit."""
+    annual_discount_rate: float = Field(0.10, ge=0, lt=1)
+    horizon_months: int = Field(12, gt=0)
+    time_unit: Literal["day", "week"] = "week"
+    """Unit of frequency/recency/T for the purchase models (CDNOW uses weeks)."""
+
+
+class ServiceSettings(BaseModel):
+    """The web service."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = ""
+    """Signs session cookies; generated and stored next to the app database when empty."""
+    max_request_bytes: int = 10 * 1024 * 1024
+    max_page_size: int = 500
+
+
+class Settings(BaseSettings):
+    """All of retain's configuration. Paths are relative to the working folder."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RETAIN_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    warehouse_url: str = "duckdb:///retain.duckdb"
+    """Where the facts live: ``duckdb:///file``, ``postgres://...``, ``pyspark://local``."""
+    database_url: str = "sqlite:///retain-app.db"
+    """The service's app database (users, keys, audit log): SQLite or PostgreSQL."""
+    time_zone: str = "UTC"
+    """IANA zone used to read naive timestamps and to cut periods (days, months) for reports."""
+    currency: str = "USD"
+    language: Literal["en", "ja", "ko"] = "en"
+    models_dir: Path = Path(".retain/models")
+    reports_dir: Path = Path(".")
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    churn: list[ChurnDefinition] = Field(default_factory=lambda: [ChurnDefinition()])
+    clv: ClvSettings = Field(default_factory=ClvSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Asia/Tokyo')") from exc
+        return value
+
+    def churn_definition(self, name: str | None = None) -> ChurnDefinition:
+        """The named churn definition, or the first one."""
+        if name is None:
+            return self.churn[0]
+        for definition in self.churn:
+            if definition.name == name:
+                return definition
+        known = ", ".join(d.name for d in self.churn)
+        raise ConfigError(
+            f"no churn definition named {name!r} (known: {known})",
+            hint="add a [[churn]] section with that name to retain.toml",
+        )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Constructor arguments win, then RETAIN_* variables, then the TOML file."""
+        return (init_settings, env_settings, _FileSource(settings_cls, _file_data.get()))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not valid TOML ({exc})", hint="check quotes and [section] headers"
+        ) from exc
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Values read from retain.toml, below RETAIN_* variables and constructor arguments."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+_file_data: ContextVar[dict[str, Any]] = ContextVar("_file_data", default={})
+
+
+def get_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from ``path`` (or ``$RETAIN_CONFIG``, or ``./retain.toml`` when present).
+
+    Precedence, highest first: keyword ``overrides``, ``RETAIN_*`` variables, the TOML file,
+    the defaults.
+    """
+    explicit = path is not None or CONFIG_ENV in os.environ
+    config_path = Path(path or os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
+    data: dict[str, Any] = {}
+    if config_path.exists():
+        data = _read_toml(config_path)
+    elif explicit:
+        raise ConfigError(
+            f"configuration file {config_path} does not exist",
+            hint="run 'retain init' to write a commented retain.toml",
+        )
+    token = _file_data.set(data)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        source = str(config_path) if config_path.exists() else "settings"
+        raise ConfigError(
+            f"{source}: {where}: {first['msg']}",
+            hint="see 'retain init' for a commented example of every setting",
+        ) from exc
+    finally:
+        _file_data.reset(token)
