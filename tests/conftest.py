@@ -27,7 +27,9 @@ DATASETS = ROOT.parent / "shared" / "datasets"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_config(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _isolated_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """No test reads the developer's retain.toml or RETAIN_* variables by accident."""
     for key in list(os.environ):
         if key.startswith("RETAIN_") and key != "RETAIN_TEST_POSTGRES_URL":
@@ -112,7 +114,9 @@ def postgres_server() -> str:
     if not url:
         out = subprocess.run(
             ["bash", str(ROOT / "scripts" / "postgres.sh"), "start"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         url = out.stdout.strip().splitlines()[-1]
     return url

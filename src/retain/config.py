@@ -40,9 +40,9 @@ class IngestSettings(BaseModel):
     """How ingestion treats doubtful input."""
 
     unknown_customers: Literal["reject", "create"] = "reject"
-    """A fact row whose customer_id is not in ``customers``: reject the batch, or create a bare customer."""
+    """A fact row whose customer_id is not in ``customers``: reject, or create a bare customer."""
     on_error: Literal["reject", "quarantine"] = "reject"
-    """Default policy for bad rows: reject the whole batch, or load good rows and quarantine bad ones."""
+    """Bad rows: reject the whole batch, or load good rows and quarantine bad ones."""
     max_amount: float = 1_000_000.0
     """Amounts above this are absurd and rejected (rule ``absurd_amount``)."""
     future_tolerance_hours: float = 24.0
@@ -105,10 +105,12 @@ class Settings(BaseSettings):
     language: Literal["en", "ja", "ko"] = "en"
     models_dir: Path = Path(".retain/models")
     reports_dir: Path = Path(".")
-    ingest: IngestSettings = Field(default_factory=IngestSettings)
-    churn: list[ChurnDefinition] = Field(default_factory=lambda: [ChurnDefinition()])
-    clv: ClvSettings = Field(default_factory=ClvSettings)
-    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    ingest: IngestSettings = Field(default_factory=lambda: IngestSettings())
+    churn: list[ChurnDefinition] = Field(
+        default_factory=lambda: [ChurnDefinition(name="default", horizon_days=90)]
+    )
+    clv: ClvSettings = Field(default_factory=lambda: ClvSettings())
+    service: ServiceSettings = Field(default_factory=lambda: ServiceSettings())
 
     @field_validator("time_zone")
     @classmethod
@@ -138,11 +140,11 @@ class Settings(BaseSettings):
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
         env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Constructor arguments win, then RETAIN_* variables, then the TOML file."""
-        return (init_settings, env_settings, _FileSource(settings_cls, _file_data.get()))
+        return (init_settings, env_settings, _FileSource(settings_cls, _file_data.get() or {}))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -162,14 +164,15 @@ class _FileSource(PydanticBaseSettingsSource):
         super().__init__(settings_cls)
         self._data = data
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # noqa: ARG002
+        """The file's value for one field (pydantic-settings protocol)."""
         return self._data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
         return dict(self._data)
 
 
-_file_data: ContextVar[dict[str, Any]] = ContextVar("_file_data", default={})
+_file_data: ContextVar[dict[str, Any] | None] = ContextVar("_file_data", default=None)
 
 
 def get_settings(path: str | Path | None = None, **overrides: Any) -> Settings:

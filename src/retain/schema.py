@@ -1,8 +1,8 @@
 """The canonical data model: tables as data.
 
 Each :class:`Table` lists its columns with type, whether required, key membership, PII marking and
-allowed values. The same description drives validation (``retain.ingest``), DDL (``retain.warehouse``)
-and the reference page ``docs/data-model.md`` (``tests/test_schema.py`` checks the page is current).
+allowed values. The same description drives validation (``retain.ingest``), DDL
+(``retain.warehouse``) and the reference page ``docs/data-model.md``.
 
 Conventions (the public contract, see ``docs/data-model.md``):
 
@@ -87,17 +87,21 @@ class Table:
 
     @property
     def column_names(self) -> tuple[str, ...]:
+        """Every column, in order."""
         return tuple(c.name for c in self.columns)
 
     @property
     def required(self) -> tuple[str, ...]:
+        """Columns the input must have."""
         return tuple(c.name for c in self.columns if c.required)
 
     @property
     def pii_columns(self) -> tuple[str, ...]:
+        """Personal data: hidden from roles that do not need it, never logged."""
         return tuple(c.name for c in self.columns if c.pii)
 
     def column(self, name: str) -> Column:
+        """The column called ``name`` (KeyError when absent)."""
         for col in self.columns:
             if col.name == name:
                 return col
@@ -117,20 +121,40 @@ CUSTOMERS = Table(
     "One row per customer: who they are, when and how they were acquired, and their consent.",
     (
         _c("customer_id", "string", "The company's own customer identifier.", required=True),
-        _c("acquired_at", "timestamp", "When the customer was won (first order or sign-up). "
-           "Empty means unknown: the first recorded activity is used."),
+        _c(
+            "acquired_at",
+            "timestamp",
+            "When the customer was won (first order or sign-up). "
+            "Empty means unknown: the first recorded activity is used.",
+        ),
         _c("country", "string", "ISO 3166-1 alpha-2 country code, e.g. JP, KR, US."),
         _c("language", "string", "Preferred language, e.g. ja, ko, en."),
         _c("time_zone", "string", "IANA time zone name, e.g. Asia/Tokyo."),
-        _c("acquisition_channel", "string", "Where the customer came from (search, referral, store...)."),
+        _c(
+            "acquisition_channel",
+            "string",
+            "Where the customer came from (search, referral, store...).",
+        ),
         _c("email", "string", "E-mail address.", pii=True),
         _c("phone", "string", "Phone number.", pii=True),
-        _c("email_opt_in", "boolean", "Consent to marketing e-mail; missing means no consent.",
-           default=False),
-        _c("sms_opt_in", "boolean", "Consent to marketing SMS; missing means no consent.",
-           default=False),
-        _c("attributes", "json", "Free attributes (segment, plan, gender...) as a JSON object; "
-           "unmapped input columns land here."),
+        _c(
+            "email_opt_in",
+            "boolean",
+            "Consent to marketing e-mail; missing means no consent.",
+            default=False,
+        ),
+        _c(
+            "sms_opt_in",
+            "boolean",
+            "Consent to marketing SMS; missing means no consent.",
+            default=False,
+        ),
+        _c(
+            "attributes",
+            "json",
+            "Free attributes (segment, plan, gender...) as a JSON object; "
+            "unmapped input columns land here.",
+        ),
     ),
     key=("customer_id",),
     time_column="acquired_at",
@@ -144,11 +168,20 @@ ORDERS = Table(
         _c("order_id", "string", "The order's identifier.", required=True),
         _c("customer_id", "string", "Who ordered.", required=True),
         _c("ordered_at", "timestamp", "When the order was placed.", required=True),
-        _c("amount", "decimal", "Order total, in currency. Negative only for returns.",
-           required=True),
+        _c(
+            "amount",
+            "decimal",
+            "Order total, in currency. Negative only for returns.",
+            required=True,
+        ),
         _c("currency", "string", "ISO 4217 code; defaults to the configured currency."),
-        _c("status", "string", "completed, cancelled or returned.",
-           allowed=("completed", "cancelled", "returned"), default="completed"),
+        _c(
+            "status",
+            "string",
+            "completed, cancelled or returned.",
+            allowed=("completed", "cancelled", "returned"),
+            default="completed",
+        ),
         _c("channel", "string", "Where the order was placed (web, app, store, phone...)."),
         _c("discount_amount", "decimal", "Discount granted on the order, in currency.", minimum=0),
     ),
@@ -165,8 +198,13 @@ ORDER_LINES = Table(
         _c("line_no", "integer", "Line number within the order, from 1.", required=True, minimum=1),
         _c("product_id", "string", "The product (SKU) identifier.", required=True),
         _c("quantity", "integer", "Units; negative for returned units.", required=True),
-        _c("unit_price", "decimal", "Price per unit, in the order's currency.", required=True,
-           minimum=0),
+        _c(
+            "unit_price",
+            "decimal",
+            "Price per unit, in the order's currency.",
+            required=True,
+            minimum=0,
+        ),
         _c("product_name", "string", "Product description."),
         _c("category", "string", "Product category."),
     ),
@@ -181,8 +219,12 @@ EVENTS = Table(
         _c("event_id", "string", "The event's identifier (unique).", required=True),
         _c("customer_id", "string", "Whose event.", required=True),
         _c("occurred_at", "timestamp", "When it happened.", required=True),
-        _c("name", "string", "What happened, e.g. login, page_view, cancel_page_view, "
-           "payment_failed.", required=True),
+        _c(
+            "name",
+            "string",
+            "What happened, e.g. login, page_view, cancel_page_view, payment_failed.",
+            required=True,
+        ),
         _c("channel", "string", "web, app, email, store, phone..."),
         _c("properties", "json", "Details as a JSON object."),
     ),
@@ -201,14 +243,21 @@ SUBSCRIPTIONS = Table(
         _c("plan", "string", "Plan or product name.", required=True),
         _c("started_at", "timestamp", "Start of the contract (after any trial).", required=True),
         _c("ended_at", "timestamp", "End of the contract; empty while active."),
-        _c("billing_period", "string", "day, week, month or year.",
-           allowed=("day", "week", "month", "year"), default="month"),
-        _c("amount", "decimal", "Price per billing period, in currency.", required=True,
-           minimum=0),
+        _c(
+            "billing_period",
+            "string",
+            "day, week, month or year.",
+            allowed=("day", "week", "month", "year"),
+            default="month",
+        ),
+        _c("amount", "decimal", "Price per billing period, in currency.", required=True, minimum=0),
         _c("currency", "string", "ISO 4217 code; defaults to the configured currency."),
         _c("cancel_reason", "string", "Why the customer cancelled (exit-survey code or text)."),
-        _c("trial_ends_at", "timestamp", "End of a free trial, if any; revenue counts from "
-           "started_at."),
+        _c(
+            "trial_ends_at",
+            "timestamp",
+            "End of a free trial, if any; revenue counts from started_at.",
+        ),
         _c("contract_ends_at", "timestamp", "End of the committed term (renewal date)."),
     ),
     key=("subscription_id",),
@@ -223,8 +272,13 @@ INTERACTIONS = Table(
         _c("interaction_id", "string", "The interaction's identifier.", required=True),
         _c("customer_id", "string", "The customer concerned.", required=True),
         _c("occurred_at", "timestamp", "When it happened.", required=True),
-        _c("kind", "string", "message_sent, message_opened, message_clicked, ticket_opened, "
-           "ticket_resolved, complaint, survey_answer, call, chat, ...", required=True),
+        _c(
+            "kind",
+            "string",
+            "message_sent, message_opened, message_clicked, ticket_opened, "
+            "ticket_resolved, complaint, survey_answer, call, chat, ...",
+            required=True,
+        ),
         _c("channel", "string", "email, sms, phone, chat, web, store, social..."),
         _c("campaign_id", "string", "The campaign that sent a message, if any."),
         _c("properties", "json", "Details as a JSON object (ticket_id, score, reason, text...)."),
@@ -300,11 +354,18 @@ CHURN_SCORES = Table(
         _c("customer_id", "string", "The customer.", required=True),
         _c("as_of", "timestamp", "Reference date of the features.", required=True),
         _c("definition", "string", "Name of the churn definition (business line).", required=True),
-        _c("probability", "float", "Calibrated probability of churn within the horizon.",
-           required=True),
+        _c(
+            "probability",
+            "float",
+            "Calibrated probability of churn within the horizon.",
+            required=True,
+        ),
         _c("risk_band", "string", "high, medium or low.", allowed=("high", "medium", "low")),
-        _c("reasons", "json", "Top drivers: a JSON list of {key, params, contribution}; render "
-           "with retain.i18n.t."),
+        _c(
+            "reasons",
+            "json",
+            "Top drivers: a JSON list of {key, params, contribution}; render with retain.i18n.t.",
+        ),
         _c("model_version", "string", "Registry version of the model.", required=True),
         _c("scored_at", "timestamp", "When the score was computed."),
     ),

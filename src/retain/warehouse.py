@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from urllib.parse import urlparse
 
 import ibis
@@ -44,7 +44,7 @@ __all__ = [
     "write_table",
 ]
 
-Frame = ir.Table | pd.DataFrame | pa.Table
+Frame: TypeAlias = ir.Table | pd.DataFrame | pa.Table
 _spark_lock = threading.Lock()
 
 
@@ -134,7 +134,7 @@ def read_table(con: BaseBackend, name: str) -> ir.Table:
 
 
 def create_tables(con: BaseBackend, names: Iterable[str] | None = None) -> list[str]:
-    """Create the named canonical tables (default: all) that do not exist yet; returns those made."""
+    """Create the named tables (default: all) that do not exist yet; returns those made."""
     made: list[str] = []
     existing = set(con.list_tables())
     for name in names if names is not None else TABLES:
@@ -173,8 +173,8 @@ def write_table(
         con.insert(name, obj)
         return
     tmp = _tmp_name(name)
-    con.create_table(tmp, obj)
     try:
+        con.create_table(tmp, obj)
         _swap(con, tmp, name)
     except Exception:
         drop_table(con, tmp)

@@ -33,7 +33,8 @@ def test_t_renders_in_the_context_language() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "code"), [("ja_JP.UTF-8", "ja"), ("ko-KR", "ko"), ("EN", "en"), ("fr", "en"), (None, "en")]
+    ("raw", "code"),
+    [("ja_JP.UTF-8", "ja"), ("ko-KR", "ko"), ("EN", "en"), ("fr", "en"), (None, "en")],
 )
 def test_normalize_language(raw: str | None, code: str) -> None:
     assert normalize_language(raw) == code

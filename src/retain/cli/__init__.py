@@ -24,13 +24,17 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     lang: Annotated[
         str | None,
-        typer.Option("--lang", help="Language of messages: en, ja or ko (default: retain.toml).",
-                     envvar="RETAIN_LANG"),
+        typer.Option(
+            "--lang",
+            help="Language of messages: en, ja or ko (default: retain.toml).",
+            envvar="RETAIN_LANG",
+        ),
     ] = None,
     config: Annotated[
         str | None,
-        typer.Option("--config", help="Path of retain.toml (default: ./retain.toml).",
-                     envvar="RETAIN_CONFIG"),
+        typer.Option(
+            "--config", help="Path of retain.toml (default: ./retain.toml).", envvar="RETAIN_CONFIG"
+        ),
     ] = None,
 ) -> None:
     """retain: keep your customers. Measure churn, value customers, predict who leaves and why."""

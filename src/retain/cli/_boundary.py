@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import traceback
 
-import click
 import typer
 
 from retain.cli._app import err_console, state
@@ -19,8 +18,9 @@ BUG = 1
 
 
 def _print_error(message: str, hint: str | None) -> None:
-    err_console.print(f"[bold red]{t('cli.error')}:[/] {message}", highlight=False, markup=True,
-                      soft_wrap=True)
+    err_console.print(
+        f"[bold red]{t('cli.error')}:[/] {message}", highlight=False, markup=True, soft_wrap=True
+    )
     if hint:
         err_console.print(f"[bold]{t('cli.hint')}:[/] {hint}", highlight=False, soft_wrap=True)
 
@@ -35,14 +35,20 @@ def run_app(app: typer.Typer) -> None:
             traceback.print_exc()
         _print_error(exc.message, exc.hint)
         sys.exit(USER_ERROR)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print(t("cli.aborted"))
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(USER_ERROR if exc.exit_code == 2 else exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except typer.TyperException as exc:
+        # Usage errors (unknown command, bad option value) from Typer's own Click.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            _print_error(str(exc), None)
+        code = getattr(exc, "exit_code", USER_ERROR)
+        sys.exit(code if isinstance(code, int) else USER_ERROR)
     except KeyboardInterrupt:
         err_console.print(t("cli.aborted"))
         sys.exit(130)

@@ -21,8 +21,11 @@ __all__ = ["progress"]
 
 
 @contextmanager
-def progress(*, unit: str = "rows", transient: bool = False) -> Iterator[Progress]:
-    """A progress display on stderr showing count, rate in ``unit``/s and elapsed time."""
+def progress(*, transient: bool = False) -> Iterator[Progress]:
+    """A progress display on stderr: bar, count, a ``rate`` field (e.g. rows/s) and elapsed time.
+
+    Tasks must be added with a ``rate`` field: ``bar.add_task("orders", total=n, rate="")``.
+    """
     bar = Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),

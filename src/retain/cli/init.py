@@ -17,7 +17,7 @@ __all__ = ["init", "template"]
 
 def template() -> str:
     """The commented retain.toml that ``retain init`` writes (every setting, with its default)."""
-    return '''# retain configuration. Every setting can also be set with a RETAIN_* variable,
+    return """# retain configuration. Every setting can also be set with a RETAIN_* variable,
 # e.g. RETAIN_WAREHOUSE_URL, RETAIN_CLV__MARGIN (sections joined with "__").
 
 # Where the facts live: duckdb:///file.duckdb (default), postgres://user@host/db, pyspark://local
@@ -77,7 +77,7 @@ port = 8000
 secret_key = ""
 max_request_bytes = 10485760
 max_page_size = 500
-'''
+"""
 
 
 @app.command()

@@ -45,4 +45,5 @@ def format_date(value: dt.date | dt.datetime, *, lang: str | None = None) -> str
 
 def format_datetime(value: dt.datetime, *, lang: str | None = None, tz: str | None = None) -> str:
     """Medium date and time in zone ``tz`` (default: the value's own zone)."""
-    return dates.format_datetime(value, format="medium", tzinfo=tz, locale=_locale(lang))
+    zone = dates.get_timezone(tz) if tz else None
+    return dates.format_datetime(value, format="medium", tzinfo=zone, locale=_locale(lang))
