@@ -49,6 +49,8 @@ class IngestSettings(BaseModel):
     """Timestamps later than now plus this are rejected (rule ``future_timestamp``)."""
     chunk_rows: int = 500_000
     """Rows read per chunk when streaming large files."""
+    memory_limit: str = "1GB"
+    """DuckDB memory limit while staging and validating a load; larger inputs spill to disk."""
 
 
 class ChurnDefinition(BaseModel):

@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from urllib.parse import urlparse
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from retain.config import Settings
 
 __all__ = [
+    "UpsertCounts",
     "backend_name",
     "connect",
     "create_tables",
@@ -41,6 +43,7 @@ __all__ = [
     "local_spark_session",
     "read_table",
     "table_exists",
+    "upsert",
     "write_table",
 ]
 
@@ -200,3 +203,212 @@ def _swap(con: BaseBackend, tmp: str, name: str) -> None:
     else:
         drop_table(con, name)
         con.rename_table(tmp, name)
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What :func:`upsert` did: new keys, changed rows (last write wins), identical rows."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def upsert(
+    con: BaseBackend,
+    name: str,
+    staged: str | ir.Table,
+    *,
+    key: Sequence[str],
+    update: Sequence[str] | None = None,
+    appends: Sequence[tuple[str, str | ir.Table]] = (),
+    batch: dict[str, Any] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> UpsertCounts:
+    """Merge the rows of ``staged`` into table ``name`` by ``key``, all or nothing.
+
+    A staged row whose key is new is inserted; one whose key exists replaces the stored values
+    of the ``update`` columns when any differ (last write wins) and is counted as updated;
+    otherwise it is unchanged, so loading the same rows twice changes nothing. Columns of
+    ``name`` that ``staged`` lacks keep their stored values (and their defaults on insert).
+
+    Parameters
+    ----------
+    con
+        The warehouse.
+    name
+        The table to merge into.
+    staged
+        On DuckDB and PostgreSQL the name of a (temporary) table in ``con`` holding the rows,
+        with no duplicate keys; on other engines also an Ibis table.
+    key
+        The key columns.
+    update
+        The columns compared and overwritten on existing keys (default: every non-key column of
+        ``staged``).
+    appends
+        ``(table, staged)`` pairs appended in the same transaction (rejects, created customers).
+    batch
+        A row for ``ingest_batches``, completed with the counts and written in the same
+        transaction.
+    on_step
+        Called with ``"updated"`` and ``"inserted"`` inside the transaction (progress; tests use it
+        to kill a load mid-transaction).
+
+    Returns
+    -------
+    UpsertCounts
+
+    Notes
+    -----
+    On DuckDB and PostgreSQL everything (update, insert, appends, batch row) is one transaction:
+    a crash at any point leaves the warehouse as it was. Other engines (Spark) have no multi-table
+    transactions: the merged table is rewritten through :func:`write_table` (atomic per table),
+    then the appends are written.
+    """
+    kind = backend_name(con)
+    if kind not in {"duckdb", "postgres"}:
+        return _upsert_ibis(con, name, staged, key=key, update=update, appends=appends,
+                            batch=batch)
+    assert isinstance(staged, str)
+
+    def columns_of(table: str) -> list[str]:
+        if kind == "duckdb":
+            return [str(c) for c in con.con.table(table).columns]  # type: ignore[attr-defined]
+        with con.con.cursor() as cur:  # type: ignore[attr-defined]
+            cur.execute(f"SELECT * FROM {_q(table)} LIMIT 0")
+            return [d.name for d in cur.description or ()]
+
+    cols = columns_of(staged)
+    update = [c for c in (update if update is not None else cols) if c not in key and c in cols]
+    on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in key)
+    differs = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in update) or "false"
+    collist = ", ".join(_q(c) for c in cols)
+    count_sql = (
+        f"SELECT count(*) FILTER (WHERE t.{_q(key[0])} IS NULL), "
+        f"count(*) FILTER (WHERE t.{_q(key[0])} IS NOT NULL AND ({differs})), "
+        f"count(*) FILTER (WHERE t.{_q(key[0])} IS NOT NULL AND NOT ({differs})) "
+        f"FROM {_q(staged)} AS s LEFT JOIN {_q(name)} AS t ON {on}"
+    )
+    set_list = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in update)
+    update_sql = (
+        f"UPDATE {_q(name)} AS t SET {set_list} FROM {_q(staged)} AS s WHERE {on} AND ({differs})"
+        if update else None
+    )
+    insert_sql = (
+        f"INSERT INTO {_q(name)} ({collist}) SELECT {collist} FROM {_q(staged)} AS s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {_q(name)} AS t WHERE {on})"
+    )
+
+    def run(execute: Callable[..., Any], fetch: Callable[[str], tuple[Any, ...]]) -> UpsertCounts:
+        empty = fetch(f"SELECT count(*) FROM {_q(name)}")[0] == 0
+        if empty:
+            total = fetch(f"SELECT count(*) FROM {_q(staged)}")[0]
+            counts = UpsertCounts(int(total), 0, 0)
+            execute(f"INSERT INTO {_q(name)} ({collist}) SELECT {collist} FROM {_q(staged)}")
+        else:
+            ins, upd, same = fetch(count_sql)
+            counts = UpsertCounts(int(ins), int(upd), int(same))
+            if update_sql and counts.updated:
+                execute(update_sql)
+            if on_step:
+                on_step("updated")
+            if counts.inserted:
+                execute(insert_sql)
+        if on_step:
+            on_step("inserted")
+        for target, source in appends:
+            assert isinstance(source, str)
+            names = ", ".join(_q(c) for c in columns_of(source))
+            execute(f"INSERT INTO {_q(target)} ({names}) SELECT {names} FROM {_q(source)}")
+        if batch is not None:
+            row = {**batch, "rows_inserted": counts.inserted, "rows_updated": counts.updated,
+                   "rows_unchanged": counts.unchanged}
+            names = ", ".join(_q(c) for c in row)
+            marks = ", ".join(["?" if kind == "duckdb" else "%s"] * len(row))
+            execute(f"INSERT INTO {_q('ingest_batches')} ({names}) VALUES ({marks})",
+                    list(row.values()))
+        return counts
+
+    if kind == "duckdb":
+        raw = con.con  # type: ignore[attr-defined]
+
+        def fetch_duck(sql: str) -> tuple[Any, ...]:
+            got = raw.execute(sql).fetchone()
+            return tuple(got) if got else ()
+
+        raw.execute("BEGIN TRANSACTION")
+        try:
+            counts = run(lambda sql, params=None: raw.execute(sql, params), fetch_duck)
+            raw.execute("COMMIT")
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+        return counts
+    pg = con.con  # type: ignore[attr-defined]
+    with pg.transaction(), pg.cursor() as cur:
+
+        def fetch_pg(sql: str) -> tuple[Any, ...]:
+            cur.execute(sql)
+            got = cur.fetchone()
+            return tuple(got) if got else ()
+
+        return run(lambda sql, params=None: cur.execute(sql, params), fetch_pg)
+
+
+def _upsert_ibis(
+    con: BaseBackend,
+    name: str,
+    staged: str | ir.Table,
+    *,
+    key: Sequence[str],
+    update: Sequence[str] | None,
+    appends: Sequence[tuple[str, str | ir.Table]],
+    batch: dict[str, Any] | None,
+) -> UpsertCounts:
+    """The merge on engines without multi-table transactions: rewrite through Ibis."""
+    new = con.table(staged) if isinstance(staged, str) else staged
+    old = con.table(name)
+    cols = list(new.columns)
+    update = [c for c in (update if update is not None else cols) if c not in key and c in cols]
+    old_cols = old.select(
+        *key, _old_present=ibis.literal(True), **{f"_old_{c}": old[c] for c in update}
+    )
+    cmp = new.left_join(old_cols, list(key)).select(
+        new, old_cols._old_present, *[old_cols[f"_old_{c}"] for c in update]
+    )
+    differs = ibis.literal(False)
+    for c in update:
+        differs = differs | ~cmp[c].cast(old.schema()[c]).identical_to(cmp[f"_old_{c}"])
+    stats = cmp.aggregate(
+        inserted=cmp._old_present.isnull().sum(),
+        updated=(cmp._old_present.notnull() & differs).sum(),
+        unchanged=(cmp._old_present.notnull() & ~differs).sum(),
+    ).to_pandas()
+    counts = UpsertCounts(*(int(stats[c].fillna(0).iloc[0]) for c in
+                            ("inserted", "updated", "unchanged")))
+    keep = old.anti_join(new, list(key)).select(*old.columns)
+    olds = old.select(*key, **{f"_keep_{c}": old[c] for c in old.columns
+                               if c not in cols})
+    carried = new.left_join(olds, list(key))
+    fill = [
+        (carried[c].cast(old.schema()[c]) if c in cols else carried[f"_keep_{c}"]).name(c)
+        for c in old.columns
+    ]
+    write_table(con, name, keep.union(carried.select(*fill)))
+    for target, source in appends:
+        frame = con.table(source) if isinstance(source, str) else source
+        write_table(con, target, frame.to_pyarrow(), mode="append")
+    if batch is not None:
+        row = {**batch, "rows_inserted": counts.inserted, "rows_updated": counts.updated,
+               "rows_unchanged": counts.unchanged}
+        schema = con.table("ingest_batches").schema()
+        mem = ibis.memtable(pd.DataFrame([row]))
+        write_table(con, "ingest_batches",
+                    mem.select(*[mem[c].cast(schema[c]).name(c) for c in row]),
+                    mode="append")
+    return counts

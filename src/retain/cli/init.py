@@ -44,6 +44,8 @@ max_amount = 1000000.0
 future_tolerance_hours = 24.0
 # Rows per chunk when streaming large files
 chunk_rows = 500000
+# DuckDB memory limit while staging and validating a load; larger inputs spill to disk
+memory_limit = "1GB"
 
 # What churn means. One [[churn]] section per business line; the first is the default.
 [[churn]]

@@ -1,0 +1,388 @@
+"""Validation rules, run as set-based SQL inside DuckDB on the staged batch, before any write.
+
+Each rule is a SQL condition over a row's raw text value ``r`` and its typed value ``v``. The
+checks run in one pass: the batch is cast to the canonical types into a temporary table with a
+``_bad`` flag; only the (usually few) flagged rows are examined rule by rule. Duplicate keys and
+unknown references are a group-by and an anti-join. Nothing here executes per row in Python.
+
+Rules (the ``rule`` of each :class:`~retain.errors.Violation`):
+
+============================  ==============================================================
+``missing_column``            a required column is absent from the input
+``unknown_column``            an input column has no place in a table without a JSON column
+``empty_file``                a file (or frame) has no rows
+``missing_value``             a required column is empty on a row
+``invalid_date``              a timestamp or date does not parse
+``invalid_number``            an integer or decimal does not parse
+``invalid_boolean``           not one of true/false, yes/no, 1/0, t/f, y/n
+``invalid_json``              a JSON column does not hold valid JSON
+``invalid_value``             a value outside the column's vocabulary (e.g. order status)
+``negative_amount``           an amount below zero (orders: only returns and cancellations)
+``below_minimum``             a number below the column's minimum (line_no from 1)
+``absurd_amount``             an amount above ``ingest.max_amount``
+``future_timestamp``          later than now plus ``ingest.future_tolerance_hours``
+``duplicate_key``             the same key more than once in the batch
+``unknown_customer``          a customer_id not in ``customers`` (``--unknown-customers``)
+``unknown_reference``         another reference (order_lines.order_id) that does not exist
+============================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from retain.errors import Violation
+from retain.i18n import t
+from retain.ingest.mapping import ColumnPlan
+from retain.ingest.readers import quote
+from retain.schema import Column, Table
+
+__all__ = ["Check", "Validation", "typed_sql", "validate_batch"]
+
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+SHOWN = 1000
+"""Violations kept in memory for errors and reports; every one goes to ``rejects``."""
+
+
+def _lit(value: Any) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _raw(name: str) -> str:
+    return quote(f"__r_{name}")
+
+
+def _timestamp_sql(r: str, formats: Sequence[str], time_zone: str) -> str:
+    """Naive UTC timestamp from text: offsets honoured, naive values read in ``time_zone``."""
+    if formats:
+        aware = [f for f in formats if "%z" in f or "%Z" in f]
+        naive = [f for f in formats if f not in aware]
+        parts = []
+        if naive:
+            fmts = "[" + ", ".join(_lit(f) for f in naive) + "]"
+            local = f"try_strptime({r}, {fmts})"
+            parts.append(
+                local
+                if time_zone == "UTC"
+                else f"timezone('UTC', timezone({_lit(time_zone)}, {local}))"
+            )
+        if aware:
+            fmts = "[" + ", ".join(_lit(f) for f in aware) + "]"
+            parts.append(f"timezone('UTC', try_strptime({r}, {fmts}))")
+        return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+    local = f"TRY_CAST({r} AS TIMESTAMP)"
+    if time_zone != "UTC":
+        local = f"timezone('UTC', timezone({_lit(time_zone)}, {local}))"
+    offset = (
+        f"timezone('UTC', TRY_CAST(regexp_replace({r}, '\\s+([+-]\\d)', '\\1') AS TIMESTAMPTZ))"
+    )
+    # An offset can only follow the time, i.e. after 'YYYY-MM-DD'; plain string searches keep
+    # the common case (no offset) free of a regular expression.
+    tail = f"substr({r}, 11)"
+    has_offset = (
+        f"(strpos({tail}, '+') > 0 OR strpos({tail}, '-') > 0 OR suffix({r}, 'Z') "
+        f"OR suffix({r}, 'z'))"
+    )
+    return f"CASE WHEN {has_offset} THEN {offset} ELSE {local} END"
+
+
+def typed_sql(col: Column, r: str, *, formats: Sequence[str], time_zone: str) -> str:
+    """SQL casting the raw text ``r`` to ``col``'s canonical type (NULL when it does not parse)."""
+    if col.kind == "timestamp":
+        return _timestamp_sql(r, formats, time_zone)
+    if col.kind == "date":
+        if formats:
+            fmts = "[" + ", ".join(_lit(f) for f in formats) + "]"
+            return f"CAST(try_strptime({r}, {fmts}) AS DATE)"
+        return f"TRY_CAST({r} AS DATE)"
+    if col.kind == "decimal":
+        return f"TRY_CAST(trim({r}) AS DECIMAL(18, 4))"
+    if col.kind == "float":
+        return f"TRY_CAST(trim({r}) AS DOUBLE)"
+    if col.kind == "integer":
+        d = f"TRY_CAST(trim({r}) AS DOUBLE)"
+        return f"CASE WHEN {d} = floor({d}) THEN TRY_CAST({d} AS BIGINT) END"
+    if col.kind == "boolean":
+        low = f"lower(trim({r}))"
+        return (
+            f"CASE WHEN {low} IN ({', '.join(map(_lit, _TRUE))}) THEN true "
+            f"WHEN {low} IN ({', '.join(map(_lit, _FALSE))}) THEN false END"
+        )
+    if col.kind == "json":
+        return f"CASE WHEN json_valid({r}) THEN {r} END"
+    return r
+
+
+_PARSE_RULE = {
+    "timestamp": "invalid_date",
+    "date": "invalid_date",
+    "decimal": "invalid_number",
+    "float": "invalid_number",
+    "integer": "invalid_number",
+    "boolean": "invalid_boolean",
+    "json": "invalid_json",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row rule on one column: SQL condition over ``r`` (raw) and ``v`` (typed) columns."""
+
+    column: str
+    rule: str
+    condition: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def row_checks(
+    table: Table, present: Sequence[str], *, max_amount: float, latest: datetime
+) -> list[Check]:
+    """The per-row checks that apply to the columns present in the batch."""
+    checks: list[Check] = []
+    for col in table.columns:
+        if col.name not in present:
+            continue
+        r, v = _raw(col.name), quote(col.name)
+        if col.required:
+            checks.append(Check(col.name, "missing_value", f"{r} IS NULL"))
+        if col.kind in _PARSE_RULE:
+            checks.append(
+                Check(
+                    col.name,
+                    _PARSE_RULE[col.kind],
+                    f"{r} IS NOT NULL AND {v} IS NULL",
+                    {"kind": col.kind},
+                )
+            )
+        if col.allowed:
+            values = ", ".join(_lit(a) for a in col.allowed)
+            checks.append(
+                Check(
+                    col.name,
+                    "invalid_value",
+                    f"{v} NOT IN ({values})",
+                    {"allowed": ", ".join(col.allowed)},
+                )
+            )
+        if col.minimum is not None:
+            rule = (
+                "negative_amount" if col.kind == "decimal" and col.minimum == 0 else "below_minimum"
+            )
+            checks.append(Check(col.name, rule, f"{v} < {col.minimum}", {"minimum": col.minimum}))
+        if col.kind == "decimal":
+            checks.append(
+                Check(
+                    col.name, "absurd_amount", f"abs({v}) > {max_amount}", {"maximum": max_amount}
+                )
+            )
+        if col.kind == "timestamp" and not col.future_allowed:
+            checks.append(
+                Check(
+                    col.name,
+                    "future_timestamp",
+                    f"{v} > TIMESTAMP '{latest:%Y-%m-%d %H:%M:%S}'",
+                    {"latest": f"{latest:%Y-%m-%d %H:%M}"},
+                )
+            )
+    if table.name == "orders" and "amount" in present:
+        status = quote("status") if "status" in present else "'completed'"
+        checks.append(
+            Check(
+                "amount",
+                "negative_amount",
+                f"{quote('amount')} < 0 AND coalesce({status}, 'completed') "
+                "NOT IN ('returned', 'cancelled')",
+                {"minimum": 0},
+            )
+        )
+    return checks
+
+
+@dataclass
+class Validation:
+    """The outcome of validating one staged batch."""
+
+    typed: str
+    """Temporary table of typed canonical columns plus ``_rid``, ``_file``, ``_row``, ``_bad``."""
+    present: list[str]
+    violations: list[Violation]
+    counts: dict[str, int]
+    total: int
+    rejected_rows: int
+    table_of_violations: str | None
+    """Temporary table with every violation (``_rid`` links it to the source row)."""
+    temp_tables: list[str] = field(default_factory=list)
+
+
+def message_sql(rule: str, params: dict[str, Any], value: str) -> str:
+    """SQL rendering the translated message of ``rule`` with the row's ``value`` filled in."""
+    template = t(f"ingest.rule.{rule}", value="@@value@@", **params)
+    return "replace(" + _lit(template) + ", '@@value@@', coalesce(" + value + ", ''))"
+
+
+def validate_batch(
+    duck: duckdb.DuckDBPyConnection,
+    base: str,
+    table: Table,
+    plan: ColumnPlan,
+    *,
+    formats: dict[str, list[str]],
+    time_zone: str,
+    max_amount: float,
+    latest: datetime,
+    references: dict[str, str],
+    check_references: Sequence[str],
+) -> Validation:
+    """Cast a staged batch to the canonical types and find every broken rule.
+
+    ``base`` is a SQL relation with ``_rid``, ``_file``, ``_row`` and the source columns.
+
+    ``references`` maps a referencing column to the SQL relation holding the referenced keys
+    (one column of the same name); only columns in ``check_references`` are enforced.
+    """
+    tag = uuid.uuid4().hex[:10]
+    typed_name, bad_name, viol_name = (
+        f"_retain_typed_{tag}",
+        f"_retain_bad_{tag}",
+        f"_retain_viol_{tag}",
+    )
+    temps = [typed_name]
+    present = list(plan.expressions)
+    json_col = next(
+        (
+            c.name
+            for c in table.columns
+            if c.kind == "json" and c.name in {"attributes", "properties"}
+        ),
+        None,
+    )
+    raw_exprs = dict(plan.expressions)
+    if plan.extras and json_col:
+        packed = ", ".join(f"{quote(c)} := {quote(c)}" for c in plan.extras)
+        extras = f"CAST(to_json(struct_pack({packed})) AS VARCHAR)"
+        if json_col in raw_exprs:
+            raw_exprs[json_col] = (
+                f"CAST(json_merge_patch(coalesce({raw_exprs[json_col]}, '{{}}'),"
+                f" {extras}) AS VARCHAR)"
+            )
+        else:
+            raw_exprs[json_col] = extras
+            present.append(json_col)
+    present = [c.name for c in table.columns if c.name in present]
+    raw_select = ", ".join(f"{raw_exprs[c]} AS {_raw(c)}" for c in present)
+    typed_select = ", ".join(
+        f"{typed_sql(table.column(c), _raw(c), formats=formats.get(c, []), time_zone=time_zone)}"
+        f" AS {quote(c)}"
+        for c in present
+    )
+    inner = (
+        f"SELECT _rid, _file, _row, {', '.join(_raw(c) for c in present)}, {typed_select} "
+        f"FROM (SELECT _rid, _file, _row, {raw_select} FROM ({base}))"
+    )
+    checks = row_checks(table, present, max_amount=max_amount, latest=latest)
+    flag = " OR ".join(f"coalesce({c.condition}, false)" for c in checks) or "false"
+    out_cols = []
+    for c in present:
+        col = table.column(c)
+        if col.default is not None:
+            out_cols.append(f"coalesce({quote(c)}, {_lit(col.default)}) AS {quote(c)}")
+        else:
+            out_cols.append(quote(c))
+    duck.execute(
+        f"CREATE TEMP TABLE {quote(typed_name)} AS SELECT _rid, _file, _row, "
+        f"{', '.join(out_cols)}, ({flag}) AS _bad FROM ({inner})"
+    )
+    parts: list[str] = []
+    has_bad = duck.execute(f"SELECT count(*) FROM {quote(typed_name)} WHERE _bad").fetchone()
+    if has_bad and has_bad[0]:
+        temps.append(bad_name)
+        duck.execute(
+            f"CREATE TEMP TABLE {quote(bad_name)} AS SELECT * FROM ({inner}) WHERE _rid IN "
+            f"(SELECT _rid FROM {quote(typed_name)} WHERE _bad)"
+        )
+        for chk in checks:
+            value = f"CAST({_raw(chk.column)} AS VARCHAR)"
+            parts.append(
+                f"SELECT _rid, _file, _row, {_lit(chk.column)} AS col, {_lit(chk.rule)} AS rule, "
+                f"{value} AS value, {message_sql(chk.rule, chk.params, value)} AS message, "
+                f"{_lit(t('ingest.hint.' + chk.rule, **chk.params))} AS hint "
+                f"FROM {quote(bad_name)} WHERE coalesce({chk.condition}, false)"
+            )
+    typed_q = quote(typed_name)
+    key = [k for k in table.key if k in present]
+    repeated: tuple[int, ...] | None = None
+    if key and len(key) == len(table.key):
+        key_cols = ", ".join(quote(k) for k in key)
+        key_value = (
+            f"CAST({quote(key[0])} AS VARCHAR)"
+            if len(key) == 1
+            else "concat_ws(' / ', " + ", ".join(f"CAST({quote(k)} AS VARCHAR)" for k in key) + ")"
+        )
+        not_null = " AND ".join(f"{quote(k)} IS NOT NULL" for k in key)
+        # A distinct count is cheaper than grouping; rows are only looked up when keys repeat.
+        repeated = duck.execute(
+            f"SELECT count(*) - count(DISTINCT {key_value}) FROM {typed_q} WHERE {not_null}"
+        ).fetchone()
+    if key and len(key) == len(table.key) and repeated and repeated[0]:
+        parts.append(
+            f"SELECT _rid, _file, _row, {_lit(', '.join(key))} AS col, 'duplicate_key' AS rule, "
+            f"{key_value} AS value, {message_sql('duplicate_key', {}, key_value)} AS message, "
+            f"{_lit(t('ingest.hint.duplicate_key'))} AS hint FROM {typed_q} "
+            f"WHERE ({key_cols}) IN (SELECT ({key_cols}) FROM {typed_q} WHERE {not_null} "
+            f"GROUP BY {key_cols} HAVING count(*) > 1)"
+        )
+    for column in check_references:
+        if column not in present or column not in references:
+            continue
+        target = table.references[column]
+        rule = "unknown_customer" if target == "customers" else "unknown_reference"
+        value = f"CAST({quote(column)} AS VARCHAR)"
+        params = {"table": target, "column": column}
+        parts.append(
+            f"SELECT _rid, _file, _row, {_lit(column)} AS col, {_lit(rule)} AS rule, {value} AS "
+            f"value, {message_sql(rule, params, value)} AS message, "
+            f"{_lit(t('ingest.hint.' + rule, **params))} AS hint FROM {typed_q} AS s "
+            f"WHERE NOT _bad AND s.{quote(column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+            f"{references[column]} AS ref WHERE ref.{quote(column)} = s.{quote(column)})"
+        )
+    if not parts:
+        return Validation(typed_name, present, [], {}, 0, 0, None, temps)
+    temps.append(viol_name)
+    duck.execute(f"CREATE TEMP TABLE {quote(viol_name)} AS " + " UNION ALL ".join(parts))
+    viol = quote(viol_name)
+    counts = {
+        str(rule): int(n)
+        for rule, n in duck.execute(
+            f"SELECT rule, count(*) FROM {viol} GROUP BY rule ORDER BY rule"
+        ).fetchall()
+    }
+    if not counts:
+        return Validation(typed_name, present, [], {}, 0, 0, None, temps)
+    rejected = duck.execute(f"SELECT count(DISTINCT _rid) FROM {viol}").fetchone()
+    rows = duck.execute(
+        f"SELECT _file, _row, col, rule, value, message, hint FROM {viol} "
+        f"ORDER BY _file, _row, _rid, col, rule LIMIT {SHOWN}"
+    ).fetchall()
+    violations = [
+        Violation(
+            rule=rule, message=message, file=file, row=row, column=col, value=value, hint=hint
+        )
+        for file, row, col, rule, value, message, hint in rows
+    ]
+    return Validation(
+        typed_name,
+        present,
+        violations,
+        counts,
+        sum(counts.values()),
+        int(rejected[0]) if rejected else 0,
+        viol_name,
+        temps,
+    )
