@@ -1,0 +1,124 @@
+"""What lifetime value contributes to ``retain report``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+import retain.warehouse as wh
+from retain.errors import NotFoundError
+from retain.i18n import format_currency, format_number, format_percent, t
+from retain.models.clv.diagnostics import (
+    plot_calibration_by_frequency,
+    plot_cumulative_tracking,
+    plot_probability_alive,
+)
+from retain.models.clv.store import load_models
+from retain.report.section import Figure, Section
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+    from retain.config import Settings
+
+__all__ = ["report_sections"]
+
+
+def _latest_scores(con: BaseBackend, version: str) -> pd.DataFrame:
+    if not wh.table_exists(con, "clv_scores"):
+        return pd.DataFrame()
+    scores = wh.read_table(con, "clv_scores")
+    mine = scores.filter(scores.model_version == version)
+    latest = mine.as_of.max().execute()
+    if latest is None or pd.isna(latest):
+        return pd.DataFrame()
+    frame: pd.DataFrame = mine.filter(mine.as_of == latest).to_pandas()
+    return frame
+
+
+def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
+    """The "Lifetime value" section: CLV concentration, P(alive), and holdout diagnostics.
+
+    Returns an empty list when no CLV model has been fitted or no scores were written.
+    """
+    try:
+        stored = load_models(settings)
+    except NotFoundError:
+        return []
+    scores = _latest_scores(con, stored.version)
+    if scores.empty:
+        return []
+    currency = str(scores["currency"].iloc[0] or settings.currency)
+    total = float(scores["clv"].sum())
+    ranked = scores.sort_values("clv", ascending=False).reset_index(drop=True)
+    top = ranked.head(max(1, len(ranked) // 10))
+    share = float(top["clv"].sum()) / total if total > 0 else 0.0
+    alive = scores["probability_alive"].astype(float)
+    items: list[Figure] = [
+        Figure(
+            title=t("clv.report_top_title"),
+            reading=t("clv.report_top_reading", share=format_percent(share)),
+            table=_top_table(top.head(20), currency),
+        ),
+        Figure(
+            title=t("clv.chart_alive"),
+            reading=t(
+                "clv.report_alive_reading", share=format_percent(float((alive < 0.5).mean()))
+            ),
+            figure=plot_probability_alive(alive),
+        ),
+    ]
+    evaluation: dict[str, Any] | None = stored.meta.get("evaluation")
+    if evaluation:
+        by_freq = pd.DataFrame(evaluation["by_frequency"])
+        tracking = pd.DataFrame(evaluation["tracking"])
+        metrics = pd.DataFrame(evaluation["metrics"])
+        purchases = metrics[metrics["quantity"] == "purchases"].set_index("method")
+        items.append(
+            Figure(
+                title=t("clv.chart_by_frequency"),
+                reading=t(
+                    "clv.report_holdout_reading",
+                    model=format_number(float(purchases.loc["model", "mae"]), digits=3),  # type: ignore[arg-type]
+                    baseline=format_number(
+                        float(purchases.loc["baseline", "mae"]),  # type: ignore[arg-type]
+                        digits=3,
+                    ),
+                ),
+                figure=plot_calibration_by_frequency(by_freq),
+                table=metrics,
+            )
+        )
+        items.append(
+            Figure(
+                title=t("clv.chart_tracking"),
+                reading=t(
+                    "clv.report_tracking_reading",
+                    expected=format_number(float(tracking["expected"].iloc[-1]), digits=0),
+                    actual=format_number(float(tracking["actual"].iloc[-1]), digits=0),
+                ),
+                figure=plot_cumulative_tracking(tracking),
+            )
+        )
+    summary = t(
+        "clv.report_summary",
+        customers=format_number(len(scores)),
+        total=format_currency(total, currency),
+        months=int(scores["horizon_months"].iloc[0]),
+        version=stored.version,
+    )
+    return [Section(key="clv", title=t("clv.report_title"), summary=summary, items=items)]
+
+
+def _top_table(top: pd.DataFrame, currency: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            t("clv.col_customer"): top["customer_id"].astype(str),
+            t("clv.col_clv"): [format_currency(float(v), currency) for v in top["clv"]],
+            t("clv.col_alive"): [format_percent(float(v)) for v in top["probability_alive"]],
+            t("clv.col_purchases"): [
+                format_number(float(v), digits=2) for v in top["expected_purchases"]
+            ],
+        }
+    )
