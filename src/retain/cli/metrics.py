@@ -1,0 +1,292 @@
+"""``retain metrics periods | cohorts | lifecycle | mrr | survival``: print or export any metric.
+
+Each command reads the warehouse named by the settings, runs one :mod:`retain.metrics`
+function in the engine and prints a table, or writes CSV, Parquet or JSON (``-o FILE``).
+Periods are cut in the configured ``time_zone``; lifecycle uses the first churn definition's
+``horizon_days``.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import ibis.expr.types as ir
+import pandas as pd
+import typer
+from rich.table import Table
+
+import retain.warehouse as wh
+from retain import metrics
+from retain.cli._app import app, console, settings
+from retain.errors import InvalidParameterError
+from retain.i18n import t
+
+__all__ = ["metrics_app"]
+
+metrics_app = typer.Typer(
+    help="Retention analytics: period metrics, cohorts, lifecycle, MRR and survival curves.",
+    no_args_is_help=True,
+)
+app.add_typer(metrics_app, name="metrics")
+
+
+class OutputFormat(StrEnum):
+    """How a metric is printed or exported."""
+
+    table = "table"
+    csv = "csv"
+    parquet = "parquet"
+    json = "json"
+
+
+class PeriodName(StrEnum):
+    """Period units on the command line."""
+
+    day = "day"
+    week = "week"
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
+class CohortKind(StrEnum):
+    """Logo (customers) or revenue cohorts."""
+
+    logo = "logo"
+    revenue = "revenue"
+
+
+class CohortMode(StrEnum):
+    """Classic (active in period k) or unbounded (k or later)."""
+
+    classic = "classic"
+    unbounded = "unbounded"
+
+
+FormatOpt = Annotated[
+    OutputFormat, typer.Option("--format", "-f", help="table (default), csv, parquet or json.")
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write to this file instead of the terminal.")
+]
+PeriodOpt = Annotated[
+    PeriodName, typer.Option("--period", help="day, week, month, quarter or year.")
+]
+ActivityOpt = Annotated[
+    str,
+    typer.Option(
+        "--activity",
+        help="What counts as activity: orders (completed), events (any), event:NAME or "
+        "subscriptions.",
+    ),
+]
+
+
+def _activity(con: Any, spec: str) -> tuple[ir.Table | None, metrics.Activity | None]:
+    """The orders table (when present) and the activity named by ``--activity``."""
+    orders = wh.read_table(con, "orders") if wh.table_exists(con, "orders") else None
+    if spec == "orders":
+        return wh.read_table(con, "orders"), None
+    if spec == "events":
+        return orders, metrics.event_activity(wh.read_table(con, "events"))
+    if spec.startswith("event:") and len(spec) > len("event:"):
+        return orders, metrics.event_activity(wh.read_table(con, "events"), spec.split(":", 1)[1])
+    if spec == "subscriptions":
+        return orders, metrics.subscription_activity(wh.read_table(con, "subscriptions"))
+    raise InvalidParameterError(
+        t("metrics.cli_bad_activity", value=repr(spec)), hint=t("metrics.cli_bad_activity_hint")
+    )
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d") if value == value.normalize() else str(value)
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def emit(frame: pd.DataFrame, fmt: OutputFormat, output: Path | None, *, title: str) -> None:
+    """Print ``frame`` as a table, or write it as CSV / Parquet / JSON to ``output`` or stdout."""
+    if fmt is OutputFormat.parquet and output is None:
+        raise InvalidParameterError(
+            t("metrics.cli_parquet_needs_file"), hint=t("metrics.cli_parquet_hint")
+        )
+    if fmt is OutputFormat.table:
+        table = Table(title=title, title_justify="left")
+        for column in frame.columns:
+            table.add_column(
+                str(column), justify="left" if frame[column].dtype == object else "right"
+            )
+        for row in frame.itertuples(index=False):
+            table.add_row(*(_cell(v) for v in row))
+        if output is None:
+            console.print(table, width=max(console.width, 16 * len(frame.columns)))
+        else:
+            with output.open("w", encoding="utf-8") as fh:
+                from rich.console import Console
+
+                Console(file=fh, width=200).print(table)
+        return
+    if fmt is OutputFormat.parquet:
+        assert output is not None
+        frame.to_parquet(output, index=False)
+    else:
+        text = (
+            frame.to_csv(index=False)
+            if fmt is OutputFormat.csv
+            else frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=1)
+        )
+        if output is None:
+            typer.echo(text, nl=fmt is OutputFormat.json)
+            return
+        output.write_text(text, encoding="utf-8")
+    console.print(t("metrics.cli_written", path=str(output), rows=len(frame)), highlight=False)
+
+
+@metrics_app.command("periods")
+def periods(
+    period: PeriodOpt = PeriodName.month,
+    activity: ActivityOpt = "orders",
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", help="Slice by a customer column or attributes key (repeatable)."),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="First period to show (date).")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last period to show (date).")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+) -> None:
+    """Customers at start and end, new, lost, reactivated, churn rate and CRR per period."""
+    conf = settings()
+    con = wh.connect(settings=conf)
+    orders, act = _activity(con, activity)
+    customers = wh.read_table(con, "customers") if by else None
+    frame = metrics.period_metrics(
+        orders,
+        period=period.value,
+        activity=act,
+        customers=customers,
+        by=by,
+        tz=conf.time_zone,
+        start=start,
+        end=end,
+    ).to_pandas()
+    emit(frame, fmt, output, title=t("metrics.cli_periods_title", period=period.value))
+
+
+@metrics_app.command("cohorts")
+def cohorts(
+    period: PeriodOpt = PeriodName.month,
+    kind: Annotated[
+        CohortKind, typer.Option("--kind", help="logo (percent retained) or revenue.")
+    ] = CohortKind.logo,
+    mode: Annotated[
+        CohortMode,
+        typer.Option("--mode", help="classic (active in period k) or unbounded (k or later)."),
+    ] = CohortMode.classic,
+    activity: ActivityOpt = "orders",
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+) -> None:
+    """Acquisition cohorts by periods since acquisition: cohort, period_index, active, value."""
+    conf = settings()
+    con = wh.connect(settings=conf)
+    orders, act = _activity(con, activity)
+    frame = metrics.cohort_retention(
+        orders,
+        period=period.value,
+        kind=kind.value,
+        mode=mode.value,
+        activity=act,
+        tz=conf.time_zone,
+    ).to_pandas()
+    emit(
+        frame,
+        fmt,
+        output,
+        title=t("metrics.cli_cohorts_title", kind=kind.value, period=period.value),
+    )
+
+
+@metrics_app.command("lifecycle")
+def lifecycle(
+    period: PeriodOpt = PeriodName.month,
+    activity: ActivityOpt = "orders",
+    definition: Annotated[
+        str | None, typer.Option("--definition", help="Churn definition whose horizon_days to use.")
+    ] = None,
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+) -> None:
+    """New, returning, resurrected, dormant and churned customers per period."""
+    conf = settings()
+    con = wh.connect(settings=conf)
+    orders, act = _activity(con, activity)
+    horizon = conf.churn_definition(definition).horizon_days
+    frame = metrics.lifecycle(
+        orders, period=period.value, activity=act, horizon_days=horizon, tz=conf.time_zone
+    ).to_pandas()
+    emit(frame, fmt, output, title=t("metrics.cli_lifecycle_title", horizon=horizon))
+
+
+@metrics_app.command("mrr")
+def mrr(
+    period: PeriodOpt = PeriodName.month,
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+) -> None:
+    """MRR with new, expansion, contraction, churned and reactivation MRR, GRR and NRR."""
+    conf = settings()
+    con = wh.connect(settings=conf)
+    frame = metrics.mrr_movements(
+        wh.read_table(con, "subscriptions"), period=period.value, tz=conf.time_zone
+    ).to_pandas()
+    emit(frame, fmt, output, title=t("metrics.cli_mrr_title"))
+
+
+@metrics_app.command("survival")
+def survival(
+    by: Annotated[
+        str | None, typer.Option("--by", help="A subscriptions column, e.g. plan.")
+    ] = None,
+    unit: Annotated[str, typer.Option("--unit", help="day, week or month.")] = "month",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="End of observation (date).")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+) -> None:
+    """Kaplan-Meier retention curves with 95% bands, median lifetimes and a log-rank test."""
+    conf = settings()
+    con = wh.connect(settings=conf)
+    durations = metrics.subscription_durations(
+        wh.read_table(con, "subscriptions"),
+        unit=unit,  # type: ignore[arg-type]  # checked by subscription_durations
+        as_of=as_of,
+        by=by,  # type: ignore[arg-type]
+    ).to_pandas()
+    curves = metrics.kaplan_meier(durations, by=by)
+    emit(curves, fmt, output, title=t("metrics.cli_survival_title", unit=unit))
+    if fmt is OutputFormat.table:
+        summary = metrics.survival_summary(durations, by=by)
+        emit(summary, fmt, None, title=t("metrics.cli_survival_summary"))
+        if by is not None and durations[by].nunique() > 1:
+            test = metrics.logrank_test(durations, by=by)
+            console.print(
+                t(
+                    "metrics.cli_logrank",
+                    by=by,
+                    stat=f"{test.statistic:.2f}",
+                    p=f"{test.p_value:.3g}",
+                    df=test.degrees_of_freedom,
+                ),
+                highlight=False,
+            )

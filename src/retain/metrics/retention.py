@@ -1,0 +1,358 @@
+"""Period metrics: customers at start and end, new, lost, reactivated, churn and retention rates.
+
+The default, stated once (``docs/metrics.md``): a customer *counts* in a period when they have
+activity in it (a completed order by default). For period ``p``:
+
+- ``customers_start`` S = customers counted in ``p - 1``;
+- ``customers_end`` E = customers counted in ``p``;
+- ``new_customers`` N = customers whose first-ever activity falls in ``p``;
+- ``lost_customers`` L = counted in ``p - 1`` but not in ``p``;
+- ``reactivated_customers`` = E - N - (S - L): back after one or more inactive periods;
+- ``churn_rate`` = L / S x 100 and ``retention_rate`` = (E - N) / S x 100, the customer
+  retention rate (CRR) as seed 001 defines it; both ``NULL`` when S = 0.
+
+Order figures use completed orders whatever the activity definition: ``revenue`` (net of
+returns), ``average_order_value`` = revenue / orders, ``purchase_frequency`` = orders / buyers,
+``revenue_per_customer`` = revenue / buyers and ``repeat_purchase_rate`` = share of the
+period's buyers whose purchase in it is at least their second ever, in percent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from retain.errors import InvalidParameterError, MissingColumnError, Violation
+from retain.i18n import t
+from retain.metrics._activity import (
+    Activity,
+    completed_orders,
+    flag,
+    net_revenue,
+    order_activity,
+    require_columns,
+    require_table,
+)
+from retain.metrics._periods import (
+    PeriodLike,
+    PeriodSpec,
+    as_datetime,
+    clip,
+    period_spec,
+    spine,
+)
+
+__all__ = ["PERIOD_COLUMNS", "customer_groups", "period_metrics"]
+
+PERIOD_COLUMNS: tuple[str, ...] = (
+    "period_start",
+    "customers_start",
+    "customers_end",
+    "new_customers",
+    "lost_customers",
+    "reactivated_customers",
+    "churn_rate",
+    "retention_rate",
+    "repeat_purchase_rate",
+    "purchase_frequency",
+    "average_order_value",
+    "revenue",
+    "revenue_per_customer",
+)
+"""The columns of :func:`period_metrics`, in order (``by`` columns come first)."""
+
+DateLike = dt.datetime | dt.date | str | pd.Timestamp
+
+
+def customer_groups(customers: ir.Table, by: Sequence[str]) -> ir.Table:
+    """``customer_id`` plus one column per name in ``by``.
+
+    A name is a column of ``customers`` (``country``, ``acquisition_channel``) or a key of its
+    JSON ``attributes`` (``segment``, ``plan``), read as text.
+    """
+    require_table(customers, name="customers")
+    require_columns(customers, name="customers", columns=("customer_id",))
+    columns: dict[str, ir.Value] = {"customer_id": customers.customer_id.cast("string")}
+    bad: list[Violation] = []
+    for name in by:
+        if name == "customer_id":
+            bad.append(
+                Violation(
+                    rule="bad_group",
+                    message=t("metrics.by_customer_id"),
+                    file="customers",
+                    column=name,
+                    hint=t("metrics.by_hint", present=", ".join(customers.columns)),
+                )
+            )
+        elif name in customers.columns:
+            columns[name] = customers[name].cast("string")
+        elif "attributes" in customers.columns and _ATTRIBUTE_KEY.fullmatch(name):
+            columns[name] = _json_text(customers.attributes, name)
+        else:
+            bad.append(
+                Violation(
+                    rule="missing_column",
+                    message=t("metrics.missing_column", column=name, table="customers"),
+                    file="customers",
+                    column=name,
+                    hint=t("metrics.by_hint", present=", ".join(customers.columns)),
+                )
+            )
+    if bad:
+        raise MissingColumnError(bad)
+    picked = customers.select(**columns)
+    # one row per customer even if the table repeats one (the largest value wins, on any engine)
+    return picked.group_by("customer_id").agg(**{n: picked[n].max() for n in by})
+
+
+_NULL_GROUP = "\u2205retain-null"
+"""Stands for a missing group value inside the computation (SQL joins never match NULL keys)."""
+
+
+_ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _json_text(attributes: ir.StringValue, key: str) -> ir.StringValue:
+    """The value of ``key`` in a JSON object held as text, as text (NULL when absent).
+
+    Written with regular expressions rather than JSON functions because Spark would run
+    Ibis's JSON access as a Python UDF; this form runs natively on DuckDB, Spark and
+    PostgreSQL. Top-level string, number and boolean values are supported.
+    """
+    quoted = attributes.re_extract(rf'"{key}"\s*:\s*"([^"]*)"', 1)
+    bare = attributes.re_extract(rf'"{key}"\s*:\s*(-?[0-9][0-9.eE+-]*|true|false)', 1)
+    quoted = ibis.ifelse(quoted == "", ibis.null("string"), quoted)
+    bare = ibis.ifelse(bare == "", ibis.null("string"), bare)
+    return ibis.coalesce(quoted, bare)
+
+
+def _with_groups(table: ir.Table, groups: ir.Table | None, by: list[str]) -> ir.Table:
+    if groups is None:
+        return table
+    joined = table.left_join(groups, "customer_id")
+    return joined.select(
+        *table.columns, **{n: ibis.coalesce(joined[n], ibis.literal(_NULL_GROUP)) for n in by}
+    )
+
+
+def _check_by(by: str | Sequence[str] | None, customers: ir.Table | None) -> list[str]:
+    names = [by] if isinstance(by, str) else list(by or ())
+    if names and customers is None:
+        raise InvalidParameterError(
+            t("metrics.by_needs_customers", by=", ".join(names)),
+            hint=t("metrics.by_needs_customers_hint"),
+        )
+    return names
+
+
+def _activity(orders: ir.Table | None, activity: Activity | None) -> Activity:
+    if activity is not None:
+        if not isinstance(activity, Activity):
+            raise InvalidParameterError(
+                t("metrics.bad_activity", kind=type(activity).__name__),
+                hint=t("metrics.bad_activity_hint"),
+            )
+        return activity
+    if orders is None:
+        raise InvalidParameterError(t("metrics.no_input"), hint=t("metrics.no_input_hint"))
+    return order_activity(require_table(orders, name="orders"))
+
+
+def flagged_activity(act: Activity, spec: PeriodSpec) -> ir.Table:
+    """Activity periods with ``prev`` (the customer's previous active ordinal, or NULL)."""
+    pairs = act.periods(spec)
+    w = ibis.window(group_by="customer_id", order_by="ordinal")
+    return pairs.mutate(
+        prev=pairs.ordinal.lag().over(w),
+        first=pairs.ordinal.min().over(ibis.window(group_by="customer_id")),
+    )
+
+
+def period_metrics(
+    orders: ir.Table | None,
+    *,
+    period: PeriodLike = "month",
+    activity: Activity | None = None,
+    customers: ir.Table | None = None,
+    by: str | Sequence[str] | None = None,
+    tz: str = "UTC",
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+) -> ir.Table:
+    """Customer counts, churn and retention rates and order figures for every period.
+
+    Parameters
+    ----------
+    orders
+        The ``orders`` table (``customer_id``, ``ordered_at``, ``amount``, optional
+        ``status``). May be ``None`` when ``activity`` is given; order figures are then NULL.
+    period
+        ``day``, ``week`` (Monday to Sunday), ``month``, ``quarter``, ``year``, or the sorted
+        local edges of custom ranges.
+    activity
+        What makes a customer count in a period (default: a completed order); see
+        :func:`~retain.metrics.event_activity` and :func:`~retain.metrics.subscription_activity`.
+    customers, by
+        Slice every figure by customer attributes: columns of ``customers`` or keys of its JSON
+        ``attributes``. Customers missing from ``customers`` fall in a ``NULL`` group.
+    tz
+        IANA time zone in which periods are cut (timestamps are stored as UTC).
+    start, end
+        Local dates: keep the periods containing them and those between; periods outside the
+        data are filled with zeros.
+
+    Returns
+    -------
+    ibis.Table
+        The ``by`` columns then :data:`PERIOD_COLUMNS`, one row per period (and group), every
+        period between the first and last activity included, ordered by ``period_start``. Rates
+        are percentages.
+    """
+    spec = period_spec(period, tz)
+    start_at, end_at = as_datetime(start, "start"), as_datetime(end, "end")
+    names = _check_by(by, customers)
+    act = _activity(orders, activity)
+    groups = customer_groups(customers, names) if customers is not None and names else None
+    public = names
+    names = [f"_by{i}" for i in range(len(public))]  # internal names never clash with ours
+    if groups is not None:
+        groups = groups.rename({k: n for k, n in zip(names, public, strict=True)})
+
+    acts = _with_groups(flagged_activity(act, spec), groups, names)
+    is_new = acts.prev.isnull()
+    kept = (acts.prev == acts.ordinal - 1).fill_null(False)
+    counts = acts.group_by([*names, "ordinal"]).agg(
+        customers_end=acts.count(),
+        new_customers=flag(is_new).sum(),
+        retained=flag(kept).sum(),
+    )
+    bounds_parts = [acts.select(o=acts.ordinal, **{n: acts[n] for n in names})]
+
+    order_figures: ir.Table | None = None
+    if orders is not None:
+        order_figures, order_bounds = _order_figures(orders, spec, groups, names)
+        bounds_parts.append(order_bounds)
+
+    everything = (
+        ibis.union(*bounds_parts, distinct=False) if len(bounds_parts) > 1 else bounds_parts[0]
+    )
+    bounds = everything.aggregate(lo=everything.o.min(), hi=everything.o.max())
+    periods = spine(bounds, spec, start=start_at, end=end_at)
+    if names:
+        keys = everything.select(*names).distinct()
+        periods = keys.cross_join(periods)
+
+    grid = periods.left_join(counts, [*names, "ordinal"]).select(
+        *periods.columns, "customers_end", "new_customers", "retained"
+    )
+    if order_figures is not None:
+        grid = grid.left_join(order_figures, [*names, "ordinal"]).select(
+            *grid.columns, "orders", "buyers", "repeat_buyers", "revenue"
+        )
+    zero = ibis.literal(0, "int64")
+    grid = grid.mutate(
+        customers_end=ibis.coalesce(grid.customers_end, zero),
+        new_customers=ibis.coalesce(grid.new_customers, zero),
+        retained=ibis.coalesce(grid.retained, zero),
+    )
+    w = ibis.window(group_by=names or None, order_by="ordinal")
+    grid = grid.mutate(customers_start=ibis.coalesce(grid.customers_end.lag().over(w), zero))
+    s = grid.customers_start
+    e = grid.customers_end
+    n = grid.new_customers
+    lost = s - grid.retained
+    rate_base = ibis.ifelse(s > 0, s.cast("float64"), ibis.null("float64"))
+    cols: dict[str, ir.Value] = {
+        "period_start": grid.period_start,
+        "customers_start": s.cast("int64"),
+        "customers_end": e.cast("int64"),
+        "new_customers": n.cast("int64"),
+        "lost_customers": lost.cast("int64"),
+        "reactivated_customers": (e - n - grid.retained).cast("int64"),
+        "churn_rate": lost.cast("float64") / rate_base * 100.0,
+        "retention_rate": (e - n).cast("float64") / rate_base * 100.0,
+    }
+    if order_figures is not None:
+        n_orders = ibis.coalesce(grid.orders, zero)
+        buyers = ibis.coalesce(grid.buyers, zero)
+        revenue = ibis.coalesce(grid.revenue, ibis.literal(0.0, "float64"))
+        per_buyer = ibis.ifelse(buyers > 0, buyers.cast("float64"), ibis.null("float64"))
+        per_order = ibis.ifelse(n_orders > 0, n_orders.cast("float64"), ibis.null("float64"))
+        cols |= {
+            "repeat_purchase_rate": ibis.coalesce(grid.repeat_buyers, zero).cast("float64")
+            / per_buyer
+            * 100.0,
+            "purchase_frequency": n_orders.cast("float64") / per_buyer,
+            "average_order_value": revenue / per_order,
+            "revenue": revenue,
+            "revenue_per_customer": revenue / per_buyer,
+        }
+    else:
+        nothing = ibis.null("float64")
+        cols |= {
+            c: nothing
+            for c in (
+                "repeat_purchase_rate",
+                "purchase_frequency",
+                "average_order_value",
+                "revenue",
+                "revenue_per_customer",
+            )
+        }
+    restored = {
+        p: ibis.ifelse(grid[n] == _NULL_GROUP, ibis.null("string"), grid[n])
+        for p, n in zip(public, names, strict=True)
+    }
+    out = grid.select(**restored, ordinal=grid.ordinal, **cols)
+    out = clip(out, spec, start_at, end_at)
+    return out.order_by([*public, "ordinal"]).drop("ordinal")
+
+
+def _order_figures(
+    orders: ir.Table, spec: PeriodSpec, groups: ir.Table | None, names: list[str]
+) -> tuple[ir.Table, ir.Table]:
+    """Per (group, ordinal): orders, buyers, repeat buyers, net revenue; and the ordinals seen."""
+    done = completed_orders(require_table(orders, name="orders"))
+    order_key = [done.ordered_at]
+    if "order_id" in done.columns:
+        order_key.append(done.order_id)
+    seq = ibis.row_number().over(ibis.window(group_by=done.customer_id, order_by=order_key))
+    done = done.select(
+        customer_id=done.customer_id.cast("string"),
+        ordinal=spec.ordinal(done.ordered_at),
+        seq=seq + 1,
+    )
+    done = done.filter(done.ordinal.notnull())
+    done = _with_groups(done, groups, names)
+    per_buyer = done.group_by([*names, "customer_id", "ordinal"]).agg(
+        n=done.count(), top=done.seq.max()
+    )
+    buyers = per_buyer.group_by([*names, "ordinal"]).agg(
+        orders=per_buyer.n.sum().cast("int64"),
+        buyers=per_buyer.count(),
+        repeat_buyers=flag(per_buyer.top >= 2).sum(),
+    )
+    money = net_revenue(orders)
+    money = money.select(
+        customer_id=money.customer_id.cast("string"),
+        ordinal=spec.ordinal(money.ordered_at),
+        revenue=money.revenue,
+    )
+    money = _with_groups(money.filter(money.ordinal.notnull()), groups, names)
+    revenue = money.group_by([*names, "ordinal"]).agg(revenue=money.revenue.sum())
+    figures = revenue.outer_join(buyers, [*names, "ordinal"])
+    merged = figures.select(
+        **{k: ibis.coalesce(figures[k], figures[f"{k}_right"]) for k in [*names, "ordinal"]},
+        orders=figures.orders,
+        buyers=figures.buyers,
+        repeat_buyers=figures.repeat_buyers,
+        revenue=figures.revenue,
+    )
+    seen = money.select(o=money.ordinal, **{n: money[n] for n in names})
+    return merged, seen

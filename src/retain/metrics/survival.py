@@ -1,0 +1,265 @@
+"""Survival: Kaplan-Meier retention curves, median lifetime and log-rank tests by segment.
+
+The engine does the work that grows with the data: :func:`subscription_durations` reduces a
+subscriptions table to counts of identical ``(segment, duration, observed)`` rows. lifelines
+does the estimation on those counts (``weights=``), which gives exactly the estimates it gives
+on the raw rows, since Kaplan-Meier and the log-rank test depend on the data only through the
+number of events and of subjects at risk at each time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from retain.errors import InvalidParameterError
+from retain.i18n import t
+from retain.metrics._activity import flag, paid_start, require_columns, require_table
+from retain.metrics._periods import as_datetime
+
+__all__ = [
+    "LogRankResult",
+    "kaplan_meier",
+    "logrank_test",
+    "subscription_durations",
+    "survival_summary",
+]
+
+DurationUnit = Literal["day", "week", "month"]
+
+
+def subscription_durations(
+    subscriptions: ir.Table,
+    *,
+    unit: DurationUnit = "month",
+    as_of: dt.datetime | dt.date | str | None = None,
+    by: str | Sequence[str] | None = None,
+) -> ir.Table:
+    """Lifetimes of subscriptions as counts: ``by..., duration, observed, n``.
+
+    Parameters
+    ----------
+    subscriptions
+        ``customer_id``, ``started_at``, ``ended_at`` (plus ``trial_ends_at``: paid time only).
+    unit
+        ``day``, ``week`` (whole weeks) or ``month`` (whole calendar months: from 15 Jan to
+        14 Mar is one month, to 15 Mar two).
+    as_of
+        End of observation (UTC). Subscriptions ending after it, or still open, are censored at
+        it. Default: the latest start or end in the table.
+    by
+        Columns of ``subscriptions`` to split by (``plan``).
+
+    Returns
+    -------
+    ibis.Table
+        One row per distinct ``(by..., duration, observed)`` with its count ``n``; ``observed``
+        is 1 for an observed end (churn) and 0 for censoring.
+    """
+    subs = require_table(subscriptions, name="subscriptions")
+    require_columns(subs, name="subscriptions", columns=("customer_id", "started_at", "ended_at"))
+    names = [by] if isinstance(by, str) else list(by or ())
+    require_columns(subs, name="subscriptions", columns=names)
+    if unit not in ("day", "week", "month"):
+        raise InvalidParameterError(
+            t("metrics.bad_choice", name="unit", choices="'day', 'week', 'month'", value=repr(unit))
+        )
+    start = paid_start(subs)
+    subs = subs.mutate(_start=start)
+    subs = subs.filter(
+        subs._start.notnull() & (subs.ended_at.isnull() | (subs.ended_at > subs._start))
+    )
+    cutoff = as_datetime(as_of, "as_of")
+    if cutoff is None:
+        top = subs.aggregate(
+            _as_of=ibis.greatest(
+                subs._start.max(), ibis.coalesce(subs.ended_at.max(), subs._start.max())
+            )
+        )
+        subs = subs.cross_join(top)
+        limit = subs._as_of
+    else:
+        limit = ibis.timestamp(cutoff)
+        subs = subs.filter(subs._start <= limit)
+    ended = subs.ended_at.notnull() & (subs.ended_at <= limit)
+    stop = ibis.ifelse(ended, subs.ended_at, limit)
+    observed = flag(ended)
+    if unit == "month":
+        months = (stop.year() * 12 + stop.month()) - (subs._start.year() * 12 + subs._start.month())
+        # not yet a full month when the day (and time of day) has not come round again
+        s_day = subs._start.day() * 86_400 + _seconds_of_day(subs._start)
+        e_day = stop.day() * 86_400 + _seconds_of_day(stop)
+        duration = (months - ibis.ifelse(e_day < s_day, 1, 0)).cast("int64")
+    else:
+        seconds = stop.epoch_seconds() - subs._start.epoch_seconds()
+        days = (seconds // 86_400).cast("int64")
+        duration = days if unit == "day" else (days // 7).cast("int64")
+    rows = subs.select(
+        *[subs[n].cast("string").name(n) for n in names], duration=duration, observed=observed
+    )
+    return (
+        rows.group_by([*names, "duration", "observed"])
+        .agg(n=rows.count())
+        .order_by([*names, "duration", "observed"])
+    )
+
+
+def _seconds_of_day(ts: ir.TimestampValue) -> ir.IntegerValue:
+    return (ts.hour() * 3600 + ts.minute() * 60 + ts.second()).cast("int64")
+
+
+def _counts(
+    durations: ir.Table | pd.DataFrame, by: str | Sequence[str] | None
+) -> tuple[pd.DataFrame, list[str]]:
+    names = [by] if isinstance(by, str) else list(by or ())
+    frame = durations.to_pandas() if isinstance(durations, ir.Table) else durations.copy()
+    needed = ["duration", "observed", *names]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        from retain.errors import MissingColumnError, Violation
+
+        raise MissingColumnError(
+            [
+                Violation(
+                    rule="missing_column",
+                    message=t("metrics.missing_column", column=c, table="durations"),
+                    column=c,
+                    hint=t("metrics.missing_column_hint", present=", ".join(frame.columns)),
+                )
+                for c in missing
+            ]
+        )
+    if "n" not in frame.columns:
+        frame["n"] = 1
+    frame = frame[frame["n"] > 0]
+    frame["duration"] = frame["duration"].astype("float64")
+    frame["observed"] = frame["observed"].astype("int64")
+    frame["n"] = frame["n"].astype("float64")
+    return frame, names
+
+
+def _groups(frame: pd.DataFrame, names: list[str]) -> list[tuple[tuple[object, ...], pd.DataFrame]]:
+    if not names:
+        return [((), frame)]
+    out = []
+    for key, part in frame.groupby(names, dropna=False, sort=True):
+        out.append((tuple(key) if isinstance(key, tuple) else (key,), part))  # type: ignore[redundant-expr]
+    return out
+
+
+def kaplan_meier(
+    durations: ir.Table | pd.DataFrame,
+    *,
+    by: str | Sequence[str] | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Kaplan-Meier survival (retention) curves with confidence bands, per segment.
+
+    Parameters
+    ----------
+    durations
+        The output of :func:`subscription_durations` (or any table with ``duration``,
+        ``observed`` and optionally a count ``n``).
+    by
+        Segment columns; one curve each.
+    alpha
+        1 - confidence level of the bands (lifelines' exponential Greenwood intervals).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by..., timeline, survival, ci_lower, ci_upper, at_risk, observed, censored``.
+    """
+    from lifelines import KaplanMeierFitter
+
+    if not 0 < alpha < 1:
+        raise InvalidParameterError(t("metrics.bad_alpha", value=repr(alpha)))
+    frame, names = _counts(durations, by)
+    parts = []
+    for key, part in _groups(frame, names):
+        km = KaplanMeierFitter(alpha=alpha)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            km.fit(part["duration"], part["observed"], weights=part["n"])
+        sf = km.survival_function_.iloc[:, 0]
+        ci = km.confidence_interval_survival_function_
+        table = km.event_table
+        out = pd.DataFrame(
+            {
+                "timeline": sf.index.to_numpy(dtype="float64"),
+                "survival": sf.to_numpy(dtype="float64"),
+                "ci_lower": ci.iloc[:, 0].to_numpy(dtype="float64"),
+                "ci_upper": ci.iloc[:, 1].to_numpy(dtype="float64"),
+                "at_risk": table["at_risk"].reindex(sf.index).to_numpy(dtype="float64"),
+                "observed": table["observed"].reindex(sf.index).to_numpy(dtype="float64"),
+                "censored": table["censored"].reindex(sf.index).to_numpy(dtype="float64"),
+            }
+        )
+        for name, value in zip(names, key, strict=True):
+            out.insert(names.index(name), name, value)  # type: ignore[arg-type]
+        parts.append(out)
+    return pd.concat(parts, ignore_index=True)
+
+
+def survival_summary(
+    durations: ir.Table | pd.DataFrame, *, by: str | Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Per segment: ``customers``, ``churned``, ``median_lifetime`` (``inf`` when not reached)."""
+    from lifelines import KaplanMeierFitter
+
+    frame, names = _counts(durations, by)
+    rows = []
+    for key, part in _groups(frame, names):
+        km = KaplanMeierFitter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            km.fit(part["duration"], part["observed"], weights=part["n"])
+        row: dict[str, object] = dict(zip(names, key, strict=True))
+        row["customers"] = int(part["n"].sum())
+        row["churned"] = int(part.loc[part["observed"] == 1, "n"].sum())
+        row["median_lifetime"] = float(km.median_survival_time_)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class LogRankResult:
+    """A log-rank test of whether the segments' survival curves are the same."""
+
+    statistic: float
+    p_value: float
+    degrees_of_freedom: int
+    groups: tuple[str, ...]
+
+
+def logrank_test(durations: ir.Table | pd.DataFrame, *, by: str | Sequence[str]) -> LogRankResult:
+    """Log-rank test across the segments of ``by`` (lifelines' ``multivariate_logrank_test``)."""
+    from lifelines.statistics import multivariate_logrank_test
+
+    frame, names = _counts(durations, by)
+    if not names:
+        raise InvalidParameterError(t("metrics.logrank_needs_by"))
+    labels = frame[names].astype("string").fillna("").agg(" / ".join, axis=1)
+    if labels.nunique() < 2:
+        raise InvalidParameterError(
+            t("metrics.logrank_one_group", by=", ".join(names)),
+            hint=t("metrics.logrank_one_group_hint"),
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = multivariate_logrank_test(
+            frame["duration"], labels, frame["observed"], weights=frame["n"]
+        )
+    return LogRankResult(
+        statistic=float(result.test_statistic),
+        p_value=float(result.p_value),
+        degrees_of_freedom=int(result.degrees_of_freedom),
+        groups=tuple(sorted(labels.unique())),
+    )

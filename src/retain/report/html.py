@@ -1,0 +1,139 @@
+"""One self-contained HTML report: every section, Plotly's JavaScript inlined once, no network.
+
+:func:`build_report` collects the sections of each area (retention metrics here, lifetime value
+and churn risk when those packages provide ``report_sections``); :func:`render_report` lays
+them out. The file opens offline: no CDN, no external font or stylesheet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from plotly.offline import get_plotlyjs
+
+from retain.i18n import format_date, language, t
+from retain.report.section import Figure, Section
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+    from retain.config import Settings
+
+__all__ = ["build_report", "render_report"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans JP",
+"Noto Sans KR","Malgun Gothic",sans-serif;margin:0;color:#1d2b36;background:#f6f8fa}
+header{background:#264653;color:#fff;padding:24px 40px}header h1{margin:0 0 4px}
+nav{padding:8px 40px;background:#fff;border-bottom:1px solid #dde3e8}
+nav a{margin-right:16px;color:#264653;text-decoration:none}
+main{padding:16px 40px;max-width:1200px}section{background:#fff;border:1px solid #dde3e8;
+border-radius:6px;padding:16px 24px;margin:16px 0}.summary{color:#44525e}
+.reading{font-weight:600;margin:8px 0 4px}figure{margin:12px 0}
+table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #dde3e8;padding:4px 10px;
+text-align:right}th{background:#eef2f5}td:first-child,th:first-child{text-align:left}
+footer{padding:16px 40px;color:#66737e;font-size:13px}
+"""
+
+
+def _table_html(table: pd.DataFrame) -> str:
+    return table.to_html(
+        index=False, escape=True, border=0, na_rep="-", float_format=lambda v: f"{v:,.2f}"
+    )
+
+
+def _figure_html(item: Figure, index: int) -> str:
+    parts = [
+        f'<figure id="fig-{index}"><h3>{html.escape(item.title)}</h3>',
+        f'<p class="reading">{html.escape(item.reading)}</p>',
+    ]
+    if item.figure is not None:
+        parts.append(
+            item.figure.to_html(
+                full_html=False,
+                include_plotlyjs=False,
+                config={"displaylogo": False, "responsive": True},
+            )
+        )
+    if item.table is not None:
+        parts.append(_table_html(item.table))
+    parts.append("</figure>")
+    return "\n".join(parts)
+
+
+def render_report(sections: Sequence[Section], *, title: str, lang: str = "en") -> str:
+    """The report as one HTML document (UTF-8 text) with Plotly's JavaScript embedded once.
+
+    Parameters
+    ----------
+    sections
+        What to show, in order; each item's reading is printed above its chart or table.
+    title
+        The document title.
+    lang
+        Language of the frame's text (``en``, ``ja``, ``ko``); the sections carry their own.
+    """
+    with language(lang) as code:
+        nav = " ".join(
+            f'<a href="#{html.escape(s.key)}">{html.escape(s.title)}</a>' for s in sections
+        )
+        body: list[str] = []
+        counter = 0
+        for section in sections:
+            body.append(
+                f'<section id="{html.escape(section.key)}"><h2>{html.escape(section.title)}</h2>'
+            )
+            if section.summary:
+                body.append(f'<p class="summary">{html.escape(section.summary)}</p>')
+            for item in section.items:
+                counter += 1
+                body.append(_figure_html(item, counter))
+            body.append("</section>")
+        generated = t("report.generated", date=format_date(dt.datetime.now(dt.UTC).date()))
+        return "\n".join(
+            [
+                "<!DOCTYPE html>",
+                f'<html lang="{code}"><head><meta charset="utf-8">',
+                '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                f"<title>{html.escape(title)}</title><style>{_CSS}</style>",
+                f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>',
+                f"<header><h1>{html.escape(title)}</h1><div>{html.escape(generated)}</div></header>",
+                f"<nav>{nav}</nav><main>",
+                *body,
+                f"</main><footer>{html.escape(t('report.footer'))}</footer></body></html>",
+            ]
+        )
+
+
+def _area_sections(con: BaseBackend, settings: Settings) -> list[Section]:
+    """Sections of the lifetime-value and churn areas, when those packages provide them."""
+    found: list[Section] = []
+    for module in ("retain.models.clv", "retain.models.churn"):
+        try:
+            imported = __import__(module, fromlist=["report_sections"])
+            provider = imported.report_sections
+        except (ImportError, AttributeError):
+            continue
+        found.extend(provider(con, settings))
+    return found
+
+
+def build_report(
+    con: BaseBackend, settings: Settings, *, extra_sections: Iterable[Section] = ()
+) -> list[Section]:
+    """Every section of ``retain report`` for the warehouse ``con``, in display order.
+
+    The retention sections come first, then lifetime value and churn risk (when
+    ``retain.models.clv.report_sections`` / ``retain.models.churn.report_sections`` exist),
+    then ``extra_sections``.
+    """
+    from retain.report.retention import report_sections
+
+    sections = report_sections(con, settings)
+    sections.extend(_area_sections(con, settings))
+    sections.extend(extra_sections)
+    return sections

@@ -1,0 +1,130 @@
+"""The HTML report: self-contained, one reading per figure, sections skipped cleanly, i18n."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from metric_tables import load, orders_frame
+
+import retain.warehouse as wh
+from retain import metrics
+from retain.config import Settings
+from retain.report import Figure, Section, build_report, charts, render_report
+
+ORDERS = [
+    ("a", "2024-01-05", 10.0),
+    ("a", "2024-02-20", 20.0),
+    ("b", "2024-01-10", 5.0),
+    ("b", "2024-03-02", 5.0),
+    ("c", "2024-02-01", 7.0),
+    ("d", "2024-03-09", 4.0),
+]
+
+
+def subscriptions() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "subscription_id": list("1234"),
+            "customer_id": list("abcd"),
+            "plan": ["basic", "basic", "pro", "pro"],
+            "started_at": pd.to_datetime(["2024-01-10", "2024-01-15", "2024-02-01", "2024-02-03"]),
+            "ended_at": pd.to_datetime(["2024-03-10", None, "2024-02-20", None]),
+            "amount": [10.0, 10.0, 30.0, 30.0],
+        }
+    )
+
+
+@pytest.fixture
+def warehouse_con(tmp_path: Path) -> Any:
+    con = wh.connect(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    wh.create_tables(con)
+    yield con
+    con.disconnect()
+
+
+def texts(html: str, kind: str) -> list[str]:
+    return re.findall(rf'<p class="{kind}">(.*?)</p>', html)
+
+
+def test_full_report_is_self_contained_with_a_reading_per_figure(warehouse_con: Any) -> None:
+    load(warehouse_con, "orders", orders_frame(ORDERS))
+    load(warehouse_con, "subscriptions", subscriptions())
+    sections = build_report(warehouse_con, Settings())
+    assert [s.key for s in sections] == [
+        "kpis",
+        "retention",
+        "cohorts",
+        "lifecycle",
+        "subscriptions",
+        "survival",
+    ]
+    assert all(item.reading for s in sections for item in s.items)
+    html = render_report(sections, title="Q1 <review>", lang="en")
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<title>Q1 &lt;review&gt;</title>" in html  # escaped
+    assert not re.search(r"<script[^>]+src=", html) and "<link" not in html  # nothing fetched
+    assert html.count('<script type="text/javascript">') == 1  # plotly.js inlined once
+    assert html.count("Plotly.newPlot") == 6  # retention, 2 heatmaps, lifecycle, MRR, survival
+    for key in ("kpis", "cohorts", "survival"):
+        assert f'id="{key}"' in html
+    assert "Month-1 retention went from" in html
+
+
+def test_orders_only_skips_subscription_sections_and_says_so(warehouse_con: Any) -> None:
+    load(warehouse_con, "orders", orders_frame(ORDERS))
+    sections = build_report(warehouse_con, Settings())
+    last = sections[-1]
+    assert last.key == "subscriptions" and not last.items
+    assert (
+        last.summary == "No subscriptions in the warehouse: MRR and survival curves are left out."
+    )
+
+
+def test_subscriptions_only_counts_active_subscriptions_in_japanese(warehouse_con: Any) -> None:
+    load(warehouse_con, "subscriptions", subscriptions())
+    from retain.i18n import language
+
+    with language("ja"):
+        sections = build_report(warehouse_con, Settings())
+        html = render_report(sections, title="レポート", lang="ja")
+    assert '<html lang="ja">' in html
+    cohorts = next(s for s in sections if s.key == "cohorts")
+    assert len(cohorts.items) == 1 and "売上コホートは省略" in cohorts.summary
+    assert any("アクティブ顧客" in r for r in texts(html, "reading"))
+
+
+def test_empty_warehouse_and_extra_sections(warehouse_con: Any) -> None:
+    extra = Section(
+        "extra",
+        "Extra",
+        "from another area",
+        [Figure("A table", "one row", table=pd.DataFrame({"x": [1]}))],
+    )
+    sections = build_report(warehouse_con, Settings(), extra_sections=[extra])
+    assert sections[0].summary.startswith("The warehouse has no orders and no subscriptions")
+    assert sections[-1] is extra
+    assert "<td>1</td>" in render_report(sections, title="t")
+
+
+def test_charts_return_figures(warehouse_con: Any) -> None:
+    orders = load(warehouse_con, "orders", orders_frame(ORDERS))
+    subs = load(warehouse_con, "subscriptions", subscriptions())
+    durations = metrics.subscription_durations(subs, by="plan")
+    figures = [
+        charts.plot_retention(metrics.period_metrics(orders)),
+        charts.plot_cohort_heatmap(metrics.cohort_retention(orders), kind="logo"),
+        charts.plot_cohort_heatmap(
+            metrics.cohort_retention(orders, kind="revenue"), kind="revenue"
+        ),
+        charts.plot_lifecycle(metrics.lifecycle(orders)),
+        charts.plot_mrr_movements(metrics.mrr_movements(subs)),
+        charts.plot_survival(metrics.kaplan_meier(durations, by="plan"), by="plan"),
+    ]
+    assert all(isinstance(f, go.Figure) and f.data for f in figures)
+    heat = figures[1].data[0]
+    assert list(heat.z[0]) == [100.0, 50.0, 50.0]
