@@ -1,0 +1,388 @@
+"""Service benchmark (issue 8): reads at a fixed rate and concurrent event ingest over loopback.
+
+The server runs in its own process (``uvicorn`` serving ``retain.app.main.create_app``); this
+script is the load generator, in a second process.
+
+1. Reads: customer 360 (``GET /api/v1/customers/{id}``) and single-customer scores
+   (``GET /api/v1/customers/{id}/scores``), half each, at a fixed 200 requests/s (open loop:
+   latency is measured from each request's scheduled start, so a slow server cannot hide
+   queueing). Target: p99 under 50 ms.
+2. Ingest: 10 concurrent clients post batches of events (``POST /api/v1/ingest/events``, each
+   with an ``Idempotency-Key``; a share of batches is sent twice, as a retrying client would).
+   Target: at least 5,000 events/s.
+3. Exactly once: after the run the server stops and the warehouse is opened directly; every
+   acknowledged event id must be stored exactly once, and nothing else.
+
+Data: the demo business (``retain.demo.generate``, 20,000 customers over 24 months by default)
+loaded into a DuckDB warehouse, plus one synthetic churn score and CLV per customer (the
+benchmark measures serving, not modelling).
+
+Usage::
+
+    .venv/bin/python benchmarks/service.py                 # full size (20,000 customers)
+    .venv/bin/python benchmarks/service.py --customers 5000 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+READ_RATE = 200
+P99_TARGET_MS = 50.0
+INGEST_TARGET = 5_000.0
+CLIENTS = 10
+
+
+def build_warehouse(folder: Path, customers: int, seed: int) -> list[str]:
+    """Demo business + synthetic scores in ``folder/warehouse.duckdb``; returns customer ids."""
+    import retain.warehouse as wh
+    from retain.demo import generate
+
+    business = generate(customers=customers, seed=seed)
+    con = wh.connect(f"duckdb:///{folder / 'warehouse.duckdb'}")
+    wh.create_tables(con)
+    for name, frame in business.tables.items():
+        wh.write_table(con, name, frame, mode="replace")
+    ids = business.tables["customers"].customer_id.astype(str).tolist()
+    rng = np.random.default_rng(seed)
+    as_of = pd.Timestamp(business.tables["orders"].ordered_at.max()).normalize()
+    p = rng.beta(1.5, 3.0, len(ids))
+    reasons = json.dumps(
+        [{"key": "reasons.no_recent_orders", "params": {"days": 120}, "contribution": 0.3}]
+    )
+    wh.write_table(
+        con,
+        "churn_scores",
+        pd.DataFrame(
+            {
+                "customer_id": ids,
+                "as_of": as_of,
+                "definition": "default",
+                "probability": p,
+                "risk_band": np.where(p >= 0.6, "high", np.where(p >= 0.3, "medium", "low")),
+                "reasons": reasons,
+                "model_version": "bench",
+                "scored_at": as_of,
+            }
+        ),
+        mode="replace",
+    )
+    wh.write_table(
+        con,
+        "clv_scores",
+        pd.DataFrame(
+            {
+                "customer_id": ids,
+                "as_of": as_of,
+                "model_version": "bench",
+                "frequency": rng.poisson(2, len(ids)).astype(float),
+                "recency": 10.0,
+                "T": 50.0,
+                "monetary_value": 60.0,
+                "probability_alive": 1 - p,
+                "expected_purchases": 1.5,
+                "expected_spend": 60.0,
+                "clv": rng.gamma(2.0, 150.0, len(ids)),
+                "currency": "USD",
+                "horizon_months": 12,
+            }
+        ),
+        mode="replace",
+    )
+    con.disconnect()
+    return ids
+
+
+def serve(folder: Path, port: int) -> None:
+    """Server process: the service over the benchmark warehouse (blocks)."""
+    import uvicorn
+
+    from retain.app.main import create_app
+    from retain.config import Settings
+
+    settings = Settings(
+        warehouse_url=f"duckdb:///{folder / 'warehouse.duckdb'}",
+        database_url=f"sqlite:///{folder / 'app.db'}",
+        models_dir=folder / "models",
+    )
+    uvicorn.run(
+        create_app(settings, migrate=True),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=60,
+        backlog=4096,
+    )
+
+
+def make_key(folder: Path) -> str:
+    """An admin API key in the benchmark's app database."""
+    from retain.app.auth import service as auth
+    from retain.app.db import make_engine, make_sessionmaker, upgrade
+
+    url = f"sqlite:///{folder / 'app.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        _, raw = auth.create_api_key(session, name="bench", role="admin", created_by="bench")
+        session.commit()
+    engine.dispose()
+    return raw
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _reads(
+    base: str, key: str, ids: list[str], seconds: float, rate: float = READ_RATE
+) -> dict[str, list[float]]:
+    """Open loop: request i is due at start + i / rate; 32 sender threads take them in order."""
+    import queue
+
+    n = int(rate * seconds)
+    rnd = random.Random(11)
+    jobs: queue.Queue[tuple[int, str, str] | None] = queue.Queue()
+    lat: dict[str, list[float]] = {"360": [], "scores": []}
+    errors = [0]
+    lock = threading.Lock()
+    # Clients are made before the clock starts: building one (TLS context) takes tens of ms.
+    clients = [
+        httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=120) for _ in range(32)
+    ]
+    for i in range(n):
+        kind = "360" if i % 2 == 0 else "scores"
+        path = f"/api/v1/customers/{rnd.choice(ids)}" + ("" if kind == "360" else "/scores")
+        jobs.put((i, kind, path))
+    for _ in clients:
+        jobs.put(None)
+    ready = threading.Barrier(len(clients) + 1)
+    start = 0.0
+
+    def sender(client: httpx.Client) -> None:
+        ready.wait()
+        while (job := jobs.get()) is not None:
+            i, kind, path = job
+            scheduled = start + i / rate
+            time.sleep(max(0.0, scheduled - time.perf_counter()))
+            try:
+                ok = client.get(path).status_code == 200
+            except httpx.TransportError:
+                ok = False
+            elapsed = (time.perf_counter() - scheduled) * 1000
+            with lock:
+                lat[kind].append(elapsed)
+                errors[0] += 0 if ok else 1
+
+    threads = [threading.Thread(target=sender, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    start = time.perf_counter() + 0.1
+    ready.wait()
+    for t in threads:
+        t.join()
+    for c in clients:
+        c.close()
+    if errors[0]:
+        print(f"  read errors: {errors[0]}")
+    return lat
+
+
+def _capacity(
+    base: str, key: str, ids: list[str], seconds: float, workers: int = 8
+) -> tuple[float, list[float]]:
+    """Closed loop: ``workers`` callers back to back; returns (requests/s, latencies in ms)."""
+    lat: list[float] = []
+    lock = threading.Lock()
+    clients = [
+        httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=60) for _ in range(workers)
+    ]
+    stop = time.perf_counter() + seconds
+
+    def worker(w: int, client: httpx.Client) -> None:
+        rnd = random.Random(w)
+        i = w
+        while time.perf_counter() < stop:
+            path = f"/api/v1/customers/{rnd.choice(ids)}" + ("" if i % 2 == 0 else "/scores")
+            t = time.perf_counter()
+            client.get(path)
+            with lock:
+                lat.append((time.perf_counter() - t) * 1000)
+            i += 1
+
+    threads = [threading.Thread(target=worker, args=(w, c)) for w, c in enumerate(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for c in clients:
+        c.close()
+    return len(lat) / (time.perf_counter() - t0), lat
+
+
+def _ingest(
+    base: str, key: str, ids: list[str], batches: int, batch_size: int, retry_share: float
+) -> tuple[set[str], float, int]:
+    acked: set[str] = set()
+    lock = threading.Lock()
+    failures = [0]
+
+    def client(c: int) -> None:
+        rnd = random.Random(c)
+        with httpx.Client(base_url=base, timeout=120) as http:
+            for b in range(batches):
+                records = [
+                    {
+                        "event_id": f"bench-{c}-{b}-{i}",
+                        "customer_id": rnd.choice(ids),
+                        "occurred_at": "2024-06-01T10:00:00Z",
+                        "name": "page_view",
+                        "channel": "web",
+                    }
+                    for i in range(batch_size)
+                ]
+                hdrs = {"X-API-Key": key, "Idempotency-Key": f"bench-{c}-{b}"}
+                sends = 2 if rnd.random() < retry_share else 1
+                for _ in range(sends):
+                    r = http.post("/api/v1/ingest/events", json={"records": records}, headers=hdrs)
+                    if r.status_code != 200:
+                        with lock:
+                            failures[0] += 1
+                        continue
+                    body = r.json()
+                    bad = {e["record_id"] for e in body["errors"]}
+                    with lock:
+                        acked.update(
+                            rec["event_id"] for rec in records if rec["event_id"] not in bad
+                        )
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(CLIENTS)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return acked, time.perf_counter() - t0, failures[0]
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of the read phase")
+    parser.add_argument("--rate", type=float, default=READ_RATE, help="read requests/s")
+    parser.add_argument("--batches", type=int, default=10, help="batches per ingest client")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--retry-share", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="retain-bench-") as tmp:
+        folder = Path(tmp)
+        t = time.perf_counter()
+        ids = build_warehouse(folder, args.customers, args.seed)
+        print(
+            f"warehouse: {len(ids):,} customers (demo, seed {args.seed}) "
+            f"built in {time.perf_counter() - t:.1f} s"
+        )
+        key = make_key(folder)
+        port = _free_port()
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(folder), "--port", str(port)],
+            env={**os.environ},
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(600):
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            t = time.perf_counter()
+            with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=120) as warm:
+                for i in range(20):  # warm up both endpoints (the first builds the indexes)
+                    warm.get(f"/api/v1/customers/{ids[i]}")
+                    warm.get(f"/api/v1/customers/{ids[i]}/scores")
+            print(f"warm-up (serving indexes built on first read): {time.perf_counter() - t:.1f} s")
+            rps, closed = _capacity(base, key, ids, 10.0)
+            print(
+                f"capacity (8 callers back to back, 10 s, 360 and scores alternating): "
+                f"{rps:,.0f} requests/s, p50 {_pct(closed, 50):.1f} ms, "
+                f"p99 {_pct(closed, 99):.1f} ms"
+            )
+            lat = _reads(base, key, ids, args.seconds, args.rate)
+            print(
+                f"reads at {args.rate:g} req/s for {args.seconds:.0f} s "
+                f"({sum(map(len, lat.values())):,} requests):"
+            )
+            for kind, values in lat.items():
+                p99 = _pct(values, 99)
+                print(
+                    f"  {kind:>6}: p50 {_pct(values, 50):6.1f} ms   p99 {p99:6.1f} ms   "
+                    f"(target p99 < {P99_TARGET_MS:.0f} ms: ratio {p99 / P99_TARGET_MS:.2f})"
+                )
+            both = lat["360"] + lat["scores"]
+            print(f"     all: p50 {statistics.median(both):6.1f} ms   p99 {_pct(both, 99):6.1f} ms")
+
+            acked, wall, failures = _ingest(
+                base, key, ids, args.batches, args.batch_size, args.retry_share
+            )
+            rate = len(acked) / wall
+            print(
+                f"ingest: {CLIENTS} clients x {args.batches} batches x {args.batch_size} events "
+                f"({args.retry_share:.0%} of batches retried): {len(acked):,} acknowledged in "
+                f"{wall:.1f} s = {rate:,.0f} events/s (target >= {INGEST_TARGET:,.0f}: ratio "
+                f"{rate / INGEST_TARGET:.2f}); failed requests: {failures}"
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+
+        import retain.warehouse as wh
+
+        con = wh.connect(f"duckdb:///{folder / 'warehouse.duckdb'}")
+        events = wh.read_table(con, "events")
+        bench = events.filter(events.event_id.startswith("bench-"))
+        stored = bench.event_id.to_pandas()
+        con.disconnect()
+        dupes = int(stored.duplicated().sum())
+        exact = set(stored) == acked and dupes == 0
+        print(
+            f"exactly once: {len(stored):,} stored rows, {stored.nunique():,} distinct ids, "
+            f"{dupes} duplicates, acknowledged == stored: {set(stored) == acked} -> "
+            f"{'OK' if exact else 'FAILED'}"
+        )
+        if not exact:
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

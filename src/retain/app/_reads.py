@@ -1,0 +1,154 @@
+"""Fast per-customer reads for the service's hot paths (customer 360, single-customer scores).
+
+An analytical engine answers "everything about customer X" with a scan per table, which costs
+milliseconds per query however small the answer. So each table the hot paths read is kept as a
+serving index: the table sorted by ``customer_id`` (then newest first) in Arrow, with each
+customer's row range, built on first use and dropped when the service writes the table (API
+ingest calls :meth:`Reads.forget`). Tables above ``MAX_INDEX_ROWS`` rows are not indexed and
+use the per-query path below. While the service runs it is the warehouse's only writer (an
+embedded DuckDB file admits one writing process), so the index cannot go stale behind its back.
+
+Each per-query read is an Ibis expression built once with a placeholder customer id. On DuckDB it is
+compiled once to SQL with a bound parameter and executed on the backend's own connection, which
+takes a few milliseconds instead of the tens that compiling and materialising an expression per
+request costs; other engines run the Ibis expression per call. The set of warehouse tables is
+cached for a moment so each request does not list them again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+
+from retain import warehouse as wh
+from retain.app._frames import json_value, records
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+__all__ = ["CustomerIndex", "Reads"]
+
+_SENTINEL = "__retain_customer_id_placeholder__"
+TABLES_TTL = 2.0
+MAX_INDEX_ROWS = 5_000_000
+
+
+class CustomerIndex:
+    """One table sorted by customer (newest first within a customer), with each one's rows."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        ids = np.asarray(table.column("customer_id").to_numpy(zero_copy_only=False), dtype=object)
+        self.ranges: dict[str, tuple[int, int]] = {}
+        if len(ids):
+            starts = np.concatenate(([0], np.flatnonzero(ids[1:] != ids[:-1]) + 1))
+            ends = np.append(starts[1:], len(ids))
+            self.ranges = {str(ids[s]): (int(s), int(e)) for s, e in zip(starts, ends, strict=True)}
+
+    def rows(self, customer_id: str, limit: int) -> list[dict[str, Any]]:
+        """The customer's rows, newest first, at most ``limit``, as JSON-ready dicts."""
+        found = self.ranges.get(customer_id)
+        if found is None:
+            return []
+        start, end = found
+        part = self.table.slice(start, min(end - start, limit))
+        return [{k: json_value(v) for k, v in row.items()} for row in part.to_pylist()]
+
+
+class Reads:
+    """Per-customer reads over one warehouse connection (callers hold the warehouse lock)."""
+
+    def __init__(self, con: BaseBackend) -> None:
+        self.con = con
+        self._sql: dict[str, str | None] = {}
+        self._tables: tuple[float, frozenset[str]] | None = None
+        self._lock = threading.Lock()
+        self._duckdb = wh.backend_name(con) == "duckdb"
+        self._indexes: dict[tuple[str, tuple[str, ...]], CustomerIndex | None] = {}
+
+    def index(self, table: str, newest_first: tuple[str, ...]) -> CustomerIndex | None:
+        """The serving index of ``table`` ordered by ``newest_first`` (None when too large)."""
+        key = (table, newest_first)
+        with self._lock:
+            if key in self._indexes:
+                return self._indexes[key]
+        t = wh.read_table(self.con, table)
+        built: CustomerIndex | None = None
+        if int(t.count().to_pandas()) <= MAX_INDEX_ROWS:
+            ordered = t.order_by([t.customer_id.asc(), *(t[c].desc() for c in newest_first)])
+            built = CustomerIndex(ordered.to_pyarrow())
+        with self._lock:
+            self._indexes[key] = built
+        return built
+
+    def lookup(
+        self,
+        table: str,
+        newest_first: tuple[str, ...],
+        customer_id: str,
+        limit: int,
+        build: Callable[[BaseBackend, str], ir.Table],
+    ) -> list[dict[str, Any]]:
+        """The customer's rows of ``table``, newest first: from the index, else by query."""
+        index = self.index(table, newest_first)
+        if index is not None:
+            return index.rows(customer_id, limit)
+        return self.customer_rows(f"{table}:{','.join(newest_first)}:{limit}", build, customer_id)
+
+    def tables(self) -> frozenset[str]:
+        """Names of the warehouse tables (cached for ``TABLES_TTL`` seconds)."""
+        now = time.monotonic()
+        with self._lock:
+            if self._tables is None or now - self._tables[0] > TABLES_TTL:
+                self._tables = (now, frozenset(self.con.list_tables()))
+            return self._tables[1]
+
+    def has(self, name: str) -> bool:
+        """Whether the warehouse has table ``name``."""
+        return name in self.tables()
+
+    def forget(self, table: str | None = None) -> None:
+        """Forget what a write may have changed.
+
+        Drops the cached table names, compiled SQL and the indexes of ``table`` (default: all).
+        """
+        with self._lock:
+            self._tables = None
+            self._sql.clear()
+            for key in list(self._indexes):
+                if table is None or key[0] == table:
+                    del self._indexes[key]
+
+    def customer_rows(
+        self, key: str, build: Callable[[BaseBackend, str], ir.Table], customer_id: str
+    ) -> list[dict[str, Any]]:
+        """Rows of ``build(con, customer_id)`` as JSON-ready dicts.
+
+        On DuckDB the SQL is compiled once per ``key``.
+        """
+        if not self._duckdb:
+            return records(build(self.con, customer_id).to_pandas())
+        sql = self._sql.get(key)
+        if sql is None:
+            compiled = str(self.con.compile(build(self.con, _SENTINEL)))
+            literal = f"'{_SENTINEL}'"
+            if compiled.count(literal) != 1:
+                return records(build(self.con, customer_id).to_pandas())
+            sql = compiled.replace(literal, "$1")
+            self._sql[key] = sql
+        raw: Any = self.con.con  # type: ignore[attr-defined]
+        try:
+            cursor = raw.execute(sql, [customer_id])
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        except Exception:
+            # The table changed shape or vanished since compiling: recompile next time.
+            self._sql.pop(key, None)
+            return records(build(self.con, customer_id).to_pandas())
+        return [{c: json_value(v) for c, v in zip(columns, row, strict=True)} for row in rows]

@@ -1,0 +1,257 @@
+"""Users, passwords, API keys and login sessions.
+
+Passwords are stored as argon2id hashes (argon2-cffi defaults). API keys and session tokens are
+256-bit random strings; only their SHA-256 digests are stored, so a copy of the database gives
+no way in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from retain.app.auth.models import ApiKey, AppSecret, LoginSession, User
+from retain.app.auth.roles import Role
+from retain.app.db.base import utcnow
+from retain.app.errors import NotAuthenticatedError
+from retain.errors import ConflictError, InvalidParameterError, NotFoundError
+from retain.i18n import t
+
+__all__ = [
+    "authenticate",
+    "create_api_key",
+    "create_user",
+    "digest",
+    "end_session",
+    "get_user",
+    "list_api_keys",
+    "list_users",
+    "lookup_api_key",
+    "lookup_session",
+    "revoke_api_key",
+    "service_secret",
+    "start_session",
+    "update_user",
+]
+
+MIN_PASSWORD = 8
+SESSION_DAYS = 7
+_hasher = PasswordHasher()
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def digest(token: str) -> str:
+    """SHA-256 hex digest of a high-entropy token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _check_role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise InvalidParameterError(
+            t("app.unknown_role", role=role), hint=t("app.roles_hint"), code="auth.unknown_role"
+        ) from None
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidParameterError(
+            t("app.password_short", n=MIN_PASSWORD),
+            hint=t("app.password_hint"),
+            code="auth.weak_password",
+        )
+
+
+def get_user(session: Session, *, user_id: int) -> User:
+    """The user with ``user_id`` or :class:`NotFoundError`."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(t("app.user_not_found", id=user_id), code="auth.user_not_found")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Every user, oldest first."""
+    return list(session.scalars(select(User).order_by(User.id)))
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    role: str,
+    password: str,
+    name: str = "",
+    language: str | None = None,
+) -> User:
+    """Add a user (the caller commits). Emails are unique, case-insensitively."""
+    email = email.strip().lower()
+    if not _EMAIL.match(email):
+        raise InvalidParameterError(t("app.bad_email", email=email), code="auth.bad_email")
+    _check_role(role)
+    _check_password(password)
+    if session.scalar(select(User).where(User.email == email)) is not None:
+        raise ConflictError(
+            t("app.user_exists", email=email),
+            hint=t("app.user_exists_hint"),
+            code="auth.user_exists",
+        )
+    user = User(
+        email=email, role=role, password_hash=_hasher.hash(password), name=name, language=language
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def update_user(
+    session: Session,
+    *,
+    user: User,
+    role: str | None = None,
+    active: bool | None = None,
+    password: str | None = None,
+    name: str | None = None,
+    language: str | None = None,
+) -> list[str]:
+    """Change a user; returns the names of the fields changed (never their secret values)."""
+    changed: list[str] = []
+    if role is not None and role != user.role:
+        user.role = _check_role(role).value
+        changed.append("role")
+    if active is not None and active != user.active:
+        user.active = active
+        changed.append("active")
+        if not active:
+            for login in session.scalars(
+                select(LoginSession).where(LoginSession.user_id == user.id)
+            ):
+                session.delete(login)
+    if password is not None:
+        _check_password(password)
+        user.password_hash = _hasher.hash(password)
+        changed.append("password")
+    if name is not None and name != user.name:
+        user.name = name
+        changed.append("name")
+    if language is not None and language != user.language:
+        user.language = language
+        changed.append("language")
+    return changed
+
+
+def authenticate(session: Session, *, email: str, password: str) -> User:
+    """The active user with these credentials, or :class:`NotAuthenticatedError`.
+
+    The same message for an unknown e-mail and a wrong password, so it reveals nothing.
+    """
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    failed = NotAuthenticatedError(t("app.login_failed"), code="auth.login_failed")
+    if user is None or not user.active:
+        _hasher.hash(password)  # same cost as a real check: no timing oracle
+        raise failed
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise failed from None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.last_login_at = utcnow()
+    return user
+
+
+def create_api_key(
+    session: Session, *, name: str, role: str, created_by: str
+) -> tuple[ApiKey, str]:
+    """A new key: the stored row and the key itself (shown once, never stored)."""
+    _check_role(role)
+    if not name.strip():
+        raise InvalidParameterError(t("app.key_name_required"), code="auth.key_name_required")
+    prefix = secrets.token_hex(4)
+    raw = f"rk_{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(
+        name=name.strip(), role=role, prefix=prefix, key_hash=digest(raw), created_by=created_by
+    )
+    session.add(key)
+    session.flush()
+    return key, raw
+
+
+def list_api_keys(session: Session) -> list[ApiKey]:
+    """Every key (revoked ones included), newest first."""
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id.desc())))
+
+
+def revoke_api_key(session: Session, *, key_id: int) -> ApiKey:
+    """Mark a key revoked; later calls with it get 401."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFoundError(t("app.key_not_found", id=key_id), code="auth.key_not_found")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    return key
+
+
+def lookup_api_key(session: Session, raw: str) -> ApiKey | None:
+    """The live key matching ``raw``, or None."""
+    parts = raw.split("_")
+    if len(parts) < 3 or parts[0] != "rk":
+        return None
+    wanted = digest(raw)
+    for key in session.scalars(select(ApiKey).where(ApiKey.prefix == parts[1])):
+        if key.revoked_at is None and hmac.compare_digest(key.key_hash, wanted):
+            return key
+    return None
+
+
+def start_session(session: Session, *, user: User) -> tuple[str, LoginSession]:
+    """A new login for ``user``: the cookie token and the stored row (with its CSRF token)."""
+    token = secrets.token_urlsafe(32)
+    login = LoginSession(
+        token_hash=digest(token),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(24),
+        expires_at=utcnow() + dt.timedelta(days=SESSION_DAYS),
+    )
+    session.add(login)
+    session.flush()
+    return token, login
+
+
+def lookup_session(session: Session, token: str) -> tuple[LoginSession, User] | None:
+    """The live login and its active user for a cookie token, or None."""
+    login = session.scalar(select(LoginSession).where(LoginSession.token_hash == digest(token)))
+    if login is None or login.expires_at < utcnow():
+        return None
+    user = session.get(User, login.user_id)
+    if user is None or not user.active:
+        return None
+    return login, user
+
+
+def end_session(session: Session, *, token: str) -> None:
+    """Forget a login (logout)."""
+    login = session.scalar(select(LoginSession).where(LoginSession.token_hash == digest(token)))
+    if login is not None:
+        session.delete(login)
+
+
+def service_secret(session: Session, configured: str) -> str:
+    """The cookie-signing secret: the configured one, else one generated once and kept in the DB."""
+    if configured:
+        return configured
+    row = session.get(AppSecret, "cookie_secret")
+    if row is None:
+        row = AppSecret(name="cookie_secret", value=secrets.token_urlsafe(48))
+        session.add(row)
+        session.commit()
+    return row.value

@@ -1,0 +1,89 @@
+"""Bodies of the at-risk list and the customer 360."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "AtRiskCustomer",
+    "AtRiskPage",
+    "Customer360",
+    "CustomerScores",
+    "Reason",
+    "SortKey",
+    "TimelineItem",
+]
+
+SortKey = Literal["probability", "clv", "at_risk_value", "customer_id"]
+
+
+class Reason(BaseModel):
+    """One reason a customer is at risk, rendered in the request's language."""
+
+    key: str
+    text: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    contribution: float | None = None
+
+
+class AtRiskCustomer(BaseModel):
+    """A row of the at-risk list. ``email``/``phone`` are null for roles without PII access."""
+
+    customer_id: str
+    probability: float
+    risk_band: str | None
+    at_risk_value: float
+    clv: float | None
+    currency: str | None
+    probability_alive: float | None
+    country: str | None
+    acquisition_channel: str | None
+    email: str | None = None
+    phone: str | None = None
+    reasons: list[Reason]
+    as_of: str | None
+    model_version: str | None
+
+
+class AtRiskPage(BaseModel):
+    """One page of the at-risk list; pass ``next_cursor`` as ``cursor`` for the next."""
+
+    data: list[AtRiskCustomer]
+    count: int
+    next_cursor: str | None
+    definition: str
+
+
+class TimelineItem(BaseModel):
+    """One thing that happened to the customer, newest first in the timeline."""
+
+    at: str | None
+    kind: str
+    title: str
+    detail: dict[str, Any]
+
+
+class CustomerScores(BaseModel):
+    """The customer's latest churn scores (one per definition) and lifetime value."""
+
+    customer_id: str
+    churn: list[dict[str, Any]]
+    clv: dict[str, Any] | None
+
+
+class Customer360(BaseModel):
+    """Everything known about one customer."""
+
+    customer_id: str
+    profile: dict[str, Any] | None
+    pii_visible: bool
+    orders: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    subscriptions: list[dict[str, Any]]
+    interactions: list[dict[str, Any]]
+    churn: list[dict[str, Any]]
+    clv: dict[str, Any] | None
+    timeline: list[TimelineItem]
+    truncated: bool

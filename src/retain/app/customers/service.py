@@ -1,0 +1,197 @@
+"""Customer 360: everything known about one customer.
+
+Profile, orders, events, subscriptions, interactions, scores and CLV, merged into
+one timeline. Each fact table contributes its newest ``TIMELINE_LIMIT`` rows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import ibis.expr.types as ir
+
+from retain import warehouse as wh
+from retain.app._frames import parse_json_text
+from retain.app._reads import Reads
+from retain.app.customers.scores import render_reasons
+from retain.errors import NotFoundError
+from retain.i18n import t
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+__all__ = ["TIMELINE_LIMIT", "customer_360", "customer_scores"]
+
+TIMELINE_LIMIT = 200
+
+_FACTS: dict[str, str] = {
+    "orders": "ordered_at",
+    "events": "occurred_at",
+    "subscriptions": "started_at",
+    "interactions": "occurred_at",
+}
+
+
+def _fact_query(name: str, order: str, limit: int) -> Any:
+    def build(con: BaseBackend, customer_id: str) -> ir.Table:
+        table = wh.read_table(con, name)
+        return (
+            table.filter(table.customer_id == customer_id)
+            .order_by(table[order].desc())
+            .limit(limit)
+        )
+
+    return build
+
+
+def _profile_query(con: BaseBackend, customer_id: str) -> ir.Table:
+    customers = wh.read_table(con, "customers")
+    return customers.filter(customers.customer_id == customer_id).limit(1)
+
+
+def _churn_query(con: BaseBackend, customer_id: str) -> ir.Table:
+    scores = wh.read_table(con, "churn_scores")
+    return (
+        scores.filter(scores.customer_id == customer_id)
+        .order_by([scores.as_of.desc(), scores.scored_at.desc()])
+        .limit(50)
+    )
+
+
+def _clv_query(con: BaseBackend, customer_id: str) -> ir.Table:
+    clv = wh.read_table(con, "clv_scores")
+    return (
+        clv.filter(clv.customer_id == customer_id)
+        .order_by([clv.as_of.desc(), clv.model_version.desc()])
+        .limit(1)
+    )
+
+
+def _churn_rows(reads: Reads, customer_id: str, lang: str | None) -> list[dict[str, Any]]:
+    """The newest churn score per definition, reasons rendered."""
+    if not reads.has("churn_scores"):
+        return []
+    rows = reads.lookup("churn_scores", ("as_of", "scored_at"), customer_id, 50, _churn_query)
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        if row["definition"] in seen:
+            continue
+        seen.add(row["definition"])
+        row["reasons"] = render_reasons(row.get("reasons"), lang=lang)
+        out.append(row)
+    return out
+
+
+def _clv_row(reads: Reads, customer_id: str) -> dict[str, Any] | None:
+    if not reads.has("clv_scores"):
+        return None
+    rows = reads.lookup("clv_scores", ("as_of", "model_version"), customer_id, 1, _clv_query)
+    return rows[0] if rows else None
+
+
+def customer_scores(reads: Reads, customer_id: str, *, lang: str | None = None) -> dict[str, Any]:
+    """The latest churn score per definition and the latest CLV; 404 when the customer has none."""
+    churn = _churn_rows(reads, customer_id, lang)
+    clv = _clv_row(reads, customer_id)
+    if not churn and clv is None:
+        raise NotFoundError(
+            t("app.no_scores", id=customer_id),
+            hint=t("app.no_scores_hint"),
+            code="customers.no_scores",
+        )
+    return {"customer_id": customer_id, "churn": churn, "clv": clv}
+
+
+def _title(kind: str, row: dict[str, Any]) -> str:
+    if kind == "order":
+        return t("app.tl_order", id=row.get("order_id"), status=row.get("status") or "")
+    if kind == "event":
+        return t("app.tl_event", name=row.get("name"))
+    if kind == "subscription_start":
+        return t("app.tl_sub_start", plan=row.get("plan"))
+    if kind == "subscription_end":
+        return t("app.tl_sub_end", plan=row.get("plan"), reason=row.get("cancel_reason") or "-")
+    if kind == "interaction":
+        return t("app.tl_interaction", kind=row.get("kind"), channel=row.get("channel") or "-")
+    band = row.get("risk_band")
+    return t("app.tl_score", band=t(f"web.band_{band}") if band else "-")
+
+
+def _timeline(
+    facts: dict[str, list[dict[str, Any]]], churn: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = [
+        {"at": row.get("ordered_at"), "kind": "order", "detail": row} for row in facts["orders"]
+    ]
+    items += [
+        {"at": row.get("occurred_at"), "kind": "event", "detail": row} for row in facts["events"]
+    ]
+    for row in facts["subscriptions"]:
+        items.append({"at": row.get("started_at"), "kind": "subscription_start", "detail": row})
+        if row.get("ended_at"):
+            items.append({"at": row["ended_at"], "kind": "subscription_end", "detail": row})
+    items += [
+        {"at": row.get("occurred_at"), "kind": "interaction", "detail": row}
+        for row in facts["interactions"]
+    ]
+    items += [
+        {
+            "at": row.get("scored_at") or row.get("as_of"),
+            "kind": "score",
+            "detail": {k: v for k, v in row.items() if k != "reasons"},
+        }
+        for row in churn
+    ]
+    for item in items:
+        item["title"] = _title(item["kind"], item["detail"])
+    items.sort(key=lambda i: i["at"] or "", reverse=True)
+    return items
+
+
+def customer_360(
+    reads: Reads,
+    customer_id: str,
+    *,
+    pii: bool,
+    lang: str | None = None,
+    limit: int = TIMELINE_LIMIT,
+) -> dict[str, Any]:
+    """Everything known about ``customer_id``; 404 when no table mentions the customer."""
+    profile = None
+    if reads.has("customers"):
+        found = reads.lookup("customers", (), customer_id, 1, _profile_query)
+        profile = found[0] if found else None
+    facts: dict[str, list[dict[str, Any]]] = {}
+    for name, order in _FACTS.items():
+        facts[name] = (
+            reads.lookup(name, (order,), customer_id, limit, _fact_query(name, order, limit))
+            if reads.has(name)
+            else []
+        )
+    churn = _churn_rows(reads, customer_id, lang)
+    clv = _clv_row(reads, customer_id)
+    if profile is None and not churn and clv is None and not any(facts.values()):
+        raise NotFoundError(
+            t("app.customer_not_found", id=customer_id),
+            hint=t("app.customer_not_found_hint"),
+            code="customers.not_found",
+        )
+    if profile is not None:
+        profile["attributes"] = parse_json_text(profile.get("attributes")) or {}
+        if not pii:
+            profile["email"] = None
+            profile["phone"] = None
+    for name in ("events", "interactions"):
+        for row in facts[name]:
+            row["properties"] = parse_json_text(row.get("properties")) or {}
+    return {
+        "customer_id": customer_id,
+        "profile": profile,
+        "pii_visible": pii,
+        **facts,
+        "churn": churn,
+        "clv": clv,
+        "timeline": _timeline(facts, churn),
+        "truncated": any(len(rows) >= limit for rows in facts.values()),
+    }

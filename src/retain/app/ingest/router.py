@@ -1,0 +1,91 @@
+"""``POST /api/v1/ingest/{table}``: JSON batches of events, orders or customers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+
+from retain.app.audit import service as audit
+from retain.app.deps import CanIngest, SessionDep, SettingsDep, WarehouseDep
+from retain.app.ingest import service
+from retain.app.ingest.schemas import IngestBatch, IngestResult
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
+
+
+@router.post(
+    "/{table}",
+    response_model=IngestResult,
+    responses={
+        200: {
+            "description": "Replay of an earlier request with the same "
+            "Idempotency-Key (header Idempotent-Replayed: true)"
+        }
+    },
+)
+def ingest_batch(
+    table: Literal["events", "orders", "customers"],
+    body: IngestBatch,
+    principal: CanIngest,
+    session: SessionDep,
+    settings: SettingsDep,
+    warehouse: WarehouseDep,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=200, pattern=r"^[\x21-\x7e]+$")
+    ] = None,
+) -> JSONResponse:
+    """Store a batch of records.
+
+    Records are keyed by their id, so sending one twice stores it once; valid
+    records are kept and each invalid one comes back in ``errors`` with its index, field and rule.
+    With an ``Idempotency-Key`` header, a retry returns the first answer unchanged.
+    """
+    endpoint = f"ingest.{table}"
+    if idempotency_key:
+        digest = service.request_hash(table, body.records)
+        replay = service.begin_idempotent(
+            session,
+            actor=f"{principal.kind}:{principal.id}",
+            key=idempotency_key,
+            endpoint=endpoint,
+            digest=digest,
+        )
+        if replay is not None:
+            status, stored = replay
+            return JSONResponse(stored, status_code=status, headers={"Idempotent-Replayed": "true"})
+    try:
+        with warehouse.lock:
+            result = service.ingest_records(warehouse.con, table, body.records, settings=settings)
+            warehouse.reads.forget(table)
+    except BaseException:
+        if idempotency_key:
+            service.finish_idempotent(
+                session, actor=f"{principal.kind}:{principal.id}", key=idempotency_key, result=None
+            )
+        raise
+    status = 200
+    payload = IngestResult.model_validate(result).model_dump(mode="json")
+    audit.record(
+        session,
+        actor=principal.name,
+        actor_kind=principal.kind,
+        action=endpoint,
+        target_type="batch",
+        target_id=result["batch_id"],
+        details={
+            k: result[k] for k in ("received", "inserted", "updated", "unchanged", "rejected")
+        },
+    )
+    session.commit()
+    if idempotency_key:
+        service.finish_idempotent(
+            session,
+            actor=f"{principal.kind}:{principal.id}",
+            key=idempotency_key,
+            result=(status, payload),
+        )
+    return JSONResponse(payload, status_code=status)

@@ -1,0 +1,196 @@
+"""JSON batch ingest through :func:`retain.ingest.ingest`, with idempotency keys.
+
+Two layers make a retried batch harmless: records are keyed by their id (``event_id``,
+``order_id``, ``customer_id``), so the warehouse load counts a resent record as unchanged; and
+a request with an ``Idempotency-Key`` header gets the first answer back without touching the
+warehouse again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from retain.app.ingest.models import IdempotencyRecord
+from retain.errors import ConflictError
+from retain.i18n import t
+from retain.schema import get_table
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+    from retain.config import Settings
+
+__all__ = [
+    "INGEST_TABLES",
+    "begin_idempotent",
+    "finish_idempotent",
+    "ingest_records",
+    "request_hash",
+]
+
+INGEST_TABLES = ("events", "orders", "customers")
+
+
+def request_hash(table: str, records: list[dict[str, Any]]) -> str:
+    """A digest of what was asked, to tell a true replay from a reused key."""
+    body = json.dumps([table, records], sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def begin_idempotent(
+    session: Session, *, actor: str, key: str, endpoint: str, digest: str
+) -> tuple[int, dict[str, Any]] | None:
+    """The stored answer to a replay, or None after reserving ``key`` for this request.
+
+    A key reused with a different body, or whose first request is still running, is a
+    :class:`ConflictError` (409).
+    """
+    found = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.actor == actor, IdempotencyRecord.key == key
+        )
+    )
+    if found is None:
+        session.add(IdempotencyRecord(actor=actor, key=key, endpoint=endpoint, request_hash=digest))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            raise ConflictError(
+                t("app.idempotency_running", key=key), code="ingest.idempotency_in_progress"
+            ) from None
+        return None
+    if found.request_hash != digest or found.endpoint != endpoint:
+        raise ConflictError(
+            t("app.idempotency_reused", key=key),
+            hint=t("app.idempotency_reused_hint"),
+            code="ingest.idempotency_reused",
+        )
+    if found.status_code is None or found.response is None:
+        raise ConflictError(
+            t("app.idempotency_running", key=key), code="ingest.idempotency_in_progress"
+        )
+    return found.status_code, json.loads(found.response)
+
+
+def finish_idempotent(
+    session: Session, *, actor: str, key: str, result: tuple[int, dict[str, Any]] | None
+) -> None:
+    """Store the answer for ``key``; with ``result=None`` release the key so a retry may run."""
+    found = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.actor == actor, IdempotencyRecord.key == key
+        )
+    )
+    if found is None:
+        return
+    if result is None:
+        session.delete(found)
+    else:
+        found.status_code, body = result
+        found.response = json.dumps(body, default=str)
+    session.commit()
+
+
+def _cell(value: Any) -> str | None:
+    """A JSON scalar as the text a CSV file would hold (the loader parses and validates it)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _prepare(
+    table: str, records: list[dict[str, Any]]
+) -> tuple[list[dict[str, str | None]], list[int], list[dict[str, Any]]]:
+    """Split records into loadable rows (all text) and per-record errors found before loading.
+
+    Nested objects and lists are only meaningful in the JSON columns (``properties``,
+    ``attributes``), where they are stored as JSON text; anywhere else they are an error.
+    """
+    spec = get_table(table)
+    json_columns = {c.name for c in spec.columns if c.kind == "json"}
+    key_column = spec.key[0]
+    rows: list[dict[str, str | None]] = []
+    kept: list[int] = []
+    errors: list[dict[str, Any]] = []
+    for index, record in enumerate(records):
+        row: dict[str, str | None] = {}
+        bad: str | None = None
+        for column, value in record.items():
+            if isinstance(value, dict | list):
+                if column in json_columns:
+                    row[column] = json.dumps(value, ensure_ascii=False)
+                    continue
+                bad = column
+                break
+            row[column] = _cell(value)
+        if bad is None and not any(v is not None for v in row.values()):
+            bad = ""
+        if bad is not None:
+            record_id = record.get(key_column)
+            errors.append(
+                {
+                    "index": index,
+                    "record_id": None if record_id is None else str(record_id),
+                    "field": bad or None,
+                    "rule": "nested_value" if bad else "empty_record",
+                    "message": t("app.nested_value", column=bad) if bad else t("app.empty_record"),
+                    "hint": t("app.nested_value_hint") if bad else None,
+                }
+            )
+            continue
+        rows.append(row)
+        kept.append(index)
+    return rows, kept, errors
+
+
+def ingest_records(
+    con: BaseBackend, table: str, records: list[dict[str, Any]], *, settings: Settings
+) -> dict[str, Any]:
+    """Load ``records`` into ``table``: valid ones kept, invalid ones quarantined and listed."""
+    from retain.ingest import ingest
+
+    key_column = get_table(table).key[0]
+    rows, kept, errors = _prepare(table, records)
+    counts = {"batch_id": "", "inserted": 0, "updated": 0, "unchanged": 0}
+    rejected = len(errors)
+    if rows:
+        frame = pd.DataFrame.from_records(rows).astype(object)
+        report = ingest(table, frame, con=con, settings=settings, on_error="quarantine")
+        counts = {
+            "batch_id": report.batch_id,
+            "inserted": report.rows_inserted,
+            "updated": report.rows_updated,
+            "unchanged": report.rows_unchanged,
+        }
+        rejected += report.rows_rejected
+        for v in report.violations:
+            index = kept[v.row] if isinstance(v.row, int) and 0 <= v.row < len(kept) else None
+            record_id = records[index].get(key_column) if index is not None else None
+            errors.append(
+                {
+                    "index": index,
+                    "record_id": None if record_id is None else str(record_id),
+                    "field": v.column,
+                    "rule": v.rule,
+                    "message": v.message,
+                    "hint": v.hint,
+                }
+            )
+    errors.sort(key=lambda e: (e["index"] is None, e["index"] or 0))
+    return {
+        "table": table,
+        "received": len(records),
+        "rejected": rejected,
+        "errors": errors,
+        **counts,
+    }

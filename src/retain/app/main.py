@@ -1,0 +1,203 @@
+"""``create_app(settings)``: the FastAPI application, built on demand (nothing at import time).
+
+The app holds an app-database engine (users, keys, sessions, audit log, segments), one warehouse
+connection shared under a lock, the API routers under ``/api/v1`` and the dashboard. Every error
+leaves in one JSON shape (``retain.app.errors``); request bodies are capped at
+``service.max_request_bytes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from retain.app.deps import Warehouse, request_language
+from retain.app.errors import error_body, install_error_handlers
+from retain.config import Settings, get_settings
+from retain.i18n import language, t
+
+__all__ = ["create_app"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, by header or while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._reject(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from starlette.requests import Request
+
+        with language(request_language(Request(scope))):
+            body = error_body(413, "request.too_large", t("app.too_large", limit=self.limit))
+        await JSONResponse(body, status_code=413)(scope, receive, send)
+
+
+_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class LanguageAndHeaders:
+    """Render messages in the request's language; add Content-Language and safety headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from starlette.requests import Request
+
+        lang = request_language(Request(scope))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                names = {name.lower() for name, _ in headers}
+                headers += [h for h in _HEADERS if h[0] not in names]
+                if b"content-language" not in names:
+                    headers.append((b"content-language", lang.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        with language(lang):
+            await self.app(scope, receive, send_with_headers)
+
+
+def create_app(
+    settings: Settings | None = None, *, warehouse: Any = None, migrate: bool = False
+) -> FastAPI:
+    """Build the service.
+
+    Parameters
+    ----------
+    settings
+        Configuration; :func:`retain.config.get_settings` when omitted.
+    warehouse
+        An open Ibis backend to serve from (tests, notebooks); by default the app opens
+        ``settings.warehouse_url`` on first use and closes it at shutdown.
+    migrate
+        Apply the app database's migrations at start (``retain serve`` does).
+    """
+    settings = settings or get_settings()
+    handle = Warehouse(settings=settings, con_=warehouse)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if warehouse is None:
+                handle.close()
+            app.state.engine.dispose()
+
+    from retain.app.db import make_engine, make_sessionmaker, upgrade
+
+    if migrate:
+        upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+
+    app = FastAPI(
+        title="retain",
+        summary="Customer retention service: ingest, metrics, churn risk with reasons, CLV.",
+        version=_version(),
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.warehouse = handle
+    install_error_handlers(app)
+
+    from retain.app.audit.router import router as audit_router
+    from retain.app.auth.router import router as auth_router
+    from retain.app.customers.router import router as customers_router
+    from retain.app.ingest.router import router as ingest_router
+    from retain.app.metrics.router import router as metrics_router
+    from retain.app.models.router import router as models_router
+    from retain.app.segments.router import router as segments_router
+    from retain.app.web import mount_web
+
+    for router in (
+        auth_router,
+        ingest_router,
+        customers_router,
+        metrics_router,
+        models_router,
+        segments_router,
+        audit_router,
+    ):
+        app.include_router(router)
+    mount_web(app)
+    app.add_middleware(BodyLimit, limit=settings.service.max_request_bytes)  # type: ignore[arg-type]
+    app.add_middleware(LanguageAndHeaders)  # type: ignore[arg-type]
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("retain")
+    except PackageNotFoundError:
+        return "0"

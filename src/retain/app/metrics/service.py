@@ -1,0 +1,122 @@
+"""Metrics for the API and the dashboard: the library's metric tables, executed at this edge.
+
+``period_table`` and ``cohort_table`` call :func:`retain.metrics.period_metrics` and
+:func:`retain.metrics.cohort_retention` with the CLI's parameters; ``overview`` gathers the
+dashboard's headline numbers. Each piece reports what is missing instead of failing, so a
+partly loaded warehouse still gets a useful overview.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import ibis
+
+from retain import warehouse as wh
+from retain.app._frames import records
+from retain.app.customers.scores import latest_churn, latest_clv
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+    from retain.config import Settings
+
+__all__ = ["at_risk_summary", "cohort_table", "mrr_table", "overview", "period_table"]
+
+
+def _has_rows(con: BaseBackend, name: str) -> bool:
+    if not wh.table_exists(con, name):
+        return False
+    return bool(wh.read_table(con, name).limit(1).count().to_pandas())
+
+
+def period_table(
+    con: BaseBackend,
+    settings: Settings,
+    *,
+    period: str = "month",
+    by: Sequence[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> list[dict[str, Any]]:
+    """Churn, retention, new/lost/reactivated customers and revenue per period."""
+    from retain.metrics import period_metrics
+
+    orders = wh.read_table(con, "orders")
+    customers = wh.read_table(con, "customers") if wh.table_exists(con, "customers") else None
+    table = period_metrics(
+        orders,
+        period=period,
+        customers=customers,
+        by=by or None,
+        tz=settings.time_zone,
+        start=start,
+        end=end,
+    )
+    return records(table.order_by("period_start").to_pandas())
+
+
+def cohort_table(
+    con: BaseBackend,
+    settings: Settings,
+    *,
+    period: str = "month",
+    kind: Literal["logo", "revenue"] = "logo",
+    mode: Literal["classic", "unbounded"] = "classic",
+) -> list[dict[str, Any]]:
+    """Cohort retention: one row per (cohort, period_index)."""
+    from retain.metrics import cohort_retention
+
+    orders = wh.read_table(con, "orders")
+    table = cohort_retention(orders, period=period, kind=kind, mode=mode, tz=settings.time_zone)
+    return records(table.order_by(["cohort", "period_index"]).to_pandas())
+
+
+def mrr_table(con: BaseBackend, *, period: str = "month", tz: str = "UTC") -> list[dict[str, Any]]:
+    """Monthly recurring revenue movements from ``subscriptions``."""
+    from retain.metrics import mrr_movements
+
+    subs = wh.read_table(con, "subscriptions")
+    table = mrr_movements(subs, period=period, tz=tz)
+    return records(table.order_by("period_start").to_pandas())
+
+
+def at_risk_summary(con: BaseBackend, settings: Settings) -> dict[str, Any] | None:
+    """Customers scored, how many in each band, and revenue at risk (sum of p(churn) x CLV)."""
+    if not _has_rows(con, "churn_scores"):
+        return None
+    churn = latest_churn(con, definition=settings.churn_definition().name)
+    if wh.table_exists(con, "clv_scores"):
+        clv = latest_clv(con).select(_cid="customer_id", clv="clv")
+        churn = churn.left_join(clv, churn.customer_id == clv._cid).drop("_cid")
+    else:
+        churn = churn.mutate(clv=ibis.null("float64"))
+    summary = churn.aggregate(
+        scored=churn.count(),
+        high=(churn.risk_band == "high").cast("int64").sum(),
+        medium=(churn.risk_band == "medium").cast("int64").sum(),
+        at_risk_value=(churn.probability * churn.clv.fill_null(0.0)).sum(),
+        as_of=churn.as_of.max(),
+    )
+    rows = records(summary.to_pandas())
+    return rows[0] if rows and rows[0]["scored"] else None
+
+
+def overview(con: BaseBackend, settings: Settings) -> dict[str, Any]:
+    """Headline numbers with trends; ``missing`` names what is not there yet."""
+    out: dict[str, Any] = {"periods": [], "mrr": [], "at_risk": None, "missing": []}
+    if _has_rows(con, "orders"):
+        out["periods"] = period_table(con, settings, period="month")
+    else:
+        out["missing"].append("orders")
+    if _has_rows(con, "subscriptions"):
+        out["mrr"] = mrr_table(con, period="month", tz=settings.time_zone)
+    else:
+        out["missing"].append("subscriptions")
+    out["at_risk"] = at_risk_summary(con, settings)
+    if out["at_risk"] is None:
+        out["missing"].append("churn_scores")
+    if not _has_rows(con, "clv_scores"):
+        out["missing"].append("clv_scores")
+    return out

@@ -1,0 +1,31 @@
+"""The dashboard: server-rendered pages (Jinja2), local static assets, login with CSRF."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+__all__ = ["mount_web"]
+
+
+def mount_web(app: FastAPI) -> None:
+    """Add the dashboard's pages and ``/static`` to ``app``."""
+    from fastapi import Request
+    from fastapi.responses import Response
+
+    from retain.app.web._session import LoginRequired, login_redirect
+    from retain.app.web.auth_pages import router as auth_router
+    from retain.app.web.pages import router as pages_router
+
+    async def _to_login(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        return login_redirect(exc)
+
+    app.add_exception_handler(LoginRequired, _to_login)
+
+    app.include_router(auth_router)
+    app.include_router(pages_router)
+    static = resources.files("retain.app.web") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -1,0 +1,162 @@
+"""``retain serve`` and ``retain user``.
+
+``serve`` migrates the app database and runs the service; ``user`` manages accounts and
+API keys, written to the audit log as done from the command line).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from retain.cli._app import app, console, settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+from retain.errors import InvalidParameterError
+from retain.i18n import t
+
+__all__ = ["serve", "user_app"]
+
+user_app = typer.Typer(no_args_is_help=True, help="Dashboard users and API keys.")
+key_app = typer.Typer(no_args_is_help=True, help="API keys for machines.")
+user_app.add_typer(key_app, name="key")
+app.add_typer(user_app, name="user")
+
+ROLE_HELP = "admin, analyst, agent or ingest."
+
+
+def _session() -> Session:
+    from retain.app.db import make_engine, make_sessionmaker, upgrade
+
+    url = settings().database_url
+    upgrade(url)
+    return make_sessionmaker(make_engine(url))()
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on (default: service.host).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: service.port).")] = None,
+) -> None:
+    """Apply the app database's migrations and serve the API and dashboard with Uvicorn."""
+    import uvicorn
+    from sqlalchemy import func, select
+
+    from retain.app.auth.models import User
+    from retain.app.main import create_app
+
+    cfg = settings()
+    host = host or cfg.service.host
+    port = port if port is not None else cfg.service.port
+    application = create_app(cfg, migrate=True)
+    console.print(t("app.cli_migrated", url=_safe_url(cfg.database_url)))
+    with application.state.sessionmaker() as session:
+        if not session.scalar(select(func.count()).select_from(User)):
+            console.print(t("app.cli_no_users"))
+    shown = f"[{host}]" if ":" in host else host
+    console.print(t("app.cli_serving", url=f"http://{shown}:{port}/"))
+    uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=True)
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+@user_app.command("add")
+def user_add(
+    email: Annotated[str, typer.Argument(help="The user's e-mail (their login).")],
+    role: Annotated[str, typer.Option(help=ROLE_HELP)] = "analyst",
+    password: Annotated[str | None, typer.Option(help="Password (prompted when omitted).")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    language: Annotated[str | None, typer.Option(help="en, ja or ko.")] = None,
+) -> None:
+    """Create a dashboard user (the first one should be an admin)."""
+    from retain.app.audit import service as audit
+    from retain.app.auth import service as auth
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise InvalidParameterError(
+                t("app.cli_password_empty"), hint=t("app.cli_password_empty_hint")
+            )
+    elif password is None:
+        password = typer.prompt(
+            t("app.cli_password_prompt", email=email), hide_input=True, confirmation_prompt=True
+        )
+    if language is not None and language not in {"en", "ja", "ko"}:
+        raise InvalidParameterError(
+            t("app.bad_choice", name="language", value=language, choices="en, ja, ko")
+        )
+    with _session() as session:
+        user = auth.create_user(
+            session, email=email, role=role, password=password, name=name, language=language
+        )
+        audit.record(
+            session,
+            actor="cli",
+            actor_kind="cli",
+            action="user.create",
+            target_type="user",
+            target_id=str(user.id),
+            details={"role": user.role},
+        )
+        session.commit()
+        console.print(t("app.cli_user_added", email=user.email, role=user.role))
+
+
+@key_app.command("create")
+def key_create(
+    name: Annotated[str, typer.Argument(help="What the key is for, e.g. 'web-shop events'.")],
+    role: Annotated[str, typer.Option(help=ROLE_HELP)] = "ingest",
+) -> None:
+    """Create an API key and print it once (send it as the X-API-Key header)."""
+    from retain.app.audit import service as audit
+    from retain.app.auth import service as auth
+
+    with _session() as session:
+        key, raw = auth.create_api_key(session, name=name, role=role, created_by="cli")
+        audit.record(
+            session,
+            actor="cli",
+            actor_kind="cli",
+            action="key.create",
+            target_type="api_key",
+            target_id=str(key.id),
+            details={"name": key.name, "role": key.role},
+        )
+        session.commit()
+        console.print(t("app.cli_key_created", name=key.name, role=key.role))
+        typer.echo(raw)
+
+
+@key_app.command("revoke")
+def key_revoke(key_id: Annotated[int, typer.Argument(help="The key's id.")]) -> None:
+    """Revoke an API key; calls that use it get 401 from now on."""
+    from retain.app.audit import service as audit
+    from retain.app.auth import service as auth
+
+    with _session() as session:
+        key = auth.revoke_api_key(session, key_id=key_id)
+        audit.record(
+            session,
+            actor="cli",
+            actor_kind="cli",
+            action="key.revoke",
+            target_type="api_key",
+            target_id=str(key.id),
+            details={"name": key.name},
+        )
+        session.commit()
+        console.print(t("app.cli_key_revoked", id=key.id))

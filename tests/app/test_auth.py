@@ -1,0 +1,185 @@
+"""Users, API keys, login sessions with CSRF, and the audit trail they leave (SQLite and
+PostgreSQL app databases)."""
+
+from __future__ import annotations
+
+import re
+
+from _app_helpers import PASSWORD, headers, login
+from fastapi.testclient import TestClient
+
+
+def test_admin_creates_user_and_the_change_is_audited(client, keys):
+    r = client.post(
+        "/api/v1/users",
+        headers=headers(keys["admin"]),
+        json={
+            "email": "Mika@Example.jp",
+            "role": "agent",
+            "password": "long enough pw",
+            "language": "ja",
+        },
+    )
+    assert r.status_code == 201, r.text
+    user = r.json()
+    assert user["email"] == "mika@example.jp" and "password" not in r.text
+    again = client.post(
+        "/api/v1/users",
+        headers=headers(keys["admin"]),
+        json={"email": "mika@example.jp", "role": "agent", "password": "x" * 9},
+    )
+    assert again.status_code == 409 and again.json()["error"]["code"] == "auth.user_exists"
+    patched = client.patch(
+        f"/api/v1/users/{user['id']}", headers=headers(keys["admin"]), json={"role": "analyst"}
+    )
+    assert patched.json()["role"] == "analyst"
+    audit = client.get("/api/v1/audit", headers=headers(keys["admin"])).json()["data"]
+    actions = [(e["action"], e["actor"], e["target_id"]) for e in audit]
+    assert ("user.update", "admin-key", str(user["id"])) in actions
+    assert ("user.create", "admin-key", str(user["id"])) in actions
+    assert audit[0]["details"] == {"fields": ["role"], "role": "analyst"}
+    assert "long enough" not in str(audit)
+
+
+def test_weak_password_and_bad_email_are_refused(client, keys):
+    r = client.post(
+        "/api/v1/users",
+        headers=headers(keys["admin"]),
+        json={"email": "x@example.org", "role": "agent", "password": "short"},
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["details"][0]["field"] == "password"
+    r = client.post(
+        "/api/v1/users",
+        headers=headers(keys["admin"]),
+        json={"email": "not-an-email", "role": "agent", "password": "long enough pw"},
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "auth.bad_email"
+
+
+def test_api_key_lifecycle(client, keys):
+    created = client.post(
+        "/api/v1/keys",
+        headers=headers(keys["admin"]),
+        json={"name": "shop events", "role": "ingest"},
+    )
+    assert created.status_code == 201
+    raw = created.json()["key"]
+    assert raw.startswith("rk_")
+    me = client.get("/api/v1/me", headers=headers(raw)).json()
+    assert me["role"] == "ingest" and me["permissions"] == ["ingest.write"]
+    bearer = client.get("/api/v1/me", headers={"Authorization": f"Bearer {raw}"})
+    assert bearer.status_code == 200
+    listed = client.get("/api/v1/keys", headers=headers(keys["admin"])).text
+    assert raw not in listed
+    key_id = created.json()["id"]
+    assert (
+        client.delete(f"/api/v1/keys/{key_id}", headers=headers(keys["admin"])).status_code == 200
+    )
+    after = client.get("/api/v1/me", headers=headers(raw))
+    assert after.status_code == 401 and after.json()["error"]["code"] == "auth.bad_api_key"
+
+
+def test_keys_are_stored_hashed(app, keys):
+    from retain.app.auth.models import ApiKey
+
+    with app.state.sessionmaker() as session:
+        stored = [k.key_hash for k in session.query(ApiKey)]
+    assert stored and not any(
+        raw in stored or raw[-20:] in "".join(stored) for raw in keys.values()
+    )
+
+
+def test_login_logout_with_csrf(client, users):
+    r = login(client, users["analyst"], lang="ko")
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert "httponly" in r.headers["set-cookie"].lower()
+    assert "samesite=lax" in r.headers["set-cookie"].lower()
+    home = client.get("/")
+    assert home.status_code == 200 and 'lang="ko"' in home.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', home.text).group(1)
+    assert client.post("/logout", data={"csrf": "wrong"}).status_code == 403
+    out = client.post("/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_wrong_password_and_missing_csrf(app, users):
+    with TestClient(app) as browser:
+        bad = login(browser, users["admin"], password="not the password")
+        assert bad.status_code == 401 and "wrong" in bad.text
+        no_token = browser.post(
+            "/login",
+            data={"email": users["admin"], "password": PASSWORD, "csrf": "forged"},
+            follow_redirects=False,
+        )
+        assert no_token.status_code == 400
+        assert browser.get("/", follow_redirects=False).headers["location"].startswith("/login")
+
+
+def test_login_redirect_stays_on_site(client, users):
+    page = client.get("/login?next=https://evil.example/")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    r = client.post(
+        "/login",
+        data={
+            "email": users["agent"],
+            "password": PASSWORD,
+            "csrf": token,
+            "next": "//evil.example/",
+        },
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == "/"
+
+
+def test_cookie_session_needs_csrf_header_to_change_state(client, users):
+    login(client, users["admin"])
+    assert client.get("/api/v1/me").json()["name"] == users["admin"]
+    body = {"name": "x", "role": "ingest"}
+    denied = client.post("/api/v1/keys", json=body)
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "auth.csrf_failed"
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/docs").text).group(1)
+    assert client.post("/api/v1/keys", json=body, headers={"X-CSRF-Token": csrf}).status_code == 201
+
+
+def test_disabled_user_cannot_log_in(client, keys, users):
+    listed = client.get("/api/v1/users", headers=headers(keys["admin"])).json()["data"]
+    agent = next(u for u in listed if u["email"] == users["agent"])
+    client.patch(
+        f"/api/v1/users/{agent['id']}", headers=headers(keys["admin"]), json={"active": False}
+    )
+    assert login(client, users["agent"]).status_code == 401
+
+
+def test_settings_hide_secrets(client, keys, settings):
+    body = client.get("/api/v1/settings", headers=headers(keys["admin"])).json()
+    assert body["service"]["secret_key"] in ("", "***")
+    if "@" in settings.database_url:
+        assert ":***@" in body["database_url"] or "***" not in settings.database_url
+
+
+def test_model_cards_from_the_registry(client, keys, settings):
+    import json
+
+    folder = settings.models_dir / "churn" / "20240601T120000Z-3f2a"
+    folder.mkdir(parents=True)
+    card = {
+        "version": "20240601T120000Z-3f2a",
+        "created_at": "2024-06-01T12:00:00",
+        "definition": {"name": "default", "horizon_days": 90},
+        "backtest": {"metrics": [{"model": "lightgbm", "auc": 0.81, "brier": 0.12}]},
+    }
+    (folder / "card.json").write_text(json.dumps(card))
+    listed = client.get("/api/v1/models", headers=headers(keys["analyst"])).json()
+    assert listed["count"] == 1 and listed["data"][0]["id"] == "churn/20240601T120000Z-3f2a"
+    one = client.get(
+        "/api/v1/models/card",
+        headers=headers(keys["analyst"]),
+        params={"id": "churn/20240601T120000Z-3f2a"},
+    ).json()
+    assert one["card"]["backtest"]["metrics"][0]["auc"] == 0.81
+    missing = client.get(
+        "/api/v1/models/card", headers=headers(keys["analyst"]), params={"id": "churn/nope"}
+    )
+    assert missing.status_code == 404

@@ -1,0 +1,189 @@
+"""At-risk list and customer 360 over HTTP, on SQLite and PostgreSQL app databases."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+from _app_helpers import headers
+from fastapi.testclient import TestClient
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """These reads touch the warehouse, not the app database: SQLite is enough here (the app
+    database suites in test_auth, test_segments, test_ingest and test_authz run on both)."""
+    return f"sqlite:///{tmp_path / 'app.db'}"
+
+
+def _at_risk(client: TestClient, key: str, **params: Any) -> Any:
+    r = client.get("/api/v1/customers/at-risk", headers=headers(key), params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_at_risk_defaults_to_highest_value_at_risk_with_latest_scores(client, keys):
+    page = _at_risk(client, keys["analyst"])
+    # at-risk value = p(churn) x CLV: c1 .91x500, c3 .55x300, c2 .72x120, c4 .3x40, c5 no CLV
+    assert [r["customer_id"] for r in page["data"]] == ["c1", "c3", "c2", "c4", "c5"]
+    assert page["count"] == 5
+    c1 = page["data"][0]
+    assert c1["probability"] == 0.91  # the newer of c1's two scores
+    assert c1["at_risk_value"] == 455.0
+    assert c1["reasons"][0] == {
+        "key": "reasons.complaints_unresolved",
+        "params": {"n": 1, "days": 12},
+        "contribution": 0.4,
+        "text": "1 complaint(s) unresolved, the oldest for 12 days",
+    }
+    assert page["data"][-1]["clv"] is None and page["data"][-1]["reasons"] == []  # bad JSON
+
+
+def test_filters_by_band_clv_range_country_and_sorts(client, keys):
+    key = keys["analyst"]
+    assert [r["customer_id"] for r in _at_risk(client, key, risk_band="high")["data"]] == [
+        "c1",
+        "c2",
+    ]
+    both = _at_risk(client, key, risk_band=["high", "medium"], sort="probability", order="asc")
+    assert [r["customer_id"] for r in both["data"]] == ["c3", "c2", "c1"]
+    ranged = _at_risk(client, key, clv_min=100, clv_max=300, sort="clv")
+    assert [r["customer_id"] for r in ranged["data"]] == ["c3", "c2"]
+    assert [r["customer_id"] for r in _at_risk(client, key, country="KR")["data"]] == ["c2"]
+    by_id = _at_risk(client, key, sort="customer_id", order="asc")
+    assert [r["customer_id"] for r in by_id["data"]] == ["c1", "c2", "c3", "c4", "c5"]
+
+
+def test_cursor_paging_visits_every_row_once(client, keys):
+    for sort in ("at_risk_value", "probability", "clv", "customer_id"):
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 2, "sort": sort}
+            if cursor:
+                params["cursor"] = cursor
+            page = _at_risk(client, keys["analyst"], **params)
+            seen += [r["customer_id"] for r in page["data"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        full = [r["customer_id"] for r in _at_risk(client, keys["analyst"], sort=sort)["data"]]
+        assert seen == full, sort
+
+
+def test_pii_only_for_admin_and_agent(client, keys):
+    for role, visible in (("admin", True), ("agent", True), ("analyst", False)):
+        row = _at_risk(client, keys[role])["data"][0]
+        assert (row["email"] == "c1@example.com") is visible, role
+        c360 = client.get("/api/v1/customers/c1", headers=headers(keys[role])).json()
+        assert c360["pii_visible"] is visible
+        assert (c360["profile"]["phone"] is not None) is visible
+
+
+def test_reasons_render_in_the_request_language(client, keys):
+    ja = _at_risk(client, keys["agent"], lang="ja")["data"][0]["reasons"][0]["text"]
+    ko = client.get(
+        "/api/v1/customers/at-risk",
+        headers=headers(keys["agent"], **{"Accept-Language": "ko-KR,ko;q=0.9"}),
+    ).json()["data"][0]["reasons"][0]["text"]
+    assert ja != ko
+    assert "12" in ja and "12" in ko
+    assert any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in ja)
+    assert any("\uac00" <= ch <= "\ud7a3" for ch in ko)
+
+
+def test_customer_360_merges_a_timeline_newest_first(client, keys):
+    r = client.get("/api/v1/customers/c1", headers=headers(keys["agent"]))
+    assert r.status_code == 200
+    body = r.json()
+    assert [o["order_id"] for o in body["orders"]] == ["o3", "o2", "o1"]
+    assert body["profile"]["attributes"] == {"segment": "vip"}
+    assert body["events"][0]["properties"] == {"page": "/cancel"}
+    assert body["subscriptions"][0]["trial_ends_at"] is None
+    kinds = [item["kind"] for item in body["timeline"]]
+    assert {
+        "order",
+        "event",
+        "subscription_start",
+        "subscription_end",
+        "interaction",
+        "score",
+    } <= set(kinds)
+    stamps = [item["at"] for item in body["timeline"]]
+    assert stamps == sorted(stamps, reverse=True)
+    assert body["clv"]["clv"] == 500.0
+    assert body["churn"][0]["probability"] == 0.91 and len(body["churn"]) == 1
+
+
+def test_single_customer_scores(client, keys):
+    body = client.get("/api/v1/customers/c2/scores", headers=headers(keys["analyst"])).json()
+    assert body["churn"][0]["risk_band"] == "high"
+    assert body["clv"]["clv"] == 120.0
+    missing = client.get("/api/v1/customers/nobody/scores", headers=headers(keys["analyst"]))
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "customers.no_scores"
+
+
+def test_unknown_customer_is_404(client, keys):
+    r = client.get("/api/v1/customers/nobody", headers=headers(keys["agent"]))
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "customers.not_found"
+
+
+def test_csv_export_for_analyst_has_no_pii_and_is_audited(client, keys):
+    r = client.get(
+        "/api/v1/customers/at-risk.csv",
+        headers=headers(keys["analyst"]),
+        params={"risk_band": "high", "lang": "ja"},
+    )
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [row["customer_id"] for row in rows] == ["c1", "c2"]
+    assert "email" not in rows[0] and "c1@example.com" not in r.text
+    assert "12" in rows[0]["reasons"] and "days" not in rows[0]["reasons"]
+    audit = client.get(
+        "/api/v1/audit", headers=headers(keys["admin"]), params={"action": "at_risk.export"}
+    ).json()
+    assert audit["count"] == 1
+    entry = audit["data"][0]
+    assert entry["actor"] == "analyst-key" and entry["details"]["rows"] == 2
+
+
+def test_admin_export_includes_contact_columns(client, keys):
+    r = client.get("/api/v1/customers/at-risk.csv", headers=headers(keys["admin"]))
+    header = next(csv.reader(io.StringIO(r.text)))
+    assert header[-2:] == ["email", "phone"]
+
+
+def test_page_size_is_capped_by_settings(client, keys):
+    r = client.get(
+        "/api/v1/customers/at-risk", headers=headers(keys["analyst"]), params={"limit": 501}
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "parameter.limit"
+
+
+def test_forged_cursor_is_a_clear_error(client, keys):
+    r = client.get(
+        "/api/v1/customers/at-risk",
+        headers=headers(keys["analyst"]),
+        params={"cursor": "not-a-cursor"},
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "parameter.cursor"
+    assert r.json()["error"]["hint"]
+
+
+def test_no_customer_pii_reaches_the_audit_log(client, keys, app):
+    client.get("/api/v1/customers/at-risk.csv", headers=headers(keys["admin"]))
+    client.get("/api/v1/customers/c1", headers=headers(keys["agent"]))
+    from retain.app.audit.models import AuditEntry
+
+    with app.state.sessionmaker() as session:
+        text = json.dumps([(e.details, e.target_id) for e in session.query(AuditEntry)])
+    assert "@example.com" not in text and "+81" not in text

@@ -1,0 +1,113 @@
+"""``retain user add`` / ``retain user key create|revoke`` and ``retain serve`` wiring."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from retain.errors import ConflictError, InvalidParameterError
+
+RETAIN = str(Path(sys.executable).with_name("retain"))
+
+
+def _run(args: list[str], cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIN_")}
+    return subprocess.run(
+        [RETAIN, *args], cwd=cwd, input=stdin, capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'retain-app.db'}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """Run ``retain`` in-process in ``tmp_path`` (CliRunner), with fresh settings each call."""
+    from typer.testing import CliRunner
+
+    from retain.cli import app
+    from retain.cli._app import state
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(args: list[str], stdin: str | None = None):  # type: ignore[no-untyped-def]
+        state._settings = None
+        return CliRunner().invoke(app, args, input=stdin)
+
+    return run
+
+
+def test_user_add_and_keys(cli):
+    added = cli(
+        ["user", "add", "Ops@Example.org", "--role", "admin", "--password-stdin"],
+        stdin="a long passphrase\n",
+    )
+    assert added.exit_code == 0, added.output
+    assert added.stdout.strip() == "Added ops@example.org with role admin."
+    dup = cli(["user", "add", "ops@example.org", "--role", "admin", "--password", "another pw"])
+    assert isinstance(dup.exception, ConflictError)
+    assert str(dup.exception.message) == "A user with e-mail ops@example.org already exists."
+    bad = cli(["user", "add", "x@example.org", "--role", "wizard", "--password", "long enough"])
+    assert isinstance(bad.exception, InvalidParameterError)
+    assert "Unknown role 'wizard'" in bad.exception.message
+    empty = cli(["user", "add", "y@example.org", "--password-stdin"], stdin="\n")
+    assert isinstance(empty.exception, InvalidParameterError)
+    created = cli(["user", "key", "create", "shop", "--role", "ingest"])
+    assert created.stdout.strip().splitlines()[-1].startswith("rk_")
+    revoked = cli(["user", "key", "revoke", "1"])
+    assert revoked.exit_code == 0 and "Revoked API key 1." in revoked.stdout
+
+
+def test_errors_print_error_and_hint_lines(tmp_path):
+    """Through the real entry point: the error boundary prints Error/Hint and exits 2."""
+    dup = [["user", "add", "a@example.org", "--role", "admin", "--password", "long enough"]] * 2
+    _run(dup[0], tmp_path)
+    out = _run(dup[1], tmp_path)
+    assert out.returncode == 2
+    assert "Error: A user with e-mail a@example.org already exists." in out.stderr
+    assert "Hint: change the existing user with PATCH /api/v1/users/ID instead" in out.stderr
+
+
+def test_serve_applies_migrations_and_serves(tmp_path, cli):
+    key = cli(["user", "key", "create", "shop", "--role", "ingest"]).stdout.strip()
+    key = key.splitlines()[-1]
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIN_")}
+    server = subprocess.Popen(
+        [RETAIN, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        me = httpx.get(f"{url}/api/v1/me", headers={"X-API-Key": key}, timeout=10)
+        assert me.json()["role"] == "ingest"
+        assert "ログイン" in httpx.get(f"{url}/login?lang=ja", timeout=10).text
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=30)
+    assert f"Serving retain on http://127.0.0.1:{port}/" in out
