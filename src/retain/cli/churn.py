@@ -1,0 +1,206 @@
+"""``retain churn train | evaluate | score | list``: churn risk from the command line.
+
+Thin commands: read settings, open the warehouse, call :mod:`retain.models.churn`, print a
+translated summary. ``evaluate --format json`` prints the model's and every baseline's metrics.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from retain.cli._app import app, console, err_console, settings
+from retain.i18n import format_number, format_percent, t
+
+__all__ = ["churn_app"]
+
+churn_app = typer.Typer(no_args_is_help=True, help="Churn risk: train, evaluate and score.")
+app.add_typer(churn_app, name="churn")
+
+
+class OutputFormat(StrEnum):
+    """How ``evaluate`` prints."""
+
+    table = "table"
+    json = "json"
+
+
+Definition = Annotated[
+    str | None,
+    typer.Option("--definition", "-d", help="Churn definition ([[churn]] name in retain.toml)."),
+]
+Version = Annotated[
+    str | None, typer.Option("--version", help="Model version (default: the newest).")
+]
+
+
+def _connect() -> Any:
+    import retain.warehouse as wh
+
+    return wh.connect(settings=settings())
+
+
+@churn_app.command("train")
+def train(
+    definition: Definition = None,
+    test_dates: Annotated[
+        int,
+        typer.Option(
+            "--test-dates", min=1, help="Latest reference dates held out for the backtest."
+        ),
+    ] = 3,
+    evaluate: Annotated[
+        bool, typer.Option("--evaluate/--no-evaluate", help="Backtest against the baselines first.")
+    ] = True,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the model.")] = 0,
+) -> None:
+    """Train a churn model on monthly reference dates, backtest it by time, and register it."""
+    from retain.models.churn import ChurnClassifier, save_model, train_model
+
+    cfg = settings()
+    chosen = cfg.churn_definition(definition)
+    con = _connect()
+    with err_console.status(t("churn.cli_training")) as status:
+        trained = train_model(
+            con,
+            definition=chosen,
+            estimator=ChurnClassifier(random_state=seed),
+            test_origins=test_dates,
+            evaluate=evaluate,
+            on_step=lambda msg: status.update(t("churn.cli_step", step=msg)),
+        )
+    path = save_model(trained.model, trained.card, models_dir=cfg.models_dir)
+    card = trained.card
+    console.print(
+        t(
+            "churn.cli_trained",
+            version=card["version"],
+            path=str(path),
+            rows=format_number(card["n_rows"]),
+            dates=len(card["reference_dates"]),
+            features=len(card["features"]),
+        )
+    )
+    if trained.backtest is not None:
+        _print_metrics(trained.backtest.metrics.to_dict(orient="records"))
+    for note in card["notes"]:
+        console.print(t("churn.cli_note", note=note))
+
+
+def _print_metrics(rows: list[dict[Any, Any]]) -> None:
+    table = Table(title=t("churn.title_eval"))
+    table.add_column(t("churn.col_model"))
+    for col in ("roc_auc", "pr_auc", "brier", "lift_10", "recall_10", "recall_20"):
+        table.add_column(t(f"churn.col_{col}"), justify="right")
+    for row in rows:
+        cells = [t(f"churn.model_{row['model']}")]
+        cells += [
+            format_number(float(row[c]), digits=3)
+            for c in ("roc_auc", "pr_auc", "brier", "lift_10")
+        ]
+        cells += [format_percent(float(row[c])) for c in ("recall_10", "recall_20")]
+        table.add_row(*cells)
+    console.print(table)
+
+
+@churn_app.command("evaluate")
+def evaluate_cmd(
+    version: Version = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="table (default) or json.")
+    ] = OutputFormat.table,
+) -> None:
+    """Show the time-split evaluation of a model next to its baselines."""
+    from retain.models.churn import load_model
+
+    registered = load_model(version, models_dir=settings().models_dir)
+    result = registered.card.get("backtest")
+    if output is OutputFormat.json:
+        payload = {
+            "version": registered.version,
+            "definition": registered.card["definition"],
+            "protocol": (result or {}).get("protocol"),
+            "metrics": (result or {}).get("metrics", []),
+            "by_origin": (result or {}).get("by_origin", []),
+            "notes": registered.card.get("notes", []),
+        }
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    if not result:
+        console.print(t("churn.cli_no_backtest", version=registered.version))
+        return
+    console.print(t("churn.cli_protocol", protocol=result["protocol"]))
+    _print_metrics(result["metrics"])
+
+
+@churn_app.command("score")
+def score(
+    version: Version = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Reference date (default: the day after the data ends)."),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", min=1, max=10, help="Reasons per customer.")] = 3,
+) -> None:
+    """Score every customer at risk, with reasons, into the churn_scores table."""
+    from retain.models.churn import load_model, score_customers
+
+    cfg = settings()
+    registered = load_model(version, models_dir=cfg.models_dir)
+    con = _connect()
+    with err_console.status(t("churn.cli_scoring")):
+        result = score_customers(con, registered, as_of=as_of, top=top)
+    scores = result.scores
+    bands = scores["risk_band"].value_counts()
+    console.print(
+        t(
+            "churn.cli_scored",
+            n=format_number(len(scores)),
+            as_of=result.as_of.date().isoformat(),
+            version=result.model_version,
+            high=format_number(int(bands.get("high", 0))),
+            medium=format_number(int(bands.get("medium", 0))),
+        )
+    )
+    shifted = result.drift[result.drift["status"] != "stable"]
+    for row in shifted.head(10).itertuples():
+        console.print(
+            t(
+                "churn.cli_drift",
+                name=row.name,
+                psi=format_number(float(row.psi), digits=2),  # type: ignore[arg-type]
+                status=t(f"churn.drift_{row.status}"),
+            )
+        )
+
+
+@churn_app.command("list")
+def list_cmd() -> None:
+    """List registered churn models, newest last."""
+    from retain.models.churn import list_models
+
+    cards = list_models(models_dir=settings().models_dir)
+    if not cards:
+        console.print(t("churn.cli_none"))
+        return
+    for card in cards:
+        auc = next(
+            (
+                m["roc_auc"]
+                for m in (card.get("backtest") or {}).get("metrics", [])
+                if m["model"] == "model"
+            ),
+            None,
+        )
+        console.print(
+            t(
+                "churn.cli_list_row",
+                version=card["version"],
+                definition=card["definition"]["name"],
+                auc="-" if auc is None else format_number(auc, digits=3),
+            )
+        )

@@ -1,0 +1,453 @@
+"""Evaluation by time: train on earlier reference dates, test on later ones never seen.
+
+:func:`backtest` takes a *panel* (one row per customer and reference date: ``customer_id``,
+``as_of``, the features and the ``churned`` label) and, for each of the last ``test_origins``
+dates ``t``, trains on the rows whose label window closed before ``t`` (``as_of + H <= t``, so no
+label overlaps the test period) and scores the rows at ``t``. The churn model and the baselines a
+team would otherwise use are trained and scored on exactly the same rows:
+
+- ``recency``: days since the last order (or event), turned into a probability by the churn rate
+  per recency on the training rows (isotonic, so the rule's ranking is kept);
+- ``logistic``: logistic regression on the same features (median-imputed with missing
+  indicators, asinh-scaled, one-hot categoricals);
+- ``bgnbd``: the BG/NBD probability of no purchase in the horizon (non-contractual only).
+
+:func:`repeated_cv` is the single-snapshot protocol (IBM Telco): repeated stratified k-fold
+cross-validation with bootstrap 95% intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from retain.errors import InvalidParameterError
+from retain.i18n import t
+from retain.models.churn._clv import bgnbd_scores
+from retain.models.churn.classifier import ChurnClassifier
+
+__all__ = [
+    "BASELINES",
+    "Backtest",
+    "backtest",
+    "calibration_table",
+    "evaluation_metrics",
+    "lift_table",
+    "logistic_baseline",
+    "repeated_cv",
+]
+
+BASELINES: tuple[str, ...] = ("recency", "logistic", "bgnbd")
+_KEYS = ("customer_id", "as_of", "churned")
+METRICS = ("roc_auc", "pr_auc", "brier", "lift_10", "recall_10", "lift_20", "recall_20")
+
+
+def _top_share(y: np.ndarray, p: np.ndarray, share: float) -> tuple[float, float]:
+    """Lift and recall of churners among the ``share`` highest-risk rows."""
+    k = max(1, round(len(y) * share))
+    top = np.argsort(-p, kind="stable")[:k]
+    base = y.mean()
+    hit = y[top].mean()
+    recall = y[top].sum() / max(y.sum(), 1)
+    return (float(hit / base) if base > 0 else float("nan")), float(recall)
+
+
+def evaluation_metrics(y: Any, p: Any) -> dict[str, float]:
+    """ROC AUC, PR AUC, Brier score, lift and recall in the top 10% and 20%, base rate and n."""
+    y_arr = np.asarray(y, dtype=np.float64)
+    p_arr = np.asarray(p, dtype=np.float64)
+    two = len(np.unique(y_arr)) == 2
+    lift10, rec10 = _top_share(y_arr, p_arr, 0.10)
+    lift20, rec20 = _top_share(y_arr, p_arr, 0.20)
+    return {
+        "roc_auc": float(roc_auc_score(y_arr, p_arr)) if two else float("nan"),
+        "pr_auc": float(average_precision_score(y_arr, p_arr)) if two else float("nan"),
+        "brier": float(brier_score_loss(y_arr, np.clip(p_arr, 0, 1))),
+        "lift_10": lift10,
+        "recall_10": rec10,
+        "lift_20": lift20,
+        "recall_20": rec20,
+        "base_rate": float(y_arr.mean()),
+        "n": float(len(y_arr)),
+    }
+
+
+def calibration_table(y: Any, p: Any, *, bins: int = 10) -> pd.DataFrame:
+    """Mean predicted vs observed churn rate in ``bins`` equal-count bins of the prediction."""
+    frame = pd.DataFrame({"y": np.asarray(y, dtype=float), "p": np.asarray(p, dtype=float)})
+    ranks = frame["p"].rank(method="first")
+    frame["bin"] = pd.qcut(ranks, q=min(bins, len(frame)), labels=False)
+    out = frame.groupby("bin").agg(
+        mean_predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size")
+    )
+    return out.reset_index()
+
+
+def lift_table(
+    y: Any, p: Any, *, shares: Sequence[float] = (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+) -> pd.DataFrame:
+    """Lift and recall of churners when targeting the top ``share`` of customers by risk."""
+    y_arr, p_arr = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    rows = [
+        dict(zip(("share", "lift", "recall"), (s, *_top_share(y_arr, p_arr, s)), strict=True))
+        for s in shares
+    ]
+    return pd.DataFrame(rows)
+
+
+def logistic_baseline(categorical: Sequence[str], numeric: Sequence[str]) -> Pipeline:
+    """Logistic regression on the same features: the baseline a data team would build first."""
+    num = make_pipeline(
+        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+        FunctionTransformer(np.arcsinh),
+        StandardScaler(),
+    )
+    cat = make_pipeline(
+        SimpleImputer(strategy="constant", fill_value="(missing)", keep_empty_features=True),
+        OneHotEncoder(handle_unknown="ignore", min_frequency=20),
+    )
+    pre = ColumnTransformer([("num", num, list(numeric)), ("cat", cat, list(categorical))])
+    return Pipeline([("pre", pre), ("lr", LogisticRegression(C=0.5, max_iter=3000))])
+
+
+def _split_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    cats = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    nums = [c for c in frame.columns if c not in cats]
+    return cats, nums
+
+
+def _as_object(frame: pd.DataFrame, cats: Sequence[str]) -> pd.DataFrame:
+    out = frame.copy()
+    for c in cats:
+        out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out
+
+
+def _recency_column(frame: pd.DataFrame) -> str | None:
+    for name in ("days_since_last_order", "days_since_last_event"):
+        if name in frame.columns and frame[name].notna().any():
+            return name
+    return None
+
+
+class _RecencyRule:
+    """Days since last activity -> churn probability, by isotonic regression on training rows."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+
+    def _x(self, frame: pd.DataFrame) -> np.ndarray:
+        x = frame[self.column].to_numpy(dtype=float)
+        return np.where(np.isnan(x), self.fill_, x)
+
+    def fit(self, frame: pd.DataFrame, y: np.ndarray) -> _RecencyRule:
+        x = frame[self.column].to_numpy(dtype=float)
+        self.fill_ = float(np.nanmax(x)) + 1.0 if np.isfinite(x).any() else 0.0
+        self.iso_ = IsotonicRegression(out_of_bounds="clip", increasing=True)
+        self.iso_.fit(self._x(frame), y)
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.iso_.predict(self._x(frame)), dtype=float)
+
+
+@dataclass
+class Backtest:
+    """What :func:`backtest` and :func:`repeated_cv` return."""
+
+    metrics: pd.DataFrame
+    """One row per model (``model`` first, then the baselines): the pooled test metrics."""
+    by_origin: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Metrics per test reference date and model (empty for cross-validation)."""
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """``model, bin, mean_predicted, observed, n`` over the pooled test rows."""
+    lift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """``model, share, lift, recall``."""
+    protocol: str = ""
+    """How the numbers were made, in one sentence (goes into the model card and docs)."""
+    notes: list[str] = field(default_factory=list)
+    """What was left out and why (e.g. the BG/NBD baseline without orders)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (model card, ``retain churn evaluate --format json``)."""
+
+        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+            clean = frame.copy()
+            for col in clean.columns:
+                if pd.api.types.is_datetime64_any_dtype(clean[col]):
+                    clean[col] = clean[col].dt.strftime("%Y-%m-%d")
+            out: list[dict[str, Any]] = clean.to_dict(orient="records")  # type: ignore[assignment]
+            return [
+                {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+                for row in out
+            ]
+
+        return {
+            "protocol": self.protocol,
+            "notes": list(self.notes),
+            "metrics": records(self.metrics),
+            "by_origin": records(self.by_origin),
+            "calibration": records(self.calibration),
+            "lift": records(self.lift),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Backtest:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            metrics=pd.DataFrame(data.get("metrics", [])),
+            by_origin=pd.DataFrame(data.get("by_origin", [])),
+            calibration=pd.DataFrame(data.get("calibration", [])),
+            lift=pd.DataFrame(data.get("lift", [])),
+            protocol=str(data.get("protocol", "")),
+            notes=list(data.get("notes", [])),
+        )
+
+
+def _fit_predict(
+    name: str,
+    estimator: ChurnClassifier,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    features: list[str],
+    *,
+    horizon_days: float,
+    time: str,
+    label: str,
+) -> np.ndarray | None:
+    y = train[label].to_numpy(dtype=int)
+    X_train, X_test = train[features], test[features]
+    if name == "model":
+        model = clone(estimator).fit(X_train, y, time=train[time])
+        return np.asarray(model.predict_proba(X_test)[:, 1])
+    if name == "logistic":
+        cats, nums = _split_columns(X_train)
+        nums = [c for c in nums if X_train[c].notna().any()]
+        pipe = logistic_baseline(cats, nums)
+        pipe.fit(_as_object(X_train, cats), y)
+        return np.asarray(pipe.predict_proba(_as_object(X_test, cats))[:, 1])
+    if name == "recency":
+        column = _recency_column(X_train)
+        if column is None:
+            return None
+        return _RecencyRule(column).fit(X_train, y).predict(X_test)
+    if name == "bgnbd":
+        scores = bgnbd_scores(X_test, horizon_days=horizon_days)
+        if scores is None:
+            return None
+        return np.asarray(scores["p_no_purchase"].fillna(float(y.mean())).to_numpy())
+    raise InvalidParameterError(
+        t("churn.unknown_baseline", name=name),
+        hint=t("churn.unknown_baseline_hint", known=", ".join(BASELINES)),
+    )
+
+
+def backtest(
+    panel: pd.DataFrame,
+    *,
+    horizon_days: float,
+    estimator: ChurnClassifier | None = None,
+    baselines: Sequence[str] = BASELINES,
+    test_origins: int = 3,
+    min_train_origins: int = 3,
+    time: str = "as_of",
+    label: str = "churned",
+) -> Backtest:
+    """Rolling-origin evaluation of the churn model and its baselines (see the module docstring).
+
+    Parameters
+    ----------
+    panel
+        One row per customer and reference date: ``customer_id``, ``time`` column, ``label``
+        column and the features.
+    horizon_days
+        H of the churn definition: a training row is used for test date ``t`` only when
+        ``as_of + H <= t``.
+    estimator
+        The churn model to evaluate (default: ``ChurnClassifier(random_state=0)``).
+    baselines
+        Any of ``"recency"``, ``"logistic"``, ``"bgnbd"``; those that do not apply to the data
+        (no orders for BG/NBD) are left out with a note.
+    test_origins
+        How many of the latest reference dates are test dates.
+    min_train_origins
+        Fewest training reference dates a test date needs.
+    """
+    for col in (time, label, "customer_id"):
+        if col not in panel.columns:
+            raise InvalidParameterError(
+                t("churn.panel_column", column=col), hint=t("churn.panel_column_hint")
+            )
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise InvalidParameterError(
+            t("churn.unknown_baseline", name=unknown[0]),
+            hint=t("churn.unknown_baseline_hint", known=", ".join(BASELINES)),
+        )
+    estimator = estimator if estimator is not None else ChurnClassifier(random_state=0)
+    times = pd.to_datetime(panel[time])
+    origins = sorted(times.unique())
+    horizon = pd.Timedelta(days=horizon_days)
+    tests = [
+        o
+        for o in origins[-test_origins:]
+        if len([p for p in origins if p + horizon <= o]) >= min_train_origins
+    ]
+    if not tests:
+        raise InvalidParameterError(
+            t(
+                "churn.no_test_date",
+                n=min_train_origins,
+                horizon=f"{horizon_days:g}",
+                dates=len(origins),
+            ),
+            hint=t("churn.no_test_date_hint"),
+        )
+    features = [c for c in panel.columns if c not in {time, label, "customer_id"}]
+    names = ["model", *baselines]
+    preds: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    ys: list[np.ndarray] = []
+    by_origin: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for origin in tests:
+        train = panel[(times + horizon <= origin).to_numpy()]
+        test = panel[(times == origin).to_numpy()]
+        y_test = test[label].to_numpy(dtype=int)
+        ys.append(y_test)
+        for name in names:
+            p = _fit_predict(
+                name,
+                estimator,
+                train,
+                test,
+                features,
+                horizon_days=horizon_days,
+                time=time,
+                label=label,
+            )
+            if p is None:
+                preds.pop(name, None)
+                continue
+            if name in preds:
+                preds[name].append(p)
+                by_origin.append(
+                    {"model": name, "as_of": pd.Timestamp(origin), **evaluation_metrics(y_test, p)}
+                )
+        names = [n for n in names if n in preds]
+    notes.extend(t("churn.baseline_left_out", name=b) for b in baselines if b not in preds)
+    y_all = np.concatenate(ys)
+    metrics, calib, lifts = [], [], []
+    for name in names:
+        p_all = np.concatenate(preds[name])
+        metrics.append({"model": name, **evaluation_metrics(y_all, p_all)})
+        calib.append(calibration_table(y_all, p_all).assign(model=name))
+        lifts.append(lift_table(y_all, p_all).assign(model=name))
+    first = pd.Timestamp(tests[0]).date()
+    protocol = (
+        f"rolling origins: {len(origins)} reference dates; tested on the last {len(tests)} "
+        f"(from {first}), each trained only on dates whose {horizon_days:g}-day label window "
+        "closed before it"
+    )
+    by = pd.DataFrame(by_origin)
+    return Backtest(
+        metrics=pd.DataFrame(metrics),
+        by_origin=by,
+        calibration=pd.concat(calib, ignore_index=True)[
+            ["model", "bin", "mean_predicted", "observed", "n"]
+        ],
+        lift=pd.concat(lifts, ignore_index=True)[["model", "share", "lift", "recall"]],
+        protocol=protocol,
+        notes=notes,
+    )
+
+
+def repeated_cv(
+    X: pd.DataFrame,
+    y: Any,
+    *,
+    estimator: ChurnClassifier | None = None,
+    baselines: Sequence[str] = ("logistic",),
+    n_splits: int = 5,
+    n_repeats: int = 3,
+    n_bootstrap: int = 500,
+    random_state: int = 0,
+) -> Backtest:
+    """Repeated stratified k-fold cross-validation for a single snapshot, with bootstrap CIs.
+
+    Every row is predicted out of fold once per repeat; metrics are averaged over repeats, and
+    the 95% interval of each metric comes from ``n_bootstrap`` resamples of the customers
+    (out-of-fold predictions of the first repeat). Nothing is oversampled: honest published
+    figures on IBM Telco depend on that.
+    """
+    y_arr = np.asarray(y).astype(int)
+    estimator = estimator if estimator is not None else ChurnClassifier(random_state=0)
+    names = ["model", *baselines]
+    oof: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    for rep in range(n_repeats):
+        folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state + rep)
+        fold_preds = {n: np.zeros(len(y_arr)) for n in names}
+        for train, test in folds.split(X, y_arr):
+            for name in names:
+                p = (
+                    _fit_predict(
+                        name,
+                        estimator,
+                        X.iloc[train].assign(_y=y_arr[train]),
+                        X.iloc[test],
+                        list(X.columns),
+                        horizon_days=0,
+                        time="",
+                        label="_y",
+                    )
+                    if name != "model"
+                    else np.asarray(
+                        clone(estimator)
+                        .fit(X.iloc[train], y_arr[train])
+                        .predict_proba(X.iloc[test])[:, 1]
+                    )
+                )
+                if p is None:
+                    raise InvalidParameterError(t("churn.baseline_not_applicable", name=name))
+                fold_preds[name][test] = p
+        for name in names:
+            oof[name].append(fold_preds[name])
+    rng = np.random.default_rng(random_state)
+    samples = [rng.integers(0, len(y_arr), len(y_arr)) for _ in range(n_bootstrap)]
+    rows, calib, lifts = [], [], []
+    for name in names:
+        per_repeat = pd.DataFrame([evaluation_metrics(y_arr, p) for p in oof[name]])
+        row: dict[str, Any] = {"model": name}
+        row.update({str(k): v for k, v in per_repeat.mean().items()})
+        first = oof[name][0]
+        boot = pd.DataFrame([evaluation_metrics(y_arr[s], first[s]) for s in samples])
+        for metric in ("roc_auc", "pr_auc", "brier"):
+            row[f"{metric}_low"] = float(boot[metric].quantile(0.025))
+            row[f"{metric}_high"] = float(boot[metric].quantile(0.975))
+        rows.append(row)
+        calib.append(calibration_table(y_arr, first).assign(model=name))
+        lifts.append(lift_table(y_arr, first).assign(model=name))
+    protocol = (
+        f"{n_repeats} x repeated stratified {n_splits}-fold cross-validation, no oversampling; "
+        f"95% intervals from {n_bootstrap} bootstrap resamples of the out-of-fold predictions"
+    )
+    return Backtest(
+        metrics=pd.DataFrame(rows),
+        calibration=pd.concat(calib, ignore_index=True)[
+            ["model", "bin", "mean_predicted", "observed", "n"]
+        ],
+        lift=pd.concat(lifts, ignore_index=True)[["model", "share", "lift", "recall"]],
+        protocol=protocol,
+    )

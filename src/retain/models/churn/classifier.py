@@ -1,0 +1,481 @@
+"""ChurnClassifier: gradient-boosted trees (LightGBM) with early stopping and calibration by time.
+
+Churn data arrive as a panel: the same customers observed at many reference dates (rolling
+origins). The classifier splits that panel *by time*: the earliest origins train the trees, a
+later slice stops the boosting (early stopping), and a still later slice calibrates the
+probabilities (isotonic or Platt), so neither choice peeks at the rows it is judged on. Without
+``time`` (one snapshot, e.g. IBM Telco) the two slices are drawn at random, stratified by label.
+
+Class imbalance is handled without distorting probabilities: the trees are trained on the plain
+log-loss by default (``class_weight=None``); with ``class_weight="balanced"`` the trees see
+re-weighted classes, and the calibration slice, which is never re-weighted, maps their scores
+back to honest probabilities.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any, ClassVar, Self
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, column_or_1d
+
+from retain.errors import InvalidParameterError, NotFittedError
+from retain.i18n import t
+from retain.models._base import Interval, Options
+
+__all__ = ["ChurnClassifier"]
+
+_MIN_SLICE = 40
+"""Rows below which a validation or calibration slice is too small to use."""
+
+
+class _Type:
+    """A parameter constraint: any instance of ``kind``."""
+
+    def __init__(self, kind: type) -> None:
+        self.kind = kind
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, self.kind)
+
+    def __str__(self) -> str:
+        return f"a {self.kind.__name__}"
+
+
+class ChurnNotFittedError(NotFittedError, SklearnNotFittedError):  # type: ignore[misc]
+    """retain's not-fitted error that scikit-learn's tools also recognise."""
+
+
+class ChurnClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Calibrated churn classifier: LightGBM trees, early stopping and calibration on later slices.
+
+    Parameters
+    ----------
+    n_estimators : int, default=600
+        Most boosting rounds; early stopping usually ends sooner.
+    learning_rate : float, default=0.03
+    num_leaves : int, default=15
+    min_child_samples : int, default=40
+        Fewest rows in a leaf; larger values make smoother, better-calibrated trees.
+    subsample : float, default=0.8
+        Share of rows drawn for each tree (bagging).
+    colsample_bytree : float, default=0.8
+        Share of features drawn for each tree.
+    reg_lambda : float, default=1.0
+        L2 penalty on leaf values.
+    early_stopping_rounds : int, default=50
+        Stop when the validation log-loss has not improved for this many rounds.
+    validation_fraction : float, default=0.15
+        Share of the data (of the origins, with ``time``) used for early stopping.
+    calibration : {"auto", "isotonic", "sigmoid", None}, default="auto"
+        How probabilities are calibrated on the calibration slice: isotonic regression,
+        Platt's sigmoid, or not at all. ``"auto"`` uses isotonic with 1,000 calibration rows or
+        more and sigmoid below.
+    calibration_fraction : float, default=0.15
+        Share of the data (of the origins, with ``time``) used for calibration.
+    class_weight : {"balanced", None} or dict, default=None
+        Re-weight the classes for the trees only (see the module docstring); a dict maps each
+        label to a weight.
+    refit : bool or "all", default=True
+        After early stopping picks the number of rounds, retrain on training and validation
+        rows together with that many rounds. ``"all"`` also retrains on the calibration rows
+        once the calibrator is fitted (more data for the trees; the calibrator, fitted on
+        scores of the previous trees, is kept).
+    random_state : int or None, default=None
+    n_jobs : int, default=1
+        LightGBM threads.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        The two labels; the second is "churned".
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Column names when ``X`` was a DataFrame.
+    categories_ : dict[str, list[str]]
+        For each categorical column, the categories seen in training (others become missing).
+    booster_ : lightgbm.Booster
+    best_iteration_ : int
+        Boosting rounds kept.
+    calibration_ : str
+        ``"isotonic"``, ``"sigmoid"`` or ``"none"`` (the slice was too small or one-class).
+    calibrator_ : IsotonicRegression, LogisticRegression or None
+    feature_importances_ : ndarray
+        Total gain of each feature.
+    n_train_, n_validation_, n_calibration_ : int
+        Rows in each slice.
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_estimators": [Interval(Integral, 1, None)],
+        "learning_rate": [Interval(Real, 0, 1, closed="right")],
+        "num_leaves": [Interval(Integral, 2, None)],
+        "min_child_samples": [Interval(Integral, 1, None)],
+        "subsample": [Interval(Real, 0, 1, closed="right")],
+        "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
+        "reg_lambda": [Interval(Real, 0, None)],
+        "early_stopping_rounds": [Interval(Integral, 1, None)],
+        "validation_fraction": [Interval(Real, 0, 0.5, closed="left")],
+        "calibration": [Options(("auto", "isotonic", "sigmoid", None))],
+        "calibration_fraction": [Interval(Real, 0, 0.5, closed="left")],
+        "class_weight": [Options(("balanced", None)), _Type(dict)],
+        "refit": [Options((True, False, "all"))],
+        "random_state": [Interval(Integral, 0, None), Options((None,))],
+        "n_jobs": [Interval(Integral, 1, None)],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 600,
+        learning_rate: float = 0.03,
+        num_leaves: int = 15,
+        min_child_samples: int = 40,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        early_stopping_rounds: int = 50,
+        validation_fraction: float = 0.15,
+        calibration: str | None = "auto",
+        calibration_fraction: float = 0.15,
+        class_weight: str | dict[Any, float] | None = None,
+        refit: bool | str = True,
+        random_state: int | None = None,
+        n_jobs: int = 1,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.calibration = calibration
+        self.calibration_fraction = calibration_fraction
+        self.class_weight = class_weight
+        self.refit = refit
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    # -- parameters and inputs ---------------------------------------------------------------
+
+    def _validate_params(self) -> None:
+        for name, constraints in self._parameter_constraints.items():
+            value = getattr(self, name)
+            if any(c.is_satisfied_by(value) for c in constraints):
+                continue
+            allowed = " or ".join(str(c) for c in constraints)
+            raise InvalidParameterError(
+                t(
+                    "churn.param_invalid",
+                    name=name,
+                    estimator=type(self).__name__,
+                    allowed=allowed,
+                    value=repr(value),
+                ),
+                hint=t("churn.param_invalid_hint"),
+            )
+
+    def _frame(self, X: Any, *, fitting: bool) -> pd.DataFrame:
+        """``X`` as a DataFrame of float64 numeric and categorical columns, checked."""
+        if isinstance(X, pd.DataFrame):
+            names = [str(c) for c in X.columns]
+            frame = X.copy()
+            frame.columns = names
+            if fitting:
+                self.feature_names_in_ = np.asarray(names, dtype=object)
+                self.n_features_in_ = len(names)
+                self.categories_ = {}
+                for col in names:
+                    s = frame[col]
+                    if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+                        cats = sorted({str(v) for v in s.dropna().unique()})
+                        self.categories_[col] = cats
+            else:
+                self._check_names(names)
+            out: dict[str, Any] = {}
+            for col in names:
+                if col in self.categories_:
+                    values = frame[col].astype("string").astype(object)
+                    out[col] = pd.Categorical(values, categories=self.categories_[col])
+                else:
+                    out[col] = self._numeric(frame[col], col)
+            return pd.DataFrame(out, index=frame.index)
+        if fitting and hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        arr = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
+        if fitting:
+            self.n_features_in_ = arr.shape[1]
+            self.categories_ = {}
+        elif arr.shape[1] != self.n_features_in_:
+            raise InvalidParameterError(
+                t("churn.n_features", got=arr.shape[1], expected=self.n_features_in_),
+                hint=t("churn.n_features_hint"),
+            )
+        elif hasattr(self, "feature_names_in_"):
+            raise InvalidParameterError(t("churn.names_expected"), hint=t("churn.n_features_hint"))
+        return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+
+    def _check_names(self, names: list[str]) -> None:
+        expected = list(getattr(self, "feature_names_in_", []))
+        if names != expected:
+            missing = [n for n in expected if n not in names]
+            extra = [n for n in names if n not in expected]
+            raise InvalidParameterError(
+                t(
+                    "churn.columns_differ",
+                    missing=", ".join(missing[:5]) or "-",
+                    extra=", ".join(extra[:5]) or "-",
+                ),
+                hint=t("churn.n_features_hint"),
+            )
+
+    @staticmethod
+    def _numeric(series: pd.Series, name: str) -> np.ndarray:
+        try:
+            values = pd.to_numeric(series, errors="raise").astype("float64").to_numpy()
+        except (ValueError, TypeError) as exc:
+            raise InvalidParameterError(
+                t("churn.not_numeric", column=name), hint=t("churn.not_numeric_hint")
+            ) from exc
+        if np.isinf(values).any():
+            raise InvalidParameterError(
+                t("churn.infinite", column=name), hint=t("churn.not_numeric_hint")
+            )
+        return values
+
+    # -- fitting -----------------------------------------------------------------------------
+
+    def _slices(self, y: np.ndarray, time: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row indices of the training, validation and calibration slices."""
+        n = len(y)
+        idx = np.arange(n)
+        if time is not None:
+            times = pd.to_datetime(pd.Series(np.asarray(time)))
+            if len(times) != n:
+                raise InvalidParameterError(
+                    t("churn.time_length", got=len(times), expected=n),
+                    hint=t("churn.time_hint"),
+                )
+            origins = np.sort(times.unique())
+            if len(origins) >= 3:
+                k = len(origins)
+                n_cal = max(1, round(k * self.calibration_fraction)) if self.calibration else 0
+                n_val = max(1, round(k * self.validation_fraction))
+                n_cal = min(n_cal, max(0, k - n_val - 1))
+                cal_start = origins[k - n_cal] if n_cal else None
+                val_start = origins[k - n_cal - n_val]
+                tv = times.to_numpy()
+                cal = idx[tv >= cal_start] if cal_start is not None else idx[:0]
+                val = idx[(tv >= val_start) & ((tv < cal_start) if cal_start is not None else True)]
+                train = idx[tv < val_start]
+                return train, val, cal
+        rng = np.random.default_rng(self.random_state)
+        train_parts, val_parts, cal_parts = [], [], []
+        for label in np.unique(y):
+            rows = rng.permutation(idx[y == label])
+            n_cal = int(len(rows) * self.calibration_fraction) if self.calibration else 0
+            n_val = int(len(rows) * self.validation_fraction)
+            cal_parts.append(rows[:n_cal])
+            val_parts.append(rows[n_cal : n_cal + n_val])
+            train_parts.append(rows[n_cal + n_val :])
+        return (
+            np.sort(np.concatenate(train_parts)),
+            np.sort(np.concatenate(val_parts)),
+            np.sort(np.concatenate(cal_parts)),
+        )
+
+    def _params(self, y: np.ndarray) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "objective": "binary",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "min_data_per_group": 100,
+            "cat_smooth": 10.0,
+            "bagging_fraction": self.subsample,
+            "bagging_freq": 1 if self.subsample < 1 else 0,
+            "feature_fraction": self.colsample_bytree,
+            "lambda_l2": self.reg_lambda,
+            "num_threads": self.n_jobs,
+            "verbosity": -1,
+            "seed": 0 if self.random_state is None else self.random_state,
+            "deterministic": True,
+            "force_col_wise": True,
+        }
+        if self.class_weight == "balanced" and y.sum() > 0:
+            params["scale_pos_weight"] = float((len(y) - y.sum()) / y.sum())
+        return params
+
+    def fit(self, X: Any, y: Any, *, time: Any = None) -> Self:
+        """Train the trees, stop early on a later slice, calibrate on a still later one.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Features; string/category columns of a DataFrame are native categoricals.
+        y : array-like of shape (n_samples,)
+            Two classes; the greater one (1, ``True``, ``"Yes"``) is "churned".
+        time : array-like of shape (n_samples,), optional
+            The reference date (origin) of each row. With three or more origins, validation and
+            calibration use the latest origins; otherwise random stratified slices.
+        """
+        self._validate_params()
+        frame = self._frame(X, fitting=True)
+        if y is None:
+            raise InvalidParameterError(
+                t("churn.y_none", name=type(self).__name__), hint=t("churn.y_hint")
+            )
+        y_arr = column_or_1d(y, warn=True)
+        if len(y_arr) != len(frame):
+            raise InvalidParameterError(
+                t("churn.y_shape", got=str(y_arr.shape), expected=len(frame)),
+                hint=t("churn.y_hint"),
+            )
+        check_classification_targets(y_arr)
+        self.classes_ = np.unique(y_arr)
+        if len(self.classes_) != 2:
+            raise InvalidParameterError(
+                t("churn.two_classes", n=len(self.classes_)), hint=t("churn.y_hint")
+            )
+        target = (y_arr == self.classes_[1]).astype(np.float64)
+        train, val, cal = self._slices(target, time)
+        usable = (
+            len(val) >= _MIN_SLICE and len(np.unique(target[val])) == 2 and len(train) >= _MIN_SLICE
+        )
+        if not usable:
+            train, val = np.concatenate([train, val, cal]), np.arange(0)
+            cal = np.arange(0)
+        params = self._params(target[train])
+        cats = list(self.categories_)
+        weights = None
+        if isinstance(self.class_weight, dict):
+            w = {k: float(v) for k, v in self.class_weight.items()}
+            weights = np.array([w.get(label, 1.0) for label in y_arr], dtype=np.float64)
+
+        def dataset(rows: np.ndarray, ref: lgb.Dataset | None = None) -> lgb.Dataset:
+            return lgb.Dataset(
+                frame.iloc[rows],
+                label=target[rows],
+                reference=ref,
+                weight=None if weights is None else weights[rows],
+                categorical_feature=cats or "auto",
+                free_raw_data=False,
+            )
+
+        train_set = dataset(train)
+        if len(val):
+            val_set = dataset(val, train_set)
+            booster = lgb.train(
+                params,
+                train_set,
+                num_boost_round=self.n_estimators,
+                valid_sets=[val_set],
+                callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+            )
+            best = max(1, int(booster.best_iteration or self.n_estimators))
+            if self.refit:
+                both = np.sort(np.concatenate([train, val]))
+                booster = lgb.train(params, dataset(both), num_boost_round=best)
+        else:
+            best = self.n_estimators
+            booster = lgb.train(params, train_set, num_boost_round=best)
+        self.booster_ = booster
+        self.best_iteration_ = best
+        self.n_train_ = len(train) + (len(val) if self.refit else 0)
+        self.n_validation_ = len(val)
+        self.n_calibration_ = len(cal)
+        self.feature_importances_ = booster.feature_importance(importance_type="gain")
+        self._fit_calibration(frame, target, cal)
+        if self.refit == "all" and len(cal):
+            rows = np.sort(np.concatenate([train, val, cal]))
+            self.booster_ = lgb.train(params, dataset(rows), num_boost_round=best)
+            self.n_train_ = len(rows)
+        return self
+
+    def _fit_calibration(self, frame: pd.DataFrame, target: np.ndarray, cal: np.ndarray) -> None:
+        method = self.calibration
+        if method is None or len(cal) < _MIN_SLICE or len(np.unique(target[cal])) < 2:
+            self.calibration_ = "none"
+            self.calibrator_: IsotonicRegression | LogisticRegression | None = None
+            return
+        if method == "auto":
+            method = "isotonic" if len(cal) >= 1000 else "sigmoid"
+        raw = self._raw_margin(frame.iloc[cal])
+        if method == "isotonic":
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+            iso.fit(raw, target[cal])
+            self.calibrator_ = iso
+        else:
+            platt = LogisticRegression(C=1e6)
+            platt.fit(raw.reshape(-1, 1), target[cal])
+            self.calibrator_ = platt
+        self.calibration_ = method
+
+    # -- prediction ---------------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "booster_"):
+            raise ChurnNotFittedError(
+                t("churn.not_fitted", name=type(self).__name__), hint=t("churn.not_fitted_hint")
+            )
+
+    def _raw_margin(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.booster_.predict(frame, raw_score=True), dtype=np.float64)
+
+    def prepare(self, X: Any) -> pd.DataFrame:
+        """``X`` checked and encoded the way the trees see it (categories fixed at fit)."""
+        self._check_fitted()
+        return self._frame(X, fitting=False)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Calibrated probabilities, shape (n_samples, 2); column 1 is P(churn)."""
+        frame = self.prepare(X)
+        p = self._calibrate(self._raw_margin(frame))
+        return np.column_stack([1.0 - p, p])
+
+    def _calibrate(self, raw: np.ndarray) -> np.ndarray:
+        if isinstance(self.calibrator_, IsotonicRegression):
+            p = self.calibrator_.predict(raw)
+        elif isinstance(self.calibrator_, LogisticRegression):
+            p = self.calibrator_.predict_proba(raw.reshape(-1, 1))[:, 1]
+        else:
+            p = 1.0 / (1.0 + np.exp(-raw))
+        return np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The more likely class of each row (threshold 0.5 on the calibrated probability)."""
+        p = self.predict_proba(X)[:, 1]
+        return np.asarray(self.classes_[(p >= 0.5).astype(int)])
+
+    def contributions(self, X: Any) -> np.ndarray:
+        """TreeSHAP contributions to the raw score (log-odds), shape (n_samples, n_features + 1).
+
+        The last column is the expected value (bias). Rows sum to the uncalibrated log-odds;
+        calibration is monotone, so a positive contribution always pushes the risk up.
+        """
+        frame = self.prepare(X)
+        out = self.booster_.predict(frame, pred_contrib=True)
+        return np.asarray(out, dtype=np.float64)
+
+    def predict_with_contributions(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated P(churn) and TreeSHAP contributions in one pass over the trees."""
+        frame = self.prepare(X)
+        contrib = np.asarray(self.booster_.predict(frame, pred_contrib=True), dtype=np.float64)
+        return self._calibrate(contrib.sum(axis=1)), contrib

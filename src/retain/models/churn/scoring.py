@@ -1,0 +1,194 @@
+"""Batch scoring: calibrated churn probability, risk band and reasons for every customer at risk.
+
+:func:`score_frame` scores a feature frame in chunks (one pass over the trees gives the
+probability and the TreeSHAP contributions behind the reasons); :func:`score_customers` builds
+the features from the warehouse at ``as_of``, scores them, writes the ``churn_scores`` table and
+reports drift against the model's training data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retain.config import ChurnDefinition
+from retain.errors import DataValidationError, Violation
+from retain.features import feature_snapshot
+from retain.features._sources import SourceLike, as_timestamp, resolve_sources
+from retain.i18n import t
+from retain.models.churn.drift import drift_report
+from retain.models.churn.panel import add_p_alive, data_window
+from retain.models.churn.reasons import reason_codes, reasons_json
+from retain.models.churn.registry import RegisteredModel, feature_schema_hash
+from retain.schema import get_table
+
+__all__ = ["ScoreResult", "risk_band", "score_customers", "score_frame"]
+
+DateLike = str | date | datetime | pd.Timestamp
+
+
+@dataclass
+class ScoreResult:
+    """Scores (the ``churn_scores`` rows) and the drift report of one scoring run."""
+
+    scores: pd.DataFrame
+    drift: pd.DataFrame
+    as_of: pd.Timestamp
+    model_version: str
+
+
+def risk_band(probability: np.ndarray, bands: dict[str, float]) -> np.ndarray:
+    """``high`` / ``medium`` / ``low`` from the thresholds in the model card."""
+    p = np.asarray(probability, dtype=float)
+    out = np.full(p.shape, "low", dtype=object)
+    out[p >= bands.get("medium", np.inf)] = "medium"
+    out[p >= bands.get("high", np.inf)] = "high"
+    return out
+
+
+def score_frame(
+    registered: RegisteredModel,
+    features: pd.DataFrame,
+    *,
+    top: int = 3,
+    chunk_rows: int = 100_000,
+    on_chunk: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Probability, risk band and reasons (JSON) for each row of ``features``.
+
+    ``features`` holds the model's feature columns (others are ignored) and, optionally,
+    ``customer_id``. Returns ``customer_id`` (when given), ``probability``, ``risk_band`` and
+    ``reasons``.
+    """
+    names = [f["name"] for f in registered.card["features"]]
+    missing = [n for n in names if n not in features.columns]
+    if missing:
+        raise DataValidationError(
+            [
+                Violation(
+                    rule="missing_feature",
+                    message=t("churn.feature_missing", name=n),
+                    column=n,
+                    hint=t("churn.feature_missing_hint"),
+                )
+                for n in missing
+            ]
+        )
+    X = features[names]
+    probs: list[np.ndarray] = []
+    reasons: list[str] = []
+    for start in range(0, len(X), chunk_rows):
+        part = X.iloc[start : start + chunk_rows]
+        p, contrib = registered.model.predict_with_contributions(part)
+        probs.append(p)
+        reasons.extend(reasons_json(r) for r in reason_codes(contrib, part, top=top))
+        if on_chunk is not None:
+            on_chunk(len(part))
+    probability = np.concatenate(probs) if probs else np.zeros(0)
+    out = pd.DataFrame(
+        {
+            "probability": probability,
+            "risk_band": risk_band(probability, registered.card.get("risk_bands", {})),
+            "reasons": reasons,
+        },
+        index=features.index,
+    )
+    if "customer_id" in features.columns:
+        out.insert(0, "customer_id", features["customer_id"].to_numpy())
+    return out
+
+
+def score_customers(
+    con_or_tables: SourceLike,
+    registered: RegisteredModel,
+    *,
+    as_of: DateLike | None = None,
+    write: bool = True,
+    top: int = 3,
+    on_chunk: Callable[[int], None] | None = None,
+) -> ScoreResult:
+    """Score every customer at risk at ``as_of`` (default: the day after the data ends).
+
+    With ``write=True`` and a warehouse connection, the rows replace any earlier scores of the
+    same ``(as_of, definition, model_version)`` in ``churn_scores``; the write is atomic.
+    """
+    card = registered.card
+    definition = ChurnDefinition(**card["definition"])
+    sources = resolve_sources(con_or_tables)
+    when = (
+        as_timestamp(as_of)
+        if as_of is not None
+        else data_window(sources).end.normalize() + pd.Timedelta(days=1)
+    )
+    frame = feature_snapshot(sources, as_of=when, definition=definition).to_pandas()
+    names = [f["name"] for f in card["features"]]
+    if "p_alive" in names:
+        frame, note = add_p_alive(frame, horizon_days=definition.horizon_days)
+        if note:
+            frame["p_alive"] = np.nan
+    # An all-empty column has no kind of its own (an absent table); drift shows it instead.
+    expected = {f["name"]: f["kind"] for f in card["features"]}
+    kinds = [
+        expected[n]
+        if n in frame.columns and frame[n].isna().all()
+        else "numeric"
+        if n in frame.columns and pd.api.types.is_numeric_dtype(frame[n])
+        else "categorical"
+        for n in names
+    ]
+    if feature_schema_hash(names, kinds) != card["feature_schema_hash"]:
+        wrong = [n for n, k in zip(names, kinds, strict=True) if expected[n] != k]
+        raise DataValidationError(
+            [
+                Violation(
+                    rule="feature_schema",
+                    message=t("churn.schema_changed", name=n),
+                    column=n,
+                    hint=t("churn.schema_changed_hint"),
+                )
+                for n in wrong
+            ]
+        )
+    scored = score_frame(registered, frame, top=top, on_chunk=on_chunk)
+    scored.insert(1, "as_of", when)
+    scored.insert(2, "definition", definition.name)
+    scored["model_version"] = registered.version
+    scored["scored_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    columns = list(get_table("churn_scores").column_names)
+    scored = scored[columns]
+    drift = drift_report(card.get("reference", {}), frame, scored["probability"].to_numpy())
+    if write and hasattr(con_or_tables, "list_tables"):
+        _write_scores(con_or_tables, scored)
+    return ScoreResult(scored, drift, when, registered.version)
+
+
+def _write_scores(con: Any, scored: pd.DataFrame) -> None:
+    import retain.warehouse as wh
+
+    if not wh.table_exists(con, "churn_scores") or scored.empty:
+        wh.write_table(con, "churn_scores", _typed(scored), mode="append")
+        return
+    existing = wh.read_table(con, "churn_scores").to_pandas()
+    first = scored.iloc[0]
+    same = (
+        (pd.to_datetime(existing["as_of"]) == first["as_of"])
+        & (existing["definition"] == first["definition"])
+        & (existing["model_version"] == first["model_version"])
+    )
+    if same.any():
+        kept = existing[~same.to_numpy()]
+        wh.write_table(con, "churn_scores", _typed(pd.concat([kept, scored], ignore_index=True)))
+    else:
+        wh.write_table(con, "churn_scores", _typed(scored), mode="append")
+
+
+def _typed(frame: pd.DataFrame) -> Any:
+    import ibis
+
+    schema = get_table("churn_scores").ibis_schema()
+    return ibis.memtable(frame, schema=schema)

@@ -1,0 +1,157 @@
+"""Train a churn model from the warehouse: panel, backtest, final fit and model card.
+
+:func:`train_model` is what ``retain churn train`` runs: build the panel of monthly reference
+dates, evaluate by time against the baselines (:func:`retain.models.churn.backtest`), fit the
+final model on every date, and describe it in a model card ready for the registry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from retain.config import ChurnDefinition
+from retain.features import family_of
+from retain.features._sources import SourceLike, resolve_sources
+from retain.models.churn.backtest import BASELINES, Backtest, backtest
+from retain.models.churn.classifier import ChurnClassifier
+from retain.models.churn.drift import reference_profile
+from retain.models.churn.panel import build_panel, data_window, reference_dates
+from retain.models.churn.registry import (
+    ModelCard,
+    feature_schema_hash,
+    library_versions,
+    new_version,
+)
+
+__all__ = ["RISK_BANDS", "TrainedModel", "feature_columns", "train_model"]
+
+RISK_BANDS = {"high": 0.90, "medium": 0.70}
+"""Risk bands by rank at the latest reference date: the top 10% are high, the next 20% medium."""
+
+_NOT_FEATURES = ("customer_id", "as_of", "churned")
+
+
+@dataclass
+class TrainedModel:
+    """A fitted model with its card (not yet saved) and its backtest."""
+
+    model: ChurnClassifier
+    card: ModelCard
+    backtest: Backtest | None
+
+
+def feature_columns(panel: pd.DataFrame) -> list[str]:
+    """The panel's feature columns, dropping those with no value at all (absent tables)."""
+    return [c for c in panel.columns if c not in _NOT_FEATURES and panel[c].notna().any()]
+
+
+def _kind(series: pd.Series) -> str:
+    return "numeric" if pd.api.types.is_numeric_dtype(series) else "categorical"
+
+
+def train_model(
+    con_or_tables: SourceLike,
+    *,
+    definition: ChurnDefinition,
+    estimator: ChurnClassifier | None = None,
+    dates: Sequence[Any] | None = None,
+    freq: str = "MS",
+    min_history_days: int = 90,
+    test_origins: int = 3,
+    baselines: Sequence[str] = BASELINES,
+    evaluate: bool = True,
+    on_step: Callable[[str], None] | None = None,
+) -> TrainedModel:
+    """Build the panel, backtest, fit the final model on all dates, and write its card.
+
+    Parameters
+    ----------
+    con_or_tables
+        The warehouse, or a mapping of canonical tables.
+    definition
+        The business line's churn definition.
+    estimator
+        The classifier to train (default: ``ChurnClassifier(random_state=0)``).
+    dates
+        Reference dates; default: every ``freq`` (month starts) from ``min_history_days`` after
+        the data begins to the last date whose label window the data covers.
+    test_origins, baselines
+        Passed to :func:`retain.models.churn.backtest`; ``evaluate=False`` skips the backtest.
+    on_step
+        Called with a short description of each step (progress display).
+    """
+    step = on_step or (lambda _msg: None)
+    started = time.perf_counter()
+    sources = resolve_sources(con_or_tables)
+    window = data_window(sources)
+    if dates is None:
+        dates = reference_dates(
+            window,
+            horizon_days=definition.horizon_days,
+            freq=freq,
+            min_history_days=min_history_days,
+        )
+    estimator = estimator if estimator is not None else ChurnClassifier(random_state=0)
+    step("panel")
+    panel, notes = build_panel(
+        sources, definition=definition, dates=dates, on_date=lambda d: step(f"snapshot {d.date()}")
+    )
+    features = feature_columns(panel)
+    result: Backtest | None = None
+    if evaluate:
+        step("backtest")
+        result = backtest(
+            panel[["customer_id", "as_of", *features, "churned"]],
+            horizon_days=definition.horizon_days,
+            estimator=estimator,
+            baselines=baselines,
+            test_origins=test_origins,
+        )
+        notes.extend(result.notes)
+    step("fit")
+    model = clone(estimator).fit(panel[features], panel["churned"], time=panel["as_of"])
+    latest = panel[panel["as_of"] == panel["as_of"].max()]
+    scores = model.predict_proba(latest[features])[:, 1]
+    bands = {name: float(np.quantile(scores, q)) for name, q in RISK_BANDS.items()}
+    kinds = [_kind(panel[c]) for c in features]
+    card: ModelCard = {
+        "version": new_version(),
+        "kind": "churn",
+        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
+        "definition": definition.model_dump(),
+        "data_window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
+        "reference_dates": [
+            pd.Timestamp(d).date().isoformat() for d in sorted(panel["as_of"].unique())
+        ],
+        "n_rows": len(panel),
+        "n_customers_latest": len(latest),
+        "churn_rate": float(panel["churned"].mean()),
+        "features": [
+            {"name": c, "family": family_of(c), "kind": k}
+            for c, k in zip(features, kinds, strict=True)
+        ],
+        "feature_schema_hash": feature_schema_hash(features, kinds),
+        "model": {
+            "class": type(model).__name__,
+            "params": {k: v for k, v in model.get_params().items() if not callable(v)},
+            "best_iteration": model.best_iteration_,
+            "calibration": model.calibration_,
+            "n_train": model.n_train_,
+            "n_validation": model.n_validation_,
+            "n_calibration": model.n_calibration_,
+        },
+        "risk_bands": bands,
+        "backtest": result.to_dict() if result is not None else None,
+        "notes": notes,
+        "training_seconds": round(time.perf_counter() - started, 2),
+        "libraries": library_versions(),
+        "reference": reference_profile(latest[features], scores),
+    }
+    return TrainedModel(model, card, result)

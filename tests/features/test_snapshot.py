@@ -1,0 +1,200 @@
+"""Point-in-time churn features: hand-computed values, no look-ahead, broken input, engines."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import hypothesis.strategies as st
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import retain.warehouse as wh
+from retain.config import ChurnDefinition
+from retain.errors import InvalidParameterError, MissingColumnError
+from retain.features import FEATURES, feature_snapshot
+
+AS_OF = "2024-04-01"
+ANY = ChurnDefinition(activity="any")
+
+
+def _snap(tables: dict[str, pd.DataFrame], definition: ChurnDefinition = ANY) -> pd.DataFrame:
+    return (
+        feature_snapshot(tables, as_of=AS_OF, definition=definition)
+        .to_pandas()
+        .set_index("customer_id")
+    )
+
+
+def test_columns_are_the_catalog_in_order(business: dict[str, pd.DataFrame]) -> None:
+    snap = feature_snapshot(business, as_of=AS_OF, definition=ANY)
+    assert list(snap.columns) == ["customer_id", *(f.name for f in FEATURES)]
+
+
+def test_hand_computed_values(business: dict[str, pd.DataFrame]) -> None:
+    s = _snap(business)
+    # d is acquired after as_of: not in the population.
+    assert list(s.index) == ["a", "b", "c"]
+    a, b, c = s.loc["a"], s.loc["b"], s.loc["c"]
+    # a: orders 2023-12-15 (10), 2024-01-05 (20, discount 5), 2024-03-01 (30); o6 is after as_of.
+    assert a.orders_total == 3 and a.orders_90d == 2 and a.orders_prev_90d == 1
+    assert a.orders_change_pct == pytest.approx(100.0)
+    assert a.days_since_last_order == pytest.approx(31.0)
+    assert a.mean_days_between_orders == pytest.approx(77 / 2)
+    assert a.revenue_total == pytest.approx(60.0)
+    assert a.discount_share == pytest.approx(5 / 65)
+    # a complained twice (T1 resolved 2 days later, T2 open since 2024-03-10 = 22 days).
+    assert a.complaints_total == 2 and a.complaints_unresolved == 1 and a.tickets_open == 1
+    assert a.oldest_open_ticket_days == pytest.approx(22.0)
+    assert a.mean_days_to_resolve == pytest.approx(2.0)
+    assert a.survey_last_score == 3
+    # a was never messaged: days since contact is its tenure (acquired 2023-12-01).
+    assert a.days_since_contact == pytest.approx(122.0) == a.tenure_days
+    # b: logins fell from 3 (Nov-Dec, all before 2024-01-02) to 1 in the last 90 days.
+    assert b.events_prev_90d == 3 and b.events_90d == 1
+    assert b.events_change_pct == pytest.approx(-200 / 3)
+    assert b.app_events_change_pct == pytest.approx(-50.0)
+    assert b.payment_failures_90d == 1 and b.days_since_payment_failure == pytest.approx(12.0)
+    assert b.cancel_page_views_30d == 1
+    assert b.days_since_contact == pytest.approx(183.0)
+    assert b.survey_score_change == pytest.approx(5 - 9)
+    assert b.plan == "pro" and b.active_subscriptions == 1 and b.subscriptions_ended == 1
+    assert b.days_to_contract_end == pytest.approx(61.0)
+    assert b.subscription_tenure_days == pytest.approx(213.0)
+    assert b.country == "KR" and b.email_opt_in == 0
+    # c: one order in Feb 2023, nothing since.
+    assert c.days_since_last_order == pytest.approx(425.0) and c.tenure_days == pytest.approx(456.0)
+    assert math.isnan(c.days_since_last_event)
+
+
+def _future_rows(tables: dict[str, pd.DataFrame], when: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """The same business plus a burst of activity of every kind at ``when`` (>= as_of)."""
+    out = {k: v.copy() for k, v in tables.items()}
+    extra = {
+        "orders": {
+            "order_id": "f1",
+            "customer_id": "c",
+            "ordered_at": when,
+            "amount": 99.0,
+            "status": "completed",
+            "discount_amount": 50.0,
+            "channel": "web",
+        },
+        "events": {
+            "event_id": "f2",
+            "customer_id": "a",
+            "occurred_at": when,
+            "name": "payment_failed",
+            "channel": "app",
+        },
+        "interactions": {
+            "interaction_id": "f3",
+            "customer_id": "c",
+            "occurred_at": when,
+            "kind": "complaint",
+            "channel": "phone",
+            "properties": "{}",
+        },
+        "subscriptions": {
+            "subscription_id": "f4",
+            "customer_id": "a",
+            "plan": "pro",
+            "started_at": when,
+            "ended_at": None,
+            "billing_period": "year",
+            "amount": 100.0,
+            "contract_ends_at": None,
+        },
+    }
+    for name, row in extra.items():
+        out[name] = pd.concat([out[name], pd.DataFrame([row])], ignore_index=True)
+    # T2 gets resolved and b's subscription ends, both after as_of.
+    out["interactions"].loc[len(out["interactions"])] = {
+        "interaction_id": "f5",
+        "customer_id": "a",
+        "occurred_at": when,
+        "kind": "ticket_resolved",
+        "channel": "chat",
+        "properties": '{"ticket_id": "T2"}',
+    }
+    return out
+
+
+def test_data_after_as_of_changes_no_feature(business: dict[str, pd.DataFrame]) -> None:
+    before = _snap(business)
+    after = _snap(_future_rows(business, pd.Timestamp(AS_OF)))
+    pd.testing.assert_frame_equal(before, after)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(minutes=st.integers(min_value=0, max_value=60 * 24 * 400))
+def test_data_after_as_of_changes_no_feature_property(minutes: int, make_business: Any) -> None:
+    tables = make_business()
+    when = pd.Timestamp(AS_OF) + pd.Timedelta(minutes=minutes)
+    pd.testing.assert_frame_equal(_snap(tables), _snap(_future_rows(tables, when)))
+
+
+def test_data_just_before_as_of_does_change_features(business: dict[str, pd.DataFrame]) -> None:
+    """The invariance above is not vacuous: the same burst one minute earlier is seen."""
+    before = _snap(business)
+    after = _snap(_future_rows(business, pd.Timestamp(AS_OF) - pd.Timedelta(minutes=1)))
+    assert after.loc["c", "orders_total"] == before.loc["c", "orders_total"] + 1
+    assert after.loc["a", "payment_failures_90d"] == 1
+    assert after.loc["a", "tickets_open"] == 0
+
+
+def test_missing_tables_give_null_features(business: dict[str, pd.DataFrame]) -> None:
+    s = _snap({"orders": business["orders"]}, ChurnDefinition())
+    assert s["events_90d"].isna().all() and s["country"].isna().all()
+    assert s.loc["a", "orders_total"] == 3
+
+
+def test_contractual_population_is_active_subscribers(business: dict[str, pd.DataFrame]) -> None:
+    s = _snap(business, ChurnDefinition(kind="contractual"))
+    assert list(s.index) == ["b"]
+
+
+def test_missing_required_column_names_table_and_column(business: dict[str, pd.DataFrame]) -> None:
+    broken = dict(business, orders=business["orders"].drop(columns=["ordered_at"]))
+    with pytest.raises(MissingColumnError) as info:
+        feature_snapshot(broken, as_of=AS_OF, definition=ANY)
+    v = info.value.violations[0]
+    assert (v.file, v.column, v.rule) == ("orders", "ordered_at", "missing_column")
+    assert "retain ingest orders" in (info.value.hint or "")
+
+
+def test_no_activity_table_is_a_clear_error(business: dict[str, pd.DataFrame]) -> None:
+    with pytest.raises(MissingColumnError, match="none of orders, events or subscriptions"):
+        feature_snapshot({"customers": business["customers"]}, as_of=AS_OF, definition=ANY)
+    with pytest.raises(MissingColumnError, match="no subscriptions table"):
+        feature_snapshot(
+            {"orders": business["orders"]},
+            as_of=AS_OF,
+            definition=ChurnDefinition(kind="contractual"),
+        )
+
+
+def test_bad_as_of_is_rejected(business: dict[str, pd.DataFrame]) -> None:
+    with pytest.raises(InvalidParameterError, match="as_of must be a date"):
+        feature_snapshot(business, as_of="last tuesday", definition=ANY)
+    with pytest.raises(InvalidParameterError, match="expected a warehouse connection"):
+        feature_snapshot([1, 2], as_of=AS_OF, definition=ANY)
+
+
+def test_same_features_on_every_engine(engine: object, business: dict[str, pd.DataFrame]) -> None:
+    """The snapshot is one Ibis expression: DuckDB and PySpark give identical rows."""
+    for name, frame in business.items():
+        wh.write_table(engine, name, frame)
+    got = _snap_con(engine)
+    want = _snap(business)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, atol=1e-9)
+
+
+def _snap_con(con: object) -> pd.DataFrame:
+    frame = feature_snapshot(con, as_of=AS_OF, definition=ANY).to_pandas()
+    return frame.set_index("customer_id")

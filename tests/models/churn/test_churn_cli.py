@@ -1,0 +1,99 @@
+"""``retain churn train | evaluate | score | list`` end to end on the synthetic shop.
+
+The happy path runs in-process (typer's CliRunner); the error boundary's stderr lines and exit
+code are checked once through the real ``retain`` entry point.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import retain.warehouse as wh
+from retain.cli import app
+from retain.cli._app import state
+from retain.i18n import set_language
+
+
+@pytest.fixture
+def project(tmp_path: Path, shop: Any) -> Path:
+    from conftest import load_tables
+
+    (tmp_path / "retain.toml").write_text(
+        f'warehouse_url = "duckdb:///{tmp_path / "shop.duckdb"}"\n'
+        f'models_dir = "{tmp_path / "models"}"\n'
+        '[[churn]]\nname = "shop"\nkind = "non_contractual"\nhorizon_days = 60\n'
+    )
+    con = wh.connect(f"duckdb:///{tmp_path / 'shop.duckdb'}")
+    wh.create_tables(con)
+    load_tables(con, shop)
+    con.disconnect()
+    return tmp_path
+
+
+@pytest.fixture
+def invoke(project: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        monkeypatch.setattr(state, "_settings", None)  # settings are built once per process
+        result = runner.invoke(
+            app, ["--config", str(project / "retain.toml"), *args], env={"COLUMNS": "200"}
+        )
+        set_language("en")
+        return result
+
+    return run
+
+
+def test_train_evaluate_score_list(invoke: Any, project: Path) -> None:
+    train = invoke("churn", "train", "--test-dates", "1")
+    assert train.exit_code == 0, train.output
+    assert train.stdout.startswith("Registered churn model ")
+    assert "from 14 reference dates" in train.stdout
+    assert "logistic regression" in train.stdout and "recency rule" in train.stdout
+
+    evaluate = invoke("churn", "evaluate", "--format", "json")
+    assert evaluate.exit_code == 0, evaluate.output
+    payload = json.loads(evaluate.stdout)
+    assert payload["definition"]["name"] == "shop"
+    assert [m["model"] for m in payload["metrics"]] == ["model", "recency", "logistic", "bgnbd"]
+    assert all(0.5 < m["roc_auc"] <= 1 for m in payload["metrics"])
+    assert "rolling origins" in payload["protocol"]
+
+    table = invoke("--lang", "ja", "churn", "evaluate")
+    assert table.exit_code == 0, table.output
+    assert "時系列での評価" in table.stdout and "ロジスティック回帰" in table.stdout
+
+    score = invoke("churn", "score")
+    assert score.exit_code == 0, score.output
+    assert score.stdout.startswith("Scored 600 customers as of 2024-06-30 with model ")
+    con = wh.connect(f"duckdb:///{project / 'shop.duckdb'}")
+    assert wh.read_table(con, "churn_scores").count().execute() == 600
+    con.disconnect()
+
+    listing = invoke("churn", "list")
+    assert listing.exit_code == 0 and payload["version"] in listing.stdout
+
+
+def test_no_model_is_a_clear_error_on_stderr(project: Path) -> None:
+    env = {**os.environ, "COLUMNS": "200"}
+    retain = Path(sys.executable).parent / "retain"
+    out = subprocess.run(
+        [str(retain), "--config", str(project / "retain.toml"), "churn", "evaluate"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert lines[0] == f"Error: no churn model is registered under {project / 'models' / 'churn'}"
+    assert lines[1] == "Hint: train one first: 'retain churn train'"
