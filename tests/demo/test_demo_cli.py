@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 RETAIN = [sys.executable, "-m", "retain"]
 
@@ -61,10 +63,29 @@ def test_no_load_only_writes_files_and_speaks_korean(tmp_path: Path) -> None:
     assert "이탈한 고객" in out.stdout
 
 
-def test_run_pipeline_without_a_pipeline_module_says_what_to_run(tmp_path: Path) -> None:
-    out = run("demo", "--customers", "100", "--run-pipeline", cwd=tmp_path)
+@pytest.mark.slow
+def test_run_pipeline_scores_reports_and_prints_where_to_look(tmp_path: Path) -> None:
+    """What `make demo` runs: load, CLV, churn per business line, report, dashboard login."""
+    out = run("demo", "--customers", "1500", "--seed", "11", "--run-pipeline", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "Next:" in out.stdout
+    config = (tmp_path / "retain.toml").read_text()
+    assert 'name = "shop"' in config and 'name = "subscription"' in config
+    report = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<html" in report
+    assert not re.search(r'<(script|link)[^>]+(src|href)="https?:', report)
+    assert "demo@example.com / retain-demo-2024" in " ".join(out.stdout.split())
+    with duckdb.connect(str(tmp_path / "retain.duckdb"), read_only=True) as con:
+        clv = con.execute("select count(*), min(clv) >= 0 from clv_scores").fetchone()
+        assert clv is not None and clv[0] > 0 and clv[1]
+        lines = dict(
+            con.execute("select definition, count(*) from churn_scores group by 1").fetchall()
+        )
+        assert set(lines) == {"shop", "subscription"}
+        reasons = con.execute(
+            "select reasons from churn_scores where risk_band = 'high' limit 1"
+        ).fetchone()
+        assert reasons is not None and '"key"' in reasons[0]
+    assert (tmp_path / "retain-app.db").is_file()
 
 
 def test_bad_option_is_one_error_line_and_a_hint(tmp_path: Path) -> None:

@@ -45,10 +45,18 @@ def _root(
         set_language(lang)
 
 
-# Command groups register themselves on import; keep this list in the order of `retain --help`.
-from retain.cli import init as _init  # noqa: E402, F401
-
-# (command groups are added below as they land)
+# Command groups register themselves on import, in the order `retain --help` lists them:
+# set up, load, measure, value, predict, serve.
+from retain.cli import (  # noqa: E402, F401  # isort: skip
+    init,
+    demo,
+    ingest,
+    metrics,
+    report,
+    clv,
+    churn,
+    serve,
+)
 
 
 def main() -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -92,6 +91,7 @@ def demo(
         console.print(_summary_table(summary, None))
         console.print(t("demo.not_loaded", folder=str(out)))
         return
+    _ensure_demo_config()
     conf = settings()
     con = wh.connect(settings=conf)
     reports = _load(out, con, conf, file_format.value, replace=replace)
@@ -148,10 +148,23 @@ def _summary_table(summary: DemoSummary, reports: list[Any] | None) -> Table:
 
 
 def _pipeline(con: BaseBackend, conf: Settings) -> None:
-    """Run ``retain.pipeline.run_demo_pipeline`` when that module is installed."""
-    if importlib.util.find_spec("retain.pipeline") is None:
-        console.print(t("demo.no_pipeline"))
-        console.print(t("demo.next_steps"))
+    """Run every later stage on the loaded demo (lifetime value, churn, report, login)."""
+    from retain.pipeline import run_demo_pipeline
+
+    run_demo_pipeline(con, conf, console)
+
+
+def _ensure_demo_config() -> None:
+    """Write a retain.toml with the demo's two business lines when there is no configuration.
+
+    Later commands (``retain churn train``, ``retain serve``) then use the same definitions the
+    pipeline used.
+    """
+    from retain.cli._app import state
+    from retain.config import CONFIG_ENV, DEFAULT_CONFIG
+    from retain.pipeline import demo_config_text
+
+    if state.config_path or CONFIG_ENV in os.environ or Path(DEFAULT_CONFIG).exists():
         return
-    pipeline = importlib.import_module("retain.pipeline")
-    pipeline.run_demo_pipeline(con, conf, console)
+    Path(DEFAULT_CONFIG).write_text(demo_config_text(), encoding="utf-8")
+    console.print(t("demo.config_written", path=DEFAULT_CONFIG))

@@ -1,0 +1,217 @@
+"""The whole pipeline on a loaded warehouse: lifetime value, churn risk, the report, a login.
+
+``retain demo --run-pipeline`` (and so ``make demo``) calls :func:`run_demo_pipeline` after the demo
+business is loaded. Each step is the same library call its own command makes (``retain clv fit``,
+``retain churn train``...), so what the demo shows is what a user gets on their own data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from retain.config import ChurnDefinition, Settings
+from retain.i18n import format_number, get_language, t
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+__all__ = [
+    "DEMO_CHURN",
+    "DEMO_LOGIN",
+    "PipelineResult",
+    "demo_config_text",
+    "run_demo_pipeline",
+]
+
+DEMO_CHURN = (
+    ChurnDefinition(name="shop", kind="non_contractual", horizon_days=90, activity="orders"),
+    ChurnDefinition(name="subscription", kind="contractual", horizon_days=60),
+)
+"""The demo company's two business lines: a shop (silent churn) and subscriptions (cancellation)."""
+
+DEMO_LOGIN = ("demo@example.com", "retain-demo-2024")
+"""The dashboard account ``make demo`` creates (an analyst; local demo only)."""
+
+
+@dataclass
+class PipelineResult:
+    """What the pipeline produced, for the summary and for tests."""
+
+    report: Path | None = None
+    clv_version: str | None = None
+    clv_customers: int = 0
+    churn_versions: dict[str, str] = field(default_factory=dict)
+    churn_scored: dict[str, int] = field(default_factory=dict)
+    churn_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    login: tuple[str, str] | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def demo_config_text() -> str:
+    """``retain init``'s template with the demo's two churn definitions in place of the default."""
+    from retain.cli.init import template
+
+    text = template()
+    start = text.index("# What churn means.")
+    end = text.index("[clv]")
+    blocks = [
+        "# What churn means. One [[churn]] section per business line; the first is the default.\n"
+        "# The demo company has a shop (silent churn) and a subscription line (cancellations).\n"
+    ]
+    blocks.extend(
+        f'[[churn]]\nname = "{d.name}"\nkind = "{d.kind}"\nhorizon_days = {d.horizon_days}\n'
+        f'activity = "{d.activity}"\nevent_names = []\nplans = []\n\n'
+        for d in DEMO_CHURN
+    )
+    return text[:start] + "".join(blocks) + text[end:]
+
+
+def _timed(result: PipelineResult, name: str, step: Callable[[], Any]) -> Any:
+    started = time.perf_counter()
+    value = step()
+    result.seconds[name] = time.perf_counter() - started
+    return value
+
+
+def _clv(con: BaseBackend, settings: Settings, result: PipelineResult) -> None:
+    from retain.models.clv import fit_clv, score_clv
+
+    stored = fit_clv(con, settings=settings, model="bgnbd")
+    scores = score_clv(con, settings=settings, version=stored.version)
+    result.clv_version = stored.version
+    result.clv_customers = len(scores)
+
+
+def _churn(
+    con: BaseBackend,
+    settings: Settings,
+    definitions: tuple[ChurnDefinition, ...],
+    result: PipelineResult,
+) -> None:
+    from retain.models.churn import ChurnClassifier, load_model, save_model, train_model
+
+    for definition in definitions:
+        trained = train_model(con, definition=definition, estimator=ChurnClassifier(random_state=0))
+        save_model(trained.model, trained.card, models_dir=settings.models_dir)
+        version = str(trained.card["version"])
+        registered = load_model(version, models_dir=settings.models_dir)
+        from retain.models.churn import score_customers
+
+        scored = score_customers(con, registered, write=True)
+        result.churn_versions[definition.name] = version
+        result.churn_scored[definition.name] = len(scored.scores)
+        if trained.backtest is not None:
+            metrics = trained.backtest.metrics
+            model_row = metrics[metrics["model"] == "model"]
+            if len(model_row):
+                row = model_row.iloc[0]
+                result.churn_metrics[definition.name] = {
+                    k: float(row[k]) for k in ("roc_auc", "pr_auc", "brier") if k in row
+                }
+
+
+def _report(con: BaseBackend, settings: Settings, path: Path) -> Path:
+    from retain.report import build_report, render_report
+
+    sections = build_report(con, settings)
+    text = render_report(sections, title=t("pipeline.report_title"), lang=get_language())
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _login(settings: Settings) -> tuple[str, str]:
+    from sqlalchemy import select
+
+    from retain.app.auth.models import User
+    from retain.app.auth.service import create_user, update_user
+    from retain.app.db import make_engine, make_sessionmaker, upgrade
+
+    upgrade(settings.database_url)
+    email, password = DEMO_LOGIN
+    session = make_sessionmaker(make_engine(settings.database_url))()
+    try:
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            create_user(session, email=email, role="analyst", password=password, name="Demo")
+        else:
+            update_user(session, user=user, password=password, active=True)
+        session.commit()
+    finally:
+        session.close()
+    return DEMO_LOGIN
+
+
+def run_demo_pipeline(
+    con: BaseBackend,
+    settings: Settings,
+    console: Console,
+    *,
+    report_path: Path = Path("report.html"),
+) -> PipelineResult:
+    """Fit CLV, train and score churn per business line, write the report, create the login.
+
+    The churn definitions come from ``settings.churn``; when it is the single default, the demo's
+    two lines (:data:`DEMO_CHURN`) are used.
+    """
+    result = PipelineResult()
+    definitions = tuple(settings.churn)
+    if [d.model_dump() for d in definitions] == [Settings().churn[0].model_dump()]:
+        definitions = DEMO_CHURN
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("clv", lambda: _clv(con, settings, result)),
+        ("churn", lambda: _churn(con, settings, definitions, result)),
+        ("report", lambda: setattr(result, "report", _report(con, settings, report_path))),
+        ("login", lambda: setattr(result, "login", _login(settings))),
+    ]
+    for name, step in steps:
+        with console.status(t(f"pipeline.step_{name}")):
+            _timed(result, name, step)
+        console.print(
+            t(
+                "pipeline.done",
+                step=t(f"pipeline.step_{name}"),
+                seconds=f"{result.seconds[name]:.1f}",
+            )
+        )
+    _summary(console, settings, result)
+    return result
+
+
+def _summary(console: Console, settings: Settings, result: PipelineResult) -> None:
+    table = Table(title=t("pipeline.summary_title"), show_header=True)
+    table.add_column(t("pipeline.col_what"))
+    table.add_column(t("pipeline.col_result"))
+    table.add_row(
+        t("pipeline.row_clv"),
+        t(
+            "pipeline.clv_result",
+            customers=format_number(result.clv_customers),
+            version=result.clv_version or "-",
+        ),
+    )
+    for name, n in result.churn_scored.items():
+        auc = result.churn_metrics.get(name, {}).get("roc_auc")
+        table.add_row(
+            t("pipeline.row_churn", line=name),
+            t(
+                "pipeline.churn_result",
+                customers=format_number(n),
+                auc="-" if auc is None else f"{auc:.3f}",
+                version=result.churn_versions[name],
+            ),
+        )
+    console.print(table)
+    host, port = settings.service.host, settings.service.port
+    email, password = result.login or DEMO_LOGIN
+    console.print(t("pipeline.next_report", path=str(result.report)))
+    console.print(
+        t("pipeline.next_serve", url=f"http://{host}:{port}/", email=email, password=password)
+    )
+    console.print(t("pipeline.next_cli"))
