@@ -2,8 +2,9 @@
 
 The floor is DuckDB reading the same file straight into a table
 (``CREATE TABLE orders AS SELECT * FROM read_csv(...)``): no validation, no mapping, no merge.
-``retain.ingest`` does the full job on top (text staging, every validation rule, key
-uniqueness, the customer reference check, the keyed merge and the batch record). Each side runs
+``retain.ingest`` does the full job on top (one parse casting the text to the canonical types
+with every row rule, key uniqueness, the customer reference check, the keyed merge and the batch
+record). Each side runs
 in its own child process so its peak RSS can be read from ``getrusage(RUSAGE_CHILDREN)``.
 
 Targets (issue 4): retain within 1.5x of the floor's wall time, peak RSS under 2 GB.

@@ -4,7 +4,9 @@ The load runs in four steps, each inside the engine:
 
 1. **Stage** the source into a temporary DuckDB table of text columns (``readers``). On a DuckDB
    warehouse this is the warehouse's own connection; otherwise a private in-memory DuckDB
-   (spilling to disk beyond ``ingest.memory_limit``).
+   (spilling to disk beyond ``ingest.memory_limit``). A single CSV file (the bulk case) is not
+   copied: validation casts straight from the file in one parse, and the raw text is read again
+   only for rows that break a rule (or for the ``rejects`` records in quarantine).
 2. **Map** source columns to canonical ones (``mapping``).
 3. **Validate** every rule as set-based SQL (``validate``). With ``on_error="reject"`` (the
    default) any violation raises :class:`~retain.errors.DataValidationError` and nothing is
@@ -39,7 +41,7 @@ from retain.errors import (
 )
 from retain.i18n import t
 from retain.ingest.mapping import Mapping, plan_columns, read_mapping
-from retain.ingest.readers import Source, quote, stage_source
+from retain.ingest.readers import Source, materialize, quote, stage_source
 from retain.ingest.validate import validate_batch
 from retain.schema import CANONICAL_TABLES, Table, get_table
 
@@ -273,10 +275,12 @@ def ingest(
                 delimiter=delimiter,
                 header=header,
                 columns=plan_mapping.source_columns,
+                lazy=not plan_mapping.query,
             ) as staged,
         ):
             report.source = staged.label
-            progress("read", staged.rows)
+            if not staged.lazy:
+                progress("read", staged.rows)
             _load(
                 con,
                 duck,
@@ -317,6 +321,7 @@ def _load(
     temps: list[str] = []
     first_file = staged.files[0] if staged.files else None
     try:
+        lazy = False
         if mapping.query:
             reshaped = f"_retain_q_{uuid.uuid4().hex[:10]}"
             temps.append(reshaped)
@@ -344,9 +349,14 @@ def _load(
             report.rows_read = int(count[0]) if count else 0
         else:
             source_cols = list(staged.columns)
+            lazy = staged.lazy
             base = (
-                f"SELECT rowid AS _rid, {staged.file_sql} AS _file, {staged.row_sql} AS _row,"
-                f" * FROM {quote(staged.name)}"
+                f"SELECT * FROM ({staged.sql})"
+                if lazy
+                else (
+                    f"SELECT rowid AS _rid, {staged.file_sql} AS _file, {staged.row_sql} AS "
+                    f"_row, * FROM {quote(staged.name)}"
+                )
             )
             report.rows_read = staged.rows
         plan = plan_columns(spec, source_cols, mapping)
@@ -380,7 +390,15 @@ def _load(
                     for c in plan.unknown
                 ]
             )
-        for name, expr in plan.expressions.items():
+        # Bind every expression at once (binding a file reader costs a sniff); only when that
+        # fails, one by one, to name the expression at fault.
+        everything = ", ".join(plan.expressions.values()) or "1"
+        try:
+            duck.execute(f"SELECT {everything} FROM ({base}) LIMIT 0")
+            checked: dict[str, str] = {}
+        except duckdb.Error:
+            checked = dict(plan.expressions)
+        for name, expr in checked.items():
             try:
                 duck.execute(f"SELECT {expr} FROM ({base}) LIMIT 0")
             except duckdb.Error as exc:
@@ -408,18 +426,47 @@ def _load(
         latest = datetime.now(UTC).replace(tzinfo=None) + timedelta(
             hours=settings.ingest.future_tolerance_hours
         )
-        result = validate_batch(
-            duck,
-            base,
-            spec,
-            plan,
-            formats=formats,
-            time_zone=settings.time_zone,
-            max_amount=settings.ingest.max_amount,
-            latest=latest,
-            references=references,
-            check_references=enforce,
-        )
+
+        def staged_base() -> str:
+            """The staged text table with ``_rid``, ``_file``, ``_row`` (copied on first use)."""
+            materialize(duck, staged)
+            return (
+                f"SELECT rowid AS _rid, {staged.file_sql} AS _file, {staged.row_sql} AS _row,"
+                f" * FROM {quote(staged.name)}"
+            )
+
+        def validate(relation: str, positional: bool) -> Any:
+            return validate_batch(
+                duck,
+                relation,
+                spec,
+                plan,
+                formats=formats,
+                time_zone=settings.time_zone,
+                max_amount=settings.ingest.max_amount,
+                latest=latest,
+                references=references,
+                check_references=enforce,
+                positional=(staged.file_sql, staged.row_sql) if positional else None,
+                raw_base=staged_base if positional else None,
+            )
+
+        if lazy:
+            try:
+                result = validate(base, True)
+            except duckdb.Error:
+                # The file (or a mapping expression) failed while being read: stage it the
+                # usual way, which names the file and line of an unreadable record, and
+                # validate the staged copy exactly as an eager load would.
+                materialize(duck, staged)
+                base = staged_base()
+                result = validate(base, False)
+            report.rows_read = result.rows
+            progress("read", report.rows_read)
+            if not staged.lazy:
+                base = staged_base()
+        else:
+            result = validate(base, False)
         temps.extend(result.temp_tables)
         progress("validate", report.rows_read)
         report.violations = result.violations
@@ -428,6 +475,8 @@ def _load(
             raise DataValidationError(result.violations, total=result.total)
         report.rows_rejected = result.rejected_rows
         packed = ", ".join(f"{quote(c)} := {quote(c)}" for c in source_cols)
+        if result.table_of_violations and policy == "quarantine" and staged.lazy:
+            base = staged_base()
         records = (
             f"SELECT _rid, CAST(to_json(struct_pack({packed})) AS VARCHAR) AS record FROM ({base})"
         )

@@ -5,7 +5,9 @@ pandas / polars / pyarrow frame) is copied into a temporary DuckDB table whose c
 ``VARCHAR`` plus two bookkeeping columns: ``_file`` (the file name shown in errors) and ``_row``
 (the line in that file: the header is line 1 of a CSV with a header, a JSON Lines record is its
 line; a frame row is its 0-based position). Keeping values as text until validation lets the
-validator show the value exactly as the user wrote it.
+validator show the value exactly as the user wrote it. A single CSV file can instead be left
+unstaged (``lazy=True``): the loader then casts straight from the file in one parse and copies
+the text (:func:`materialize`) only when a broken row's raw value must be shown.
 
 DuckDB reads the files itself, in parallel and out of core, so a file larger than memory loads
 with bounded memory (the connection's ``memory_limit`` and ``temp_directory`` apply). Files in an
@@ -33,7 +35,15 @@ import pyarrow as pa
 from retain.errors import DataValidationError, InvalidParameterError, Violation
 from retain.i18n import t
 
-__all__ = ["Source", "StagedSource", "is_frame", "list_files", "quote", "stage_source"]
+__all__ = [
+    "Source",
+    "StagedSource",
+    "is_frame",
+    "list_files",
+    "materialize",
+    "quote",
+    "stage_source",
+]
 
 Source: TypeAlias = str | Path | Sequence[str | Path] | pd.DataFrame | pa.Table | Any
 """A path, a list of paths, a folder, or a pandas / polars / pyarrow frame."""
@@ -78,6 +88,13 @@ class StagedSource:
     """SQL giving each row's file label (rows keep DuckDB's insertion order, so rowid works)."""
     row_sql: str = "rowid"
     """SQL giving each row's line in its file (or position in a frame)."""
+    sql: str | None = None
+    """For a lazy source: the SQL reading the file as text (nothing is staged until asked)."""
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the source is still only a query over the file (see :func:`materialize`)."""
+        return self.sql is not None
 
     @property
     def label(self) -> str:
@@ -272,8 +289,15 @@ def stage_source(
     delimiter: str | None = None,
     header: bool = True,
     columns: Sequence[str] | None = None,
+    lazy: bool = False,
 ) -> Iterator[StagedSource]:
     """Copy ``source`` into a temporary DuckDB table of text columns; drop it on exit.
+
+    With ``lazy=True`` a single CSV file is not copied: the staged source only holds the SQL
+    that reads it as text (``StagedSource.sql``), so the caller can cast straight from the file
+    in one pass; :func:`materialize` copies it later if the raw text is needed after all (to
+    show the values of rejected rows). Rows then keep the file's order, so the ``rowid`` of a
+    table created from that SQL is the record number, exactly as in the staged table.
 
     Parameters
     ----------
@@ -290,6 +314,8 @@ def stage_source(
         Whether CSV files start with a header line.
     columns
         Column names for CSV files without a header (or to replace the header's).
+    lazy
+        Leave a single CSV file unstaged (see above); other sources are staged as usual.
     """
     name = f"_retain_src_{uuid.uuid4().hex[:12]}"
     temp_paths: list[Path] = []
@@ -306,6 +332,7 @@ def stage_source(
                 delimiter=delimiter,
                 header=header,
                 columns=columns,
+                lazy=lazy,
             )
         yield staged
     finally:
@@ -345,6 +372,7 @@ def _stage_files(
     delimiter: str | None,
     header: bool,
     columns: Sequence[str] | None,
+    lazy: bool = False,
 ) -> None:
     if delimiter == WHITESPACE and not header and not columns:
         raise InvalidParameterError(
@@ -374,6 +402,9 @@ def _stage_files(
             sql, _, first_line = _csv_relation(
                 read_path, delimiter=delimiter, header=header, columns=columns
             )
+            if lazy and len(files) == 1 and delimiter != WHITESPACE:
+                _stage_lazy(duck, sql, staged, label=label, first_line=first_line)
+                return
         elif kind == "parquet":
             sql, first_line = f"SELECT * FROM read_parquet({_literal(str(path))})", 1
         else:
@@ -447,3 +478,46 @@ def _stage_files(
         row_expr = f"rowid + {ranges[0][2]}"
     staged.file_sql = file_expr
     staged.row_sql = row_expr
+
+
+def _stage_lazy(
+    duck: duckdb.DuckDBPyConnection, sql: str, staged: StagedSource, *, label: str, first_line: int
+) -> None:
+    """Describe one CSV file without copying it: its columns, and that it has a record."""
+    try:
+        staged.columns = list(duck.sql(sql).columns)
+        found = duck.execute(f"SELECT count(*) FROM (SELECT 1 FROM ({sql}) LIMIT 1)").fetchone()
+    except duckdb.Error as exc:
+        raise _duck_error(exc, label) from None
+    if not found or not found[0]:
+        raise DataValidationError(
+            [
+                Violation(
+                    "empty_file",
+                    t("ingest.rule.empty_file"),
+                    file=label,
+                    hint=t("ingest.hint.empty_file"),
+                )
+            ]
+        )
+    staged.sql = sql
+    staged.files = [label]
+    staged.file_sql = _literal(label)
+    staged.row_sql = f"rowid + {first_line}"
+
+
+def materialize(duck: duckdb.DuckDBPyConnection, staged: StagedSource) -> None:
+    """Copy a lazy source into its staged text table (a no-op when it is staged already).
+
+    Raises the same :class:`~retain.errors.DataValidationError` as eager staging when the file
+    cannot be read (a malformed line, bad UTF-8), naming the file and line.
+    """
+    if staged.sql is None:
+        return
+    try:
+        duck.execute(f"CREATE TEMP TABLE {quote(staged.name)} AS {staged.sql}")
+    except duckdb.Error as exc:
+        raise _duck_error(exc, staged.files[0]) from None
+    count = duck.execute(f"SELECT count(*) FROM {quote(staged.name)}").fetchone()
+    staged.rows = int(count[0]) if count else 0
+    staged.sql = None

@@ -2,8 +2,11 @@
 
 Each rule is a SQL condition over a row's raw text value ``r`` and its typed value ``v``. The
 checks run in one pass: the batch is cast to the canonical types into a temporary table with a
-``_bad`` flag; only the (usually few) flagged rows are examined rule by rule. Duplicate keys and
-unknown references are a group-by and an anti-join. Nothing here executes per row in Python.
+``_bad`` flag (straight from the file when the source is a lazily read CSV: one parse); only the
+(usually few) flagged rows are examined rule by rule, re-reading their raw text. Duplicate keys
+are first a distinct count of key hashes (the group-by naming the rows runs only when it finds
+a repeat) and unknown references an anti-join count (the rows are listed only when it finds
+some). Nothing here executes per row in Python.
 
 Rules (the ``rule`` of each :class:`~retain.errors.Violation`):
 
@@ -30,7 +33,7 @@ Rules (the ``rule`` of each :class:`~retain.errors.Violation`):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -219,6 +222,8 @@ class Validation:
     table_of_violations: str | None
     """Temporary table with every violation (``_rid`` links it to the source row)."""
     temp_tables: list[str] = field(default_factory=list)
+    rows: int = 0
+    """Rows in the batch."""
 
 
 def message_sql(rule: str, params: dict[str, Any], value: str) -> str:
@@ -239,10 +244,18 @@ def validate_batch(
     latest: datetime,
     references: dict[str, str],
     check_references: Sequence[str],
+    positional: tuple[str, str] | None = None,
+    raw_base: Callable[[], str] | None = None,
 ) -> Validation:
     """Cast a staged batch to the canonical types and find every broken rule.
 
     ``base`` is a SQL relation with ``_rid``, ``_file``, ``_row`` and the source columns.
+
+    With ``positional=(file_sql, row_sql)``, ``base`` has only the source columns (a file read
+    in order): a row's ``_rid`` is then the ``rowid`` of the typed table, and ``file_sql`` /
+    ``row_sql`` (SQL over ``rowid``) give its file and line. ``raw_base()`` must then return a
+    relation like ``base`` with ``_rid``, ``_file`` and ``_row`` (the same rows, in the same
+    order); it is only called when some row is flagged, to show that row's raw text.
 
     ``references`` maps a referencing column to the SQL relation holding the referenced keys
     (one column of the same name); only columns in ``check_references`` are enforced.
@@ -282,10 +295,13 @@ def validate_batch(
         f" AS {quote(c)}"
         for c in present
     )
-    inner = (
-        f"SELECT _rid, _file, _row, {', '.join(_raw(c) for c in present)}, {typed_select} "
-        f"FROM (SELECT _rid, _file, _row, {raw_select} FROM ({base}))"
-    )
+    if positional is None:
+        inner = _inner_sql(base, raw_select, present, typed_select)
+    else:
+        inner = (
+            f"SELECT {', '.join(_raw(c) for c in present)}, {typed_select} "
+            f"FROM (SELECT {raw_select} FROM ({base}))"
+        )
     checks = row_checks(table, present, max_amount=max_amount, latest=latest)
     flag = " OR ".join(f"coalesce({c.condition}, false)" for c in checks) or "false"
     out_cols = []
@@ -295,14 +311,35 @@ def validate_batch(
             out_cols.append(f"coalesce({quote(c)}, {_lit(col.default)}) AS {quote(c)}")
         else:
             out_cols.append(quote(c))
-    duck.execute(
-        f"CREATE TEMP TABLE {quote(typed_name)} AS SELECT _rid, _file, _row, "
-        f"{', '.join(out_cols)}, ({flag}) AS _bad FROM ({inner})"
-    )
+    if positional is None:
+        duck.execute(
+            f"CREATE TEMP TABLE {quote(typed_name)} AS SELECT _rid, _file, _row, "
+            f"{', '.join(out_cols)}, ({flag}) AS _bad FROM ({inner})"
+        )
+    else:
+        # One pass over the file: the typed table keeps its order, so its rowid is the record
+        # number; a view adds _rid, _file and _row for the checks and the merge.
+        stored = f"{typed_name}_t"
+        temps.insert(0, stored)
+        duck.execute(
+            f"CREATE TEMP TABLE {quote(stored)} AS SELECT {', '.join(out_cols)}, ({flag}) AS "
+            f"_bad FROM ({inner})"
+        )
+        file_sql, row_sql = positional
+        duck.execute(
+            f"CREATE TEMP VIEW {quote(typed_name)} AS SELECT rowid AS _rid, {file_sql} AS _file,"
+            f" {row_sql} AS _row, * FROM {quote(stored)}"
+        )
     parts: list[str] = []
-    has_bad = duck.execute(f"SELECT count(*) FROM {quote(typed_name)} WHERE _bad").fetchone()
-    if has_bad and has_bad[0]:
+    counted = duck.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE _bad) FROM {quote(typed_name)}"
+    ).fetchone()
+    n_rows, n_bad = (int(counted[0]), int(counted[1])) if counted else (0, 0)
+    if n_bad:
         temps.append(bad_name)
+        if positional is not None:
+            assert raw_base is not None, "positional validation needs raw_base"
+            inner = _inner_sql(raw_base(), raw_select, present, typed_select)
         duck.execute(
             f"CREATE TEMP TABLE {quote(bad_name)} AS SELECT * FROM ({inner}) WHERE _rid IN "
             f"(SELECT _rid FROM {quote(typed_name)} WHERE _bad)"
@@ -326,9 +363,12 @@ def validate_batch(
             else "concat_ws(' / ', " + ", ".join(f"CAST({quote(k)} AS VARCHAR)" for k in key) + ")"
         )
         not_null = " AND ".join(f"{quote(k)} IS NOT NULL" for k in key)
-        # A distinct count is cheaper than grouping; rows are only looked up when keys repeat.
+        # A distinct count of 64-bit key hashes is cheaper than one of the keys, and as many
+        # distinct hashes as rows proves the keys distinct. A repeated hash (a repeated key, or
+        # very rarely a collision) sends the batch to the exact group-by below, which names the
+        # rows whose keys really repeat.
         repeated = duck.execute(
-            f"SELECT count(*) - count(DISTINCT {key_value}) FROM {typed_q} WHERE {not_null}"
+            f"SELECT count(*) - count(DISTINCT hash({key_cols})) FROM {typed_q} WHERE {not_null}"
         ).fetchone()
     if key and len(key) == len(table.key) and repeated and repeated[0]:
         parts.append(
@@ -345,15 +385,22 @@ def validate_batch(
         rule = "unknown_customer" if target == "customers" else "unknown_reference"
         value = f"CAST({quote(column)} AS VARCHAR)"
         params = {"table": target, "column": column}
+        unknown_refs = (
+            f"FROM {typed_q} AS s WHERE NOT _bad AND s.{quote(column)} IS NOT NULL AND NOT EXISTS"
+            f" (SELECT 1 FROM {references[column]} AS ref WHERE ref.{quote(column)} = "
+            f"s.{quote(column)})"
+        )
+        # Count first: the rows (with their messages) are only listed when there are some.
+        found = duck.execute(f"SELECT count(*) {unknown_refs}").fetchone()
+        if not found or not found[0]:
+            continue
         parts.append(
             f"SELECT _rid, _file, _row, {_lit(column)} AS col, {_lit(rule)} AS rule, {value} AS "
             f"value, {message_sql(rule, params, value)} AS message, "
-            f"{_lit(t('ingest.hint.' + rule, **params))} AS hint FROM {typed_q} AS s "
-            f"WHERE NOT _bad AND s.{quote(column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
-            f"{references[column]} AS ref WHERE ref.{quote(column)} = s.{quote(column)})"
+            f"{_lit(t('ingest.hint.' + rule, **params))} AS hint {unknown_refs}"
         )
     if not parts:
-        return Validation(typed_name, present, [], {}, 0, 0, None, temps)
+        return Validation(typed_name, present, [], {}, 0, 0, None, temps, n_rows)
     temps.append(viol_name)
     duck.execute(f"CREATE TEMP TABLE {quote(viol_name)} AS " + " UNION ALL ".join(parts))
     viol = quote(viol_name)
@@ -364,7 +411,7 @@ def validate_batch(
         ).fetchall()
     }
     if not counts:
-        return Validation(typed_name, present, [], {}, 0, 0, None, temps)
+        return Validation(typed_name, present, [], {}, 0, 0, None, temps, n_rows)
     rejected = duck.execute(f"SELECT count(DISTINCT _rid) FROM {viol}").fetchone()
     rows = duck.execute(
         f"SELECT _file, _row, col, rule, value, message, hint FROM {viol} "
@@ -385,4 +432,14 @@ def validate_batch(
         int(rejected[0]) if rejected else 0,
         viol_name,
         temps,
+        n_rows,
     )
+
+
+def _inner_sql(base: str, raw_select: str, present: Sequence[str], typed_select: str) -> str:
+    """Raw text and typed value of every present column, with ``_rid``, ``_file``, ``_row``."""
+    return (
+        f"SELECT _rid, _file, _row, {', '.join(_raw(c) for c in present)}, {typed_select} "
+        f"FROM (SELECT _rid, _file, _row, {raw_select} FROM ({base}))"
+    )
+
