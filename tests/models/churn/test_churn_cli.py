@@ -24,7 +24,7 @@ from retain.i18n import set_language
 
 @pytest.fixture
 def project(tmp_path: Path, shop: Any) -> Path:
-    from conftest import load_tables
+    from _churn_shop import load_tables
 
     (tmp_path / "retain.toml").write_text(
         f'warehouse_url = "duckdb:///{tmp_path / "shop.duckdb"}"\n'

@@ -31,7 +31,7 @@ DEFINITION = ChurnDefinition(name="shop", horizon_days=60)
 
 @pytest.fixture(scope="module")
 def trained() -> TrainedModel:
-    from conftest import synthetic_shop  # the shop of this folder's conftest
+    from _churn_shop import synthetic_shop
 
     return train_model(
         synthetic_shop(),
