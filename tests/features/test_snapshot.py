@@ -57,6 +57,11 @@ def test_hand_computed_values(business: dict[str, pd.DataFrame]) -> None:
     assert b.app_events_change_pct == pytest.approx(-50.0)
     assert b.payment_failures_90d == 1 and b.days_since_payment_failure == pytest.approx(12.0)
     assert b.cancel_page_views_30d == 1
+    # the failure (2024-03-20) is inside the 60 days a failure weighs; the page visit 7 days ago.
+    assert b.payment_failures_60d == 1
+    assert b.days_since_cancel_page_view == pytest.approx(7.0)
+    # b's only recent login (2024-02-10) is 51 days back: none in the last 30 days.
+    assert b.events_30d == 0 and b.events_30d_change_pct == pytest.approx(-100.0)
     assert b.days_since_contact == pytest.approx(183.0)
     assert b.survey_score_change == pytest.approx(5 - 9)
     assert b.plan == "pro" and b.active_subscriptions == 1 and b.subscriptions_ended == 1

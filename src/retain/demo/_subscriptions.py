@@ -8,7 +8,8 @@ paying, a subscriber may change plan once
 with no cancel reason. At death the last row ends with a ``cancel_reason`` from
 :data:`~retain.demo._params.CANCEL_REASONS`, drawn from a mix that depends on the driver active
 at that moment (an unresolved complaint mostly gives ``service_issue``, a failed payment
-``price``, declining usage ``not_using``), and a ``cancel_page_view`` event precedes it.
+``price``, declining usage ``not_using``), and a ``cancel_page_view`` event precedes it by days
+to a few weeks.
 Some churned subscribers come back later on a new row (a reactivation).
 """
 
@@ -29,6 +30,9 @@ __all__ = ["subscriptions_table"]
 _TIER_SHARES = (0.45, 0.40, 0.15)
 _FAILURES = ("card_declined", "insufficient_funds", "card_expired")
 _ANNUAL_SHARE = 0.25
+_CANCEL_LEAD_DAYS = 10.0
+"""Mean days between the visit to the cancellation page and the cancellation itself."""
+_CANCEL_LEAD_MAX_DAYS = 28.0
 _REASON_MIX: dict[str | None, tuple[float, ...]] = {
     "unresolved_complaint": (0.10, 0.05, 0.15, 0.60, 0.03, 0.07),
     "payment_failed": (0.55, 0.10, 0.10, 0.10, 0.05, 0.10),
@@ -141,9 +145,16 @@ def subscriptions_table(w: World, events: Log) -> pa.Table:
 def _cancel_page_views(
     w: World, events: Log, owner: IntArray, ended: FloatArray, started: FloatArray
 ) -> None:
-    """A visit to the cancellation page shortly before each cancellation (and a few idle ones)."""
+    """A visit to the cancellation page in the weeks before each cancellation.
+
+    Subscribers look at the page (terms, refund, the retention offer) some days before they
+    cancel: the lead is exponential with a mean of :data:`_CANCEL_LEAD_DAYS`, at most
+    :data:`_CANCEL_LEAD_MAX_DAYS`, so a reference date often falls between the visit and the
+    cancellation, which is what makes the page a usable early signal. (A few subscribers visit
+    without cancelling; see :mod:`retain.demo._activity`.)
+    """
     rng = w.rng
-    lead = 0.01 + rng.exponential(1.5, owner.size)
+    lead = np.minimum(0.01 + rng.exponential(_CANCEL_LEAD_DAYS, owner.size), _CANCEL_LEAD_MAX_DAYS)
     t = np.maximum(ended - lead, started)
     channel = pick(["web", "app"], (rng.random(owner.size) < 0.4).astype(np.int64))
     page = '{"page": "/account/cancel"}'

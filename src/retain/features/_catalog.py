@@ -53,6 +53,11 @@ FEATURES: tuple[Feature, ...] = (
         "engagement",
         "Change of engagement, last 90 days vs the 90 before, in %.",
     ),
+    _f(
+        "events_30d_change_pct",
+        "engagement",
+        "Engagement in the last 30 days vs the mean 30 days of the 60 before, in %.",
+    ),
     _f("days_since_last_event", "engagement", "Days since the last engagement event."),
     _f("web_events_90d", "engagement", "Engagement events on the web channel, last 90 days."),
     _f(
@@ -66,11 +71,21 @@ FEATURES: tuple[Feature, ...] = (
         "engagement",
         "Change of app engagement vs the 90 days before, in %.",
     ),
+    _f(
+        "payment_failures_60d",
+        "payment",
+        "Failed payments in the last 60 days (how long a failure typically weighs on churn).",
+    ),
     _f("payment_failures_90d", "payment", "Failed payments (event payment_failed), last 90 days."),
     _f("payment_failures_total", "payment", "Failed payments before as_of."),
     _f("days_since_payment_failure", "payment", "Days since the last failed payment."),
     _f("cancel_page_views_30d", "cancel_page", "Visits to the cancellation page, last 30 days."),
     _f("cancel_page_views_90d", "cancel_page", "Visits to the cancellation page, last 90 days."),
+    _f(
+        "days_since_cancel_page_view",
+        "cancel_page",
+        "Days since the last visit to the cancellation page.",
+    ),
     _f(
         "days_since_contact",
         "contact",

@@ -144,6 +144,10 @@ def _events(sources: Sources, clock: _Clock) -> ir.Table | None:
         _web_prev=e.count(where=engaged & p90 & (ch == "web")),
         app_events_90d=e.count(where=engaged & w90 & (ch == "app")),
         _app_prev=e.count(where=engaged & p90 & (ch == "app")),
+        _events_30_90=e.count(where=engaged & clock.within(e.occurred_at, 60, offset=30)),
+        payment_failures_60d=e.count(
+            where=(e.name == "payment_failed") & clock.within(e.occurred_at, 60)
+        ),
         payment_failures_90d=e.count(where=(e.name == "payment_failed") & w90),
         payment_failures_total=e.count(where=e.name == "payment_failed"),
         _last_failure=e.occurred_at.max(where=e.name == "payment_failed"),
@@ -151,6 +155,7 @@ def _events(sources: Sources, clock: _Clock) -> ir.Table | None:
             where=(e.name == "cancel_page_view") & clock.within(e.occurred_at, 30)
         ),
         cancel_page_views_90d=e.count(where=(e.name == "cancel_page_view") & w90),
+        _last_cancel_view=e.occurred_at.max(where=e.name == "cancel_page_view"),
     )
     return agg.select(
         "customer_id",
@@ -158,16 +163,21 @@ def _events(sources: Sources, clock: _Clock) -> ir.Table | None:
         "events_90d",
         "events_prev_90d",
         events_change_pct=_change_pct(agg.events_90d, agg.events_prev_90d),
+        # The last 30 days against the mean 30 days of the 60 before: a decline that began
+        # weeks ago, which the 90-vs-90 change still averages away.
+        events_30d_change_pct=_change_pct(agg.events_30d * 2, agg._events_30_90),
         days_since_last_event=clock.days_since(agg._last_event),
         web_events_90d="web_events_90d",
         web_events_change_pct=_change_pct(agg.web_events_90d, agg._web_prev),
         app_events_90d="app_events_90d",
         app_events_change_pct=_change_pct(agg.app_events_90d, agg._app_prev),
+        payment_failures_60d="payment_failures_60d",
         payment_failures_90d="payment_failures_90d",
         payment_failures_total="payment_failures_total",
         days_since_payment_failure=clock.days_since(agg._last_failure),
         cancel_page_views_30d="cancel_page_views_30d",
         cancel_page_views_90d="cancel_page_views_90d",
+        days_since_cancel_page_view=clock.days_since(agg._last_cancel_view),
         _first_event_days=clock.days_since(agg._first_event),
     )
 
@@ -305,6 +315,7 @@ _ZERO_WHEN_ABSENT = {
         "events_prev_90d",
         "web_events_90d",
         "app_events_90d",
+        "payment_failures_60d",
         "payment_failures_90d",
         "payment_failures_total",
         "cancel_page_views_30d",
