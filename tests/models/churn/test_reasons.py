@@ -12,6 +12,7 @@ import pytest
 from retain.errors import InvalidParameterError
 from retain.i18n import catalog, t
 from retain.models.churn import Reason, reason_codes, reasons_json
+from retain.models.churn.reasons import reasons_json_column
 
 COLUMNS = [
     "orders_90d",
@@ -132,3 +133,55 @@ def test_every_reason_key_renders_in_every_language() -> None:
         for lang in ("en", "ja", "ko"):
             text = t(key, lang=lang, **params)
             assert "{" not in text and text != key, (key, lang)
+
+
+def _wide_fixture(n: int, seed: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """Every catalog feature plus ``p_alive`` and features outside the catalog, with values
+    drawn to reach every branch of every rule (zero, negative, missing, thresholds)."""
+    from retain.features import FEATURES
+
+    rng = np.random.default_rng(seed)
+    cols: dict[str, object] = {}
+    choices = np.array([np.nan, 0.0, 1.0, 2.0, -60.0, 29.5, 30.0, 179.0, 180.0, 250.4, 0.35, 2.5])
+    for f in FEATURES:
+        if f.name in ("plan", "billing_period"):
+            cols[f.name] = rng.choice(np.array(["basic", "", None, "pro"], dtype=object), n)
+        elif f.name in ("country", "language", "acquisition_channel"):
+            cols[f.name] = rng.choice(np.array(["JP", "한국", None, "US"], dtype=object), n)
+        else:
+            cols[f.name] = rng.choice(choices, n)
+    cols["p_alive"] = np.where(rng.random(n) < 0.2, np.nan, rng.random(n))
+    cols["Contract"] = rng.choice(np.array(["Month-to-month", "Two year", None], dtype=object), n)
+    cols["seats"] = rng.integers(0, 5, n)
+    cols["flag"] = rng.random(n) < 0.5
+    cols["ratio"] = np.where(rng.random(n) < 0.3, np.nan, rng.normal(size=n))
+    frame = pd.DataFrame(cols)
+    # One decimal: many exact ties between families, which both paths must order the same way.
+    contrib = np.round(rng.normal(0.0, 0.3, (n, frame.shape[1] + 1)), 1)
+    return contrib, frame
+
+
+@pytest.mark.parametrize(("top", "min_contribution"), [(3, 0.0), (1, 0.0), (5, 0.25), (0, 0.0)])
+def test_vectorised_reasons_equal_the_per_row_reasons(top: int, min_contribution: float) -> None:
+    contrib, frame = _wide_fixture(3000, seed=top)
+    expected = [
+        reasons_json(r)
+        for r in reason_codes(contrib, frame, top=top, min_contribution=min_contribution)
+    ]
+    got = reasons_json_column(contrib, frame, top=top, min_contribution=min_contribution)
+    assert got == expected
+    # The fixture does exercise the rules: most keys of the catalog appear.
+    keys = {item["key"] for text in got for item in json.loads(text)}
+    if top >= 3:
+        assert len(keys) >= 25
+
+
+def test_vectorised_reasons_on_a_subset_of_columns_and_no_rows() -> None:
+    contrib, frame = _wide_fixture(500, seed=7)
+    keep = ["orders_90d", "orders_total", "days_since_last_order", "country", "ratio"]
+    sub = frame[keep]
+    c = np.column_stack([contrib[:, : len(keep)], contrib[:, -1]])
+    assert reasons_json_column(c, sub) == [reasons_json(r) for r in reason_codes(c, sub)]
+    assert reasons_json_column(c[:0], sub.iloc[:0]) == []
+    with pytest.raises(InvalidParameterError):
+        reasons_json_column(c[:, :-1], sub)

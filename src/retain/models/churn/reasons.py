@@ -25,7 +25,7 @@ import pandas as pd
 from retain.features import family_of
 from retain.i18n import t
 
-__all__ = ["Reason", "reason_codes", "reasons_json"]
+__all__ = ["Reason", "reason_codes", "reasons_json", "reasons_json_column"]
 
 
 @dataclass(frozen=True)
@@ -242,6 +242,33 @@ def _render(
     return "reasons.feature", {"feature": best, "value": str(value)}
 
 
+def _family_sums(
+    contributions: np.ndarray, features: pd.DataFrame
+) -> tuple[list[str], list[str], list[np.ndarray], np.ndarray]:
+    """Feature names, family names, each family's column indices and per-family sums."""
+    names = [str(c) for c in features.columns]
+    if contributions.shape != (len(features), len(names) + 1):
+        from retain.errors import InvalidParameterError
+
+        raise InvalidParameterError(
+            t(
+                "churn.contrib_shape",
+                got=str(contributions.shape),
+                expected=f"({len(features)}, {len(names) + 1})",
+            ),
+            hint=t("churn.contrib_shape_hint"),
+        )
+    families: dict[str, list[int]] = {}
+    for j, name in enumerate(names):
+        families.setdefault(family_of(name), []).append(j)
+    fam_names = list(families)
+    member_idx = [np.asarray(families[f]) for f in fam_names]
+    sums = np.zeros((len(features), len(fam_names)))
+    for k, idx in enumerate(member_idx):
+        sums[:, k] = contributions[:, idx].sum(axis=1)
+    return names, fam_names, member_idx, sums
+
+
 def reason_codes(
     contributions: np.ndarray,
     features: pd.DataFrame,
@@ -263,24 +290,7 @@ def reason_codes(
     min_contribution : float
         Families contributing this much log-odds or less are not reasons.
     """
-    names = [str(c) for c in features.columns]
-    if contributions.shape != (len(features), len(names) + 1):
-        from retain.errors import InvalidParameterError
-
-        raise InvalidParameterError(
-            t(
-                "churn.contrib_shape",
-                got=str(contributions.shape),
-                expected=f"({len(features)}, {len(names) + 1})",
-            ),
-            hint=t("churn.contrib_shape_hint"),
-        )
-    families: dict[str, list[int]] = {}
-    for j, name in enumerate(names):
-        families.setdefault(family_of(name), []).append(j)
-    fam_names = list(families)
-    member_idx = [np.asarray(families[f]) for f in fam_names]
-    sums = np.column_stack([contributions[:, idx].sum(axis=1) for idx in member_idx])
+    names, fam_names, member_idx, sums = _family_sums(contributions, features)
     order = np.argsort(-sums, axis=1)
     records: list[dict[str, Any]] = features.to_dict(orient="records")  # type: ignore[assignment]
     out: list[list[Reason]] = []
@@ -301,3 +311,322 @@ def reason_codes(
 def reasons_json(reasons: Sequence[Reason]) -> str:
     """The ``churn_scores.reasons`` column value: a JSON list of ``{key, params, contribution}``."""
     return json.dumps([r.as_dict() for r in reasons], ensure_ascii=False, separators=(",", ":"))
+
+
+# -- the same reasons, vectorised over a whole chunk ---------------------------------------------
+#
+# Batch scoring words the reasons of every customer; doing that row by row in Python costs more
+# than the trees. Below, each family's renderer is restated as *variants* over whole columns: an
+# ordered list of (message key, mask, parameter columns), the first variant whose mask holds being
+# the row's reason, exactly as the per-row renderers above decide it. The top families are then
+# picked per row with numpy, and only the picked reasons are formatted as JSON text.
+# ``tests/models/churn/test_reasons.py`` checks both paths give identical JSON.
+
+Param = tuple[str, np.ndarray]
+"""A parameter name and its column: int64 (rounded like :func:`_int`) or object (str)."""
+Variant = tuple[str, np.ndarray, list[Param]]
+
+
+class _Columns:
+    """Feature columns of one chunk as float64 (NaN where :func:`_num` gives None), cached."""
+
+    def __init__(self, features: pd.DataFrame) -> None:
+        self.features = features
+        self.n = len(features)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def num(self, name: str) -> np.ndarray:
+        if name in self._cache:
+            return self._cache[name]
+        if name not in self.features.columns:
+            out = np.full(self.n, np.nan)
+        else:
+            s = self.features[name]
+            if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+                out = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            else:
+                values = [_num({name: v}, name) for v in s.tolist()]
+                out = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        self._cache[name] = out
+        return out
+
+
+def _ints(values: np.ndarray) -> np.ndarray:
+    """:func:`_int` over a column: half-to-even rounding, NaN -> 0."""
+    return np.asarray(np.rint(np.nan_to_num(values, nan=0.0)), dtype=np.int64)
+
+
+def _nz(values: np.ndarray) -> np.ndarray:
+    """Truthiness of :func:`_num`: present and non-zero."""
+    return np.asarray(~np.isnan(values) & (values != 0), dtype=bool)
+
+
+def _present(values: np.ndarray) -> np.ndarray:
+    return np.asarray(~np.isnan(values), dtype=bool)
+
+
+def _v_down(key: str, name: str) -> Callable[[_Columns], list[Variant]]:
+    def variants(c: _Columns) -> list[Variant]:
+        pct = c.num(name)
+        return [(key, _present(pct) & (pct < 0), [("pct", _ints(-pct))])]
+
+    return variants
+
+
+def _v_complaints(c: _Columns) -> list[Variant]:
+    unresolved, open_ = c.num("complaints_unresolved"), c.num("tickets_open")
+    recent = c.num("complaints_90d")
+    days = _ints(c.num("oldest_open_ticket_days"))
+    return [
+        (
+            "reasons.complaints_unresolved",
+            _nz(unresolved),
+            [("n", _ints(unresolved)), ("days", days)],
+        ),
+        ("reasons.tickets_open", _nz(open_), [("n", _ints(open_)), ("days", days)]),
+        ("reasons.complaints_recent", _nz(recent), [("n", _ints(recent))]),
+    ]
+
+
+def _v_payment(c: _Columns) -> list[Variant]:
+    n = c.num("payment_failures_90d")
+    days = _ints(c.num("days_since_payment_failure"))
+    return [("reasons.payment_failed", _nz(n), [("n", _ints(n)), ("days", days)])]
+
+
+def _v_engagement(c: _Columns) -> list[Variant]:
+    recent, since = c.num("events_90d"), c.num("days_since_last_event")
+    return [
+        *_v_down("reasons.usage_down", "events_change_pct")(c),
+        ("reasons.usage_stopped", (recent == 0) & _present(since), [("days", _ints(since))]),
+    ]
+
+
+def _v_contact(c: _Columns) -> list[Variant]:
+    days = c.num("days_since_contact")
+    return [("reasons.no_contact", _present(days) & (days >= 30), [("days", _ints(days))])]
+
+
+def _v_orders(c: _Columns) -> list[Variant]:
+    total = c.num("orders_total")
+    return [
+        *_v_down("reasons.orders_down", "orders_change_pct")(c),
+        (
+            "reasons.no_recent_orders",
+            (c.num("orders_90d") == 0) & _nz(total),
+            [("days", _ints(c.num("days_since_last_order")))],
+        ),
+        ("reasons.single_order", total == 1, []),
+    ]
+
+
+def _v_recency(c: _Columns) -> list[Variant]:
+    days, gap = c.num("days_since_last_order"), c.num("mean_days_between_orders")
+    has = _present(days)
+    return [
+        (
+            "reasons.overdue",
+            has & _nz(gap) & (days > gap),
+            [("days", _ints(days)), ("usual", _ints(gap))],
+        ),
+        ("reasons.inactive", has, [("days", _ints(days))]),
+    ]
+
+
+def _v_discount(c: _Columns) -> list[Variant]:
+    share = c.num("discounted_order_share")
+    return [("reasons.discount_dependent", _nz(share), [("pct", _ints(share * 100))])]
+
+
+def _v_count(key: str, name: str) -> Callable[[_Columns], list[Variant]]:
+    def variants(c: _Columns) -> list[Variant]:
+        n = c.num(name)
+        return [(key, _nz(n), [("n", _ints(n))])]
+
+    return variants
+
+
+def _v_survey(c: _Columns) -> list[Variant]:
+    change, last = c.num("survey_score_change"), c.num("survey_last_score")
+    return [
+        (
+            "reasons.survey_down",
+            _present(change) & (change < 0),
+            [("score", _ints(last)), ("change", _ints(-change))],
+        ),
+        ("reasons.survey_score", _present(last), [("score", _ints(last))]),
+    ]
+
+
+def _v_subscription(c: _Columns) -> list[Variant]:
+    days, ended = c.num("subscription_tenure_days"), c.num("subscriptions_ended")
+    return [
+        ("reasons.in_trial", _nz(c.num("in_trial")), []),
+        ("reasons.new_subscriber", _present(days) & (days < 180), [("days", _ints(days))]),
+        ("reasons.cancelled_before", _nz(ended), [("n", _ints(ended))]),
+    ]
+
+
+def _v_contract(c: _Columns) -> list[Variant]:
+    days = c.num("days_to_contract_end")
+    return [
+        ("reasons.contract_ending", _present(days), [("days", _ints(days))]),
+        ("reasons.no_contract", np.ones(c.n, dtype=bool), []),
+    ]
+
+
+def _v_tenure(c: _Columns) -> list[Variant]:
+    days = c.num("tenure_days")
+    return [("reasons.new_customer", _present(days) & (days < 180), [("days", _ints(days))])]
+
+
+def _v_plan(c: _Columns) -> list[Variant]:
+    if "plan" not in c.features.columns:
+        return [("reasons.plan", np.zeros(c.n, dtype=bool), [])]
+    values = c.features["plan"].tolist()
+    ok = np.array([isinstance(v, str) and bool(v) for v in values], dtype=bool)
+    plans = np.array([v if isinstance(v, str) else "" for v in values], dtype=object)
+    return [("reasons.plan", ok, [("plan", plans)])]
+
+
+def _v_consent(c: _Columns) -> list[Variant]:
+    return [("reasons.no_email_consent", c.num("email_opt_in") == 0, [])]
+
+
+def _v_p_alive(c: _Columns) -> list[Variant]:
+    p = c.num("p_alive")
+    return [("reasons.low_p_alive", _present(p), [("pct", _ints(p * 100))])]
+
+
+_VARIANTS: dict[str, Callable[[_Columns], list[Variant]]] = {
+    "complaints": _v_complaints,
+    "payment": _v_payment,
+    "engagement": _v_engagement,
+    "contact": _v_contact,
+    "orders": _v_orders,
+    "recency": _v_recency,
+    "spend": _v_down("reasons.spend_down", "revenue_change_pct"),
+    "discount": _v_discount,
+    "returns": _v_count("reasons.returns", "returns_total"),
+    "cancel_page": _v_count("reasons.cancel_page_visits", "cancel_page_views_90d"),
+    "survey": _v_survey,
+    "subscription": _v_subscription,
+    "contract": _v_contract,
+    "tenure": _v_tenure,
+    "plan": _v_plan,
+    "consent": _v_consent,
+    "p_alive": _v_p_alive,
+}
+
+
+def _json_float(x: float) -> str:
+    """``json.dumps`` of a float (``repr``; NaN and infinities as JSON spells them)."""
+    return repr(x) if math.isfinite(x) else json.dumps(x)
+
+
+def _param_text(name: str, column: np.ndarray) -> list[str]:
+    """``"name":value`` for each row of a parameter column, as ``json.dumps`` writes it."""
+    head = json.dumps(name) + ":"
+    if column.dtype == object:
+        return [head + json.dumps(v, ensure_ascii=False) for v in column.tolist()]
+    return [head + str(v) for v in column.tolist()]
+
+
+def _fallback_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def reasons_json_column(
+    contributions: np.ndarray,
+    features: pd.DataFrame,
+    *,
+    top: int = 3,
+    min_contribution: float = 0.0,
+) -> list[str]:
+    """The ``churn_scores.reasons`` value of every row, computed a chunk at a time.
+
+    Gives exactly ``[reasons_json(r) for r in reason_codes(contributions, features, ...)]``
+    (same families, same order, same parameters and text), with the family sums, the ranking
+    and the rules vectorised over all rows; Python only formats the chosen reasons.
+    """
+    names, fam_names, member_idx, sums = _family_sums(contributions, features)
+    n, n_fam = sums.shape
+    if n == 0:
+        return []
+    cols = _Columns(features)
+    # choice[i, k]: index of the variant family k uses for row i, -1 when it has no reason.
+    choice = np.full((n, n_fam), -1, dtype=np.int64)
+    variants: list[list[Variant]] = []
+    fallback: dict[int, tuple[np.ndarray, list[list[Any]]]] = {}
+    for k, family in enumerate(fam_names):
+        make = _VARIANTS.get(family)
+        if make is not None:
+            vs = make(cols)
+            for v in range(len(vs) - 1, -1, -1):  # the earliest matching variant wins
+                choice[vs[v][1], k] = v
+            variants.append(vs)
+            continue
+        # Profile attributes and features outside the catalog: the strongest member's value.
+        idx = member_idx[k]
+        best = np.argmax(contributions[:, idx], axis=1)
+        values = [features.iloc[:, j].tolist() for j in idx]
+        present = np.array(
+            [not _fallback_missing(values[b][i]) for i, b in enumerate(best.tolist())], dtype=bool
+        )
+        choice[present, k] = 0
+        variants.append([])
+        fallback[k] = (best, values)
+
+    order = np.argsort(-sums, axis=1)
+    ranked = np.take_along_axis(sums, order, axis=1)
+    # The per-row loop stops at the first family at or below min_contribution.
+    alive = np.cumprod(~(ranked <= min_contribution), axis=1).astype(bool)
+    ok = alive & (np.take_along_axis(choice, order, axis=1) >= 0)
+    rank = np.cumsum(ok, axis=1)
+    picked = ok & (rank <= top)
+    rows, pos = np.nonzero(picked)
+    fam = order[rows, pos]
+    slot = rank[rows, pos] - 1
+    var = choice[rows, fam]
+    chosen = sums[rows, fam]
+    if np.isfinite(chosen).all():
+        contrib_text = [',"contribution":' + repr(round(x, 4)) + "}" for x in chosen.tolist()]
+    else:
+        contrib_text = [
+            ',"contribution":' + _json_float(round(x, 4)) + "}" for x in chosen.tolist()
+        ]
+    width = max(top, 0)
+    pieces = np.full((n, width), "", dtype=object)
+    text = np.empty(len(rows), dtype=object)
+    for k in np.unique(fam).tolist():
+        in_k = fam == k
+        if k in fallback:
+            best, values = fallback[k]
+            sel = np.flatnonzero(in_k)
+            for s in sel.tolist():
+                i = int(rows[s])
+                b = int(best[i])
+                member = names[member_idx[k][b]]
+                value = values[b][i]
+                if isinstance(value, float):
+                    value = round(value, 2)
+                if member in _PROFILE:
+                    key, params = f"reasons.{member}", {"value": str(value)}
+                else:
+                    key, params = "reasons.feature", {"feature": member, "value": str(value)}
+                head = json.dumps(
+                    {"key": key, "params": params}, ensure_ascii=False, separators=(",", ":")
+                )
+                text[s] = head[:-1] + contrib_text[s]
+            continue
+        for v in np.unique(var[in_k]).tolist():
+            sel = np.flatnonzero(in_k & (var == v))
+            key, _, params = variants[k][v]
+            r = rows[sel]
+            parts = [_param_text(name, column[r]) for name, column in params]
+            head = '{"key":' + json.dumps(key, ensure_ascii=False) + ',"params":{'
+            joined = [",".join(p) for p in zip(*parts, strict=True)] if parts else [""] * len(sel)
+            for s, body in zip(sel.tolist(), joined, strict=True):
+                text[s] = head + body + "}" + contrib_text[s]
+    pieces[rows, slot] = text
+    return ["[" + ",".join(p for p in row if p) + "]" for row in pieces.tolist()]

@@ -1,0 +1,56 @@
+"""Batch scoring's grouped TreeSHAP gives LightGBM's own contributions, row for row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from retain.models.churn import ChurnClassifier
+from retain.models.churn.scoring import predict_with_contributions
+
+
+def _data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "days_since_last_order": np.where(
+                rng.random(n) < 0.1, np.nan, rng.integers(0, 400, n).astype(float)
+            ),
+            "orders_90d": rng.poisson(1.5, n).astype(float),
+            "zero_heavy": np.where(rng.random(n) < 0.5, 0.0, rng.normal(size=n)),
+            "ratio": rng.normal(size=n),
+            "country": rng.choice(np.array(["JP", "KR", "US", None], dtype=object), n),
+            "flag": rng.random(n) < 0.3,
+        }
+    )
+    logit = (
+        np.nan_to_num(frame["days_since_last_order"].to_numpy(), nan=300.0) / 120
+        - 1.5
+        - 0.3 * frame["orders_90d"].to_numpy()
+        + 0.7 * (frame["country"] == "KR").to_numpy()
+        + 0.5 * frame["zero_heavy"].to_numpy()
+    )
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return frame, y
+
+
+def test_grouped_contributions_equal_lightgbm_treeshap() -> None:
+    frame, y = _data(6000, seed=0)
+    model = ChurnClassifier(random_state=0, n_estimators=80).fit(frame, y)
+    scored, _ = _data(5000, seed=1)  # unseen rows, categories and missing values included
+    p_exact, c_exact = model.predict_with_contributions(scored)
+    p, c = predict_with_contributions(model, scored)
+    assert c.shape == c_exact.shape
+    np.testing.assert_allclose(c, c_exact, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(p, p_exact, rtol=0, atol=1e-9)
+    # Not a vacuous comparison: most features carry contributions.
+    assert (np.abs(c[:, :-1]).sum(axis=0) > 0).sum() >= 5
+
+
+def test_small_frames_use_the_classifier_directly() -> None:
+    frame, y = _data(3000, seed=2)
+    model = ChurnClassifier(random_state=0, n_estimators=40).fit(frame, y)
+    p_exact, c_exact = model.predict_with_contributions(frame.iloc[:50])
+    p, c = predict_with_contributions(model, frame.iloc[:50])
+    np.testing.assert_array_equal(c, c_exact)
+    np.testing.assert_array_equal(p, p_exact)
