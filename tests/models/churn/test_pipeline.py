@@ -135,3 +135,16 @@ def test_scoring_data_without_a_trained_feature(
     frame = pd.DataFrame({"customer_id": ["x"], "orders_total": [1.0]})
     with pytest.raises(DataValidationError, match="the scoring data has no feature"):
         score_frame(registered, frame)
+
+
+def test_risk_bands_are_capped_where_most_customers_churn(trained: TrainedModel) -> None:
+    """Issue 7 demo review: a 97% churn probability must not be called 'low' on a shop line."""
+    import numpy as np
+
+    from retain.models.churn import risk_band
+    from retain.models.churn.training import RISK_BAND_CAPS
+
+    bands = trained.card["risk_bands"]
+    assert bands["high"] <= RISK_BAND_CAPS["high"]
+    assert bands["medium"] <= RISK_BAND_CAPS["medium"]
+    assert list(risk_band(np.array([0.97, 0.71]), bands)) == ["high", "high"]

@@ -35,6 +35,14 @@ __all__ = ["RISK_BANDS", "TrainedModel", "feature_columns", "train_model"]
 RISK_BANDS = {"high": 0.90, "medium": 0.70}
 """Risk bands by rank at the latest reference date: the top 10% are high, the next 20% medium."""
 
+RISK_BAND_CAPS = {"high": 0.70, "medium": 0.40}
+"""Calibrated probabilities at or above these are high / medium whatever their rank.
+
+Where most customers churn (a shop with a 90-day horizon), rank alone put customers with a 97%
+probability in the low band, which reads as nonsense; the caps keep the bands honest there while
+rank still separates customers where churn is rare (subscriptions).
+"""
+
 _NOT_FEATURES = ("customer_id", "as_of", "churned")
 
 
@@ -119,7 +127,10 @@ def train_model(
     model = clone(estimator).fit(panel[features], panel["churned"], time=panel["as_of"])
     latest = panel[panel["as_of"] == panel["as_of"].max()]
     scores = model.predict_proba(latest[features])[:, 1]
-    bands = {name: float(np.quantile(scores, q)) for name, q in RISK_BANDS.items()}
+    bands = {
+        name: min(float(np.quantile(scores, q)), RISK_BAND_CAPS[name])
+        for name, q in RISK_BANDS.items()
+    }
     kinds = [_kind(panel[c]) for c in features]
     card: ModelCard = {
         "version": new_version(),
