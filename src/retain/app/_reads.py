@@ -8,7 +8,7 @@ ingest calls :meth:`Reads.forget`). Tables above ``MAX_INDEX_ROWS`` rows are not
 use the per-query path below. While the service runs it is the warehouse's only writer (an
 embedded DuckDB file admits one writing process), so the index cannot go stale behind its back.
 
-Each per-query read is an Ibis expression built once with a placeholder customer id. On DuckDB it is
+Each per-query read is an Ibis expression built once with a marker customer id. On DuckDB it is
 compiled once to SQL with a bound parameter and executed on the backend's own connection, which
 takes a few milliseconds instead of the tens that compiling and materialising an expression per
 request costs; other engines run the Ibis expression per call. The set of warehouse tables is
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CustomerIndex", "Reads"]
 
-_SENTINEL = "__retain_customer_id_placeholder__"
+_SENTINEL = "__retain_customer_id_marker__"
 TABLES_TTL = 2.0
 MAX_INDEX_ROWS = 5_000_000
 

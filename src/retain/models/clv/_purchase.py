@@ -5,6 +5,7 @@ Fit on compressed summaries, information criteria, and per-customer prediction p
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from numbers import Real
 from typing import Any, ClassVar, Self
@@ -36,7 +37,7 @@ def rfm_rules(recency: str = "recency", age: str = "T") -> list[Rule]:
     return [after_age, without_repeat]
 
 
-class ParametricModel(RetainEstimator):
+class ParametricModel(RetainEstimator, ABC):
     """A model fitted by maximum likelihood on a (weighted, compressed) summary table.
 
     Subclasses define the class attributes below and ``_loglik(theta, data)``.
@@ -73,8 +74,9 @@ class ParametricModel(RetainEstimator):
     def _start(self, data: Checked) -> FloatArray:  # noqa: ARG002
         return np.ones(len(self._param_names))
 
+    @abstractmethod
     def _loglik_fn(self, data: Checked) -> LogLik:
-        raise NotImplementedError  # pragma: no cover - every concrete model overrides it
+        """The model's log-likelihood (and gradient) over ``data``; each model defines it."""
 
     def _prepare(self, data: Checked) -> Checked:
         return data
