@@ -29,6 +29,7 @@ services:
 
 test: $(STAMP) services
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	RETAIN_TEST_POSTGRES_URL=$$(bash scripts/postgres.sh start) \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
