@@ -22,7 +22,7 @@ import io
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -600,26 +600,21 @@ def _merge(
 
     progress("write", report.rows_read)
     kind = wh.backend_name(con)
-    if kind == "duckdb":
-        counts = wh.upsert(
-            con,
-            spec.name,
-            good,
-            key=spec.key,
-            update=present,
-            appends=appends,
-            batch=batch,
-            on_step=on_step,
+    if kind in ("duckdb", "postgres"):
+        # PostgreSQL gets the staged rows copied in first; DuckDB merges them where they are.
+        stage = (
+            _postgres_stage(con, duck, spec.name, good, appends)
+            if kind == "postgres"
+            else nullcontext((good, appends))
         )
-    elif kind == "postgres":
-        with _postgres_stage(con, duck, spec.name, good, appends) as (pg_good, pg_appends):
+        with stage as (staged_good, staged_appends):
             counts = wh.upsert(
                 con,
                 spec.name,
-                pg_good,
+                staged_good,
                 key=spec.key,
                 update=present,
-                appends=pg_appends,
+                appends=staged_appends,
                 batch=batch,
                 on_step=on_step,
             )

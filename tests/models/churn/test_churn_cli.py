@@ -14,12 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 import retain.warehouse as wh
-from retain.cli import app
-from retain.cli._app import state
-from retain.i18n import set_language
+from _cli_runner import make_invoker
 
 
 @pytest.fixture
@@ -40,17 +37,7 @@ def project(tmp_path: Path, shop: Any) -> Path:
 
 @pytest.fixture
 def invoke(project: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    runner = CliRunner()
-
-    def run(*args: str) -> Any:
-        monkeypatch.setattr(state, "_settings", None)  # settings are built once per process
-        result = runner.invoke(
-            app, ["--config", str(project / "retain.toml"), *args], env={"COLUMNS": "200"}
-        )
-        set_language("en")
-        return result
-
-    return run
+    return make_invoker(project / "retain.toml", monkeypatch)
 
 
 def test_train_evaluate_score_list(invoke: Any, project: Path) -> None:

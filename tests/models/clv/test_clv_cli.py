@@ -14,13 +14,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 import retain.warehouse as wh
-from retain.cli import app
-from retain.cli._app import state
+from _cli_runner import make_invoker
 from retain.errors import InvalidParameterError
-from retain.i18n import set_language
 
 
 @pytest.fixture
@@ -38,17 +35,7 @@ def project(tmp_path: Path, cdnow_sample_orders: pd.DataFrame, put_orders: Any) 
 
 @pytest.fixture
 def invoke(project: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    runner = CliRunner()
-
-    def run(*args: str) -> Any:
-        monkeypatch.setattr(state, "_settings", None)  # settings are built once per process
-        result = runner.invoke(
-            app, ["--config", str(project / "retain.toml"), *args], env={"COLUMNS": "200"}
-        )
-        set_language("en")
-        return result
-
-    return run
+    return make_invoker(project / "retain.toml", monkeypatch)
 
 
 def test_three_commands(invoke: Any, project: Path) -> None:
