@@ -65,7 +65,12 @@ def test_hand_computed_values(business: dict[str, pd.DataFrame]) -> None:
     assert b.days_since_contact == pytest.approx(183.0)
     assert b.survey_score_change == pytest.approx(5 - 9)
     assert b.plan == "pro" and b.active_subscriptions == 1 and b.subscriptions_ended == 1
-    assert b.days_to_contract_end == pytest.approx(61.0)
+    # b's contract end (2024-06-01) is two monthly periods ahead: a later renewal's end, rolled
+    # back by whole months to the first end at or after as_of, which is as_of itself (the term
+    # ends today). The billing period that starts at as_of (monthly since 2023-09-01) ends on
+    # 2024-05-01.
+    assert b.days_to_contract_end == pytest.approx(0.0)
+    assert b.days_to_renewal == pytest.approx(30.0)
     assert b.subscription_tenure_days == pytest.approx(213.0)
     assert b.country == "KR" and b.email_opt_in == 0
     # c: one order in Feb 2023, nothing since.

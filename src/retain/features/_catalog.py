@@ -111,7 +111,18 @@ FEATURES: tuple[Feature, ...] = (
         "subscription",
         "Days since the oldest active subscription began.",
     ),
-    _f("days_to_contract_end", "contract", "Days until the committed term of a subscription ends."),
+    _f(
+        "days_to_contract_end",
+        "contract",
+        "Days until the committed term in force at as_of ends (a later renewal's end is rolled "
+        "back by whole billing periods).",
+    ),
+    _f(
+        "days_to_renewal",
+        "contract",
+        "Days until the billing period in force at as_of ends (the next billing anniversary "
+        "of the newest active subscription).",
+    ),
     _f("in_trial", "subscription", "1 while a free trial runs."),
     _f("subscriptions_ended", "subscription", "Subscriptions that ended before as_of."),
     _f("email_opt_in", "consent", "1 when the customer accepts marketing e-mail."),

@@ -114,13 +114,17 @@ def resolve_sources(con_or_tables: SourceLike) -> Sources:
     return out
 
 
+def is_completed(orders: ir.Table) -> ir.BooleanValue:
+    """Whether an order counts as a purchase: not cancelled and not a return."""
+    return orders.status.isnull() | (orders.status == "completed")
+
+
 def completed_orders(sources: Sources) -> ir.Table | None:
-    """Orders that count as purchases: not cancelled and not returns."""
+    """Orders that count as purchases (:func:`is_completed`)."""
     orders = sources["orders"]
     if orders is None:
         return None
-    status = orders.status
-    return orders.filter(status.isnull() | (status == "completed"))
+    return orders.filter(is_completed(orders))
 
 
 def activity(sources: Sources, definition: ChurnDefinition) -> ir.Table:

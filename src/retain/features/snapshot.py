@@ -6,13 +6,21 @@ as_of`` before it is aggregated, so adding or changing data on or after ``as_of`
 feature (``tests/features/test_snapshot.py`` proves it). Tables a business has not loaded yield
 null features; the column set is always the catalog :data:`retain.features.FEATURES`.
 
-Two things cannot be point-in-time because the canonical tables keep only their current state:
-customer attributes (country, consent) and a subscription's ``contract_ends_at``. Both are taken
-as they are now; the first rarely changes, the second is known in advance by design.
+The expression has the shape a hand-written query would have (``benchmarks/churn.py`` times it
+against one): a single pass over each source table that computes all of that table's filtered
+aggregates in one group-by, then one ``SELECT`` that left-joins those per-customer aggregates to
+the population and derives every feature from them. No window functions, no repeated scans.
+
+Two inputs keep only their current state in the canonical tables: customer attributes (country,
+consent), taken as they are now because they rarely change, and a subscription's
+``contract_ends_at``, which a renewal moves to the end of the new term. The contract end is made
+point-in-time by rolling it back by whole billing periods to the first end after ``as_of``
+(see ``days_to_contract_end`` and ``days_to_renewal``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import ibis
@@ -21,11 +29,12 @@ import pandas as pd
 
 from retain.config import ChurnDefinition
 from retain.features._catalog import FEATURES
+from retain.features._clock import DAY, Clock
 from retain.features._sources import (
     SourceLike,
     Sources,
     as_timestamp,
-    completed_orders,
+    is_completed,
     resolve_sources,
 )
 from retain.features.labels import _population
@@ -34,34 +43,27 @@ __all__ = ["feature_snapshot"]
 
 DateLike = str | date | datetime | pd.Timestamp
 
-_DAY = 86400.0
 _NOT_ENGAGEMENT = ("payment_failed", "cancel_page_view")
 _TICKET_RE = r'"ticket_id"\s*:\s*"?([^",}\s]+)'
 _SCORE_RE = r'"score"\s*:\s*"?(-?[0-9]+(?:\.[0-9]+)?)'
 
 
-class _Clock:
-    """Time windows relative to ``as_of``, as Ibis predicates."""
+@dataclass
+class _Part:
+    """The per-customer aggregates of one source and the features derived from them.
 
-    def __init__(self, as_of: pd.Timestamp) -> None:
-        self.as_of = as_of
-        self.epoch = float(as_of.value // 1_000_000_000)
+    ``table`` has one row per customer, keyed by ``key``; ``features`` are expressions over its
+    columns, resolved against the final join. ``zero`` lists the counts that are 0 (not null)
+    for a customer without rows in a table that exists; ``first_seen`` is the days since the
+    customer first appeared in the source (for tenure).
+    """
 
-    def lit(self, days_before: float = 0.0) -> ir.Value:
-        return ibis.literal((self.as_of - pd.Timedelta(days=days_before)).to_pydatetime())
-
-    def before(self, col: ir.Value) -> ir.Value:
-        return col < self.lit()
-
-    def within(self, col: ir.Value, days: float, *, offset: float = 0.0) -> ir.Value:
-        """``col`` in ``[as_of - offset - days, as_of - offset)``."""
-        return (col >= self.lit(offset + days)) & (col < self.lit(offset))
-
-    def days_since(self, col: ir.Value) -> ir.Value:
-        return (ibis.literal(self.epoch) - col.epoch_seconds().cast("float64")) / _DAY
-
-    def days_until(self, col: ir.Value) -> ir.Value:
-        return (col.epoch_seconds().cast("float64") - ibis.literal(self.epoch)) / _DAY
+    table: ir.Table
+    key: str
+    features: dict[str, ir.Value]
+    zero: tuple[str, ...] = ()
+    first_seen: ir.Value | None = None
+    internal: dict[str, ir.Value] = field(default_factory=dict)
 
 
 def _change_pct(cur: ir.Value, prev: ir.Value) -> ir.Value:
@@ -69,247 +71,110 @@ def _change_pct(cur: ir.Value, prev: ir.Value) -> ir.Value:
     return (cur.cast("float64") - prev_f) * 100.0 / prev_f.nullif(0.0)
 
 
-def _orders(sources: Sources, clock: _Clock) -> ir.Table | None:
-    all_orders = sources["orders"]
-    done = completed_orders(sources)
-    if all_orders is None or done is None:
+def _ratio(num: ir.Value, den: ir.Value) -> ir.Value:
+    return num.cast("float64") / den.cast("float64").nullif(0.0)
+
+
+def _orders(sources: Sources, clock: Clock) -> _Part | None:
+    """One pass over orders before ``as_of``: completed orders and returns in one group-by."""
+    orders = sources["orders"]
+    if orders is None:
         return None
-    o = done.filter(clock.before(done.ordered_at))
+    o = orders.filter(clock.before(orders.ordered_at))
+    done = is_completed(o)
+    at = o.ordered_at
     amount = o.amount.cast("float64")
     discount = o.discount_amount.cast("float64").fill_null(0.0)
-    agg = o.group_by("customer_id").aggregate(
-        orders_total=o.count(),
-        orders_30d=o.count(where=clock.within(o.ordered_at, 30)),
-        orders_90d=o.count(where=clock.within(o.ordered_at, 90)),
-        orders_prev_90d=o.count(where=clock.within(o.ordered_at, 90, offset=90)),
-        _first_order=o.ordered_at.min(),
-        _last_order=o.ordered_at.max(),
-        revenue_total=amount.sum(),
-        revenue_90d=amount.sum(where=clock.within(o.ordered_at, 90)),
-        revenue_prev_90d=amount.sum(where=clock.within(o.ordered_at, 90, offset=90)),
-        _discount=discount.sum(),
-        _discounted_orders=o.count(where=discount > 0),
+    w90 = clock.within(at, 90)
+    p90 = clock.within(at, 90, offset=90)
+    agg = o.group_by(_k_orders=o.customer_id).aggregate(
+        orders_total=o.count(where=done),
+        orders_30d=o.count(where=done & clock.within(at, 30)),
+        orders_90d=o.count(where=done & w90),
+        orders_prev_90d=o.count(where=done & p90),
+        _first_order=at.min(where=done),
+        _last_order=at.max(where=done),
+        revenue_total=amount.sum(where=done),
+        revenue_90d=amount.sum(where=done & w90),
+        revenue_prev_90d=amount.sum(where=done & p90),
+        _discount=discount.sum(where=done),
+        _discounted_orders=o.count(where=done & (discount > 0)),
+        returns_total=o.count(where=o.status == "returned"),
     )
-    returned = all_orders.filter(
-        (all_orders.status == "returned") & clock.before(all_orders.ordered_at)
-    )
-    returns = returned.group_by("customer_id").aggregate(returns_total=returned.count())
-    agg = agg.left_join(returns, "customer_id").drop("customer_id_right")
-    span = clock.days_since(agg._first_order) - clock.days_since(agg._last_order)
-    mean_gap = span / (agg.orders_total - 1).cast("float64").nullif(0.0)
+    first_days = clock.days_since(agg._first_order)
     since_last = clock.days_since(agg._last_order)
-    list_value = agg.revenue_total.fill_null(0.0) + agg._discount
-    return agg.select(
-        "customer_id",
-        "orders_total",
-        "orders_30d",
-        "orders_90d",
-        "orders_prev_90d",
-        orders_change_pct=_change_pct(agg.orders_90d, agg.orders_prev_90d),
-        days_since_first_order=clock.days_since(agg._first_order),
-        days_since_last_order=since_last,
-        mean_days_between_orders=mean_gap,
-        order_overdue_ratio=since_last / mean_gap.nullif(0.0),
-        revenue_total="revenue_total",
-        revenue_90d=agg.revenue_90d.fill_null(0.0),
-        revenue_prev_90d=agg.revenue_prev_90d.fill_null(0.0),
-        revenue_change_pct=_change_pct(
-            agg.revenue_90d.fill_null(0.0), agg.revenue_prev_90d.fill_null(0.0)
+    mean_gap = (first_days - since_last) / (agg.orders_total - 1).cast("float64").nullif(0.0)
+    revenue_90d = agg.revenue_90d.fill_null(0.0)
+    revenue_prev = agg.revenue_prev_90d.fill_null(0.0)
+    list_value = agg.revenue_total.fill_null(0.0) + agg._discount.fill_null(0.0)
+    return _Part(
+        agg,
+        "_k_orders",
+        {
+            "orders_total": agg.orders_total,
+            "orders_30d": agg.orders_30d,
+            "orders_90d": agg.orders_90d,
+            "orders_prev_90d": agg.orders_prev_90d,
+            "orders_change_pct": _change_pct(agg.orders_90d, agg.orders_prev_90d),
+            "days_since_first_order": first_days,
+            "days_since_last_order": since_last,
+            "mean_days_between_orders": mean_gap,
+            "order_overdue_ratio": since_last / mean_gap.nullif(0.0),
+            "revenue_total": agg.revenue_total,
+            "revenue_90d": revenue_90d,
+            "revenue_prev_90d": revenue_prev,
+            "revenue_change_pct": _change_pct(revenue_90d, revenue_prev),
+            "average_order_value": _ratio(agg.revenue_total, agg.orders_total),
+            "discount_share": agg._discount / list_value.nullif(0.0),
+            "discounted_order_share": _ratio(agg._discounted_orders, agg.orders_total),
+            "returns_total": agg.returns_total,
+        },
+        zero=(
+            "orders_total",
+            "orders_30d",
+            "orders_90d",
+            "orders_prev_90d",
+            "revenue_total",
+            "revenue_90d",
+            "revenue_prev_90d",
+            "returns_total",
         ),
-        average_order_value=agg.revenue_total / agg.orders_total.cast("float64"),
-        discount_share=agg._discount / list_value.nullif(0.0),
-        discounted_order_share=agg._discounted_orders.cast("float64")
-        / agg.orders_total.cast("float64"),
-        returns_total=agg.returns_total.fill_null(0),
-        _first_order_days=clock.days_since(agg._first_order),
+        first_seen=first_days,
     )
 
 
-def _events(sources: Sources, clock: _Clock) -> ir.Table | None:
+def _events(sources: Sources, clock: Clock) -> _Part | None:
     events = sources["events"]
     if events is None:
         return None
     e = events.filter(clock.before(events.occurred_at))
+    at = e.occurred_at
     engaged = ~e.name.isin(_NOT_ENGAGEMENT)
-    ch = e.channel
-    w90 = clock.within(e.occurred_at, 90)
-    p90 = clock.within(e.occurred_at, 90, offset=90)
-    agg = e.group_by("customer_id").aggregate(
-        events_30d=e.count(where=engaged & clock.within(e.occurred_at, 30)),
+    failed = e.name == "payment_failed"
+    cancel = e.name == "cancel_page_view"
+    web, app = e.channel == "web", e.channel == "app"
+    w30, w90 = clock.within(at, 30), clock.within(at, 90)
+    p90 = clock.within(at, 90, offset=90)
+    agg = e.group_by(_k_events=e.customer_id).aggregate(
+        events_30d=e.count(where=engaged & w30),
         events_90d=e.count(where=engaged & w90),
         events_prev_90d=e.count(where=engaged & p90),
-        _last_event=e.occurred_at.max(where=engaged),
-        _first_event=e.occurred_at.min(),
-        web_events_90d=e.count(where=engaged & w90 & (ch == "web")),
-        _web_prev=e.count(where=engaged & p90 & (ch == "web")),
-        app_events_90d=e.count(where=engaged & w90 & (ch == "app")),
-        _app_prev=e.count(where=engaged & p90 & (ch == "app")),
-        _events_30_90=e.count(where=engaged & clock.within(e.occurred_at, 60, offset=30)),
-        payment_failures_60d=e.count(
-            where=(e.name == "payment_failed") & clock.within(e.occurred_at, 60)
-        ),
-        payment_failures_90d=e.count(where=(e.name == "payment_failed") & w90),
-        payment_failures_total=e.count(where=e.name == "payment_failed"),
-        _last_failure=e.occurred_at.max(where=e.name == "payment_failed"),
-        cancel_page_views_30d=e.count(
-            where=(e.name == "cancel_page_view") & clock.within(e.occurred_at, 30)
-        ),
-        cancel_page_views_90d=e.count(where=(e.name == "cancel_page_view") & w90),
-        _last_cancel_view=e.occurred_at.max(where=e.name == "cancel_page_view"),
+        _last_event=at.max(where=engaged),
+        _first_event=at.min(),
+        web_events_90d=e.count(where=engaged & w90 & web),
+        _web_prev=e.count(where=engaged & p90 & web),
+        app_events_90d=e.count(where=engaged & w90 & app),
+        _app_prev=e.count(where=engaged & p90 & app),
+        _events_30_90=e.count(where=engaged & clock.within(at, 60, offset=30)),
+        payment_failures_60d=e.count(where=failed & clock.within(at, 60)),
+        payment_failures_90d=e.count(where=failed & w90),
+        payment_failures_total=e.count(where=failed),
+        _last_failure=at.max(where=failed),
+        cancel_page_views_30d=e.count(where=cancel & w30),
+        cancel_page_views_90d=e.count(where=cancel & w90),
+        _last_cancel_view=at.max(where=cancel),
     )
-    return agg.select(
-        "customer_id",
-        "events_30d",
-        "events_90d",
-        "events_prev_90d",
-        events_change_pct=_change_pct(agg.events_90d, agg.events_prev_90d),
-        # The last 30 days against the mean 30 days of the 60 before: a decline that began
-        # weeks ago, which the 90-vs-90 change still averages away.
-        events_30d_change_pct=_change_pct(agg.events_30d * 2, agg._events_30_90),
-        days_since_last_event=clock.days_since(agg._last_event),
-        web_events_90d="web_events_90d",
-        web_events_change_pct=_change_pct(agg.web_events_90d, agg._web_prev),
-        app_events_90d="app_events_90d",
-        app_events_change_pct=_change_pct(agg.app_events_90d, agg._app_prev),
-        payment_failures_60d="payment_failures_60d",
-        payment_failures_90d="payment_failures_90d",
-        payment_failures_total="payment_failures_total",
-        days_since_payment_failure=clock.days_since(agg._last_failure),
-        cancel_page_views_30d="cancel_page_views_30d",
-        cancel_page_views_90d="cancel_page_views_90d",
-        days_since_cancel_page_view=clock.days_since(agg._last_cancel_view),
-        _first_event_days=clock.days_since(agg._first_event),
-    )
-
-
-def _interactions(sources: Sources, clock: _Clock) -> ir.Table | None:
-    inter = sources["interactions"]
-    if inter is None:
-        return None
-    i = inter.filter(clock.before(inter.occurred_at))
-    score = i.properties.re_extract(_SCORE_RE, 1).nullif("").cast("float64")
-    i = i.mutate(
-        _score=(i.kind == "survey_answer").ifelse(score, ibis.null().cast("float64")),
-        _ticket=i.properties.re_extract(_TICKET_RE, 1).nullif(""),
-    )
-    w90 = clock.within(i.occurred_at, 90)
-    agg = i.group_by("customer_id").aggregate(
-        _last_message=i.occurred_at.max(where=i.kind == "message_sent"),
-        messages_90d=i.count(where=(i.kind == "message_sent") & w90),
-        messages_opened_90d=i.count(where=(i.kind == "message_opened") & w90),
-        complaints_total=i.count(where=i.kind == "complaint"),
-        complaints_90d=i.count(where=(i.kind == "complaint") & w90),
-        survey_responses=i.count(where=i._score.notnull()),
-        survey_last_score=i._score.argmax(
-            i.occurred_at.cast("string") + "#" + i.interaction_id, where=i._score.notnull()
-        ),
-        _score_90d=i._score.mean(where=w90),
-        _score_before=i._score.mean(where=~w90),
-    )
-    agg = agg.select(
-        "customer_id",
-        "_last_message",
-        "messages_90d",
-        "messages_opened_90d",
-        message_open_rate=agg.messages_opened_90d.cast("float64")
-        / agg.messages_90d.cast("float64").nullif(0.0),
-        complaints_total="complaints_total",
-        complaints_90d="complaints_90d",
-        survey_responses="survey_responses",
-        survey_last_score="survey_last_score",
-        survey_score_change=agg._score_90d - agg._score_before,
-    )
-    # Tickets: a complaint or ticket_opened is resolved by a ticket_resolved with the same
-    # properties.ticket_id before as_of; an opening without a ticket_id cannot be resolved.
-    opened = i.filter(i.kind.isin(("complaint", "ticket_opened")))
-    opened = opened.mutate(_ticket=opened._ticket.fill_null(opened.interaction_id))
-    opened = opened.group_by(["customer_id", "_ticket"]).aggregate(
-        _opened_at=opened.occurred_at.min(),
-        _is_complaint=opened.count(where=opened.kind == "complaint"),
-    )
-    resolved = i.filter((i.kind == "ticket_resolved") & i._ticket.notnull())
-    resolved = resolved.group_by(["customer_id", "_ticket"]).aggregate(
-        _resolved_at=resolved.occurred_at.min()
-    )
-    both = opened.left_join(resolved, ["customer_id", "_ticket"]).drop(
-        "customer_id_right", "_ticket_right"
-    )
-    is_open = both._resolved_at.isnull()
-    tickets = both.group_by("customer_id").aggregate(
-        tickets_open=both.count(where=is_open),
-        complaints_unresolved=both.count(where=is_open & (both._is_complaint > 0)),
-        oldest_open_ticket_days=clock.days_since(both._opened_at).max(where=is_open),
-        tickets_resolved_total=both.count(where=~is_open),
-        mean_days_to_resolve=(
-            (both._resolved_at.epoch_seconds() - both._opened_at.epoch_seconds()).cast("float64")
-            / _DAY
-        ).mean(where=~is_open),
-    )
-    return agg.left_join(tickets, "customer_id").drop("customer_id_right")
-
-
-def _subscriptions(sources: Sources, clock: _Clock) -> ir.Table | None:
-    subs = sources["subscriptions"]
-    if subs is None:
-        return None
-    s = subs.filter(clock.before(subs.started_at))
-    active = s.ended_at.isnull() | (s.ended_at >= clock.lit())
-    newest = s.started_at.cast("string") + "#" + s.subscription_id
-    contract_left = clock.days_until(s.contract_ends_at)
-    agg = s.group_by("customer_id").aggregate(
-        active_subscriptions=s.count(where=active),
-        subscription_amount=s.amount.cast("float64").sum(where=active),
-        _oldest_active=s.started_at.min(where=active),
-        _first_sub=s.started_at.min(),
-        days_to_contract_end=contract_left.min(where=active & (contract_left >= 0)),
-        in_trial=s.count(where=active & (s.trial_ends_at > clock.lit())),
-        subscriptions_ended=s.count(where=~active),
-        plan=s.plan.argmax(newest, where=active),
-        billing_period=s.billing_period.argmax(newest, where=active),
-    )
-    return agg.select(
-        "customer_id",
-        "active_subscriptions",
-        "subscription_amount",
-        subscription_tenure_days=clock.days_since(agg._oldest_active),
-        days_to_contract_end="days_to_contract_end",
-        in_trial=(agg.in_trial > 0).cast("int64"),
-        subscriptions_ended="subscriptions_ended",
-        plan="plan",
-        billing_period="billing_period",
-        _first_sub_days=clock.days_since(agg._first_sub),
-    )
-
-
-def _customers(sources: Sources, clock: _Clock) -> ir.Table | None:
-    c = sources["customers"]
-    if c is None:
-        return None
-    acquired = c.acquired_at
-    known = acquired.notnull() & (acquired < clock.lit())
-    return c.select(
-        "customer_id",
-        _acquired_days=known.ifelse(clock.days_since(acquired), ibis.null().cast("float64")),
-        email_opt_in=c.email_opt_in.cast("int64"),
-        sms_opt_in=c.sms_opt_in.cast("int64"),
-        country=c.country,
-        language=c.language,
-        acquisition_channel=c.acquisition_channel,
-    ).distinct(on="customer_id", keep="first")
-
-
-_ZERO_WHEN_ABSENT = {
-    "orders": (
-        "orders_total",
-        "orders_30d",
-        "orders_90d",
-        "orders_prev_90d",
-        "revenue_total",
-        "revenue_90d",
-        "revenue_prev_90d",
-        "returns_total",
-    ),
-    "events": (
+    zero = (
         "events_30d",
         "events_90d",
         "events_prev_90d",
@@ -320,19 +185,185 @@ _ZERO_WHEN_ABSENT = {
         "payment_failures_total",
         "cancel_page_views_30d",
         "cancel_page_views_90d",
-    ),
-    "interactions": (
-        "messages_90d",
-        "messages_opened_90d",
-        "complaints_total",
-        "complaints_90d",
-        "survey_responses",
-        "tickets_open",
-        "complaints_unresolved",
-        "tickets_resolved_total",
-    ),
-    "subscriptions": ("active_subscriptions", "subscriptions_ended", "in_trial"),
-}
+    )
+    features = {name: agg[name] for name in zero}
+    features.update(
+        events_change_pct=_change_pct(agg.events_90d, agg.events_prev_90d),
+        # The last 30 days against the mean 30 days of the 60 before: a decline that began
+        # weeks ago, which the 90-vs-90 change still averages away.
+        events_30d_change_pct=_change_pct(agg.events_30d * 2, agg._events_30_90),
+        days_since_last_event=clock.days_since(agg._last_event),
+        web_events_change_pct=_change_pct(agg.web_events_90d, agg._web_prev),
+        app_events_change_pct=_change_pct(agg.app_events_90d, agg._app_prev),
+        days_since_payment_failure=clock.days_since(agg._last_failure),
+        days_since_cancel_page_view=clock.days_since(agg._last_cancel_view),
+    )
+    return _Part(
+        agg, "_k_events", features, zero=zero, first_seen=clock.days_since(agg._first_event)
+    )
+
+
+def _interactions(sources: Sources, clock: Clock) -> _Part | None:
+    inter = sources["interactions"]
+    if inter is None:
+        return None
+    i = inter.filter(clock.before(inter.occurred_at))
+    survey = i.kind == "survey_answer"
+    # Parsed only on survey rows (a CASE), not on every message.
+    score = survey.ifelse(
+        i.properties.re_extract(_SCORE_RE, 1).nullif("").cast("float64"),
+        ibis.null("float64"),
+    )
+    answered = score.notnull()
+    # Latest answer first; the id breaks ties the same way in every engine.
+    latest = answered.ifelse(
+        i.occurred_at.cast("string") + "#" + i.interaction_id, ibis.null("string")
+    )
+    sent, opened = i.kind == "message_sent", i.kind == "message_opened"
+    complaint = i.kind == "complaint"
+    w90 = clock.within(i.occurred_at, 90)
+    agg = i.group_by(_k_interactions=i.customer_id).aggregate(
+        _last_message=i.occurred_at.max(where=sent),
+        messages_90d=i.count(where=sent & w90),
+        messages_opened_90d=i.count(where=opened & w90),
+        complaints_total=i.count(where=complaint),
+        complaints_90d=i.count(where=complaint & w90),
+        survey_responses=i.count(where=answered),
+        survey_last_score=score.argmax(latest, where=answered),
+        _score_90d=score.mean(where=w90),
+        _score_before=score.mean(where=~w90),
+    )
+    zero = ("messages_90d", "messages_opened_90d", "complaints_total", "complaints_90d")
+    features = {name: agg[name] for name in zero}
+    features.update(
+        message_open_rate=_ratio(agg.messages_opened_90d, agg.messages_90d),
+        survey_responses=agg.survey_responses,
+        survey_last_score=agg.survey_last_score,
+        survey_score_change=agg._score_90d - agg._score_before,
+    )
+    return _Part(
+        agg,
+        "_k_interactions",
+        features,
+        zero=(*zero, "survey_responses"),
+        internal={"_last_message": agg._last_message},
+    )
+
+
+def _tickets(sources: Sources, clock: Clock) -> _Part | None:
+    """Open and resolved tickets per customer.
+
+    A complaint or ticket_opened is resolved by a ticket_resolved with the same
+    ``properties.ticket_id`` before ``as_of``; an opening without a ticket_id cannot be resolved.
+    """
+    inter = sources["interactions"]
+    if inter is None:
+        return None
+    i = inter.filter(clock.before(inter.occurred_at))
+    ticket = i.properties.re_extract(_TICKET_RE, 1).nullif("")
+    opened = i.filter(i.kind.isin(("complaint", "ticket_opened")))
+    opened = opened.group_by(
+        customer_id=opened.customer_id, _ticket=ticket.fill_null(opened.interaction_id)
+    ).aggregate(
+        _opened_at=opened.occurred_at.min(),
+        _is_complaint=opened.count(where=opened.kind == "complaint"),
+    )
+    resolved = i.filter(i.kind == "ticket_resolved")
+    resolved = resolved.group_by(_rcustomer=resolved.customer_id, _rticket=ticket).aggregate(
+        _resolved_at=resolved.occurred_at.min()
+    )
+    both = opened.left_join(
+        resolved,
+        [opened.customer_id == resolved._rcustomer, opened._ticket == resolved._rticket],
+    )
+    is_open = both._resolved_at.isnull()
+    took = (both._resolved_at.epoch_seconds() - both._opened_at.epoch_seconds()).cast("float64")
+    tickets = both.group_by(_k_tickets=both.customer_id).aggregate(
+        tickets_open=both.count(where=is_open),
+        complaints_unresolved=both.count(where=is_open & (both._is_complaint > 0)),
+        _oldest_open=both._opened_at.min(where=is_open),
+        tickets_resolved_total=both.count(where=~is_open),
+        mean_days_to_resolve=(took / float(DAY)).mean(where=~is_open),
+    )
+    zero = ("tickets_open", "complaints_unresolved", "tickets_resolved_total")
+    features = {name: tickets[name] for name in zero}
+    features.update(
+        oldest_open_ticket_days=clock.days_since(tickets._oldest_open),
+        mean_days_to_resolve=tickets.mean_days_to_resolve,
+    )
+    return _Part(tickets, "_k_tickets", features, zero=zero)
+
+
+def _subscriptions(sources: Sources, clock: Clock) -> _Part | None:
+    subs = sources["subscriptions"]
+    if subs is None:
+        return None
+    s = subs.filter(clock.before(subs.started_at))
+    active = s.ended_at.isnull() | (s.ended_at >= clock.lit())
+    # Newest first; the id breaks ties the same way in every engine.
+    newest = active.ifelse(
+        s.started_at.cast("string") + "#" + s.subscription_id, ibis.null("string")
+    )
+    ends = s.contract_ends_at
+    # The committed term in force at as_of: a contract end more than one billing period ahead
+    # belongs to a later renewal, so it is rolled back by whole periods to the first end at or
+    # after as_of (a term ending exactly at as_of is 0 days away, however far it was renewed).
+    contract_left = clock.days_to_next_anniversary(ends, s.billing_period, inclusive=True)
+    renewal = clock.days_to_next_anniversary(s.started_at, s.billing_period)
+    agg = s.group_by(_k_subscriptions=s.customer_id).aggregate(
+        active_subscriptions=s.count(where=active),
+        subscription_amount=s.amount.cast("float64").sum(where=active),
+        _oldest_active=s.started_at.min(where=active),
+        _first_sub=s.started_at.min(),
+        days_to_contract_end=contract_left.min(where=active & (ends >= clock.lit())),
+        days_to_renewal=renewal.argmax(newest, where=active),
+        in_trial=s.count(where=active & (s.trial_ends_at > clock.lit())),
+        subscriptions_ended=s.count(where=~active),
+        plan=s.plan.argmax(newest, where=active),
+        billing_period=s.billing_period.argmax(newest, where=active),
+    )
+    return _Part(
+        agg,
+        "_k_subscriptions",
+        {
+            "active_subscriptions": agg.active_subscriptions,
+            "subscription_amount": agg.subscription_amount,
+            "subscription_tenure_days": clock.days_since(agg._oldest_active),
+            "days_to_contract_end": agg.days_to_contract_end,
+            "days_to_renewal": agg.days_to_renewal,
+            # int32: PostgreSQL casts a boolean to integer but not to bigint.
+            "in_trial": (agg.in_trial > 0).cast("int32"),
+            "subscriptions_ended": agg.subscriptions_ended,
+            "plan": agg.plan,
+            "billing_period": agg.billing_period,
+        },
+        zero=("active_subscriptions", "subscriptions_ended", "in_trial"),
+        first_seen=clock.days_since(agg._first_sub),
+    )
+
+
+def _customers(sources: Sources, clock: Clock) -> _Part | None:
+    """Customer attributes; ``customer_id`` is the table's key (ingest enforces it)."""
+    c = sources["customers"]
+    if c is None:
+        return None
+    acquired = c.acquired_at
+    known = acquired.notnull() & (acquired < clock.lit())
+    return _Part(
+        c,
+        "customer_id",
+        {
+            "email_opt_in": c.email_opt_in.cast("int32"),
+            "sms_opt_in": c.sms_opt_in.cast("int32"),
+            "country": c.country,
+            "language": c.language,
+            "acquisition_channel": c.acquisition_channel,
+        },
+        first_seen=known.ifelse(clock.days_since(acquired), ibis.null("float64")),
+    )
+
+
+_PARTS = (_orders, _events, _interactions, _tickets, _subscriptions, _customers)
 
 
 def feature_snapshot(
@@ -368,46 +399,29 @@ def feature_snapshot(
     >>> snap.to_pandas()  # doctest: +SKIP
     """
     sources = resolve_sources(con_or_tables)
-    clock = _Clock(as_of_ts := as_timestamp(as_of))
+    clock = Clock(as_of_ts := as_timestamp(as_of))
     base = _population(sources, as_of_ts, definition)
-    parts = {
-        "orders": _orders(sources, clock),
-        "events": _events(sources, clock),
-        "interactions": _interactions(sources, clock),
-        "subscriptions": _subscriptions(sources, clock),
-        "customers": _customers(sources, clock),
-    }
+    parts = [p for make in _PARTS if (p := make(sources, clock)) is not None]
+    # One flat join of the per-customer aggregates; every feature is then derived in the
+    # single SELECT below, as a hand-written query would.
     table = base
-    for part in parts.values():
-        if part is not None:
-            table = table.left_join(part, "customer_id").drop("customer_id_right")
-    cols = set(table.columns)
-    firsts = [
-        table[c].fill_null(0.0)
-        for c in ("_first_order_days", "_first_event_days", "_first_sub_days", "_acquired_days")
-        if c in cols
-    ]
+    for part in parts:
+        table = table.left_join(part.table, base.customer_id == part.table[part.key])
+    values: dict[str, ir.Value] = {}
+    for part in parts:
+        for name, value in part.features.items():
+            values[name] = value.fill_null(0) if name in part.zero else value
+    firsts = [p.first_seen.fill_null(0.0) for p in parts if p.first_seen is not None]
     tenure = firsts[0] if len(firsts) == 1 else ibis.greatest(*firsts)
-    exprs: dict[str, ir.Value] = {"tenure_days": tenure}
-    for source, names in _ZERO_WHEN_ABSENT.items():
-        if parts[source] is not None:
-            for name in names:
-                exprs[name] = table[name].fill_null(0)
-    if parts["interactions"] is not None:
-        exprs["days_since_contact"] = table._last_message.isnull().ifelse(
-            tenure, clock.days_since(table._last_message)
+    values["tenure_days"] = tenure
+    last_message = next((p.internal["_last_message"] for p in parts if p.internal), None)
+    if last_message is not None:
+        values["days_since_contact"] = last_message.isnull().ifelse(
+            tenure, clock.days_since(last_message)
         )
-    if exprs:
-        table = table.mutate(**exprs)
-    cols = set(table.columns)
-    out: dict[str, ir.Value] = {"customer_id": table.customer_id}
+    out: dict[str, ir.Value] = {"customer_id": base.customer_id}
     for feature in FEATURES:
-        if feature.name in cols:
-            value = table[feature.name]
-            out[feature.name] = (
-                value.cast("string") if feature.categorical else value.cast("float64")
-            )
-        else:
-            dtype = "string" if feature.categorical else "float64"
-            out[feature.name] = ibis.null().cast(dtype)
+        dtype = "string" if feature.categorical else "float64"
+        value = values.get(feature.name)
+        out[feature.name] = ibis.null(dtype) if value is None else value.cast(dtype)
     return table.select(**out).order_by("customer_id")
