@@ -24,6 +24,11 @@ def test_load_ingests_every_table_and_the_truth(warehouse: Any) -> None:
     assert [r.table for r in reports] == list(LOAD_ORDER)
     assert all(r.rows_rejected == 0 for r in reports)
     assert _counts(warehouse) == {n: len(business.tables[n]) for n in LOAD_ORDER}
+    # Renewal dates after the window (active annual plans) are accepted and kept as they are.
+    ends = warehouse.table("subscriptions").to_pandas()["contract_ends_at"].dropna()
+    assert (ends > pd.Timestamp(business.truth.params["end"])).sum() > 3
+    expected_ends = business.tables["subscriptions"]["contract_ends_at"].dropna()
+    assert sorted(ends) == sorted(expected_ends)
     truth = warehouse.table("demo_truth_customers").to_pandas()
     assert len(truth) == 400 and truth["alive_at_end"].dtype == bool
     campaigns = warehouse.table("demo_truth_campaigns").to_pandas()

@@ -85,26 +85,48 @@ def test_timestamps_fall_inside_the_window_and_after_acquisition(demo: DemoBusin
             if col.kind != "timestamp":
                 continue
             values = frame[col.name].dropna()
-            assert (values >= START).all() and (values < END).all(), (name, col.name)
+            # A renewal date is known in advance: the one column allowed past the window's end.
+            last = END + pd.Timedelta(days=366) if col.name == "contract_ends_at" else END
+            assert (values >= START).all() and (values < last).all(), (name, col.name)
         if spec.time_column and "customer_id" in frame and name != "customers":
             since = frame[spec.time_column] - acquired.reindex(frame["customer_id"]).to_numpy()
             assert (since >= pd.Timedelta(0)).all(), name
 
 
 def test_nothing_the_customer_does_happens_after_death(demo: DemoBusiness) -> None:
-    """The tables come from the truth: a dead customer is silent (unless they came back)."""
+    """The tables come from the truth: a dead customer is silent (unless they came back).
+
+    A subscriber's death is the decision to leave: they keep using what they paid for (sessions,
+    e-mails opened) until the subscription ends, and an annual subscriber cancels the renewal
+    after deciding; tickets, complaints, surveys and failed payments stop at the decision.
+    """
     truth = demo.truth.customers.set_index("customer_id")
-    gone = truth["death_at"].where(truth["reactivated_at"].isna())
+    once = truth["reactivated_at"].isna()
+    gone = truth["death_at"].where(once)
+    using = truth["subscription_ended_at"].fillna(truth["death_at"]).where(once)
     inter = demo.tables["interactions"]
-    by_customer = inter[~inter["kind"].isin(["message_sent", "holdout"])]
-    for frame, column in (
-        (demo.tables["orders"], "ordered_at"),
-        (demo.tables["events"], "occurred_at"),
-        (by_customer, "occurred_at"),
+    usage = inter["kind"].isin(["message_opened", "message_clicked"])
+    voice = inter[~usage & ~inter["kind"].isin(["message_sent", "holdout"])]
+    events = demo.tables["events"]
+    for frame, column, end in (
+        (demo.tables["orders"], "ordered_at", gone),
+        (voice, "occurred_at", gone),
+        (events[events["name"] == "payment_failed"], "occurred_at", gone),
+        (events, "occurred_at", using),
+        (inter[usage], "occurred_at", using),
     ):
-        death = gone.reindex(frame["customer_id"]).to_numpy()
-        after = frame[column].to_numpy() > death
+        limit = end.reindex(frame["customer_id"]).to_numpy()
+        after = frame[column].to_numpy() > limit
         assert not after.any(), frame.loc[after].head()
+    # Subscribers do use the service between the decision and the end of the subscription.
+    sessions = events[events["name"].isin(["login", "app_session"])]
+    death = gone.reindex(sessions["customer_id"]).to_numpy()
+    assert (sessions["occurred_at"].to_numpy() > death).sum() > 100
+    views = events[events["name"] == "cancel_page_view"]
+    late = views[views["occurred_at"].to_numpy() > gone.reindex(views["customer_id"]).to_numpy()]
+    subs = demo.tables["subscriptions"]
+    annual = set(subs.loc[subs["billing_period"] == "year", "customer_id"])
+    assert len(late) > 10 and set(late["customer_id"]) <= annual
 
 
 def test_shop_customers_order_first_at_acquisition(demo: DemoBusiness) -> None:
@@ -200,7 +222,21 @@ def test_truth_has_the_contract_shape(demo: DemoBusiness) -> None:
     ]
     assert truth.drivers == list(DRIVERS)
     c = truth.customers
-    assert {"customer_id", "line", "death_at", "alive_at_end", "drivers"} <= set(c.columns)
+    assert {
+        "customer_id",
+        "line",
+        "death_at",
+        "alive_at_end",
+        "drivers",
+        "paying_started_at",
+        "subscription_ended_at",
+    } <= set(c.columns)
+    shop = c["line"] == "shop"
+    assert c.loc[shop, ["paying_started_at", "subscription_ended_at"]].isna().all().all()
+    # A subscription ends after the decision to leave, never before it.
+    ended = c["subscription_ended_at"].notna()
+    assert (c.loc[ended, "subscription_ended_at"] >= c.loc[ended, "death_at"]).all()
+    assert c["subscription_ended_at"].notna().sum() > 100
     assert set(c["line"]) == {"shop", "subscription"}
     assert (
         c["alive_at_end"]

@@ -1,9 +1,10 @@
 """Behavioural ``events``: sessions on web and app, page views, store visits.
 
 Each customer has a session rate (Gamma across customers, higher for subscribers). While alive
-they start sessions at the points of a Poisson process with that rate; after the onset of usage
-decline (a planted churn driver) the rate falls to ``decline_factor`` of it, which is how the
-driver shows in the data: logins and app sessions per week fall by more than half. A web session
+(a subscriber who decided to leave: until the subscription ends) they start sessions at the
+points of a Poisson process with that rate; after the onset of usage decline (a planted churn
+driver) the rate falls to ``decline_factor`` of it, which is how the driver shows in the data:
+logins and app sessions per week fall by more than half. A web session
 is a ``login`` followed by a few ``page_view``s; an app session is one ``app_session`` event.
 Store orders leave a ``store_visit``; a few subscribers look at the cancellation page without
 cancelling, so that page is a strong but imperfect signal.
@@ -34,10 +35,13 @@ _IDLE_CANCEL_VIEWS_PER_YEAR = 0.15
 def session_events(w: World, events: Log, store_orders: Purchases) -> None:
     """Add every session, page view and store visit of the chunk's customers to ``events``."""
     rng, p, h = w.rng, w.params, w.horizon
-    onset = np.minimum(w.decline_onset, w.end_first)
-    before_end = np.minimum(onset, w.end_first)
+    # A subscriber who decided to leave keeps using the service, as before, until the
+    # subscription ends; usage decline only starts before the decision.
+    use_end = w.usage_end
+    onset = np.where(w.decline_onset < w.end_first, w.decline_onset, use_end)
+    second_end = np.where(np.isfinite(w.left2), w.left2, w.death2)
     starts = np.concatenate([w.acquired, onset, w.reactivated])
-    ends = np.concatenate([before_end, w.end_first, np.minimum(w.death2, h)])
+    ends = np.concatenate([onset, use_end, np.minimum(second_end, h)])
     rates = np.concatenate([w.engagement, w.engagement * p.decline_factor, w.engagement])
     seg_owner, time = poisson_times(
         rng, np.minimum(starts, h), np.minimum(ends, h), rates, sort=False

@@ -112,6 +112,7 @@ def truth_customers_table(w: World) -> pa.Table:
     ever = np.zeros((n, len(DRIVERS)), dtype=bool)
     at_death = np.zeros((n, len(DRIVERS)), dtype=bool)
     dead = np.flatnonzero(np.isfinite(w.death)).astype(np.int64)
+    paid = w.is_sub & (w.paying_start < w.horizon) & (w.death >= w.paying_start)
     for d, (name, _) in enumerate(DRIVERS):
         observed = w.observed[name]
         ever[:, d] = np.bincount(observed.cust, minlength=n) > 0
@@ -133,6 +134,8 @@ def truth_customers_table(w: World) -> pa.Table:
             "discount_seeker": pa.array(w.discount_seeker),
             "reactivated_at": w.timestamps(w.reactivated),
             "reactivation_ended_at": w.timestamps(w.death2),
+            "paying_started_at": w.timestamps(np.where(paid, w.paying_start, np.inf)),
+            "subscription_ended_at": w.timestamps(w.left),
         }
     )
 

@@ -205,6 +205,24 @@ class DemoParameters:
     no_contact_days: float = 120.0
     trial_share: float = 0.5
     trial_days: float = 14.0
+    annual_share: float = 0.25
+    """Share of subscribers on a yearly plan (billed and renewed once a year)."""
+    early_life: tuple[tuple[float, float], ...] = ((60.0, 2.0), (120.0, 1.5))
+    """Onboarding risk of a new paying subscriber: ``(until_day, hazard_ratio)`` steps.
+
+    The baseline hazard is multiplied by 2 in the first 60 days after payment starts and by 1.5
+    from day 60 to day 120, then by 1: most subscription businesses lose a larger share of new
+    payers in their first billing periods than later. Not a planted driver (it is not in
+    :data:`DRIVERS`); it multiplies the hazard together with them.
+    """
+    renewal_cancel_lead_days: float = 18.0
+    """Mean days before the renewal date at which a leaving annual subscriber cancels.
+
+    An annual subscriber who decides to leave keeps the paid term and turns off auto-renewal
+    (a ``cancel_page_view``) ``3 + Exp(mean)`` days before the renewal date, at most
+    :attr:`renewal_cancel_lead_max_days`, or at once when the decision comes later than that.
+    """
+    renewal_cancel_lead_max_days: float = 60.0
     plan_change_rate: float = 0.35
     """Plan changes per subscriber-year (at most one per subscription spell)."""
     upgrade_share: float = 0.6
@@ -235,6 +253,13 @@ class DemoParameters:
         data["drivers"] = [{"name": n, "hazard_ratio": hr} for n, hr in DRIVERS]
         data["plans"] = [{"plan": p, "billing_period": b, "amount": a} for p, b, a in PLANS]
         data["cancel_reasons"] = list(CANCEL_REASONS)
+        data["early_life"] = [
+            {"until_day": until, "hazard_ratio": ratio} for until, ratio in self.early_life
+        ]
+        data["cancellation_takes_effect"] = {
+            "month": "at the next monthly billing date after the decision",
+            "year": "at the renewal date ending the term in force at the decision",
+        }
         data["time_unit"] = "week"
         data["currency"] = "USD"
         data["shop_mean_purchase_rate_per_week"] = self.shop_r / self.shop_alpha

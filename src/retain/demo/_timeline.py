@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Spells", "active_at", "death_times", "poisson_times"]
+__all__ = ["Spells", "active_at", "death_times", "period_end", "poisson_times"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -134,3 +134,16 @@ def death_times(
     death = seg_end - (cum[idx] - target) / np.maximum(rate[idx], 1e-300)
     death = np.clip(death, acquired, float(horizon))
     return np.where(dead, death, np.inf)
+
+
+def period_end(anchor: FloatArray, t: FloatArray, period: FloatArray | float) -> FloatArray:
+    """End of the billing period (or yearly term) in force at ``t``, counted from ``anchor``.
+
+    The first period ends one ``period`` after ``anchor``; a ``t`` lying exactly on a period end
+    (within a microsecond) belongs to the period it ends, so the function is idempotent:
+    ``period_end(a, period_end(a, t, p), p) == period_end(a, t, p)``. ``inf`` stays ``inf``.
+    """
+    with np.errstate(invalid="ignore"):
+        count = np.maximum(1.0, np.ceil((t - anchor) / period - 1e-11))
+    out = anchor + count * period
+    return np.where(np.isfinite(t), out, np.inf)

@@ -7,10 +7,14 @@ table modules (``_customers``, ``_orders``, ``_subscriptions``, ``_activity``, `
 1. acquisition time, line (shop or subscription), country, consent, latent rates;
 2. the *potential* driver processes (complaints with their resolution, failed payments, the
    onset of usage decline, the no-contact state), independent of death;
-3. death, drawn exactly from the hazard those drivers modulate; everything after death is
+3. death, drawn exactly from the hazard those drivers modulate (for new paying subscribers
+   also the onboarding risk, :attr:`DemoParameters.early_life`); everything after death is
    dropped (a hazard at ``t`` only depends on what happened before ``t``, so thinning the
    potential processes at death is a valid generative process);
-4. for subscribers, a possible reactivation after churn.
+4. for subscribers, the plan (monthly or annual, a possible plan change) and when the
+   subscription really ends: death is the *decision* to leave, which takes effect at the end of
+   the billing period in force (the next monthly billing date, or the renewal date of an annual
+   term); then a possible reactivation after that end.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from retain.demo._timeline import (
     IntArray,
     Spells,
     death_times,
+    period_end,
     poisson_times,
 )
 
@@ -75,11 +80,22 @@ class World:
     """First onset of usage decline, ``inf`` when none."""
     potential: dict[str, Spells]
     death: FloatArray
-    """First churn time, ``inf`` when alive at the horizon."""
+    """First churn time, ``inf`` when alive at the horizon (for subscribers: the decision)."""
+    annual: BoolArray
+    """Subscribers on a yearly plan (kept through a plan change and a comeback)."""
+    plan_change: FloatArray
+    """Subscribers: time of the (single) plan change before death, ``inf`` when none."""
+    left: FloatArray
+    """Paying subscribers who decided to leave: when the subscription ends, the end of the
+    billing period (monthly) or term (annual) in force at ``death``; it may lie after the
+    horizon. ``inf`` for everyone else."""
     reactivated: FloatArray
     """Subscribers who come back: start of the second spell, ``inf`` otherwise."""
     death2: FloatArray
-    """End of the second spell, ``inf`` when still active at the horizon or never started."""
+    """Decision ending the second spell, ``inf`` when still active at the horizon or never
+    started."""
+    left2: FloatArray
+    """When the second spell's subscription ends (as :attr:`left`), ``inf`` when none."""
     observed: dict[str, Spells] = field(default_factory=dict)
     email_landings: list[tuple[IntArray, FloatArray, str]] = field(default_factory=list)
     """Clicked e-mails (who, when, campaign): each lands on the site as a ``page_view``."""
@@ -104,10 +120,24 @@ class World:
             np.isinf(self.death) | ((self.reactivated < self.horizon) & np.isinf(self.death2))
         )
 
+    @property
+    def usage_end(self) -> FloatArray:
+        """End of the first life's use of the service (at most the horizon).
+
+        Death for a shop customer; for a subscriber who decided to leave, the end of the
+        subscription (:attr:`left`): a subscriber keeps using what was paid for until then.
+        """
+        return np.where(np.isfinite(self.left), np.minimum(self.left, self.horizon), self.end_first)
+
     def alive_at(self, cust: IntArray, t: FloatArray) -> BoolArray:
-        """Whether customer ``cust[k]`` is alive (in a spell) at time ``t[k]``."""
-        first = (t >= self.acquired[cust]) & (t < self.death[cust])
-        second = (t >= self.reactivated[cust]) & (t < self.death2[cust])
+        """Whether customer ``cust[k]`` is a customer (in a spell) at time ``t[k]``.
+
+        A subscriber's spell lasts until the subscription ends, past the decision to leave.
+        """
+        first_end = np.where(np.isfinite(self.left), self.left, self.death)[cust]
+        second_end = np.where(np.isfinite(self.left2), self.left2, self.death2)[cust]
+        first = (t >= self.acquired[cust]) & (t < first_end)
+        second = (t >= self.reactivated[cust]) & (t < second_end)
         return np.asarray(first | second)
 
     def new_ids(self, prefix: str, count: int) -> pa.Array:
@@ -156,6 +186,21 @@ def _acquisition_days(
     return np.minimum(day + rng.random(n), horizon - 1e-6)
 
 
+def _early_life_spells(
+    is_sub: BoolArray, paying_start: FloatArray, horizon: float, p: DemoParameters
+) -> list[tuple[Spells, float]]:
+    """The onboarding risk as hazard spells: one per step of ``p.early_life`` per payer."""
+    payers = np.flatnonzero(is_sub & (paying_start < horizon)).astype(np.int64)
+    out, since = [], 0.0
+    for until, ratio in p.early_life:
+        begin = paying_start[payers] + since
+        keep = begin < horizon
+        stop = np.minimum(paying_start[payers] + until, horizon)
+        out.append((Spells(payers[keep], begin[keep], stop[keep]), ratio))
+        since = until
+    return out
+
+
 def build_world(
     rng: np.random.Generator,
     *,
@@ -188,6 +233,7 @@ def build_world(
     trial = is_sub & (rng.random(n) < p.trial_share)
     paying_start = acquired + np.where(trial, p.trial_days, 0.0)
     end = np.full(n, horizon)
+    onboarding = _early_life_spells(is_sub, paying_start, horizon, p)
 
     # Potential driver processes, independent of death.
     c_owner, c_time = poisson_times(
@@ -232,19 +278,28 @@ def build_world(
         acquired=acquired,
         horizon=horizon,
         mu=mu,
-        drivers=[(potential[name], ratio) for name, ratio in DRIVERS],
+        drivers=[(potential[name], ratio) for name, ratio in DRIVERS] + onboarding,
     )
 
-    # Subscribers who paid before churning may come back once (no drivers act on the comeback).
-    churned_payer = is_sub & np.isfinite(death) & (death >= paying_start)
-    comes_back = churned_payer & (rng.random(n) < p.reactivation_share)
-    reactivated = np.where(
-        comes_back, death + 7.0 + rng.exponential(p.reactivation_days, n), np.inf
-    )
+    # The plan and when a departure takes effect, from a stream of their own (spawning does
+    # not advance ``rng``, so the draws below it are the same as without these).
+    plan_rng = rng.spawn(1)[0]
+    annual = is_sub & (plan_rng.random(n) < p.annual_share)
+    period = np.where(annual, DAYS_PER_YEAR, DAYS_PER_YEAR / 12.0)
+    paid = is_sub & (paying_start < horizon) & (death >= paying_start)
+    change = paying_start + plan_rng.exponential(DAYS_PER_YEAR / p.plan_change_rate, n)
+    plan_change = np.where(paid & (change < np.minimum(death, horizon)), change, np.inf)
+    anchor = np.where(np.isfinite(plan_change), plan_change, paying_start)
+    left = np.where(paid & np.isfinite(death), period_end(anchor, death, period), np.inf)
+
+    # Subscribers whose subscription ended may come back once (no drivers act on the comeback).
+    comes_back = (left < horizon) & (rng.random(n) < p.reactivation_share)
+    reactivated = np.where(comes_back, left + 7.0 + rng.exponential(p.reactivation_days, n), np.inf)
     reactivated = np.where(reactivated < horizon, reactivated, np.inf)
     second_life = rng.exponential(1.0, n) / mu
     death2 = np.where(np.isfinite(reactivated), reactivated + second_life, np.inf)
     death2 = np.where(death2 < horizon, death2, np.inf)
+    left2 = np.where(np.isfinite(death2), period_end(reactivated, death2, period), np.inf)
 
     world = World(
         rng=rng,
@@ -270,8 +325,12 @@ def build_world(
         decline_onset=first_onset,
         potential=potential,
         death=death,
+        annual=annual,
+        plan_change=plan_change,
+        left=left,
         reactivated=reactivated,
         death2=death2,
+        left2=left2,
     )
     world.observed = {name: s.truncate(world.end_first) for name, s in potential.items()}
     return world

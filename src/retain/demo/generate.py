@@ -100,7 +100,10 @@ class DemoTruth:
         life), ``drivers_at_death``, ``purchase_rate`` (true Pareto/NBD ``lambda`` per week,
         shop only), ``dropout_rate`` (baseline ``mu`` per week), ``sessions_per_week``,
         ``discount_seeker``, ``reactivated_at`` and ``reactivation_ended_at`` (subscribers who
-        came back after churning).
+        came back after churning), ``paying_started_at`` and ``subscription_ended_at``
+        (subscribers: a subscriber's ``death_at`` is the decision to leave, which takes effect
+        at the next billing date or, on an annual plan, at the renewal date; that end may lie
+        after the window).
     drivers : list of (str, float)
         The planted churn drivers, strongest first, with their hazard ratios.
     campaigns : pandas.DataFrame
@@ -115,7 +118,9 @@ class DemoTruth:
         When each driver acted: ``customer_id``, ``driver``, ``hazard_ratio``, ``started_at``,
         ``ended_at`` (NaT while still active at the end).
     params : dict
-        Every parameter of the process (``truth_params.json``).
+        Every parameter of the process (``truth_params.json``), among them ``early_life``:
+        the onboarding risk of new paying subscribers as ``until_day`` / ``hazard_ratio``
+        steps.
     """
 
     customers: pd.DataFrame
