@@ -11,7 +11,12 @@ from retain.errors import InvalidParameterError, NotFittedError
 from retain.models.churn import ChurnClassifier, calibration_table, evaluation_metrics
 
 
-@parametrize_with_checks([ChurnClassifier(random_state=0, n_estimators=30)])
+@parametrize_with_checks(
+    [
+        ChurnClassifier(random_state=0, n_estimators=30),
+        ChurnClassifier(random_state=0, n_estimators=30, linear_base=True),
+    ]
+)
 def test_sklearn_conformance(estimator: ChurnClassifier, check: object) -> None:
     """Every check of sklearn 1.9's suite passes; none is skipped (array-API checks need
     SCIPY_ARRAY_API and are skipped by sklearn itself)."""
@@ -79,16 +84,26 @@ def test_balanced_class_weight_keeps_probabilities_honest() -> None:
 def test_categoricals_are_native_and_unknown_levels_are_missing() -> None:
     train = _panel(origins=4, seed=5)
     X = ["x1", "x2", "plan"]
-    model = ChurnClassifier(random_state=0).fit(train[X], train["churned"], time=train["as_of"])
+    model = ChurnClassifier(random_state=0, linear_base=True).fit(
+        train[X], train["churned"], time=train["as_of"]
+    )
     assert model.categories_ == {"plan": ["a", "b", "c"]}
     new = pd.DataFrame({"x1": [0.0, 0.0], "x2": [0.0, 0.0], "plan": ["b", "zzz"]})
     p = model.predict_proba(new)[:, 1]
     assert np.isfinite(p).all()
     contrib = model.contributions(new)
     assert contrib.shape == (2, 4)
-    # TreeSHAP contributions add up to the raw log-odds of the trees.
-    raw = model.booster_.predict(model.prepare(new), raw_score=True)
+    # Contributions (TreeSHAP plus the linear base's terms) add up to the raw log-odds.
+    prepared = model.prepare(new)
+    raw = model.booster_.predict(prepared, raw_score=True) + model.linear_.margin(prepared)
     np.testing.assert_allclose(contrib.sum(axis=1), raw, rtol=1e-6)
+    # An unknown level contributes what a missing one does: nothing from the linear base.
+    assert model.linear_.contributions(prepared)[1, 2] == pytest.approx(
+        -float(
+            model.linear_.mean_[model.linear_.owner_ == 2]
+            @ model.linear_.coef_[model.linear_.owner_ == 2]
+        )
+    )
 
 
 def test_without_time_the_slices_are_random_and_stratified() -> None:

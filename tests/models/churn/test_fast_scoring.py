@@ -1,4 +1,4 @@
-"""Batch scoring's grouped TreeSHAP gives LightGBM's own contributions, row for row."""
+"""Batch scoring's compiled TreeSHAP gives the classifier's own contributions, row for row."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
 
 def test_grouped_contributions_equal_lightgbm_treeshap() -> None:
     frame, y = _data(6000, seed=0)
-    model = ChurnClassifier(random_state=0, n_estimators=80).fit(frame, y)
+    model = ChurnClassifier(random_state=0, n_estimators=80, linear_base=True).fit(frame, y)
     scored, _ = _data(5000, seed=1)  # unseen rows, categories and missing values included
     p_exact, c_exact = model.predict_with_contributions(scored)
     p, c = predict_with_contributions(model, scored)
@@ -47,10 +47,25 @@ def test_grouped_contributions_equal_lightgbm_treeshap() -> None:
     assert (np.abs(c[:, :-1]).sum(axis=0) > 0).sum() >= 5
 
 
-def test_small_frames_use_the_classifier_directly() -> None:
+def test_small_frames_and_plain_trees_agree_too() -> None:
     frame, y = _data(3000, seed=2)
-    model = ChurnClassifier(random_state=0, n_estimators=40).fit(frame, y)
-    p_exact, c_exact = model.predict_with_contributions(frame.iloc[:50])
-    p, c = predict_with_contributions(model, frame.iloc[:50])
-    np.testing.assert_array_equal(c, c_exact)
-    np.testing.assert_array_equal(p, p_exact)
+    model = ChurnClassifier(random_state=0, n_estimators=40, linear_base=False).fit(frame, y)
+    for rows in (frame.iloc[:1], frame.iloc[:50]):
+        p_exact, c_exact = model.predict_with_contributions(rows)
+        p, c = predict_with_contributions(model, rows)
+        np.testing.assert_allclose(c, c_exact, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(p, p_exact, rtol=0, atol=1e-9)
+
+
+def test_linear_base_terms_add_up_to_the_margin() -> None:
+    frame, y = _data(4000, seed=3)
+    model = ChurnClassifier(random_state=0, n_estimators=30, linear_base=True).fit(frame, y)
+    assert model.linear_ is not None
+    prepared = model.prepare(frame)
+    linear = model.linear_.contributions(prepared)
+    np.testing.assert_allclose(linear.sum(axis=1), model.linear_.margin(prepared), atol=1e-10)
+    # The linear base reads the missing indicator and the categories, not only numbers.
+    assert np.abs(linear[:, list(frame.columns).index("country")]).max() > 0
+    raw = np.asarray(model.booster_.predict(prepared, raw_score=True))
+    _, c = predict_with_contributions(model, frame)
+    np.testing.assert_allclose(c.sum(axis=1), raw + model.linear_.margin(prepared), atol=1e-9)

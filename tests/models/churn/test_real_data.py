@@ -38,18 +38,20 @@ def _telco(datasets: Path) -> tuple[pd.DataFrame, pd.Series]:
 
 @pytest.mark.slow
 def test_telco_cross_validated_auc_is_in_the_honest_published_band(datasets: Path) -> None:
-    """Honest published work lands at ROC AUC 0.84-0.85 (issue 7); we got 0.847 (3 x 5-fold:
-    0.847, logistic 0.851) with calibration on the diagonal. Pinned at +-0.008."""
+    """Honest published work lands at ROC AUC 0.84-0.85 (issue 7). With the linear base (the
+    setting for a single snapshot of attributes) we got 0.850 in 1 x 5-fold (logistic 0.851;
+    plain trees 0.847), calibration on the diagonal. Pinned at +-0.008."""
     X, y = _telco(datasets)
     assert len(X) == 7043 and int(y.sum()) == 1869
-    result = repeated_cv(X, y, n_repeats=1, n_bootstrap=100)
+    estimator = ChurnClassifier(random_state=0, linear_base=True)
+    result = repeated_cv(X, y, estimator=estimator, n_repeats=1, n_bootstrap=100)
     m = result.metrics.set_index("model")
-    assert m.loc["model", "roc_auc"] == pytest.approx(0.847, abs=0.008)
+    assert m.loc["model", "roc_auc"] == pytest.approx(0.850, abs=0.008)
     assert (
         m.loc["model", "roc_auc_low"] < m.loc["model", "roc_auc"] < m.loc["model", "roc_auc_high"]
     )
-    assert abs(m.loc["model", "roc_auc"] - m.loc["logistic", "roc_auc"]) < 0.01
-    assert m.loc["model", "brier"] == pytest.approx(0.1347, abs=0.004)
+    assert abs(m.loc["model", "roc_auc"] - m.loc["logistic", "roc_auc"]) < 0.005
+    assert m.loc["model", "brier"] == pytest.approx(0.1330, abs=0.004)
     cal = result.calibration[result.calibration["model"] == "model"]
     ece = float(((cal["mean_predicted"] - cal["observed"]).abs() * cal["n"]).sum() / cal["n"].sum())
     assert ece < 0.03
@@ -59,7 +61,7 @@ def test_telco_cross_validated_auc_is_in_the_honest_published_band(datasets: Pat
 def test_cdnow_sample_rolling_origins(datasets: Path) -> None:
     """CDNOW 1/10 sample, H = 90 days, 13 monthly dates 1997-04..1998-04, tested on the last 3.
 
-    Measured: model 0.809, logistic 0.820, BG/NBD 0.813, recency 0.804 (ROC AUC). On this small
+    Measured: model 0.811, logistic 0.820, BG/NBD 0.813, recency 0.804 (ROC AUC). On this small
     sample the trees do not beat logistic regression or BG/NBD; they do beat the recency rule and
     are better calibrated than it (Brier 0.097 vs 0.104). Pinned at +-0.01.
     """
@@ -86,7 +88,7 @@ def test_cdnow_sample_rolling_origins(datasets: Path) -> None:
     assert notes == [] and "p_alive" in panel.columns
     result = backtest(panel, horizon_days=90, test_origins=3)
     m = result.metrics.set_index("model")["roc_auc"]
-    assert m["model"] == pytest.approx(0.809, abs=0.01)
+    assert m["model"] == pytest.approx(0.811, abs=0.01)
     assert m["logistic"] == pytest.approx(0.820, abs=0.01)
     assert m["bgnbd"] == pytest.approx(0.813, abs=0.01)
     assert m["recency"] == pytest.approx(0.804, abs=0.01)
@@ -105,12 +107,13 @@ DRIVER_FAMILY = {
 @pytest.mark.slow
 def test_demo_planted_drivers_come_out_as_reasons() -> None:
     """On the demo's subscription line (5,000 customers, seed 7), for customers on whom a driver
-    was planted and in whom it is visible at the reference date, the planted driver is their
-    first reason, and the strongest planted driver (unresolved complaints) carries the largest
-    contribution. Measured (last 6 dates): first-reason share 0.92 / 0.41 / 0.66 / 0.82 for
-    complaints / payment / usage / contact (vs at most 0.08 for customers without the driver);
-    mean family contribution 0.31 / 0.07 / 0.10 / 0.08 log-odds. The planted order holds for
-    the strongest driver only (see docs/model-results.md)."""
+    was planted and in whom it is visible at the reference date, the planted driver is among
+    their top 3 reasons far more often than for customers without it, and the drivers' mean
+    contributions come out in the planted order (complaints x4 > payment x3 > usage x2.5 >
+    contact x1.6). Measured (last 6 dates): top-3 share 0.98 / 0.48 / 0.84 / 0.77 (without the
+    driver 0.00 / 0.00 / 0.08 / 0.05); mean family contribution 0.291 / 0.185 / 0.171 / 0.043
+    log-odds. First reasons are often structural (a monthly plan's missing commitment, the plan,
+    a recent start), which the demo's subscription structure makes true."""
     from retain.demo import generate
 
     business = generate(customers=5000, seed=7)
@@ -127,7 +130,7 @@ def test_demo_planted_drivers_come_out_as_reasons() -> None:
     recent = recent.merge(business.truth.customers[["customer_id", "drivers"]], on="customer_id")
     contrib = model.contributions(recent[features])
     fam = np.array([family_of(f) for f in features] + ["(bias)"])
-    top = np.array([r[0].key if r else "" for r in reason_codes(contrib, recent[features])])
+    codes = reason_codes(contrib, recent[features])
     visible = {
         "unresolved_complaint": (
             recent["complaints_unresolved"] > 0,
@@ -143,9 +146,11 @@ def test_demo_planted_drivers_come_out_as_reasons() -> None:
         shows, key = visible[driver]
         planted = planted_lists.apply(lambda names, d=driver: d in names).to_numpy()
         active = planted & shows.to_numpy()
+        in_top = np.array([any(r.key == key for r in rs) for rs in codes])
         assert active.sum() > 50, driver
-        assert (top[active] == key).mean() > 0.3, driver
-        assert (top[active] == key).mean() > 3 * (top[~planted] == key).mean(), driver
+        assert in_top[active].mean() > 0.4, driver
+        assert in_top[active].mean() > 4 * in_top[~planted].mean(), driver
         strength[driver] = contrib[active][:, fam == family].sum(axis=1).mean()
-        assert strength[driver] > 0.04, driver
-    assert max(strength, key=strength.__getitem__) == "unresolved_complaint"
+    values = [strength[d] for d in DRIVER_FAMILY]
+    assert values == sorted(values, reverse=True), strength
+    assert values[-1] > 0.02, strength

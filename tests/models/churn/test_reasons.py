@@ -144,8 +144,10 @@ def _wide_fixture(n: int, seed: int) -> tuple[np.ndarray, pd.DataFrame]:
     cols: dict[str, object] = {}
     choices = np.array([np.nan, 0.0, 1.0, 2.0, -60.0, 29.5, 30.0, 179.0, 180.0, 250.4, 0.35, 2.5])
     for f in FEATURES:
-        if f.name in ("plan", "billing_period"):
+        if f.name == "plan":
             cols[f.name] = rng.choice(np.array(["basic", "", None, "pro"], dtype=object), n)
+        elif f.name == "billing_period":
+            cols[f.name] = rng.choice(np.array(["month", "year", None], dtype=object), n)
         elif f.name in ("country", "language", "acquisition_channel"):
             cols[f.name] = rng.choice(np.array(["JP", "한국", None, "US"], dtype=object), n)
         else:

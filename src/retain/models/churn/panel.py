@@ -48,15 +48,23 @@ def _time_columns(sources: Sources) -> list[tuple[str, str]]:
 
 
 def data_window(con_or_tables: SourceLike) -> DataWindow:
-    """The span of the activity data (orders, events, subscriptions, interactions). Executes."""
+    """The span of the activity data (orders, events, subscriptions, interactions). Executes.
+
+    A subscription's ``ended_at`` may be scheduled ahead (a cancellation effective at the end of
+    the paid period); ends later than now are plans, not data, and do not extend the window.
+    """
     sources = resolve_sources(con_or_tables)
+    now = ibis.literal(pd.Timestamp.now(tz="UTC").tz_localize(None).to_pydatetime())
     lows, highs = [], []
     for table, column in _time_columns(sources):
         source = sources[table]
         assert source is not None
-        row = source.aggregate(lo=source[column].min(), hi=source[column].max()).to_pandas().iloc[0]
+        col = source[column]
+        hi = col.max(where=col <= now) if column == "ended_at" else col.max()
+        row = source.aggregate(lo=col.min(), hi=hi).to_pandas().iloc[0]
         if pd.notna(row["lo"]):
             lows.append(pd.Timestamp(row["lo"]))
+        if pd.notna(row["hi"]):
             highs.append(pd.Timestamp(row["hi"]))
     if not lows:
         raise InvalidParameterError(t("churn.no_data"), hint=t("churn.no_data_hint"))

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from retain.features import family_of
 from retain.i18n import t
@@ -178,6 +180,9 @@ def _contract(r: Row) -> tuple[str, dict[str, Any]] | None:
     days = _num(r, "days_to_contract_end")
     if days is not None:
         return "reasons.contract_ending", {"days": _int(days)}
+    renewal = _num(r, "days_to_renewal")
+    if renewal is not None and r.get("billing_period") == "year":
+        return "reasons.renewal_due", {"days": _int(renewal)}
     return "reasons.no_contract", {}
 
 
@@ -319,7 +324,8 @@ def reasons_json(reasons: Sequence[Reason]) -> str:
 # than the trees. Below, each family's renderer is restated as *variants* over whole columns: an
 # ordered list of (message key, mask, parameter columns), the first variant whose mask holds being
 # the row's reason, exactly as the per-row renderers above decide it. The top families are then
-# picked per row with numpy, and only the picked reasons are formatted as JSON text.
+# picked per row with numpy, and only the picked reasons are formatted as JSON text, with Arrow's
+# string kernels (no Python loop per row).
 # ``tests/models/churn/test_reasons.py`` checks both paths give identical JSON.
 
 Param = tuple[str, np.ndarray]
@@ -468,9 +474,14 @@ def _v_subscription(c: _Columns) -> list[Variant]:
 
 
 def _v_contract(c: _Columns) -> list[Variant]:
-    days = c.num("days_to_contract_end")
+    days, renewal = c.num("days_to_contract_end"), c.num("days_to_renewal")
+    if "billing_period" in c.features.columns:
+        yearly = (c.features["billing_period"].astype(object) == "year").to_numpy(dtype=bool)
+    else:
+        yearly = np.zeros(c.n, dtype=bool)
     return [
         ("reasons.contract_ending", _present(days), [("days", _ints(days))]),
+        ("reasons.renewal_due", _present(renewal) & yearly, [("days", _ints(renewal))]),
         ("reasons.no_contract", np.ones(c.n, dtype=bool), []),
     ]
 
@@ -524,16 +535,16 @@ def _json_float(x: float) -> str:
     return repr(x) if math.isfinite(x) else json.dumps(x)
 
 
-def _param_text(name: str, column: np.ndarray) -> list[str]:
-    """``"name":value`` for each row of a parameter column, as ``json.dumps`` writes it."""
-    head = json.dumps(name) + ":"
-    if column.dtype == object:
-        return [head + json.dumps(v, ensure_ascii=False) for v in column.tolist()]
-    return [head + str(v) for v in column.tolist()]
-
-
-def _fallback_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def _fallback_head(member: str, value: Any) -> str:
+    """``{"key":...,"params":{...}`` of a profile attribute or a feature outside the catalog."""
+    if isinstance(value, float):
+        value = round(value, 2)
+    if member in _PROFILE:
+        key, params = f"reasons.{member}", {"value": str(value)}
+    else:
+        key, params = "reasons.feature", {"feature": member, "value": str(value)}
+    head = json.dumps({"key": key, "params": params}, ensure_ascii=False, separators=(",", ":"))
+    return head[:-1]
 
 
 def reasons_json_column(
@@ -570,9 +581,8 @@ def reasons_json_column(
         idx = member_idx[k]
         best = np.argmax(contributions[:, idx], axis=1)
         values = [features.iloc[:, j].tolist() for j in idx]
-        present = np.array(
-            [not _fallback_missing(values[b][i]) for i, b in enumerate(best.tolist())], dtype=bool
-        )
+        missing = np.column_stack([features.iloc[:, j].isna().to_numpy() for j in idx])
+        present = ~missing[np.arange(n), best]
         choice[present, k] = 0
         variants.append([])
         fallback[k] = (best, values)
@@ -588,45 +598,81 @@ def reasons_json_column(
     fam = order[rows, pos]
     slot = rank[rows, pos] - 1
     var = choice[rows, fam]
-    chosen = sums[rows, fam]
-    if np.isfinite(chosen).all():
-        contrib_text = [',"contribution":' + repr(round(x, 4)) + "}" for x in chosen.tolist()]
-    else:
-        contrib_text = [
-            ',"contribution":' + _json_float(round(x, 4)) + "}" for x in chosen.tolist()
-        ]
-    width = max(top, 0)
-    pieces = np.full((n, width), "", dtype=object)
-    text = np.empty(len(rows), dtype=object)
+    contrib_text = _contribution_text(np.round(sums[rows, fam], 4))
+    # Build each picked reason's JSON text a (family, variant) group at a time, in Arrow.
+    pieces: list[pa.Array] = []
+    positions: list[np.ndarray] = []
     for k in np.unique(fam).tolist():
         in_k = fam == k
         if k in fallback:
             best, values = fallback[k]
             sel = np.flatnonzero(in_k)
+            heads = []
+            seen: dict[tuple[int, Any], str] = {}
             for s in sel.tolist():
                 i = int(rows[s])
                 b = int(best[i])
-                member = names[member_idx[k][b]]
                 value = values[b][i]
-                if isinstance(value, float):
-                    value = round(value, 2)
-                if member in _PROFILE:
-                    key, params = f"reasons.{member}", {"value": str(value)}
-                else:
-                    key, params = "reasons.feature", {"feature": member, "value": str(value)}
-                head = json.dumps(
-                    {"key": key, "params": params}, ensure_ascii=False, separators=(",", ":")
-                )
-                text[s] = head[:-1] + contrib_text[s]
+                head = seen.get((b, value))
+                if head is None:
+                    head = seen[(b, value)] = _fallback_head(names[member_idx[k][b]], value)
+                heads.append(head)
+            pieces.append(_join([pa.array(heads, pa.string()), contrib_text.take(sel)]))
+            positions.append(sel)
             continue
         for v in np.unique(var[in_k]).tolist():
             sel = np.flatnonzero(in_k & (var == v))
             key, _, params = variants[k][v]
             r = rows[sel]
-            parts = [_param_text(name, column[r]) for name, column in params]
-            head = '{"key":' + json.dumps(key, ensure_ascii=False) + ',"params":{'
-            joined = [",".join(p) for p in zip(*parts, strict=True)] if parts else [""] * len(sel)
-            for s, body in zip(sel.tolist(), joined, strict=True):
-                text[s] = head + body + "}" + contrib_text[s]
-    pieces[rows, slot] = text
-    return ["[" + ",".join(p for p in row if p) + "]" for row in pieces.tolist()]
+            parts: list[pa.Array | str] = [
+                '{"key":' + json.dumps(key, ensure_ascii=False) + ',"params":{'
+            ]
+            for j, (name, column) in enumerate(params):
+                parts.append(("," if j else "") + json.dumps(name) + ":")
+                parts.append(_param_values(column[r]))
+            parts.append("}")
+            parts.append(contrib_text.take(sel))
+            pieces.append(_join(parts))
+            positions.append(sel)
+    if pieces:
+        at = np.concatenate(positions)
+        text = pa.concat_arrays(pieces).take(pa.array(np.argsort(at, kind="stable")))
+    else:
+        text = pa.array([], pa.string())
+    # Row by row: "[" + reason 1 + ("," + reason 2) + ... + "]"; a row's slots fill in order.
+    row_parts: list[pa.Array | str] = ["["]
+    for k in range(max(top, 0)):
+        index = np.full(n, -1, dtype=np.int64)
+        mine = slot == k
+        index[rows[mine]] = np.flatnonzero(mine)
+        taken = text.take(pa.array(index, mask=index < 0))
+        if k:
+            taken = _join([",", taken])
+        row_parts.append(pc.fill_null(taken, ""))
+    row_parts.append("]")
+    body = _join(row_parts) if len(row_parts) > 2 else pa.array(["[]"] * n, pa.string())
+    return body.to_pylist()  # type: ignore[no-any-return]
+
+
+def _join(parts: Sequence[pa.Array | str]) -> pa.Array:
+    """Concatenate string arrays and constants element-wise."""
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _param_values(column: np.ndarray) -> pa.Array:
+    """A parameter column as JSON text: integers as digits, strings JSON-quoted."""
+    if column.dtype == object:
+        return pa.array([json.dumps(v, ensure_ascii=False) for v in column.tolist()], pa.string())
+    return pc.cast(pa.array(column, pa.int64()), pa.string())
+
+
+def _contribution_text(values: np.ndarray) -> pa.Array:
+    """``,"contribution":<value>}`` with each value written as ``json.dumps`` writes floats."""
+    if len(values) and np.isfinite(values).all():
+        text = pc.cast(pa.array(values, pa.float64()), pa.string())
+        # Arrow writes 2.0 as "2"; Python's repr (and JSON) as "2.0".
+        whole = (values == np.floor(values)) & (np.abs(values) < 1e16)
+        text = pc.if_else(pa.array(whole), _join([text, ".0"]), text)
+    else:
+        text = pa.array([_json_float(x) for x in values.tolist()], pa.string())
+    return _join([',"contribution":', text, "}"])

@@ -43,7 +43,16 @@ __all__ = [
 
 CARD = "card.json"
 ARTIFACT = "model.pkl"
-_LIBRARIES = ("retain", "lightgbm", "scikit-learn", "numpy", "pandas", "ibis-framework", "duckdb")
+_LIBRARIES = (
+    "retain",
+    "lightgbm",
+    "scikit-learn",
+    "numpy",
+    "numba",
+    "pandas",
+    "ibis-framework",
+    "duckdb",
+)
 
 ModelCard = dict[str, Any]
 """The model card: a JSON object (see the module docstring for its fields)."""

@@ -1,11 +1,11 @@
 """Batch scoring: calibrated churn probability, risk band and reasons for every customer at risk.
 
-:func:`score_frame` scores a feature frame in chunks: exact TreeSHAP contributions (computed by
-:func:`predict_with_contributions` once per group of rows that take the same branches in a
-tree) give both the probability and the reasons, which are worded for the whole chunk at once
-(:func:`~retain.models.churn.reasons.reasons_json_column`); :func:`score_customers` builds
-the features from the warehouse at ``as_of``, scores them, writes the ``churn_scores`` table and
-reports drift against the model's training data.
+:func:`score_frame` scores a feature frame in chunks: exact contributions (TreeSHAP computed by
+:func:`predict_with_contributions` once per distinct branch pattern of each tree, plus the
+linear base's terms) give both the probability and the reasons, which are worded for the whole
+chunk at once (:func:`~retain.models.churn.reasons.reasons_json_column`);
+:func:`score_customers` builds the features from the warehouse at ``as_of``, scores them,
+writes the ``churn_scores`` table and reports drift against the model's training data.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from retain.errors import DataValidationError, Violation
 from retain.features import feature_snapshot
 from retain.features._sources import SourceLike, as_timestamp, resolve_sources
 from retain.i18n import t
+from retain.models.churn._treeshap import ensemble_of
 from retain.models.churn.drift import drift_report
 from retain.models.churn.panel import add_p_alive, data_window
 from retain.models.churn.reasons import reasons_json_column
@@ -59,96 +60,37 @@ def risk_band(probability: np.ndarray, bands: dict[str, float]) -> np.ndarray:
     return out
 
 
-_ZERO = 1e-35
-"""LightGBM's ``kZeroThreshold``: values this close to zero count as zero for missing values."""
-
-
-def _tree_splits(node: dict[str, Any], out: dict[int, set[float] | None]) -> None:
-    """Collect, per split feature, its numeric thresholds (``None`` for a categorical split)."""
-    if "split_feature" not in node:
-        return
-    f = int(node["split_feature"])
-    if node.get("decision_type") == "==":
-        out[f] = None
-    else:
-        seen = out.setdefault(f, set())
-        if seen is not None:
-            seen.add(float(node["threshold"]))
-    _tree_splits(node["left_child"], out)
-    _tree_splits(node["right_child"], out)
-
-
-def _tree_bins(X: np.ndarray, splits: dict[int, set[float] | None]) -> np.ndarray:
-    """One key per row such that rows with equal keys take the same branch at every node.
-
-    A numeric feature's bin is its position among the tree's thresholds, with zero (LightGBM's
-    missing-as-zero) and NaN apart; a categorical one keeps its code. TreeSHAP of a tree
-    depends on a row only through those branch decisions, so equal keys mean equal values.
-    """
-    columns: list[np.ndarray] = []
-    radices: list[int] = []
-    for f, thresholds in sorted(splits.items()):
-        x = X[:, f]
-        nan = np.isnan(x)
-        if thresholds is None:
-            _, codes = np.unique(np.where(nan, -np.inf, x), return_inverse=True)
-            columns.append(codes.reshape(-1).astype(np.int64))
-            radices.append(int(codes.max()) + 1 if len(codes) else 1)
-            continue
-        t = np.asarray(sorted(thresholds))
-        pos = np.searchsorted(t, np.where(nan, 0.0, x), side="left")
-        zero = (x >= -_ZERO) & (x <= _ZERO)
-        b = np.where(nan, 2 * (len(t) + 1), 2 * pos + zero)
-        columns.append(b.astype(np.int64))
-        radices.append(2 * (len(t) + 1) + 1)
-    if not columns:
-        return np.zeros(len(X), dtype=np.int64)
-    if float(np.prod(np.asarray(radices, dtype=np.float64))) < 2.0**62:
-        key = np.zeros(len(X), dtype=np.int64)
-        for col, radix in zip(columns, radices, strict=True):
-            key = key * radix + col
-        return key
-    _, inverse = np.unique(np.column_stack(columns), axis=0, return_inverse=True)
-    return np.asarray(inverse).reshape(-1).astype(np.int64)
-
-
-def predict_with_contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated P(churn) and exact TreeSHAP contributions, computed tree by tree on few rows.
-
-    Same values as :meth:`ChurnClassifier.predict_with_contributions` (up to the order of
-    floating-point additions, ~1e-15), much faster on many rows: in each tree, rows that take
-    the same branch at every node share their contributions, so LightGBM's TreeSHAP runs on
-    one representative row per group (usually a few hundred) instead of every row.
-    """
-    frame = model.prepare(X)
-    booster = model.booster_
-    n_iter = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
-    if booster.num_model_per_iteration() != 1 or len(frame) < 2_000:
-        p, contrib = model.predict_with_contributions(X)
-        return np.asarray(p), np.asarray(contrib)
-    numeric = np.empty(frame.shape, dtype=np.float64)
+def _as_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """The prepared features as LightGBM sees them: float64, categoricals as codes (NaN if none)."""
+    out = np.empty(frame.shape, dtype=np.float64, order="F")
     for j, col in enumerate(frame.columns):
         s = frame[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
             codes = s.cat.codes.to_numpy().astype(np.float64)
             codes[codes < 0] = np.nan
-            numeric[:, j] = codes
+            out[:, j] = codes
         else:
-            numeric[:, j] = s.to_numpy(dtype=np.float64)
-    n, m = numeric.shape
-    contrib = np.zeros((n, m + 1))
-    trees = booster.dump_model()["tree_info"]
-    for i in range(n_iter):
-        splits: dict[int, set[float] | None] = {}
-        _tree_splits(trees[i]["tree_structure"], splits)
-        key = _tree_bins(numeric, splits)
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        part = np.asarray(
-            booster.predict(numeric[first], pred_contrib=True, start_iteration=i, num_iteration=1),
-            dtype=np.float64,
-        )
-        cols = np.asarray([*sorted(splits), m], dtype=np.int64)
-        contrib[:, cols] += part[:, cols][np.asarray(inverse).reshape(-1)]
+            out[:, j] = s.to_numpy(dtype=np.float64)
+    return out
+
+
+def predict_with_contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated P(churn) and its exact contributions (TreeSHAP plus the linear base's terms).
+
+    Same values as :meth:`ChurnClassifier.predict_with_contributions` (up to the order of
+    floating-point additions, ~1e-15), much faster: TreeSHAP is computed by
+    :class:`~retain.models.churn._treeshap.TreeEnsemble`, once per distinct branch pattern of
+    each tree, compiled. Models it cannot read fall back to LightGBM's ``pred_contrib``.
+    """
+    frame = model.prepare(X)
+    booster = model.booster_
+    n_iter = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
+    ensemble = ensemble_of(booster, n_iter) if len(frame) else None
+    if ensemble is None or ensemble.n_features != frame.shape[1]:
+        p, contrib = model.predict_with_contributions(X)
+        return np.asarray(p), np.asarray(contrib)
+    contrib = ensemble.contributions(_as_matrix(frame))
+    contrib = model._linear_contributions(frame, contrib)
     return model._calibrate(contrib.sum(axis=1)), contrib
 
 
