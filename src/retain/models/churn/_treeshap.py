@@ -320,8 +320,9 @@ def _leaf_paths(
 
 
 @njit(cache=True)  # type: ignore[misc]
-def _pattern_shap(
+def _leaf_shap(
     pattern: int,
+    j: int,
     leaves: np.ndarray,
     length: np.ndarray,
     nodes: np.ndarray,
@@ -332,43 +333,47 @@ def _pattern_shap(
     count: np.ndarray,
     value: np.ndarray,
     split_bit: np.ndarray,
-    groups: np.ndarray,
+    col_of: np.ndarray,
     phi: np.ndarray,
     feat: np.ndarray,
     zero: np.ndarray,
     one: np.ndarray,
     w: np.ndarray,
 ) -> None:
-    """TreeSHAP of one tree for one branch pattern, summed into ``phi`` by output group.
+    """What leaf ``j`` adds to the TreeSHAP values of a branch pattern, into ``phi``.
 
-    Walks the path from the root to every leaf (rather than recursing), applying EXTEND at each
-    split and UNWIND when a feature repeats, exactly as Algorithm 2 does along that path.
-    ``feat``, ``zero``, ``one`` and ``w`` are work buffers longer than the deepest path.
+    Walks the path from the root to the leaf, applying EXTEND at each split and UNWIND when a
+    feature repeats, exactly as Algorithm 2 does along that path; the recursion's sum over
+    leaves is the caller's. ``col_of`` maps a feature to its column of ``phi``; ``feat``,
+    ``zero``, ``one`` and ``w`` are work buffers longer than the deepest path.
     """
-    for j in range(leaves.shape[0]):
-        depth = 0
-        _extend(feat, zero, one, w, 0, 1.0, 1.0, -1)
-        for s in range(length[j]):
-            node = nodes[j, s]
-            goes = sides[j, s]
-            nxt = left[node] if goes else right[node]
-            z = count[nxt] / count[node]
-            hot = ((pattern >> split_bit[node]) & 1) == 1
-            o = 1.0 if hot == goes else 0.0
-            f = feature[node]
-            for k in range(1, depth + 1):
-                if feat[k] == f:
-                    z *= zero[k]
-                    o *= one[k]
-                    _unwind(feat, zero, one, w, depth, k)
-                    depth -= 1
-                    break
-            depth += 1
-            _extend(feat, zero, one, w, depth, z, o, f)
-        leaf_value = value[leaves[j]]
+    depth = 0
+    _extend(feat, zero, one, w, 0, 1.0, 1.0, -1)
+    for s in range(length[j]):
+        node = nodes[j, s]
+        goes = sides[j, s]
+        nxt = left[node] if goes else right[node]
+        z = count[nxt] / count[node]
+        hot = ((pattern >> split_bit[node]) & 1) == 1
+        o = 1.0 if hot == goes else 0.0
+        f = feature[node]
         for k in range(1, depth + 1):
-            scale = _unwound_sum(zero, one, w, depth, k)
-            phi[groups[feat[k]]] += scale * (one[k] - zero[k]) * leaf_value
+            if feat[k] == f:
+                z *= zero[k]
+                o *= one[k]
+                _unwind(feat, zero, one, w, depth, k)
+                depth -= 1
+                break
+        depth += 1
+        _extend(feat, zero, one, w, depth, z, o, f)
+    leaf_value = value[leaves[j]]
+    for k in range(1, depth + 1):
+        scale = _unwound_sum(zero, one, w, depth, k)
+        phi[col_of[feat[k]]] += scale * (one[k] - zero[k]) * leaf_value
+
+
+_MEMO_DEPTH = 16
+"""Deepest leaf whose contributions are kept per sub-pattern (2**depth rows of memo)."""
 
 
 @njit(cache=True)  # type: ignore[misc]
@@ -386,41 +391,49 @@ def _pattern_table(
     cols: np.ndarray,
     n_out: int,
 ) -> np.ndarray:
-    """TreeSHAP of one tree for each pattern, restricted to the output columns ``cols``."""
+    """TreeSHAP of one tree for each pattern, restricted to the output columns ``cols``.
+
+    A leaf's share depends only on the branches taken at the splits on its own path, so it is
+    computed once per distinct sub-pattern of those few bits and reused by every pattern that
+    shares them (the idea of Fast TreeSHAP, Yang 2021, applied per batch).
+    """
     leaves, length, nodes, sides = _leaf_paths(root, end, feature, left, right)
     n_pat, m = patterns.shape[0], cols.shape[0]
+    slot = np.full(n_out, -1, dtype=np.int64)
+    for c in range(m):
+        slot[cols[c]] = c
+    col_of = np.zeros(groups.shape[0], dtype=np.int64)
+    for f in range(groups.shape[0]):
+        col_of[f] = max(slot[groups[f]], 0)
     table = np.zeros((n_pat, m))
     size = end - root + 2
-    blocks = min(n_pat, 16)
-    for b in range(blocks):
-        phi = np.zeros(n_out)
-        feat = np.empty(size, dtype=np.int64)
-        zero = np.empty(size)
-        one = np.empty(size)
-        w = np.empty(size)
-        for p in range(b, n_pat, blocks):
-            _pattern_shap(
-                patterns[p],
-                leaves,
-                length,
-                nodes,
-                sides,
-                feature,
-                left,
-                right,
-                count,
-                value,
-                split_bit,
-                groups,
-                phi,
-                feat,
-                zero,
-                one,
-                w,
-            )
-            for j in range(m):
-                table[p, j] = phi[cols[j]]
-                phi[cols[j]] = 0.0
+    feat = np.empty(size, dtype=np.int64)
+    zero = np.empty(size)
+    one = np.empty(size)
+    w = np.empty(size)
+    phi = np.zeros(m)
+    for j in range(leaves.shape[0]):
+        d = length[j]
+        deep = d > _MEMO_DEPTH
+        memo = np.zeros((1 if deep else 1 << d, m))
+        done = np.zeros(1 if deep else 1 << d, dtype=np.bool_)
+        for p in range(n_pat):
+            pattern = patterns[p]
+            sub = 0
+            if not deep:
+                for s in range(d):
+                    if (pattern >> split_bit[nodes[j, s]]) & 1:
+                        sub |= 1 << s
+            if deep or not done[sub]:
+                phi[:] = 0.0
+                _leaf_shap(
+                    pattern, j, leaves, length, nodes, sides, feature, left, right,
+                    count, value, split_bit, col_of, phi, feat, zero, one, w,
+                )  # fmt: skip
+                memo[sub] = phi
+                done[sub] = True
+            for c in range(m):
+                table[p, c] += memo[sub, c]
     return table
 
 

@@ -175,10 +175,12 @@ class LinearBase:
     def contributions(self, frame: pd.DataFrame) -> np.ndarray:
         """Per-feature contributions plus the bias (last column); rows sum to :meth:`margin`."""
         centred = (self._design(frame) - self.mean_) * self.coef_
-        out = np.zeros((len(frame), self.n_features_ + 1), dtype=np.float64)
-        np.add.at(out.T, self.owner_, centred.T)
+        # Sum the design columns of each feature: one-hot "owner" matrix, one product.
+        owner = np.zeros((len(self.owner_), self.n_features_ + 1), dtype=np.float64)
+        owner[np.arange(len(self.owner_)), self.owner_] = 1.0
+        out = centred @ owner
         out[:, -1] = self.intercept_ + float(self.mean_ @ self.coef_)
-        return out
+        return np.asarray(out, dtype=np.float64)
 
 
 class _Type:
