@@ -110,8 +110,8 @@ def test_demo_planted_drivers_come_out_as_reasons() -> None:
     was planted and in whom it is visible at the reference date, the planted driver is among
     their top 3 reasons far more often than for customers without it, and the drivers' mean
     contributions come out in the planted order (complaints x4 > payment x3 > usage x2.5 >
-    contact x1.6). Measured (last 6 dates): top-3 share 0.98 / 0.48 / 0.84 / 0.77 (without the
-    driver 0.00 / 0.00 / 0.08 / 0.05); mean family contribution 0.291 / 0.185 / 0.171 / 0.043
+    contact x1.6). Measured (last 6 dates): top-3 share 0.97 / 0.50 / 0.76 / 0.85 (without the
+    driver 0.00 / 0.00 / 0.09 / 0.06); mean family contribution 0.248 / 0.173 / 0.146 / 0.058
     log-odds. First reasons are often structural (a monthly plan's missing commitment, the plan,
     a recent start), which the demo's subscription structure makes true."""
     from retain.demo import generate

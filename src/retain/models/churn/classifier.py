@@ -243,7 +243,7 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Boost the trees from a logistic regression on the same features (see the module
         docstring). Worth it on a single snapshot of mostly additive attributes (IBM Telco:
         ROC AUC 0.848 -> 0.851); on behavioural panels plain trees did as well or better
-        (CDNOW level, the demo's subscriptions 0.859 vs 0.856) and their reasons follow the
+        (CDNOW level, the demo's subscriptions 0.856 vs 0.851) and their reasons follow the
         planted drivers more closely, hence the default.
     linear_C : float, default=0.5
         Inverse L2 strength of the linear base (scikit-learn's ``C``).
