@@ -578,8 +578,9 @@ def _ensemble_shap(
     """Add every tree's TreeSHAP values (without the bias) into ``out``.
 
     Tree by tree: the rows' branch patterns, their distinct values and one TreeSHAP table row
-    per distinct pattern (restricted to the output columns the tree touches). Then row by row
-    (so each output row stays in cache): add the table row of each tree's pattern.
+    per distinct pattern (restricted to the output columns the tree touches). Then, a block of
+    rows at a time (so the block of ``out`` and a tree's table stay in cache), add to each row
+    the table row of its pattern in each tree.
     """
     n = x.shape[0]
     n_trees = tree_start.shape[0] - 1
