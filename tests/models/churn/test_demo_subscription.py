@@ -15,8 +15,8 @@ recency     0.489      0.128     0.113
 
 The model (plain trees; 0.851 when boosted from a linear base) is above logistic regression on
 every metric: the trees read what a linear model cannot, churn concentrated where an annual
-plan's renewal falls inside the horizon and a monthly plan's next billing date. The recency rule is at chance,
-because subscribers keep using the service until the subscription ends.
+plan's renewal falls inside the horizon and a monthly plan's next billing date. The recency
+rule is at chance, because subscribers keep using the service until the subscription ends.
 """
 
 from __future__ import annotations
