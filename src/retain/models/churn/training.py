@@ -19,7 +19,7 @@ from sklearn.base import clone
 from retain.config import ChurnDefinition
 from retain.features import family_of
 from retain.features._sources import SourceLike, resolve_sources
-from retain.models.churn.backtest import BASELINES, Backtest, backtest
+from retain.models.churn.backtest import BASELINES, Backtest, backtest, repeated_cv
 from retain.models.churn.classifier import ChurnClassifier
 from retain.models.churn.drift import reference_profile
 from retain.models.churn.panel import build_panel, data_window, reference_dates
@@ -89,7 +89,11 @@ def train_model(
         The classifier to train (default: ``ChurnClassifier(random_state=0)``).
     dates
         Reference dates; default: every ``freq`` (month starts) from ``min_history_days`` after
-        the data begins to the last date whose label window the data covers.
+        the data begins to the last date whose label window the data covers. A single date is
+        a *snapshot* (data exported at one moment, every churn at one date, e.g. IBM Telco):
+        there is no time to split on, so the evaluation is repeated stratified 5-fold
+        cross-validation (:func:`repeated_cv`, logistic regression as the baseline) and the
+        model's early-stopping and calibration slices are random.
     test_origins, baselines
         Passed to :func:`retain.models.churn.backtest`; ``evaluate=False`` skips the backtest.
     on_step
@@ -113,7 +117,18 @@ def train_model(
     )
     features = feature_columns(panel)
     result: Backtest | None = None
-    if evaluate:
+    snapshot = panel["as_of"].nunique() == 1
+    if evaluate and snapshot:
+        step("cross-validation")
+        result = repeated_cv(
+            panel[features],
+            panel["churned"],
+            estimator=estimator,
+            baselines=[b for b in baselines if b == "logistic"],
+            n_bootstrap=200,
+        )
+        notes.extend(result.notes)
+    elif evaluate:
         step("backtest")
         result = backtest(
             panel[["customer_id", "as_of", *features, "churned"]],
@@ -124,7 +139,9 @@ def train_model(
         )
         notes.extend(result.notes)
     step("fit")
-    model = clone(estimator).fit(panel[features], panel["churned"], time=panel["as_of"])
+    model = clone(estimator).fit(
+        panel[features], panel["churned"], time=None if snapshot else panel["as_of"]
+    )
     latest = panel[panel["as_of"] == panel["as_of"].max()]
     scores = model.predict_proba(latest[features])[:, 1]
     bands = {
