@@ -94,6 +94,8 @@ class RetainEstimator(BaseEstimator):  # type: ignore[misc]
     """
 
     _parameter_constraints: ClassVar[Mapping[str, Sequence[Constraint]]] = {}
+    _message_area: ClassVar[str] = "clv"
+    """Message catalog whose ``param_invalid`` / ``param_invalid_hint`` keys word the error."""
 
     def _validate_params(self) -> None:
         """Raise :class:`InvalidParameterError` for the first hyper-parameter out of range."""
@@ -102,15 +104,16 @@ class RetainEstimator(BaseEstimator):  # type: ignore[misc]
             if any(c.is_satisfied_by(value) for c in constraints):
                 continue
             allowed = " or ".join(str(c) for c in constraints)
+            area = self._message_area
             raise InvalidParameterError(
                 t(
-                    "clv.param_invalid",
+                    f"{area}.param_invalid",
                     name=name,
                     estimator=type(self).__name__,
                     allowed=allowed,
                     value=repr(value),
                 ),
-                hint=t("clv.param_invalid_hint", estimator=type(self).__name__),
+                hint=t(f"{area}.param_invalid_hint", estimator=type(self).__name__),
                 code="parameter.invalid",
             )
 

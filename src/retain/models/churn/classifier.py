@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Self
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
@@ -37,7 +37,7 @@ from sklearn.utils.validation import check_array, column_or_1d
 
 from retain.errors import InvalidParameterError, NotFittedError
 from retain.i18n import t
-from retain.models._base import Interval, Options
+from retain.models._base import Interval, Options, RetainEstimator
 
 __all__ = ["CenteredIsotonic", "ChurnClassifier", "LinearBase"]
 
@@ -200,7 +200,7 @@ class ChurnNotFittedError(NotFittedError, SklearnNotFittedError):  # type: ignor
     """retain's not-fitted error that scikit-learn's tools also recognise."""
 
 
-class ChurnClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class ChurnClassifier(ClassifierMixin, RetainEstimator):  # type: ignore[misc]
     """Calibrated churn classifier: LightGBM trees, early stopping and calibration on later slices.
 
     Parameters
@@ -274,6 +274,7 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Rows in each slice.
     """
 
+    _message_area: ClassVar[str] = "churn"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_estimators": [Interval(Integral, 1, None)],
         "learning_rate": [Interval(Real, 0, 1, closed="right")],
@@ -340,23 +341,6 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return tags
 
     # -- parameters and inputs ---------------------------------------------------------------
-
-    def _validate_params(self) -> None:
-        for name, constraints in self._parameter_constraints.items():
-            value = getattr(self, name)
-            if any(c.is_satisfied_by(value) for c in constraints):
-                continue
-            allowed = " or ".join(str(c) for c in constraints)
-            raise InvalidParameterError(
-                t(
-                    "churn.param_invalid",
-                    name=name,
-                    estimator=type(self).__name__,
-                    allowed=allowed,
-                    value=repr(value),
-                ),
-                hint=t("churn.param_invalid_hint"),
-            )
 
     def _frame(self, X: Any, *, fitting: bool) -> pd.DataFrame:
         """``X`` as a DataFrame of float64 numeric and categorical columns, checked."""
