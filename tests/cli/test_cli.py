@@ -70,3 +70,16 @@ def test_messages_follow_lang(tmp_path: Path, lang: str, error: str, hint: str) 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     out = run("no-such-command", cwd=tmp_path)
     assert out.returncode == 2
+
+
+def test_error_text_in_brackets_is_printed_as_is() -> None:
+    """Messages and hints are plain text: ``[[churn]]`` is a retain.toml section, not markup."""
+    from retain.cli._app import err_console
+    from retain.cli._boundary import _print_error
+
+    with err_console.capture() as captured:
+        _print_error("bad date in [[churn]] and [red]x[/red]", "edit [[churn]] of retain.toml")
+    assert captured.get().splitlines() == [
+        "Error: bad date in [[churn]] and [red]x[/red]",
+        "Hint: edit [[churn]] of retain.toml",
+    ]

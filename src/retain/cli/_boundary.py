@@ -6,6 +6,7 @@ import sys
 import traceback
 
 import typer
+from rich.markup import escape
 
 from retain.cli._app import err_console, state
 from retain.errors import RetainError
@@ -18,11 +19,17 @@ BUG = 1
 
 
 def _print_error(message: str, hint: str | None) -> None:
+    # Messages are plain text: "[[churn]]" or a file name in brackets must not read as markup.
     err_console.print(
-        f"[bold red]{t('cli.error')}:[/] {message}", highlight=False, markup=True, soft_wrap=True
+        f"[bold red]{t('cli.error')}:[/] {escape(message)}",
+        highlight=False,
+        markup=True,
+        soft_wrap=True,
     )
     if hint:
-        err_console.print(f"[bold]{t('cli.hint')}:[/] {hint}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold]{t('cli.hint')}:[/] {escape(hint)}", highlight=False, soft_wrap=True
+        )
 
 
 def run_app(app: typer.Typer) -> None:

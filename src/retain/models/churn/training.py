@@ -17,8 +17,10 @@ import pandas as pd
 from sklearn.base import clone
 
 from retain.config import ChurnDefinition
+from retain.errors import InvalidParameterError
 from retain.features import family_of
-from retain.features._sources import SourceLike, resolve_sources
+from retain.features._sources import SourceLike, as_timestamp, resolve_sources
+from retain.i18n import t
 from retain.models.churn.backtest import BASELINES, Backtest, backtest, repeated_cv
 from retain.models.churn.classifier import ChurnClassifier
 from retain.models.churn.drift import reference_profile
@@ -53,6 +55,34 @@ class TrainedModel:
     model: ChurnClassifier
     card: ModelCard
     backtest: Backtest | None
+
+
+def _check_dates(dates: Sequence[Any], window: Any, horizon_days: int) -> None:
+    """Refuse reference dates the data cannot label.
+
+    A date before the data begins has no history; one whose horizon runs past the data's end
+    would call customers churned for want of data.
+    """
+    # Data through day D covers label windows ending at midnight after D.
+    covered = window.end.normalize() + pd.Timedelta(days=1)
+    for value in dates:
+        date = as_timestamp(value, name="dates")
+        needed = date + pd.Timedelta(days=horizon_days)
+        if date <= window.start or needed > covered:
+            params: dict[str, Any] = {
+                "date": str(date.date()),
+                "horizon": horizon_days,
+                "start": str(window.start.date()),
+                "end": str(window.end.date()),
+            }
+            raise InvalidParameterError(
+                t(
+                    "churn.date_outside",
+                    needed=str((needed - pd.Timedelta(days=1)).date()),
+                    **params,
+                ),
+                hint=t("churn.date_outside_hint", **params),
+            )
 
 
 def feature_columns(panel: pd.DataFrame) -> list[str]:
@@ -110,6 +140,8 @@ def train_model(
             freq=freq,
             min_history_days=min_history_days,
         )
+    else:
+        _check_dates(dates, window, definition.horizon_days)
     estimator = estimator if estimator is not None else ChurnClassifier(random_state=0)
     step("panel")
     panel, notes = build_panel(
