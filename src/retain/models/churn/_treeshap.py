@@ -46,8 +46,8 @@ _NODE_COLUMNS = (
     "value",
     "split_bit",
 )
-_BLOCK = 512
-"""Rows accumulated together (see :func:`_ensemble_shap`)."""
+_BLOCK = 64
+"""Rows accumulated together: 64 rows of output (~33 KB) stay in L1 while each tree adds to them."""
 _DIRECT = 1 << 16
 """Trees whose patterns fit this many slots use a direct table instead of a hash table."""
 
@@ -586,7 +586,7 @@ def _ensemble_shap(
     n_trees = tree_start.shape[0] - 1
     n_out = out.shape[1] - 1
     key = np.empty(n, dtype=np.int64)
-    member = np.zeros((n, n_trees), dtype=np.int32)
+    member = np.zeros((n_trees, n), dtype=np.int32)
     slot_of = np.full(_DIRECT, -1, dtype=np.int64)
     mark = np.full(n_out, -1, dtype=np.int64)
     col_off = np.zeros(n_trees + 1, dtype=np.int64)
@@ -625,7 +625,7 @@ def _ensemble_shap(
         )
         patterns, group = _distinct(key, hi - lo, slot_of)
         for i in range(n):
-            member[i, t] = group[i]
+            member[t, i] = group[i]
         cols = cols_flat[base : base + m]
         table = _pattern_table(
             patterns, root, end, feature, left, right, count, value, split_bit, groups, cols, n_out
@@ -650,6 +650,6 @@ def _ensemble_shap(
                 continue
             base = tab_off[t]
             for i in range(start, stop):
-                row = base + member[i, t] * m
+                row = base + member[t, i] * m
                 for j in range(m):
                     out[i, cols_flat[lo_c + j]] += tab[row + j]
