@@ -221,7 +221,7 @@ def ensemble_of(booster: Any, n_iter: int) -> TreeEnsemble | None:
 # -- compiled kernels --------------------------------------------------------------------------
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True, nogil=True)  # type: ignore[misc]
 def _extend(
     feat: np.ndarray,
     zero: np.ndarray,
@@ -242,7 +242,7 @@ def _extend(
         w[i] = z * w[i] * (depth - i) / (depth + 1)
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True, nogil=True)  # type: ignore[misc]
 def _unwind(
     feat: np.ndarray, zero: np.ndarray, one: np.ndarray, w: np.ndarray, depth: int, k: int
 ) -> None:
@@ -262,7 +262,7 @@ def _unwind(
         one[i] = one[i + 1]
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True, nogil=True)  # type: ignore[misc]
 def _unwound_sum(zero: np.ndarray, one: np.ndarray, w: np.ndarray, depth: int, k: int) -> float:
     """Sum of the permutation weights with element ``k`` unwound (without changing the path)."""
     o, z = one[k], zero[k]
@@ -278,7 +278,7 @@ def _unwound_sum(zero: np.ndarray, one: np.ndarray, w: np.ndarray, depth: int, k
     return total
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True, nogil=True)  # type: ignore[misc]
 def _leaf_paths(
     root: int, end: int, feature: np.ndarray, left: np.ndarray, right: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -319,7 +319,7 @@ def _leaf_paths(
     return leaves, length, nodes, sides
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True, nogil=True)  # type: ignore[misc]
 def _leaf_shap(
     pattern: int,
     j: int,
@@ -376,7 +376,7 @@ _MEMO_DEPTH = 16
 """Deepest leaf whose contributions are kept per sub-pattern (2**depth rows of memo)."""
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True, nogil=True)  # type: ignore[misc]
 def _pattern_table(
     patterns: np.ndarray,
     root: int,
@@ -437,7 +437,7 @@ def _pattern_table(
     return table
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True, nogil=True)  # type: ignore[misc]
 def _patterns(
     x: np.ndarray,
     lo: int,
@@ -509,7 +509,7 @@ def _patterns(
                     key[i] |= bit
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True, nogil=True)  # type: ignore[misc]
 def _distinct(key: np.ndarray, n_bits: int, slot_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct patterns (in order of first sight) and each row's index among them."""
     n = key.shape[0]
@@ -553,7 +553,7 @@ def _distinct(key: np.ndarray, n_bits: int, slot_of: np.ndarray) -> tuple[np.nda
     return found[:g], group
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True, nogil=True)  # type: ignore[misc]
 def _ensemble_shap(
     x: np.ndarray,
     tree_start: np.ndarray,
