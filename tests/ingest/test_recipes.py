@@ -102,6 +102,8 @@ def test_telco(warehouse: Any, datasets: Path) -> None:
     attrs = warehouse.table("customers").attributes.to_pandas().map(json.loads)
     blank = [a for a in attrs if not (a["TotalCharges"] or "").strip()]
     assert len(blank) == 11 and {a["tenure"] for a in blank} == {"0"}
+    # The label is the subscription's end, not an attribute a model could read.
+    assert not any("Churn" in a for a in attrs) and all("Contract" in a for a in attrs)
 
 
 def test_hillstrom(warehouse: Any, datasets: Path) -> None:
