@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from retain.errors import InvalidParameterError
 from retain.models.churn import ChurnClassifier, RegisteredModel, score_frame
 from retain.models.churn.scoring import predict_with_contributions
 
@@ -91,3 +93,14 @@ def test_score_frame_does_not_depend_on_chunks_or_threads(tmp_path: Path) -> Non
     pd.testing.assert_frame_equal(one, many)
     assert sum(seen) == len(rows) and len(seen) == 9
     assert one["reasons"].str.startswith("[").all() and one["probability"].between(0, 1).all()
+
+
+def test_score_frame_refuses_chunks_or_threads_below_one(tmp_path: Path) -> None:
+    frame, y = _data(1000, seed=6)
+    model = ChurnClassifier(random_state=0, n_estimators=10).fit(frame, y)
+    card = {"features": [{"name": c, "kind": "numeric"} for c in frame.columns]}
+    registered = RegisteredModel("t", model, card, tmp_path)
+    with pytest.raises(InvalidParameterError, match="'chunk_rows' parameter of score_frame"):
+        score_frame(registered, frame, chunk_rows=0)
+    with pytest.raises(InvalidParameterError, match="'workers' parameter of score_frame"):
+        score_frame(registered, frame, workers=0)

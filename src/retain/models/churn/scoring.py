@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from retain.config import ChurnDefinition
-from retain.errors import DataValidationError, Violation
+from retain.errors import DataValidationError, InvalidParameterError, Violation
 from retain.features import feature_snapshot
 from retain.features._sources import SourceLike, as_timestamp, resolve_sources
 from retain.i18n import t
@@ -131,11 +131,22 @@ def score_frame(
                 for n in missing
             ]
         )
+    for name, value in (("chunk_rows", chunk_rows), ("workers", workers)):
+        if value < 1:
+            raise InvalidParameterError(
+                t(
+                    "churn.param_invalid",
+                    name=name,
+                    estimator="score_frame",
+                    allowed="an integer of at least 1",
+                    value=repr(value),
+                )
+            )
     X = features[names]
     # Chunks are scored on up to ``workers`` threads: the compiled TreeSHAP and Arrow's string
     # kernels release the GIL, so two cores roughly halve the time of a large batch. Small
     # batches are split in two so that both threads have work.
-    workers = max(1, min(workers, os.cpu_count() or 1))
+    workers = min(workers, os.cpu_count() or 1)
     size = max(1, min(chunk_rows, -(-len(X) // workers)))
     starts = list(range(0, len(X), size))
     booster = getattr(registered.model, "booster_", None)
