@@ -47,6 +47,7 @@ def test_file_then_environment_then_overrides(
         ('time_zone = "Mars/Olympus"', "time_zone"),
         ("[clv]\nmargin = 3", "clv.margin"),
         ('[[churn]]\nkind = "sometimes"', "churn.0.kind"),
+        ('[[churn]]\nattributes = "all"', "churn.0.attributes"),
         ("unknown_setting = 1", "unknown_setting"),
     ],
 )

@@ -66,6 +66,12 @@ class ChurnDefinition(BaseModel):
     """With ``activity = "events"``: only these event names count (empty = all)."""
     plans: list[str] = Field(default_factory=list)
     """With ``kind = "contractual"``: only subscriptions on these plans (empty = all)."""
+    attributes: Literal["auto"] | list[str] = "auto"
+    """Keys of ``customers.attributes`` used as features: ``"auto"`` picks the numeric and
+    categorical ones from a sample of customers (:mod:`retain.features.attributes`), a list
+    names them, ``[]`` uses none."""
+    exclude_attributes: list[str] = Field(default_factory=list)
+    """Keys never used as features (a status that records the churn itself, personal data)."""
 
 
 class ClvSettings(BaseModel):

@@ -61,6 +61,11 @@ activity = "orders"
 event_names = []
 # contractual: only subscriptions on these plans (empty = all)
 plans = []
+# keys of customers.attributes used as features: "auto" (numbers and categories found in a
+# sample of customers), a list of keys, or [] for none
+attributes = "auto"
+# keys never used as features (a status that records the churn itself, personal data)
+exclude_attributes = []
 
 [clv]
 # Share of revenue that is profit

@@ -12,14 +12,16 @@ aggregates in one group-by, then one ``SELECT`` that left-joins those per-custom
 the population and derives every feature from them. No window functions, no repeated scans.
 
 Two inputs keep only their current state in the canonical tables: customer attributes (country,
-consent), taken as they are now because they rarely change, and a subscription's
-``contract_ends_at``, which a renewal moves to the end of the new term. The contract end is made
+consent and the keys of ``attributes``, see :mod:`retain.features.attributes`), taken as they are
+now because they rarely change, and a subscription's ``contract_ends_at``, which a renewal moves
+to the end of the new term. The contract end is made
 point-in-time by rolling it back by whole billing periods to the first end after ``as_of``
 (see ``days_to_contract_end`` and ``days_to_renewal``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -37,6 +39,7 @@ from retain.features._sources import (
     is_completed,
     resolve_sources,
 )
+from retain.features.attributes import AttributeFeature, attribute_value
 from retain.features.labels import _population
 
 __all__ = ["feature_snapshot"]
@@ -342,32 +345,44 @@ def _subscriptions(sources: Sources, clock: Clock) -> _Part | None:
     )
 
 
-def _customers(sources: Sources, clock: Clock) -> _Part | None:
-    """Customer attributes; ``customer_id`` is the table's key (ingest enforces it)."""
+def _customers(
+    sources: Sources, clock: Clock, attributes: Sequence[AttributeFeature] = ()
+) -> _Part | None:
+    """Customer columns and the chosen keys of ``attributes``.
+
+    ``customer_id`` is the table's key (ingest enforces it).
+    """
     c = sources["customers"]
     if c is None:
         return None
     acquired = c.acquired_at
     known = acquired.notnull() & (acquired < clock.lit())
+    features: dict[str, ir.Value] = {
+        "email_opt_in": c.email_opt_in.cast("int32"),
+        "sms_opt_in": c.sms_opt_in.cast("int32"),
+        "country": c.country,
+        "language": c.language,
+        "acquisition_channel": c.acquisition_channel,
+    }
+    for attribute in attributes:
+        features[attribute.name] = attribute_value(c.attributes, attribute)
     return _Part(
         c,
         "customer_id",
-        {
-            "email_opt_in": c.email_opt_in.cast("int32"),
-            "sms_opt_in": c.sms_opt_in.cast("int32"),
-            "country": c.country,
-            "language": c.language,
-            "acquisition_channel": c.acquisition_channel,
-        },
+        features,
         first_seen=known.ifelse(clock.days_since(acquired), ibis.null("float64")),
     )
 
 
-_PARTS = (_orders, _events, _interactions, _tickets, _subscriptions, _customers)
+_PARTS = (_orders, _events, _interactions, _tickets, _subscriptions)
 
 
 def feature_snapshot(
-    con_or_tables: SourceLike, *, as_of: DateLike, definition: ChurnDefinition
+    con_or_tables: SourceLike,
+    *,
+    as_of: DateLike,
+    definition: ChurnDefinition,
+    attributes: Sequence[AttributeFeature] = (),
 ) -> ir.Table:
     """Churn features as of a reference date, for every customer at risk at that date.
 
@@ -380,13 +395,17 @@ def feature_snapshot(
         The reference date; only rows timed strictly before it are read.
     definition
         The churn definition: it decides the population (see :mod:`retain.features.labels`).
+    attributes
+        Keys of ``customers.attributes`` to add as features, after the catalog's (see
+        :func:`retain.features.attributes.discover_attributes`).
 
     Returns
     -------
     ibis.Table
-        ``customer_id`` plus every feature in :data:`retain.features.FEATURES`, one row per
-        customer, ordered by ``customer_id``. Counts are 0 when the table exists but the customer
-        has no rows; features of absent tables are null. Nothing is executed.
+        ``customer_id`` plus every feature in :data:`retain.features.FEATURES` and one column
+        per attribute, one row per customer, ordered by ``customer_id``. Counts are 0 when the
+        table exists but the customer has no rows; features of absent tables are null. Nothing
+        is executed.
 
     Examples
     --------
@@ -402,6 +421,8 @@ def feature_snapshot(
     clock = Clock(as_of_ts := as_timestamp(as_of))
     base = _population(sources, as_of_ts, definition)
     parts = [p for make in _PARTS if (p := make(sources, clock)) is not None]
+    if (customers := _customers(sources, clock, attributes)) is not None:
+        parts.append(customers)
     # One flat join of the per-customer aggregates; every feature is then derived in the
     # single SELECT below, as a hand-written query would.
     table = base
@@ -424,4 +445,8 @@ def feature_snapshot(
         dtype = "string" if feature.categorical else "float64"
         value = values.get(feature.name)
         out[feature.name] = ibis.null(dtype) if value is None else value.cast(dtype)
+    for attribute in attributes:
+        dtype = "string" if attribute.kind == "categorical" else "float64"
+        value = values.get(attribute.name)
+        out[attribute.name] = ibis.null(dtype) if value is None else value.cast(dtype)
     return table.select(**out).order_by("customer_id")

@@ -28,6 +28,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from retain.errors import InvalidParameterError, MissingColumnError, Violation
+from retain.features.attributes import json_text
 from retain.i18n import t
 from retain.metrics._activity import (
     Activity,
@@ -93,7 +94,7 @@ def customer_groups(customers: ir.Table, by: Sequence[str]) -> ir.Table:
         elif name in customers.columns:
             columns[name] = customers[name].cast("string")
         elif "attributes" in customers.columns and _ATTRIBUTE_KEY.fullmatch(name):
-            columns[name] = _json_text(customers.attributes, name)
+            columns[name] = json_text(customers.attributes, name)
         else:
             bad.append(
                 Violation(
@@ -116,20 +117,6 @@ _NULL_GROUP = "\u2205retain-null"
 
 
 _ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_]+")
-
-
-def _json_text(attributes: ir.StringValue, key: str) -> ir.StringValue:
-    """The value of ``key`` in a JSON object held as text, as text (NULL when absent).
-
-    Written with regular expressions rather than JSON functions because Spark would run
-    Ibis's JSON access as a Python UDF; this form runs natively on DuckDB, Spark and
-    PostgreSQL. Top-level string, number and boolean values are supported.
-    """
-    quoted = attributes.re_extract(rf'"{key}"\s*:\s*"([^"]*)"', 1)
-    bare = attributes.re_extract(rf'"{key}"\s*:\s*(-?[0-9][0-9.eE+-]*|true|false)', 1)
-    quoted = ibis.ifelse(quoted == "", ibis.null("string"), quoted)
-    bare = ibis.ifelse(bare == "", ibis.null("string"), bare)
-    return ibis.coalesce(quoted, bare)
 
 
 def _with_groups(table: ir.Table, groups: ir.Table | None, by: list[str]) -> ir.Table:

@@ -46,9 +46,16 @@ def test_snapshot_training_is_cross_validated_and_scores_have_reasons(
     payload = json.loads(evaluate.stdout)
     assert "cross-validation" in payload["protocol"]
     auc = {m["model"]: m["roc_auc"] for m in payload["metrics"]}
-    # Measured 0.835 (logistic 0.832) from the subscription features alone (tenure, contract,
-    # monthly charges): the other attributes stay in customers.attributes.
-    assert auc["model"] > 0.8 and auc["model"] > auc["logistic"] - 0.01, auc
+    # Measured 2026-12-04: 0.849 (logistic 0.850), in the honest published band 0.84-0.85
+    # (issue 7; telco-churn/README.md). The recipe's unmapped columns (contract, internet
+    # service, payment method, charges...) reach the model as customers.attributes features;
+    # from the subscription features alone it was 0.835.
+    assert auc["model"] == pytest.approx(0.849, abs=0.008), auc
+    assert abs(auc["model"] - auc["logistic"]) < 0.005, auc
+    (card,) = [json.loads(p.read_text()) for p in (tmp_path / "models").rglob("card.json")]
+    keys = {a["key"] for a in card["attributes"]}
+    assert {"Contract", "InternetService", "PaymentMethod", "MonthlyCharges"} <= keys
+    assert "Churn" not in keys and "customerID" not in keys
 
     score = telco("churn", "score")
     assert score.exit_code == 0, score.output
@@ -57,4 +64,6 @@ def test_snapshot_training_is_cross_validated_and_scores_have_reasons(
     con.close()
     assert len(rows) == 7043 - 1869  # the customers still subscribed after the export
     top = json.loads(max(rows)[1])
-    assert top and {r["key"] for r in top} & {"reasons.new_subscriber", "reasons.plan"}
+    # The riskiest customer: new, on fiber, month to month (attributes and the subscription).
+    drivers = {r["params"].get("feature") or r["key"] for r in top}
+    assert len(top) == 3 and drivers & {"attr_tenure", "attr_InternetService", "attr_Contract"}

@@ -20,6 +20,7 @@ from retain.config import ChurnDefinition
 from retain.errors import InvalidParameterError
 from retain.features import churn_labels, feature_snapshot
 from retain.features._sources import SourceLike, Sources, as_timestamp, resolve_sources
+from retain.features.attributes import AttributeFeature
 from retain.i18n import t
 from retain.models.churn._clv import bgnbd_scores
 
@@ -118,6 +119,7 @@ def build_panel(
     definition: ChurnDefinition,
     dates: Sequence[DateLike],
     p_alive: bool = True,
+    attributes: Sequence[AttributeFeature] = (),
     on_date: Callable[[pd.Timestamp], None] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Features and labels of every customer at risk at each date, stacked.
@@ -126,7 +128,8 @@ def build_panel(
     -------
     (panel, notes)
         ``panel`` has ``customer_id``, ``as_of``, the features (plus ``p_alive`` for
-        non-contractual lines when BG/NBD can be fitted at every date) and ``churned``;
+        non-contractual lines when BG/NBD can be fitted at every date), one column per
+        customer attribute in ``attributes``, and ``churned``;
         ``notes`` says what was left out.
     """
     sources = resolve_sources(con_or_tables)
@@ -135,7 +138,7 @@ def build_panel(
     want_alive = p_alive and definition.kind == "non_contractual"
     for value in dates:
         as_of = as_timestamp(value)
-        feats = feature_snapshot(sources, as_of=as_of, definition=definition)
+        feats = feature_snapshot(sources, as_of=as_of, definition=definition, attributes=attributes)
         labels = churn_labels(sources, as_of=as_of, definition=definition)
         joined = feats.join(labels, "customer_id")
         frame = joined.mutate(as_of=ibis.literal(as_of.to_pydatetime())).to_pandas()

@@ -24,6 +24,7 @@ from retain.config import ChurnDefinition
 from retain.errors import DataValidationError, InvalidParameterError, Violation
 from retain.features import feature_snapshot
 from retain.features._sources import SourceLike, as_timestamp, resolve_sources
+from retain.features.attributes import AttributeFeature
 from retain.i18n import t
 from retain.models.churn._treeshap import ensemble_of
 from retain.models.churn.drift import drift_report
@@ -204,7 +205,10 @@ def score_customers(
         if as_of is not None
         else data_window(sources).end.normalize() + pd.Timedelta(days=1)
     )
-    frame = feature_snapshot(sources, as_of=when, definition=definition).to_pandas()
+    attributes = [AttributeFeature.from_dict(a) for a in card.get("attributes", [])]
+    frame = feature_snapshot(
+        sources, as_of=when, definition=definition, attributes=attributes
+    ).to_pandas()
     names = [f["name"] for f in card["features"]]
     if "p_alive" in names:
         frame, note = add_p_alive(frame, horizon_days=definition.horizon_days)

@@ -20,6 +20,7 @@ from retain.config import ChurnDefinition
 from retain.errors import InvalidParameterError
 from retain.features import family_of
 from retain.features._sources import SourceLike, as_timestamp, resolve_sources
+from retain.features.attributes import AttributeFeature, discover_attributes, outcome_proxies
 from retain.i18n import t
 from retain.models.churn.backtest import BASELINES, Backtest, backtest, repeated_cv
 from retain.models.churn.classifier import ChurnClassifier
@@ -90,6 +91,26 @@ def feature_columns(panel: pd.DataFrame) -> list[str]:
     return [c for c in panel.columns if c not in _NOT_FEATURES and panel[c].notna().any()]
 
 
+def _drop_outcome_proxies(
+    panel: pd.DataFrame,
+    attributes: list[AttributeFeature],
+    definition: ChurnDefinition,
+    notes: list[str],
+) -> tuple[pd.DataFrame, list[AttributeFeature]]:
+    """Leave out attributes found by :func:`outcome_proxies` unless the definition lists them."""
+    listed = definition.attributes != "auto"
+    dropped: set[str] = set()
+    for attribute, auc in outcome_proxies(panel, attributes):
+        key = "churn.attribute_proxy_kept" if listed else "churn.attribute_proxy"
+        notes.append(t(key, key=attribute.key, auc=f"{auc:.3f}"))
+        if not listed:
+            dropped.add(attribute.name)
+    if not dropped:
+        return panel, attributes
+    kept = [a for a in attributes if a.name not in dropped]
+    return panel.drop(columns=sorted(dropped)), kept
+
+
 def _kind(series: pd.Series) -> str:
     return "numeric" if pd.api.types.is_numeric_dtype(series) else "categorical"
 
@@ -144,10 +165,22 @@ def train_model(
         _check_dates(dates, window, definition.horizon_days)
     estimator = estimator if estimator is not None else ChurnClassifier(random_state=0)
     step("panel")
-    panel, notes = build_panel(
-        sources, definition=definition, dates=dates, on_date=lambda d: step(f"snapshot {d.date()}")
+    attributes, notes = discover_attributes(
+        sources["customers"],
+        include=definition.attributes,
+        exclude=definition.exclude_attributes,
     )
+    panel, panel_notes = build_panel(
+        sources,
+        definition=definition,
+        dates=dates,
+        attributes=attributes,
+        on_date=lambda d: step(f"snapshot {d.date()}"),
+    )
+    notes.extend(panel_notes)
+    panel, attributes = _drop_outcome_proxies(panel, attributes, definition, notes)
     features = feature_columns(panel)
+    attributes = [a for a in attributes if a.name in features]
     result: Backtest | None = None
     snapshot = panel["as_of"].nunique() == 1
     if evaluate and snapshot:
@@ -198,6 +231,7 @@ def train_model(
             for c, k in zip(features, kinds, strict=True)
         ],
         "feature_schema_hash": feature_schema_hash(features, kinds),
+        "attributes": [a.to_dict() for a in attributes],
         "model": {
             "class": type(model).__name__,
             "params": {k: v for k, v in model.get_params().items() if not callable(v)},
