@@ -7,12 +7,15 @@ import string
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from retain.errors import InvalidParameterError
 from retain.i18n import catalog, t
 from retain.models.churn import Reason, reason_codes, reasons_json
-from retain.models.churn.reasons import reasons_json_column
+from retain.models.churn.reasons import reasons_json_array, reasons_json_column
 
 COLUMNS = [
     "orders_90d",
@@ -187,3 +190,75 @@ def test_vectorised_reasons_on_a_subset_of_columns_and_no_rows() -> None:
     assert reasons_json_column(c[:0], sub.iloc[:0]) == []
     with pytest.raises(InvalidParameterError):
         reasons_json_column(c[:, :-1], sub)
+
+
+def _per_row(contrib: np.ndarray, frame: pd.DataFrame, **kw: object) -> list[str]:
+    return [reasons_json(r) for r in reason_codes(contrib, frame, **kw)]  # type: ignore[arg-type]
+
+
+def test_the_array_is_an_arrow_string_column() -> None:
+    contrib, frame = _wide_fixture(200, seed=11)
+    array = reasons_json_array(contrib, frame)
+    assert isinstance(array, pa.StringArray)
+    assert array.null_count == 0
+    assert array.to_pylist() == _per_row(contrib, frame)
+    assert reasons_json_array(contrib[:0], frame.iloc[:0]).to_pylist() == []
+
+
+def test_contributions_are_written_as_python_rounds_them() -> None:
+    """Halfway cases, tiny and negative values, negative zero, huge and non-finite sums."""
+    values = [0.03125, 5e-05, -5e-05, 0.00015, 2.5e-4, 1e-300, -0.0, 0.0, 2.0, -3.99995, 0.1235]
+    values += [999999999.99995, 1e9, 1.5e20, np.inf, -np.inf, np.nan, 123.45675, 7e-5, 0.00014999]
+    frame = pd.DataFrame({"Contract": ["Two year"] * len(values), "tenure": [1.0] * len(values)})
+    contrib = np.zeros((len(values), 3))
+    contrib[:, 0] = values
+    for floor in (0.0, -np.inf, -1e30):
+        got = reasons_json_column(contrib, frame, min_contribution=floor)
+        assert got == _per_row(contrib, frame, min_contribution=floor)
+    assert json.loads(got[0])[0]["contribution"] == round(0.03125, 4)
+
+
+_TEXTS = st.sampled_from(["JP", "한국", 'say "hi"', "back\\slash", "", "x\ny", "é"])
+_NUMBERS = st.sampled_from([np.nan, 0.0, -0.0, 1.0, -1.0, 2.5, -60.0, 30.0, 179.5, 0.125, 1e-3])
+_CONTRIBUTIONS = st.sampled_from(
+    [0.0, -0.0, 0.1, 0.1, 0.2, -0.3, 5e-05, 0.00015, 0.3, np.nan, np.inf, -np.inf, 1e12, 0.7]
+)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf + -inf in the sums
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(1, 6),
+    data=st.data(),
+    top=st.integers(0, 4),
+    floor=st.sampled_from([0.0, -1.0, 0.15, float("-inf")]),
+)
+def test_vectorised_reasons_equal_per_row_on_edge_values(
+    n: int, data: st.DataObject, top: int, floor: float
+) -> None:
+    """NaN, negative zero, ties, non-finite contributions, quotes and non-ASCII in strings."""
+    frame = pd.DataFrame(
+        {
+            "orders_90d": data.draw(st.lists(_NUMBERS, min_size=n, max_size=n)),
+            "orders_total": data.draw(st.lists(_NUMBERS, min_size=n, max_size=n)),
+            "orders_change_pct": data.draw(st.lists(_NUMBERS, min_size=n, max_size=n)),
+            "days_since_last_order": data.draw(st.lists(_NUMBERS, min_size=n, max_size=n)),
+            "plan": data.draw(st.lists(st.one_of(_TEXTS, st.none()), min_size=n, max_size=n)),
+            "billing_period": data.draw(
+                st.lists(st.sampled_from(["year", "month", None]), min_size=n, max_size=n)
+            ),
+            "days_to_renewal": data.draw(st.lists(_NUMBERS, min_size=n, max_size=n)),
+            "country": data.draw(st.lists(st.one_of(_TEXTS, st.none()), min_size=n, max_size=n)),
+            "language": data.draw(
+                st.lists(st.one_of(_TEXTS, st.just(1.0), st.none()), min_size=n, max_size=n)
+            ),
+            "ratio": data.draw(st.lists(_NUMBERS, min_size=n, max_size=n)),
+            "seats": data.draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n)),
+        }
+    )
+    width = frame.shape[1] + 1
+    contrib = np.array(
+        data.draw(st.lists(_CONTRIBUTIONS, min_size=n * width, max_size=n * width)), dtype=float
+    ).reshape(n, width)
+    got = reasons_json_column(contrib, frame, top=top, min_contribution=floor)
+    assert got == _per_row(contrib, frame, top=top, min_contribution=floor)

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
+from numba import njit
 
 from retain.features import family_of
 from retain.i18n import t
 
-__all__ = ["Reason", "reason_codes", "reasons_json", "reasons_json_column"]
+__all__ = ["Reason", "reason_codes", "reasons_json", "reasons_json_array", "reasons_json_column"]
 
 
 @dataclass(frozen=True)
@@ -268,10 +268,28 @@ def _family_sums(
         families.setdefault(family_of(name), []).append(j)
     fam_names = list(families)
     member_idx = [np.asarray(families[f]) for f in fam_names]
+    if contributions.dtype == np.float64 and len(features) >= 2:
+        # Same additions in the same order as numpy's ``sum(axis=1)`` below, which adds column by
+        # column from 0.0 when there are two rows or more (a single row is summed pairwise).
+        family = np.zeros(len(names), dtype=np.int64)
+        for k, idx in enumerate(member_idx):
+            family[idx] = k
+        return names, fam_names, member_idx, _sum_families(contributions, family, len(fam_names))
     sums = np.zeros((len(features), len(fam_names)))
     for k, idx in enumerate(member_idx):
         sums[:, k] = contributions[:, idx].sum(axis=1)
     return names, fam_names, member_idx, sums
+
+
+@njit(cache=True, nogil=True)  # type: ignore[misc]
+def _sum_families(contributions: np.ndarray, family: np.ndarray, n_fam: int) -> np.ndarray:
+    """``sums[i, family[j]] += contributions[i, j]`` over the feature columns, left to right."""
+    n = contributions.shape[0]
+    sums = np.zeros((n, n_fam))
+    for i in range(n):
+        for j in range(family.shape[0]):
+            sums[i, family[j]] += contributions[i, j]
+    return sums
 
 
 def reason_codes(
@@ -323,13 +341,23 @@ def reasons_json(reasons: Sequence[Reason]) -> str:
 # Batch scoring words the reasons of every customer; doing that row by row in Python costs more
 # than the trees. Below, each family's renderer is restated as *variants* over whole columns: an
 # ordered list of (message key, mask, parameter columns), the first variant whose mask holds being
-# the row's reason, exactly as the per-row renderers above decide it. The top families are then
-# picked per row with numpy, and only the picked reasons are formatted as JSON text, with Arrow's
-# string kernels (no Python loop per row).
+# the row's reason, exactly as the per-row renderers above decide it. Every constant piece of
+# text (each variant's ``{"key":...,"params":{`` head, string parameter values, the heads of profile
+# attributes) is encoded once per chunk; two compiled kernels then pick each row's top families and
+# write the JSON bytes straight into an Arrow string column (no Python loop per row).
 # ``tests/models/churn/test_reasons.py`` checks both paths give identical JSON.
 
-Param = tuple[str, np.ndarray]
-"""A parameter name and its column: int64 (rounded like :func:`_int`) or object (str)."""
+
+class _Strings:
+    """A string parameter column: ``texts[codes[i]]`` is row ``i``'s value (``-1``: none)."""
+
+    def __init__(self, codes: np.ndarray, texts: list[str]) -> None:
+        self.codes = codes
+        self.texts = texts
+
+
+Param = tuple[str, np.ndarray | _Strings]
+"""A parameter name and its column: int64 (rounded like :func:`_int`) or strings."""
 Variant = tuple[str, np.ndarray, list[Param]]
 
 
@@ -355,6 +383,24 @@ class _Columns:
                 out = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         self._cache[name] = out
         return out
+
+    def strings(self, name: str) -> tuple[np.ndarray, list[str]] | None:
+        """The column's str values as codes into their distinct texts (-1: not a str), or None."""
+        if name not in self.features.columns:
+            return None
+        column = self.features[name]
+        try:
+            codes, uniques = pd.factorize(column)
+        except TypeError:  # unhashable values
+            keys: dict[str, int] = {}
+            found = [keys.setdefault(v, len(keys)) if isinstance(v, str) else -1 for v in column]
+            return np.array(found, dtype=np.int64), [str(v) for v in keys]
+        # A str only equals a str, so a str's code is shared with equal strs alone.
+        texts = [str(u) for u in uniques if isinstance(u, str)]
+        remap = np.cumsum([isinstance(u, str) for u in uniques], dtype=np.int64) - 1
+        remap = np.where([isinstance(u, str) for u in uniques], remap, -1)
+        lookup = np.append(remap.astype(np.int64), -1)  # code -1 (missing) stays -1
+        return lookup[codes], texts
 
 
 def _ints(values: np.ndarray) -> np.ndarray:
@@ -475,10 +521,12 @@ def _v_subscription(c: _Columns) -> list[Variant]:
 
 def _v_contract(c: _Columns) -> list[Variant]:
     days, renewal = c.num("days_to_contract_end"), c.num("days_to_renewal")
-    if "billing_period" in c.features.columns:
-        yearly = (c.features["billing_period"].astype(object) == "year").to_numpy(dtype=bool)
-    else:
+    period = c.strings("billing_period")
+    if period is None:
         yearly = np.zeros(c.n, dtype=bool)
+    else:
+        codes, texts = period
+        yearly = np.array([*(t == "year" for t in texts), False], dtype=bool)[codes]
     return [
         ("reasons.contract_ending", _present(days), [("days", _ints(days))]),
         ("reasons.renewal_due", _present(renewal) & yearly, [("days", _ints(renewal))]),
@@ -492,12 +540,12 @@ def _v_tenure(c: _Columns) -> list[Variant]:
 
 
 def _v_plan(c: _Columns) -> list[Variant]:
-    if "plan" not in c.features.columns:
+    plan = c.strings("plan")
+    if plan is None:
         return [("reasons.plan", np.zeros(c.n, dtype=bool), [])]
-    values = c.features["plan"].tolist()
-    ok = np.array([isinstance(v, str) and bool(v) for v in values], dtype=bool)
-    plans = np.array([v if isinstance(v, str) else "" for v in values], dtype=object)
-    return [("reasons.plan", ok, [("plan", plans)])]
+    codes, texts = plan
+    ok = np.array([*(bool(t) for t in texts), False], dtype=bool)[codes]  # code -1: False
+    return [("reasons.plan", ok, [("plan", _Strings(codes, texts))])]
 
 
 def _v_consent(c: _Columns) -> list[Variant]:
@@ -535,16 +583,520 @@ def _json_float(x: float) -> str:
     return repr(x) if math.isfinite(x) else json.dumps(x)
 
 
-def _fallback_head(member: str, value: Any) -> str:
-    """``{"key":...,"params":{...}`` of a profile attribute or a feature outside the catalog."""
+def _value_text(value: Any) -> str:
+    """How :func:`_render` words the value of a profile attribute or an uncatalogued feature."""
     if isinstance(value, float):
         value = round(value, 2)
+    return str(value)
+
+
+def _fallback_head(member: str, text: str) -> str:
+    """``{"key":...,"params":{...`` of such a reason, up to (not including) the params' ``}``."""
     if member in _PROFILE:
-        key, params = f"reasons.{member}", {"value": str(value)}
+        key, params = f"reasons.{member}", {"value": text}
     else:
-        key, params = "reasons.feature", {"feature": member, "value": str(value)}
+        key, params = "reasons.feature", {"feature": member, "value": text}
     head = json.dumps({"key": key, "params": params}, ensure_ascii=False, separators=(",", ":"))
-    return head[:-1]
+    return head[:-2]
+
+
+class _Member:
+    """One member column of a family without a renderer.
+
+    Which rows are missing (``isna``) and, for the rows that need it, codes into the texts
+    :func:`_value_text` gives their values.
+    """
+
+    def __init__(self, column: pd.Series) -> None:
+        self.column = column
+        self.codes: np.ndarray | None = None
+        self.texts: list[str] = []
+        dtype = column.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
+            self.values: np.ndarray | None = column.to_numpy()
+            self.missing = (
+                np.isnan(self.values) if dtype.kind == "f" else np.zeros(len(column), bool)
+            )
+            return
+        self.values = None
+        try:
+            codes, uniques = pd.factorize(column)
+        except TypeError:  # unhashable values
+            self.missing = column.isna().to_numpy(dtype=bool)
+            return
+        self.missing = np.asarray(codes < 0)
+        values = list(uniques)
+        if all(type(v) is str for v in values):  # exact: a str only equals an equal str
+            self.codes, self.texts = np.asarray(codes, dtype=np.int64), values
+
+    def text_codes(self, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Codes of ``rows`` (none missing) into a list of value texts."""
+        if self.codes is not None:
+            return self.codes[rows], self.texts
+        if self.values is not None:
+            values = self.values[rows]
+            if values.dtype.kind == "f":  # by bit pattern: 0.0 and -0.0 read differently
+                codes, uniques = pd.factorize(values.view(f"i{values.dtype.itemsize}"))
+                uniques = np.asarray(uniques).view(values.dtype)
+            else:
+                codes, uniques = pd.factorize(values)
+            return np.asarray(codes, np.int64), [
+                _value_text(v) for v in np.asarray(uniques).tolist()
+            ]
+        # Mixed or unhashable objects: word every row, as the per-row path does.
+        texts = [_value_text(v) for v in self.column.iloc[rows].tolist()]
+        codes, uniques = pd.factorize(np.array(texts, dtype=object))
+        return np.asarray(codes, np.int64), list(uniques)
+
+
+class _Pieces:
+    """Constant pieces of JSON text, each UTF-8 encoded once, indexed by number."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.index: dict[str, int] = {}
+
+    def add(self, text: str) -> int:
+        at = self.index.get(text)
+        if at is None:
+            at = self.index[text] = len(self.parts)
+            self.parts.append(text.encode())
+        return at
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """All pieces in one uint8 array, and where each starts (one more: the end)."""
+        starts = np.zeros(len(self.parts) + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in self.parts], out=starts[1:])
+        return np.frombuffer(b"".join(self.parts), dtype=np.uint8), starts
+
+
+_CLOSE = '},"contribution":'
+"""Piece 0: closes a reason's params and opens its contribution."""
+_SPECIAL = 1e9
+"""Contributions this large, and NaN or infinities, are worded by Python instead of the kernel."""
+
+
+@njit(cache=True, nogil=True, inline="always")  # type: ignore[misc]
+def _reason_of(
+    i: int,
+    k: int,
+    contributions: np.ndarray,
+    masks: np.ndarray,
+    fam_var: np.ndarray,
+    fb_lo: np.ndarray,
+    fb_hi: np.ndarray,
+    fb_cols: np.ndarray,
+    fb_missing: np.ndarray,
+) -> tuple[int, int]:
+    """Row ``i``'s variant of family ``k`` (-1: none) and the slot of its strongest member.
+
+    The slot is -1 unless the family has no renderer.
+    """
+    chosen = -1
+    arg = -1
+    for g in range(fam_var[k + 1] - 1, fam_var[k] - 1, -1):  # the first variant that holds
+        lo, hi = fb_lo[g], fb_hi[g]
+        if lo == hi:
+            chosen = g if masks[i, g] else chosen
+            continue
+        # No renderer: the strongest member (as np.argmax: the first NaN, else the first max).
+        arg = lo
+        best = contributions[i, fb_cols[lo]]
+        if best == best:
+            for s in range(lo + 1, hi):
+                x = contributions[i, fb_cols[s]]
+                if x != x:
+                    arg = s
+                    break
+                if x > best:
+                    arg, best = s, x
+        chosen = -1 if fb_missing[i, arg + 1] else g
+    return chosen, arg
+
+
+@njit(cache=True, nogil=True)  # type: ignore[misc]
+def _pick(
+    sums: np.ndarray,
+    contributions: np.ndarray,
+    masks: np.ndarray,
+    fam_var: np.ndarray,
+    fb_lo: np.ndarray,
+    fb_hi: np.ndarray,
+    fb_cols: np.ndarray,
+    fb_missing: np.ndarray,
+    top: int,
+    floor: float,
+    rows: np.ndarray,
+    order: np.ndarray,
+    n_picks: np.ndarray,
+    pick_var: np.ndarray,
+    pick_arg: np.ndarray,
+    pick_val: np.ndarray,
+    tied: np.ndarray,
+) -> int:
+    """Each row's reasons, strongest family first, as :func:`reason_codes` picks them.
+
+    Without ``rows`` (empty), every row: the families above the floor that have a reason for
+    the row are sorted, and the first ``top`` taken. Families without a reason are passed over
+    wherever they rank, so only equal sums among the others can change the result: a row
+    where two of those the walk reaches are equal is only marked in ``tied`` (equal sums come
+    in the order ``np.argsort`` gives them, which the caller computes). With ``rows``, those
+    rows, walking their families in ``order``. Returns how many picked contributions Python
+    has to word (see :data:`_SPECIAL`).
+    """
+    n, n_fam = sums.shape
+    special = 0
+    ordered = rows.shape[0] > 0
+    values = np.empty(n_fam)
+    variants = np.empty(n_fam, dtype=np.int64)
+    args = np.empty(n_fam, dtype=np.int64)
+    for r in range(rows.shape[0] if ordered else n):
+        i = rows[r] if ordered else r
+        count = 0
+        if ordered:
+            for p in range(n_fam):
+                k = order[r, p]
+                value = sums[i, k]
+                if value <= floor or count >= top:
+                    break
+                g, arg = _reason_of(
+                    i, k, contributions, masks, fam_var, fb_lo, fb_hi, fb_cols, fb_missing
+                )
+                if g >= 0:
+                    pick_var[i, count], pick_arg[i, count], pick_val[i, count] = g, arg, value
+                    special += not abs(value) < _SPECIAL
+                    count += 1
+            n_picks[i] = count
+            continue
+        # The families above the floor (NaN too) with a reason, strongest first (NaN last).
+        m = 0
+        low = False
+        nans = 0
+        for k in range(n_fam):
+            x = sums[i, k]
+            if x <= floor:
+                low = True
+                continue
+            g, arg = _reason_of(
+                i, k, contributions, masks, fam_var, fb_lo, fb_hi, fb_cols, fb_missing
+            )
+            if g < 0:
+                continue
+            p = m
+            while p > 0 and (x > values[p - 1] or (values[p - 1] != values[p - 1] and x == x)):
+                values[p], variants[p], args[p] = values[p - 1], variants[p - 1], args[p - 1]
+                p -= 1
+            values[p], variants[p], args[p] = x, g, arg
+            m += 1
+            nans += x != x
+        if low:  # NaN ranks last: the walk stops at a family below the floor before any NaN
+            m -= nans
+        count = min(m, top)
+        for p in range(min(count, m - 1)):  # up to the first one left out
+            a, b = values[p], values[p + 1]
+            if a == b or (a != a and b != b):
+                tied[i] = True
+                count = 0
+        for p in range(count):
+            pick_var[i, p], pick_arg[i, p], pick_val[i, p] = variants[p], args[p], values[p]
+            special += not abs(values[p]) < _SPECIAL
+        n_picks[i] = count
+    return special
+
+
+@njit(cache=True, nogil=True, inline="always")  # type: ignore[misc]
+def _put(buf: np.ndarray, pos: int, pieces: np.ndarray, starts: np.ndarray, piece: int) -> int:
+    """Copy a piece to ``buf[pos:]``; returns the next position.
+
+    Indices here are unsigned: numba then skips its negative-index checks, twice as fast.
+    """
+    lo = np.uint64(starts[piece])
+    size = np.uint64(starts[piece + 1]) - lo
+    at = np.uint64(pos)
+    for q in range(size):
+        buf[at + q] = pieces[lo + q]
+    return pos + int(size)
+
+
+@njit(cache=True, nogil=True, inline="always")  # type: ignore[misc]
+def _put_int(buf: np.ndarray, pos: int, value: int) -> int:
+    """Decimal digits of an int64, as ``str(int)``."""
+    u = np.uint64(value)
+    if value < 0:
+        buf[np.uint64(pos)] = 45  # -
+        pos += 1
+        u = np.uint64(0) - u
+    digits = 1
+    t = u
+    while t >= np.uint64(10):
+        t //= np.uint64(10)
+        digits += 1
+    at = np.uint64(pos + digits)
+    for _ in range(digits):
+        at -= np.uint64(1)
+        buf[at] = np.uint8(48) + np.uint8(u % np.uint64(10))
+        u //= np.uint64(10)
+    return pos + digits
+
+
+@njit(cache=True, nogil=True, inline="always")  # type: ignore[misc]
+def _put_round4(buf: np.ndarray, pos: int, x: float) -> int:
+    """``repr(round(x, 4))`` for finite ``|x| < _SPECIAL``.
+
+    ``round`` rounds the exact binary value of ``x`` to 4 decimals, half to even; ``repr`` of the
+    result is that decimal, trailing zeros dropped (at most 14 significant digits here, so it
+    is the shortest text that reads back as the same float). ``x * 10**4`` is exactly
+    ``mantissa * 625 * 2**(exponent + 4)``, an integer times a power of two in int64.
+    """
+    if math.copysign(1.0, x) < 0:
+        buf[np.uint64(pos)] = 45  # -
+        pos += 1
+    a = abs(x)
+    m = 0
+    if a != 0:
+        frac, exp = math.frexp(a)  # a = frac * 2**exp, 0.5 <= frac < 1
+        big = np.int64(frac * 9007199254740992.0) * 625  # frac * 2**53 is an integer < 2**53
+        shift = exp - 53 + 4
+        if shift >= 0:
+            m = int(big << shift)
+        elif shift >= -63:  # below that, a * 10**4 < 2**63 / 2**64 rounds to 0
+            q = big >> -shift if shift > -63 else np.int64(0)
+            rest = big - (q << -shift) if shift > -63 else big
+            half = np.int64(1) << (-shift - 1)
+            if rest > half or (rest == half and q & 1):
+                q += 1
+            m = int(q)
+    pos = _put_int(buf, pos, m // 10000)
+    buf[np.uint64(pos)] = 46  # .
+    pos += 1
+    frac4 = m % 10000
+    digits = 4
+    while digits > 1 and frac4 % 10 == 0:
+        frac4 //= 10
+        digits -= 1
+    at = np.uint64(pos + digits)
+    for _ in range(digits):
+        at -= np.uint64(1)
+        buf[at] = np.uint8(48 + frac4 % 10)
+        frac4 //= 10
+    return pos + digits
+
+
+@njit(cache=True, nogil=True)  # type: ignore[misc]
+def _write(
+    n_picks: np.ndarray,
+    pick_var: np.ndarray,
+    pick_val: np.ndarray,
+    pick_piece: np.ndarray,
+    pick_text: np.ndarray,
+    pieces: np.ndarray,
+    starts: np.ndarray,
+    var_head: np.ndarray,
+    var_par: np.ndarray,
+    par_prefix: np.ndarray,
+    par_kind: np.ndarray,
+    par_col: np.ndarray,
+    ints: np.ndarray,
+    strs: np.ndarray,
+    str_base: np.ndarray,
+    row_bound: int,
+    capacity: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's JSON list of reasons as UTF-8 bytes, and each row's end offset.
+
+    A pick's text is ``pick_piece`` (a whole head) or the variant's head and parameters (int64
+    digits, or a string piece), then piece 0, then ``pick_text`` or the rounded contribution,
+    then ``}``. ``row_bound`` bounds the bytes of one row.
+    """
+    n = n_picks.shape[0]
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    buf = np.empty(max(capacity, row_bound), dtype=np.uint8)
+    pos = 0
+    for i in range(n):
+        if pos + row_bound > buf.shape[0]:
+            grown = np.empty(max(2 * buf.shape[0], pos + row_bound), dtype=np.uint8)
+            grown[:pos] = buf[:pos]
+            buf = grown
+        buf[pos] = 91  # [
+        pos += 1
+        for s in range(n_picks[i]):
+            if s:
+                buf[pos] = 44  # ,
+                pos += 1
+            if pick_piece[i, s] >= 0:
+                pos = _put(buf, pos, pieces, starts, pick_piece[i, s])
+            else:
+                g = pick_var[i, s]
+                pos = _put(buf, pos, pieces, starts, var_head[g])
+                for p in range(var_par[g], var_par[g + 1]):
+                    pos = _put(buf, pos, pieces, starts, par_prefix[p])
+                    c = par_col[p]
+                    if par_kind[p] == 0:
+                        pos = _put_int(buf, pos, ints[i, c])
+                    else:
+                        pos = _put(buf, pos, pieces, starts, str_base[c] + strs[i, c])
+            pos = _put(buf, pos, pieces, starts, 0)
+            if pick_text[i, s] >= 0:
+                pos = _put(buf, pos, pieces, starts, pick_text[i, s])
+            else:
+                pos = _put_round4(buf, pos, pick_val[i, s])
+            buf[pos] = 125  # }
+            pos += 1
+        buf[pos] = 93  # ]
+        pos += 1
+        offsets[i + 1] = pos
+    return buf[:pos], offsets
+
+
+def reasons_json_array(
+    contributions: np.ndarray,
+    features: pd.DataFrame,
+    *,
+    top: int = 3,
+    min_contribution: float = 0.0,
+) -> pa.Array:
+    """The ``churn_scores.reasons`` value of every row, as an Arrow string array.
+
+    Gives exactly ``[reasons_json(r) for r in reason_codes(contributions, features, ...)]``
+    (same families, same order, same parameters and text): the rules are vectorised over the
+    chunk as variants, and compiled kernels rank the families and write the JSON bytes.
+    A ``pyarrow.StringArray``, or a ``LargeStringArray`` past 2 GiB of text.
+    """
+    names, fam_names, member_idx, sums = _family_sums(contributions, features)
+    n, n_fam = sums.shape
+    if n == 0:
+        return pa.array([], pa.string())
+    cols = _Columns(features)
+    pieces = _Pieces()
+    pieces.add(_CLOSE)
+    fam_var: list[int] = [0]
+    var_head: list[int] = []
+    var_par: list[int] = [0]
+    par_prefix: list[int] = []
+    par_kind: list[int] = []
+    par_col: list[int] = []
+    fb_lo: list[int] = []
+    fb_hi: list[int] = []
+    members: list[int] = []
+    masks: list[np.ndarray | None] = []
+    int_cols: dict[int, int] = {}
+    ints: list[np.ndarray] = []
+    str_cols: dict[int, int] = {}
+    strs: list[np.ndarray] = []
+    str_base: list[int] = []
+    for k, family in enumerate(fam_names):
+        make = _VARIANTS.get(family)
+        if make is None:
+            # Profile attributes and features outside the catalog: the strongest member's value.
+            var_head.append(-1)
+            var_par.append(var_par[-1])
+            fb_lo.append(len(members))
+            members.extend(int(j) for j in member_idx[k])
+            fb_hi.append(len(members))
+            masks.append(None)
+        for key, mask, params in make(cols) if make is not None else []:
+            head = '{"key":' + json.dumps(key, ensure_ascii=False) + ',"params":{'
+            var_head.append(pieces.add(head))
+            for p, (name, column) in enumerate(params):
+                par_prefix.append(pieces.add(("," if p else "") + json.dumps(name) + ":"))
+                if isinstance(column, _Strings):
+                    if id(column) not in str_cols:
+                        str_cols[id(column)] = len(strs)
+                        strs.append(column.codes)
+                        quoted = [json.dumps(x, ensure_ascii=False) for x in column.texts]
+                        str_base.append(len(pieces.parts))
+                        pieces.parts.extend(x.encode() for x in quoted)  # in code order
+                    par_kind.append(1)
+                    par_col.append(str_cols[id(column)])
+                else:
+                    if id(column) not in int_cols:
+                        int_cols[id(column)] = len(ints)
+                        ints.append(column)
+                    par_kind.append(0)
+                    par_col.append(int_cols[id(column)])
+            var_par.append(len(par_prefix))
+            fb_lo.append(0)
+            fb_hi.append(0)
+            masks.append(mask)
+        fam_var.append(len(var_head))
+
+    # Row-major tables (one row per customer): a row's masks and values share cache lines.
+    no = np.zeros(n, dtype=np.bool_)
+    mask_rows = np.stack([no if m is None else m for m in masks], axis=1)
+    fallback = [_Member(features.iloc[:, j]) for j in members]
+    fb_missing = np.stack([no, *(m.missing for m in fallback)], axis=1)
+    families = (
+        contributions,
+        mask_rows,
+        np.asarray(fam_var, dtype=np.int64),
+        np.asarray(fb_lo, dtype=np.int64),
+        np.asarray(fb_hi, dtype=np.int64),
+        np.asarray(members, dtype=np.int64),
+        fb_missing,
+    )
+    width = max(0, min(int(top), n_fam))
+    floor = float(min_contribution)
+    n_picks = np.zeros(n, dtype=np.int64)
+    pick_var = np.zeros((n, width), dtype=np.int64)
+    pick_arg = np.full((n, width), -1, dtype=np.int64)
+    pick_val = np.zeros((n, width))
+    tied = np.zeros(n, dtype=np.bool_)
+    none = np.zeros(0, dtype=np.int64)
+    picked = (n_picks, pick_var, pick_arg, pick_val, tied)
+    special = _pick(sums, *families, width, floor, none, none.reshape(0, 0), *picked)
+    if tied.any():
+        # Equal sums: take the order np.argsort gives them, as reason_codes does.
+        rows = np.flatnonzero(tied)
+        order = np.argsort(-sums[rows], axis=1)
+        special += _pick(sums, *families, width, floor, rows, order, *picked)
+
+    pick_piece = np.full((n, width), -1, dtype=np.int64)
+    pick_text = np.full((n, width), -1, dtype=np.int64)
+    if special:
+        taken = np.arange(width) < n_picks[:, None]
+        for i, s in zip(*np.nonzero(taken & ~(np.abs(pick_val) < _SPECIAL)), strict=True):
+            pick_text[i, s] = pieces.add(_json_float(round(float(pick_val[i, s]), 4)))
+    if members:
+        at_i, at_s = np.nonzero(pick_arg >= 0)
+        slot = pick_arg[at_i, at_s]
+        for s in np.unique(slot).tolist():
+            here = slot == s
+            rows = at_i[here]
+            codes, texts = fallback[s].text_codes(rows)
+            member = names[members[s]]
+            heads = np.full(len(texts), -1, dtype=np.int64)
+            for c in np.unique(codes).tolist():
+                heads[c] = pieces.add(_fallback_head(member, texts[c]))
+            pick_piece[rows, at_s[here]] = heads[codes]
+
+    blob, starts = pieces.arrays()
+    longest = int(np.diff(starts).max())
+    most_params = max(np.diff(var_par).max(), 0)
+    row_bound = 2 + width * (3 * longest + most_params * (longest + 21) + 32)
+    data, offsets = _write(
+        n_picks,
+        pick_var,
+        pick_val,
+        pick_piece,
+        pick_text,
+        blob,
+        starts,
+        np.asarray(var_head, dtype=np.int64),
+        np.asarray(var_par, dtype=np.int64),
+        np.asarray(par_prefix, dtype=np.int64),
+        np.asarray(par_kind, dtype=np.int64),
+        np.asarray(par_col, dtype=np.int64),
+        np.stack(ints, axis=1) if ints else np.zeros((n, 0), dtype=np.int64),
+        np.stack(strs, axis=1) if strs else np.zeros((n, 0), dtype=np.int64),
+        np.asarray(str_base, dtype=np.int64),
+        row_bound,
+        n * (2 + 80 * min(width, 3)),
+    )
+    if offsets[-1] < 2**31:
+        return pa.StringArray.from_buffers(
+            n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)
+        )
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def reasons_json_column(
@@ -554,125 +1106,9 @@ def reasons_json_column(
     top: int = 3,
     min_contribution: float = 0.0,
 ) -> list[str]:
-    """The ``churn_scores.reasons`` value of every row, computed a chunk at a time.
+    """:func:`reasons_json_array` as Python strings.
 
-    Gives exactly ``[reasons_json(r) for r in reason_codes(contributions, features, ...)]``
-    (same families, same order, same parameters and text), with the family sums, the ranking
-    and the rules vectorised over all rows; Python only formats the chosen reasons.
+    Exactly ``[reasons_json(r) for r in reason_codes(contributions, features, ...)]``.
     """
-    names, fam_names, member_idx, sums = _family_sums(contributions, features)
-    n, n_fam = sums.shape
-    if n == 0:
-        return []
-    cols = _Columns(features)
-    # choice[i, k]: index of the variant family k uses for row i, -1 when it has no reason.
-    choice = np.full((n, n_fam), -1, dtype=np.int64)
-    variants: list[list[Variant]] = []
-    fallback: dict[int, tuple[np.ndarray, list[list[Any]]]] = {}
-    for k, family in enumerate(fam_names):
-        make = _VARIANTS.get(family)
-        if make is not None:
-            vs = make(cols)
-            for v in range(len(vs) - 1, -1, -1):  # the earliest matching variant wins
-                choice[vs[v][1], k] = v
-            variants.append(vs)
-            continue
-        # Profile attributes and features outside the catalog: the strongest member's value.
-        idx = member_idx[k]
-        best = np.argmax(contributions[:, idx], axis=1)
-        values = [features.iloc[:, j].tolist() for j in idx]
-        missing = np.column_stack([features.iloc[:, j].isna().to_numpy() for j in idx])
-        present = ~missing[np.arange(n), best]
-        choice[present, k] = 0
-        variants.append([])
-        fallback[k] = (best, values)
-
-    order = np.argsort(-sums, axis=1)
-    ranked = np.take_along_axis(sums, order, axis=1)
-    # The per-row loop stops at the first family at or below min_contribution.
-    alive = np.cumprod(~(ranked <= min_contribution), axis=1).astype(bool)
-    ok = alive & (np.take_along_axis(choice, order, axis=1) >= 0)
-    rank = np.cumsum(ok, axis=1)
-    picked = ok & (rank <= top)
-    rows, pos = np.nonzero(picked)
-    fam = order[rows, pos]
-    slot = rank[rows, pos] - 1
-    var = choice[rows, fam]
-    contrib_text = _contribution_text(np.round(sums[rows, fam], 4))
-    # Build each picked reason's JSON text a (family, variant) group at a time, in Arrow.
-    pieces: list[pa.Array] = []
-    positions: list[np.ndarray] = []
-    for k in np.unique(fam).tolist():
-        in_k = fam == k
-        if k in fallback:
-            best, values = fallback[k]
-            sel = np.flatnonzero(in_k)
-            heads = []
-            seen: dict[tuple[int, Any], str] = {}
-            for s in sel.tolist():
-                i = int(rows[s])
-                b = int(best[i])
-                value = values[b][i]
-                head = seen.get((b, value))
-                if head is None:
-                    head = seen[(b, value)] = _fallback_head(names[member_idx[k][b]], value)
-                heads.append(head)
-            pieces.append(_join([pa.array(heads, pa.string()), contrib_text.take(sel)]))
-            positions.append(sel)
-            continue
-        for v in np.unique(var[in_k]).tolist():
-            sel = np.flatnonzero(in_k & (var == v))
-            key, _, params = variants[k][v]
-            r = rows[sel]
-            parts: list[pa.Array | str] = [
-                '{"key":' + json.dumps(key, ensure_ascii=False) + ',"params":{'
-            ]
-            for j, (name, column) in enumerate(params):
-                parts.append(("," if j else "") + json.dumps(name) + ":")
-                parts.append(_param_values(column[r]))
-            parts.append("}")
-            parts.append(contrib_text.take(sel))
-            pieces.append(_join(parts))
-            positions.append(sel)
-    if pieces:
-        at = np.concatenate(positions)
-        text = pa.concat_arrays(pieces).take(pa.array(np.argsort(at, kind="stable")))
-    else:
-        text = pa.array([], pa.string())
-    # Row by row: "[" + reason 1 + ("," + reason 2) + ... + "]"; a row's slots fill in order.
-    row_parts: list[pa.Array | str] = ["["]
-    for k in range(max(top, 0)):
-        index = np.full(n, -1, dtype=np.int64)
-        mine = slot == k
-        index[rows[mine]] = np.flatnonzero(mine)
-        taken = text.take(pa.array(index, mask=index < 0))
-        if k:
-            taken = _join([",", taken])
-        row_parts.append(pc.fill_null(taken, ""))
-    row_parts.append("]")
-    body = _join(row_parts) if len(row_parts) > 2 else pa.array(["[]"] * n, pa.string())
-    return body.to_pylist()  # type: ignore[no-any-return]
-
-
-def _join(parts: Sequence[pa.Array | str]) -> pa.Array:
-    """Concatenate string arrays and constants element-wise."""
-    return pc.binary_join_element_wise(*parts, "")
-
-
-def _param_values(column: np.ndarray) -> pa.Array:
-    """A parameter column as JSON text: integers as digits, strings JSON-quoted."""
-    if column.dtype == object:
-        return pa.array([json.dumps(v, ensure_ascii=False) for v in column.tolist()], pa.string())
-    return pc.cast(pa.array(column, pa.int64()), pa.string())
-
-
-def _contribution_text(values: np.ndarray) -> pa.Array:
-    """``,"contribution":<value>}`` with each value written as ``json.dumps`` writes floats."""
-    if len(values) and np.isfinite(values).all():
-        text = pc.cast(pa.array(values, pa.float64()), pa.string())
-        # Arrow writes 2.0 as "2"; Python's repr (and JSON) as "2.0".
-        whole = (values == np.floor(values)) & (np.abs(values) < 1e16)
-        text = pc.if_else(pa.array(whole), _join([text, ".0"]), text)
-    else:
-        text = pa.array([_json_float(x) for x in values.tolist()], pa.string())
-    return _join([',"contribution":', text, "}"])
+    array = reasons_json_array(contributions, features, top=top, min_contribution=min_contribution)
+    return array.to_pylist()  # type: ignore[no-any-return]
