@@ -36,6 +36,7 @@ from retain.errors import InvalidParameterError
 from retain.i18n import t
 
 __all__ = [
+    "ATTRIBUTE_PREFIX",
     "AttributeFeature",
     "attribute_value",
     "discover_attributes",
@@ -43,6 +44,8 @@ __all__ = [
     "outcome_proxies",
 ]
 
+ATTRIBUTE_PREFIX = "attr_"
+"""Feature columns made from ``customers.attributes`` start with this."""
 SAMPLE_ROWS = 5000
 """Customers read to decide which keys are features (the first by ``customer_id``)."""
 MIN_PRESENT = 0.01
@@ -184,7 +187,7 @@ def _stats(texts: Sequence[Any]) -> tuple[dict[str, _KeyStats], int]:
 
 
 def _name(key: str, taken: set[str]) -> str:
-    base = "attr_" + re.sub(r"\W", "_", key)
+    base = ATTRIBUTE_PREFIX + re.sub(r"\W", "_", key)
     name, n = base, 2
     while name in taken:
         name, n = f"{base}_{n}", n + 1

@@ -65,5 +65,5 @@ def test_snapshot_training_is_cross_validated_and_scores_have_reasons(
     assert len(rows) == 7043 - 1869  # the customers still subscribed after the export
     top = json.loads(max(rows)[1])
     # The riskiest customer: new, on fiber, month to month (attributes and the subscription).
-    drivers = {r["params"].get("feature") or r["key"] for r in top}
-    assert len(top) == 3 and drivers & {"attr_tenure", "attr_InternetService", "attr_Contract"}
+    drivers = {r["params"].get("name") for r in top if r["key"] == "reasons.attribute"}
+    assert len(top) == 3 and drivers & {"tenure", "InternetService", "Contract"}, top

@@ -111,7 +111,22 @@ def test_features_outside_the_catalog_are_named() -> None:
     frame = pd.DataFrame({"Contract": ["Month-to-month"], "tenure": [2.0]})
     contrib = np.array([[0.7, 0.2, -1.0]])
     (reasons,) = reason_codes(contrib, frame)
-    assert [r.render("en") for r in reasons] == ["Contract: Month-to-month", "tenure: 2.0"]
+    assert [r.render("en") for r in reasons] == ["Contract: Month-to-month", "tenure: 2"]
+
+
+def test_customer_attributes_are_named_by_their_key() -> None:
+    frame = pd.DataFrame(
+        {"attr_会員_ランク": ["ゴールド"], "attr_MonthlyCharges": [70.355], "attr_tenure": [3.0]}
+    )
+    contrib = np.array([[0.9, 0.5, 0.2, -1.0]])
+    (reasons,) = reason_codes(contrib, frame)
+    assert [r.key for r in reasons] == ["reasons.attribute"] * 3
+    assert [r.render("ja") for r in reasons] == [
+        "会員_ランク: ゴールド",
+        "MonthlyCharges: 70.36",
+        "tenure: 3",
+    ]
+    assert reasons_json_column(contrib, frame) == [reasons_json(reasons)]
 
 
 def test_json_form_is_the_churn_scores_contract() -> None:

@@ -25,6 +25,7 @@ import pyarrow as pa
 from numba import njit
 
 from retain.features import family_of
+from retain.features.attributes import ATTRIBUTE_PREFIX
 from retain.i18n import t
 
 __all__ = ["Reason", "reason_codes", "reasons_json", "reasons_json_array", "reasons_json_column"]
@@ -240,11 +241,20 @@ def _render(
     value = row.get(best)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    if isinstance(value, float):
-        value = round(value, 2)
-    if best in _PROFILE:
-        return f"reasons.{best}", {"value": str(value)}
-    return "reasons.feature", {"feature": best, "value": str(value)}
+    return _fallback(best, _value_text(value))
+
+
+def _fallback(member: str, text: str) -> tuple[str, dict[str, Any]]:
+    """The reason naming ``member`` and its value.
+
+    A profile column, a customer attribute (by its key, as the business wrote it) or any other
+    feature (by its column name).
+    """
+    if member in _PROFILE:
+        return f"reasons.{member}", {"value": text}
+    if member.startswith(ATTRIBUTE_PREFIX):
+        return "reasons.attribute", {"name": member[len(ATTRIBUTE_PREFIX) :], "value": text}
+    return "reasons.feature", {"feature": member, "value": text}
 
 
 def _family_sums(
@@ -584,18 +594,20 @@ def _json_float(x: float) -> str:
 
 
 def _value_text(value: Any) -> str:
-    """How :func:`_render` words the value of a profile attribute or an uncatalogued feature."""
+    """How :func:`_render` words the value of a profile attribute or an uncatalogued feature.
+
+    Floats to 2 decimals, whole ones without ``.0`` (a tenure of 3, not 3.0).
+    """
     if isinstance(value, float):
         value = round(value, 2)
+        if value.is_integer() and abs(value) < 1e15:
+            value = int(value)
     return str(value)
 
 
 def _fallback_head(member: str, text: str) -> str:
     """``{"key":...,"params":{...`` of such a reason, up to (not including) the params' ``}``."""
-    if member in _PROFILE:
-        key, params = f"reasons.{member}", {"value": text}
-    else:
-        key, params = "reasons.feature", {"feature": member, "value": text}
+    key, params = _fallback(member, text)
     head = json.dumps({"key": key, "params": params}, ensure_ascii=False, separators=(",", ":"))
     return head[:-2]
 
