@@ -104,3 +104,42 @@ def test_score_frame_refuses_chunks_or_threads_below_one(tmp_path: Path) -> None
         score_frame(registered, frame, chunk_rows=0)
     with pytest.raises(InvalidParameterError, match="'workers' parameter of score_frame"):
         score_frame(registered, frame, workers=0)
+
+
+def test_feature_matrix_equals_the_prepared_frame() -> None:
+    """The fast path reads every column exactly as ``prepare`` does, odd inputs included."""
+    from retain.models.churn.scoring import _as_matrix, _feature_matrix
+
+    frame, y = _data(3000, seed=4)
+    model = ChurnClassifier(random_state=0, n_estimators=20).fit(frame, y)
+    odd = frame.iloc[:8].copy()
+    odd["country"] = np.array(["JP", "XX", None, np.nan, "KR", "US", "", "JP"], dtype=object)
+    mixed = odd.copy()
+    mixed["country"] = np.array(["JP", 1, None, "KR", 2.5, "US", "JP", True], dtype=object)
+    typed = odd.assign(
+        country=odd["country"].astype("category"),
+        orders_90d=odd["orders_90d"].astype("int64"),
+        flag=odd["flag"].astype(object),
+    )
+    empty = odd.assign(country=np.array([None] * 8, dtype=object))
+    for rows in (frame, odd, mixed, typed, empty, frame.iloc[:0]):
+        want = _as_matrix(model.prepare(rows))
+        got = _feature_matrix(model, rows)
+        np.testing.assert_array_equal(got, want)
+        assert got.flags.f_contiguous
+
+
+def test_feature_matrix_raises_the_classifiers_errors() -> None:
+    from retain.models.churn.scoring import _feature_matrix
+
+    frame, y = _data(2000, seed=5)
+    model = ChurnClassifier(random_state=0, n_estimators=10).fit(frame, y)
+    for broken, message in [
+        (frame.assign(ratio=np.inf), "infinite"),
+        (frame.assign(ratio="high"), "neither numeric"),
+        (frame.drop(columns=["ratio"]), "feature columns differ"),
+    ]:
+        with pytest.raises(InvalidParameterError, match=message):
+            _feature_matrix(model, broken)
+        with pytest.raises(InvalidParameterError, match=message):
+            predict_with_contributions(model, broken)

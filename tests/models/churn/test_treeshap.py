@@ -80,6 +80,18 @@ def test_equals_lightgbm_pred_contrib(params: dict[str, Any]) -> None:
     assert (np.abs(got[:, :-1]).sum(axis=0) > 0).all()  # every feature was used
 
 
+@pytest.mark.parametrize("group_bytes", [1, 4096, 1 << 40])
+def test_trees_added_in_cache_sized_groups_give_the_same_values(group_bytes: int) -> None:
+    """One tree per group, a few trees per group, or all at once: the same contributions."""
+    booster, _ = _train({"num_leaves": 15, "min_data_in_leaf": 5}, rounds=40)
+    scored, _ = _frame(3000, seed=3)
+    ensemble = TreeEnsemble.from_booster(booster)
+    assert ensemble is not None
+    got = ensemble.contributions(_matrix(scored), group_bytes=group_bytes)
+    expected = booster.predict(scored, pred_contrib=True)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10)
+
+
 def test_unseen_and_out_of_range_codes_go_right_like_lightgbm() -> None:
     booster, frame = _train({"num_leaves": 15})
     x = _matrix(frame.iloc[:200])

@@ -3,7 +3,7 @@
 :func:`score_frame` scores a feature frame in chunks: exact contributions (TreeSHAP computed by
 :func:`predict_with_contributions` once per distinct branch pattern of each tree, plus the
 linear base's terms) give both the probability and the reasons, which are worded for the whole
-chunk at once (:func:`~retain.models.churn.reasons.reasons_json_column`);
+chunk at once (:func:`~retain.models.churn.reasons.reasons_json_array`);
 :func:`score_customers` builds the features from the warehouse at ``as_of``, scores them,
 writes the ``churn_scores`` table and reports drift against the model's training data.
 """
@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from retain.config import ChurnDefinition
 from retain.errors import DataValidationError, InvalidParameterError, Violation
@@ -29,7 +30,7 @@ from retain.i18n import t
 from retain.models.churn._treeshap import ensemble_of
 from retain.models.churn.drift import drift_report
 from retain.models.churn.panel import add_p_alive, data_window
-from retain.models.churn.reasons import reasons_json_column
+from retain.models.churn.reasons import reasons_json_array
 from retain.models.churn.registry import RegisteredModel, feature_schema_hash
 from retain.schema import get_table
 
@@ -77,6 +78,42 @@ def _as_matrix(frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _feature_matrix(model: Any, X: pd.DataFrame) -> np.ndarray:
+    """``_as_matrix(model.prepare(X))``, checked the same way, without building the frame.
+
+    Batch scoring spent as long preparing a 100k-row frame (a copy of every column, then
+    categoricals rebuilt from strings) as wording the reasons. Float, integer and boolean
+    columns are copied straight into the matrix; text columns whose values are all ``str``
+    are looked up in the categories seen at fit. Anything else goes the classifier's own way,
+    which also raises its errors.
+    """
+    model._check_fitted()
+    names = [str(c) for c in X.columns]
+    model._check_names(names)
+    out = np.empty(X.shape, dtype=np.float64, order="F")
+    for j, name in enumerate(names):
+        s = X.iloc[:, j]
+        cats = model.categories_.get(name)
+        if cats is not None:
+            if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in (
+                "string",
+                "empty",
+            ):
+                codes = pd.Index(cats, dtype=object).get_indexer(s.to_numpy())
+            else:
+                codes = pd.Categorical(s.astype("string").astype(object), categories=cats).codes
+            column = np.asarray(codes, dtype=np.float64)
+            column[np.asarray(codes) < 0] = np.nan
+            out[:, j] = column
+        elif isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiub":
+            out[:, j] = s.to_numpy()
+            if s.dtype.kind == "f" and np.isinf(out[:, j]).any():
+                model._numeric(s, name)  # raises the classifier's error
+        else:
+            out[:, j] = model._numeric(s, name)
+    return out
+
+
 def _n_iter(booster: Any) -> int:
     """Trees the model uses: the best iteration when early stopping set one, else all."""
     best = int(booster.best_iteration)
@@ -91,14 +128,17 @@ def predict_with_contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray,
     :class:`~retain.models.churn._treeshap.TreeEnsemble`, once per distinct branch pattern of
     each tree, compiled. Models it cannot read fall back to LightGBM's ``pred_contrib``.
     """
-    frame = model.prepare(X)
     booster = model.booster_
-    ensemble = ensemble_of(booster, _n_iter(booster)) if len(frame) else None
-    if ensemble is None or ensemble.n_features != frame.shape[1]:
+    ensemble = ensemble_of(booster, _n_iter(booster)) if len(X) else None
+    if ensemble is None or ensemble.n_features != X.shape[1]:
         p, contrib = model.predict_with_contributions(X)
         return np.asarray(p), np.asarray(contrib)
-    contrib = ensemble.contributions(_as_matrix(frame))
-    contrib = model._linear_contributions(frame, contrib)
+    if getattr(model, "linear_", None) is not None:  # its terms are computed from the frame
+        frame = model.prepare(X)
+        contrib = ensemble.contributions(_as_matrix(frame))
+        contrib = model._linear_contributions(frame, contrib)
+    else:
+        contrib = ensemble.contributions(_feature_matrix(model, X))
     return model._calibrate(contrib.sum(axis=1)), contrib
 
 
@@ -115,8 +155,9 @@ def score_frame(
 
     ``features`` holds the model's feature columns (others are ignored) and, optionally,
     ``customer_id``. Returns ``customer_id`` (when given), ``probability``, ``risk_band`` and
-    ``reasons``. Chunks of at most ``chunk_rows`` rows are scored on up to ``workers`` threads
-    (capped at the CPU count); the result does not depend on either.
+    ``reasons`` (JSON text in an Arrow-backed string column). Chunks of at most ``chunk_rows``
+    rows are scored on up to ``workers`` threads (capped at the CPU count); the result does not
+    depend on either.
     """
     names = [f["name"] for f in registered.card["features"]]
     missing = [n for n in names if n not in features.columns]
@@ -154,10 +195,10 @@ def score_frame(
     if booster is not None and len(starts) > 1:  # build the flat trees once, not per thread
         ensemble_of(booster, _n_iter(booster))
 
-    def run(start: int) -> tuple[np.ndarray, list[str]]:
+    def run(start: int) -> tuple[np.ndarray, pa.Array]:
         part = X.iloc[start : start + size]
         p, contrib = predict_with_contributions(registered.model, part)
-        text = reasons_json_column(contrib, part, top=top)
+        text = reasons_json_array(contrib, part, top=top)
         if on_chunk is not None:
             on_chunk(len(part))
         return p, text
@@ -168,8 +209,13 @@ def score_frame(
     else:
         results = [run(start) for start in starts]
     probs = [p for p, _ in results]
-    reasons = [r for _, text in results for r in text]
     probability = np.concatenate(probs) if probs else np.zeros(0)
+    # The reasons stay Arrow strings (no Python str per customer); warehouses take them as is.
+    texts = [text for _, text in results]
+    if len({a.type for a in texts}) > 1:  # a chunk past 2 GiB of text came back large
+        texts = [a.cast(pa.large_string()) for a in texts]
+    chunked = pa.chunked_array(texts, type=texts[0].type if texts else pa.string())
+    reasons = pd.Series(pd.arrays.ArrowExtensionArray(chunked), index=features.index)
     out = pd.DataFrame(
         {
             "probability": probability,
@@ -265,7 +311,8 @@ def _write_scores(con: Any, scored: pd.DataFrame) -> None:
     )
     if same.any():
         kept = existing[~same.to_numpy()]
-        wh.write_table(con, "churn_scores", _typed(pd.concat([kept, scored], ignore_index=True)))
+        rows = pd.concat([kept, scored], ignore_index=True) if len(kept) else scored
+        wh.write_table(con, "churn_scores", _typed(rows))
     else:
         wh.write_table(con, "churn_scores", _typed(scored), mode="append")
 
