@@ -62,9 +62,9 @@ _NUMBER = r"^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$"
 _BARE = r"(-?[0-9][0-9.eE+-]*|true|false)"
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
 _STRING = r'"(?:[^"\\]|\\.)*"'
-_NEST1 = r'\{(?:' + _STRING + r'|[^{}"])*\}'
-_NEST2 = r'\{(?:' + _STRING + r'|[^{}"]|' + _NEST1 + r')*\}'
-_TOP = r'^\s*\{(?:' + _STRING + r'|[^{}"]|' + _NEST2 + r')*'
+_NEST1 = r"\{(?:" + _STRING + r'|[^{}"])*\}'
+_NEST2 = r"\{(?:" + _STRING + r'|[^{}"]|' + _NEST1 + r")*\}"
+_TOP = r"^\s*\{(?:" + _STRING + r'|[^{}"]|' + _NEST2 + r")*"
 """Everything before a top-level key: strings whole, objects nested up to two deep skipped whole
 (so a key inside a nested object or a string is never taken for the top-level one)."""
 

@@ -143,3 +143,17 @@ def test_feature_matrix_raises_the_classifiers_errors() -> None:
             _feature_matrix(model, broken)
         with pytest.raises(InvalidParameterError, match=message):
             predict_with_contributions(model, broken)
+
+
+@pytest.mark.parametrize("linear_base", [False, True])
+def test_family_summed_contributions_equal_the_summed_per_feature_ones(linear_base: bool) -> None:
+    from retain.models.churn.scoring import _grouped
+
+    frame, y = _data(3000, seed=6)
+    model = ChurnClassifier(random_state=0, n_estimators=30, linear_base=linear_base).fit(frame, y)
+    groups = np.array([0, 1, 2, 1, 3, 0])  # any grouping: the sums must agree
+    p_full, full = predict_with_contributions(model, frame)
+    p, summed = predict_with_contributions(model, frame, groups=groups)
+    assert summed.shape == (len(frame), 5)
+    np.testing.assert_allclose(summed, _grouped(full, groups), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(p, p_full, rtol=0, atol=1e-9)

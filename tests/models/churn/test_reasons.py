@@ -277,3 +277,38 @@ def test_vectorised_reasons_equal_per_row_on_edge_values(
     ).reshape(n, width)
     got = reasons_json_column(contrib, frame, top=top, min_contribution=floor)
     assert got == _per_row(contrib, frame, top=top, min_contribution=floor)
+
+
+def test_family_groups_share_a_column_only_where_the_sum_is_all_that_counts() -> None:
+    from retain.models.churn.reasons import family_groups
+
+    names = ["orders_90d", "country", "orders_total", "attr_tier", "language", "revenue_90d"]
+    groups = family_groups(names)
+    # orders share one column; each profile column and the attribute keep their own.
+    assert groups.tolist() == [0, 1, 0, 2, 3, 4]
+
+
+@pytest.mark.parametrize("top", [1, 3, 5])
+def test_reasons_from_family_summed_contributions_equal_the_per_feature_ones(top: int) -> None:
+    from retain.models.churn.reasons import family_groups
+    from retain.models.churn.scoring import _grouped
+
+    _, frame = _wide_fixture(3000, seed=20 + top)
+    rng = np.random.default_rng(top)
+    contrib = rng.normal(0.0, 0.3, (len(frame), frame.shape[1] + 1))  # no exact ties
+    contrib[rng.random(contrib.shape) < 0.01] = np.nan
+    groups = family_groups(list(frame.columns))
+    assert groups.max() + 1 < frame.shape[1]  # columns were shared
+    summed = _grouped(contrib, groups)
+    got = reasons_json_array(summed, frame, top=top, groups=groups).to_pylist()
+    assert got == _per_row(contrib, frame, top=top)
+
+
+def test_groups_that_mix_families_or_do_not_fit_are_refused() -> None:
+    contrib, frame = _wide_fixture(20, seed=3)
+    sub = frame[["orders_90d", "revenue_90d", "country"]]
+    mixed = np.array([0, 0, 1])
+    with pytest.raises(InvalidParameterError, match="shared with another family"):
+        reasons_json_array(contrib[:, :3], sub, groups=mixed)
+    with pytest.raises(InvalidParameterError, match="contribution"):
+        reasons_json_array(contrib[:, :5], sub, groups=np.array([0, 1, 2]))

@@ -28,7 +28,14 @@ from retain.features import family_of
 from retain.features.attributes import ATTRIBUTE_PREFIX
 from retain.i18n import t
 
-__all__ = ["Reason", "reason_codes", "reasons_json", "reasons_json_array", "reasons_json_column"]
+__all__ = [
+    "Reason",
+    "family_groups",
+    "reason_codes",
+    "reasons_json",
+    "reasons_json_array",
+    "reasons_json_column",
+]
 
 
 @dataclass(frozen=True)
@@ -257,19 +264,42 @@ def _fallback(member: str, text: str) -> tuple[str, dict[str, Any]]:
     return "reasons.feature", {"feature": member, "value": text}
 
 
+def family_groups(names: Sequence[str]) -> np.ndarray:
+    """For each feature, the contribution column it can share for wording reasons.
+
+    The features of a family with its own wording (orders, complaints, payment...) only count
+    through their sum, so they can share one column; those of other families (profile,
+    attributes, features outside the catalog) each keep their own, because the reason names
+    the strongest of them. TreeSHAP summed this way (``TreeEnsemble.contributions(X, groups)``)
+    has fewer columns to add into, and ``reasons_json_array(..., groups=...)`` reads it.
+    """
+    columns: dict[str, int] = {}
+    out = np.empty(len(names), dtype=np.int64)
+    for j, name in enumerate(names):
+        family = family_of(str(name))
+        key = family if family in _VARIANTS else f"\0{j}"
+        out[j] = columns.setdefault(key, len(columns))
+    return out
+
+
 def _family_sums(
-    contributions: np.ndarray, features: pd.DataFrame
+    contributions: np.ndarray, features: pd.DataFrame, groups: np.ndarray | None = None
 ) -> tuple[list[str], list[str], list[np.ndarray], np.ndarray]:
-    """Feature names, family names, each family's column indices and per-family sums."""
+    """Feature names, family names, each family's column indices and per-family sums.
+
+    With ``groups`` (see :func:`family_groups`), ``contributions`` has one column per group
+    (then the bias), already summed.
+    """
     names = [str(c) for c in features.columns]
-    if contributions.shape != (len(features), len(names) + 1):
+    width = len(names) if groups is None else (int(groups.max()) + 1 if len(groups) else 0)
+    if contributions.shape != (len(features), width + 1):
         from retain.errors import InvalidParameterError
 
         raise InvalidParameterError(
             t(
                 "churn.contrib_shape",
                 got=str(contributions.shape),
-                expected=f"({len(features)}, {len(names) + 1})",
+                expected=f"({len(features)}, {width + 1})",
             ),
             hint=t("churn.contrib_shape_hint"),
         )
@@ -278,6 +308,16 @@ def _family_sums(
         families.setdefault(family_of(name), []).append(j)
     fam_names = list(families)
     member_idx = [np.asarray(families[f]) for f in fam_names]
+    if groups is not None:
+        family = np.full(width, -1, dtype=np.int64)
+        for k, idx in enumerate(member_idx):
+            cols = groups[idx]
+            if (family[cols] >= 0).any() and (family[cols] != k).any():
+                from retain.errors import InvalidParameterError
+
+                raise InvalidParameterError(t("churn.groups_mix", family=fam_names[k]))
+            family[cols] = k
+        return names, fam_names, member_idx, _sum_families(contributions, family, len(fam_names))
     if contributions.dtype == np.float64 and len(features) >= 2:
         # Same additions in the same order as numpy's ``sum(axis=1)`` below, which adds column by
         # column from 0.0 when there are two rows or more (a single row is summed pairwise).
@@ -966,15 +1006,18 @@ def reasons_json_array(
     *,
     top: int = 3,
     min_contribution: float = 0.0,
+    groups: np.ndarray | None = None,
 ) -> pa.Array:
     """The ``churn_scores.reasons`` value of every row, as an Arrow string array.
 
     Gives exactly ``[reasons_json(r) for r in reason_codes(contributions, features, ...)]``
     (same families, same order, same parameters and text): the rules are vectorised over the
     chunk as variants, and compiled kernels rank the families and write the JSON bytes.
-    A ``pyarrow.StringArray``, or a ``LargeStringArray`` past 2 GiB of text.
+    A ``pyarrow.StringArray``, or a ``LargeStringArray`` past 2 GiB of text. With ``groups``
+    (:func:`family_groups`), ``contributions`` are already summed per group; the reasons are
+    the same up to the order in which the sums were added.
     """
-    names, fam_names, member_idx, sums = _family_sums(contributions, features)
+    names, fam_names, member_idx, sums = _family_sums(contributions, features, groups)
     n, n_fam = sums.shape
     if n == 0:
         return pa.array([], pa.string())
@@ -1043,7 +1086,7 @@ def reasons_json_array(
         np.asarray(fam_var, dtype=np.int64),
         np.asarray(fb_lo, dtype=np.int64),
         np.asarray(fb_hi, dtype=np.int64),
-        np.asarray(members, dtype=np.int64),
+        np.asarray(members if groups is None else groups[members], dtype=np.int64),
         fb_missing,
     )
     width = max(0, min(int(top), n_fam))

@@ -30,7 +30,7 @@ from retain.i18n import t
 from retain.models.churn._treeshap import ensemble_of
 from retain.models.churn.drift import drift_report
 from retain.models.churn.panel import add_p_alive, data_window
-from retain.models.churn.reasons import reasons_json_array
+from retain.models.churn.reasons import family_groups, reasons_json_array
 from retain.models.churn.registry import RegisteredModel, feature_schema_hash
 from retain.schema import get_table
 
@@ -120,25 +120,42 @@ def _n_iter(booster: Any) -> int:
     return best if best > 0 else int(booster.current_iteration())
 
 
-def predict_with_contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _grouped(contrib: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Per-feature contributions summed into the columns ``groups`` names (bias kept last)."""
+    if groups is None:
+        return contrib
+    width = int(groups.max()) + 1 if len(groups) else 0
+    out = np.zeros((contrib.shape[0], width + 1))
+    for j, g in enumerate(groups.tolist()):
+        out[:, g] += contrib[:, j]
+    out[:, width] = contrib[:, -1]
+    return out
+
+
+def predict_with_contributions(
+    model: Any, X: pd.DataFrame, *, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Calibrated P(churn) and its exact contributions (TreeSHAP plus the linear base's terms).
 
     Same values as :meth:`ChurnClassifier.predict_with_contributions` (up to the order of
     floating-point additions, ~1e-15), much faster: TreeSHAP is computed by
     :class:`~retain.models.churn._treeshap.TreeEnsemble`, once per distinct branch pattern of
     each tree, compiled. Models it cannot read fall back to LightGBM's ``pred_contrib``.
+    With ``groups`` (one output column per feature, see
+    :func:`~retain.models.churn.reasons.family_groups`) the contributions come summed into
+    those columns, which is cheaper to compute.
     """
     booster = model.booster_
     ensemble = ensemble_of(booster, _n_iter(booster)) if len(X) else None
     if ensemble is None or ensemble.n_features != X.shape[1]:
         p, contrib = model.predict_with_contributions(X)
-        return np.asarray(p), np.asarray(contrib)
+        return np.asarray(p), _grouped(np.asarray(contrib), groups)
     if getattr(model, "linear_", None) is not None:  # its terms are computed from the frame
         frame = model.prepare(X)
         contrib = ensemble.contributions(_as_matrix(frame))
-        contrib = model._linear_contributions(frame, contrib)
+        contrib = _grouped(model._linear_contributions(frame, contrib), groups)
     else:
-        contrib = ensemble.contributions(_feature_matrix(model, X))
+        contrib = ensemble.contributions(_feature_matrix(model, X), groups)
     return model._calibrate(contrib.sum(axis=1)), contrib
 
 
@@ -195,10 +212,13 @@ def score_frame(
     if booster is not None and len(starts) > 1:  # build the flat trees once, not per thread
         ensemble_of(booster, _n_iter(booster))
 
+    # TreeSHAP summed per family where the reasons only need the family's sum.
+    groups = family_groups(names)
+
     def run(start: int) -> tuple[np.ndarray, pa.Array]:
         part = X.iloc[start : start + size]
-        p, contrib = predict_with_contributions(registered.model, part)
-        text = reasons_json_array(contrib, part, top=top)
+        p, contrib = predict_with_contributions(registered.model, part, groups=groups)
+        text = reasons_json_array(contrib, part, top=top, groups=groups)
         if on_chunk is not None:
             on_chunk(len(part))
         return p, text
