@@ -381,14 +381,24 @@ def main() -> None:
         }
         registered = RegisteredModel("bench", model, card, Path(tmp))
         score_frame(registered, frame.iloc[:100])  # load (or compile) the numba kernels
-        start, cpu = time.perf_counter(), time.process_time()
-        scored = score_frame(registered, frame)
-        score_s, score_cpu = time.perf_counter() - start, time.process_time() - cpu
+        # Best of --repeat runs, like the snapshot: this shared machine's neighbours move a
+        # single run by +-20%.
+        runs: list[tuple[float, float]] = []
+        for _ in range(args.repeat):
+            start, cpu = time.perf_counter(), time.process_time()
+            scored = score_frame(registered, frame)
+            runs.append((time.perf_counter() - start, time.process_time() - cpu))
+        score_s, score_cpu = min(runs)
         print(
             f"scoring with 3 reasons each: {len(scored):,} customers in {score_s:.2f}s wall, "
             f"{score_cpu:.2f}s CPU = {len(scored) / score_s:,.0f} customers/s wall, "
             f"{len(scored) / score_cpu:,.0f}/s CPU (target >= 200,000/s; ratio "
             f"{len(scored) / score_s / 200_000:.2f})"
+        )
+        walls = sorted(wall for wall, _ in runs)
+        print(
+            f"  all runs: {[round(w, 2) for w in walls]} s; median "
+            f"{len(scored) / walls[len(walls) // 2]:,.0f} customers/s"
         )
         # Where the scoring time goes, on the first rows (CPU seconds): plain calibrated
         # probabilities; LightGBM's own TreeSHAP (pred_contrib); the compiled TreeSHAP that

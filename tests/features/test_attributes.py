@@ -283,10 +283,17 @@ def _extracted(con: Any) -> list[Any]:
     return [[None if pd.isna(v) else v for v in got[c]] for c in got.columns]
 
 
-def test_json_text_is_the_same_on_every_engine(engine: object) -> None:
+def _discovered(con: Any) -> tuple[list[AttributeFeature], list[str]]:
+    wh.write_table(con, "customers", _population(300))
+    return discover_attributes(con.table("customers"))
+
+
+def test_json_text_and_discovery_are_the_same_on_every_engine(engine: Any) -> None:
     assert _extracted(engine) == _extracted(wh.connect("duckdb://"))
+    assert _discovered(engine) == _discovered(wh.connect("duckdb://"))
 
 
 @pytest.mark.postgres
-def test_json_text_is_the_same_on_postgres(postgres_warehouse: object) -> None:
+def test_json_text_and_discovery_are_the_same_on_postgres(postgres_warehouse: Any) -> None:
     assert _extracted(postgres_warehouse) == _extracted(wh.connect("duckdb://"))
+    assert _discovered(postgres_warehouse) == _discovered(wh.connect("duckdb://"))
