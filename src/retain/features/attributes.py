@@ -56,9 +56,15 @@ MAX_CATEGORIES = 100
 """More distinct values than this is free text or an identifier, not a category."""
 PROXY_AUC = 0.98
 """A single attribute separating churners this well on its own records the outcome."""
+PROXY_MIN_ROWS = 30
+"""Categories with fewer rows are pooled when measuring that separation."""
 
 _PORTABLE_KEY = re.compile(r"[\w .\-]+")
-_NUMBER = r"^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$"
+_NUMBER = r"^[-+]?([0-9]{1,200}([.][0-9]{0,200})?|[.][0-9]{1,200})([eE][-+]?[0-9]{1,2})?$"
+"""A decimal number that fits a double on every engine (``1e999`` is an error on PostgreSQL
+and infinity on DuckDB, so it is no number here)."""
+_BLANK = r"[ \t\r\n]"
+"""The whitespace JSON allows (``\\s`` also matches Unicode spaces on PostgreSQL only)."""
 _BARE = r"(-?[0-9][0-9.eE+-]*|true|false)"
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
 _STRING = r'"(?:[^"\\]|\\.)*"'
@@ -109,18 +115,38 @@ def _key_pattern(key: str) -> str:
     return '"' + "".join(_char_pattern(c) for c in key) + '"'
 
 
+@ibis.udf.scalar.builtin(name="get_json_object")  # type: ignore[untyped-decorator]
+def _get_json_object(json: str, path: str) -> str:  # type: ignore[empty-body]
+    """Spark SQL's ``get_json_object``: the value at a JSON path, as text."""
+
+
+def _on_spark(value: ir.Value) -> bool:
+    if not isinstance(value, ir.Value):  # a deferred column: bound later, to any engine
+        return False
+    backends, _ = value._find_backends()
+    return any(b.name == "pyspark" for b in backends)
+
+
 def json_text(attributes: ir.StringValue, key: str) -> ir.StringValue:
     """The top-level value of ``key`` in a JSON object held as text, as text (NULL when absent).
 
-    Strings come without their quotes (JSON escapes inside them are kept as written), numbers
-    and booleans as written; ``null``, nested values and the empty string are NULL. Keys inside
-    nested objects are not read; a key after objects nested three deep is not found. ``key`` may
-    hold letters (any script), digits, ``_``, space, ``.`` and ``-``.
+    Strings come without their quotes, numbers and booleans as written; ``null``, nested values
+    and the empty string are NULL. JSON escapes inside strings are kept as written, except on
+    PySpark, which decodes them (the JSON that retain's ingest writes escapes only quotes and
+    backslashes). Keys inside nested objects are not read; a key after objects nested three
+    deep is not found. ``key`` may hold letters (any script), digits, ``_``, space, ``.``, ``-``.
     """
     if not _PORTABLE_KEY.fullmatch(key):
         raise InvalidParameterError(
             t("churn.attribute_key", key=key), hint=t("churn.attribute_key_hint")
         )
+    if _on_spark(attributes):
+        # Java's regex engine recurses once per repetition of a group: the pattern below
+        # overflows its stack on a customer with a few KB of attributes. Spark's own JSON
+        # path function has no such limit (it also decodes escapes inside strings).
+        value = _get_json_object(attributes, f"$['{key}']")
+        nested = value.re_search(r"^[\[{]") & _get_json_object(value, "$").notnull()
+        return nested.ifelse(ibis.null("string"), value.nullif(""))
     head = _TOP + _key_pattern(key) + r"\s*:\s*"
     quoted = attributes.re_extract(head + _QUOTED, 1).nullif("")
     bare = attributes.re_extract(head + _BARE, 1).nullif("")
@@ -132,10 +158,13 @@ def attribute_value(attributes: ir.StringValue, feature: AttributeFeature) -> ir
     # Not .strip(): Ibis writes TRIM's characters for Spark as '\t\n\r\v\f ', which Spark SQL
     # reads as "tnrvf " and so eats those letters ("false" came back "alse").
     raw = json_text(attributes, feature.key)
-    text = raw.re_replace(r"^\s+", "").re_replace(r"\s+$", "").nullif("")
+    text = raw.re_replace(f"^{_BLANK}+", "").re_replace(f"{_BLANK}+$", "").nullif("")
     if feature.kind == "categorical":
         return text
     return text.re_search(_NUMBER).ifelse(text.cast("float64"), ibis.null("float64"))
+
+
+_JSON_BLANK = " \t\r\n"
 
 
 @dataclass
@@ -151,13 +180,13 @@ def _as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str) and re.fullmatch(_NUMBER, value.strip()):
-        return float(value.strip())
+        return float(value) if re.fullmatch(_NUMBER, json.dumps(value)) else None
+    if isinstance(value, str) and re.fullmatch(_NUMBER, value.strip(_JSON_BLANK)):
+        return float(value.strip(_JSON_BLANK))
     return None
 
 
-def _stats(texts: Sequence[Any]) -> tuple[dict[str, _KeyStats], int]:
+def _stats(texts: Sequence[Any], cap: int) -> tuple[dict[str, _KeyStats], int]:
     stats: dict[str, _KeyStats] = {}
     parsed = 0
     for raw in texts:
@@ -173,15 +202,15 @@ def _stats(texts: Sequence[Any]) -> tuple[dict[str, _KeyStats], int]:
             if isinstance(value, dict | list):
                 s.nested = True
                 continue
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if value is None or (isinstance(value, str) and not value.strip(_JSON_BLANK)):
                 continue
             s.present += 1
             number = _as_number(value)
             if number is not None and math.isfinite(number):
                 s.numeric += 1
                 s.integral += number == int(number)
-            if len(s.values) <= SAMPLE_ROWS:
-                text = value.strip() if isinstance(value, str) else json.dumps(value)
+            if len(s.values) <= cap:
+                text = value.strip(_JSON_BLANK) if isinstance(value, str) else json.dumps(value)
                 s.values.add(text)
     return stats, parsed
 
@@ -221,14 +250,14 @@ def discover_attributes(
     if customers is None or "attributes" not in customers.columns:
         return [], []
     texts = _sample(customers, sample_rows)
-    stats, parsed = _stats(texts)
+    stats, parsed = _stats(texts, sample_rows)
     excluded = set(exclude)
     notes: list[str] = []
     if include == "auto":
         keys = [k for k in stats if k not in excluded]
     else:
-        keys = [k for k in include if k not in excluded]
-        unknown = [k for k in keys if k not in stats or not stats[k].present]
+        keys = [k for k in dict.fromkeys(include) if k not in excluded]
+        unknown = [k for k in keys if k not in stats]
         if unknown:
             raise InvalidParameterError(
                 t("churn.attribute_unknown", keys=", ".join(unknown), n=parsed),
@@ -278,8 +307,13 @@ def _separation(values: pd.Series, y: np.ndarray, categorical: bool) -> float | 
     from sklearn.metrics import roc_auc_score
 
     if categorical:
-        keys = values.astype("string").fillna("\u2205")
-        rate = pd.Series(y).groupby(keys.to_numpy()).transform("mean").to_numpy()
+        # Categories scored by their own churn rate, measured on the same rows: a small one
+        # separates its few customers perfectly by chance, so those under PROXY_MIN_ROWS are
+        # pooled into one.
+        keys = values.astype("string").fillna("\u2205").to_numpy()
+        sizes = pd.Series(keys).map(pd.Series(keys).value_counts()).to_numpy()
+        keys = np.where(sizes < PROXY_MIN_ROWS, "\u2026", keys)
+        rate = pd.Series(y).groupby(keys).transform("mean").to_numpy()
         score, target = rate, y
     else:
         numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")

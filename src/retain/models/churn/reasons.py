@@ -254,8 +254,8 @@ def _render(
 def _fallback(member: str, text: str) -> tuple[str, dict[str, Any]]:
     """The reason naming ``member`` and its value.
 
-    A profile column, a customer attribute (by its key, as the business wrote it) or any other
-    feature (by its column name).
+    A profile column, a customer attribute (by its key as the column spells it: spaces and
+    signs become ``_``) or any other feature (by its column name).
     """
     if member in _PROFILE:
         return f"reasons.{member}", {"value": text}
