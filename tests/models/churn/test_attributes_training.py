@@ -44,7 +44,7 @@ def tables() -> dict[str, pd.DataFrame]:
             {
                 "tier": str(rng.choice(["gold", "silver", "basic"])),
                 "spend": f"{rng.uniform(10, 90):.2f}",
-                "status": "cancelled" if cid in left else "active",
+                "account status": "cancelled" if cid in left else "active",
             }
         )
         for cid in customers["customer_id"]
@@ -72,8 +72,8 @@ def test_attributes_become_features_and_the_outcome_proxy_is_left_out(
         {"key": "spend", "name": "attr_spend", "kind": "numeric"},
     ]
     names = [f["name"] for f in card["features"]]
-    assert {"attr_tier", "attr_spend"} <= set(names) and "attr_status" not in names
-    (note,) = [n for n in card["notes"] if "status" in n]
+    assert {"attr_tier", "attr_spend"} <= set(names) and "attr_account_status" not in names
+    (note,) = [n for n in card["notes"] if "account status" in n]
     assert "left out" in note and "ROC AUC 1.000" in note
 
     save_model(trained.model, card, models_dir=tmp_path)
@@ -82,18 +82,28 @@ def test_attributes_become_features_and_the_outcome_proxy_is_left_out(
     assert {"attr_tier", "attr_spend"} <= set(result.drift["name"])
 
 
-def test_a_listed_proxy_is_kept_with_a_warning(tables: dict[str, pd.DataFrame]) -> None:
-    trained = _train(tables, attributes=["status"])
-    assert [a["key"] for a in trained.card["attributes"]] == ["status"]
-    (note,) = [n for n in trained.card["notes"] if "status" in n]
+def test_a_listed_proxy_is_kept_with_a_warning(
+    tables: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    trained = _train(tables, attributes=["account status"])
+    assert trained.card["attributes"] == [
+        {"key": "account status", "name": "attr_account_status", "kind": "categorical"}
+    ]
+    (note,) = [n for n in trained.card["notes"] if "account status" in n]
     assert "kept because" in note
+    # It drives the churners' scores, and their reasons name the key as written.
+    save_model(trained.model, trained.card, models_dir=tmp_path)
+    scores = score_customers(tables, load_model(models_dir=tmp_path), as_of=AS_OF, write=False)
+    top = json.loads(scores.scores.sort_values("probability").iloc[-1]["reasons"])[0]
+    assert top["key"] == "reasons.attribute"
+    assert top["params"] == {"name": "account status", "value": "cancelled"}
 
 
 def test_no_attributes_and_excluded_ones(tables: dict[str, pd.DataFrame]) -> None:
     assert _train(tables, attributes=[]).card["attributes"] == []
-    trained = _train(tables, exclude_attributes=["tier", "status"])
+    trained = _train(tables, exclude_attributes=["tier", "account status"])
     assert [a["key"] for a in trained.card["attributes"]] == ["spend"]
-    assert not [n for n in trained.card["notes"] if "status" in n]
+    assert not [n for n in trained.card["notes"] if "account status" in n]
 
 
 def test_a_card_from_before_attributes_still_scores(

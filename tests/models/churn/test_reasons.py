@@ -127,6 +127,11 @@ def test_customer_attributes_are_named_by_their_key() -> None:
         "tenure: 3",
     ]
     assert reasons_json_column(contrib, frame) == [reasons_json(reasons)]
+    # With the model card's column -> key map, the key exactly as the business wrote it.
+    labels = {"attr_会員_ランク": "会員 ランク"}
+    (named,) = reason_codes(contrib, frame, labels=labels)
+    assert named[0].render("en") == "会員 ランク: ゴールド"
+    assert reasons_json_column(contrib, frame, labels=labels) == [reasons_json(named)]
 
 
 def test_json_form_is_the_churn_scores_contract() -> None:

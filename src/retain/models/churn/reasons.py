@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -238,7 +238,11 @@ _PROFILE = ("country", "language", "acquisition_channel")
 
 
 def _render(
-    family: str, members: Sequence[str], contrib: np.ndarray, row: Row
+    family: str,
+    members: Sequence[str],
+    contrib: np.ndarray,
+    row: Row,
+    labels: Mapping[str, str] | None = None,
 ) -> tuple[str, dict[str, Any]] | None:
     renderer = _RENDERERS.get(family)
     if renderer is not None:
@@ -248,19 +252,23 @@ def _render(
     value = row.get(best)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    return _fallback(best, _value_text(value))
+    return _fallback(best, _value_text(value), labels)
 
 
-def _fallback(member: str, text: str) -> tuple[str, dict[str, Any]]:
+def _fallback(
+    member: str, text: str, labels: Mapping[str, str] | None = None
+) -> tuple[str, dict[str, Any]]:
     """The reason naming ``member`` and its value.
 
-    A profile column, a customer attribute (by its key as the column spells it: spaces and
-    signs become ``_``) or any other feature (by its column name).
+    A profile column, a customer attribute (by its key: ``labels`` maps a column to the key as
+    the business wrote it; without it, the column's spelling, where spaces and signs are
+    ``_``) or any other feature (by its column name).
     """
     if member in _PROFILE:
         return f"reasons.{member}", {"value": text}
     if member.startswith(ATTRIBUTE_PREFIX):
-        return "reasons.attribute", {"name": member[len(ATTRIBUTE_PREFIX) :], "value": text}
+        name = (labels or {}).get(member, member[len(ATTRIBUTE_PREFIX) :])
+        return "reasons.attribute", {"name": name, "value": text}
     return "reasons.feature", {"feature": member, "value": text}
 
 
@@ -348,6 +356,7 @@ def reason_codes(
     *,
     top: int = 3,
     min_contribution: float = 0.0,
+    labels: Mapping[str, str] | None = None,
 ) -> list[list[Reason]]:
     """The top reasons of each row, strongest first.
 
@@ -362,6 +371,9 @@ def reason_codes(
         Most reasons per customer.
     min_contribution : float
         Families contributing this much log-odds or less are not reasons.
+    labels : mapping, optional
+        Customer attribute columns to the keys they were read from (the model card's
+        ``attributes``), so that a reason names the key as the business wrote it.
     """
     names, fam_names, member_idx, sums = _family_sums(contributions, features)
     order = np.argsort(-sums, axis=1)
@@ -374,7 +386,8 @@ def reason_codes(
             if value <= min_contribution or len(reasons) >= top:
                 break
             idx = member_idx[k]
-            rendered = _render(fam_names[k], [names[j] for j in idx], contributions[i, idx], row)
+            members = [names[j] for j in idx]
+            rendered = _render(fam_names[k], members, contributions[i, idx], row, labels)
             if rendered is not None:
                 reasons.append(Reason(rendered[0], rendered[1], value))
         out.append(reasons)
@@ -645,9 +658,9 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
-def _fallback_head(member: str, text: str) -> str:
+def _fallback_head(member: str, text: str, labels: Mapping[str, str] | None) -> str:
     """``{"key":...,"params":{...`` of such a reason, up to (not including) the params' ``}``."""
-    key, params = _fallback(member, text)
+    key, params = _fallback(member, text, labels)
     head = json.dumps({"key": key, "params": params}, ensure_ascii=False, separators=(",", ":"))
     return head[:-2]
 
@@ -1007,13 +1020,15 @@ def reasons_json_array(
     top: int = 3,
     min_contribution: float = 0.0,
     groups: np.ndarray | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> pa.Array:
     """The ``churn_scores.reasons`` value of every row, as an Arrow string array.
 
     Gives exactly ``[reasons_json(r) for r in reason_codes(contributions, features, ...)]``
     (same families, same order, same parameters and text): the rules are vectorised over the
     chunk as variants, and compiled kernels rank the families and write the JSON bytes.
-    A ``pyarrow.StringArray``, or a ``LargeStringArray`` past 2 GiB of text. With ``groups``
+    A ``pyarrow.StringArray``, or a ``LargeStringArray`` past 2 GiB of text. ``labels`` as
+    in :func:`reason_codes`. With ``groups``
     (:func:`family_groups`), ``contributions`` are already summed per group; the reasons are
     the same up to the order in which the sums were added.
     """
@@ -1121,7 +1136,7 @@ def reasons_json_array(
             member = names[members[s]]
             heads = np.full(len(texts), -1, dtype=np.int64)
             for c in np.unique(codes).tolist():
-                heads[c] = pieces.add(_fallback_head(member, texts[c]))
+                heads[c] = pieces.add(_fallback_head(member, texts[c], labels))
             pick_piece[rows, at_s[here]] = heads[codes]
 
     blob, starts = pieces.arrays()
@@ -1160,10 +1175,13 @@ def reasons_json_column(
     *,
     top: int = 3,
     min_contribution: float = 0.0,
+    labels: Mapping[str, str] | None = None,
 ) -> list[str]:
     """:func:`reasons_json_array` as Python strings.
 
     Exactly ``[reasons_json(r) for r in reason_codes(contributions, features, ...)]``.
     """
-    array = reasons_json_array(contributions, features, top=top, min_contribution=min_contribution)
+    array = reasons_json_array(
+        contributions, features, top=top, min_contribution=min_contribution, labels=labels
+    )
     return array.to_pylist()  # type: ignore[no-any-return]

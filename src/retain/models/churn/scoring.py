@@ -214,11 +214,13 @@ def score_frame(
 
     # TreeSHAP summed per family where the reasons only need the family's sum.
     groups = family_groups(names)
+    # Reasons name a customer attribute by its key as written, not by its column.
+    labels = {a["name"]: a["key"] for a in registered.card.get("attributes", [])}
 
     def run(start: int) -> tuple[np.ndarray, pa.Array]:
         part = X.iloc[start : start + size]
         p, contrib = predict_with_contributions(registered.model, part, groups=groups)
-        text = reasons_json_array(contrib, part, top=top, groups=groups)
+        text = reasons_json_array(contrib, part, top=top, groups=groups, labels=labels)
         if on_chunk is not None:
             on_chunk(len(part))
         return p, text
