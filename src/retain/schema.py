@@ -441,12 +441,18 @@ def _table_markdown(table: Table) -> list[str]:
         facts.append(f"- Event time: `{table.time_column}` (later than now is rejected on ingest)")
     if table.extra_columns != "reject":
         facts.append(f"- Unmapped input columns go to `{table.extra_columns}`")
-    lines += [*facts, "", "| column | type | required | notes | description |",
-              "| --- | --- | --- | --- | --- |"]
+    lines += [
+        *facts,
+        "",
+        "| column | type | required | notes | description |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for c in table.columns:
         description = c.description.replace("|", "\\|").replace("``", "`")
-        lines.append(f"| `{c.name}` | {_kind_text(c)} | {'yes' if c.required else ''} | "
-                     f"{_notes(c)} | {description} |")
+        lines.append(
+            f"| `{c.name}` | {_kind_text(c)} | {'yes' if c.required else ''} | "
+            f"{_notes(c)} | {description} |"
+        )
     return [*lines, ""]
 
 

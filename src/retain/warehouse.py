@@ -272,8 +272,7 @@ def upsert(
     """
     kind = backend_name(con)
     if kind not in {"duckdb", "postgres"}:
-        return _upsert_ibis(con, name, staged, key=key, update=update, appends=appends,
-                            batch=batch)
+        return _upsert_ibis(con, name, staged, key=key, update=update, appends=appends, batch=batch)
     assert isinstance(staged, str)
 
     def columns_of(table: str) -> list[str]:
@@ -297,7 +296,8 @@ def upsert(
     set_list = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in update)
     update_sql = (
         f"UPDATE {_q(name)} AS t SET {set_list} FROM {_q(staged)} AS s WHERE {on} AND ({differs})"
-        if update else None
+        if update
+        else None
     )
     insert_sql = (
         f"INSERT INTO {_q(name)} ({collist}) SELECT {collist} FROM {_q(staged)} AS s "
@@ -326,12 +326,17 @@ def upsert(
             names = ", ".join(_q(c) for c in columns_of(source))
             execute(f"INSERT INTO {_q(target)} ({names}) SELECT {names} FROM {_q(source)}")
         if batch is not None:
-            row = {**batch, "rows_inserted": counts.inserted, "rows_updated": counts.updated,
-                   "rows_unchanged": counts.unchanged}
+            row = {
+                **batch,
+                "rows_inserted": counts.inserted,
+                "rows_updated": counts.updated,
+                "rows_unchanged": counts.unchanged,
+            }
             names = ", ".join(_q(c) for c in row)
             marks = ", ".join(["?" if kind == "duckdb" else "%s"] * len(row))
-            execute(f"INSERT INTO {_q('ingest_batches')} ({names}) VALUES ({marks})",
-                    list(row.values()))
+            execute(
+                f"INSERT INTO {_q('ingest_batches')} ({names}) VALUES ({marks})", list(row.values())
+            )
         return counts
 
     if kind == "duckdb":
@@ -389,11 +394,11 @@ def _upsert_ibis(
         updated=(cmp._old_present.notnull() & differs).sum(),
         unchanged=(cmp._old_present.notnull() & ~differs).sum(),
     ).to_pandas()
-    counts = UpsertCounts(*(int(stats[c].fillna(0).iloc[0]) for c in
-                            ("inserted", "updated", "unchanged")))
+    counts = UpsertCounts(
+        *(int(stats[c].fillna(0).iloc[0]) for c in ("inserted", "updated", "unchanged"))
+    )
     keep = old.anti_join(new, list(key)).select(*old.columns)
-    olds = old.select(*key, **{f"_keep_{c}": old[c] for c in old.columns
-                               if c not in cols})
+    olds = old.select(*key, **{f"_keep_{c}": old[c] for c in old.columns if c not in cols})
     carried = new.left_join(olds, list(key))
     fill = [
         (carried[c].cast(old.schema()[c]) if c in cols else carried[f"_keep_{c}"]).name(c)
@@ -404,11 +409,18 @@ def _upsert_ibis(
         frame = con.table(source) if isinstance(source, str) else source
         write_table(con, target, frame.to_pyarrow(), mode="append")
     if batch is not None:
-        row = {**batch, "rows_inserted": counts.inserted, "rows_updated": counts.updated,
-               "rows_unchanged": counts.unchanged}
+        row = {
+            **batch,
+            "rows_inserted": counts.inserted,
+            "rows_updated": counts.updated,
+            "rows_unchanged": counts.unchanged,
+        }
         schema = con.table("ingest_batches").schema()
         mem = ibis.memtable(pd.DataFrame([row]))
-        write_table(con, "ingest_batches",
-                    mem.select(*[mem[c].cast(schema[c]).name(c) for c in row]),
-                    mode="append")
+        write_table(
+            con,
+            "ingest_batches",
+            mem.select(*[mem[c].cast(schema[c]).name(c) for c in row]),
+            mode="append",
+        )
     return counts

@@ -442,4 +442,3 @@ def _inner_sql(base: str, raw_select: str, present: Sequence[str], typed_select:
         f"SELECT _rid, _file, _row, {', '.join(_raw(c) for c in present)}, {typed_select} "
         f"FROM (SELECT _rid, _file, _row, {raw_select} FROM ({base}))"
     )
-
