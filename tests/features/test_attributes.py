@@ -355,3 +355,13 @@ def test_many_small_random_categories_are_not_taken_for_the_outcome() -> None:
             }
         )
         assert outcome_proxies(panel, [feature]) == [], seed
+
+
+def test_the_sample_spans_the_whole_table_not_its_first_ids() -> None:
+    """Ids often encode an era: keys that only later customers have must still be found."""
+    texts = [
+        json.dumps({"old_tier": "abc"[i % 3]} if i < 500 else {"new_tier": "xyz"[i % 3]})
+        for i in range(1000)
+    ]
+    found, _ = discover_attributes(ibis.memtable(_customers(texts)), sample_rows=100)
+    assert {f.key for f in found} == {"old_tier", "new_tier"}

@@ -47,7 +47,7 @@ __all__ = [
 ATTRIBUTE_PREFIX = "attr_"
 """Feature columns made from ``customers.attributes`` start with this."""
 SAMPLE_ROWS = 5000
-"""Customers read to decide which keys are features (the first by ``customer_id``)."""
+"""Customers read to decide which keys are features (spread evenly over ``customer_id``)."""
 MIN_PRESENT = 0.01
 """A key present in fewer sampled customers than this share is too sparse to learn from."""
 NUMERIC_SHARE = 0.95
@@ -225,9 +225,17 @@ def _name(key: str, taken: set[str]) -> str:
 
 
 def _sample(customers: ir.Table, rows: int) -> list[Any]:
+    """Up to ``rows`` customers' attributes, every k-th in ``customer_id`` order.
+
+    Spread over the whole table rather than its first ids, which often encode a segment or an
+    era; and the same rows on every engine (a random sample would not be).
+    """
     has = customers.filter(customers.attributes.notnull())
-    picked = has.order_by(has.customer_id).select("attributes").limit(rows)
-    return list(picked.to_pandas()["attributes"])
+    n = int(has.count().to_pyarrow().as_py())
+    step = max(1, n // max(1, rows))
+    numbered = has.select("attributes", _n=ibis.row_number().over(order_by=has.customer_id))
+    picked = numbered.filter(numbered._n % step == 0).order_by("_n").limit(rows)
+    return list(picked.select("attributes").to_pandas()["attributes"])
 
 
 def discover_attributes(
@@ -239,7 +247,7 @@ def discover_attributes(
 ) -> tuple[list[AttributeFeature], list[str]]:
     """Which keys of ``customers.attributes`` to use as features, and of what kind. Executes.
 
-    ``include="auto"`` takes every top-level key of the first ``sample_rows`` customers (by
+    ``include="auto"`` takes every top-level key of ``sample_rows`` customers (every k-th by
     ``customer_id``) that is present for at least 1% of them and is either numeric (95% of its
     non-blank values are numbers; not a run of distinct integers, which is an identifier) or a
     category (2 to 100 distinct values, fewer than half the customers that have it). A list
