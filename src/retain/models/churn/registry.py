@@ -2,9 +2,10 @@
 
 Each trained model is a folder ``<models_dir>/churn/<version>/`` holding ``model.pkl`` (the
 fitted :class:`ChurnClassifier`) and ``card.json``, the model card: data window, churn
-definition, features and their schema hash, backtest metrics with baselines, training time,
-library versions, risk-band thresholds and the reference distributions that drift is measured
-against. Versions sort by time (``20240601T120000Z-3f2a``); the newest is the default.
+definition, features and their schema hash, the customer attributes read, backtest metrics
+with baselines, training time, library versions, risk-band thresholds and the reference
+distributions that drift is measured against. Versions sort by time
+(``20240601T120000Z-3f2a``); the newest is the default.
 
 ``model.pkl`` is a pickle: load models only from a registry you trust. The card stores the file's
 SHA-256 and :func:`load_model` refuses a file that does not match it.
