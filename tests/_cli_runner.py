@@ -10,6 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from retain.cli import app
+from retain.cli._app import console as cli_console
+from retain.cli._app import err_console as cli_err_console
 from retain.cli._app import state
 from retain.i18n import set_language
 
@@ -17,6 +19,10 @@ from retain.i18n import set_language
 def make_invoker(config: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     """A function running ``retain --config CONFIG *args`` with fresh settings each call."""
     runner = CliRunner()
+    # The CLI's consoles read COLUMNS once, at import; under pytest-xdist a worker imports them
+    # with COLUMNS=80 and tables wrap ("logistic / regression"), so set the width directly.
+    for console in (cli_console, cli_err_console):
+        monkeypatch.setattr(console, "width", 200)
 
     def run(*args: str) -> Any:
         monkeypatch.setattr(state, "_settings", None)  # settings are built once per process
