@@ -66,8 +66,10 @@ and infinity on DuckDB, so it is no number here)."""
 _BLANK = r"[ \t\r\n]"
 """The whitespace JSON allows (``\\s`` also matches Unicode spaces on PostgreSQL only)."""
 _BARE = r"(-?[0-9][0-9.eE+-]*|true|false)"
-_QUOTED = r'"((?:[^"\\]|\\.)*)"'
-_STRING = r'"(?:[^"\\]|\\.)*"'
+_CHARS = r'(?:[^"\\]|\\.)*'
+"""The inside of a JSON string: any character but a quote or backslash, or an escape."""
+_QUOTED = f'"({_CHARS})"'
+_STRING = f'"{_CHARS}"'
 _NEST1 = r"\{(?:" + _STRING + r'|[^{}"])*\}'
 _NEST2 = r"\{(?:" + _STRING + r'|[^{}"]|' + _NEST1 + r")*\}"
 _TOP = r"^\s*\{(?:" + _STRING + r'|[^{}"]|' + _NEST2 + r")*"

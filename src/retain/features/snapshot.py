@@ -14,9 +14,9 @@ the population and derives every feature from them. No window functions, no repe
 Two inputs keep only their current state in the canonical tables: customer attributes (country,
 consent and the keys of ``attributes``, see :mod:`retain.features.attributes`), taken as they are
 now because they rarely change, and a subscription's ``contract_ends_at``, which a renewal moves
-to the end of the new term. The contract end is made
-point-in-time by rolling it back by whole billing periods to the first end after ``as_of``
-(see ``days_to_contract_end`` and ``days_to_renewal``).
+to the end of the new term. The contract end is made point-in-time by rolling it back by whole
+billing periods to the first end after ``as_of`` (see ``days_to_contract_end`` and
+``days_to_renewal``).
 """
 
 from __future__ import annotations
@@ -441,12 +441,10 @@ def feature_snapshot(
             tenure, clock.days_since(last_message)
         )
     out: dict[str, ir.Value] = {"customer_id": base.customer_id}
-    for feature in FEATURES:
-        dtype = "string" if feature.categorical else "float64"
-        value = values.get(feature.name)
-        out[feature.name] = ibis.null(dtype) if value is None else value.cast(dtype)
-    for attribute in attributes:
-        dtype = "string" if attribute.kind == "categorical" else "float64"
-        value = values.get(attribute.name)
-        out[attribute.name] = ibis.null(dtype) if value is None else value.cast(dtype)
+    columns = [(f.name, f.categorical) for f in FEATURES]
+    columns += [(a.name, a.kind == "categorical") for a in attributes]
+    for name, categorical in columns:
+        dtype = "string" if categorical else "float64"
+        value = values.get(name)
+        out[name] = ibis.null(dtype) if value is None else value.cast(dtype)
     return table.select(**out).order_by("customer_id")
