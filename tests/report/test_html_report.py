@@ -47,14 +47,23 @@ def warehouse_con(tmp_path: Path) -> Any:
     con.disconnect()
 
 
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Defaults, with a model registry of the test's own: the default ``.retain/models`` is
+    relative to the working folder, where ``make demo`` leaves trained models."""
+    return Settings(models_dir=tmp_path / "models")
+
+
 def texts(html: str, kind: str) -> list[str]:
     return re.findall(rf'<p class="{kind}">(.*?)</p>', html)
 
 
-def test_full_report_is_self_contained_with_a_reading_per_figure(warehouse_con: Any) -> None:
+def test_full_report_is_self_contained_with_a_reading_per_figure(
+    warehouse_con: Any, settings: Settings
+) -> None:
     load(warehouse_con, "orders", orders_frame(ORDERS))
     load(warehouse_con, "subscriptions", subscriptions())
-    sections = build_report(warehouse_con, Settings())
+    sections = build_report(warehouse_con, settings)
     assert [s.key for s in sections] == [
         "kpis",
         "retention",
@@ -75,9 +84,11 @@ def test_full_report_is_self_contained_with_a_reading_per_figure(warehouse_con: 
     assert "Month-1 retention went from" in html
 
 
-def test_orders_only_skips_subscription_sections_and_says_so(warehouse_con: Any) -> None:
+def test_orders_only_skips_subscription_sections_and_says_so(
+    warehouse_con: Any, settings: Settings
+) -> None:
     load(warehouse_con, "orders", orders_frame(ORDERS))
-    sections = build_report(warehouse_con, Settings())
+    sections = build_report(warehouse_con, settings)
     last = sections[-1]
     assert last.key == "subscriptions" and not last.items
     assert (
@@ -85,12 +96,14 @@ def test_orders_only_skips_subscription_sections_and_says_so(warehouse_con: Any)
     )
 
 
-def test_subscriptions_only_counts_active_subscriptions_in_japanese(warehouse_con: Any) -> None:
+def test_subscriptions_only_counts_active_subscriptions_in_japanese(
+    warehouse_con: Any, settings: Settings
+) -> None:
     load(warehouse_con, "subscriptions", subscriptions())
     from retain.i18n import language
 
     with language("ja"):
-        sections = build_report(warehouse_con, Settings())
+        sections = build_report(warehouse_con, settings)
         html = render_report(sections, title="レポート", lang="ja")
     assert '<html lang="ja">' in html
     cohorts = next(s for s in sections if s.key == "cohorts")
@@ -98,14 +111,14 @@ def test_subscriptions_only_counts_active_subscriptions_in_japanese(warehouse_co
     assert any("アクティブ顧客" in r for r in texts(html, "reading"))
 
 
-def test_empty_warehouse_and_extra_sections(warehouse_con: Any) -> None:
+def test_empty_warehouse_and_extra_sections(warehouse_con: Any, settings: Settings) -> None:
     extra = Section(
         "extra",
         "Extra",
         "from another area",
         [Figure("A table", "one row", table=pd.DataFrame({"x": [1]}))],
     )
-    sections = build_report(warehouse_con, Settings(), extra_sections=[extra])
+    sections = build_report(warehouse_con, settings, extra_sections=[extra])
     assert sections[0].summary.startswith("The warehouse has no orders and no subscriptions")
     assert sections[-1] is extra
     assert "<td>1</td>" in render_report(sections, title="t")
