@@ -264,6 +264,19 @@ def test_returns_may_be_negative(shop: Any, tmp_path: Path, write: Any) -> None:
     assert report.rows_inserted == 1
 
 
+def test_numbers_with_surrounding_whitespace_parse(shop: Any, tmp_path: Path, write: Any) -> None:
+    # Quoted fields keep their blanks; the number casts must still read them.
+    path = write(
+        tmp_path / "orders.csv",
+        'order_id,customer_id,ordered_at,amount\no1,c1,2024-01-02," 5.5 "\n'
+        'o2,c1,2024-01-03,"\t7\n"\n',
+    )
+    report = ingest("orders", path, con=shop, settings=Settings())
+    assert report.rows_inserted == 2
+    amounts = shop.table("orders").order_by("order_id").amount.to_pyarrow().to_pylist()
+    assert [float(a) for a in amounts] == [5.5, 7.0]
+
+
 def test_messages_are_translated(shop: Any, tmp_path: Path) -> None:
     from retain.i18n import language
 

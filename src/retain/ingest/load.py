@@ -551,13 +551,15 @@ def _merge(
     select = [quote(c) for c in present] + [
         f"{_sql_value(v)} AS {quote(c)}" for c, v in absent_defaults.items()
     ]
-    where = "NOT _bad"
+    where = ""
+    if result.bad_rows or result.table_of_violations:
+        where = " WHERE NOT _bad"
     if result.table_of_violations:
         where += f" AND _rid NOT IN (SELECT _rid FROM {quote(result.table_of_violations)})"
     good = f"_retain_good_{tag}"
     temps.append(good)
     duck.execute(
-        f"CREATE TEMP VIEW {quote(good)} AS SELECT {', '.join(select)} FROM {typed} WHERE {where}"
+        f"CREATE TEMP VIEW {quote(good)} AS SELECT {', '.join(select)} FROM {typed}{where}"
     )
     appends: list[tuple[str, str]] = []
     if "customer_id" in spec.references and unknown == "create" and "customer_id" in present:

@@ -105,12 +105,14 @@ def typed_sql(col: Column, r: str, *, formats: Sequence[str], time_zone: str) ->
             fmts = "[" + ", ".join(_lit(f) for f in formats) + "]"
             return f"CAST(try_strptime({r}, {fmts}) AS DATE)"
         return f"TRY_CAST({r} AS DATE)"
+    # DuckDB's casts to numbers skip surrounding whitespace themselves (spaces, tabs, line
+    # breaks); a trim() first would cost a copy of every value.
     if col.kind == "decimal":
-        return f"TRY_CAST(trim({r}) AS DECIMAL(18, 4))"
+        return f"TRY_CAST({r} AS DECIMAL(18, 4))"
     if col.kind == "float":
-        return f"TRY_CAST(trim({r}) AS DOUBLE)"
+        return f"TRY_CAST({r} AS DOUBLE)"
     if col.kind == "integer":
-        d = f"TRY_CAST(trim({r}) AS DOUBLE)"
+        d = f"TRY_CAST({r} AS DOUBLE)"
         return f"CASE WHEN {d} = floor({d}) THEN TRY_CAST({d} AS BIGINT) END"
     if col.kind == "boolean":
         low = f"lower(trim({r}))"
@@ -224,6 +226,8 @@ class Validation:
     temp_tables: list[str] = field(default_factory=list)
     rows: int = 0
     """Rows in the batch."""
+    bad_rows: int = 0
+    """Rows that break a row rule (``_bad``); with none, the merge reads ``typed`` unfiltered."""
 
 
 def message_sql(rule: str, params: dict[str, Any], value: str) -> str:
@@ -400,7 +404,7 @@ def validate_batch(
             f"{_lit(t('ingest.hint.' + rule, **params))} AS hint {unknown_refs}"
         )
     if not parts:
-        return Validation(typed_name, present, [], {}, 0, 0, None, temps, n_rows)
+        return Validation(typed_name, present, [], {}, 0, 0, None, temps, n_rows, n_bad)
     temps.append(viol_name)
     duck.execute(f"CREATE TEMP TABLE {quote(viol_name)} AS " + " UNION ALL ".join(parts))
     viol = quote(viol_name)
@@ -411,7 +415,7 @@ def validate_batch(
         ).fetchall()
     }
     if not counts:
-        return Validation(typed_name, present, [], {}, 0, 0, None, temps, n_rows)
+        return Validation(typed_name, present, [], {}, 0, 0, None, temps, n_rows, n_bad)
     rejected = duck.execute(f"SELECT count(DISTINCT _rid) FROM {viol}").fetchone()
     rows = duck.execute(
         f"SELECT _file, _row, col, rule, value, message, hint FROM {viol} "
@@ -433,6 +437,7 @@ def validate_batch(
         viol_name,
         temps,
         n_rows,
+        n_bad,
     )
 
 
