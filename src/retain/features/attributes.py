@@ -130,13 +130,14 @@ def _on_spark(value: ir.Value) -> bool:
 
 
 def json_text(attributes: ir.StringValue, key: str) -> ir.StringValue:
-    """The top-level value of ``key`` in a JSON object held as text, as text (NULL when absent).
+    r"""The top-level value of ``key`` in a JSON object held as text, as text (NULL when absent).
 
-    Strings come without their quotes, numbers and booleans as written; ``null``, nested values
-    and the empty string are NULL. JSON escapes inside strings are kept as written, except on
-    PySpark, which decodes them (the JSON that retain's ingest writes escapes only quotes and
-    backslashes). Keys inside nested objects are not read; a key after objects nested three
-    deep is not found. ``key`` may hold letters (any script), digits, ``_``, space, ``.``, ``-``.
+    Strings come without their quotes and with their JSON escapes decoded on every engine
+    (``"\u30b4\u30fc\u30eb\u30c9"``, as an ASCII-only writer such as Python's ``json.dumps``
+    spells it, reads ``ゴールド``; ``\"`` reads ``"``); numbers and booleans come as written;
+    ``null``, nested values and the empty string are NULL. Keys inside nested objects are not
+    read; a key after objects nested three deep is not found. ``key`` may hold letters (any
+    script), digits, ``_``, space, ``.``, ``-``.
     """
     if not _PORTABLE_KEY.fullmatch(key):
         raise InvalidParameterError(
@@ -150,9 +151,29 @@ def json_text(attributes: ir.StringValue, key: str) -> ir.StringValue:
         nested = value.re_search(r"^[\[{]") & _get_json_object(value, "$").notnull()
         return nested.ifelse(ibis.null("string"), value.nullif(""))
     head = _TOP + _key_pattern(key) + r"\s*:\s*"
-    quoted = attributes.re_extract(head + _QUOTED, 1).nullif("")
+    quoted = _unescaped(attributes.re_extract(head + _QUOTED, 1).nullif(""))
     bare = attributes.re_extract(head + _BARE, 1).nullif("")
     return ibis.coalesce(quoted, bare)
+
+
+_VALID_ESCAPES = (
+    r'^(?:[^\\]|\\["\\/bfnrt]|\\u(?:[0-9a-ce-fA-CE-F][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}'
+    r"|[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}))*$"
+)
+"""A JSON string's inside whose every escape is valid, surrogates only in pairs (an invalid one
+fails the JSON cast on DuckDB and PostgreSQL, and with it the whole query)."""
+
+
+def _unescaped(inside: ir.StringValue) -> ir.StringValue:
+    r"""The inside of a JSON string with its escapes decoded, by the engine's own JSON parser.
+
+    Only values holding a backslash are parsed (the rest are already plain text). Values with an
+    invalid escape, and ``\u0000`` (PostgreSQL's text cannot hold the character), are left as
+    written rather than failing the query.
+    """
+    literal = (ibis.literal('"') + inside + ibis.literal('"')).cast("json").unwrap_as("string")
+    escaped = inside.contains("\\") & ~inside.contains("\\u0000") & inside.re_search(_VALID_ESCAPES)
+    return escaped.ifelse(literal, inside)
 
 
 def attribute_value(attributes: ir.StringValue, feature: AttributeFeature) -> ir.Value:
