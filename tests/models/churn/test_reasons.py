@@ -95,6 +95,37 @@ def test_a_reason_that_the_values_contradict_is_skipped() -> None:
     )
 
 
+ORDER_COLUMNS = ["orders_total", "orders_90d", "days_since_last_order", "mean_days_between_orders"]
+
+
+@pytest.mark.parametrize(
+    ("total", "gap", "want"),
+    [
+        (
+            5.0,
+            40.0,
+            [
+                "last order 480 days ago; usually orders every 40 days",
+                "no order in the last 90 days, after 5 orders before",
+            ],
+        ),
+        (1.0, np.nan, ["last order 480 days ago", "only one order so far"]),
+    ],
+)
+def test_orders_and_recency_reasons_say_different_things(
+    total: float, gap: float, want: list[str]
+) -> None:
+    """A customer silent for 480 days: the recency reason says when the last order was, the
+    orders reason what stopped (CDNOW's customers got "last order 480 days ago" and "no order
+    in the last 90 days (last one 480 days ago)", the same fact twice)."""
+    row = pd.DataFrame([[total, 0.0, 480.0, gap]], columns=ORDER_COLUMNS)
+    contrib = np.array([[0.1, 0.2, 0.9, 0.1, -1.0]])  # recency 1.0, orders 0.3
+    (reasons,) = reason_codes(contrib, row)
+    assert [r.render("en") for r in reasons] == want
+    assert reasons_json(reasons) == reasons_json_array(contrib, row)[0].as_py()
+    assert "480" not in reasons[1].render("ja") and "480" not in reasons[1].render("ko")
+
+
 def test_only_risk_raising_families_become_reasons_and_top_limits() -> None:
     row = _row(complaints_unresolved=1, oldest_open_ticket_days=3.0, days_since_contact=45.0)
     contrib = _contrib(complaints_unresolved=-0.4, days_since_contact=0.1, country=0.05)

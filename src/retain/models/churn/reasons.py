@@ -131,9 +131,12 @@ def _orders(r: Row) -> tuple[str, dict[str, Any]] | None:
     down = _down("reasons.orders_down", "orders_change_pct")(r)
     if down:
         return down
-    if _num(r, "orders_90d") == 0 and _num(r, "orders_total"):
-        return "reasons.no_recent_orders", {"days": _int(_num(r, "days_since_last_order"))}
-    if _num(r, "orders_total") == 1:
+    # How long ago the last order was is the recency family's reason; this one tells what
+    # stopped, so the two never repeat each other ("last order 480 days ago" twice).
+    total = _num(r, "orders_total")
+    if _num(r, "orders_90d") == 0 and total is not None and total > 1:
+        return "reasons.no_recent_orders_after", {"n": _int(total)}
+    if total == 1:
         return "reasons.single_order", {}
     return None
 
@@ -527,9 +530,9 @@ def _v_orders(c: _Columns) -> list[Variant]:
     return [
         *_v_down("reasons.orders_down", "orders_change_pct")(c),
         (
-            "reasons.no_recent_orders",
-            (c.num("orders_90d") == 0) & _nz(total),
-            [("days", _ints(c.num("days_since_last_order")))],
+            "reasons.no_recent_orders_after",
+            (c.num("orders_90d") == 0) & (total > 1),
+            [("n", _ints(total))],
         ),
         ("reasons.single_order", total == 1, []),
     ]
