@@ -166,15 +166,31 @@ def score(
         typer.Option("--as-of", help="Reference date (default: the day after the data ends)."),
     ] = None,
     top: Annotated[int, typer.Option("--top", min=1, max=10, help="Reasons per customer.")] = 3,
+    min_contribution: Annotated[
+        float | None,
+        typer.Option(
+            "--min-contribution",
+            min=0.0,
+            help="Log-odds a reason must add to the score to be shown (default 0.05; 0: every "
+            "risk-raising one).",
+        ),
+    ] = None,
 ) -> None:
     """Score every customer at risk, with reasons, into the churn_scores table."""
     from retain.models.churn import load_model, score_customers
+    from retain.models.churn.scoring import REASON_FLOOR
 
     cfg = settings()
     registered = load_model(version, models_dir=cfg.models_dir)
     con = _connect()
     with err_console.status(t("churn.cli_scoring")):
-        result = score_customers(con, registered, as_of=as_of, top=top)
+        result = score_customers(
+            con,
+            registered,
+            as_of=as_of,
+            top=top,
+            min_contribution=REASON_FLOOR if min_contribution is None else min_contribution,
+        )
     scores = result.scores
     bands = scores["risk_band"].value_counts()
     console.print(

@@ -64,7 +64,17 @@ def test_train_evaluate_score_list(invoke: Any, project: Path) -> None:
     assert score.stdout.startswith("Scored 600 customers as of 2024-06-30 with model ")
     con = wh.connect(f"duckdb:///{project / 'shop.duckdb'}")
     assert wh.read_table(con, "churn_scores").count().execute() == 600
+    floored = [json.loads(r) for r in wh.read_table(con, "churn_scores").reasons.execute()]
     con.disconnect()
+    assert all(x["contribution"] > 0.05 for rs in floored for x in rs)
+
+    every = invoke("churn", "score", "--min-contribution", "0")
+    assert every.exit_code == 0, every.output
+    con = wh.connect(f"duckdb:///{project / 'shop.duckdb'}")
+    unfloored = [json.loads(r) for r in wh.read_table(con, "churn_scores").reasons.execute()]
+    con.disconnect()
+    assert sum(map(len, unfloored)) > sum(map(len, floored))
+    assert invoke("churn", "score", "--min-contribution", "-1").exit_code == 2
 
     listing = invoke("churn", "list")
     assert listing.exit_code == 0 and payload["version"] in listing.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from retain.errors import InvalidParameterError
 from retain.models.churn import ChurnClassifier, RegisteredModel, score_frame
-from retain.models.churn.scoring import predict_with_contributions
+from retain.models.churn.scoring import REASON_FLOOR, predict_with_contributions
 
 
 def _data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -93,6 +94,29 @@ def test_score_frame_does_not_depend_on_chunks_or_threads(tmp_path: Path) -> Non
     pd.testing.assert_frame_equal(one, many)
     assert sum(seen) == len(rows) and len(seen) == 9
     assert one["reasons"].str.startswith("[").all() and one["probability"].between(0, 1).all()
+
+
+def test_reasons_below_the_floor_are_not_given(tmp_path: Path) -> None:
+    """By default a family must add more than REASON_FLOOR log-odds to be a reason; 0 gives every
+    risk-raising family, as reasons_json_array does."""
+    frame, y = _data(3000, seed=4)
+    model = ChurnClassifier(random_state=0, n_estimators=40).fit(frame, y)
+    card = {"features": [{"name": c, "kind": "numeric"} for c in frame.columns[:4]]}
+    card["features"] += [{"name": "country", "kind": "categorical"}]
+    card["features"] += [{"name": "flag", "kind": "numeric"}]
+    registered = RegisteredModel("t", model, card, tmp_path)
+    rows, _ = _data(2000, seed=5)
+    default = [json.loads(r) for r in score_frame(registered, rows)["reasons"]]
+    every = [json.loads(r) for r in score_frame(registered, rows, min_contribution=0)["reasons"]]
+    given = [x["contribution"] for rs in default for x in rs]
+    small = [x["contribution"] for rs in every for x in rs if x["contribution"] <= REASON_FLOOR]
+    assert given and min(given) > REASON_FLOOR
+    assert small  # not vacuous: without the floor some reasons are smaller
+    assert sum(map(len, every)) == sum(map(len, default)) + len(small)
+    with pytest.raises(InvalidParameterError, match="min_contribution"):
+        score_frame(registered, rows, min_contribution=-0.1)
+    with pytest.raises(InvalidParameterError, match="min_contribution"):
+        score_frame(registered, rows, min_contribution=float("nan"))
 
 
 def test_score_frame_refuses_chunks_or_threads_below_one(tmp_path: Path) -> None:
