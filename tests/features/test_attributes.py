@@ -92,7 +92,15 @@ ESCAPES = [
     ("bad \\q", "bad \\q"),  # invalid escape: kept as written, the query still runs
     ("lone \\ud800", "lone \\ud800"),  # a high surrogate without its pair
     ("nul \\u0000", "nul \\u0000"),  # PostgreSQL text cannot hold U+0000
+    ("C:\\\\u0000x", "C:\\u0000x"),  # an escaped backslash, then the letters u0000
+    ('raw\ttab \\"q\\"', 'raw\ttab \\"q\\"'),  # a raw control character: not JSON
 ]
+
+
+# Where PySpark's JSON parser (Jackson, lenient) differs, by index into ESCAPES: an invalid
+# escape or a lone surrogate makes the whole object unreadable, \u0000 and raw control
+# characters are taken as they come.
+SPARK_ESCAPES: dict[int, str | None] = {4: None, 5: None, 6: "nul \x00", 8: 'raw\ttab "q"'}
 
 
 def _escapes_read(con: Any) -> list[Any]:
@@ -103,6 +111,15 @@ def _escapes_read(con: Any) -> list[Any]:
 
 def test_every_escape_form_decodes_or_stays_as_written() -> None:
     assert _escapes_read(wh.connect("duckdb://")) == [want for _, want in ESCAPES]
+
+
+def test_escape_forms_on_every_engine(engine: Any) -> None:
+    """Valid escapes read alike everywhere; what JSON forbids, PySpark's parser reads its own way
+    (the whole object unreadable: NULL; ``\\u0000`` as the character itself)."""
+    want = [w for _, w in ESCAPES]
+    if engine.name == "pyspark":
+        want = [SPARK_ESCAPES.get(i, w) for i, (_, w) in enumerate(ESCAPES)]
+    assert _escapes_read(engine) == want
 
 
 @pytest.mark.postgres

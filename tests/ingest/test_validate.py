@@ -269,12 +269,14 @@ def test_numbers_with_surrounding_whitespace_parse(shop: Any, tmp_path: Path, wr
     path = write(
         tmp_path / "orders.csv",
         'order_id,customer_id,ordered_at,amount\no1,c1,2024-01-02," 5.5 "\n'
-        'o2,c1,2024-01-03,"\t7\n"\n',
+        'o2,c1,2024-01-03,"\t7\n"\n'
+        "o3,c1,2024-01-04,\u00a08\u00a0\n"  # no-break spaces
+        "o4,c1,2024-01-05,\u30009.25\u3000\n",  # ideographic (full-width) spaces
     )
     report = ingest("orders", path, con=shop, settings=Settings())
-    assert report.rows_inserted == 2
+    assert report.rows_inserted == 4
     amounts = shop.table("orders").order_by("order_id").amount.to_pyarrow().to_pylist()
-    assert [float(a) for a in amounts] == [5.5, 7.0]
+    assert [float(a) for a in amounts] == [5.5, 7.0, 8.0, 9.25]
 
 
 def test_messages_are_translated(shop: Any, tmp_path: Path) -> None:

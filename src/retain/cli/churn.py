@@ -171,6 +171,7 @@ def score(
         typer.Option(
             "--min-contribution",
             min=0.0,
+            max=10.0,
             help="Log-odds a reason must add to the score to be shown (default 0.05; 0: every "
             "risk-raising one).",
         ),

@@ -134,7 +134,8 @@ def json_text(attributes: ir.StringValue, key: str) -> ir.StringValue:
 
     Strings come without their quotes and with their JSON escapes decoded on every engine
     (``"\u30b4\u30fc\u30eb\u30c9"``, as an ASCII-only writer such as Python's ``json.dumps``
-    spells it, reads ``ゴールド``; ``\"`` reads ``"``); numbers and booleans come as written;
+    spells it, reads ``ゴールド``; ``\"`` reads ``"``; what JSON forbids stays as written on
+    DuckDB and PostgreSQL, see :func:`_unescaped`); numbers and booleans come as written;
     ``null``, nested values and the empty string are NULL. Keys inside nested objects are not
     read; a key after objects nested three deep is not found. ``key`` may hold letters (any
     script), digits, ``_``, space, ``.``, ``-``.
@@ -157,22 +158,24 @@ def json_text(attributes: ir.StringValue, key: str) -> ir.StringValue:
 
 
 _VALID_ESCAPES = (
-    r'^(?:[^\\]|\\["\\/bfnrt]|\\u(?:[0-9a-ce-fA-CE-F][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}'
-    r"|[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}))*$"
+    r'^(?:[^\\[:cntrl:]]|\\["\\/bfnrt]|\\u(?:[1-9a-ce-fA-CE-F][0-9a-fA-F]{3}'
+    r"|0(?:[1-9a-fA-F][0-9a-fA-F]{2}|0(?:[1-9a-fA-F][0-9a-fA-F]|0[1-9a-fA-F]))"
+    r"|[dD][0-7][0-9a-fA-F]{2}|[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}))*$"
 )
-"""A JSON string's inside whose every escape is valid, surrogates only in pairs (an invalid one
-fails the JSON cast on DuckDB and PostgreSQL, and with it the whole query)."""
+"""A JSON string's inside that the engines' JSON parsers take: no raw control character, every
+escape valid, surrogates only in pairs, and no ``\\u0000`` (PostgreSQL's text cannot hold it).
+Anything else would fail the JSON cast on DuckDB and PostgreSQL, and with it the whole query."""
 
 
 def _unescaped(inside: ir.StringValue) -> ir.StringValue:
     r"""The inside of a JSON string with its escapes decoded, by the engine's own JSON parser.
 
-    Only values holding a backslash are parsed (the rest are already plain text). Values with an
-    invalid escape, and ``\u0000`` (PostgreSQL's text cannot hold the character), are left as
-    written rather than failing the query.
+    A value the parsers would refuse (:data:`_VALID_ESCAPES`) is kept as written. Plain values
+    (no backslash, nearly all) are sent past the regex and the parser by a cheap test first:
+    PostgreSQL repeats ``inside``, itself a regex over the whole object, wherever it appears.
     """
     literal = (ibis.literal('"') + inside + ibis.literal('"')).cast("json").unwrap_as("string")
-    escaped = inside.contains("\\") & ~inside.contains("\\u0000") & inside.re_search(_VALID_ESCAPES)
+    escaped = inside.contains("\\") & inside.re_search(_VALID_ESCAPES)
     return escaped.ifelse(literal, inside)
 
 

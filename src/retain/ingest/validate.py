@@ -96,6 +96,10 @@ def _timestamp_sql(r: str, formats: Sequence[str], time_zone: str) -> str:
     return f"CASE WHEN {has_offset} THEN {offset} ELSE {local} END"
 
 
+def _number_sql(r: str, kind: str) -> str:
+    return f"coalesce(TRY_CAST({r} AS {kind}), TRY_CAST(trim({r}) AS {kind}))"
+
+
 def typed_sql(col: Column, r: str, *, formats: Sequence[str], time_zone: str) -> str:
     """SQL casting the raw text ``r`` to ``col``'s canonical type (NULL when it does not parse)."""
     if col.kind == "timestamp":
@@ -105,14 +109,14 @@ def typed_sql(col: Column, r: str, *, formats: Sequence[str], time_zone: str) ->
             fmts = "[" + ", ".join(_lit(f) for f in formats) + "]"
             return f"CAST(try_strptime({r}, {fmts}) AS DATE)"
         return f"TRY_CAST({r} AS DATE)"
-    # DuckDB's casts to numbers skip surrounding whitespace themselves (spaces, tabs, line
-    # breaks); a trim() first would cost a copy of every value.
+    # DuckDB's casts to numbers skip ASCII blanks themselves; trim() (which also removes
+    # Unicode spaces: no-break, ideographic) is only paid on the values that did not parse.
     if col.kind == "decimal":
-        return f"TRY_CAST({r} AS DECIMAL(18, 4))"
+        return _number_sql(r, "DECIMAL(18, 4)")
     if col.kind == "float":
-        return f"TRY_CAST({r} AS DOUBLE)"
+        return _number_sql(r, "DOUBLE")
     if col.kind == "integer":
-        d = f"TRY_CAST({r} AS DOUBLE)"
+        d = _number_sql(r, "DOUBLE")
         return f"CASE WHEN {d} = floor({d}) THEN TRY_CAST({d} AS BIGINT) END"
     if col.kind == "boolean":
         low = f"lower(trim({r}))"

@@ -74,7 +74,9 @@ def test_train_evaluate_score_list(invoke: Any, project: Path) -> None:
     unfloored = [json.loads(r) for r in wh.read_table(con, "churn_scores").reasons.execute()]
     con.disconnect()
     assert sum(map(len, unfloored)) > sum(map(len, floored))
-    assert invoke("churn", "score", "--min-contribution", "-1").exit_code == 2
+    for bad in ("-1", "nan", "inf"):
+        refused = invoke("churn", "score", "--min-contribution", bad)
+        assert refused.exit_code == 2, (bad, refused.output)
 
     listing = invoke("churn", "list")
     assert listing.exit_code == 0 and payload["version"] in listing.stdout

@@ -115,8 +115,9 @@ def test_reasons_below_the_floor_are_not_given(tmp_path: Path) -> None:
     assert sum(map(len, every)) == sum(map(len, default)) + len(small)
     with pytest.raises(InvalidParameterError, match="min_contribution"):
         score_frame(registered, rows, min_contribution=-0.1)
-    with pytest.raises(InvalidParameterError, match="min_contribution"):
-        score_frame(registered, rows, min_contribution=float("nan"))
+    for bad in (float("nan"), float("inf"), True, "0.1", None):
+        with pytest.raises(InvalidParameterError, match="min_contribution"):
+            score_frame(registered, rows, min_contribution=bad)  # type: ignore[arg-type]
 
 
 def test_score_frame_refuses_chunks_or_threads_below_one(tmp_path: Path) -> None:

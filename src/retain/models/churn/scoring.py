@@ -167,6 +167,23 @@ P(alive) sentence as their only reason, from a median 0.009 log-odds, while thei
 the base rate."""
 
 
+def _check_floor(value: Any, caller: str) -> None:
+    """``min_contribution`` must be a finite number of at least 0 (not a bool)."""
+    number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+    if not (number and np.isfinite(value) and value >= 0):
+        raise InvalidParameterError(
+            t(
+                "churn.param_invalid",
+                name="min_contribution",
+                estimator=caller,
+                allowed="a finite number of at least 0",
+                value=repr(value),
+            )
+        )
+
+
 def score_frame(
     registered: RegisteredModel,
     features: pd.DataFrame,
@@ -200,16 +217,7 @@ def score_frame(
                 for n in missing
             ]
         )
-    if not (min_contribution >= 0 and np.isfinite(min_contribution)):
-        raise InvalidParameterError(
-            t(
-                "churn.param_invalid",
-                name="min_contribution",
-                estimator="score_frame",
-                allowed="a finite number of at least 0",
-                value=repr(min_contribution),
-            )
-        )
+    _check_floor(min_contribution, "score_frame")
     for name, value in (("chunk_rows", chunk_rows), ("workers", workers)):
         if value < 1:
             raise InvalidParameterError(
@@ -293,6 +301,7 @@ def score_customers(
     With ``write=True`` and a warehouse connection, the rows replace any earlier scores of the
     same ``(as_of, definition, model_version)`` in ``churn_scores``; the write is atomic.
     """
+    _check_floor(min_contribution, "score_customers")  # before the snapshot is built
     card = registered.card
     definition = ChurnDefinition(**card["definition"])
     sources = resolve_sources(con_or_tables)
