@@ -15,9 +15,9 @@ def mount_web(app: FastAPI) -> None:
     from fastapi import Request
     from fastapi.responses import Response
 
+    from retain.app.web import customers, docs, models, overview
     from retain.app.web._session import LoginRequired, login_redirect
     from retain.app.web.auth_pages import router as auth_router
-    from retain.app.web.pages import router as pages_router
 
     async def _to_login(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)
@@ -26,6 +26,7 @@ def mount_web(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, _to_login)
 
     app.include_router(auth_router)
-    app.include_router(pages_router)
+    for pages in (overview, customers, models, docs):
+        app.include_router(pages.router)
     static = resources.files("retain.app.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

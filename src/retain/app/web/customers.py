@@ -1,13 +1,8 @@
-"""Dashboard pages: overview, retention and cohorts, at-risk list, customer 360, models, API.
-
-Each page reads through the same services as the API. A page whose data is not there yet says
-so and names the command that produces it.
-"""
+"""Dashboard pages about customers: the at-risk list, its CSV, saved segments, customer 360."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Request
@@ -19,137 +14,19 @@ from retain.app.auth.roles import Permission
 from retain.app.customers import at_risk as at_risk_service
 from retain.app.customers import service as customers
 from retain.app.customers.router import AtRiskParams, at_risk_filter, export_response
-from retain.app.deps import Principal, SessionDep, SettingsDep, WarehouseDep
+from retain.app.deps import SessionDep, SettingsDep, WarehouseDep
 from retain.app.metrics import service as metrics
-from retain.app.models import service as models
 from retain.app.segments import service as segments
+from retain.app.web._page import MISSING_COMMANDS
+from retain.app.web._page import allow as _allow
+from retain.app.web._page import page as _page
 from retain.app.web._session import PageUser, render
-from retain.app.web._views import cohort_grid, kpis, retention_series
 from retain.errors import PermissionDeniedError, RetainError
 from retain.i18n import get_language, t
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-T = TypeVar("T")
-
-MISSING_COMMANDS = {
-    "orders": "retain ingest orders FILE",
-    "subscriptions": "retain ingest subscriptions FILE",
-    "churn_scores": "retain churn score",
-    "clv_scores": "retain clv predict",
-    "customers": "retain ingest customers FILE",
-}
-
-
-def _allow(principal: Principal, permission: Permission) -> None:
-    if not principal.may(permission):
-        raise PermissionDeniedError(t("web.forbidden_page", role=principal.role))
-
-
-def _page(
-    request: Request, principal: Principal, build: Callable[[], HTMLResponse]
-) -> HTMLResponse:
-    """Run ``build``; a RetainError becomes a friendly page with the right status."""
-    from retain.app.errors import status_for
-
-    try:
-        return build()
-    except RetainError as exc:
-        return render(
-            request,
-            "error.html",
-            principal=principal,
-            status_code=status_for(exc),
-            title_key="web.error_title",
-            message=exc.message,
-            hint=exc.hint,
-        )
-
-
-@router.get("/", response_class=HTMLResponse)
-def overview(
-    request: Request, principal: PageUser, settings: SettingsDep, warehouse: WarehouseDep
-) -> HTMLResponse:
-    """Headline KPIs with trends."""
-    if not principal.may(Permission.metrics_read):
-        target = "/at-risk" if principal.may(Permission.at_risk_read) else "/docs"
-        return RedirectResponse(target, status_code=303)  # type: ignore[return-value]
-
-    def build() -> HTMLResponse:
-        with warehouse.lock:
-            data = metrics.overview(warehouse.con, settings)
-        return render(
-            request,
-            "overview.html",
-            principal=principal,
-            title_key="web.nav_overview",
-            cards=kpis(data),
-            missing=data["missing"],
-            commands=MISSING_COMMANDS,
-            at_risk=data["at_risk"],
-            currency=settings.currency,
-        )
-
-    return _page(request, principal, build)
-
-
-@router.get("/retention", response_class=HTMLResponse)
-def retention(
-    request: Request, principal: PageUser, settings: SettingsDep, warehouse: WarehouseDep
-) -> HTMLResponse:
-    """Retention over time (optionally by segment) and the cohort heatmap."""
-    period = request.query_params.get("period", "month")
-    by = request.query_params.get("by") or None
-    kind = request.query_params.get("kind", "logo")
-    mode = request.query_params.get("mode", "classic")
-
-    def build() -> HTMLResponse:
-        _allow(principal, Permission.metrics_read)
-        if (
-            period not in {"week", "month", "quarter"}
-            or kind not in {"logo", "revenue"}
-            or mode not in {"classic", "unbounded"}
-            or by not in {None, "country", "acquisition_channel"}
-        ):
-            raise RetainError(t("web.bad_picker"), code="parameter.invalid")
-        with warehouse.lock:
-            has_orders = metrics._has_rows(warehouse.con, "orders")
-            periods = (
-                metrics.period_table(
-                    warehouse.con, settings, period=period, by=[by] if by else None
-                )
-                if has_orders
-                else []
-            )
-            cohorts = (
-                metrics.cohort_table(
-                    warehouse.con,
-                    settings,
-                    period=period,
-                    kind=kind,  # type: ignore[arg-type]
-                    mode=mode,  # type: ignore[arg-type]
-                )
-                if has_orders
-                else []
-            )
-        return render(
-            request,
-            "retention.html",
-            principal=principal,
-            title_key="web.nav_retention",
-            period=period,
-            by=by,
-            kind=kind,
-            mode=mode,
-            has_orders=has_orders,
-            series=retention_series(periods, by),
-            grid=cohort_grid(cohorts),
-            commands=MISSING_COMMANDS,
-            currency=settings.currency,
-        )
-
-    return _page(request, principal, build)
 
 
 def _blank_none(value: str | None) -> str | None:
@@ -338,57 +215,3 @@ def customer(
         )
 
     return _page(request, principal, build)
-
-
-@router.get("/models", response_class=HTMLResponse)
-def model_cards(request: Request, principal: PageUser, settings: SettingsDep) -> HTMLResponse:
-    """Model performance: the registry's model cards."""
-
-    def build() -> HTMLResponse:
-        _allow(principal, Permission.models_read)
-        cards = models.list_cards(settings.models_dir)
-        return render(
-            request,
-            "models.html",
-            principal=principal,
-            title_key="web.nav_models",
-            cards=cards,
-            commands=MISSING_COMMANDS,
-        )
-
-    return _page(request, principal, build)
-
-
-@router.get("/docs", response_class=HTMLResponse)
-def api_docs(request: Request) -> HTMLResponse:
-    """The REST API reference, rendered from the OpenAPI schema (no CDN assets)."""
-    from retain.app.auth.roles import PERMISSIONS
-    from retain.app.deps import current_principal
-
-    principal = None
-    try:
-        principal = current_principal(request)
-    except RetainError:
-        principal = None
-    schema = request.app.openapi()
-    routes = [
-        {
-            "method": method.upper(),
-            "path": path,
-            "summary": op.get("summary", ""),
-            "description": op.get("description", ""),
-            "tag": (op.get("tags") or [""])[0],
-            "params": [p["name"] for p in op.get("parameters", [])],
-        }
-        for path, ops in schema.get("paths", {}).items()
-        for method, op in ops.items()
-    ]
-    roles = {p.value: sorted(r.value for r in rs) for p, rs in PERMISSIONS.items()}
-    return render(
-        request,
-        "api_docs.html",
-        principal=principal,
-        title_key="web.nav_api",
-        routes=routes,
-        roles=roles,
-    )

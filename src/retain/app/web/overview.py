@@ -1,0 +1,106 @@
+"""Dashboard pages for the business at a glance: the overview KPIs and retention with cohorts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from retain.app.auth.roles import Permission
+from retain.app.deps import SettingsDep, WarehouseDep
+from retain.app.metrics import service as metrics
+from retain.app.web._page import MISSING_COMMANDS
+from retain.app.web._page import allow as _allow
+from retain.app.web._page import page as _page
+from retain.app.web._session import PageUser, render
+from retain.app.web._views import cohort_grid, kpis, retention_series
+from retain.errors import RetainError
+from retain.i18n import t
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(
+    request: Request, principal: PageUser, settings: SettingsDep, warehouse: WarehouseDep
+) -> HTMLResponse:
+    """Headline KPIs with trends."""
+    if not principal.may(Permission.metrics_read):
+        target = "/at-risk" if principal.may(Permission.at_risk_read) else "/docs"
+        return RedirectResponse(target, status_code=303)  # type: ignore[return-value]
+
+    def build() -> HTMLResponse:
+        with warehouse.lock:
+            data = metrics.overview(warehouse.con, settings)
+        return render(
+            request,
+            "overview.html",
+            principal=principal,
+            title_key="web.nav_overview",
+            cards=kpis(data),
+            missing=data["missing"],
+            commands=MISSING_COMMANDS,
+            at_risk=data["at_risk"],
+            currency=settings.currency,
+        )
+
+    return _page(request, principal, build)
+
+
+@router.get("/retention", response_class=HTMLResponse)
+def retention(
+    request: Request, principal: PageUser, settings: SettingsDep, warehouse: WarehouseDep
+) -> HTMLResponse:
+    """Retention over time (optionally by segment) and the cohort heatmap."""
+    period = request.query_params.get("period", "month")
+    by = request.query_params.get("by") or None
+    kind = request.query_params.get("kind", "logo")
+    mode = request.query_params.get("mode", "classic")
+
+    def build() -> HTMLResponse:
+        _allow(principal, Permission.metrics_read)
+        if (
+            period not in {"week", "month", "quarter"}
+            or kind not in {"logo", "revenue"}
+            or mode not in {"classic", "unbounded"}
+            or by not in {None, "country", "acquisition_channel"}
+        ):
+            raise RetainError(t("web.bad_picker"), code="parameter.invalid")
+        with warehouse.lock:
+            has_orders = metrics._has_rows(warehouse.con, "orders")
+            periods = (
+                metrics.period_table(
+                    warehouse.con, settings, period=period, by=[by] if by else None
+                )
+                if has_orders
+                else []
+            )
+            cohorts = (
+                metrics.cohort_table(
+                    warehouse.con,
+                    settings,
+                    period=period,
+                    kind=kind,  # type: ignore[arg-type]
+                    mode=mode,  # type: ignore[arg-type]
+                )
+                if has_orders
+                else []
+            )
+        return render(
+            request,
+            "retention.html",
+            principal=principal,
+            title_key="web.nav_retention",
+            period=period,
+            by=by,
+            kind=kind,
+            mode=mode,
+            has_orders=has_orders,
+            series=retention_series(periods, by),
+            grid=cohort_grid(cohorts),
+            commands=MISSING_COMMANDS,
+            currency=settings.currency,
+        )
+
+    return _page(request, principal, build)
