@@ -222,7 +222,7 @@ def test_bad_input_errors_name_the_problem(duck: Any) -> None:
     )
     assert "customer_id, amount" in (info.value.hint or "").replace("order_id, ", "")
     customers = load(duck, "customers", pd.DataFrame({"customer_id": ["a"]}))
-    with pytest.raises(MissingColumnError, match="column plan is missing from table customers"):
+    with pytest.raises(MissingColumnError, match="table customers has no column 'plan'"):
         period_metrics(orders, customers=customers, by="plan")
 
 

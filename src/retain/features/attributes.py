@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from retain.errors import InvalidParameterError
+from retain.facts.attributes import PORTABLE_KEY, json_text
 from retain.i18n import t
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "AttributeFeature",
     "attribute_value",
     "discover_attributes",
-    "json_text",
     "outcome_proxies",
 ]
 
@@ -59,24 +59,11 @@ PROXY_AUC = 0.98
 PROXY_MIN_ROWS = 30
 """Categories with fewer rows are pooled when measuring that separation."""
 
-_PORTABLE_KEY = re.compile(r"[\w .\-]+")
 _NUMBER = r"^[-+]?([0-9]{1,200}([.][0-9]{0,200})?|[.][0-9]{1,200})([eE][-+]?[0-9]{1,2})?$"
 """A decimal number that fits a double on every engine (``1e999`` is an error on PostgreSQL
 and infinity on DuckDB, so it is no number here)."""
 _BLANK = r"[ \t\r\n]"
 """The whitespace JSON allows (``\\s`` also matches Unicode spaces on PostgreSQL only)."""
-_BARE = r"(-?[0-9][0-9.eE+-]*|true|false)"
-_CHARS = r'(?:[^"\\]|\\.)*'
-"""The inside of a JSON string: any character but a quote or backslash, or an escape."""
-_QUOTED = f'"({_CHARS})"'
-_STRING = f'"{_CHARS}"'
-_NEST1 = r"\{(?:" + _STRING + r'|[^{}"])*\}'
-_NEST2 = r"\{(?:" + _STRING + r'|[^{}"]|' + _NEST1 + r")*\}"
-_TOP = r"^\s*\{(?:" + _STRING + r'|[^{}"]|' + _NEST2 + r")*"
-"""Everything before a top-level key: strings whole, objects nested up to two deep skipped whole
-(so a key inside a nested object or a string is never taken for the top-level one)."""
-
-
 @dataclass(frozen=True)
 class AttributeFeature:
     """One key of ``customers.attributes`` used as a feature."""
@@ -98,85 +85,6 @@ class AttributeFeature:
         if kind not in ("numeric", "categorical"):
             raise InvalidParameterError(t("churn.attribute_kind", key=data["key"], kind=kind))
         return cls(str(data["key"]), str(data["name"]), kind)
-
-
-def _char_pattern(c: str) -> str:
-    if c.isascii():
-        # Letters, digits and "_" match themselves in RE2, Java and PostgreSQL; " ", "." and
-        # "-" go in brackets (an escaped space is an error in RE2).
-        return c if (c.isalnum() or c == "_") else f"[{c}]"
-    if ord(c) > 0xFFFF:
-        return c
-    # A writer with ASCII-only output (Python's json.dumps default) spells it \uXXXX.
-    hexes = "".join(d if d.isdigit() else f"[{d}{d.upper()}]" for d in f"{ord(c):04x}")
-    return f"(?:{c}|\\\\u{hexes})"
-
-
-def _key_pattern(key: str) -> str:
-    """``key`` as it appears quoted in the JSON text, as a regex every engine reads alike."""
-    return '"' + "".join(_char_pattern(c) for c in key) + '"'
-
-
-@ibis.udf.scalar.builtin(name="get_json_object")  # type: ignore[untyped-decorator]
-def _get_json_object(json: str, path: str) -> str:  # type: ignore[empty-body]
-    """Spark SQL's ``get_json_object``: the value at a JSON path, as text."""
-
-
-def _on_spark(value: ir.Value) -> bool:
-    if not isinstance(value, ir.Value):  # a deferred column: bound later, to any engine
-        return False
-    backends, _ = value._find_backends()
-    return any(b.name == "pyspark" for b in backends)
-
-
-def json_text(attributes: ir.StringValue, key: str) -> ir.StringValue:
-    r"""The top-level value of ``key`` in a JSON object held as text, as text (NULL when absent).
-
-    Strings come without their quotes and with their JSON escapes decoded on every engine
-    (``"\u30b4\u30fc\u30eb\u30c9"``, as an ASCII-only writer such as Python's ``json.dumps``
-    spells it, reads ``ゴールド``; ``\"`` reads ``"``; what JSON forbids stays as written on
-    DuckDB and PostgreSQL, see :func:`_unescaped`); numbers and booleans come as written;
-    ``null``, nested values and the empty string are NULL. Keys inside nested objects are not
-    read; a key after objects nested three deep is not found. ``key`` may hold letters (any
-    script), digits, ``_``, space, ``.``, ``-``.
-    """
-    if not _PORTABLE_KEY.fullmatch(key):
-        raise InvalidParameterError(
-            t("churn.attribute_key", key=key), hint=t("churn.attribute_key_hint")
-        )
-    if _on_spark(attributes):
-        # Java's regex engine recurses once per repetition of a group: the pattern below
-        # overflows its stack on a customer with a few KB of attributes. Spark's own JSON
-        # path function has no such limit (it also decodes escapes inside strings).
-        value = _get_json_object(attributes, f"$['{key}']")
-        nested = value.re_search(r"^[\[{]") & _get_json_object(value, "$").notnull()
-        return nested.ifelse(ibis.null("string"), value.nullif(""))
-    head = _TOP + _key_pattern(key) + r"\s*:\s*"
-    quoted = _unescaped(attributes.re_extract(head + _QUOTED, 1).nullif(""))
-    bare = attributes.re_extract(head + _BARE, 1).nullif("")
-    return ibis.coalesce(quoted, bare)
-
-
-_VALID_ESCAPES = (
-    r'^(?:[^\\[:cntrl:]]|\\["\\/bfnrt]|\\u(?:[1-9a-ce-fA-CE-F][0-9a-fA-F]{3}'
-    r"|0(?:[1-9a-fA-F][0-9a-fA-F]{2}|0(?:[1-9a-fA-F][0-9a-fA-F]|0[1-9a-fA-F]))"
-    r"|[dD][0-7][0-9a-fA-F]{2}|[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}))*$"
-)
-"""A JSON string's inside that the engines' JSON parsers take: no raw control character, every
-escape valid, surrogates only in pairs, and no ``\\u0000`` (PostgreSQL's text cannot hold it).
-Anything else would fail the JSON cast on DuckDB and PostgreSQL, and with it the whole query."""
-
-
-def _unescaped(inside: ir.StringValue) -> ir.StringValue:
-    r"""The inside of a JSON string with its escapes decoded, by the engine's own JSON parser.
-
-    A value the parsers would refuse (:data:`_VALID_ESCAPES`) is kept as written. Plain values
-    (no backslash, nearly all) are sent past the regex and the parser by a cheap test first:
-    PostgreSQL repeats ``inside``, itself a regex over the whole object, wherever it appears.
-    """
-    literal = (ibis.literal('"') + inside + ibis.literal('"')).cast("json").unwrap_as("string")
-    escaped = inside.contains("\\") & inside.re_search(_VALID_ESCAPES)
-    return escaped.ifelse(literal, inside)
 
 
 def attribute_value(attributes: ir.StringValue, feature: AttributeFeature) -> ir.Value:
@@ -317,7 +225,7 @@ def discover_attributes(
 
 def _left_out(key: str, s: _KeyStats, parsed: int, *, explicit: bool) -> str | None:
     """Why ``key`` is not a feature (a translated note), or None when it is one."""
-    if not _PORTABLE_KEY.fullmatch(key):
+    if not PORTABLE_KEY.fullmatch(key):
         return t("churn.attribute_key", key=key)
     if s.nested and not s.present:
         return t("churn.attribute_nested", key=key)

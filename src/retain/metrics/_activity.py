@@ -4,13 +4,9 @@ The default activity is a completed order. :class:`Activity` generalises it to a
 events, or an active subscription, so that every period metric, cohort table and lifecycle chart
 can be computed for any definition (seed 003: "churn indicators differ by company").
 
-Orders conventions (stated in ``docs/metrics.md``):
-
-- An order is *activity* when its ``status`` is ``completed`` (or empty) and its amount is
-  not negative. Cancelled orders are ignored.
-- *Revenue* is net of refunds: completed amounts (a negative completed amount is a refund
-  line) minus the absolute amount of orders with status ``returned``, in the period the row
-  is dated.
+The order rules themselves (what a completed order is, what net revenue is) live in
+:mod:`retain.facts.orders`, shared with churn features and lifetime value; ``docs/concepts.md``
+states them.
 """
 
 from __future__ import annotations
@@ -22,9 +18,8 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
-from retain.errors import InvalidParameterError, MissingColumnError, Violation
-from retain.i18n import t
-from retain.metrics._periods import PeriodSpec, calendar
+from retain.facts import activity_rows, require_columns, require_table
+from retain.metrics._periods import PeriodSpec, calendar, local_time
 
 __all__ = [
     "Activity",
@@ -32,66 +27,6 @@ __all__ = [
     "order_activity",
     "subscription_activity",
 ]
-
-
-def require_columns(table: ir.Table, *, name: str, columns: Sequence[str]) -> None:
-    """Raise :class:`MissingColumnError` naming every one of ``columns`` absent from ``table``."""
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        present = ", ".join(table.columns)
-        violations = [
-            Violation(
-                rule="missing_column",
-                message=t("metrics.missing_column", column=c, table=name),
-                file=name,
-                column=c,
-                hint=t("metrics.missing_column_hint", present=present),
-            )
-            for c in missing
-        ]
-        raise MissingColumnError(violations)
-
-
-def require_table(table: object, *, name: str) -> ir.Table:
-    """``table`` if it is an Ibis table, else an :class:`InvalidParameterError`."""
-    if not isinstance(table, ir.Table):
-        raise InvalidParameterError(
-            t("metrics.not_a_table", name=name, kind=type(table).__name__),
-            hint=t("metrics.not_a_table_hint"),
-        )
-    return table
-
-
-def flag(condition: ir.BooleanValue) -> ir.IntegerValue:
-    """1 where ``condition`` holds, else 0 (PostgreSQL cannot cast booleans to bigint)."""
-    return ibis.ifelse(condition, ibis.literal(1, "int64"), ibis.literal(0, "int64"))
-
-
-def completed_orders(orders: ir.Table) -> ir.Table:
-    """Orders that count as activity: completed (or no status) with a non-negative amount."""
-    require_columns(orders, name="orders", columns=("customer_id", "ordered_at", "amount"))
-    amount = orders.amount.cast("float64")
-    keep = amount >= 0
-    if "status" in orders.columns:
-        keep = keep & (orders.status.isnull() | (orders.status == "completed"))
-    return orders.filter(keep & orders.ordered_at.notnull() & orders.customer_id.notnull())
-
-
-def net_revenue(orders: ir.Table) -> ir.Table:
-    """``customer_id, ordered_at, revenue``: completed amounts, returns as negative amounts."""
-    require_columns(orders, name="orders", columns=("customer_id", "ordered_at", "amount"))
-    amount = orders.amount.cast("float64")
-    if "status" in orders.columns:
-        status = orders.status
-        revenue = ibis.cases(
-            (status.isnull() | (status == "completed"), amount),
-            (status == "returned", -amount.abs()),
-            else_=ibis.null("float64"),
-        )
-    else:
-        revenue = amount
-    out = orders.select(orders.customer_id, orders.ordered_at, revenue=revenue.cast("float64"))
-    return out.filter(out.revenue.notnull() & out.ordered_at.notnull())
 
 
 @dataclass(frozen=True)
@@ -115,17 +50,12 @@ class Activity:
         if self.kind == "subscriptions":
             return _subscription_periods(self.table, spec)
         if self.kind == "orders":
-            rows = completed_orders(self.table)
-            at = rows.ordered_at
+            (rows,) = activity_rows(orders=self.table, events=None, kind="orders")
         else:
-            rows = self.table
-            if self.names:
-                rows = rows.filter(rows.name.isin(list(self.names)))
-            rows = rows.filter(rows.occurred_at.notnull() & rows.customer_id.notnull())
-            at = rows.occurred_at
-        from retain.metrics._periods import local_time
-
-        local = local_time(at, spec.tz)
+            (rows,) = activity_rows(
+                orders=None, events=self.table, kind="events", event_names=self.names
+            )
+        local = local_time(rows.at, spec.tz)
         stamped = rows.select(customer_id=rows.customer_id.cast("string"), local=local)
         stamped = stamped.mutate(ordinal=spec.ordinal_of_local(stamped.local))
         stamped = stamped.filter(stamped.ordinal.notnull())
@@ -173,8 +103,6 @@ def subscription_spans(subscriptions: ir.Table, spec: PeriodSpec) -> ir.Table:
     (a trial that did not convert) has no span and is dropped. Columns: every input column plus
     ``first``, ``last``, ``end_local``.
     """
-    from retain.metrics._periods import local_time
-
     start = paid_start(subscriptions)
     subs = subscriptions.mutate(_paid=start)
     subs = subs.filter(

@@ -28,6 +28,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from retain.errors import InvalidParameterError
+from retain.facts import DateLike, parse_timestamp
 from retain.i18n import t
 
 __all__ = ["PERIODS", "PeriodLike", "PeriodSpec", "calendar", "local_time", "period_spec"]
@@ -265,23 +266,15 @@ def python_ordinal_range(
     return lo, hi
 
 
-def as_datetime(
-    value: dt.datetime | dt.date | str | pd.Timestamp | None, name: str
-) -> dt.datetime | None:
-    """``value`` as a naive datetime, or an :class:`InvalidParameterError` naming ``name``."""
+def as_datetime(value: DateLike | None, name: str) -> dt.datetime | None:
+    """``value`` as a naive wall-clock datetime (its offset dropped), or None.
+
+    Period bounds are read on the calendar of the metric's time zone, so an offset given with
+    the value is dropped rather than converted.
+    """
     if value is None:
         return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise InvalidParameterError(
-            t("metrics.bad_date", name=name, value=repr(value)), hint=t("metrics.bad_date_hint")
-        ) from None
-    if pd.isna(stamp):
-        raise InvalidParameterError(
-            t("metrics.bad_date", name=name, value=repr(value)), hint=t("metrics.bad_date_hint")
-        )
-    return stamp.to_pydatetime().replace(tzinfo=None)
+    return parse_timestamp(value, name=name).to_pydatetime().replace(tzinfo=None)
 
 
 def spine(

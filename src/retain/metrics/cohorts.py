@@ -21,8 +21,9 @@ import ibis
 import ibis.expr.types as ir
 
 from retain.errors import InvalidParameterError
+from retain.facts import net_revenue, require_table
 from retain.i18n import t
-from retain.metrics._activity import Activity, net_revenue, require_table
+from retain.metrics._activity import Activity
 from retain.metrics._periods import PeriodLike, calendar, period_spec
 from retain.metrics.retention import _activity
 

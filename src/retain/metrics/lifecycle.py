@@ -17,15 +17,13 @@ start/stop deltas and summed with a running window, never expanded customer by p
 
 from __future__ import annotations
 
-import datetime as dt
-
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from retain.errors import InvalidParameterError
+from retain.facts import DateLike, flag
 from retain.i18n import t
-from retain.metrics._activity import Activity, flag
+from retain.metrics._activity import Activity
 from retain.metrics._periods import PeriodLike, as_datetime, clip, period_spec, spine
 from retain.metrics.retention import _activity, flagged_activity
 
@@ -33,8 +31,6 @@ __all__ = ["LIFECYCLE_STAGES", "lifecycle"]
 
 LIFECYCLE_STAGES: tuple[str, ...] = ("new", "returning", "resurrected", "dormant", "churned")
 """The stages of :func:`lifecycle`, in display order."""
-
-DateLike = dt.datetime | dt.date | str | pd.Timestamp
 
 
 def lifecycle(

@@ -19,26 +19,24 @@ period's buyers whose purchase in it is at least their second ever, in percent.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Sequence
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from retain.errors import InvalidParameterError, MissingColumnError, Violation
-from retain.features.attributes import json_text
-from retain.i18n import t
-from retain.metrics._activity import (
-    Activity,
+from retain.facts import (
+    DateLike,
     completed_orders,
     flag,
+    json_text,
     net_revenue,
-    order_activity,
     require_columns,
     require_table,
 )
+from retain.i18n import t
+from retain.metrics._activity import Activity, order_activity
 from retain.metrics._periods import (
     PeriodLike,
     PeriodSpec,
@@ -66,8 +64,6 @@ PERIOD_COLUMNS: tuple[str, ...] = (
     "revenue_per_customer",
 )
 """The columns of :func:`period_metrics`, in order (``by`` columns come first)."""
-
-DateLike = dt.datetime | dt.date | str | pd.Timestamp
 
 
 def customer_groups(customers: ir.Table, by: Sequence[str]) -> ir.Table:
@@ -99,7 +95,7 @@ def customer_groups(customers: ir.Table, by: Sequence[str]) -> ir.Table:
             bad.append(
                 Violation(
                     rule="missing_column",
-                    message=t("metrics.missing_column", column=name, table="customers"),
+                    message=t("facts.missing_column", column=name, table="customers"),
                     file="customers",
                     column=name,
                     hint=t("metrics.by_hint", present=", ".join(customers.columns)),

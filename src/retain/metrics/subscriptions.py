@@ -23,7 +23,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from retain.metrics._activity import flag, require_columns, require_table, subscription_spans
+from retain.facts import flag, require_columns, require_table
+from retain.metrics._activity import subscription_spans
 from retain.metrics._periods import PeriodLike, calendar, period_spec, spine
 
 __all__ = ["MRR_COLUMNS", "monthly_amount", "mrr_movements"]

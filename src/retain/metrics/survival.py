@@ -20,8 +20,9 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from retain.errors import InvalidParameterError
+from retain.facts import flag, require_columns, require_table
 from retain.i18n import t
-from retain.metrics._activity import flag, paid_start, require_columns, require_table
+from retain.metrics._activity import paid_start
 from retain.metrics._periods import as_datetime
 
 __all__ = [
@@ -121,21 +122,7 @@ def _counts(
     names = [by] if isinstance(by, str) else list(by or ())
     frame = durations.to_pandas() if isinstance(durations, ir.Table) else durations.copy()
     needed = ["duration", "observed", *names]
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        from retain.errors import MissingColumnError, Violation
-
-        raise MissingColumnError(
-            [
-                Violation(
-                    rule="missing_column",
-                    message=t("metrics.missing_column", column=c, table="durations"),
-                    column=c,
-                    hint=t("metrics.missing_column_hint", present=", ".join(frame.columns)),
-                )
-                for c in missing
-            ]
-        )
+    require_columns(frame, name="durations", columns=needed)
     if "n" not in frame.columns:
         frame["n"] = 1
     frame = frame[frame["n"] > 0]

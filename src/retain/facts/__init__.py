@@ -1,0 +1,30 @@
+"""The one definition of each business fact every layer above relies on.
+
+A rule the business depends on has exactly one home (DESIGN.md, "Layers"): what a completed order
+is, what counts as a customer's activity, how a key of the JSON ``attributes`` is read, what a
+date argument may be, and how a missing column is reported. Metrics, features, lifetime value,
+churn and the service import these and never restate them, so the churn-rate metric, the churn
+labels and the lifetime-value summary count the same orders on the same data.
+"""
+
+from retain.facts.activity import ActivityKind, activity_rows
+from retain.facts.attributes import PORTABLE_KEY, json_text
+from retain.facts.columns import require_columns, require_table
+from retain.facts.dates import DateLike, as_timestamp, parse_timestamp
+from retain.facts.orders import completed_orders, flag, is_completed, net_revenue
+
+__all__ = [
+    "PORTABLE_KEY",
+    "ActivityKind",
+    "DateLike",
+    "activity_rows",
+    "as_timestamp",
+    "completed_orders",
+    "flag",
+    "is_completed",
+    "json_text",
+    "net_revenue",
+    "parse_timestamp",
+    "require_columns",
+    "require_table",
+]

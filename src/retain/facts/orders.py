@@ -1,0 +1,71 @@
+"""What an order means: the completed-order rule and net revenue, for every layer.
+
+**A completed order** is a purchase: its ``status`` is ``completed`` or empty, and its amount is
+known and not negative. A negative completed amount is a refund line, not a purchase, and an
+order with ``status`` ``cancelled`` or ``returned`` never happened as a sale. A zero amount (a
+free sample, a fully discounted order) is a purchase: the customer came and bought. The
+churn-rate metric, the churn labels and features, and the lifetime-value summary all count
+orders by :func:`is_completed`, so they agree on the same data (docs/concepts.md).
+
+**Net revenue** is what the business kept: completed amounts (refund lines included, negative)
+minus the absolute amount of ``returned`` orders, in the period each row is dated.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from retain.facts.columns import require_columns
+
+__all__ = ["completed_orders", "flag", "is_completed", "net_revenue"]
+
+ORDER_COLUMNS = ("customer_id", "ordered_at", "amount")
+"""The columns every order computation needs."""
+
+
+def _settled(orders: ir.Table) -> ir.BooleanValue:
+    """Status empty or ``completed`` (``True`` for a table without a status column)."""
+    if "status" not in orders.columns:
+        return ibis.literal(True)
+    return orders.status.isnull() | (orders.status == "completed")
+
+
+def is_completed(orders: ir.Table) -> ir.BooleanValue:
+    """Whether each row of ``orders`` is a completed order (see the module docstring)."""
+    amount = orders.amount.cast("float64")
+    return (
+        _settled(orders)
+        & amount.notnull()
+        & (amount >= 0)
+        & orders.ordered_at.notnull()
+        & orders.customer_id.notnull()
+    )
+
+
+def completed_orders(orders: ir.Table) -> ir.Table:
+    """The rows of ``orders`` that are completed orders (:func:`is_completed`)."""
+    require_columns(orders, name="orders", columns=ORDER_COLUMNS)
+    return orders.filter(is_completed(orders))
+
+
+def net_revenue(orders: ir.Table) -> ir.Table:
+    """``customer_id, ordered_at, revenue``: completed amounts, returns as negative amounts."""
+    require_columns(orders, name="orders", columns=ORDER_COLUMNS)
+    amount = orders.amount.cast("float64")
+    if "status" in orders.columns:
+        status = orders.status
+        revenue = ibis.cases(
+            (status.isnull() | (status == "completed"), amount),
+            (status == "returned", -amount.abs()),
+            else_=ibis.null("float64"),
+        )
+    else:
+        revenue = amount
+    out = orders.select(orders.customer_id, orders.ordered_at, revenue=revenue.cast("float64"))
+    return out.filter(out.revenue.notnull() & out.ordered_at.notnull())
+
+
+def flag(condition: ir.BooleanValue) -> ir.IntegerValue:
+    """1 where ``condition`` holds, else 0 (PostgreSQL cannot cast booleans to bigint)."""
+    return ibis.ifelse(condition, ibis.literal(1, "int64"), ibis.literal(0, "int64"))
