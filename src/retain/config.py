@@ -39,61 +39,105 @@ DEFAULT_CONFIG = "retain.toml"
 class IngestSettings(BaseModel):
     """How ingestion treats doubtful input."""
 
-    unknown_customers: Literal["reject", "create"] = "reject"
-    """A fact row whose customer_id is not in ``customers``: reject, or create a bare customer."""
-    on_error: Literal["reject", "quarantine"] = "reject"
-    """Bad rows: reject the whole batch, or load good rows and quarantine bad ones."""
-    max_amount: float = 1_000_000.0
-    """Amounts above this are absurd and rejected (rule ``absurd_amount``)."""
-    future_tolerance_hours: float = 24.0
-    """Timestamps later than now plus this are rejected (rule ``future_timestamp``)."""
-    chunk_rows: int = 500_000
-    """Rows read per chunk when streaming large files."""
-    memory_limit: str = "1GB"
-    """DuckDB memory limit while staging and validating a load; larger inputs spill to disk."""
+    unknown_customers: Literal["reject", "create"] = Field(
+        "reject",
+        description='A row that names a customer not in `customers`: "reject" the batch or '
+        '"create" a bare customer',
+    )
+    on_error: Literal["reject", "quarantine"] = Field(
+        "reject",
+        description='Bad rows: "reject" the whole batch (nothing written) or "quarantine" them to '
+        "the rejects table and load the good ones",
+    )
+    max_amount: float = Field(
+        1_000_000.0, description="Amounts above this are rejected as absurd (rule absurd_amount)"
+    )
+    future_tolerance_hours: float = Field(
+        24.0,
+        description="Timestamps later than now + this many hours are rejected "
+        "(rule future_timestamp)",
+    )
+    chunk_rows: int = Field(500_000, description="Rows per chunk when streaming large files")
+    memory_limit: str = Field(
+        "1GB",
+        description="DuckDB memory limit while staging and validating a load; larger inputs "
+        "spill to disk",
+    )
 
 
 class ChurnDefinition(BaseModel):
     """What churn means for one business line ("churn indicators differ by company", seed 003)."""
 
-    name: str = "default"
-    kind: Literal["contractual", "non_contractual"] = "non_contractual"
-    horizon_days: int = Field(90, gt=0)
-    """H: churn happens if the customer cancels / stops within H days after the reference date."""
-    activity: Literal["orders", "events", "any"] = "orders"
-    """What counts as activity for non-contractual churn."""
-    event_names: list[str] = Field(default_factory=list)
-    """With ``activity = "events"``: only these event names count (empty = all)."""
-    plans: list[str] = Field(default_factory=list)
-    """With ``kind = "contractual"``: only subscriptions on these plans (empty = all)."""
-    attributes: Literal["auto"] | list[str] = "auto"
-    """Keys of ``customers.attributes`` used as features: ``"auto"`` picks the numeric and
-    categorical ones from a sample of customers (:mod:`retain.features.attributes`), a list
-    names them, ``[]`` uses none."""
-    exclude_attributes: list[str] = Field(default_factory=list)
-    """Keys never used as features (a status that records the churn itself, personal data)."""
+    name: str = Field(
+        "default", description="The business line's name (retain churn train --definition NAME)"
+    )
+    kind: Literal["contractual", "non_contractual"] = Field(
+        "non_contractual",
+        description='"non_contractual" (shops: churn = no activity within the horizon) or '
+        '"contractual" (subscriptions: churn = the subscription ends within the horizon)',
+    )
+    horizon_days: int = Field(
+        90,
+        gt=0,
+        description="H, in days: churn happens if the customer cancels / stops within H days "
+        "after the reference date",
+    )
+    activity: Literal["orders", "events", "any"] = Field(
+        "orders",
+        description='non_contractual: what counts as activity: "orders", "events" or "any"',
+    )
+    event_names: list[str] = Field(
+        default_factory=list,
+        description='with activity = "events": only these event names count (empty = all)',
+    )
+    plans: list[str] = Field(
+        default_factory=list,
+        description="contractual: only subscriptions on these plans (empty = all)",
+    )
+    attributes: Literal["auto"] | list[str] = Field(
+        "auto",
+        description='keys of customers.attributes used as features: "auto" (numbers and '
+        "categories found in a sample of customers, see retain.features.attributes), a list "
+        "of keys, or [] for none",
+    )
+    exclude_attributes: list[str] = Field(
+        default_factory=list,
+        description="keys never used as features (a status that records the churn itself, "
+        "personal data)",
+    )
 
 
 class ClvSettings(BaseModel):
     """Lifetime value: margin, discounting and horizon."""
 
-    margin: float = Field(0.3, gt=0, le=1)
-    """Share of revenue that is profit."""
-    annual_discount_rate: float = Field(0.10, ge=0, lt=1)
-    horizon_months: int = Field(12, gt=0)
-    time_unit: Literal["day", "week"] = "week"
-    """Unit of frequency/recency/T for the purchase models (CDNOW uses weeks)."""
+    margin: float = Field(0.3, gt=0, le=1, description="Share of revenue that is profit")
+    annual_discount_rate: float = Field(
+        0.10,
+        ge=0,
+        lt=1,
+        description="Yearly discount rate for future margin (applied monthly)",
+    )
+    horizon_months: int = Field(12, gt=0, description="CLV horizon in months")
+    time_unit: Literal["day", "week"] = Field(
+        "week",
+        description='Time unit of frequency / recency / T for the purchase models: "week" '
+        '(as in CDNOW) or "day"',
+    )
 
 
 class ServiceSettings(BaseModel):
     """The web service."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    secret_key: str = ""
-    """Signs session cookies; generated and stored next to the app database when empty."""
-    max_request_bytes: int = 10 * 1024 * 1024
-    max_page_size: int = 500
+    host: str = Field("127.0.0.1", description="Interface retain serve listens on")
+    port: int = Field(8000, description="Port retain serve listens on")
+    secret_key: str = Field(
+        "",
+        description="Signs login cookies; generated and stored in the app database when empty",
+    )
+    max_request_bytes: int = Field(
+        10 * 1024 * 1024, description="Request bodies above this many bytes get 413"
+    )
+    max_page_size: int = Field(500, description="Most rows one API page returns")
 
 
 class Settings(BaseSettings):
@@ -103,22 +147,43 @@ class Settings(BaseSettings):
         env_prefix="RETAIN_", env_nested_delimiter="__", extra="forbid", validate_default=True
     )
 
-    warehouse_url: str = "duckdb:///retain.duckdb"
-    """Where the facts live: ``duckdb:///file``, ``postgres://...``, ``pyspark://local``."""
-    database_url: str = "sqlite:///retain-app.db"
-    """The service's app database (users, keys, audit log): SQLite or PostgreSQL."""
-    time_zone: str = "UTC"
-    """IANA zone used to read naive timestamps and to cut periods (days, months) for reports."""
-    currency: str = "USD"
-    language: Literal["en", "ja", "ko"] = "en"
-    models_dir: Path = Path(".retain/models")
-    reports_dir: Path = Path(".")
-    ingest: IngestSettings = Field(default_factory=lambda: IngestSettings())
-    churn: list[ChurnDefinition] = Field(
-        default_factory=lambda: [ChurnDefinition(name="default", horizon_days=90)]
+    warehouse_url: str = Field(
+        "duckdb:///retain.duckdb",
+        description="Where the facts live: duckdb:///file.duckdb (default), "
+        "postgres://user@host/db, pyspark://local",
     )
-    clv: ClvSettings = Field(default_factory=lambda: ClvSettings())
-    service: ServiceSettings = Field(default_factory=lambda: ServiceSettings())
+    database_url: str = Field(
+        "sqlite:///retain-app.db",
+        description="The service's own database (users, API keys, audit log): SQLite or PostgreSQL",
+    )
+    time_zone: str = Field(
+        "UTC",
+        description="IANA zone used to read timestamps without an offset and to cut days/months "
+        "in reports",
+    )
+    currency: str = Field("USD", description="ISO 4217 currency of amounts that carry none")
+    language: Literal["en", "ja", "ko"] = Field(
+        "en", description="Language of messages and reports: en, ja or ko"
+    )
+    models_dir: Path = Field(Path(".retain/models"), description="Where trained models are kept")
+    reports_dir: Path = Field(
+        Path("."), description="Folder for reports (retain report -o names the file itself)"
+    )
+    ingest: IngestSettings = Field(
+        default_factory=lambda: IngestSettings(), description="How ingestion treats doubtful input"
+    )
+    churn: list[ChurnDefinition] = Field(
+        default_factory=lambda: [ChurnDefinition(name="default", horizon_days=90)],
+        description="What churn means. One [[churn]] section per business line; the first is "
+        "the default.",
+    )
+    clv: ClvSettings = Field(
+        default_factory=lambda: ClvSettings(),
+        description="Lifetime value: margin, discounting and horizon",
+    )
+    service: ServiceSettings = Field(
+        default_factory=lambda: ServiceSettings(), description="The web service (retain serve)"
+    )
 
     @field_validator("time_zone")
     @classmethod

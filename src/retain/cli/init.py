@@ -1,90 +1,103 @@
-"""``retain init``: write a commented retain.toml."""
+"""``retain init``: write a commented retain.toml, generated from the settings' own fields."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+import json
+import math
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path, PurePath
+from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 
 from retain.cli._app import app, console
-from retain.config import DEFAULT_CONFIG
+from retain.config import DEFAULT_CONFIG, ChurnDefinition, Settings
 from retain.errors import ConflictError
 from retain.i18n import t
 
 __all__ = ["init", "template"]
 
 
-def template() -> str:
-    """The commented retain.toml that ``retain init`` writes (every setting, with its default)."""
-    return """# retain configuration. Every setting can also be set with a RETAIN_* variable,
-# e.g. RETAIN_WAREHOUSE_URL, RETAIN_CLV__MARGIN (sections joined with "__").
+_HEADER = (
+    "retain configuration. Every setting can also be set with a RETAIN_* variable, "
+    'e.g. RETAIN_WAREHOUSE_URL, RETAIN_CLV__MARGIN (sections joined with "__").'
+)
+_WIDTH = 98
 
-# Where the facts live: duckdb:///file.duckdb (default), postgres://user@host/db, pyspark://local
-warehouse_url = "duckdb:///retain.duckdb"
-# The service's own database (users, API keys, audit log): SQLite or PostgreSQL
-database_url = "sqlite:///retain-app.db"
-# IANA zone used to read timestamps without an offset and to cut days/months in reports
-time_zone = "UTC"
-# ISO 4217 currency of amounts that carry none
-currency = "USD"
-# Language of messages and reports: en, ja or ko
-language = "en"
-# Where trained models are kept
-models_dir = ".retain/models"
 
-[ingest]
-# A row that names a customer not in `customers`: "reject" the batch or "create" the customer
-unknown_customers = "reject"
-# Bad rows: "reject" the whole batch (nothing written) or "quarantine" them to the rejects table
-on_error = "reject"
-# Amounts above this are rejected as absurd
-max_amount = 1000000.0
-# Timestamps later than now + this many hours are rejected
-future_tolerance_hours = 24.0
-# Rows per chunk when streaming large files
-chunk_rows = 500000
-# DuckDB memory limit while staging and validating a load; larger inputs spill to disk
-memory_limit = "1GB"
+def template(churn: Sequence[ChurnDefinition] | None = None, *, churn_note: str = "") -> str:
+    """The commented retain.toml that ``retain init`` writes: every setting with its default.
 
-# What churn means. One [[churn]] section per business line; the first is the default.
-[[churn]]
-name = "default"
-# "non_contractual" (shops: churn = no activity within the horizon) or
-# "contractual" (subscriptions: churn = the subscription ends within the horizon)
-kind = "non_contractual"
-# H, in days after the reference date
-horizon_days = 90
-# non_contractual: what counts as activity: "orders", "events" or "any"
-activity = "orders"
-# with activity = "events": only these event names count (empty = all)
-event_names = []
-# contractual: only subscriptions on these plans (empty = all)
-plans = []
-# keys of customers.attributes used as features: "auto" (numbers and categories found in a
-# sample of customers), a list of keys, or [] for none
-attributes = "auto"
-# keys never used as features (a status that records the churn itself, personal data)
-exclude_attributes = []
+    Generated from the fields of :class:`~retain.config.Settings` and its sections (their
+    names, defaults and descriptions), so the file cannot drift from the settings.
 
-[clv]
-# Share of revenue that is profit
-margin = 0.3
-# Yearly discount rate for future margin (applied monthly)
-annual_discount_rate = 0.10
-# CLV horizon in months
-horizon_months = 12
-# Time unit of frequency / recency / T for the purchase models: "week" or "day"
-time_unit = "week"
+    Parameters
+    ----------
+    churn
+        ``[[churn]]`` sections to write instead of the default one (``retain demo`` writes its
+        two business lines).
+    churn_note
+        One more comment line under the ``[[churn]]`` description.
+    """
+    lines = [*_comment(_HEADER), ""]
+    tables: list[str] = []
+    for name, field in Settings.model_fields.items():
+        value = field.get_default(call_default_factory=True, validated_data={})
+        if name == "churn" and churn is not None:
+            value = list(churn)
+        note = churn_note if name == "churn" else ""
+        if isinstance(value, BaseModel):
+            tables += ["", *_comment(field.description), f"[{name}]", *_table_lines(value)]
+        elif isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):
+            tables += ["", *_comment(field.description), *_comment(note)]
+            for index, item in enumerate(value):
+                if index:
+                    tables.append("")
+                tables += [f"[[{name}]]", *_table_lines(item, comments=index == 0)]
+        else:
+            lines += [*_comment(field.description), f"{name} = {_toml_value(value)}"]
+    return "\n".join([*lines, *tables]) + "\n"
 
-[service]
-host = "127.0.0.1"
-port = 8000
-# Signs login cookies; generated and stored next to the app database when empty
-secret_key = ""
-max_request_bytes = 10485760
-max_page_size = 500
-"""
+
+def _table_lines(model: BaseModel, *, comments: bool = True) -> list[str]:
+    """``key = value`` lines of one section, each below its description when ``comments``."""
+    lines: list[str] = []
+    for name, field in type(model).model_fields.items():
+        if comments:
+            lines += _comment(field.description)
+        lines.append(f"{name} = {_toml_value(getattr(model, name))}")
+    return lines
+
+
+def _comment(text: str | None) -> list[str]:
+    """``text`` as ``# `` lines no wider than the file's width."""
+    if not text:
+        return []
+    return ["# " + line for line in textwrap.wrap(text, _WIDTH - 2, break_on_hyphens=False)]
+
+
+def _toml_value(value: Any) -> str:
+    """A default as a TOML value; a type the file cannot hold is an error, not a guess."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, PurePath):
+        value = value.as_posix()
+    if isinstance(value, str):
+        # A JSON string is a TOML basic string, once DEL (which JSON leaves raw) is escaped.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"retain init cannot write a {type(value).__name__} setting as TOML")
 
 
 @app.command()
