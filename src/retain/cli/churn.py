@@ -75,7 +75,7 @@ def train(
     ] = False,
 ) -> None:
     """Train a churn model on monthly reference dates, backtest it by time, and register it."""
-    from retain.features._sources import as_timestamp
+    from retain.facts import as_timestamp
     from retain.models.churn import ChurnClassifier, save_model, train_model
 
     cfg = settings()
@@ -219,26 +219,19 @@ def score(
 @churn_app.command("list")
 def list_cmd() -> None:
     """List registered churn models, newest last."""
-    from retain.models.churn import list_models
+    from retain.models.registry import ChurnKind, ModelRegistry
 
-    cards = list_models(models_dir=settings().models_dir)
+    cards = ModelRegistry(settings().models_dir).cards(ChurnKind.name)
     if not cards:
         console.print(t("churn.cli_none"))
         return
-    for card in cards:
-        auc = next(
-            (
-                m["roc_auc"]
-                for m in (card.get("backtest") or {}).get("metrics", [])
-                if m["model"] == "model"
-            ),
-            None,
-        )
+    for card in reversed(cards):
+        auc = card.metrics.get("roc_auc")
         console.print(
             t(
                 "churn.cli_list_row",
-                version=card["version"],
-                definition=card["definition"]["name"],
+                version=card.version,
+                definition=card.name,
                 auc="-" if auc is None else format_number(auc, digits=3),
             )
         )

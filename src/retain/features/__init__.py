@@ -10,11 +10,14 @@ from __future__ import annotations
 from retain.features._catalog import CATEGORICAL_FEATURES, FEATURES, Feature, family_of
 from retain.features.labels import churn_labels, label_window_complete, population
 from retain.features.snapshot import feature_snapshot
+from retain.features.sources import SourceLike, Sources
 
 __all__ = [
     "CATEGORICAL_FEATURES",
     "FEATURES",
     "Feature",
+    "SourceLike",
+    "Sources",
     "churn_labels",
     "family_of",
     "feature_snapshot",

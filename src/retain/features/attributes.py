@@ -64,6 +64,8 @@ _NUMBER = r"^[-+]?([0-9]{1,200}([.][0-9]{0,200})?|[.][0-9]{1,200})([eE][-+]?[0-9
 and infinity on DuckDB, so it is no number here)."""
 _BLANK = r"[ \t\r\n]"
 """The whitespace JSON allows (``\\s`` also matches Unicode spaces on PostgreSQL only)."""
+
+
 @dataclass(frozen=True)
 class AttributeFeature:
     """One key of ``customers.attributes`` used as a feature."""

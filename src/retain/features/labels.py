@@ -17,25 +17,22 @@ Labels look at data after ``as_of`` by design; features never do (see
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
 from retain.config import ChurnDefinition
-from retain.features._sources import SourceLike, Sources, activity, as_timestamp, resolve_sources
+from retain.facts import DateLike, as_timestamp
+from retain.features.sources import SourceLike, Sources
 from retain.i18n import t
 
 __all__ = ["churn_labels", "label_window_complete", "population"]
-
-DateLike = str | date | datetime | pd.Timestamp
 
 
 def _active_subscriptions(
     sources: Sources, definition: ChurnDefinition, at: pd.Timestamp
 ) -> ir.Table:
-    subs = sources["subscriptions"]
+    subs = sources.subscriptions
     if subs is None:
         from retain.errors import MissingColumnError, Violation
 
@@ -59,7 +56,7 @@ def population(
     con_or_tables: SourceLike, *, as_of: DateLike, definition: ChurnDefinition
 ) -> ir.Table:
     """Customers at risk at ``as_of`` (one column, ``customer_id``); see the module docstring."""
-    sources = resolve_sources(con_or_tables)
+    sources = Sources.of(con_or_tables)
     return _population(sources, as_timestamp(as_of), definition)
 
 
@@ -67,7 +64,7 @@ def _population(sources: Sources, as_of: pd.Timestamp, definition: ChurnDefiniti
     if definition.kind == "contractual":
         active = _active_subscriptions(sources, definition, as_of)
         return active.select("customer_id").distinct()
-    acts = activity(sources, definition)
+    acts = sources.activity(definition)
     lit = ibis.literal(as_of.to_pydatetime())
     return acts.filter(acts.at < lit).select("customer_id").distinct()
 
@@ -93,14 +90,14 @@ def churn_labels(
         ``customer_id`` (string) and ``churned`` (int8, 0 or 1), one row per customer in the
         population. Nothing is executed.
     """
-    sources = resolve_sources(con_or_tables)
+    sources = Sources.of(con_or_tables)
     start = as_timestamp(as_of)
     end = start + pd.Timedelta(days=definition.horizon_days)
     pop = _population(sources, start, definition)
     if definition.kind == "contractual":
         kept = _active_subscriptions(sources, definition, end).select("customer_id").distinct()
     else:
-        acts = activity(sources, definition)
+        acts = sources.activity(definition)
         window = (acts.at >= ibis.literal(start.to_pydatetime())) & (
             acts.at < ibis.literal(end.to_pydatetime())
         )

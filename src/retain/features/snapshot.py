@@ -23,28 +23,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from retain.config import ChurnDefinition
+from retain.facts import DateLike, as_timestamp, is_completed
 from retain.features._catalog import FEATURES
 from retain.features._clock import DAY, Clock
-from retain.features._sources import (
-    SourceLike,
-    Sources,
-    as_timestamp,
-    is_completed,
-    resolve_sources,
-)
 from retain.features.attributes import AttributeFeature, attribute_value
 from retain.features.labels import _population
+from retain.features.sources import SourceLike, Sources
 
 __all__ = ["feature_snapshot"]
 
-DateLike = str | date | datetime | pd.Timestamp
 
 _NOT_ENGAGEMENT = ("payment_failed", "cancel_page_view")
 _TICKET_RE = r'"ticket_id"\s*:\s*"?([^",}\s]+)'
@@ -80,7 +72,7 @@ def _ratio(num: ir.Value, den: ir.Value) -> ir.Value:
 
 def _orders(sources: Sources, clock: Clock) -> _Part | None:
     """One pass over orders before ``as_of``: completed orders and returns in one group-by."""
-    orders = sources["orders"]
+    orders = sources.orders
     if orders is None:
         return None
     o = orders.filter(clock.before(orders.ordered_at))
@@ -147,7 +139,7 @@ def _orders(sources: Sources, clock: Clock) -> _Part | None:
 
 
 def _events(sources: Sources, clock: Clock) -> _Part | None:
-    events = sources["events"]
+    events = sources.events
     if events is None:
         return None
     e = events.filter(clock.before(events.occurred_at))
@@ -207,7 +199,7 @@ def _events(sources: Sources, clock: Clock) -> _Part | None:
 
 
 def _interactions(sources: Sources, clock: Clock) -> _Part | None:
-    inter = sources["interactions"]
+    inter = sources.interactions
     if inter is None:
         return None
     i = inter.filter(clock.before(inter.occurred_at))
@@ -259,7 +251,7 @@ def _tickets(sources: Sources, clock: Clock) -> _Part | None:
     A complaint or ticket_opened is resolved by a ticket_resolved with the same
     ``properties.ticket_id`` before ``as_of``; an opening without a ticket_id cannot be resolved.
     """
-    inter = sources["interactions"]
+    inter = sources.interactions
     if inter is None:
         return None
     i = inter.filter(clock.before(inter.occurred_at))
@@ -298,7 +290,7 @@ def _tickets(sources: Sources, clock: Clock) -> _Part | None:
 
 
 def _subscriptions(sources: Sources, clock: Clock) -> _Part | None:
-    subs = sources["subscriptions"]
+    subs = sources.subscriptions
     if subs is None:
         return None
     s = subs.filter(clock.before(subs.started_at))
@@ -352,7 +344,7 @@ def _customers(
 
     ``customer_id`` is the table's key (ingest enforces it).
     """
-    c = sources["customers"]
+    c = sources.customers
     if c is None:
         return None
     acquired = c.acquired_at
@@ -411,13 +403,14 @@ def feature_snapshot(
     --------
     >>> import retain.warehouse as wh
     >>> from retain.config import ChurnDefinition
+    from retain.facts import DateLike, as_timestamp, is_completed
     >>> con = wh.connect("duckdb://")  # doctest: +SKIP
     >>> snap = feature_snapshot(
     ...     con, as_of="2024-06-01", definition=ChurnDefinition()
     ... )  # doctest: +SKIP
     >>> snap.to_pandas()  # doctest: +SKIP
     """
-    sources = resolve_sources(con_or_tables)
+    sources = Sources.of(con_or_tables)
     clock = Clock(as_of_ts := as_timestamp(as_of))
     base = _population(sources, as_of_ts, definition)
     parts = [p for make in _PARTS if (p := make(sources, clock)) is not None]

@@ -11,22 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 
 import ibis
 import pandas as pd
 
 from retain.config import ChurnDefinition
 from retain.errors import InvalidParameterError
+from retain.facts import DateLike, as_timestamp
 from retain.features import churn_labels, feature_snapshot
-from retain.features._sources import SourceLike, Sources, as_timestamp, resolve_sources
 from retain.features.attributes import AttributeFeature
+from retain.features.sources import SourceLike, Sources
 from retain.i18n import t
 from retain.models.churn._clv import bgnbd_scores
 
 __all__ = ["DataWindow", "add_p_alive", "build_panel", "data_window", "reference_dates"]
-
-DateLike = str | date | datetime | pd.Timestamp
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ def _time_columns(sources: Sources) -> list[tuple[str, str]]:
         ("subscriptions", "ended_at"),
         ("interactions", "occurred_at"),
     ]
-    return [(t, c) for t, c in pairs if sources[t] is not None]
+    return [(t, c) for t, c in pairs if sources.table(t) is not None]
 
 
 def data_window(con_or_tables: SourceLike) -> DataWindow:
@@ -54,11 +52,11 @@ def data_window(con_or_tables: SourceLike) -> DataWindow:
     A subscription's ``ended_at`` may be scheduled ahead (a cancellation effective at the end of
     the paid period); ends later than now are plans, not data, and do not extend the window.
     """
-    sources = resolve_sources(con_or_tables)
+    sources = Sources.of(con_or_tables)
     now = ibis.literal(pd.Timestamp.now(tz="UTC").tz_localize(None).to_pydatetime())
     lows, highs = [], []
     for table, column in _time_columns(sources):
-        source = sources[table]
+        source = sources.table(table)
         assert source is not None
         col = source[column]
         hi = col.max(where=col <= now) if column == "ended_at" else col.max()
@@ -132,7 +130,7 @@ def build_panel(
         customer attribute in ``attributes``, and ``churned``;
         ``notes`` says what was left out.
     """
-    sources = resolve_sources(con_or_tables)
+    sources = Sources.of(con_or_tables)
     frames: list[pd.DataFrame] = []
     notes: list[str] = []
     want_alive = p_alive and definition.kind == "non_contractual"

@@ -14,7 +14,6 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -23,9 +22,10 @@ import pyarrow as pa
 
 from retain.config import ChurnDefinition
 from retain.errors import DataValidationError, InvalidParameterError, Violation
+from retain.facts import DateLike, as_timestamp
 from retain.features import feature_snapshot
-from retain.features._sources import SourceLike, as_timestamp, resolve_sources
 from retain.features.attributes import AttributeFeature
+from retain.features.sources import SourceLike, Sources
 from retain.i18n import t
 from retain.models.churn._treeshap import ensemble_of
 from retain.models.churn.drift import drift_report
@@ -42,8 +42,6 @@ __all__ = [
     "score_customers",
     "score_frame",
 ]
-
-DateLike = str | date | datetime | pd.Timestamp
 
 
 @dataclass
@@ -304,7 +302,7 @@ def score_customers(
     _check_floor(min_contribution, "score_customers")  # before the snapshot is built
     card = registered.card
     definition = ChurnDefinition(**card["definition"])
-    sources = resolve_sources(con_or_tables)
+    sources = Sources.of(con_or_tables)
     when = (
         as_timestamp(as_of)
         if as_of is not None
@@ -352,8 +350,8 @@ def score_customers(
     columns = list(get_table("churn_scores").column_names)
     scored = scored[columns]
     drift = drift_report(card.get("reference", {}), frame, scored["probability"].to_numpy())
-    if write and hasattr(con_or_tables, "list_tables"):
-        _write_scores(con_or_tables, scored)
+    if write and sources.warehouse is not None:
+        _write_scores(sources.warehouse, scored)
     return ScoreResult(scored, drift, when, registered.version)
 
 

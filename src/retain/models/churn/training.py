@@ -18,9 +18,10 @@ from sklearn.base import clone
 
 from retain.config import ChurnDefinition
 from retain.errors import InvalidParameterError
+from retain.facts import as_timestamp
 from retain.features import family_of
-from retain.features._sources import SourceLike, as_timestamp, resolve_sources
 from retain.features.attributes import AttributeFeature, discover_attributes, outcome_proxies
+from retain.features.sources import SourceLike, Sources
 from retain.i18n import t
 from retain.models.churn.backtest import BASELINES, Backtest, backtest, repeated_cv
 from retain.models.churn.classifier import ChurnClassifier
@@ -152,7 +153,7 @@ def train_model(
     """
     step = on_step or (lambda _msg: None)
     started = time.perf_counter()
-    sources = resolve_sources(con_or_tables)
+    sources = Sources.of(con_or_tables)
     window = data_window(sources)
     if dates is None:
         dates = reference_dates(
@@ -166,7 +167,7 @@ def train_model(
     estimator = estimator if estimator is not None else ChurnClassifier(random_state=0)
     step("panel")
     attributes, notes = discover_attributes(
-        sources["customers"],
+        sources.customers,
         include=definition.attributes,
         exclude=definition.exclude_attributes,
     )
