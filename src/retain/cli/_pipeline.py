@@ -2,7 +2,8 @@
 
 ``retain demo --run-pipeline`` (and so ``make demo``) calls :func:`run_demo_pipeline` after the demo
 business is loaded. Each step is the same library call its own command makes (``retain clv fit``,
-``retain churn train``...), so what the demo shows is what a user gets on their own data.
+``retain churn train``...), so what the demo shows is what a user gets on their own data. It is
+orchestration, so it lives at the edge (DESIGN.md "Layers"), next to the command that runs it.
 """
 
 from __future__ import annotations
@@ -55,22 +56,14 @@ class PipelineResult:
 
 
 def demo_config_text() -> str:
-    """``retain init``'s template with the demo's two churn definitions in place of the default."""
+    """``retain init``'s template, generated with the demo's two churn definitions."""
     from retain.cli.init import template
 
-    text = template()
-    start = text.index("# What churn means.")
-    end = text.index("[clv]")
-    blocks = [
-        "# What churn means. One [[churn]] section per business line; the first is the default.\n"
-        "# The demo company has a shop (silent churn) and a subscription line (cancellations).\n"
-    ]
-    blocks.extend(
-        f'[[churn]]\nname = "{d.name}"\nkind = "{d.kind}"\nhorizon_days = {d.horizon_days}\n'
-        f'activity = "{d.activity}"\nevent_names = []\nplans = []\n\n'
-        for d in DEMO_CHURN
+    return template(
+        DEMO_CHURN,
+        churn_note="The demo company has a shop (silent churn) and a subscription line "
+        "(cancellations).",
     )
-    return text[:start] + "".join(blocks) + text[end:]
 
 
 def _timed(result: PipelineResult, name: str, step: Callable[[], Any]) -> Any:
@@ -95,15 +88,19 @@ def _churn(
     definitions: tuple[ChurnDefinition, ...],
     result: PipelineResult,
 ) -> None:
-    from retain.models.churn import ChurnClassifier, load_model, save_model, train_model
+    from retain.models.churn import (
+        ChurnClassifier,
+        load_model,
+        save_model,
+        score_customers,
+        train_model,
+    )
 
     for definition in definitions:
         trained = train_model(con, definition=definition, estimator=ChurnClassifier(random_state=0))
         save_model(trained.model, trained.card, models_dir=settings.models_dir)
         version = str(trained.card["version"])
         registered = load_model(version, models_dir=settings.models_dir)
-        from retain.models.churn import score_customers
-
         scored = score_customers(con, registered, write=True)
         result.churn_versions[definition.name] = version
         result.churn_scored[definition.name] = len(scored.scores)
@@ -127,24 +124,20 @@ def _report(con: BaseBackend, settings: Settings, path: Path) -> Path:
 
 
 def _login(settings: Settings) -> tuple[str, str]:
-    from sqlalchemy import select
-
-    from retain.app.auth.models import User
-    from retain.app.auth.service import create_user, update_user
-    from retain.app.db import make_engine, make_sessionmaker, upgrade
+    """Create the demo login, or reset its password if an earlier run made it."""
+    from retain.app import ensure_user, make_engine, make_sessionmaker, upgrade
 
     upgrade(settings.database_url)
     email, password = DEMO_LOGIN
-    session = make_sessionmaker(make_engine(settings.database_url))()
+    engine = make_engine(settings.database_url)
     try:
-        user = session.scalar(select(User).where(User.email == email))
-        if user is None:
-            create_user(session, email=email, role="analyst", password=password, name="Demo")
-        else:
-            update_user(session, user=user, password=password, active=True)
-        session.commit()
+        with make_sessionmaker(engine)() as session:
+            ensure_user(
+                session, email=email, role="analyst", password=password, name="Demo", exist_ok=True
+            )
+            session.commit()
     finally:
-        session.close()
+        engine.dispose()
     return DEMO_LOGIN
 
 

@@ -149,7 +149,7 @@ def _summary_table(summary: DemoSummary, reports: list[Any] | None) -> Table:
 
 def _pipeline(con: BaseBackend, conf: Settings) -> None:
     """Run every later stage on the loaded demo (lifetime value, churn, report, login)."""
-    from retain.pipeline import run_demo_pipeline
+    from retain.cli._pipeline import run_demo_pipeline
 
     run_demo_pipeline(con, conf, console)
 
@@ -161,8 +161,8 @@ def _ensure_demo_config() -> None:
     pipeline used.
     """
     from retain.cli._app import state
+    from retain.cli._pipeline import demo_config_text
     from retain.config import CONFIG_ENV, DEFAULT_CONFIG
-    from retain.pipeline import demo_config_text
 
     if state.config_path or CONFIG_ENV in os.environ or Path(DEFAULT_CONFIG).exists():
         return

@@ -100,7 +100,7 @@ def user_add(
             t("app.bad_choice", name="language", value=language, choices="en, ja, ko")
         )
     with _session() as session:
-        user = auth.create_user(
+        user = auth.ensure_user(
             session, email=email, role=role, password=password, name=name, language=language
         )
         audit.record(

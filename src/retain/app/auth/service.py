@@ -31,6 +31,7 @@ __all__ = [
     "create_user",
     "digest",
     "end_session",
+    "ensure_user",
     "get_user",
     "list_api_keys",
     "list_users",
@@ -111,6 +112,32 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def ensure_user(
+    session: Session,
+    *,
+    email: str,
+    role: str,
+    password: str,
+    name: str = "",
+    language: str | None = None,
+    exist_ok: bool = False,
+) -> User:
+    """Create a login (the caller commits): the one way the CLI and the demo add a user.
+
+    With ``exist_ok`` an existing user with this e-mail keeps their role but gets ``password``
+    and is made active again (``retain demo`` resets its demo login this way); without it, an
+    existing e-mail is a :class:`ConflictError` (``retain user add``).
+    """
+    if exist_ok:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is not None:
+            update_user(session, user=user, password=password, active=True)
+            return user
+    return create_user(
+        session, email=email, role=role, password=password, name=name, language=language
+    )
 
 
 def update_user(
