@@ -1,0 +1,122 @@
+"""Reasons one customer at a time: the rule table read over a row of feature values.
+
+:func:`reason_codes` is the reference the batch path (:mod:`.vectorised`) is checked against:
+it ranks each row's families by contribution and takes, strongest first, those whose rule (or
+the fallback, for families without one) gives a reason for the row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retain.models.churn.reasons.families import family_sums
+from retain.models.churn.reasons.rules import (
+    RULES_BY_FAMILY,
+    Rule,
+    Test,
+    Text,
+    Whole,
+    fallback_reason,
+    read_number,
+    value_text,
+)
+from retain.models.churn.reasons.storage import Reason
+
+__all__ = ["reason_codes", "rule_reason"]
+
+Row = Mapping[str, Any]
+
+
+def _number(row: Row, name: str) -> float:
+    """The feature's value as a rule reads it; NaN when missing."""
+    value = read_number(row.get(name))
+    return math.nan if value is None else value
+
+
+def _holds(test: Test, row: Row) -> bool:
+    if test.reads_text:
+        value = row.get(test.feature)
+        return isinstance(value, str) and test.text(value)
+    other = None if test.than is None else _number(row, test.than)
+    return bool(test.number(_number(row, test.feature), other))
+
+
+def _param(param: Whole | Text, row: Row) -> Any:
+    if isinstance(param, Text):
+        return str(row.get(param.feature))
+    return Whole.to_int(param.scale(_number(row, param.feature)))
+
+
+def rule_reason(rule: Rule, row: Row) -> tuple[str, dict[str, Any]] | None:
+    """The message key and parameters ``rule`` gives one row, or None when no variant holds."""
+    for v in rule.variants:
+        if all(_holds(test, row) for test in v.when):
+            return v.key, {name: _param(param, row) for name, param in v.params}
+    return None
+
+
+def _render(
+    family: str,
+    members: Sequence[str],
+    contrib: np.ndarray,
+    row: Row,
+    labels: Mapping[str, str] | None = None,
+) -> tuple[str, dict[str, Any]] | None:
+    rule = RULES_BY_FAMILY.get(family)
+    if rule is not None:
+        return rule_reason(rule, row)
+    # Profile attributes and features outside the catalog: name the strongest member and its value.
+    best = members[int(np.argmax(contrib))]
+    value = row.get(best)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return fallback_reason(best, value_text(value), labels)
+
+
+def reason_codes(
+    contributions: np.ndarray,
+    features: pd.DataFrame,
+    *,
+    top: int = 3,
+    min_contribution: float = 0.0,
+    labels: Mapping[str, str] | None = None,
+) -> list[list[Reason]]:
+    """The top reasons of each row, strongest first.
+
+    Parameters
+    ----------
+    contributions : ndarray of shape (n_samples, n_features + 1)
+        TreeSHAP output of :meth:`ChurnClassifier.contributions` (last column: the bias).
+    features : DataFrame
+        The same rows' raw feature values (the parameters of the reasons come from here), with
+        the columns in the order the model was trained on.
+    top : int
+        Most reasons per customer.
+    min_contribution : float
+        Families contributing this much log-odds or less are not reasons.
+    labels : mapping, optional
+        Customer attribute columns to the keys they were read from (the model card's
+        ``attributes``), so that a reason names the key as the business wrote it.
+    """
+    names, fam_names, member_idx, sums = family_sums(contributions, features)
+    order = np.argsort(-sums, axis=1)
+    records: list[dict[str, Any]] = features.to_dict(orient="records")  # type: ignore[assignment]
+    out: list[list[Reason]] = []
+    for i, row in enumerate(records):
+        reasons: list[Reason] = []
+        for k in order[i]:
+            value = float(sums[i, k])
+            if value <= min_contribution or len(reasons) >= top:
+                break
+            idx = member_idx[k]
+            members = [names[j] for j in idx]
+            rendered = _render(fam_names[k], members, contributions[i, idx], row, labels)
+            if rendered is not None:
+                reasons.append(Reason(rendered[0], rendered[1], value))
+        out.append(reasons)
+    return out

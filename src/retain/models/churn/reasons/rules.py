@@ -1,0 +1,434 @@
+"""The rule table: how each feature family's contribution to churn is put into words.
+
+One :class:`Rule` per family with its own wording. A rule is an ordered list of variants; the
+first variant whose tests all hold for a customer is that family's reason: its message key (in
+``i18n/catalogs/reasons.toml``) and parameters read from the customer's own feature values. No
+variant holding means the family has no reason for that customer (its values contradict the
+sentence), and the next family is tried.
+
+Both ways of wording reasons read this table: :mod:`.render` one customer at a time, and
+:mod:`.vectorised` a whole chunk at once. The meaning of each test and parameter is defined once
+here, on a value that is a float or a numpy array alike (NaN: missing), so the two paths cannot
+drift. Families without a rule (profile columns, customer attributes, features outside the
+catalog) name their strongest member and its value: :func:`fallback_reason`.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar, get_args
+
+import numpy as np
+
+from retain.features.attributes import ATTRIBUTE_PREFIX
+
+__all__ = [
+    "FALLBACK_KEYS",
+    "PROFILE",
+    "RULES",
+    "RULES_BY_FAMILY",
+    "Rule",
+    "Test",
+    "Text",
+    "Variant",
+    "Whole",
+    "fallback_reason",
+    "read_number",
+    "value_text",
+]
+
+Op = Literal["present", "nonzero", "<", ">=", ">", "==", "text", "text=="]
+"""What a :class:`Test` checks. ``text`` and ``text==`` read a str value; the others a number."""
+
+X = TypeVar("X", float, np.ndarray)
+"""A feature value: one customer's float, or a chunk's float64 column (NaN: missing)."""
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "==": operator.eq,
+}
+
+
+@dataclass(frozen=True)
+class Test:
+    """One condition on a feature value. A missing value fails every test.
+
+    ``present``: the value is a number; ``nonzero``: a number other than 0; ``<``, ``>=``,
+    ``>``, ``==``: compared with ``value``, or with the feature ``than`` (missing: fails);
+    ``text``: a non-empty str; ``text==``: the str ``value``.
+    """
+
+    feature: str
+    op: Op
+    value: float | str | None = None
+    than: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.op not in get_args(Op):
+            raise ValueError(f"unknown test {self.op!r}")
+        compares = self.op in _COMPARE
+        if self.than is not None and not compares:
+            raise ValueError(f"{self.op!r} compares with no other feature")
+        if self.op == "text==" and not isinstance(self.value, str):
+            raise ValueError("'text==' needs a str value")
+        if compares and self.than is None and not isinstance(self.value, int | float):
+            raise ValueError(f"{self.op!r} needs a number or another feature")
+
+    @property
+    def reads_text(self) -> bool:
+        """Whether the test reads the value as a str (else as a number)."""
+        return self.op in ("text", "text==")
+
+    def number(self, x: X, other: X | None = None) -> Any:
+        """The test on a number ``x`` (``other``: the value of ``than``), elementwise on arrays.
+
+        A bool for a float, a bool array for an array.
+        """
+        if self.op == "present":
+            return x == x  # NaN is the one value unequal to itself
+        if self.op == "nonzero":
+            return (x == x) & (x != 0)
+        return _COMPARE[self.op](x, self.value if other is None else other)
+
+    def text(self, value: str) -> bool:
+        """The test on a str value."""
+        return value != "" if self.op == "text" else value == self.value
+
+
+@dataclass(frozen=True)
+class Whole:
+    """An integer parameter: the feature's value times ``times``, rounded half to even.
+
+    A missing value gives 0. ``times=-1`` words a fall as a positive number, ``times=100`` a
+    share as a percentage.
+    """
+
+    feature: str
+    times: float = 1.0
+
+    def scale(self, x: X) -> X:
+        """The value before rounding."""
+        return x if self.times == 1.0 else x * self.times
+
+    @staticmethod
+    def to_int(x: float) -> int:
+        """One customer's value as Python rounds it (``round``; NaN: 0)."""
+        return 0 if math.isnan(x) else round(x)
+
+    @staticmethod
+    def to_int64(x: np.ndarray) -> np.ndarray:
+        """A chunk's values as int64, rounded as :meth:`to_int` does (``np.rint`` is half-even)."""
+        return np.asarray(np.rint(np.nan_to_num(x, nan=0.0)), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text parameter: the feature's value as a str (used where a ``text`` test holds)."""
+
+    feature: str
+
+
+Param = Whole | Text
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way a family is worded: the message key, when it applies, what it formats."""
+
+    key: str
+    when: tuple[Test, ...] = ()
+    params: tuple[tuple[str, Param], ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A family's reason: the first of its variants whose tests all hold."""
+
+    family: str
+    variants: tuple[Variant, ...]
+    features: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names: dict[str, None] = {}
+        for v in self.variants:
+            for test in v.when:
+                names[test.feature] = None
+                if test.than is not None:
+                    names[test.than] = None
+            for _, param in v.params:
+                names[param.feature] = None
+        object.__setattr__(self, "features", tuple(names))
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The message keys the rule can give."""
+        return tuple(v.key for v in self.variants)
+
+
+def variant(key: str, *when: Test, **params: Param) -> Variant:
+    """A :class:`Variant`: ``key``, its tests (all must hold) and its named parameters."""
+    return Variant(key, when, tuple(params.items()))
+
+
+def present(feature: str) -> Test:
+    """The value is a number."""
+    return Test(feature, "present")
+
+
+def nonzero(feature: str) -> Test:
+    """The value is a number other than 0."""
+    return Test(feature, "nonzero")
+
+
+def below(feature: str, value: float) -> Test:
+    """The value is less than ``value``."""
+    return Test(feature, "<", value)
+
+
+def at_least(feature: str, value: float) -> Test:
+    """The value is ``value`` or more."""
+    return Test(feature, ">=", value)
+
+
+def above(feature: str, value: float | None = None, *, than: str | None = None) -> Test:
+    """The value is more than ``value``, or than the feature ``than``'s value."""
+    return Test(feature, ">", value, than)
+
+
+def equals(feature: str, value: float) -> Test:
+    """The value is ``value``."""
+    return Test(feature, "==", value)
+
+
+def non_empty(feature: str) -> Test:
+    """The value is a non-empty str."""
+    return Test(feature, "text")
+
+
+def text_equals(feature: str, value: str) -> Test:
+    """The value is the str ``value``."""
+    return Test(feature, "text==", value)
+
+
+def _fell(key: str, change_pct: str) -> Variant:
+    """A change in percent that went down, worded as the size of the fall."""
+    return variant(key, below(change_pct, 0), pct=Whole(change_pct, times=-1))
+
+
+def _count(family: str, key: str, feature: str) -> Rule:
+    """A count that is not zero, worded as itself."""
+    return Rule(family, (variant(key, nonzero(feature), n=Whole(feature)),))
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "complaints",
+        (
+            variant(
+                "reasons.complaints_unresolved",
+                nonzero("complaints_unresolved"),
+                n=Whole("complaints_unresolved"),
+                days=Whole("oldest_open_ticket_days"),
+            ),
+            variant(
+                "reasons.tickets_open",
+                nonzero("tickets_open"),
+                n=Whole("tickets_open"),
+                days=Whole("oldest_open_ticket_days"),
+            ),
+            variant(
+                "reasons.complaints_recent", nonzero("complaints_90d"), n=Whole("complaints_90d")
+            ),
+        ),
+    ),
+    Rule(
+        "payment",
+        (
+            variant(
+                "reasons.payment_failed",
+                nonzero("payment_failures_90d"),
+                n=Whole("payment_failures_90d"),
+                days=Whole("days_since_payment_failure"),
+            ),
+        ),
+    ),
+    Rule(
+        "engagement",
+        (
+            _fell("reasons.usage_down", "events_change_pct"),
+            variant(
+                "reasons.usage_stopped",
+                equals("events_90d", 0),
+                present("days_since_last_event"),
+                days=Whole("days_since_last_event"),
+            ),
+        ),
+    ),
+    Rule(
+        "contact",
+        (
+            variant(
+                "reasons.no_contact",
+                at_least("days_since_contact", 30),
+                days=Whole("days_since_contact"),
+            ),
+        ),
+    ),
+    Rule(
+        "orders",
+        (
+            _fell("reasons.orders_down", "orders_change_pct"),
+            # How long ago the last order was is the recency family's reason; this one tells
+            # what stopped, so the two never repeat each other ("last order 480 days ago" twice).
+            variant(
+                "reasons.no_recent_orders_after",
+                equals("orders_90d", 0),
+                above("orders_total", 1),
+                n=Whole("orders_total"),
+            ),
+            variant("reasons.single_order", equals("orders_total", 1)),
+        ),
+    ),
+    Rule(
+        "recency",
+        (
+            variant(
+                "reasons.overdue",
+                present("days_since_last_order"),
+                nonzero("mean_days_between_orders"),
+                above("days_since_last_order", than="mean_days_between_orders"),
+                days=Whole("days_since_last_order"),
+                usual=Whole("mean_days_between_orders"),
+            ),
+            variant(
+                "reasons.inactive",
+                present("days_since_last_order"),
+                days=Whole("days_since_last_order"),
+            ),
+        ),
+    ),
+    Rule("spend", (_fell("reasons.spend_down", "revenue_change_pct"),)),
+    Rule(
+        "discount",
+        (
+            variant(
+                "reasons.discount_dependent",
+                nonzero("discounted_order_share"),
+                pct=Whole("discounted_order_share", times=100),
+            ),
+        ),
+    ),
+    _count("returns", "reasons.returns", "returns_total"),
+    _count("cancel_page", "reasons.cancel_page_visits", "cancel_page_views_90d"),
+    Rule(
+        "survey",
+        (
+            variant(
+                "reasons.survey_down",
+                below("survey_score_change", 0),
+                score=Whole("survey_last_score"),
+                change=Whole("survey_score_change", times=-1),
+            ),
+            variant(
+                "reasons.survey_score",
+                present("survey_last_score"),
+                score=Whole("survey_last_score"),
+            ),
+        ),
+    ),
+    Rule(
+        "subscription",
+        (
+            variant("reasons.in_trial", nonzero("in_trial")),
+            variant(
+                "reasons.new_subscriber",
+                below("subscription_tenure_days", 180),
+                days=Whole("subscription_tenure_days"),
+            ),
+            variant(
+                "reasons.cancelled_before",
+                nonzero("subscriptions_ended"),
+                n=Whole("subscriptions_ended"),
+            ),
+        ),
+    ),
+    Rule(
+        "contract",
+        (
+            variant(
+                "reasons.contract_ending",
+                present("days_to_contract_end"),
+                days=Whole("days_to_contract_end"),
+            ),
+            variant(
+                "reasons.renewal_due",
+                present("days_to_renewal"),
+                text_equals("billing_period", "year"),
+                days=Whole("days_to_renewal"),
+            ),
+            variant("reasons.no_contract"),
+        ),
+    ),
+    Rule(
+        "tenure",
+        (variant("reasons.new_customer", below("tenure_days", 180), days=Whole("tenure_days")),),
+    ),
+    Rule("plan", (variant("reasons.plan", non_empty("plan"), plan=Text("plan")),)),
+    Rule("consent", (variant("reasons.no_email_consent", equals("email_opt_in", 0)),)),
+    Rule(
+        "p_alive",
+        (variant("reasons.low_p_alive", present("p_alive"), pct=Whole("p_alive", times=100)),),
+    ),
+)
+"""Every family with its own wording, in no particular order (the contributions rank them)."""
+
+RULES_BY_FAMILY: dict[str, Rule] = {rule.family: rule for rule in RULES}
+
+PROFILE = ("country", "language", "acquisition_channel")
+"""Profile columns: each has its own message key, ``reasons.<column>``, with the value."""
+
+
+def read_number(value: Any) -> float | None:
+    """A feature value as a rule reads it: a float, None when missing, NaN or not a number."""
+    if value is None:
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def value_text(value: Any) -> str:
+    """How a fallback reason words a value: floats to 2 decimals, whole ones without ``.0``."""
+    if isinstance(value, float):
+        value = round(value, 2)
+        if value.is_integer() and abs(value) < 1e15:
+            value = int(value)
+    return str(value)
+
+
+def fallback_reason(
+    member: str, text: str, labels: Mapping[str, str] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The reason of a family without a rule: its strongest ``member`` and that value's ``text``.
+
+    A profile column, a customer attribute (by its key: ``labels`` maps a column to the key as
+    the business wrote it; without it, the column's spelling, where spaces and signs are ``_``)
+    or any other feature (by its column name).
+    """
+    if member in PROFILE:
+        return f"reasons.{member}", {"value": text}
+    if member.startswith(ATTRIBUTE_PREFIX):
+        name = (labels or {}).get(member, member[len(ATTRIBUTE_PREFIX) :])
+        return "reasons.attribute", {"name": name, "value": text}
+    return "reasons.feature", {"feature": member, "value": text}
+
+
+FALLBACK_KEYS = (*(f"reasons.{p}" for p in PROFILE), "reasons.attribute", "reasons.feature")
+"""The message keys :func:`fallback_reason` can give."""
