@@ -7,10 +7,14 @@ itself says who may call what (``tests/app/test_authz.py`` reads it from there).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
+from weakref import WeakKeyDictionary
 
+import anyio
+import anyio.to_thread
+from anyio.lowlevel import RunVar
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
@@ -42,12 +46,15 @@ __all__ = [
     "CanWriteSegments",
     "CurrentUser",
     "IdPath",
+    "LockedWarehouse",
+    "LockedWarehouseDep",
     "Principal",
     "SessionDep",
     "SettingsDep",
     "Warehouse",
     "WarehouseDep",
     "current_principal",
+    "hold_warehouse",
     "request_language",
     "require",
 ]
@@ -59,23 +66,31 @@ CSRF_HEADER = "X-CSRF-Token"
 _SAFE = {"GET", "HEAD", "OPTIONS"}
 
 
-@dataclass
+@dataclass(eq=False)
 class Warehouse:
     """The service's warehouse connection and the lock that serialises its use across threads.
 
-    One embedded DuckDB connection is not safe to share between threads, and the service runs
-    sync routes in a thread pool, so every query holds ``lock``.
+    One embedded DuckDB connection is not safe to share between threads (DuckDB wants a cursor
+    per thread, and Ibis keeps one connection per backend), and the service runs sync routes in
+    a thread pool, so every query, read or write, holds ``lock``. Routes take it with
+    :data:`LockedWarehouseDep` for their whole run; ``with warehouse.lock:`` blocks still work.
+
+    ``lock`` is a plain :class:`threading.Lock`: FastAPI may enter a dependency in one thread
+    and leave it in another, and only a plain lock may be released by a thread that did not
+    take it. It is not reentrant, so code holding it never takes it again; opening the
+    connection uses its own small lock so that :attr:`con` and :attr:`reads` work inside.
     """
 
     settings: Settings
     con_: BaseBackend | None = None
     reads_: Reads | None = None
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _opening: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def con(self) -> BaseBackend:
         """The Ibis backend, opened on first use (so the app starts without a warehouse file)."""
-        with self.lock:
+        with self._opening:
             if self.con_ is None:
                 from retain import warehouse as wh
 
@@ -85,17 +100,54 @@ class Warehouse:
     @property
     def reads(self) -> Reads:
         """Fast per-customer reads over :attr:`con` (compiled once, see ``retain.app._reads``)."""
-        with self.lock:
-            if self.reads_ is None or self.reads_.con is not self.con:
-                self.reads_ = Reads(self.con)
+        con = self.con
+        with self._opening:
+            if self.reads_ is None or self.reads_.con is not con:
+                self.reads_ = Reads(con)
             return self.reads_
 
     def close(self) -> None:
-        """Close the connection if this handle opened one."""
-        with self.lock:
+        """Close the connection if this handle opened one (waits for the query running now)."""
+        with self.lock, self._opening:
             if self.con_ is not None:
                 self.con_.disconnect()
                 self.con_ = None
+
+
+class LockedWarehouse:
+    """The warehouse while a request holds its lock: the connection and the per-customer reads.
+
+    What :data:`LockedWarehouseDep` gives a route. It has no ``lock``: the route already holds
+    it, and taking it again would wait forever.
+    """
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self._warehouse = warehouse
+
+    @property
+    def con(self) -> BaseBackend:
+        """The Ibis backend (opened on first use)."""
+        return self._warehouse.con
+
+    @property
+    def reads(self) -> Reads:
+        """Fast per-customer reads over :attr:`con`."""
+        return self._warehouse.reads
+
+
+_GATES: RunVar[WeakKeyDictionary[Warehouse, anyio.Semaphore]] = RunVar("retain_warehouse_gates")
+
+
+def _gate(warehouse: Warehouse) -> anyio.Semaphore:
+    """The event loop's queue for ``warehouse``'s lock (one per loop: TestClient runs several)."""
+    gates = _GATES.get(None)
+    if gates is None:
+        gates = WeakKeyDictionary()
+        _GATES.set(gates)
+    gate = gates.get(warehouse)
+    if gate is None:
+        gate = gates[warehouse] = anyio.Semaphore(1)
+    return gate
 
 
 @dataclass(frozen=True)
@@ -141,6 +193,37 @@ def get_warehouse(request: Request) -> Warehouse:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_session)]
 WarehouseDep = Annotated[Warehouse, Depends(get_warehouse)]
+
+
+async def hold_warehouse(warehouse: WarehouseDep) -> AsyncIterator[LockedWarehouse]:
+    """Hold the warehouse lock for the whole route, released when it ends, even on an error.
+
+    Requests queue on an async semaphore first, so at most one of them parks a worker thread
+    on the lock (that wait is for a ``with warehouse.lock:`` block elsewhere). Waiting in
+    threads instead could take every worker of the pool while the holder still needs one to
+    finish, and the service would stop.
+    """
+    taken = False
+
+    def take() -> None:
+        nonlocal taken
+        warehouse.lock.acquire()
+        taken = True  # set by the thread that took it, so a cancelled wait still gives it back
+
+    async with _gate(warehouse):
+        try:
+            if warehouse.lock.acquire(blocking=False):
+                taken = True
+            else:
+                await anyio.to_thread.run_sync(take)
+            yield LockedWarehouse(warehouse)
+        finally:
+            if taken:
+                warehouse.lock.release()
+
+
+LockedWarehouseDep = Annotated[LockedWarehouse, Depends(hold_warehouse)]
+"""The warehouse, locked for the route's whole run (see :func:`hold_warehouse`)."""
 
 
 def request_language(request: Request) -> str:

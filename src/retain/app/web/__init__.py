@@ -13,17 +13,28 @@ __all__ = ["mount_web"]
 def mount_web(app: FastAPI) -> None:
     """Add the dashboard's pages and ``/static`` to ``app``."""
     from fastapi import Request
-    from fastapi.responses import Response
+    from fastapi.responses import RedirectResponse, Response
 
     from retain.app.web import customers, docs, models, overview
-    from retain.app.web._session import LoginRequired, login_redirect
+    from retain.app.web._page import error_page
+    from retain.app.web._session import LoginRequired, PageDenied, PageElsewhere, login_redirect
     from retain.app.web.auth_pages import router as auth_router
 
     async def _to_login(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)
         return login_redirect(exc)
 
+    async def _denied(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageDenied)
+        return error_page(request, exc.principal, exc.error)
+
+    async def _elsewhere(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageElsewhere)
+        return RedirectResponse(exc.url, status_code=303)
+
     app.add_exception_handler(LoginRequired, _to_login)
+    app.add_exception_handler(PageDenied, _denied)
+    app.add_exception_handler(PageElsewhere, _elsewhere)
 
     app.include_router(auth_router)
     for pages in (overview, customers, models, docs):

@@ -14,11 +14,10 @@ from fastapi.responses import HTMLResponse
 
 from retain.app.auth.roles import Permission
 from retain.app.deps import Principal
-from retain.app.web._session import render
-from retain.errors import PermissionDeniedError, RetainError
-from retain.i18n import t
+from retain.app.web._session import forbidden, render
+from retain.errors import RetainError
 
-__all__ = ["MISSING_COMMANDS", "allow", "page"]
+__all__ = ["MISSING_COMMANDS", "allow", "error_page", "page"]
 
 MISSING_COMMANDS = {
     "orders": "retain ingest orders FILE",
@@ -30,24 +29,32 @@ MISSING_COMMANDS = {
 
 
 def allow(principal: Principal, permission: Permission) -> None:
-    """Refuse a page to a principal without ``permission`` (rendered as the 403 page)."""
+    """Refuse a page to a principal without ``permission`` (rendered as the 403 page).
+
+    For the pages that still check inside; new pages declare ``require_page`` instead.
+    """
     if not principal.may(permission):
-        raise PermissionDeniedError(t("web.forbidden_page", role=principal.role))
+        raise forbidden(principal)
+
+
+def error_page(request: Request, principal: Principal | None, exc: RetainError) -> HTMLResponse:
+    """A retain error as a friendly page with the status the API would give it."""
+    from retain.app.errors import status_for
+
+    return render(
+        request,
+        "error.html",
+        principal=principal,
+        status_code=status_for(exc),
+        title_key="web.error_title",
+        message=exc.message,
+        hint=exc.hint,
+    )
 
 
 def page(request: Request, principal: Principal, build: Callable[[], HTMLResponse]) -> HTMLResponse:
     """Run ``build``; a RetainError becomes a friendly page with the right status."""
-    from retain.app.errors import status_for
-
     try:
         return build()
     except RetainError as exc:
-        return render(
-            request,
-            "error.html",
-            principal=principal,
-            status_code=status_for(exc),
-            title_key="web.error_title",
-            message=exc.message,
-            hint=exc.hint,
-        )
+        return error_page(request, principal, exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -13,15 +14,20 @@ from retain.app.auth import service as auth
 from retain.app.auth.roles import Permission
 from retain.app.deps import LANG_COOKIE, SESSION_COOKIE, Principal, SessionDep
 from retain.app.web._render import environment
+from retain.errors import PermissionDeniedError
 from retain.i18n import LANGUAGES, get_language, t
 
 __all__ = [
     "LOGIN_CSRF_COOKIE",
     "LoginRequired",
+    "PageDenied",
+    "PageElsewhere",
     "PageUser",
     "csrf_serializer",
+    "forbidden",
     "page_user",
     "render",
+    "require_page",
     "set_cookie",
 ]
 
@@ -76,6 +82,51 @@ def page_user(request: Request, session: SessionDep) -> Principal:
 
 
 PageUser = Annotated[Principal, Depends(page_user)]
+
+
+def forbidden(principal: Principal) -> PermissionDeniedError:
+    """The error a page shows to a role that may not see it (the 403 page)."""
+    return PermissionDeniedError(t("web.forbidden_page", role=principal.role))
+
+
+class PageDenied(Exception):
+    """Raised by :func:`require_page` for a role without the page's permission: the 403 page."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+        self.error = forbidden(principal)
+        super().__init__(self.error.message)
+
+
+class PageElsewhere(Exception):
+    """Raised by :func:`require_page` to send a role without the permission to another page."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+def require_page(
+    permission: Permission, *, elsewhere: Callable[[Principal], str] | None = None
+) -> Callable[..., Principal]:
+    """A page dependency: the logged-in user, if their role holds ``permission``.
+
+    Nobody logged in: a redirect to the login page (:class:`LoginRequired`). A role without
+    ``permission``: the 403 page (:class:`PageDenied`), or a 303 redirect to
+    ``elsewhere(principal)`` when given. The page's permission is then part of its signature,
+    where the route table shows it (``tests/app/test_routes_contract.py``).
+    """
+
+    def check(principal: PageUser) -> Principal:
+        if not principal.may(permission):
+            if elsewhere is not None:
+                raise PageElsewhere(elsewhere(principal))
+            raise PageDenied(principal)
+        return principal
+
+    check.permission = permission  # type: ignore[attr-defined]
+    check.__name__ = f"require_page_{permission.name}"
+    return check
 
 
 def _nav(principal: Principal | None) -> list[tuple[str, str]]:
