@@ -1,16 +1,14 @@
 """One self-contained HTML report: every section, Plotly's JavaScript inlined once, no network.
 
-:func:`build_report` collects the sections of each area (retention metrics here, lifetime value
-and churn risk when those packages provide ``report_sections``); :func:`render_report` lays
-them out. The file opens offline: no CDN, no external font or stylesheet.
+:func:`render_report` lays out the sections that :func:`retain.report.contents.build_report`
+collects. The file opens offline: no CDN, no external font or stylesheet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 import pandas as pd
 from plotly.offline import get_plotlyjs
@@ -18,12 +16,7 @@ from plotly.offline import get_plotlyjs
 from retain.i18n import format_date, language, t
 from retain.report.section import Figure, Section
 
-if TYPE_CHECKING:
-    from ibis.backends import BaseBackend
-
-    from retain.config import Settings
-
-__all__ = ["build_report", "render_report"]
+__all__ = ["render_report"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans JP",
@@ -107,33 +100,3 @@ def render_report(sections: Sequence[Section], *, title: str, lang: str = "en") 
                 f"</main><footer>{html.escape(t('report.footer'))}</footer></body></html>",
             ]
         )
-
-
-def _area_sections(con: BaseBackend, settings: Settings) -> list[Section]:
-    """Sections of the lifetime-value and churn areas, when those packages provide them."""
-    found: list[Section] = []
-    for module in ("retain.models.clv", "retain.models.churn"):
-        try:
-            imported = __import__(module, fromlist=["report_sections"])
-            provider = imported.report_sections
-        except (ImportError, AttributeError):
-            continue
-        found.extend(provider(con, settings))
-    return found
-
-
-def build_report(
-    con: BaseBackend, settings: Settings, *, extra_sections: Iterable[Section] = ()
-) -> list[Section]:
-    """Every section of ``retain report`` for the warehouse ``con``, in display order.
-
-    The retention sections come first, then lifetime value and churn risk (when
-    ``retain.models.clv.report_sections`` / ``retain.models.churn.report_sections`` exist),
-    then ``extra_sections``.
-    """
-    from retain.report.retention import report_sections
-
-    sections = report_sections(con, settings)
-    sections.extend(_area_sections(con, settings))
-    sections.extend(extra_sections)
-    return sections

@@ -19,12 +19,12 @@ from retain.models.churn import (
     TrainedModel,
     list_models,
     load_model,
-    report_sections,
     save_model,
     score_customers,
     score_frame,
     train_model,
 )
+from retain.report.churn import report_sections
 
 DEFINITION = ChurnDefinition(name="shop", horizon_days=60)
 

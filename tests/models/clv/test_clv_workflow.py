@@ -17,9 +17,9 @@ from retain.models.clv import (
     fit_clv,
     list_versions,
     load_models,
-    report_sections,
     score_clv,
 )
+from retain.report.clv import report_sections
 from retain.report.section import Section
 
 

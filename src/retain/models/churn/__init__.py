@@ -35,7 +35,6 @@ from retain.models.churn.registry import (
     load_model,
     save_model,
 )
-from retain.models.churn.report import evaluation_table, report_sections
 from retain.models.churn.scoring import ScoreResult, risk_band, score_customers, score_frame
 from retain.models.churn.training import RISK_BANDS, TrainedModel, feature_columns, train_model
 
@@ -57,7 +56,6 @@ __all__ = [
     "data_window",
     "drift_report",
     "evaluation_metrics",
-    "evaluation_table",
     "feature_columns",
     "lift_table",
     "list_models",
@@ -69,7 +67,6 @@ __all__ = [
     "reference_dates",
     "reference_profile",
     "repeated_cv",
-    "report_sections",
     "risk_band",
     "save_model",
     "score_customers",

@@ -24,7 +24,6 @@ from retain.models.clv.diagnostics import (
 )
 from retain.models.clv.gamma_gamma import GammaGammaModel
 from retain.models.clv.pareto_nbd import ParetoNBDModel
-from retain.models.clv.report import report_sections
 from retain.models.clv.rfm import compress_summary, rfm_summary
 from retain.models.clv.sbg import ShiftedBetaGeometricModel
 from retain.models.clv.store import StoredModels, list_versions, load_models, save_models
@@ -53,7 +52,6 @@ __all__ = [
     "plot_calibration_by_frequency",
     "plot_cumulative_tracking",
     "plot_probability_alive",
-    "report_sections",
     "rfm_summary",
     "save_models",
     "score_clv",

@@ -1,4 +1,8 @@
-"""What churn risk contributes to ``retain report``: evaluation, calibration, lift, top reasons."""
+"""The "Churn risk" section of ``retain report``: evaluation, calibration, lift, top reasons.
+
+It reads the newest registered churn model's card and its latest scores; with no model trained
+yet the section is skipped by an explicit check, not by an error.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+import retain.warehouse as wh
 from retain.i18n import format_number, t
-from retain.models.churn.backtest import Backtest
-from retain.models.churn.registry import list_models
+from retain.models.churn import Backtest, list_models
 from retain.report.section import Figure, Section
 
 if TYPE_CHECKING:
@@ -79,8 +83,6 @@ def _lift_figure(result: Backtest) -> Any:
 
 def _reason_counts(con: Any, version: str) -> pd.DataFrame | None:
     """How often each reason is a customer's first reason, with one rendered example."""
-    import retain.warehouse as wh
-
     if con is None or not wh.table_exists(con, "churn_scores"):
         return None
     scores = wh.read_table(con, "churn_scores")

@@ -1,4 +1,8 @@
-"""What lifetime value contributes to ``retain report``."""
+"""The "Lifetime value" section of ``retain report``: CLV concentration, P(alive), holdout fit.
+
+It reads the newest stored CLV model and its latest scores; with no model fitted yet (or no
+scores written) the section is skipped by an explicit check, not by an error.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 import retain.warehouse as wh
-from retain.errors import NotFoundError
 from retain.i18n import format_currency, format_number, format_percent, t
-from retain.models.clv.diagnostics import (
+from retain.models.clv import (
+    list_versions,
+    load_models,
     plot_calibration_by_frequency,
     plot_cumulative_tracking,
     plot_probability_alive,
 )
-from retain.models.clv.store import load_models
 from retain.report.section import Figure, Section
 
 if TYPE_CHECKING:
@@ -42,10 +46,9 @@ def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
 
     Returns an empty list when no CLV model has been fitted or no scores were written.
     """
-    try:
-        stored = load_models(settings)
-    except NotFoundError:
+    if not list_versions(settings):
         return []
+    stored = load_models(settings)
     scores = _latest_scores(con, stored.version)
     if scores.empty:
         return []
