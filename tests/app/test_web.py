@@ -65,3 +65,23 @@ def test_saved_segment_form_needs_csrf(client, users):
     assert saved.status_code == 303 and saved.headers["location"] == "/at-risk?segment=Hot"
     listed = client.get("/at-risk?segment=Hot").text
     assert "c1" in listed and "c3" not in listed.split("</table>")[0].split("<tbody>")[1]
+
+
+def test_page_permission_gives_the_403_page_or_a_start_page(app, users):
+    """A page's declared permission: the HTML 403 page in the page language, or (for the
+    overview) a redirect to where that role starts; nobody logged in goes to the login page."""
+    with TestClient(app) as browser:
+        assert browser.get("/retention", follow_redirects=False).headers["location"] == (
+            "/login?next=%2Fretention"
+        )
+        assert login(browser, users["agent"], lang="ja").status_code == 303
+        denied = browser.get("/retention?lang=ja")
+        assert denied.status_code == 403
+        assert denied.headers["content-type"].startswith("text/html")
+        assert "あなたのロール（agent）ではこのページを開けません。" in denied.text
+        home = browser.get("/", follow_redirects=False)
+        assert home.status_code == 303 and home.headers["location"] == "/at-risk"
+    with TestClient(app) as browser:
+        assert login(browser, users["ingest"]).status_code == 303
+        home = browser.get("/", follow_redirects=False)
+        assert home.status_code == 303 and home.headers["location"] == "/docs"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from retain.app.audit import service as audit
-from retain.app.deps import CanIngest, SessionDep, SettingsDep, WarehouseDep
+from retain.app.deps import CanIngest, LockedWarehouseDep, SessionDep, SettingsDep
 from retain.app.ingest import service
 from retain.app.ingest.schemas import IngestBatch, IngestResult
 
@@ -33,7 +33,7 @@ def ingest_batch(
     principal: CanIngest,
     session: SessionDep,
     settings: SettingsDep,
-    warehouse: WarehouseDep,
+    warehouse: LockedWarehouseDep,
     idempotency_key: Annotated[
         str | None, Header(max_length=200, pattern=r"^[\x21-\x7e]+$")
     ] = None,
@@ -58,9 +58,8 @@ def ingest_batch(
             status, stored = replay
             return JSONResponse(stored, status_code=status, headers={"Idempotent-Replayed": "true"})
     try:
-        with warehouse.lock:
-            result = service.ingest_records(warehouse.con, table, body.records, settings=settings)
-            warehouse.reads.forget(table)
+        result = service.ingest_records(warehouse.con, table, body.records, settings=settings)
+        warehouse.reads.forget(table)
     except BaseException:
         if idempotency_key:
             service.finish_idempotent(

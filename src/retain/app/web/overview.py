@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
 
 from retain.app.auth.roles import Permission
-from retain.app.deps import SettingsDep, WarehouseDep
+from retain.app.deps import LockedWarehouseDep, Principal, SettingsDep
 from retain.app.metrics import service as metrics
 from retain.app.web._page import MISSING_COMMANDS
-from retain.app.web._page import allow as _allow
 from retain.app.web._page import page as _page
-from retain.app.web._session import PageUser, render
+from retain.app.web._session import render, require_page
 from retain.app.web._views import cohort_grid, kpis, retention_series
 from retain.errors import RetainError
 from retain.i18n import t
@@ -21,18 +22,27 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 
+def start_page(principal: Principal) -> str:
+    """Where a role without the business metrics starts instead of the overview."""
+    return "/at-risk" if principal.may(Permission.at_risk_read) else "/docs"
+
+
+HomePage = Annotated[
+    Principal, Depends(require_page(Permission.metrics_read, elsewhere=start_page))
+]
+"""The logged-in user, if they may read business metrics (else sent to :func:`start_page`)."""
+MetricsPage = Annotated[Principal, Depends(require_page(Permission.metrics_read))]
+"""The logged-in user, if they may read business metrics (else the 403 page)."""
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview(
-    request: Request, principal: PageUser, settings: SettingsDep, warehouse: WarehouseDep
+    request: Request, principal: HomePage, settings: SettingsDep, warehouse: LockedWarehouseDep
 ) -> HTMLResponse:
     """Headline KPIs with trends."""
-    if not principal.may(Permission.metrics_read):
-        target = "/at-risk" if principal.may(Permission.at_risk_read) else "/docs"
-        return RedirectResponse(target, status_code=303)  # type: ignore[return-value]
 
     def build() -> HTMLResponse:
-        with warehouse.lock:
-            data = metrics.overview(warehouse.con, settings)
+        data = metrics.overview(warehouse.con, settings)
         return render(
             request,
             "overview.html",
@@ -50,7 +60,7 @@ def overview(
 
 @router.get("/retention", response_class=HTMLResponse)
 def retention(
-    request: Request, principal: PageUser, settings: SettingsDep, warehouse: WarehouseDep
+    request: Request, principal: MetricsPage, settings: SettingsDep, warehouse: LockedWarehouseDep
 ) -> HTMLResponse:
     """Retention over time (optionally by segment) and the cohort heatmap."""
     period = request.query_params.get("period", "month")
@@ -59,7 +69,6 @@ def retention(
     mode = request.query_params.get("mode", "classic")
 
     def build() -> HTMLResponse:
-        _allow(principal, Permission.metrics_read)
         if (
             period not in {"week", "month", "quarter"}
             or kind not in {"logo", "revenue"}
@@ -67,26 +76,23 @@ def retention(
             or by not in {None, "country", "acquisition_channel"}
         ):
             raise RetainError(t("web.bad_picker"), code="parameter.invalid")
-        with warehouse.lock:
-            has_orders = metrics._has_rows(warehouse.con, "orders")
-            periods = (
-                metrics.period_table(
-                    warehouse.con, settings, period=period, by=[by] if by else None
-                )
-                if has_orders
-                else []
+        has_orders = metrics._has_rows(warehouse.con, "orders")
+        periods = (
+            metrics.period_table(warehouse.con, settings, period=period, by=[by] if by else None)
+            if has_orders
+            else []
+        )
+        cohorts = (
+            metrics.cohort_table(
+                warehouse.con,
+                settings,
+                period=period,
+                kind=kind,  # type: ignore[arg-type]
+                mode=mode,  # type: ignore[arg-type]
             )
-            cohorts = (
-                metrics.cohort_table(
-                    warehouse.con,
-                    settings,
-                    period=period,
-                    kind=kind,  # type: ignore[arg-type]
-                    mode=mode,  # type: ignore[arg-type]
-                )
-                if has_orders
-                else []
-            )
+            if has_orders
+            else []
+        )
         return render(
             request,
             "retention.html",
