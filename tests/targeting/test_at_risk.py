@@ -24,7 +24,7 @@ def test_default_order_is_highest_value_at_risk_first(scored: Any) -> None:
     a1 = page.rows[1]
     assert (a1.probability, a1.clv, a1.risk_band, a1.country) == (0.9, 200.0, "high", "JP")
     assert a1.as_of == dt.datetime(2024, 6, 30) and a1.model_version == "2"
-    assert a1.reasons[0].key == "reasons.payment_failed" and "5 days" in a1.reasons[0].text
+    assert a1.reasons[0]["key"] == "reasons.payment_failed" and "5 days" in a1.reasons[0]["text"]
     a5 = page.rows[-1]
     assert a5.clv is None and a5.currency is None and a5.at_risk_value == 0.0
     assert page.rows[3].reasons == []  # a3's reasons are not JSON: no reasons, still listed

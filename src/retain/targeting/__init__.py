@@ -10,7 +10,9 @@ service and the dashboard call these functions and render what they return.
   page as one checked object that request parameters and saved segments convert to and from.
 - :mod:`~retain.targeting.at_risk`: the at-risk list, a page at a time, and the overview's
   summary of it; :mod:`~retain.targeting.export`: the same list as CSV.
-- :mod:`~retain.targeting.reasons`: stored reasons rendered in the reader's language.
+
+Rows carry their churn reasons in the reader's language, read with
+:func:`retain.models.churn.reasons.render_stored_reasons`.
 """
 
 from retain.targeting.at_risk import (
@@ -23,7 +25,6 @@ from retain.targeting.at_risk import (
 )
 from retain.targeting.export import AtRiskExport, export_at_risk
 from retain.targeting.query import RISK_BANDS, SORT_KEYS, AtRiskQuery, RiskBand, SortKey
-from retain.targeting.reasons import RenderedReason, render_reasons
 from retain.targeting.scores import (
     CHURN_RECENCY,
     CLV_RECENCY,
@@ -42,7 +43,6 @@ __all__ = [
     "AtRiskPage",
     "AtRiskQuery",
     "AtRiskRow",
-    "RenderedReason",
     "RiskBand",
     "SortKey",
     "at_risk",
@@ -52,7 +52,6 @@ __all__ = [
     "latest_churn_scores",
     "latest_clv_scores",
     "latest_per_definition",
-    "render_reasons",
     "scored_customers",
     "total_value_at_risk",
     "value_at_risk",

@@ -20,9 +20,9 @@ import ibis.expr.types as ir
 from retain import warehouse as wh
 from retain.errors import InvalidParameterError
 from retain.i18n import t
+from retain.models.churn.reasons import RenderedReason, render_stored_reasons
 from retain.targeting._cursor import encode_cursor
 from retain.targeting.query import AtRiskQuery
-from retain.targeting.reasons import RenderedReason, render_reasons
 from retain.targeting.scores import latest_churn_scores, latest_clv_scores
 from retain.targeting.value import total_value_at_risk, value_at_risk
 
@@ -227,7 +227,7 @@ def to_row(record: dict[str, Any], *, pii: bool, lang: str | None) -> AtRiskRow:
         acquisition_channel=record.get("acquisition_channel"),
         email=record.get("email") if pii else None,
         phone=record.get("phone") if pii else None,
-        reasons=render_reasons(record.get("reasons"), lang=lang),
+        reasons=render_stored_reasons(record.get("reasons"), lang=lang),
         as_of=record.get("as_of"),
         model_version=record.get("model_version"),
     )

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from retain.i18n import get_language
+from retain.models.churn.reasons import render_stored_reasons
 from retain.targeting.at_risk import at_risk_table, ordered, runnable
 from retain.targeting.query import AtRiskQuery
-from retain.targeting.reasons import render_reasons
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -93,8 +93,8 @@ def export_at_risk(
         writer.writerow(columns)
         for batch in data.to_batches(max_chunksize=_CHUNK_ROWS):
             for record in batch.to_pylist():
-                reasons = render_reasons(record.get("reasons"), lang=lang)
-                record["reasons"] = "; ".join(r.text for r in reasons)
+                reasons = render_stored_reasons(record.get("reasons"), lang=lang)
+                record["reasons"] = "; ".join(r["text"] for r in reasons)
                 writer.writerow([_cell(record.get(c)) for c in columns])
             yield buffer.getvalue()
             buffer.seek(0)
