@@ -9,8 +9,10 @@ agree on drawn inputs, in English, Japanese and Korean once rendered.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
+import string
 
 import numpy as np
 import pandas as pd
@@ -18,9 +20,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retain.i18n import t
+from retain.features import family_of
+from retain.i18n import catalog, t
 from retain.models.churn import reason_codes, reasons_json
-from retain.models.churn.reasons import reasons_json_column
+from retain.models.churn.reasons import (
+    RULES,
+    Rule,
+    parse_stored_reasons,
+    reasons_json_column,
+    render_stored_reasons,
+)
+from retain.models.churn.reasons.rules import FALLBACK_KEYS, PROFILE, Text, fallback_reason
 
 # Every feature a reason rule reads, the other members of their families, and features without
 # a rule (profile, a customer attribute, features outside the catalog): spelled out, so that the
@@ -198,3 +208,147 @@ def test_both_paths_agree_on_the_grid(kw: dict[str, object]) -> None:
     for c, f in ((contrib, frame), (contrib[::2], sub)):
         got = reasons_json_column(c, f, **kw)  # type: ignore[arg-type]
         assert got == [reasons_json(r) for r in reason_codes(c, f, **kw)]  # type: ignore[arg-type]
+
+
+# -- the rule table ------------------------------------------------------------------------------
+
+
+def _fields(template: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f}
+
+
+@pytest.mark.parametrize("lang", ["en", "ja", "ko"])
+def test_every_key_of_the_table_has_a_message_in_every_language(lang: str) -> None:
+    """A family added to the table without its sentence in each catalog fails here, as does a
+    sentence that formats a parameter the rule does not give (or leaves one out)."""
+    messages = catalog(lang)
+    for rule in RULES:
+        for v in rule.variants:
+            assert v.key in messages, (rule.family, v.key, lang)
+            assert _fields(messages[v.key]) == {name for name, _ in v.params}, (v.key, lang)
+    for member in (*PROFILE, "attr_tier", "ratio"):
+        key, params = fallback_reason(member, "x")
+        assert key in FALLBACK_KEYS
+        assert key in messages and _fields(messages[key]) == set(params), (key, lang)
+
+
+def test_the_table_reads_only_features_the_catalog_knows() -> None:
+    """A misspelt feature would make its variant never hold, silently."""
+    assert len({rule.family for rule in RULES}) == len(RULES)
+    for rule in RULES:
+        for name in rule.features:
+            assert not family_of(name).startswith("feature:"), (rule.family, name)
+        # The rule words its own family (the contract rule also reads the plan's period).
+        assert any(family_of(name) == rule.family for name in rule.features), rule.family
+        assert len(set(rule.keys)) == len(rule.keys)
+
+
+def _candidates(rule: Rule) -> dict[str, list[object]]:
+    """Values for each feature the rule reads that reach every side of every one of its tests."""
+    texts = {test.feature for v in rule.variants for test in v.when if test.reads_text}
+    texts |= {p.feature for v in rule.variants for _, p in v.params if isinstance(p, Text)}
+    out: dict[str, list[object]] = {}
+    for name in rule.features:
+        if name in texts:
+            out[name] = [None, math.nan, 1.0, "", "year", "month", "basic", 'say "hi"', "한국"]
+            continue
+        values: set[float] = {math.nan, 0.0, 1.0, -1.0, 2.5, -60.0}
+        for v in rule.variants:
+            for test in v.when:
+                if test.feature == name and isinstance(test.value, int | float):
+                    values |= {test.value - 0.5, float(test.value), test.value + 0.5}
+        ordered = sorted(values, key=lambda x: (math.isnan(x), x))
+        out[name] = list(ordered)
+    return out
+
+
+@pytest.mark.parametrize("as_text", [False, True], ids=["numbers", "object-columns"])
+@pytest.mark.parametrize("rule", RULES, ids=[r.family for r in RULES])
+def test_both_paths_agree_for_every_rule(rule: Rule, as_text: bool) -> None:
+    """Every combination of the rule's values: the same JSON, and every variant is reached.
+
+    ``object-columns`` gives numbers as text and None, as a loosely typed source might.
+    """
+    candidates = _candidates(rule)
+    rows = list(itertools.product(*candidates.values()))
+    frame = pd.DataFrame(rows, columns=list(candidates), dtype=object)
+    for name in candidates:
+        if all(isinstance(x, float) for x in candidates[name]):
+            frame[name] = frame[name].astype(float)
+            if as_text:
+                frame[name] = [None if math.isnan(x) else repr(x) for x in frame[name]]
+    frame["ratio"] = 0.5  # a feature without a rule, ranked below or above the family
+    contrib = np.zeros((len(frame), frame.shape[1] + 1))
+    contrib[:, : len(candidates)] = 0.3
+    contrib[:, len(candidates)] = np.where(np.arange(len(frame)) % 3 == 0, 2.0, 0.1)
+    for top in (1, 2):
+        got = reasons_json_column(contrib, frame, top=top)
+        assert got == [reasons_json(r) for r in reason_codes(contrib, frame, top=top)]
+    keys = {item["key"] for text in got for item in json.loads(text)}
+    assert set(rule.keys) <= keys, set(rule.keys) - keys
+
+
+# -- reasons read back from the warehouse --------------------------------------------------------
+
+
+def test_stored_reasons_read_back_as_they_were_written() -> None:
+    contrib, frame = _grid(600)
+    per_row = reason_codes(contrib, frame, top=5, min_contribution=-1.0)
+    stored = reasons_json_column(contrib, frame, top=5, min_contribution=-1.0)
+    for text, reasons in zip(stored, per_row, strict=True):
+        parsed = parse_stored_reasons(text)
+        assert reasons_json(parsed) == text  # byte for byte
+        assert [(r.key, r.params) for r in parsed] == [(r.key, r.params) for r in reasons]
+        for lang in ("en", "ja", "ko"):
+            rendered = render_stored_reasons(text, lang=lang)
+            assert [r["text"] for r in rendered] == [r.render(lang) for r in reasons]
+            assert [r["contribution"] for r in rendered] == [
+                round(r.contribution, 4) for r in reasons
+            ]
+
+
+@pytest.mark.parametrize("stored", [None, "", "not json", "{}", '{"key": "x"}', 3, b"[]", "null"])
+def test_stored_text_that_is_not_a_list_of_reasons_reads_as_none(stored: object) -> None:
+    assert parse_stored_reasons(stored) == []
+    assert render_stored_reasons(stored) == []
+
+
+def test_malformed_stored_items_are_skipped_or_read_forgivingly() -> None:
+    """A malformed reason must not hide the customer: the service reads what it can."""
+    stored = json.dumps(
+        [
+            1,
+            {"key": 3},
+            {"params": {}},
+            {"key": "reasons.single_order", "params": [1], "contribution": "x"},
+            {"key": "reasons.no_contact", "params": {"days": 120}, "contribution": 1},
+            {"key": "reasons.no_such_key", "params": {"n": 2}, "contribution": 0.5},
+        ]
+    )
+    parsed = parse_stored_reasons(stored)
+    assert [(r.key, r.params) for r in parsed] == [
+        ("reasons.single_order", {}),
+        ("reasons.no_contact", {"days": 120}),
+        ("reasons.no_such_key", {"n": 2}),
+    ]
+    assert math.isnan(parsed[0].contribution) and parsed[1].contribution == 1.0
+    assert render_stored_reasons(stored, lang="ja") == [
+        {
+            "key": "reasons.single_order",
+            "text": "注文はまだ 1 回だけ",
+            "params": {},
+            "contribution": None,
+        },
+        {
+            "key": "reasons.no_contact",
+            "text": "当社から 120 日間連絡していない",
+            "params": {"days": 120},
+            "contribution": 1.0,
+        },
+        {
+            "key": "reasons.no_such_key",
+            "text": "reasons.no_such_key",
+            "params": {"n": 2},
+            "contribution": 0.5,
+        },
+    ]
