@@ -31,6 +31,7 @@ test: $(STAMP) services
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	RETAIN_TEST_POSTGRES_URL=$$(bash scripts/postgres.sh start) \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -38,6 +39,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
