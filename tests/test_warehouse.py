@@ -59,3 +59,60 @@ def test_postgres_round_trip(postgres_warehouse: Any) -> None:
     wh.write_table(postgres_warehouse, "scratch", pd.DataFrame({"a": [7]}))
     assert wh.read_table(postgres_warehouse, "scratch").to_pandas()["a"].tolist() == [7]
     assert str(postgres_warehouse.table("orders").schema()["amount"]) == "decimal(18, 4)"
+
+
+def _scores(customers: list[str], as_of: str, version: str, clv: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": customers,
+            "as_of": pd.Timestamp(as_of),
+            "model_version": version,
+            "frequency": 1.0,
+            "recency": 1.0,
+            "T": 2.0,
+            "monetary_value": 10.0,
+            "probability_alive": 0.5,
+            "expected_purchases": 1.0,
+            "expected_spend": 10.0,
+            "clv": clv,
+            "currency": "USD",
+            "horizon_months": 12,
+        }
+    )
+
+
+def _check_replace_scope(con: Any) -> None:
+    scope = ("as_of", "model_version")
+    first = wh.replace_scope(
+        con, "clv_scores", _scores(["a", "b"], "2024-01-01", "v1", 1.0), scope=scope
+    )
+    assert (first.inserted, first.deleted) == (2, 0)
+    other = _scores(["a", "c"], "2024-02-01", "v1", 5.0)
+    assert wh.replace_scope(con, "clv_scores", other, scope=scope).inserted == 2
+    # the first run again, without b and with a new value for a: b goes, the other run stays
+    again = wh.replace_scope(
+        con, "clv_scores", _scores(["a"], "2024-01-01", "v1", 2.0), scope=scope
+    )
+    assert (again.inserted, again.updated, again.unchanged, again.deleted) == (0, 1, 0, 1)
+    rows = con.table("clv_scores").to_pandas().sort_values(["as_of", "customer_id"])
+    got = list(
+        zip(rows["as_of"].dt.strftime("%m-%d"), rows["customer_id"], rows["clv"], strict=True)
+    )
+    assert got == [("01-01", "a", 2.0), ("02-01", "a", 5.0), ("02-01", "c", 5.0)]
+    # writing the same run twice changes nothing
+    same = wh.replace_scope(con, "clv_scores", _scores(["a"], "2024-01-01", "v1", 2.0), scope=scope)
+    assert (same.inserted, same.updated, same.unchanged, same.deleted) == (0, 0, 1, 0)
+
+
+def test_replace_scope_rewrites_one_run_and_keeps_the_others() -> None:
+    _check_replace_scope(wh.connect("duckdb://"))
+
+
+@pytest.mark.spark
+def test_replace_scope_on_pyspark(spark_warehouse: Any) -> None:
+    _check_replace_scope(spark_warehouse)
+
+
+@pytest.mark.postgres
+def test_replace_scope_on_postgres(postgres_warehouse: Any) -> None:
+    _check_replace_scope(postgres_warehouse)

@@ -42,6 +42,7 @@ __all__ = [
     "drop_table",
     "local_spark_session",
     "read_table",
+    "replace_scope",
     "table_exists",
     "upsert",
     "write_table",
@@ -212,6 +213,8 @@ class UpsertCounts:
     inserted: int
     updated: int
     unchanged: int
+    deleted: int = 0
+    """Stored rows removed because their scope was rewritten without them (``prune``)."""
 
 
 def _q(name: str) -> str:
@@ -228,6 +231,7 @@ def upsert(
     appends: Sequence[tuple[str, str | ir.Table]] = (),
     batch: dict[str, Any] | None = None,
     on_step: Callable[[str], None] | None = None,
+    prune: Sequence[str] = (),
 ) -> UpsertCounts:
     """Merge the rows of ``staged`` into table ``name`` by ``key``, all or nothing.
 
@@ -258,6 +262,10 @@ def upsert(
     on_step
         Called with ``"updated"`` and ``"inserted"`` inside the transaction (progress; tests use it
         to kill a load mid-transaction).
+    prune
+        Scope columns (a subset of ``key``): stored rows that share a staged row's values of
+        these columns but whose key is not staged are deleted, in the same transaction. A
+        scoring run that is written again then holds exactly its new rows.
 
     Returns
     -------
@@ -272,7 +280,9 @@ def upsert(
     """
     kind = backend_name(con)
     if kind not in {"duckdb", "postgres"}:
-        return _upsert_ibis(con, name, staged, key=key, update=update, appends=appends, batch=batch)
+        return _upsert_ibis(
+            con, name, staged, key=key, update=update, appends=appends, batch=batch, prune=prune
+        )
     assert isinstance(staged, str)
 
     def columns_of(table: str) -> list[str]:
@@ -303,6 +313,11 @@ def upsert(
         f"INSERT INTO {_q(name)} ({collist}) SELECT {collist} FROM {_q(staged)} AS s "
         f"WHERE NOT EXISTS (SELECT 1 FROM {_q(name)} AS t WHERE {on})"
     )
+    stale = (
+        f"FROM {_q(name)} AS t WHERE EXISTS (SELECT 1 FROM {_q(staged)} AS s WHERE "
+        + " AND ".join(f"t.{_q(c)} = s.{_q(c)}" for c in prune)
+        + f") AND NOT EXISTS (SELECT 1 FROM {_q(staged)} AS s WHERE {on})"
+    )
 
     def run(execute: Callable[..., Any], fetch: Callable[[str], tuple[Any, ...]]) -> UpsertCounts:
         empty = fetch(f"SELECT count(*) FROM {_q(name)}")[0] == 0
@@ -312,7 +327,10 @@ def upsert(
             execute(f"INSERT INTO {_q(name)} ({collist}) SELECT {collist} FROM {_q(staged)}")
         else:
             ins, upd, same = fetch(count_sql)
-            counts = UpsertCounts(int(ins), int(upd), int(same))
+            gone = fetch(f"SELECT count(*) {stale}")[0] if prune else 0
+            counts = UpsertCounts(int(ins), int(upd), int(same), int(gone))
+            if counts.deleted:
+                execute(f"DELETE {stale}")
             if update_sql and counts.updated:
                 execute(update_sql)
             if on_step:
@@ -365,6 +383,34 @@ def upsert(
         return run(lambda sql, params=None: cur.execute(sql, params), fetch_pg)
 
 
+def replace_scope(
+    con: BaseBackend, name: str, rows: Frame, *, scope: Sequence[str]
+) -> UpsertCounts:
+    """Write ``rows`` to table ``name`` so each ``scope`` they carry holds exactly these rows.
+
+    The table (created from its schema when absent) is merged by its schema key with
+    :func:`upsert`, and stored rows of the same scope that ``rows`` lacks are deleted, all in
+    one transaction on DuckDB and PostgreSQL: re-running a scoring run replaces it, other runs
+    are kept. ``rows`` is a frame or an Ibis expression with the table's columns.
+    """
+    spec = get_table(name)
+    create_tables(con, [name])
+    schema = spec.ibis_schema()
+    if isinstance(rows, ir.Table):
+        typed = rows.select(*[rows[c].cast(schema[c]).name(c) for c in schema.names])
+    else:
+        frame = rows.to_pandas() if isinstance(rows, pa.Table) else rows
+        typed = ibis.memtable(frame[list(schema.names)], schema=schema)
+    if backend_name(con) not in {"duckdb", "postgres"}:
+        return upsert(con, name, typed, key=spec.key, prune=scope)
+    staged = _tmp_name(name)
+    con.create_table(staged, typed.to_pyarrow(), temp=True)
+    try:
+        return upsert(con, name, staged, key=spec.key, prune=scope)
+    finally:
+        con.drop_table(staged, force=True)
+
+
 def _upsert_ibis(
     con: BaseBackend,
     name: str,
@@ -374,6 +420,7 @@ def _upsert_ibis(
     update: Sequence[str] | None,
     appends: Sequence[tuple[str, str | ir.Table]],
     batch: dict[str, Any] | None,
+    prune: Sequence[str] = (),
 ) -> UpsertCounts:
     """The merge on engines without multi-table transactions: rewrite through Ibis."""
     new = con.table(staged) if isinstance(staged, str) else staged
@@ -394,10 +441,17 @@ def _upsert_ibis(
         updated=(cmp._old_present.notnull() & differs).sum(),
         unchanged=(cmp._old_present.notnull() & ~differs).sum(),
     ).to_pandas()
-    counts = UpsertCounts(
-        *(int(stats[c].fillna(0).iloc[0]) for c in ("inserted", "updated", "unchanged"))
-    )
     keep = old.anti_join(new, list(key)).select(*old.columns)
+    deleted = 0
+    if prune:
+        scopes = new.select(*prune).distinct()
+        stale = keep.semi_join(scopes, list(prune))
+        deleted = int(stale.count().to_pyarrow().as_py())
+        keep = keep.anti_join(scopes, list(prune)).select(*old.columns)
+    inserted, updated, unchanged = (
+        int(stats[c].fillna(0).iloc[0]) for c in ("inserted", "updated", "unchanged")
+    )
+    counts = UpsertCounts(inserted, updated, unchanged, deleted)
     olds = old.select(*key, **{f"_keep_{c}": old[c] for c in old.columns if c not in cols})
     carried = new.left_join(olds, list(key))
     fill = [

@@ -9,7 +9,7 @@ labels and the lifetime-value summary count the same orders on the same data.
 
 from retain.facts.activity import ActivityKind, activity_rows
 from retain.facts.attributes import PORTABLE_KEY, json_text
-from retain.facts.columns import require_columns, require_table
+from retain.facts.columns import missing_columns_error, require_columns, require_table
 from retain.facts.dates import DateLike, as_timestamp, parse_timestamp
 from retain.facts.orders import completed_orders, flag, is_completed, net_revenue
 
@@ -23,6 +23,7 @@ __all__ = [
     "flag",
     "is_completed",
     "json_text",
+    "missing_columns_error",
     "net_revenue",
     "parse_timestamp",
     "require_columns",

@@ -15,7 +15,7 @@ import pandas as pd
 from retain.errors import InvalidParameterError, MissingColumnError, Violation
 from retain.i18n import t
 
-__all__ = ["require_columns", "require_table"]
+__all__ = ["missing_columns_error", "require_columns", "require_table"]
 
 
 def require_columns(
@@ -31,11 +31,27 @@ def require_columns(
     ``purpose`` says what needs them (a translated phrase such as "churn features"), so the
     message tells the user which command wanted the column.
     """
-    missing = [c for c in columns if c not in table.columns]
-    if not missing:
-        return
-    present = ", ".join(str(c) for c in table.columns) or "-"
-    raise MissingColumnError(
+    present = [str(c) for c in table.columns]
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise missing_columns_error(name, missing, present=present, purpose=purpose)
+
+
+def missing_columns_error(
+    name: str,
+    missing: Sequence[str],
+    *,
+    present: Sequence[str],
+    purpose: str | None = None,
+    hint: str | None = None,
+) -> MissingColumnError:
+    """The error for ``missing`` columns of table ``name``: one violation per column.
+
+    The hint lists the ``present`` columns and how to load the table, unless ``hint`` replaces
+    it (a model fed a summary frame says which function produces the columns).
+    """
+    listed = ", ".join(present) or "-"
+    return MissingColumnError(
         [
             Violation(
                 rule="missing_column",
@@ -46,7 +62,7 @@ def require_columns(
                 ),
                 file=name,
                 column=c,
-                hint=t("facts.missing_column_hint", table=name, present=present),
+                hint=hint or t("facts.missing_column_hint", table=name, present=listed),
             )
             for c in missing
         ]

@@ -22,7 +22,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from retain.config import ChurnDefinition
-from retain.facts import DateLike, as_timestamp
+from retain.facts import DateLike, as_timestamp, flag
 from retain.features.sources import SourceLike, Sources
 from retain.i18n import t
 
@@ -104,7 +104,7 @@ def churn_labels(
         kept = acts.filter(window).select("customer_id").distinct()
     kept = kept.mutate(_kept=ibis.literal(1))
     joined = pop.left_join(kept, "customer_id").drop("customer_id_right")
-    return joined.select("customer_id", churned=joined._kept.isnull().cast("int8")).order_by(
+    return joined.select("customer_id", churned=flag(joined._kept.isnull()).cast("int8")).order_by(
         "customer_id"
     )
 

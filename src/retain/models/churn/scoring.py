@@ -33,8 +33,10 @@ from retain.models.churn.panel import add_p_alive, data_window
 from retain.models.churn.reasons import family_groups, reasons_json_array
 from retain.models.churn.registry import RegisteredModel, feature_schema_hash
 from retain.schema import get_table
+from retain.warehouse import replace_scope
 
 __all__ = [
+    "CHURN_RUN",
     "REASON_FLOOR",
     "ScoreResult",
     "predict_with_contributions",
@@ -42,6 +44,10 @@ __all__ = [
     "score_customers",
     "score_frame",
 ]
+
+
+CHURN_RUN = ("as_of", "definition", "model_version")
+"""A scoring run of ``churn_scores``: writing it again replaces exactly its rows."""
 
 
 @dataclass
@@ -351,33 +357,5 @@ def score_customers(
     scored = scored[columns]
     drift = drift_report(card.get("reference", {}), frame, scored["probability"].to_numpy())
     if write and sources.warehouse is not None:
-        _write_scores(sources.warehouse, scored)
+        replace_scope(sources.warehouse, "churn_scores", scored, scope=CHURN_RUN)
     return ScoreResult(scored, drift, when, registered.version)
-
-
-def _write_scores(con: Any, scored: pd.DataFrame) -> None:
-    import retain.warehouse as wh
-
-    if not wh.table_exists(con, "churn_scores") or scored.empty:
-        wh.write_table(con, "churn_scores", _typed(scored), mode="append")
-        return
-    existing = wh.read_table(con, "churn_scores").to_pandas()
-    first = scored.iloc[0]
-    same = (
-        (pd.to_datetime(existing["as_of"]) == first["as_of"])
-        & (existing["definition"] == first["definition"])
-        & (existing["model_version"] == first["model_version"])
-    )
-    if same.any():
-        kept = existing[~same.to_numpy()]
-        rows = pd.concat([kept, scored], ignore_index=True) if len(kept) else scored
-        wh.write_table(con, "churn_scores", _typed(rows))
-    else:
-        wh.write_table(con, "churn_scores", _typed(scored), mode="append")
-
-
-def _typed(frame: pd.DataFrame) -> Any:
-    import ibis
-
-    schema = get_table("churn_scores").ibis_schema()
-    return ibis.memtable(frame, schema=schema)

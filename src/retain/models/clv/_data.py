@@ -17,7 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from retain.errors import DataValidationError, MissingColumnError, SchemaError, Violation
+from retain.errors import DataValidationError, SchemaError, Violation
+from retain.facts import missing_columns_error
 from retain.i18n import t
 
 __all__ = ["Checked", "as_pandas", "check_columns", "read_input"]
@@ -84,17 +85,11 @@ def as_pandas(data: Any, *, columns: Sequence[str], table: str, compress: bool) 
 def _require(present: set[str], columns: Sequence[str], table: str) -> None:
     missing = [c for c in columns if c not in present]
     if missing:
-        raise MissingColumnError(
-            [
-                Violation(
-                    rule="missing_column",
-                    message=t("clv.missing_column", table=table, column=c),
-                    file=table,
-                    column=c,
-                    hint=t("clv.missing_column_hint", columns=", ".join(columns)),
-                )
-                for c in missing
-            ]
+        raise missing_columns_error(
+            table,
+            missing,
+            present=sorted(present),
+            hint=t("clv.missing_column_hint", columns=", ".join(columns)),
         )
 
 

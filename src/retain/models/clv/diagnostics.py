@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from retain.facts import completed_orders
 from retain.i18n import t
 from retain.models.clv.gamma_gamma import GammaGammaModel
 from retain.models.clv.rfm import UNIT_DAYS
@@ -140,9 +141,7 @@ def cumulative_tracking(
     unit = UNIT_DAYS[time_unit]
     cut = pd.Timestamp(calibration_end).floor("D")
     stop = pd.Timestamp(holdout_end).floor("D")
-    src = orders
-    if "status" in src.columns:
-        src = src.filter(src.status.isnull() | (src.status == "completed"))
+    src = completed_orders(orders)
     days = src.select(customer_id=src.customer_id, day=src.ordered_at.truncate("D")).distinct()
     first = days.group_by("customer_id").aggregate(first_day=days.day.min())
     cohort = first.filter(first.first_day <= ibis.literal(cut.to_pydatetime(), type="timestamp"))

@@ -22,7 +22,8 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from retain.errors import InvalidParameterError, MissingColumnError, Violation
+from retain.errors import InvalidParameterError
+from retain.facts import completed_orders, missing_columns_error, require_columns
 from retain.i18n import t
 
 __all__ = ["UNIT_DAYS", "compress_summary", "rfm_summary"]
@@ -84,20 +85,7 @@ def rfm_summary(
         ``monetary_value`` [+ holdout columns]. *frequency*, *recency* and *T* are Fader et
         al.'s *x*, *t_x* and *T*.
     """
-    missing = [c for c in ("customer_id", "ordered_at", "amount") if c not in orders.columns]
-    if missing:
-        raise MissingColumnError(
-            [
-                Violation(
-                    rule="missing_column",
-                    message=t("clv.missing_column", table="orders", column=c),
-                    file="orders",
-                    column=c,
-                    hint=t("clv.missing_column_hint", columns="customer_id, ordered_at, amount"),
-                )
-                for c in missing
-            ]
-        )
+    require_columns(orders, name="orders", columns=("customer_id", "ordered_at", "amount"))
     if time_unit not in UNIT_DAYS:
         raise InvalidParameterError(
             t("clv.unit_invalid", value=repr(time_unit), options="'day', 'week', 'month'"),
@@ -108,9 +96,7 @@ def rfm_summary(
             t("clv.holdout_without_calibration"), hint=t("clv.holdout_without_calibration_hint")
         )
     unit = UNIT_DAYS[time_unit]
-    src = orders
-    if "status" in src.columns:
-        src = src.filter(src.status.isnull() | (src.status == "completed"))
+    src = completed_orders(orders)
     daily = src.select(
         customer_id=src.customer_id,
         ordered_at=src.ordered_at,
@@ -176,19 +162,14 @@ def compress_summary(
     ``("frequency", "monetary_value")``, of Gamma-Gamma): fitting on it gives exactly the fit
     on one row per customer, with far fewer rows.
     """
-    missing = [c for c in columns if c not in summary.columns]
+    present = [str(c) for c in summary.columns]
+    missing = [c for c in columns if c not in present]
     if missing:
-        raise MissingColumnError(
-            [
-                Violation(
-                    rule="missing_column",
-                    message=t("clv.missing_column", table="rfm", column=c),
-                    file="rfm",
-                    column=c,
-                    hint=t("clv.missing_column_hint", columns=", ".join(columns)),
-                )
-                for c in missing
-            ]
+        raise missing_columns_error(
+            "rfm",
+            missing,
+            present=present,
+            hint=t("clv.missing_column_hint", columns=", ".join(columns)),
         )
     if "weight" in summary.columns:
         return summary.group_by(list(columns)).aggregate(weight=summary.weight.sum())

@@ -7,16 +7,16 @@ models, and writes results (the model store, the ``clv_scores`` table).
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import ibis
 import pandas as pd
 
 import retain.warehouse as wh
 from retain.errors import DataQualityWarning, NotFoundError
+from retain.facts import DateLike, as_timestamp
+from retain.features.sources import Sources
 from retain.i18n import t
 from retain.models.clv.bgnbd import BetaGeoModel
 from retain.models.clv.diagnostics import (
@@ -43,17 +43,19 @@ _PURCHASE: dict[str, type[BetaGeoModel] | type[ParetoNBDModel]] = {
     "bgnbd": BetaGeoModel,
     "pareto_nbd": ParetoNBDModel,
 }
-DateLike = str | dt.date | dt.datetime | pd.Timestamp
 
 
 def _orders(con: BaseBackend) -> Any:
-    orders = wh.read_table(con, "orders")
+    """The warehouse's orders, completed to the canonical columns (:class:`Sources`)."""
+    orders = Sources.of(con).orders
+    if orders is None:
+        raise NotFoundError(t("clv.no_orders"), hint=t("clv.no_orders_hint"))
     return orders
 
 
-def _day(value: DateLike | None, con: BaseBackend) -> pd.Timestamp:
+def _day(value: DateLike | None, con: BaseBackend, name: str = "as_of") -> pd.Timestamp:
     if value is not None:
-        return pd.Timestamp(value).floor("D")
+        return as_timestamp(value, name=name).floor("D")
     orders = _orders(con)
     last = orders.ordered_at.max().execute()
     if last is None or pd.isna(last):
@@ -155,32 +157,13 @@ def score_clv(
     return scores
 
 
+CLV_RUN = ("as_of", "model_version")
+"""A scoring run of ``clv_scores``: writing it again replaces exactly its rows."""
+
+
 def write_scores(con: BaseBackend, scores: pd.DataFrame) -> None:
     """Write ``scores`` to ``clv_scores``, replacing rows of the same as_of and model version."""
-    from retain.schema import get_table
-
-    schema = get_table("clv_scores").ibis_schema()
-    new = ibis.memtable(scores, schema=schema)
-    if wh.table_exists(con, "clv_scores"):
-        old = con.table("clv_scores")
-        keys = scores[["as_of", "model_version"]].drop_duplicates()
-        keep = old
-        for row in keys.itertuples(index=False):
-            keep = keep.filter(
-                ~(
-                    (
-                        keep.as_of
-                        == ibis.literal(
-                            pd.Timestamp(str(row.as_of)).to_pydatetime(), type="timestamp"
-                        )
-                    )
-                    & (keep.model_version == row.model_version)
-                )
-            )
-        combined = keep.cast(schema).union(new).to_pyarrow()
-        wh.write_table(con, "clv_scores", combined)
-    else:
-        wh.write_table(con, "clv_scores", new.to_pyarrow())
+    wh.replace_scope(con, "clv_scores", scores, scope=CLV_RUN)
 
 
 @dataclass
@@ -211,8 +194,8 @@ def evaluate_clv(
     when one exists) so ``retain report`` can show them.
     """
     orders = _orders(con)
-    cut = pd.Timestamp(calibration_end).floor("D")
-    stop = _day(holdout_end, con)
+    cut = as_timestamp(calibration_end, name="calibration_end").floor("D")
+    stop = _day(holdout_end, con, "holdout_end")
     unit = settings.clv.time_unit
     summary = rfm_summary(orders, calibration_end=cut, holdout_end=stop, time_unit=unit)
     frame = summary.to_pandas()
