@@ -7,8 +7,10 @@ with baselines, training time, library versions, risk-band thresholds and the re
 distributions that drift is measured against. Versions sort by time
 (``20240601T120000Z-3f2a``); the newest is the default.
 
+This module is churn's writer. Reading goes through :class:`retain.models.registry.ModelRegistry`,
+the one reader for every kind: :func:`list_models` and :func:`load_model` are its churn views.
 ``model.pkl`` is a pickle: load models only from a registry you trust. The card stores the file's
-SHA-256 and :func:`load_model` refuses a file that does not match it.
+SHA-256 and the registry refuses a file that does not match it, or a card without one.
 """
 
 from __future__ import annotations
@@ -23,13 +25,12 @@ import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
-from retain.errors import DataValidationError, NotFoundError, Violation
-from retain.i18n import t
 from retain.models.churn.classifier import ChurnClassifier
+from retain.models.registry import DIGEST_FIELD, ChurnKind, ModelRegistry
 
 __all__ = [
     "ModelCard",
@@ -42,8 +43,8 @@ __all__ = [
     "save_model",
 ]
 
-CARD = "card.json"
-ARTIFACT = "model.pkl"
+CARD = ChurnKind.card_name
+ARTIFACT = ChurnKind.artifact_name
 _LIBRARIES = (
     "retain",
     "lightgbm",
@@ -104,7 +105,7 @@ def save_model(model: ChurnClassifier, card: ModelCard, *, models_dir: Path) -> 
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=root))
     blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     (tmp / ARTIFACT).write_bytes(blob)
-    full = {**card, "version": version, "artifact_sha256": hashlib.sha256(blob).hexdigest()}
+    full = {**card, "version": version, DIGEST_FIELD: hashlib.sha256(blob).hexdigest()}
     (tmp / CARD).write_text(
         json.dumps(full, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
     )
@@ -114,48 +115,20 @@ def save_model(model: ChurnClassifier, card: ModelCard, *, models_dir: Path) -> 
 
 
 def list_models(*, models_dir: Path) -> list[ModelCard]:
-    """Cards of every registered churn model, oldest first."""
-    root = _root(models_dir)
-    if not root.is_dir():
-        return []
-    cards = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        card_path = folder / CARD
-        if card_path.is_file():
-            cards.append(json.loads(card_path.read_text(encoding="utf-8")))
-    return cards
+    """Cards of every registered churn model, oldest first (unreadable cards are skipped)."""
+    cards = ModelRegistry(models_dir).cards(ChurnKind.name)
+    return [dict(card.data) for card in reversed(cards)]
 
 
 def load_model(version: str | None = None, *, models_dir: Path) -> RegisteredModel:
-    """The model ``version`` (default: the newest) and its card."""
-    cards = list_models(models_dir=models_dir)
-    if not cards:
-        raise NotFoundError(
-            t("churn.no_model", path=str(_root(models_dir))), hint=t("churn.no_model_hint")
-        )
-    if version is None:
-        card = cards[-1]
-    else:
-        found = [c for c in cards if c["version"] == version]
-        if not found:
-            known = ", ".join(c["version"] for c in cards[-5:])
-            raise NotFoundError(
-                t("churn.unknown_version", version=version),
-                hint=t("churn.unknown_version_hint", known=known),
-            )
-        card = found[0]
-    folder = _root(models_dir) / card["version"]
-    blob = (folder / ARTIFACT).read_bytes()
-    if hashlib.sha256(blob).hexdigest() != card.get("artifact_sha256"):
-        raise DataValidationError(
-            [
-                Violation(
-                    rule="artifact_hash",
-                    message=t("churn.artifact_changed"),
-                    file=str(folder / ARTIFACT),
-                    hint=t("churn.artifact_changed_hint"),
-                )
-            ]
-        )
-    model = pickle.loads(blob)  # noqa: S301 - verified against the card's SHA-256 above
-    return RegisteredModel(card["version"], model, card, folder)
+    """The model ``version`` (default: the newest) and its card, after the SHA-256 check."""
+    registry = ModelRegistry(models_dir)
+    card = (
+        registry.latest(ChurnKind.name)
+        if version is None
+        else registry.card(f"{ChurnKind.name}/{version}")
+    )
+    loaded = registry.load(card)
+    # ChurnKind.build refuses anything but a ChurnClassifier.
+    model = cast(ChurnClassifier, loaded.model)
+    return RegisteredModel(card.version, model, dict(card.data), card.path.parent)

@@ -4,6 +4,12 @@ A version holds the fitted purchase and spend models (class, hyper-parameters, p
 standard errors, log-likelihood), the summary settings they were fitted with (time unit,
 as-of date) and, after ``retain clv evaluate``, the holdout diagnostics. Files are plain JSON so
 a reviewer can read what a score was computed with. Versions sort by creation time.
+
+This module is the CLV writer. Each file records ``artifact_sha256``, the SHA-256 of the document
+without that field (:func:`retain.models.registry.json_sha256`), so a hand-edited parameter is
+caught. Reading goes through :class:`retain.models.registry.ModelRegistry`, the one reader for
+every kind: :func:`list_versions` and :func:`load_models` are its CLV views, and files written
+before the digest existed still load.
 """
 
 from __future__ import annotations
@@ -14,20 +20,27 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from retain.errors import NotFoundError
-from retain.i18n import t
 from retain.models.clv.bgbb import BetaGeoBetaBinomModel
 from retain.models.clv.bgnbd import BetaGeoModel
 from retain.models.clv.gamma_gamma import GammaGammaModel
 from retain.models.clv.pareto_nbd import ParetoNBDModel
 from retain.models.clv.sbg import ShiftedBetaGeometricModel
+from retain.models.registry import DIGEST_FIELD, ClvKind, ModelRegistry, json_sha256
 
 if TYPE_CHECKING:
     from retain.config import Settings
 
-__all__ = ["StoredModels", "list_versions", "load_models", "save_models", "store_dir"]
+__all__ = [
+    "StoredModels",
+    "list_versions",
+    "load_models",
+    "model_from_entry",
+    "save_models",
+    "store_dir",
+    "update_meta",
+]
 
 _CLASSES: dict[str, type[Any]] = {
     cls.__name__: cls
@@ -73,7 +86,7 @@ class StoredModels:
 
 def store_dir(settings: Settings) -> Path:
     """``settings.models_dir / "clv"``."""
-    return Path(settings.models_dir) / "clv"
+    return Path(settings.models_dir) / ClvKind.name
 
 
 def _dump(model: Any) -> dict[str, Any]:
@@ -81,12 +94,24 @@ def _dump(model: Any) -> dict[str, Any]:
     return {"class": type(model).__name__, "hyper_parameters": model.get_params(), "state": state}
 
 
-def _load(entry: dict[str, Any]) -> Any:
+def model_from_entry(entry: dict[str, Any]) -> Any:
+    """The fitted model a stored entry (class, hyper-parameters, learned state) describes."""
     cls = _CLASSES[entry["class"]]
     model = cls(**entry["hyper_parameters"])
     for key, value in entry["state"].items():
         setattr(model, key, value)
     return model
+
+
+def _write(path: Path, document: dict[str, Any], *, sign: bool) -> None:
+    """Write ``document`` atomically, normalised to what JSON reads back, with its digest."""
+    body = json.loads(json.dumps(document, default=str))
+    body.pop(DIGEST_FIELD, None)
+    if sign:
+        body[DIGEST_FIELD] = json_sha256(body)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(body, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def save_models(models: dict[str, Any], *, settings: Settings, meta: dict[str, Any]) -> str:
@@ -98,43 +123,39 @@ def save_models(models: dict[str, Any], *, settings: Settings, meta: dict[str, A
     folder = store_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     doc = {"version": version, "created_at": now.isoformat(), "models": body, "meta": meta}
-    tmp = folder / f".{version}.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, folder / f"{version}.json")
+    _write(folder / f"{version}.json", doc, sign=True)
     return version
 
 
 def update_meta(version: str, *, settings: Settings, **meta: Any) -> None:
-    """Merge ``meta`` into a stored version's metadata (used to attach evaluation results)."""
-    path = store_dir(settings) / f"{version}.json"
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    doc["meta"].update(meta)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    """Merge ``meta`` into a stored version's metadata (used to attach evaluation results).
+
+    The file is verified first, so a changed file is refused rather than re-signed; a file
+    written before digests existed stays without one.
+    """
+    registry = ModelRegistry(settings.models_dir)
+    card = registry.card(f"{ClvKind.name}/{version}")
+    doc = json.loads(registry.verify(card))
+    doc["meta"] = {**(doc.get("meta") or {}), **meta}
+    _write(card.path, doc, sign=card.sha256 is not None)
 
 
 def list_versions(settings: Settings) -> list[str]:
-    """Stored versions, oldest first."""
-    folder = store_dir(settings)
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.glob("clv-*.json"))
+    """Stored versions, oldest first (unreadable files are skipped)."""
+    cards = ModelRegistry(settings.models_dir).cards(ClvKind.name)
+    return [card.version for card in reversed(cards)]
 
 
 def load_models(settings: Settings, version: str | None = None) -> StoredModels:
-    """Load ``version`` (default: the latest); :class:`NotFoundError` when there is none."""
-    versions = list_versions(settings)
-    if not versions:
-        raise NotFoundError(
-            t("clv.no_models", path=str(store_dir(settings))), hint=t("clv.no_models_hint")
-        )
-    chosen = versions[-1] if version is None else version
-    if chosen not in versions:
-        raise NotFoundError(
-            t("clv.unknown_version", version=chosen, known=", ".join(versions[-5:])),
-            hint=t("clv.unknown_version_hint"),
-        )
-    doc = json.loads((store_dir(settings) / f"{chosen}.json").read_text(encoding="utf-8"))
-    models = {role: _load(entry) for role, entry in doc["models"].items()}
-    return StoredModels(version=chosen, models=models, meta=doc.get("meta", {}))
+    """Load ``version`` (default: the latest) after the registry's SHA-256 check.
+
+    Raises :class:`NotFoundError` when there is none.
+    """
+    registry = ModelRegistry(settings.models_dir)
+    card = (
+        registry.latest(ClvKind.name)
+        if version is None
+        else registry.card(f"{ClvKind.name}/{version}")
+    )
+    # ClvKind.build returns StoredModels.
+    return cast(StoredModels, registry.load(card).model)
