@@ -1,59 +1,58 @@
-"""Model cards from the registry under ``settings.models_dir`` (written by the model commands).
+"""Model cards for the API and the dashboard, read through the one model registry.
 
-A card is a JSON object in a file whose name contains ``card`` (``card.json``,
-``model_card.json``). The service reads them as they are, so a new model kind shows up without a
-change here; the dashboard lists common fields (name, kind, version, created_at, metrics) and
-shows the rest as a table.
+:class:`retain.models.registry.ModelRegistry` reads every kind (churn, lifetime value, and any
+kind added later) under ``settings.models_dir``. This module shapes its typed cards into the
+dict the API and the Models page show: ``id`` (``<kind>/<version>``), ``kind``, ``path`` and
+``card``, the stored card with the common fields filled in where the kind stores them under
+another name (``name``, ``version``, ``created_at``, headline ``metrics``, ``data_window``).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from retain.errors import NotFoundError
-from retain.i18n import t
+from retain.models.registry import ModelCard, ModelRegistry
 
-__all__ = ["get_card", "list_cards"]
-
-_MAX_CARD_BYTES = 2 * 1024 * 1024
+__all__ = ["get_card", "list_cards", "public_card"]
 
 
-def _card_files(root: Path) -> list[Path]:
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.rglob("*.json") if "card" in p.name.lower() and p.is_file())
-
-
-def _read(path: Path, root: Path) -> dict[str, Any] | None:
-    if path.stat().st_size > _MAX_CARD_BYTES:
-        return None
+def public_card(card: ModelCard, models_dir: Path) -> dict[str, Any]:
+    """``{"id", "kind", "name", "version", "created_at", "path", "card"}`` for one card."""
+    shown: dict[str, Any] = dict(card.data)
+    shown.setdefault("kind", card.kind)
+    shown.setdefault("name", card.title)
+    shown.setdefault("version", card.version)
+    created = card.created_at.isoformat() if card.created_at else None
+    if created:
+        shown.setdefault("created_at", created)
+    if card.metrics:
+        shown.setdefault("metrics", dict(card.metrics))
+    if card.window.end and "data_window" not in shown:
+        shown["data_window"] = card.window.as_dict()
+    if card.notes:
+        stored = shown.get("notes")
+        shown["notes"] = [*(stored if isinstance(stored, list) else []), *card.notes]
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    ref = str(path.parent.relative_to(root)) if path.parent != root else path.stem
-    data.setdefault("name", path.parent.parent.name if path.parent != root else path.stem)
-    data.setdefault("version", path.parent.name if path.parent != root else "")
-    return {"id": ref.replace("\\", "/"), "path": str(path.relative_to(root)), "card": data}
+        path = card.path.relative_to(Path(models_dir))
+    except ValueError:
+        path = card.path
+    return {
+        "id": card.id,
+        "kind": card.kind,
+        "name": card.name,
+        "version": card.version,
+        "created_at": created,
+        "path": path.as_posix(),
+        "card": shown,
+    }
 
 
 def list_cards(models_dir: Path) -> list[dict[str, Any]]:
-    """Every readable card, newest first (by the card's ``created_at`` when present)."""
-    root = Path(models_dir)
-    cards = [c for p in _card_files(root) if (c := _read(p, root)) is not None]
-    cards.sort(key=lambda c: str(c["card"].get("created_at") or ""), reverse=True)
-    return cards
+    """Every readable card of every kind, newest first (unreadable ones are logged and left out)."""
+    return [public_card(card, models_dir) for card in ModelRegistry(models_dir).cards()]
 
 
 def get_card(models_dir: Path, card_id: str) -> dict[str, Any]:
-    """The card with ``card_id`` (its folder under the registry) or 404."""
-    for card in list_cards(models_dir):
-        if card["id"] == card_id:
-            return card
-    raise NotFoundError(
-        t("app.model_not_found", id=card_id), hint=t("app.no_models_hint"), code="models.not_found"
-    )
+    """The card with ``card_id`` (``<kind>/<version>``); 404 when unknown, 422 when unreadable."""
+    return public_card(ModelRegistry(models_dir).card(card_id), models_dir)
