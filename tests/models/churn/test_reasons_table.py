@@ -30,7 +30,7 @@ from retain.models.churn.reasons import (
     reasons_json_column,
     render_stored_reasons,
 )
-from retain.models.churn.reasons.rules import FALLBACK_KEYS, PROFILE, Text, fallback_reason
+from retain.models.churn.reasons.rules import FALLBACK_KEYS, PROFILE, Str, fallback_reason
 
 # Every feature a reason rule reads, the other members of their families, and features without
 # a rule (profile, a customer attribute, features outside the catalog): spelled out, so that the
@@ -245,8 +245,8 @@ def test_the_table_reads_only_features_the_catalog_knows() -> None:
 
 def _candidates(rule: Rule) -> dict[str, list[object]]:
     """Values for each feature the rule reads that reach every side of every one of its tests."""
-    texts = {test.feature for v in rule.variants for test in v.when if test.reads_text}
-    texts |= {p.feature for v in rule.variants for _, p in v.params if isinstance(p, Text)}
+    texts = {cond.feature for v in rule.variants for cond in v.when if cond.reads_text}
+    texts |= {p.feature for v in rule.variants for _, p in v.params if isinstance(p, Str)}
     out: dict[str, list[object]] = {}
     for name in rule.features:
         if name in texts:
@@ -254,9 +254,9 @@ def _candidates(rule: Rule) -> dict[str, list[object]]:
             continue
         values: set[float] = {math.nan, 0.0, 1.0, -1.0, 2.5, -60.0}
         for v in rule.variants:
-            for test in v.when:
-                if test.feature == name and isinstance(test.value, int | float):
-                    values |= {test.value - 0.5, float(test.value), test.value + 0.5}
+            for cond in v.when:
+                if cond.feature == name and isinstance(cond.value, int | float):
+                    values |= {cond.value - 0.5, float(cond.value), cond.value + 0.5}
         ordered = sorted(values, key=lambda x: (math.isnan(x), x))
         out[name] = list(ordered)
     return out

@@ -13,7 +13,7 @@ orders actually rose) is passed over for the next one, so a reason is never fals
 The package, by job:
 
 - :mod:`.rules`: THE rule table, one entry per family (message keys, the feature values read,
-  the tests that pick a variant, the parameters formatted), and the fallback for the rest;
+  the conditions that pick a variant, the parameters formatted), and the fallback for the rest;
 - :mod:`.render`: one customer at a time (:func:`reason_codes`), the reference;
 - :mod:`.vectorised` (with the compiled :mod:`._kernels`): a whole chunk at once, the same bytes
   (:func:`reasons_json_array`), which batch scoring uses;

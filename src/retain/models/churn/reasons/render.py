@@ -17,10 +17,10 @@ import pandas as pd
 from retain.models.churn.reasons.families import family_sums
 from retain.models.churn.reasons.rules import (
     RULES_BY_FAMILY,
+    Condition,
+    Int,
     Rule,
-    Test,
-    Text,
-    Whole,
+    Str,
     fallback_reason,
     read_number,
     value_text,
@@ -38,24 +38,24 @@ def _number(row: Row, name: str) -> float:
     return math.nan if value is None else value
 
 
-def _holds(test: Test, row: Row) -> bool:
-    if test.reads_text:
-        value = row.get(test.feature)
-        return isinstance(value, str) and test.text(value)
-    other = None if test.than is None else _number(row, test.than)
-    return bool(test.number(_number(row, test.feature), other))
+def _holds(cond: Condition, row: Row) -> bool:
+    if cond.reads_text:
+        value = row.get(cond.feature)
+        return isinstance(value, str) and cond.text(value)
+    other = None if cond.than is None else _number(row, cond.than)
+    return bool(cond.number(_number(row, cond.feature), other))
 
 
-def _param(param: Whole | Text, row: Row) -> Any:
-    if isinstance(param, Text):
+def _param(param: Int | Str, row: Row) -> Any:
+    if isinstance(param, Str):
         return str(row.get(param.feature))
-    return Whole.to_int(param.scale(_number(row, param.feature)))
+    return Int.to_int(param.scale(_number(row, param.feature)))
 
 
 def rule_reason(rule: Rule, row: Row) -> tuple[str, dict[str, Any]] | None:
     """The message key and parameters ``rule`` gives one row, or None when no variant holds."""
     for v in rule.variants:
-        if all(_holds(test, row) for test in v.when):
+        if all(_holds(cond, row) for cond in v.when):
             return v.key, {name: _param(param, row) for name, param in v.params}
     return None
 

@@ -1,15 +1,15 @@
 """The rule table: how each feature family's contribution to churn is put into words.
 
 One :class:`Rule` per family with its own wording. A rule is an ordered list of variants; the
-first variant whose tests all hold for a customer is that family's reason: its message key (in
+first variant whose conditions all hold for a customer is that family's reason: its message key (in
 ``i18n/catalogs/reasons.toml``) and parameters read from the customer's own feature values. No
 variant holding means the family has no reason for that customer (its values contradict the
 sentence), and the next family is tried.
 
 Both ways of wording reasons read this table: :mod:`.render` one customer at a time, and
-:mod:`.vectorised` a whole chunk at once. The meaning of each test and parameter is defined once
-here, on a value that is a float or a numpy array alike (NaN: missing), so the two paths cannot
-drift. Families without a rule (profile columns, customer attributes, features outside the
+:mod:`.vectorised` a whole chunk at once. What each condition and parameter means is defined
+once, here, on a value that is a float or a numpy array alike (NaN: missing), so the two paths
+cannot drift. Families without a rule (profile columns, customer attributes, features outside the
 catalog) name their strongest member and its value: :func:`fallback_reason`.
 """
 
@@ -30,18 +30,18 @@ __all__ = [
     "PROFILE",
     "RULES",
     "RULES_BY_FAMILY",
+    "Condition",
+    "Int",
     "Rule",
-    "Test",
-    "Text",
+    "Str",
     "Variant",
-    "Whole",
     "fallback_reason",
     "read_number",
     "value_text",
 ]
 
 Op = Literal["present", "nonzero", "<", ">=", ">", "==", "text", "text=="]
-"""What a :class:`Test` checks. ``text`` and ``text==`` read a str value; the others a number."""
+"""What a :class:`Condition` checks: ``text`` and ``text==`` read a str, the others a number."""
 
 X = TypeVar("X", float, np.ndarray)
 """A feature value: one customer's float, or a chunk's float64 column (NaN: missing)."""
@@ -55,8 +55,8 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 
 
 @dataclass(frozen=True)
-class Test:
-    """One condition on a feature value. A missing value fails every test.
+class Condition:
+    """One condition on a feature value. A missing value fails every condition.
 
     ``present``: the value is a number; ``nonzero``: a number other than 0; ``<``, ``>=``,
     ``>``, ``==``: compared with ``value``, or with the feature ``than`` (missing: fails);
@@ -70,7 +70,7 @@ class Test:
 
     def __post_init__(self) -> None:
         if self.op not in get_args(Op):
-            raise ValueError(f"unknown test {self.op!r}")
+            raise ValueError(f"unknown condition {self.op!r}")
         compares = self.op in _COMPARE
         if self.than is not None and not compares:
             raise ValueError(f"{self.op!r} compares with no other feature")
@@ -81,27 +81,27 @@ class Test:
 
     @property
     def reads_text(self) -> bool:
-        """Whether the test reads the value as a str (else as a number)."""
+        """Whether the condition reads the value as a str (else as a number)."""
         return self.op in ("text", "text==")
 
     def number(self, x: X, other: X | None = None) -> Any:
-        """The test on a number ``x`` (``other``: the value of ``than``), elementwise on arrays.
+        """The condition on a number ``x`` (``other``: the value of ``than``).
 
-        A bool for a float, a bool array for an array.
+        A bool for a float, a bool array (elementwise) for an array.
         """
         if self.op == "present":
             return x == x  # NaN is the one value unequal to itself
         if self.op == "nonzero":
             return (x == x) & (x != 0)
-        return _COMPARE[self.op](x, self.value if other is None else other)
+        return _COMPARE[self.op](x, self.value if self.than is None else other)
 
     def text(self, value: str) -> bool:
-        """The test on a str value."""
+        """The condition on a str value."""
         return value != "" if self.op == "text" else value == self.value
 
 
 @dataclass(frozen=True)
-class Whole:
+class Int:
     """An integer parameter: the feature's value times ``times``, rounded half to even.
 
     A missing value gives 0. ``times=-1`` words a fall as a positive number, ``times=100`` a
@@ -127,13 +127,13 @@ class Whole:
 
 
 @dataclass(frozen=True)
-class Text:
-    """A text parameter: the feature's value as a str (used where a ``text`` test holds)."""
+class Str:
+    """A text parameter: the feature's value as a str (used where a ``text`` condition holds)."""
 
     feature: str
 
 
-Param = Whole | Text
+Param = Int | Str
 
 
 @dataclass(frozen=True)
@@ -141,13 +141,13 @@ class Variant:
     """One way a family is worded: the message key, when it applies, what it formats."""
 
     key: str
-    when: tuple[Test, ...] = ()
+    when: tuple[Condition, ...] = ()
     params: tuple[tuple[str, Param], ...] = ()
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A family's reason: the first of its variants whose tests all hold."""
+    """A family's reason: the first of its variants whose conditions all hold."""
 
     family: str
     variants: tuple[Variant, ...]
@@ -156,10 +156,10 @@ class Rule:
     def __post_init__(self) -> None:
         names: dict[str, None] = {}
         for v in self.variants:
-            for test in v.when:
-                names[test.feature] = None
-                if test.than is not None:
-                    names[test.than] = None
+            for cond in v.when:
+                names[cond.feature] = None
+                if cond.than is not None:
+                    names[cond.than] = None
             for _, param in v.params:
                 names[param.feature] = None
         object.__setattr__(self, "features", tuple(names))
@@ -170,59 +170,59 @@ class Rule:
         return tuple(v.key for v in self.variants)
 
 
-def variant(key: str, *when: Test, **params: Param) -> Variant:
-    """A :class:`Variant`: ``key``, its tests (all must hold) and its named parameters."""
+def variant(key: str, *when: Condition, **params: Param) -> Variant:
+    """A :class:`Variant`: ``key``, its conditions (all must hold) and its named parameters."""
     return Variant(key, when, tuple(params.items()))
 
 
-def present(feature: str) -> Test:
+def present(feature: str) -> Condition:
     """The value is a number."""
-    return Test(feature, "present")
+    return Condition(feature, "present")
 
 
-def nonzero(feature: str) -> Test:
+def nonzero(feature: str) -> Condition:
     """The value is a number other than 0."""
-    return Test(feature, "nonzero")
+    return Condition(feature, "nonzero")
 
 
-def below(feature: str, value: float) -> Test:
+def below(feature: str, value: float) -> Condition:
     """The value is less than ``value``."""
-    return Test(feature, "<", value)
+    return Condition(feature, "<", value)
 
 
-def at_least(feature: str, value: float) -> Test:
+def at_least(feature: str, value: float) -> Condition:
     """The value is ``value`` or more."""
-    return Test(feature, ">=", value)
+    return Condition(feature, ">=", value)
 
 
-def above(feature: str, value: float | None = None, *, than: str | None = None) -> Test:
+def above(feature: str, value: float | None = None, *, than: str | None = None) -> Condition:
     """The value is more than ``value``, or than the feature ``than``'s value."""
-    return Test(feature, ">", value, than)
+    return Condition(feature, ">", value, than)
 
 
-def equals(feature: str, value: float) -> Test:
+def equals(feature: str, value: float) -> Condition:
     """The value is ``value``."""
-    return Test(feature, "==", value)
+    return Condition(feature, "==", value)
 
 
-def non_empty(feature: str) -> Test:
+def non_empty(feature: str) -> Condition:
     """The value is a non-empty str."""
-    return Test(feature, "text")
+    return Condition(feature, "text")
 
 
-def text_equals(feature: str, value: str) -> Test:
+def text_equals(feature: str, value: str) -> Condition:
     """The value is the str ``value``."""
-    return Test(feature, "text==", value)
+    return Condition(feature, "text==", value)
 
 
 def _fell(key: str, change_pct: str) -> Variant:
     """A change in percent that went down, worded as the size of the fall."""
-    return variant(key, below(change_pct, 0), pct=Whole(change_pct, times=-1))
+    return variant(key, below(change_pct, 0), pct=Int(change_pct, times=-1))
 
 
 def _count(family: str, key: str, feature: str) -> Rule:
     """A count that is not zero, worded as itself."""
-    return Rule(family, (variant(key, nonzero(feature), n=Whole(feature)),))
+    return Rule(family, (variant(key, nonzero(feature), n=Int(feature)),))
 
 
 RULES: tuple[Rule, ...] = (
@@ -232,17 +232,17 @@ RULES: tuple[Rule, ...] = (
             variant(
                 "reasons.complaints_unresolved",
                 nonzero("complaints_unresolved"),
-                n=Whole("complaints_unresolved"),
-                days=Whole("oldest_open_ticket_days"),
+                n=Int("complaints_unresolved"),
+                days=Int("oldest_open_ticket_days"),
             ),
             variant(
                 "reasons.tickets_open",
                 nonzero("tickets_open"),
-                n=Whole("tickets_open"),
-                days=Whole("oldest_open_ticket_days"),
+                n=Int("tickets_open"),
+                days=Int("oldest_open_ticket_days"),
             ),
             variant(
-                "reasons.complaints_recent", nonzero("complaints_90d"), n=Whole("complaints_90d")
+                "reasons.complaints_recent", nonzero("complaints_90d"), n=Int("complaints_90d")
             ),
         ),
     ),
@@ -252,8 +252,8 @@ RULES: tuple[Rule, ...] = (
             variant(
                 "reasons.payment_failed",
                 nonzero("payment_failures_90d"),
-                n=Whole("payment_failures_90d"),
-                days=Whole("days_since_payment_failure"),
+                n=Int("payment_failures_90d"),
+                days=Int("days_since_payment_failure"),
             ),
         ),
     ),
@@ -265,7 +265,7 @@ RULES: tuple[Rule, ...] = (
                 "reasons.usage_stopped",
                 equals("events_90d", 0),
                 present("days_since_last_event"),
-                days=Whole("days_since_last_event"),
+                days=Int("days_since_last_event"),
             ),
         ),
     ),
@@ -275,7 +275,7 @@ RULES: tuple[Rule, ...] = (
             variant(
                 "reasons.no_contact",
                 at_least("days_since_contact", 30),
-                days=Whole("days_since_contact"),
+                days=Int("days_since_contact"),
             ),
         ),
     ),
@@ -289,7 +289,7 @@ RULES: tuple[Rule, ...] = (
                 "reasons.no_recent_orders_after",
                 equals("orders_90d", 0),
                 above("orders_total", 1),
-                n=Whole("orders_total"),
+                n=Int("orders_total"),
             ),
             variant("reasons.single_order", equals("orders_total", 1)),
         ),
@@ -302,13 +302,13 @@ RULES: tuple[Rule, ...] = (
                 present("days_since_last_order"),
                 nonzero("mean_days_between_orders"),
                 above("days_since_last_order", than="mean_days_between_orders"),
-                days=Whole("days_since_last_order"),
-                usual=Whole("mean_days_between_orders"),
+                days=Int("days_since_last_order"),
+                usual=Int("mean_days_between_orders"),
             ),
             variant(
                 "reasons.inactive",
                 present("days_since_last_order"),
-                days=Whole("days_since_last_order"),
+                days=Int("days_since_last_order"),
             ),
         ),
     ),
@@ -319,7 +319,7 @@ RULES: tuple[Rule, ...] = (
             variant(
                 "reasons.discount_dependent",
                 nonzero("discounted_order_share"),
-                pct=Whole("discounted_order_share", times=100),
+                pct=Int("discounted_order_share", times=100),
             ),
         ),
     ),
@@ -331,13 +331,13 @@ RULES: tuple[Rule, ...] = (
             variant(
                 "reasons.survey_down",
                 below("survey_score_change", 0),
-                score=Whole("survey_last_score"),
-                change=Whole("survey_score_change", times=-1),
+                score=Int("survey_last_score"),
+                change=Int("survey_score_change", times=-1),
             ),
             variant(
                 "reasons.survey_score",
                 present("survey_last_score"),
-                score=Whole("survey_last_score"),
+                score=Int("survey_last_score"),
             ),
         ),
     ),
@@ -348,12 +348,12 @@ RULES: tuple[Rule, ...] = (
             variant(
                 "reasons.new_subscriber",
                 below("subscription_tenure_days", 180),
-                days=Whole("subscription_tenure_days"),
+                days=Int("subscription_tenure_days"),
             ),
             variant(
                 "reasons.cancelled_before",
                 nonzero("subscriptions_ended"),
-                n=Whole("subscriptions_ended"),
+                n=Int("subscriptions_ended"),
             ),
         ),
     ),
@@ -363,26 +363,26 @@ RULES: tuple[Rule, ...] = (
             variant(
                 "reasons.contract_ending",
                 present("days_to_contract_end"),
-                days=Whole("days_to_contract_end"),
+                days=Int("days_to_contract_end"),
             ),
             variant(
                 "reasons.renewal_due",
                 present("days_to_renewal"),
                 text_equals("billing_period", "year"),
-                days=Whole("days_to_renewal"),
+                days=Int("days_to_renewal"),
             ),
             variant("reasons.no_contract"),
         ),
     ),
     Rule(
         "tenure",
-        (variant("reasons.new_customer", below("tenure_days", 180), days=Whole("tenure_days")),),
+        (variant("reasons.new_customer", below("tenure_days", 180), days=Int("tenure_days")),),
     ),
-    Rule("plan", (variant("reasons.plan", non_empty("plan"), plan=Text("plan")),)),
+    Rule("plan", (variant("reasons.plan", non_empty("plan"), plan=Str("plan")),)),
     Rule("consent", (variant("reasons.no_email_consent", equals("email_opt_in", 0)),)),
     Rule(
         "p_alive",
-        (variant("reasons.low_p_alive", present("p_alive"), pct=Whole("p_alive", times=100)),),
+        (variant("reasons.low_p_alive", present("p_alive"), pct=Int("p_alive", times=100)),),
     ),
 )
 """Every family with its own wording, in no particular order (the contributions rank them)."""

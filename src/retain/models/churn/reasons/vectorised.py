@@ -2,8 +2,8 @@
 
 Batch scoring words the reasons of every customer; doing that row by row in Python costs more
 than the trees. Here each rule of :mod:`.rules` is read over whole columns instead: every
-variant becomes a mask (the rows where its tests hold) and parameter columns, tried in the
-rule's order, so a row gets the variant :func:`.render.rule_reason` would give it. Every
+variant becomes a mask (the rows where its conditions hold) and parameter columns, tried in
+the rule's order, so a row gets the variant :func:`.render.rule_reason` would give it. Every
 constant piece of text (each variant's ``{"key":...,"params":{`` head, string parameter
 values, the heads of profile attributes) is encoded once per chunk; compiled kernels
 (:mod:`._kernels`) then pick each row's top families and write the JSON bytes straight into an
@@ -24,10 +24,10 @@ from retain.models.churn.reasons._kernels import SPECIAL, pick, write
 from retain.models.churn.reasons.families import family_sums
 from retain.models.churn.reasons.rules import (
     RULES_BY_FAMILY,
+    Condition,
+    Int,
     Rule,
-    Test,
-    Text,
-    Whole,
+    Str,
     fallback_reason,
     read_number,
     value_text,
@@ -75,11 +75,11 @@ class _Columns:
         self._num[name] = out
         return out
 
-    def ints(self, param: Whole) -> np.ndarray:
+    def ints(self, param: Int) -> np.ndarray:
         """An integer parameter's column."""
         at = (param.feature, param.times)
         if at not in self._ints:
-            self._ints[at] = Whole.to_int64(param.scale(self.num(param.feature)))
+            self._ints[at] = Int.to_int64(param.scale(self.num(param.feature)))
         return self._ints[at]
 
     def strings(self, name: str) -> _Strings:
@@ -106,15 +106,15 @@ class _Columns:
         lookup = np.append(remap.astype(np.int64), -1)  # code -1 (missing) stays -1
         return _Strings(lookup[codes], texts)
 
-    def holds(self, test: Test) -> np.ndarray:
-        """The rows where ``test`` holds."""
-        if test.reads_text:
-            s = self.strings(test.feature)
-            lookup = np.array([*(test.text(x) for x in s.texts), False], dtype=bool)
+    def holds(self, cond: Condition) -> np.ndarray:
+        """The rows where ``cond`` holds."""
+        if cond.reads_text:
+            s = self.strings(cond.feature)
+            lookup = np.array([*(cond.text(x) for x in s.texts), False], dtype=bool)
             out: np.ndarray = lookup[s.codes]  # code -1 (not a str): the False at the end
             return out
-        other = None if test.than is None else self.num(test.than)
-        return np.asarray(test.number(self.num(test.feature), other), dtype=bool)
+        other = None if cond.than is None else self.num(cond.than)
+        return np.asarray(cond.number(self.num(cond.feature), other), dtype=bool)
 
 
 def _variants(rule: Rule, c: _Columns) -> list[Variant]:
@@ -122,10 +122,10 @@ def _variants(rule: Rule, c: _Columns) -> list[Variant]:
     out: list[Variant] = []
     for v in rule.variants:
         mask = np.ones(c.n, dtype=bool)
-        for test in v.when:
-            mask &= c.holds(test)
+        for cond in v.when:
+            mask &= c.holds(cond)
         params: list[tuple[str, np.ndarray | _Strings]] = [
-            (name, c.strings(p.feature) if isinstance(p, Text) else c.ints(p))
+            (name, c.strings(p.feature) if isinstance(p, Str) else c.ints(p))
             for name, p in v.params
         ]
         out.append((v.key, mask, params))
