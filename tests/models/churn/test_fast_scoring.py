@@ -133,7 +133,7 @@ def test_score_frame_refuses_chunks_or_threads_below_one(tmp_path: Path) -> None
 
 def test_feature_matrix_equals_the_prepared_frame() -> None:
     """The fast path reads every column exactly as ``prepare`` does, odd inputs included."""
-    from retain.models.churn.scoring import _as_matrix, _feature_matrix
+    from retain.models.churn._inputs import as_matrix
 
     frame, y = _data(3000, seed=4)
     model = ChurnClassifier(random_state=0, n_estimators=20).fit(frame, y)
@@ -148,15 +148,13 @@ def test_feature_matrix_equals_the_prepared_frame() -> None:
     )
     empty = odd.assign(country=np.array([None] * 8, dtype=object))
     for rows in (frame, odd, mixed, typed, empty, frame.iloc[:0]):
-        want = _as_matrix(model.prepare(rows))
-        got = _feature_matrix(model, rows)
+        want = as_matrix(model.prepare(rows))
+        got = model.feature_matrix(rows)
         np.testing.assert_array_equal(got, want)
         assert got.flags.f_contiguous
 
 
 def test_feature_matrix_raises_the_classifiers_errors() -> None:
-    from retain.models.churn.scoring import _feature_matrix
-
     frame, y = _data(2000, seed=5)
     model = ChurnClassifier(random_state=0, n_estimators=10).fit(frame, y)
     for broken, message in [
@@ -165,14 +163,14 @@ def test_feature_matrix_raises_the_classifiers_errors() -> None:
         (frame.drop(columns=["ratio"]), "feature columns differ"),
     ]:
         with pytest.raises(InvalidParameterError, match=message):
-            _feature_matrix(model, broken)
+            model.feature_matrix(broken)
         with pytest.raises(InvalidParameterError, match=message):
             predict_with_contributions(model, broken)
 
 
 @pytest.mark.parametrize("linear_base", [False, True])
 def test_family_summed_contributions_equal_the_summed_per_feature_ones(linear_base: bool) -> None:
-    from retain.models.churn.scoring import _grouped
+    from retain.models.churn._contributions import grouped as _grouped
 
     frame, y = _data(3000, seed=6)
     model = ChurnClassifier(random_state=0, n_estimators=30, linear_base=linear_base).fit(frame, y)

@@ -33,154 +33,19 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
 from retain.errors import InvalidParameterError, NotFittedError
 from retain.i18n import t
 from retain.models._base import Interval, Options, RetainEstimator
+from retain.models.churn._contributions import compile_trees, contributions_of, grouped
+from retain.models.churn._inputs import check_names, encode_frame, feature_matrix, numeric
+from retain.models.churn._linear import CenteredIsotonic, LinearBase
 
 __all__ = ["CenteredIsotonic", "ChurnClassifier", "LinearBase"]
 
 _MIN_SLICE = 40
 """Rows below which a validation or calibration slice is too small to use."""
-_LINEAR_MAX_ROWS = 200_000
-"""Rows the linear base is fitted on at most (a random sample beyond): enough for its few
-coefficients, and it keeps training time flat on large panels."""
-_LINEAR_MIN_FREQUENCY = 20
-"""Fewest training rows for a category to get its own coefficient in the linear base."""
-
-
-class CenteredIsotonic:
-    """Centered isotonic regression (Oron & Flournoy, 2017): isotonic calibration without ties.
-
-    Plain isotonic regression maps whole blocks of scores to one value, so customers the model
-    ranks apart end up tied, which costs ROC AUC and makes the top of a target list arbitrary.
-    Here each block of the isotonic fit is replaced by one point, at the block's mean score and
-    value, and the calibration map interpolates linearly between those points: still monotone
-    and as faithful to the observed rates, but strictly increasing between the outermost
-    blocks (flat, as isotonic, beyond them).
-    """
-
-    def fit(self, raw: np.ndarray, y: np.ndarray) -> CenteredIsotonic:
-        """Fit on raw scores ``raw`` and 0/1 outcomes ``y``."""
-        order = np.argsort(raw, kind="stable")
-        x, target = np.asarray(raw, dtype=np.float64)[order], np.asarray(y, dtype=np.float64)[order]
-        fitted = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(x, target)
-        starts = np.flatnonzero(np.r_[True, np.diff(fitted) != 0])
-        sizes = np.diff(np.r_[starts, len(x)])
-        self.x_ = np.add.reduceat(x, starts) / sizes
-        self.y_ = fitted[starts]
-        return self
-
-    def predict(self, raw: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities of the raw scores ``raw``."""
-        return np.asarray(np.interp(raw, self.x_, self.y_), dtype=np.float64)
-
-
-class LinearBase:
-    """Logistic regression the trees boost from, with exact per-feature contributions.
-
-    Numeric columns are asinh-transformed (so counts, days and amounts with long tails are on
-    a log-like scale), missing values are replaced by the median plus a missing indicator,
-    and everything is standardised on the training rows; categorical columns are one-hot with
-    categories seen at least :data:`_LINEAR_MIN_FREQUENCY` times (others contribute nothing).
-    The contribution of a feature is the sum over its design columns of coefficient times
-    (value - training mean); with the bias they add up to the linear log-odds.
-    """
-
-    def __init__(self, C: float) -> None:
-        self.C = C
-
-    def _design(self, frame: pd.DataFrame) -> np.ndarray:
-        n = len(frame)
-        out = np.zeros((n, len(self.owner_)), dtype=np.float64)
-        k = 0
-        for j, spec in enumerate(self.specs_):
-            if spec[0] == "num":
-                _, median, mean, std, has_missing = spec
-                x = frame.iloc[:, j].to_numpy(dtype=np.float64)
-                nan = np.isnan(x)
-                z = np.arcsinh(np.where(nan, median, x))
-                out[:, k] = (z - mean) / std
-                k += 1
-                if has_missing:
-                    out[:, k] = nan
-                    k += 1
-            elif spec[0] == "cat":
-                codes = np.asarray(frame.iloc[:, j].cat.codes.to_numpy(), dtype=np.int64)
-                for code in spec[1]:
-                    out[:, k] = codes == code
-                    k += 1
-        return out
-
-    def fit(
-        self,
-        frame: pd.DataFrame,
-        y: np.ndarray,
-        random_state: int | None,
-        sample_weight: np.ndarray | None = None,
-    ) -> LinearBase:
-        """Learn the transform on ``frame`` and the coefficients on (a sample of) its rows."""
-        rows = np.arange(len(frame))
-        if len(rows) > _LINEAR_MAX_ROWS:
-            rng = np.random.default_rng(random_state)
-            rows = np.sort(rng.choice(rows, _LINEAR_MAX_ROWS, replace=False))
-        sample = frame.iloc[rows]
-        specs: list[tuple[Any, ...]] = []
-        owner: list[int] = []
-        for j, col in enumerate(sample.columns):
-            s = sample[col]
-            if isinstance(s.dtype, pd.CategoricalDtype):
-                counts = np.bincount(
-                    np.asarray(s.cat.codes.to_numpy(), dtype=np.int64) + 1,
-                    minlength=len(s.cat.categories) + 1,
-                )[1:]
-                kept = tuple(int(c) for c in np.flatnonzero(counts >= _LINEAR_MIN_FREQUENCY))
-                specs.append(("cat", kept))
-                owner.extend([j] * len(kept))
-                continue
-            x = s.to_numpy(dtype=np.float64)
-            present = x[~np.isnan(x)]
-            if len(np.unique(present)) < 2:
-                specs.append(("none",))
-                continue
-            median = float(np.median(present))
-            z = np.arcsinh(np.where(np.isnan(x), median, x))
-            std = float(z.std())
-            has_missing = bool(np.isnan(x).any())
-            specs.append(("num", median, float(z.mean()), std if std > 0 else 1.0, has_missing))
-            owner.extend([j] * (2 if has_missing else 1))
-        self.specs_ = specs
-        self.owner_ = np.asarray(owner, dtype=np.int64)
-        self.n_features_ = frame.shape[1]
-        design = self._design(sample)
-        self.mean_ = design.mean(axis=0) if len(design) else np.zeros(design.shape[1])
-        if design.shape[1] == 0 or len(np.unique(y[rows])) < 2:
-            self.coef_ = np.zeros(design.shape[1])
-            p = float(np.clip(y[rows].mean() if len(rows) else 0.5, 1e-6, 1 - 1e-6))
-            self.intercept_ = float(np.log(p / (1 - p)))
-            return self
-        lr = LogisticRegression(C=self.C, max_iter=2000)
-        lr.fit(
-            design, y[rows], sample_weight=None if sample_weight is None else sample_weight[rows]
-        )
-        self.coef_ = np.asarray(lr.coef_[0], dtype=np.float64)
-        self.intercept_ = float(lr.intercept_[0])
-        return self
-
-    def margin(self, frame: pd.DataFrame) -> np.ndarray:
-        """The linear log-odds of each row."""
-        return np.asarray(self._design(frame) @ self.coef_ + self.intercept_, dtype=np.float64)
-
-    def contributions(self, frame: pd.DataFrame) -> np.ndarray:
-        """Per-feature contributions plus the bias (last column); rows sum to :meth:`margin`."""
-        centred = (self._design(frame) - self.mean_) * self.coef_
-        # Sum the design columns of each feature: one-hot "owner" matrix, one product.
-        owner = np.zeros((len(self.owner_), self.n_features_ + 1), dtype=np.float64)
-        owner[np.arange(len(self.owner_)), self.owner_] = 1.0
-        out = centred @ owner
-        out[:, -1] = self.intercept_ + float(self.mean_ @ self.coef_)
-        return np.asarray(out, dtype=np.float64)
 
 
 class _Type:
@@ -344,71 +209,16 @@ class ChurnClassifier(ClassifierMixin, RetainEstimator):  # type: ignore[misc]
 
     def _frame(self, X: Any, *, fitting: bool) -> pd.DataFrame:
         """``X`` as a DataFrame of float64 numeric and categorical columns, checked."""
-        if isinstance(X, pd.DataFrame):
-            names = [str(c) for c in X.columns]
-            frame = X.copy()
-            frame.columns = names
-            if fitting:
-                self.feature_names_in_ = np.asarray(names, dtype=object)
-                self.n_features_in_ = len(names)
-                self.categories_ = {}
-                for col in names:
-                    s = frame[col]
-                    if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
-                        cats = sorted({str(v) for v in s.dropna().unique()})
-                        self.categories_[col] = cats
-            else:
-                self._check_names(names)
-            out: dict[str, Any] = {}
-            for col in names:
-                if col in self.categories_:
-                    values = frame[col].astype("string").astype(object)
-                    out[col] = pd.Categorical(values, categories=self.categories_[col])
-                else:
-                    out[col] = self._numeric(frame[col], col)
-            return pd.DataFrame(out, index=frame.index)
-        if fitting and hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        arr = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
-        if fitting:
-            self.n_features_in_ = arr.shape[1]
-            self.categories_ = {}
-        elif arr.shape[1] != self.n_features_in_:
-            raise InvalidParameterError(
-                t("churn.n_features", got=arr.shape[1], expected=self.n_features_in_),
-                hint=t("churn.n_features_hint"),
-            )
-        elif hasattr(self, "feature_names_in_"):
-            raise InvalidParameterError(t("churn.names_expected"), hint=t("churn.n_features_hint"))
-        return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+        return encode_frame(self, X, fitting=fitting)
 
-    def _check_names(self, names: list[str]) -> None:
-        expected = list(getattr(self, "feature_names_in_", []))
-        if names != expected:
-            missing = [n for n in expected if n not in names]
-            extra = [n for n in names if n not in expected]
-            raise InvalidParameterError(
-                t(
-                    "churn.columns_differ",
-                    missing=", ".join(missing[:5]) or "-",
-                    extra=", ".join(extra[:5]) or "-",
-                ),
-                hint=t("churn.n_features_hint"),
-            )
+    def check_names(self, names: list[str]) -> None:
+        """Raise unless ``names`` are the fitted feature names, in order."""
+        check_names(self, names)
 
     @staticmethod
-    def _numeric(series: pd.Series, name: str) -> np.ndarray:
-        try:
-            values = pd.to_numeric(series, errors="raise").astype("float64").to_numpy()
-        except (ValueError, TypeError) as exc:
-            raise InvalidParameterError(
-                t("churn.not_numeric", column=name), hint=t("churn.not_numeric_hint")
-            ) from exc
-        if np.isinf(values).any():
-            raise InvalidParameterError(
-                t("churn.infinite", column=name), hint=t("churn.not_numeric_hint")
-            )
-        return values
+    def numeric(series: pd.Series, name: str) -> np.ndarray:
+        """``series`` as float64, or the classifier's error naming column ``name``."""
+        return numeric(series, name)
 
     # -- fitting -----------------------------------------------------------------------------
 
@@ -598,7 +408,8 @@ class ChurnClassifier(ClassifierMixin, RetainEstimator):  # type: ignore[misc]
 
     # -- prediction ---------------------------------------------------------------------------
 
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
+        """Raise :class:`ChurnNotFittedError` unless the model is fitted."""
         if not hasattr(self, "booster_"):
             raise ChurnNotFittedError(
                 t("churn.not_fitted", name=type(self).__name__), hint=t("churn.not_fitted_hint")
@@ -609,22 +420,24 @@ class ChurnClassifier(ClassifierMixin, RetainEstimator):  # type: ignore[misc]
         linear = getattr(self, "linear_", None)
         return raw if linear is None else raw + linear.margin(frame)
 
-    def _linear_contributions(self, frame: pd.DataFrame, contrib: np.ndarray) -> np.ndarray:
+    def linear_contributions(self, frame: pd.DataFrame, contrib: np.ndarray) -> np.ndarray:
+        """``contrib`` (trees) plus the linear base's exact terms, for a prepared ``frame``."""
         linear = getattr(self, "linear_", None)
         return contrib if linear is None else contrib + linear.contributions(frame)
 
     def prepare(self, X: Any) -> pd.DataFrame:
         """``X`` checked and encoded the way the trees see it (categories fixed at fit)."""
-        self._check_fitted()
+        self.check_fitted()
         return self._frame(X, fitting=False)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated probabilities, shape (n_samples, 2); column 1 is P(churn)."""
         frame = self.prepare(X)
-        p = self._calibrate(self._raw_margin(frame))
+        p = self.calibrate(self._raw_margin(frame))
         return np.column_stack([1.0 - p, p])
 
-    def _calibrate(self, raw: np.ndarray) -> np.ndarray:
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated P(churn) from raw log-odds (monotone: the order of risks is kept)."""
         if isinstance(self.calibrator_, CenteredIsotonic | IsotonicRegression):
             p = self.calibrator_.predict(raw)
         elif isinstance(self.calibrator_, LogisticRegression):
@@ -647,11 +460,36 @@ class ChurnClassifier(ClassifierMixin, RetainEstimator):  # type: ignore[misc]
         """
         frame = self.prepare(X)
         out = np.asarray(self.booster_.predict(frame, pred_contrib=True), dtype=np.float64)
-        return self._linear_contributions(frame, out)
+        return self.linear_contributions(frame, out)
 
-    def predict_with_contributions(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated P(churn) and TreeSHAP contributions in one pass over the trees."""
+    def feature_matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """``X`` as the float matrix the trees read, checked like :meth:`prepare`.
+
+        Categories come as codes; no prepared copy of the frame is built (fast batch scoring).
+        """
+        return feature_matrix(self, X)
+
+    def compile_trees(self) -> None:
+        """Build the compiled TreeSHAP trees now, once, before scoring on several threads."""
+        compile_trees(self)
+
+    def predict_with_contributions(
+        self, X: Any, *, groups: np.ndarray | None = None, compiled: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated P(churn) and exact contributions to the raw log-odds, in one pass.
+
+        With ``groups`` (one output column per feature, see
+        :func:`~retain.models.churn.reasons.family_groups`) the contributions come summed into
+        those columns, bias last. ``compiled=True`` computes TreeSHAP with retain's compiled
+        kernel, once per distinct branch pattern of each tree (the same values up to the order
+        of floating-point additions, ~1e-15, much faster in batches); models it cannot read
+        fall back to LightGBM's ``pred_contrib``.
+        """
+        if compiled:
+            fast = contributions_of(self, X, groups)
+            if fast is not None:
+                return self.calibrate(fast.sum(axis=1)), fast
         frame = self.prepare(X)
         contrib = np.asarray(self.booster_.predict(frame, pred_contrib=True), dtype=np.float64)
-        contrib = self._linear_contributions(frame, contrib)
-        return self._calibrate(contrib.sum(axis=1)), contrib
+        contrib = grouped(self.linear_contributions(frame, contrib), groups)
+        return self.calibrate(contrib.sum(axis=1)), contrib

@@ -27,7 +27,6 @@ from retain.features import feature_snapshot
 from retain.features.attributes import AttributeFeature
 from retain.features.sources import SourceLike, Sources
 from retain.i18n import t
-from retain.models.churn._treeshap import ensemble_of
 from retain.models.churn.drift import drift_report
 from retain.models.churn.panel import add_p_alive, data_window
 from retain.models.churn.reasons import family_groups, reasons_json_array
@@ -69,99 +68,17 @@ def risk_band(probability: np.ndarray, bands: dict[str, float]) -> np.ndarray:
     return out
 
 
-def _as_matrix(frame: pd.DataFrame) -> np.ndarray:
-    """The prepared features as LightGBM sees them: float64, categoricals as codes (NaN if none)."""
-    out = np.empty(frame.shape, dtype=np.float64, order="F")
-    for j, col in enumerate(frame.columns):
-        s = frame[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            codes = s.cat.codes.to_numpy().astype(np.float64)
-            codes[codes < 0] = np.nan
-            out[:, j] = codes
-        else:
-            out[:, j] = s.to_numpy(dtype=np.float64)
-    return out
-
-
-def _feature_matrix(model: Any, X: pd.DataFrame) -> np.ndarray:
-    """``_as_matrix(model.prepare(X))``, checked the same way, without building the frame.
-
-    Batch scoring spent as long preparing a 100k-row frame (a copy of every column, then
-    categoricals rebuilt from strings) as wording the reasons. Float, integer and boolean
-    columns are copied straight into the matrix; text columns whose values are all ``str``
-    are looked up in the categories seen at fit. Anything else goes the classifier's own way,
-    which also raises its errors.
-    """
-    model._check_fitted()
-    names = [str(c) for c in X.columns]
-    model._check_names(names)
-    out = np.empty(X.shape, dtype=np.float64, order="F")
-    for j, name in enumerate(names):
-        s = X.iloc[:, j]
-        cats = model.categories_.get(name)
-        if cats is not None:
-            if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in (
-                "string",
-                "empty",
-            ):
-                codes = pd.Index(cats, dtype=object).get_indexer(s.to_numpy())
-            else:
-                codes = pd.Categorical(s.astype("string").astype(object), categories=cats).codes
-            column = np.asarray(codes, dtype=np.float64)
-            column[np.asarray(codes) < 0] = np.nan
-            out[:, j] = column
-        elif isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiub":
-            out[:, j] = s.to_numpy()
-            if s.dtype.kind == "f" and np.isinf(out[:, j]).any():
-                model._numeric(s, name)  # raises the classifier's error
-        else:
-            out[:, j] = model._numeric(s, name)
-    return out
-
-
-def _n_iter(booster: Any) -> int:
-    """Trees the model uses: the best iteration when early stopping set one, else all."""
-    best = int(booster.best_iteration)
-    return best if best > 0 else int(booster.current_iteration())
-
-
-def _grouped(contrib: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
-    """Per-feature contributions summed into the columns ``groups`` names (bias kept last)."""
-    if groups is None:
-        return contrib
-    width = int(groups.max()) + 1 if len(groups) else 0
-    out = np.zeros((contrib.shape[0], width + 1))
-    for j, g in enumerate(groups.tolist()):
-        out[:, g] += contrib[:, j]
-    out[:, width] = contrib[:, -1]
-    return out
-
-
 def predict_with_contributions(
     model: Any, X: pd.DataFrame, *, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated P(churn) and its exact contributions (TreeSHAP plus the linear base's terms).
+    """Calibrated P(churn) and exact contributions, by the compiled TreeSHAP when it applies.
 
-    Same values as :meth:`ChurnClassifier.predict_with_contributions` (up to the order of
-    floating-point additions, ~1e-15), much faster: TreeSHAP is computed by
-    :class:`~retain.models.churn._treeshap.TreeEnsemble`, once per distinct branch pattern of
-    each tree, compiled. Models it cannot read fall back to LightGBM's ``pred_contrib``.
-    With ``groups`` (one output column per feature, see
-    :func:`~retain.models.churn.reasons.family_groups`) the contributions come summed into
-    those columns, which is cheaper to compute.
+    :meth:`ChurnClassifier.predict_with_contributions` with ``compiled=True``: the values of
+    LightGBM's ``pred_contrib`` up to the order of floating-point additions (~1e-15), much
+    faster in batches. With ``groups`` the contributions come summed per family.
     """
-    booster = model.booster_
-    ensemble = ensemble_of(booster, _n_iter(booster)) if len(X) else None
-    if ensemble is None or ensemble.n_features != X.shape[1]:
-        p, contrib = model.predict_with_contributions(X)
-        return np.asarray(p), _grouped(np.asarray(contrib), groups)
-    if getattr(model, "linear_", None) is not None:  # its terms are computed from the frame
-        frame = model.prepare(X)
-        contrib = ensemble.contributions(_as_matrix(frame))
-        contrib = _grouped(model._linear_contributions(frame, contrib), groups)
-    else:
-        contrib = ensemble.contributions(_feature_matrix(model, X), groups)
-    return model._calibrate(contrib.sum(axis=1)), contrib
+    p, contrib = model.predict_with_contributions(X, groups=groups, compiled=True)
+    return np.asarray(p), np.asarray(contrib)
 
 
 REASON_FLOOR = 0.05
@@ -240,9 +157,8 @@ def score_frame(
     workers = min(workers, os.cpu_count() or 1)
     size = max(1, min(chunk_rows, -(-len(X) // workers)))
     starts = list(range(0, len(X), size))
-    booster = getattr(registered.model, "booster_", None)
-    if booster is not None and len(starts) > 1:  # build the flat trees once, not per thread
-        ensemble_of(booster, _n_iter(booster))
+    if len(starts) > 1 and hasattr(registered.model, "compile_trees"):
+        registered.model.compile_trees()  # build the flat trees once, not per thread
 
     # TreeSHAP summed per family where the reasons only need the family's sum.
     groups = family_groups(names)
