@@ -326,8 +326,8 @@ def test_family_groups_share_a_column_only_where_the_sum_is_all_that_counts() ->
 
 @pytest.mark.parametrize("top", [1, 3, 5])
 def test_reasons_from_family_summed_contributions_equal_the_per_feature_ones(top: int) -> None:
-    from retain.models.churn.reasons import family_groups
     from retain.models.churn._contributions import grouped as _grouped
+    from retain.models.churn.reasons import family_groups
 
     _, frame = _wide_fixture(3000, seed=20 + top)
     rng = np.random.default_rng(top)
