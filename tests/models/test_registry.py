@@ -183,6 +183,8 @@ def test_latest_per_kind_and_per_definition(both: dict[str, Any]) -> None:
     assert registry.latest("churn").version == both["churn_new"]
     assert registry.latest("churn", name="default").version == both["churn_old"]
     assert registry.latest("clv").version == both["clv"]
+    assert registry.select("churn").version == both["churn_new"]
+    assert registry.select("churn", both["churn_old"]).version == both["churn_old"]
     with pytest.raises(NotFoundError, match="no churn model"):
         registry.latest("churn", name="nobody")
 

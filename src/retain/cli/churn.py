@@ -136,23 +136,24 @@ def evaluate_cmd(
     ] = OutputFormat.table,
 ) -> None:
     """Show the time-split evaluation of a model next to its baselines."""
-    from retain.models.churn import load_model
+    from retain.models.registry import ChurnKind, ModelRegistry
 
-    registered = load_model(version, models_dir=settings().models_dir)
-    result = registered.card.get("backtest")
+    # The card is enough: nothing is unpickled to show what was measured at training.
+    card = ModelRegistry(settings().models_dir).select(ChurnKind.name, version)
+    result = card.data.get("backtest")
     if output is OutputFormat.json:
         payload = {
-            "version": registered.version,
-            "definition": registered.card["definition"],
+            "version": card.version,
+            "definition": card.data.get("definition"),
             "protocol": (result or {}).get("protocol"),
             "metrics": (result or {}).get("metrics", []),
             "by_origin": (result or {}).get("by_origin", []),
-            "notes": registered.card.get("notes", []),
+            "notes": card.data.get("notes", []),
         }
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     if not result:
-        console.print(t("churn.cli_no_backtest", version=registered.version))
+        console.print(t("churn.cli_no_backtest", version=card.version))
         return
     console.print(t("churn.cli_protocol", protocol=result["protocol"]))
     _print_metrics(result["metrics"])

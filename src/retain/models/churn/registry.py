@@ -123,11 +123,7 @@ def list_models(*, models_dir: Path) -> list[ModelCard]:
 def load_model(version: str | None = None, *, models_dir: Path) -> RegisteredModel:
     """The model ``version`` (default: the newest) and its card, after the SHA-256 check."""
     registry = ModelRegistry(models_dir)
-    card = (
-        registry.latest(ChurnKind.name)
-        if version is None
-        else registry.card(f"{ChurnKind.name}/{version}")
-    )
+    card = registry.select(ChurnKind.name, version)
     loaded = registry.load(card)
     # ChurnKind.build refuses anything but a ChurnClassifier.
     model = cast(ChurnClassifier, loaded.model)

@@ -152,10 +152,6 @@ def load_models(settings: Settings, version: str | None = None) -> StoredModels:
     Raises :class:`NotFoundError` when there is none.
     """
     registry = ModelRegistry(settings.models_dir)
-    card = (
-        registry.latest(ClvKind.name)
-        if version is None
-        else registry.card(f"{ClvKind.name}/{version}")
-    )
+    card = registry.select(ClvKind.name, version)
     # ClvKind.build returns StoredModels.
     return cast(StoredModels, registry.load(card).model)

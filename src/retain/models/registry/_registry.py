@@ -91,6 +91,10 @@ class ModelRegistry:
             raise adapter.no_models(adapter.folder(self.models_dir))
         return cards[0]
 
+    def select(self, kind: str, version: str | None = None) -> ModelCard:
+        """The card of ``version`` of ``kind``, or the newest one when ``version`` is ``None``."""
+        return self.latest(kind) if version is None else self.card(f"{kind}/{version}")
+
     def verify(self, card: ModelCard) -> bytes:
         """The tamper check: the artifact's bytes, once their SHA-256 matches the card's.
 
