@@ -183,3 +183,84 @@ def test_model_cards_from_the_registry(client, keys, settings):
         "/api/v1/models/card", headers=headers(keys["analyst"]), params={"id": "churn/nope"}
     )
     assert missing.status_code == 404
+
+
+def _entries(app, action=None):
+    """The audit log as a fresh session sees it (so only committed entries count)."""
+    import json
+
+    from retain.app.audit.models import AuditEntry
+
+    with app.state.sessionmaker() as session:
+        rows = session.query(AuditEntry).order_by(AuditEntry.id)
+        if action is not None:
+            rows = rows.filter(AuditEntry.action == action)
+        return [
+            (r.action, r.actor, r.actor_kind, r.target_type, r.target_id, json.loads(r.details))
+            for r in rows
+        ]
+
+
+def test_audit_record_writes_one_committed_row_with_the_change(app):
+    from retain.app.audit import service as audit
+    from retain.app.auth.models import User
+
+    before = len(_entries(app))
+    with app.state.sessionmaker() as session:
+        session.add(User(email="new@example.org", role="agent", password_hash="x"))
+        entry = audit.record(
+            session, audit.Caller("ops@example.org"), "user.import", ("user", 7), rows=3
+        )
+        assert entry.id is not None  # committed, so it has its id
+    # A session that did not write it sees the entry and the change it was recorded with.
+    assert _entries(app)[before:] == [
+        ("user.import", "ops@example.org", "user", "user", "7", {"rows": 3})
+    ]
+    with app.state.sessionmaker() as session:
+        assert session.query(User).filter(User.email == "new@example.org").count() == 1
+
+
+def test_audit_record_in_the_older_keyword_form_leaves_the_commit_to_the_caller(app):
+    from retain.app.audit import service as audit
+
+    before = _entries(app)
+    with app.state.sessionmaker() as session:
+        audit.record(session, actor="cli", actor_kind="cli", action="key.create", details={"a": 1})
+        session.rollback()
+    assert _entries(app) == before
+
+
+def test_each_audited_action_writes_exactly_one_row(app, client, keys, users):
+    admin = headers(keys["admin"])
+    created = client.post(
+        "/api/v1/users",
+        headers=admin,
+        json={"email": "one@example.org", "role": "agent", "password": "long enough pw"},
+    ).json()
+    client.patch(f"/api/v1/users/{created['id']}", headers=admin, json={"name": "One"})
+    client.patch(f"/api/v1/users/{created['id']}", headers=admin, json={"name": "One"})  # no-op
+    key = client.post("/api/v1/keys", headers=admin, json={"name": "k", "role": "ingest"}).json()
+    client.delete(f"/api/v1/keys/{key['id']}", headers=admin)
+    with TestClient(app) as browser:
+        assert login(browser, users["agent"], password="not the password").status_code == 401
+        assert login(browser, users["agent"]).status_code == 303
+        csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/docs").text).group(1)
+        assert browser.post("/logout", data={"csrf": csrf}, follow_redirects=False).is_redirect
+    user_id, key_id = str(created["id"]), str(key["id"])
+    expected = {
+        "user.create": ("admin-key", "api_key", "user", user_id, {"role": "agent"}),
+        "user.update": ("admin-key", "api_key", "user", user_id, {"fields": ["name"]}),
+        "key.create": ("admin-key", "api_key", "api_key", key_id, {"name": "k", "role": "ingest"}),
+        "key.revoke": ("admin-key", "api_key", "api_key", key_id, {"name": "k"}),
+        "login.failed": (users["agent"], "user", "", "", {}),
+        "logout": (users["agent"], "user", "user", None, {}),
+    }
+    for action, (actor, kind, target_type, target_id, details) in expected.items():
+        rows = _entries(app, action)
+        assert len(rows) == 1, (action, rows)
+        _, got_actor, got_kind, got_type, got_id, got_details = rows[0]
+        assert (got_actor, got_kind, got_type, got_details) == (actor, kind, target_type, details)
+        assert target_id is None or got_id == target_id
+    logins = [r for r in _entries(app, "login") if r[1] == users["agent"]]
+    assert len(logins) == 1 and logins[0][3] == "user"
+    assert logins[0][4] == _entries(app, "logout")[0][4]

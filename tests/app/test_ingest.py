@@ -162,3 +162,27 @@ def test_customer_360_shows_events_ingested_through_the_api(client, keys):
         "fresh-1",
         *[e["event_id"] for e in before["events"]],
     ]
+
+
+def test_each_batch_is_audited_once_with_its_counts(client, keys):
+    first = client.post(
+        "/api/v1/ingest/events", headers=headers(keys["ingest"]), json={"records": _events("a9")}
+    ).json()
+    again = client.post(
+        "/api/v1/ingest/events", headers=headers(keys["ingest"]), json={"records": _events("a9")}
+    ).json()
+    entries = client.get(
+        "/api/v1/audit", headers=headers(keys["admin"]), params={"action": "ingest.events"}
+    ).json()["data"]
+    assert [(e["actor"], e["actor_kind"], e["target_type"]) for e in entries] == [
+        ("ingest-key", "api_key", "batch")
+    ] * 2
+    assert [e["target_id"] for e in entries] == [again["batch_id"], first["batch_id"]]
+    assert entries[1]["details"] == {
+        "received": 1,
+        "inserted": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 0,
+    }
+    assert entries[0]["details"]["unchanged"] == 1

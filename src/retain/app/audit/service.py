@@ -1,23 +1,105 @@
 """Writing and reading the audit log.
 
-Entries join the caller's transaction, so a change and its
-audit entry are committed together or not at all.
+:func:`record` finishes an audited change: it adds the entry to the session that holds the
+change and commits both, so a change and its audit entry land together or not at all. The
+services that change users, API keys, logins and ingested batches call it as their last step;
+routers do not commit audited work themselves.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol, overload
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from retain.app.audit.models import AuditEntry
 
-__all__ = ["list_entries", "record"]
+__all__ = ["Actor", "Caller", "Target", "list_entries", "record"]
+
+
+class Actor(Protocol):
+    """Who acts: a request's :class:`~retain.app.deps.Principal`, or a :class:`Caller`."""
+
+    @property
+    def name(self) -> str:
+        """The user's e-mail or the key's name (what the log shows as ``actor``)."""
+
+    @property
+    def kind(self) -> str:
+        """``user``, ``api_key`` or ``cli``."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An actor without a principal: someone logging in (by the e-mail typed), the CLI."""
+
+    name: str
+    kind: str = "user"
+
+
+Target = tuple[str, object]
+"""What was acted on: its kind and id, e.g. ``("user", 7)``; ``("at_risk", "")`` for no id."""
+
+
+@overload
+def record(
+    session: Session, actor: Actor, action: str, target: Target | None = None, /, **details: Any
+) -> AuditEntry: ...
+
+
+@overload
+def record(
+    session: Session,
+    /,
+    *,
+    actor: str,
+    actor_kind: str,
+    action: str,
+    target_type: str = "",
+    target_id: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEntry: ...
 
 
 def record(
+    session: Session,
+    actor: Actor | None = None,
+    action: str | None = None,
+    target: Target | None = None,
+    /,
+    **details: Any,
+) -> AuditEntry:
+    """Add an entry for ``action`` by ``actor`` on ``target`` and commit ``session`` with it.
+
+    ``details`` are facts about the change (a role, the fields changed, row counts), stored as
+    JSON; never pass customer PII.
+
+    The older keyword form (``actor=NAME, actor_kind=KIND, action=..., target_type=...,
+    target_id=..., details={...}``) adds the entry without committing, for callers not yet
+    moved (the caller commits, as before).
+    """
+    if actor is None:
+        return _add(session, **details)
+    if action is None:
+        raise TypeError("record() needs an action")
+    kind, ident = target if target is not None else ("", "")
+    entry = _add(
+        session,
+        actor=actor.name,
+        actor_kind=actor.kind,
+        action=action,
+        target_type=kind,
+        target_id=str(ident),
+        details=details,
+    )
+    session.commit()
+    return entry
+
+
+def _add(
     session: Session,
     *,
     actor: str,
@@ -27,7 +109,6 @@ def record(
     target_id: str = "",
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Add an audit entry to ``session`` (the caller commits). Never pass customer PII."""
     entry = AuditEntry(
         actor=actor,
         actor_kind=actor_kind,

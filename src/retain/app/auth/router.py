@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from retain.app.audit import service as audit
 from retain.app.auth import service
 from retain.app.auth.roles import PERMISSIONS
 from retain.app.auth.schemas import (
@@ -61,17 +60,8 @@ def create_user(body: UserCreate, admin: AdminOnly, session: SessionDep) -> User
         password=body.password,
         name=body.name,
         language=body.language,
+        actor=admin,
     )
-    audit.record(
-        session,
-        actor=admin.name,
-        actor_kind=admin.kind,
-        action="user.create",
-        target_type="user",
-        target_id=str(user.id),
-        details={"role": user.role},
-    )
-    session.commit()
     return UserPublic.model_validate(user)
 
 
@@ -81,7 +71,7 @@ def update_user(
 ) -> UserPublic:
     """Change a user's role, name, language, password or whether they may log in."""
     user = service.get_user(session, user_id=user_id)
-    changed = service.update_user(
+    service.update_user(
         session,
         user=user,
         role=body.role.value if body.role else None,
@@ -89,21 +79,8 @@ def update_user(
         password=body.password,
         name=body.name,
         language=body.language,
+        actor=admin,
     )
-    if changed:
-        details: dict[str, Any] = {"fields": changed}
-        if "role" in changed:
-            details["role"] = user.role
-        audit.record(
-            session,
-            actor=admin.name,
-            actor_kind=admin.kind,
-            action="user.update",
-            target_type="user",
-            target_id=str(user.id),
-            details=details,
-        )
-    session.commit()
     return UserPublic.model_validate(user)
 
 
@@ -118,35 +95,15 @@ def list_keys(_: CanManageKeys, session: SessionDep) -> ApiKeysPublic:
 def create_key(body: ApiKeyCreate, admin: CanManageKeys, session: SessionDep) -> ApiKeyCreated:
     """Create a key for a machine; the response carries the key, shown this once."""
     key, raw = service.create_api_key(
-        session, name=body.name, role=body.role.value, created_by=admin.name
+        session, name=body.name, role=body.role.value, created_by=admin.name, actor=admin
     )
-    audit.record(
-        session,
-        actor=admin.name,
-        actor_kind=admin.kind,
-        action="key.create",
-        target_type="api_key",
-        target_id=str(key.id),
-        details={"name": key.name, "role": key.role},
-    )
-    session.commit()
     return ApiKeyCreated(**ApiKeyPublic.model_validate(key).model_dump(), key=raw)
 
 
 @router.delete("/keys/{key_id}", response_model=ApiKeyPublic)
 def revoke_key(key_id: IdPath, admin: CanManageKeys, session: SessionDep) -> ApiKeyPublic:
     """Revoke a key: calls that use it get 401 from now on."""
-    key = service.revoke_api_key(session, key_id=key_id)
-    audit.record(
-        session,
-        actor=admin.name,
-        actor_kind=admin.kind,
-        action="key.revoke",
-        target_type="api_key",
-        target_id=str(key.id),
-        details={"name": key.name},
-    )
-    session.commit()
+    key = service.revoke_api_key(session, key_id=key_id, actor=admin)
     return ApiKeyPublic.model_validate(key)
 
 

@@ -18,6 +18,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from retain.app.audit import service as audit
+from retain.app.audit.service import Actor, Caller
 from retain.app.auth.models import ApiKey, AppSecret, LoginSession, User
 from retain.app.auth.roles import Role
 from retain.app.db.base import utcnow
@@ -35,6 +37,8 @@ __all__ = [
     "get_user",
     "list_api_keys",
     "list_users",
+    "log_in",
+    "log_out",
     "lookup_api_key",
     "lookup_session",
     "revoke_api_key",
@@ -93,8 +97,13 @@ def create_user(
     password: str,
     name: str = "",
     language: str | None = None,
+    actor: Actor | None = None,
 ) -> User:
-    """Add a user (the caller commits). Emails are unique, case-insensitively."""
+    """Add a user. Emails are unique, case-insensitively.
+
+    With ``actor`` the addition is audited and committed; without (the CLI, the demo), the
+    caller commits.
+    """
     email = email.strip().lower()
     if not _EMAIL.match(email):
         raise InvalidParameterError(t("app.bad_email", email=email), code="auth.bad_email")
@@ -111,6 +120,8 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    if actor is not None:
+        audit.record(session, actor, "user.create", ("user", user.id), role=user.role)
     return user
 
 
@@ -149,8 +160,12 @@ def update_user(
     password: str | None = None,
     name: str | None = None,
     language: str | None = None,
+    actor: Actor | None = None,
 ) -> list[str]:
-    """Change a user; returns the names of the fields changed (never their secret values)."""
+    """Change a user; returns the names of the fields changed (never their secret values).
+
+    With ``actor`` a change is audited (the fields, and the new role) and committed.
+    """
     changed: list[str] = []
     if role is not None and role != user.role:
         user.role = _check_role(role).value
@@ -173,6 +188,9 @@ def update_user(
     if language is not None and language != user.language:
         user.language = language
         changed.append("language")
+    if actor is not None and changed:
+        role_now = {"role": user.role} if "role" in changed else {}
+        audit.record(session, actor, "user.update", ("user", user.id), fields=changed, **role_now)
     return changed
 
 
@@ -197,9 +215,12 @@ def authenticate(session: Session, *, email: str, password: str) -> User:
 
 
 def create_api_key(
-    session: Session, *, name: str, role: str, created_by: str
+    session: Session, *, name: str, role: str, created_by: str, actor: Actor | None = None
 ) -> tuple[ApiKey, str]:
-    """A new key: the stored row and the key itself (shown once, never stored)."""
+    """A new key: the stored row and the key itself (shown once, never stored).
+
+    With ``actor`` the new key is audited (its name and role) and committed.
+    """
     _check_role(role)
     if not name.strip():
         raise InvalidParameterError(t("app.key_name_required"), code="auth.key_name_required")
@@ -210,6 +231,10 @@ def create_api_key(
     )
     session.add(key)
     session.flush()
+    if actor is not None:
+        audit.record(
+            session, actor, "key.create", ("api_key", key.id), name=key.name, role=key.role
+        )
     return key, raw
 
 
@@ -218,13 +243,15 @@ def list_api_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id.desc())))
 
 
-def revoke_api_key(session: Session, *, key_id: int) -> ApiKey:
-    """Mark a key revoked; later calls with it get 401."""
+def revoke_api_key(session: Session, *, key_id: int, actor: Actor | None = None) -> ApiKey:
+    """Mark a key revoked; later calls with it get 401. With ``actor``: audited and committed."""
     key = session.get(ApiKey, key_id)
     if key is None:
         raise NotFoundError(t("app.key_not_found", id=key_id), code="auth.key_not_found")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+    if actor is not None:
+        audit.record(session, actor, "key.revoke", ("api_key", key.id), name=key.name)
     return key
 
 
@@ -270,6 +297,29 @@ def end_session(session: Session, *, token: str) -> None:
     login = session.scalar(select(LoginSession).where(LoginSession.token_hash == digest(token)))
     if login is not None:
         session.delete(login)
+
+
+def log_in(session: Session, *, email: str, password: str) -> tuple[str, User]:
+    """Check the credentials and start a login: the cookie token and the user.
+
+    Both outcomes are audited and committed: ``login`` by the user, or ``login.failed`` by the
+    e-mail as typed (then :class:`NotAuthenticatedError`, saying nothing about which part was
+    wrong).
+    """
+    try:
+        user = authenticate(session, email=email, password=password)
+    except NotAuthenticatedError:
+        audit.record(session, Caller(email.strip().lower()[:320] or "-"), "login.failed")
+        raise
+    token, _ = start_session(session, user=user)
+    audit.record(session, Caller(user.email), "login", ("user", user.id))
+    return token, user
+
+
+def log_out(session: Session, *, token: str, actor: Actor, user_id: int) -> None:
+    """End the login with cookie ``token`` (logout), audited and committed."""
+    end_session(session, token=token)
+    audit.record(session, actor, "logout", ("user", user_id))
 
 
 def service_secret(session: Session, configured: str) -> str:

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
-from retain.app.audit import service as audit
 from retain.app.deps import CanIngest, LockedWarehouseDep, SessionDep, SettingsDep
 from retain.app.ingest import service
 from retain.app.ingest.schemas import IngestBatch, IngestResult
@@ -58,7 +57,14 @@ def ingest_batch(
             status, stored = replay
             return JSONResponse(stored, status_code=status, headers={"Idempotent-Replayed": "true"})
     try:
-        result = service.ingest_records(warehouse.con, table, body.records, settings=settings)
+        result = service.ingest_records(
+            warehouse.con,
+            table,
+            body.records,
+            settings=settings,
+            session=session,
+            actor=principal,
+        )
         warehouse.reads.forget(table)
     except BaseException:
         if idempotency_key:
@@ -68,18 +74,6 @@ def ingest_batch(
         raise
     status = 200
     payload = IngestResult.model_validate(result).model_dump(mode="json")
-    audit.record(
-        session,
-        actor=principal.name,
-        actor_kind=principal.kind,
-        action=endpoint,
-        target_type="batch",
-        target_id=result["batch_id"],
-        details={
-            k: result[k] for k in ("received", "inserted", "updated", "unchanged", "rejected")
-        },
-    )
-    session.commit()
     if idempotency_key:
         service.finish_idempotent(
             session,

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from retain.app.audit import service as audit
 from retain.app.ingest.models import IdempotencyRecord
 from retain.errors import ConflictError
 from retain.i18n import t
@@ -25,6 +26,7 @@ from retain.schema import get_table
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
+    from retain.app.audit.service import Actor
     from retain.config import Settings
 
 __all__ = [
@@ -154,9 +156,19 @@ def _prepare(
 
 
 def ingest_records(
-    con: BaseBackend, table: str, records: list[dict[str, Any]], *, settings: Settings
+    con: BaseBackend,
+    table: str,
+    records: list[dict[str, Any]],
+    *,
+    settings: Settings,
+    session: Session,
+    actor: Actor,
 ) -> dict[str, Any]:
-    """Load ``records`` into ``table``: valid ones kept, invalid ones quarantined and listed."""
+    """Load ``records`` into ``table``: valid ones kept, invalid ones quarantined and listed.
+
+    The batch is audited as ``ingest.TABLE`` by ``actor`` (its id and counts, never the
+    records) and committed on ``session``.
+    """
     from retain.ingest import ingest
 
     key_column = get_table(table).key[0]
@@ -187,10 +199,19 @@ def ingest_records(
                 }
             )
     errors.sort(key=lambda e: (e["index"] is None, e["index"] or 0))
-    return {
+    result = {
         "table": table,
         "received": len(records),
         "rejected": rejected,
         "errors": errors,
         **counts,
     }
+    audited = ("received", "inserted", "updated", "unchanged", "rejected")
+    audit.record(
+        session,
+        actor,
+        f"ingest.{table}",
+        ("batch", result["batch_id"]),
+        **{k: result[k] for k in audited},
+    )
+    return result

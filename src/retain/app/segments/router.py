@@ -1,4 +1,7 @@
-"""Saved segments: named filters of the at-risk list (analysts and admins)."""
+"""Saved segments: named filters of the at-risk list (analysts and admins).
+
+Every change is audited; :func:`retain.app.audit.service.record` commits it with its entry.
+"""
 
 from __future__ import annotations
 
@@ -54,16 +57,7 @@ def create_segment(
         filters=body.filters.model_dump(exclude_none=True),
         created_by=principal.name,
     )
-    audit.record(
-        session,
-        actor=principal.name,
-        actor_kind=principal.kind,
-        action="segment.create",
-        target_type="segment",
-        target_id=str(segment.id),
-        details={"name": segment.name},
-    )
-    session.commit()
+    audit.record(session, principal, "segment.create", ("segment", segment.id), name=segment.name)
     return _public(segment)
 
 
@@ -87,16 +81,7 @@ def update_segment(
         filters=body.filters.model_dump(exclude_none=True) if body.filters else None,
     )
     if changed:
-        audit.record(
-            session,
-            actor=principal.name,
-            actor_kind=principal.kind,
-            action="segment.update",
-            target_type="segment",
-            target_id=str(segment.id),
-            details={"fields": changed},
-        )
-    session.commit()
+        audit.record(session, principal, "segment.update", ("segment", segment.id), fields=changed)
     return _public(segment)
 
 
@@ -106,15 +91,7 @@ def delete_segment(
 ) -> Response:
     """Delete a saved segment."""
     segment = service.get(session, segment_id=segment_id)
-    audit.record(
-        session,
-        actor=principal.name,
-        actor_kind=principal.kind,
-        action="segment.delete",
-        target_type="segment",
-        target_id=str(segment.id),
-        details={"name": segment.name},
-    )
+    target, name = ("segment", segment.id), segment.name
     service.delete(session, segment=segment)
-    session.commit()
+    audit.record(session, principal, "segment.delete", target, name=name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

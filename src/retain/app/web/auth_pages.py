@@ -11,7 +11,6 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from retain.app.audit import service as audit
 from retain.app.auth import service as auth
 from retain.app.deps import SESSION_COOKIE, SessionDep
 from retain.app.errors import NotAuthenticatedError
@@ -83,28 +82,11 @@ def login(
             request, next_url=target, error=t("web.csrf_expired"), email=email, status_code=400
         )
     try:
-        user = auth.authenticate(session, email=email, password=password)
+        token, _ = auth.log_in(session, email=email, password=password)
     except NotAuthenticatedError:
-        audit.record(
-            session,
-            actor=email.strip().lower()[:320] or "-",
-            actor_kind="user",
-            action="login.failed",
-        )
-        session.commit()
         return _login_page(
             request, next_url=target, error=t("app.login_failed"), email=email, status_code=401
         )
-    token, _ = auth.start_session(session, user=user)
-    audit.record(
-        session,
-        actor=user.email,
-        actor_kind="user",
-        action="login",
-        target_type="user",
-        target_id=str(user.id),
-    )
-    session.commit()
     response = RedirectResponse(target, status_code=303)
     set_cookie(request, response, SESSION_COOKIE, token, max_age=auth.SESSION_DAYS * 86400)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
@@ -129,16 +111,7 @@ def logout(
             message=t("web.csrf_expired"),
         )
     token = request.cookies.get(SESSION_COOKIE, "")
-    auth.end_session(session, token=token)
-    audit.record(
-        session,
-        actor=principal.name,
-        actor_kind="user",
-        action="logout",
-        target_type="user",
-        target_id=str(principal.id),
-    )
-    session.commit()
+    auth.log_out(session, token=token, actor=principal, user_id=principal.id)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
