@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from _app_helpers import headers
+from _app_helpers import headers, login
 from fastapi.testclient import TestClient
 
 
@@ -187,3 +187,38 @@ def test_no_customer_pii_reaches_the_audit_log(client, keys, app):
     with app.state.sessionmaker() as session:
         text = json.dumps([(e.details, e.target_id) for e in session.query(AuditEntry)])
     assert "@example.com" not in text and "+81" not in text
+
+
+def test_overview_value_at_risk_is_the_sum_of_the_list(client, keys):
+    """Value at risk has one definition (retain.targeting.value): the headline and the rows
+    agree on the same data (455 + 165 + 86.4 + 12 + 0)."""
+    page = _at_risk(client, keys["analyst"])
+    overview = client.get("/api/v1/metrics/overview", headers=headers(keys["analyst"])).json()
+    total = sum(r["at_risk_value"] for r in page["data"])
+    assert overview["at_risk"]["at_risk_value"] == pytest.approx(total) == pytest.approx(718.4)
+    assert overview["at_risk"]["scored"] == page["count"] == 5
+
+
+def test_customer_360_body_is_checked_against_its_schema(client, keys, monkeypatch):
+    """read_customer returns what Customer360 declares, not whatever the service built."""
+    from retain.app.customers import service
+
+    real = service.customer_360
+
+    def leaky(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {**real(*args, **kwargs), "internal_note": "not for callers"}
+
+    monkeypatch.setattr(service, "customer_360", leaky)
+    r = client.get("/api/v1/customers/c1", headers=headers(keys["agent"]))
+    assert r.status_code == 200 and "internal_note" not in r.json()
+    assert r.json()["churn"][0]["probability"] == 0.91
+
+
+def test_at_risk_page_keeps_every_band_in_its_links(client, users):
+    login(client, users["analyst"])
+    page = client.get("/at-risk", params={"risk_band": ["high", "medium"], "limit": 1})
+    assert page.status_code == 200
+    assert "risk_band=high&amp;risk_band=medium&amp;limit=1&amp;cursor=" in page.text
+    assert 'href="/at-risk.csv?risk_band=high&amp;risk_band=medium&amp;limit=1"' in page.text
+    bad = client.get("/at-risk", params={"clv_min": "lots"})
+    assert bad.status_code == 422 and "clv_min" in bad.text

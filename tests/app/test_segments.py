@@ -50,3 +50,34 @@ def test_unknown_filter_keys_are_refused(client, keys):
     )
     assert r.status_code == 422
     assert r.json()["error"]["details"][0]["field"] == "filters.colour"
+
+
+def test_an_inverted_clv_range_is_refused_when_saved(client, keys):
+    r = client.post(
+        "/api/v1/segments",
+        headers=headers(keys["analyst"]),
+        json={"name": "upside down", "filters": {"clv_min": 300, "clv_max": 100}},
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "parameter.clv_range"
+
+
+def test_segments_stored_before_read_and_apply(client, keys, app):
+    """Segments keep their stored JSON; ones saved before AtRiskQuery still list, and apply."""
+    from retain.app.segments.models import SavedSegment
+
+    with app.state.sessionmaker() as session:
+        session.add(
+            SavedSegment(name="old JP", filters='{"country": "JP", "risk_bands": ["high"]}')
+        )
+        session.add(SavedSegment(name="old bad", filters='{"clv_min": 300, "clv_max": 100}'))
+        session.commit()
+    h = headers(keys["analyst"])
+    listed = {
+        s["name"]: s["filters"] for s in client.get("/api/v1/segments", headers=h).json()["data"]
+    }
+    assert listed["old JP"]["country"] == "JP" and listed["old bad"]["clv_min"] == 300
+    page = client.get("/api/v1/customers/at-risk", headers=h, params={"segment": "old JP"}).json()
+    assert [row["customer_id"] for row in page["data"]] == ["c1"]
+    bad = client.get("/api/v1/customers/at-risk", headers=h, params={"segment": "old bad"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "parameter.clv_range"

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import dataclasses
+from typing import Any
 
 from pydantic import BaseModel, Field
+
+from retain import targeting
+from retain.app._frames import json_value
+from retain.targeting import SortKey
 
 __all__ = [
     "AtRiskCustomer",
@@ -15,8 +20,6 @@ __all__ = [
     "SortKey",
     "TimelineItem",
 ]
-
-SortKey = Literal["probability", "clv", "at_risk_value", "customer_id"]
 
 
 class Reason(BaseModel):
@@ -46,6 +49,12 @@ class AtRiskCustomer(BaseModel):
     as_of: str | None
     model_version: str | None
 
+    @classmethod
+    def from_row(cls, row: targeting.AtRiskRow) -> AtRiskCustomer:
+        """The API's form of a library row (timestamps as ISO text, as every body has them)."""
+        values = {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
+        return cls.model_validate({k: json_value(v) for k, v in values.items()})
+
 
 class AtRiskPage(BaseModel):
     """One page of the at-risk list; pass ``next_cursor`` as ``cursor`` for the next."""
@@ -54,6 +63,16 @@ class AtRiskPage(BaseModel):
     count: int
     next_cursor: str | None
     definition: str
+
+    @classmethod
+    def from_page(cls, page: targeting.AtRiskPage) -> AtRiskPage:
+        """The API's form of a page of :func:`retain.targeting.at_risk`."""
+        return cls(
+            data=[AtRiskCustomer.from_row(row) for row in page.rows],
+            count=page.total,
+            next_cursor=page.next_cursor,
+            definition=page.definition,
+        )
 
 
 class TimelineItem(BaseModel):

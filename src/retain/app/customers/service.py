@@ -13,9 +13,10 @@ import ibis.expr.types as ir
 from retain import warehouse as wh
 from retain.app._frames import parse_json_text
 from retain.app._reads import Reads
-from retain.app.customers.scores import render_reasons
 from retain.errors import NotFoundError
 from retain.i18n import t
+from retain.models.churn.reasons import render_stored_reasons
+from retain.targeting import CHURN_RECENCY, CLV_RECENCY, latest_per_definition
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["TIMELINE_LIMIT", "customer_360", "customer_scores"]
 
 TIMELINE_LIMIT = 200
+CHURN_ROWS = 50
+"""A customer's newest churn rows read to find the latest per definition."""
 
 _FACTS: dict[str, str] = {
     "orders": "ordered_at",
@@ -49,44 +52,42 @@ def _profile_query(con: BaseBackend, customer_id: str) -> ir.Table:
     return customers.filter(customers.customer_id == customer_id).limit(1)
 
 
-def _churn_query(con: BaseBackend, customer_id: str) -> ir.Table:
-    scores = wh.read_table(con, "churn_scores")
-    return (
-        scores.filter(scores.customer_id == customer_id)
-        .order_by([scores.as_of.desc(), scores.scored_at.desc()])
-        .limit(50)
-    )
+def _newest_first(name: str, recency: tuple[str, ...], limit: int) -> Any:
+    """A customer's rows of score table ``name``, newest first by ``recency``."""
 
+    def build(con: BaseBackend, customer_id: str) -> ir.Table:
+        scores = wh.read_table(con, name)
+        return (
+            scores.filter(scores.customer_id == customer_id)
+            .order_by([scores[c].desc() for c in recency])
+            .limit(limit)
+        )
 
-def _clv_query(con: BaseBackend, customer_id: str) -> ir.Table:
-    clv = wh.read_table(con, "clv_scores")
-    return (
-        clv.filter(clv.customer_id == customer_id)
-        .order_by([clv.as_of.desc(), clv.model_version.desc()])
-        .limit(1)
-    )
+    return build
 
 
 def _churn_rows(reads: Reads, customer_id: str, lang: str | None) -> list[dict[str, Any]]:
-    """The newest churn score per definition, reasons rendered."""
+    """The latest churn score per definition (:mod:`retain.targeting.scores`), reasons rendered.
+
+    Read from the serving index in :data:`~retain.targeting.CHURN_RECENCY` order, so the
+    score shown here is the one the at-risk list uses.
+    """
     if not reads.has("churn_scores"):
         return []
-    rows = reads.lookup("churn_scores", ("as_of", "scored_at"), customer_id, 50, _churn_query)
-    seen: set[str] = set()
-    out = []
-    for row in rows:
-        if row["definition"] in seen:
-            continue
-        seen.add(row["definition"])
-        row["reasons"] = render_reasons(row.get("reasons"), lang=lang)
-        out.append(row)
-    return out
+    query = _newest_first("churn_scores", CHURN_RECENCY, CHURN_ROWS)
+    rows = reads.lookup("churn_scores", CHURN_RECENCY, customer_id, CHURN_ROWS, query)
+    latest = latest_per_definition(rows)
+    for row in latest:
+        row["reasons"] = render_stored_reasons(row.get("reasons"), lang=lang)
+    return latest
 
 
 def _clv_row(reads: Reads, customer_id: str) -> dict[str, Any] | None:
+    """The latest CLV score (newest by :data:`~retain.targeting.CLV_RECENCY`)."""
     if not reads.has("clv_scores"):
         return None
-    rows = reads.lookup("clv_scores", ("as_of", "model_version"), customer_id, 1, _clv_query)
+    query = _newest_first("clv_scores", CLV_RECENCY, 1)
+    rows = reads.lookup("clv_scores", CLV_RECENCY, customer_id, 1, query)
     return rows[0] if rows else None
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from retain.app.deps import AnalystOnly, SettingsDep, WarehouseDep
+from retain.app.deps import AnalystOnly, LockedWarehouseDep, SettingsDep
 from retain.app.metrics import service
 
 __all__ = ["router"]
@@ -21,7 +21,7 @@ DateText = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 def read_periods(
     _: AnalystOnly,
     settings: SettingsDep,
-    warehouse: WarehouseDep,
+    warehouse: LockedWarehouseDep,
     period: Period = "month",
     by: Annotated[
         list[Literal["country", "acquisition_channel", "language"]] | None, Query(max_length=2)
@@ -34,10 +34,7 @@ def read_periods(
     Customers at start and end, new, lost, reactivated, churn and retention rate,
     repeat-purchase rate, frequency, average order value, revenue.
     """
-    with warehouse.lock:
-        rows = service.period_table(
-            warehouse.con, settings, period=period, by=by, start=start, end=end
-        )
+    rows = service.period_table(warehouse.con, settings, period=period, by=by, start=start, end=end)
     return {"period": period, "data": rows, "count": len(rows)}
 
 
@@ -45,23 +42,23 @@ def read_periods(
 def read_cohorts(
     _: AnalystOnly,
     settings: SettingsDep,
-    warehouse: WarehouseDep,
+    warehouse: LockedWarehouseDep,
     period: Period = "month",
     kind: Literal["logo", "revenue"] = "logo",
     mode: Literal["classic", "unbounded"] = "classic",
 ) -> dict[str, Any]:
     """Cohort retention by acquisition period: logo (customers) or revenue retention."""
-    with warehouse.lock:
-        rows = service.cohort_table(warehouse.con, settings, period=period, kind=kind, mode=mode)
+    rows = service.cohort_table(warehouse.con, settings, period=period, kind=kind, mode=mode)
     return {"period": period, "kind": kind, "mode": mode, "data": rows, "count": len(rows)}
 
 
 @router.get("/overview")
-def read_overview(_: AnalystOnly, settings: SettingsDep, warehouse: WarehouseDep) -> dict[str, Any]:
+def read_overview(
+    _: AnalystOnly, settings: SettingsDep, warehouse: LockedWarehouseDep
+) -> dict[str, Any]:
     """The dashboard's headline numbers.
 
     Monthly churn and retention, active customers, MRR,
     revenue at risk; ``missing`` names the tables not loaded yet.
     """
-    with warehouse.lock:
-        return service.overview(warehouse.con, settings)
+    return service.overview(warehouse.con, settings)

@@ -11,24 +11,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-import ibis
-
+from retain import targeting
 from retain import warehouse as wh
 from retain.app._frames import records
-from retain.app.customers.scores import latest_churn, latest_clv
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
     from retain.config import Settings
 
-__all__ = ["at_risk_summary", "cohort_table", "mrr_table", "overview", "period_table"]
+__all__ = ["at_risk_summary", "cohort_table", "has_rows", "mrr_table", "overview", "period_table"]
 
 
-def _has_rows(con: BaseBackend, name: str) -> bool:
+def has_rows(con: BaseBackend, name: str) -> bool:
+    """Whether warehouse table ``name`` exists and holds at least one row."""
     if not wh.table_exists(con, name):
         return False
     return bool(wh.read_table(con, name).limit(1).count().to_pandas())
+
+
+_has_rows = has_rows  # the old name, still used by app/web/overview.py
 
 
 def period_table(
@@ -83,21 +85,16 @@ def mrr_table(con: BaseBackend, *, period: str = "month", tz: str = "UTC") -> li
 
 
 def at_risk_summary(con: BaseBackend, settings: Settings) -> dict[str, Any] | None:
-    """Customers scored, how many in each band, and revenue at risk (sum of p(churn) x CLV)."""
-    if not _has_rows(con, "churn_scores"):
+    """Customers scored, how many in each band, and value at risk (sum of p(churn) x CLV).
+
+    :func:`retain.targeting.at_risk_summary` over the configured churn definition; None when
+    nothing is scored yet.
+    """
+    if not has_rows(con, "churn_scores"):
         return None
-    churn = latest_churn(con, definition=settings.churn_definition().name)
-    if wh.table_exists(con, "clv_scores"):
-        clv = latest_clv(con).select(_cid="customer_id", clv="clv")
-        churn = churn.left_join(clv, churn.customer_id == clv._cid).drop("_cid")
-    else:
-        churn = churn.mutate(clv=ibis.null("float64"))
-    summary = churn.aggregate(
-        scored=churn.count(),
-        high=(churn.risk_band == "high").cast("int64").sum(),
-        medium=(churn.risk_band == "medium").cast("int64").sum(),
-        at_risk_value=(churn.probability * churn.clv.fill_null(0.0)).sum(),
-        as_of=churn.as_of.max(),
+    tables = frozenset(con.list_tables())
+    summary = targeting.at_risk_summary(
+        con, definition=settings.churn_definition().name, tables=tables
     )
     rows = records(summary.to_pandas())
     return rows[0] if rows and rows[0]["scored"] else None
@@ -106,17 +103,17 @@ def at_risk_summary(con: BaseBackend, settings: Settings) -> dict[str, Any] | No
 def overview(con: BaseBackend, settings: Settings) -> dict[str, Any]:
     """Headline numbers with trends; ``missing`` names what is not there yet."""
     out: dict[str, Any] = {"periods": [], "mrr": [], "at_risk": None, "missing": []}
-    if _has_rows(con, "orders"):
+    if has_rows(con, "orders"):
         out["periods"] = period_table(con, settings, period="month")
     else:
         out["missing"].append("orders")
-    if _has_rows(con, "subscriptions"):
+    if has_rows(con, "subscriptions"):
         out["mrr"] = mrr_table(con, period="month", tz=settings.time_zone)
     else:
         out["missing"].append("subscriptions")
     out["at_risk"] = at_risk_summary(con, settings)
     if out["at_risk"] is None:
         out["missing"].append("churn_scores")
-    if not _has_rows(con, "clv_scores"):
+    if not has_rows(con, "clv_scores"):
         out["missing"].append("clv_scores")
     return out

@@ -54,7 +54,7 @@ def create_segment(
         session,
         name=body.name,
         description=body.description,
-        filters=body.filters.model_dump(exclude_none=True),
+        query=body.filters.to_query(),
         created_by=principal.name,
     )
     audit.record(session, principal, "segment.create", ("segment", segment.id), name=segment.name)
@@ -78,7 +78,7 @@ def update_segment(
         segment=segment,
         name=body.name,
         description=body.description,
-        filters=body.filters.model_dump(exclude_none=True) if body.filters else None,
+        query=body.filters.to_query() if body.filters else None,
     )
     if changed:
         audit.record(session, principal, "segment.update", ("segment", segment.id), fields=changed)

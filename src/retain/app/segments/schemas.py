@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from retain.targeting import RISK_BANDS, AtRiskQuery, RiskBand
+from retain.targeting.query import MAX_ABS_VALUE, MAX_TEXT_LENGTH
 
 __all__ = ["SegmentCreate", "SegmentFilters", "SegmentPublic", "SegmentUpdate", "SegmentsPublic"]
 
 
 class SegmentFilters(BaseModel):
-    """The filters a segment stands for (the at-risk list's parameters)."""
+    """The filters a segment stands for: the filter fields of an at-risk query.
+
+    The body's form of :meth:`retain.targeting.AtRiskQuery.filters`, with the same bounds;
+    :meth:`to_query` checks the rest (an inverted CLV range) when a segment is saved.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    risk_bands: list[Literal["high", "medium", "low"]] = Field(default_factory=list, max_length=3)
-    clv_min: float | None = Field(None, ge=-1e15, le=1e15)
-    clv_max: float | None = Field(None, ge=-1e15, le=1e15)
-    country: str | None = Field(None, max_length=100)
-    channel: str | None = Field(None, max_length=100)
+    risk_bands: list[RiskBand] = Field(default_factory=list, max_length=len(RISK_BANDS))
+    clv_min: float | None = Field(None, ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE)
+    clv_max: float | None = Field(None, ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE)
+    country: str | None = Field(None, max_length=MAX_TEXT_LENGTH["country"])
+    channel: str | None = Field(None, max_length=MAX_TEXT_LENGTH["channel"])
+
+    def to_query(self) -> AtRiskQuery:
+        """These filters as the query a segment stores (refused if inconsistent)."""
+        return AtRiskQuery.from_dict(self.model_dump(exclude_none=True))
 
 
 class SegmentCreate(BaseModel):

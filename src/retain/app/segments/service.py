@@ -1,4 +1,9 @@
-"""Saved segments: create, find, change, delete (the caller commits and audits)."""
+"""Saved segments: create, find, change, delete (the caller commits and audits).
+
+A segment stores the filter part of an :class:`~retain.targeting.AtRiskQuery` as the JSON of
+its dict form (``query.filters().to_dict()``), the same keys segments always stored, so those
+saved before read unchanged.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,18 @@ from sqlalchemy.orm import Session
 from retain.app.segments.models import SavedSegment
 from retain.errors import ConflictError, NotFoundError
 from retain.i18n import t
+from retain.targeting import AtRiskQuery
 
-__all__ = ["create", "delete", "get", "get_by_name_or_id", "list_all", "update"]
+__all__ = [
+    "create",
+    "delete",
+    "get",
+    "get_by_name_or_id",
+    "list_all",
+    "stored_filters",
+    "stored_query",
+    "update",
+]
 
 
 def list_all(session: Session) -> list[SavedSegment]:
@@ -52,15 +67,36 @@ def _unique(session: Session, name: str, *, except_id: int | None = None) -> Non
         raise ConflictError(t("app.segment_exists", name=name), code="segments.exists")
 
 
+def _stored_text(query: AtRiskQuery) -> str:
+    return json.dumps(query.filters().to_dict(), sort_keys=True)
+
+
+def stored_filters(segment: SavedSegment) -> dict[str, Any]:
+    """The segment's filters as stored (a dict of :class:`AtRiskQuery` fields), unchecked.
+
+    For showing a segment: one stored before checks were added still lists.
+    """
+    data = json.loads(segment.filters or "{}")
+    return data if isinstance(data, dict) else {}
+
+
+def stored_query(segment: SavedSegment) -> AtRiskQuery:
+    """The segment's filters as a checked query (apply with ``query.narrowed_by(...)``)."""
+    return AtRiskQuery.from_dict(stored_filters(segment)).filters()
+
+
 def create(
-    session: Session, *, name: str, description: str, filters: dict[str, Any], created_by: str
+    session: Session, *, name: str, description: str, query: AtRiskQuery, created_by: str
 ) -> SavedSegment:
-    """Add a segment; names are unique."""
+    """Add a segment choosing the customers ``query``'s filters choose; names are unique.
+
+    Only the filters are stored (not the definition, order or page).
+    """
     _unique(session, name)
     segment = SavedSegment(
         name=name,
         description=description,
-        filters=json.dumps(filters, sort_keys=True),
+        filters=_stored_text(query),
         created_by=created_by,
     )
     session.add(segment)
@@ -74,9 +110,9 @@ def update(
     segment: SavedSegment,
     name: str | None,
     description: str | None,
-    filters: dict[str, Any] | None,
+    query: AtRiskQuery | None,
 ) -> list[str]:
-    """Change a segment; returns the fields changed."""
+    """Change a segment (its filters to ``query``'s); returns the fields changed."""
     changed = []
     if name is not None and name != segment.name:
         _unique(session, name, except_id=segment.id)
@@ -85,8 +121,8 @@ def update(
     if description is not None and description != segment.description:
         segment.description = description
         changed.append("description")
-    if filters is not None:
-        text = json.dumps(filters, sort_keys=True)
+    if query is not None:
+        text = _stored_text(query)
         if text != segment.filters:
             segment.filters = text
             changed.append("filters")
