@@ -77,11 +77,11 @@ def export(
     filters["risk_bands"] = list(query.risk_bands)
     audit.record(
         session,
-        actor=principal.name,
-        actor_kind=principal.kind,
-        action="at_risk.export",
-        target_type="at_risk",
-        details={"rows": found.total, "definition": found.definition, **filters},
+        principal,
+        "at_risk.export",
+        ("at_risk", ""),
+        rows=found.total,
+        definition=found.definition,
+        **filters,
     )
-    session.commit()
     return found

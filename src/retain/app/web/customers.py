@@ -125,15 +125,8 @@ def save_segment(
             session, name=name.strip(), description="", query=query, created_by=principal.name
         )
         audit.record(
-            session,
-            actor=principal.name,
-            actor_kind=principal.kind,
-            action="segment.create",
-            target_type="segment",
-            target_id=str(segment.id),
-            details={"name": segment.name},
+            session, principal, "segment.create", ("segment", segment.id), name=segment.name
         )
-        session.commit()
         return RedirectResponse("/at-risk?" + urlencode({"segment": segment.name}), status_code=303)
 
     return _page(request, principal, build)
