@@ -222,3 +222,17 @@ def test_at_risk_page_keeps_every_band_in_its_links(client, users):
     assert 'href="/at-risk.csv?risk_band=high&amp;risk_band=medium&amp;limit=1"' in page.text
     bad = client.get("/at-risk", params={"clv_min": "lots"})
     assert bad.status_code == 422 and "clv_min" in bad.text
+
+
+def test_at_risk_form_as_a_browser_submits_it(client, users):
+    """The filter form sends every field, blanks included; the CSV link exports that filter."""
+    login(client, users["analyst"])
+    form = "lang=en&risk_band=high&segment=&clv_min=&clv_max=&country=&sort=clv&order=asc"
+    page = client.get(f"/at-risk?{form}")
+    assert page.status_code == 200
+    table = page.text.split("<tbody>")[1].split("</tbody>")[0]
+    assert table.index("/customers/c2") < table.index("/customers/c1")  # CLV 120 before 500
+    assert "/customers/c3" not in table
+    assert '<option value="asc" selected>' in page.text
+    export = client.get("/at-risk.csv?risk_band=high&segment=&clv_min=&sort=clv&order=asc")
+    assert [row["customer_id"] for row in csv.DictReader(io.StringIO(export.text))] == ["c2", "c1"]
