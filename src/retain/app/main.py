@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from retain.app.deps import Warehouse, request_language
 from retain.app.errors import error_body, install_error_handlers
@@ -27,6 +28,12 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Health(BaseModel):
+    """``GET /healthz``: the process is up and answering."""
+
+    status: str = "ok"
 
 
 class _BodyTooLarge(Exception):
@@ -187,9 +194,10 @@ def create_app(
     app.add_middleware(BodyLimit, limit=settings.service.max_request_bytes)  # type: ignore[arg-type]
     app.add_middleware(LanguageAndHeaders)  # type: ignore[arg-type]
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/healthz", include_in_schema=False, response_model=Health)
+    def healthz() -> Health:
+        """Liveness probe (load balancers, the test servers wait on it)."""
+        return Health()
 
     return app
 

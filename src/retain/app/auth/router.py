@@ -14,6 +14,7 @@ from retain.app.auth.schemas import (
     ApiKeyPublic,
     ApiKeysPublic,
     MePublic,
+    SettingsPublic,
     UserCreate,
     UserPublic,
     UsersPublic,
@@ -116,7 +117,7 @@ def _mask_url(url: str) -> str:
     return url
 
 
-@router.get("/settings")
+@router.get("/settings", response_model=SettingsPublic)
 def read_settings(_: CanReadSettings, settings: SettingsDep) -> dict[str, Any]:
     """The service's settings, with secrets and database passwords masked."""
     data = settings.model_dump(mode="json")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from retain.app.auth.roles import Role
+from retain.config import Settings
 
 __all__ = [
     "ApiKeyCreate",
@@ -14,6 +16,7 @@ __all__ = [
     "ApiKeyPublic",
     "ApiKeysPublic",
     "MePublic",
+    "SettingsPublic",
     "UserCreate",
     "UserPublic",
     "UserUpdate",
@@ -110,3 +113,18 @@ class MePublic(BaseModel):
     name: str
     role: str
     permissions: list[str]
+
+
+def _settings_public() -> type[BaseModel]:
+    """Settings' fields as a plain response model (no environment reading), kept in step."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, Field(description=info.description))
+        for name, info in Settings.model_fields.items()
+    }
+    model: type[BaseModel] = create_model("SettingsPublic", **fields)
+    model.__doc__ = "The service's settings, with the secret key and database passwords masked."
+    return model
+
+
+SettingsPublic = _settings_public()
+"""``GET /api/v1/settings``: every setting, secrets masked as ``***``."""

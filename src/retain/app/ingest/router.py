@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Response
 
 from retain.app.deps import CanIngest, LockedWarehouseDep, SessionDep, SettingsDep
 from retain.app.ingest import service
@@ -33,10 +32,11 @@ def ingest_batch(
     session: SessionDep,
     settings: SettingsDep,
     warehouse: LockedWarehouseDep,
+    response: Response,
     idempotency_key: Annotated[
         str | None, Header(max_length=200, pattern=r"^[\x21-\x7e]+$")
     ] = None,
-) -> JSONResponse:
+) -> IngestResult:
     """Store a batch of records.
 
     Records are keyed by their id, so sending one twice stores it once; valid
@@ -55,7 +55,9 @@ def ingest_batch(
         )
         if replay is not None:
             status, stored = replay
-            return JSONResponse(stored, status_code=status, headers={"Idempotent-Replayed": "true"})
+            response.status_code = status
+            response.headers["Idempotent-Replayed"] = "true"
+            return IngestResult.model_validate(stored)
     try:
         result = service.ingest_records(
             warehouse.con,
@@ -72,13 +74,12 @@ def ingest_batch(
                 session, actor=f"{principal.kind}:{principal.id}", key=idempotency_key, result=None
             )
         raise
-    status = 200
-    payload = IngestResult.model_validate(result).model_dump(mode="json")
+    answer = IngestResult.model_validate(result)
     if idempotency_key:
         service.finish_idempotent(
             session,
             actor=f"{principal.kind}:{principal.id}",
             key=idempotency_key,
-            result=(status, payload),
+            result=(200, answer.model_dump(mode="json")),
         )
-    return JSONResponse(payload, status_code=status)
+    return answer
