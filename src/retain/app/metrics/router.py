@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from retain.app.deps import AnalystOnly, LockedWarehouseDep, SettingsDep
 from retain.app.metrics import service
+from retain.app.metrics.schemas import CohortsAnswer, OverviewAnswer, PeriodsAnswer
 
 __all__ = ["router"]
 
@@ -17,7 +18,7 @@ Period = Literal["day", "week", "month", "quarter", "year"]
 DateText = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 
 
-@router.get("/periods")
+@router.get("/periods", response_model=PeriodsAnswer)
 def read_periods(
     _: AnalystOnly,
     settings: SettingsDep,
@@ -28,17 +29,17 @@ def read_periods(
     ] = None,
     start: DateText = None,
     end: DateText = None,
-) -> dict[str, Any]:
+) -> PeriodsAnswer:
     """Customer and order figures for every period.
 
     Customers at start and end, new, lost, reactivated, churn and retention rate,
     repeat-purchase rate, frequency, average order value, revenue.
     """
     rows = service.period_table(warehouse.con, settings, period=period, by=by, start=start, end=end)
-    return {"period": period, "data": rows, "count": len(rows)}
+    return PeriodsAnswer(period=period, data=rows, count=len(rows))
 
 
-@router.get("/cohorts")
+@router.get("/cohorts", response_model=CohortsAnswer)
 def read_cohorts(
     _: AnalystOnly,
     settings: SettingsDep,
@@ -46,19 +47,19 @@ def read_cohorts(
     period: Period = "month",
     kind: Literal["logo", "revenue"] = "logo",
     mode: Literal["classic", "unbounded"] = "classic",
-) -> dict[str, Any]:
+) -> CohortsAnswer:
     """Cohort retention by acquisition period: logo (customers) or revenue retention."""
     rows = service.cohort_table(warehouse.con, settings, period=period, kind=kind, mode=mode)
-    return {"period": period, "kind": kind, "mode": mode, "data": rows, "count": len(rows)}
+    return CohortsAnswer(period=period, kind=kind, mode=mode, data=rows, count=len(rows))
 
 
-@router.get("/overview")
+@router.get("/overview", response_model=OverviewAnswer)
 def read_overview(
     _: AnalystOnly, settings: SettingsDep, warehouse: LockedWarehouseDep
-) -> dict[str, Any]:
+) -> OverviewAnswer:
     """The dashboard's headline numbers.
 
     Monthly churn and retention, active customers, MRR,
     revenue at risk; ``missing`` names the tables not loaded yet.
     """
-    return service.overview(warehouse.con, settings)
+    return OverviewAnswer(**service.overview(warehouse.con, settings))

@@ -30,9 +30,6 @@ def has_rows(con: BaseBackend, name: str) -> bool:
     return bool(wh.read_table(con, name).limit(1).count().to_pandas())
 
 
-_has_rows = has_rows  # the old name, still used by app/web/overview.py
-
-
 def period_table(
     con: BaseBackend,
     settings: Settings,

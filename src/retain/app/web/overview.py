@@ -76,7 +76,7 @@ def retention(
             or by not in {None, "country", "acquisition_channel"}
         ):
             raise RetainError(t("web.bad_picker"), code="parameter.invalid")
-        has_orders = metrics._has_rows(warehouse.con, "orders")
+        has_orders = metrics.has_rows(warehouse.con, "orders")
         periods = (
             metrics.period_table(warehouse.con, settings, period=period, by=[by] if by else None)
             if has_orders

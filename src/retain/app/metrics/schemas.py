@@ -1,0 +1,43 @@
+"""What the metrics API answers (the shape is enforced by FastAPI and shown in OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = ["CohortsAnswer", "OverviewAnswer", "PeriodsAnswer"]
+
+Row = dict[str, Any]
+
+
+class PeriodsAnswer(BaseModel):
+    """Customer and order figures, one row per period (and per ``by`` group)."""
+
+    period: str
+    data: list[Row] = Field(
+        description="period_start, the optional by columns, then every column of "
+        "retain.metrics.PERIOD_COLUMNS (docs/metrics.md)"
+    )
+    count: int
+
+
+class CohortsAnswer(BaseModel):
+    """Cohort retention, one row per (cohort, period_index)."""
+
+    period: str
+    kind: str
+    mode: str
+    data: list[Row]
+    count: int
+
+
+class OverviewAnswer(BaseModel):
+    """The dashboard's headline numbers; ``missing`` names the tables not loaded yet."""
+
+    periods: list[Row]
+    mrr: list[Row]
+    at_risk: Row | None = Field(
+        description="customers scored, per risk band, and value at risk; null before scoring"
+    )
+    missing: list[str]
