@@ -220,16 +220,6 @@ def test_audit_record_writes_one_committed_row_with_the_change(app):
         assert session.query(User).filter(User.email == "new@example.org").count() == 1
 
 
-def test_audit_record_in_the_older_keyword_form_leaves_the_commit_to_the_caller(app):
-    from retain.app.audit import service as audit
-
-    before = _entries(app)
-    with app.state.sessionmaker() as session:
-        audit.record(session, actor="cli", actor_kind="cli", action="key.create", details={"a": 1})
-        session.rollback()
-    assert _entries(app) == before
-
-
 def test_each_audited_action_writes_exactly_one_row(app, client, keys, users):
     admin = headers(keys["admin"])
     created = client.post(

@@ -52,7 +52,7 @@ def cli(tmp_path, monkeypatch):
     return run
 
 
-def test_user_add_and_keys(cli):
+def test_user_add_and_keys(cli, tmp_path):
     added = cli(
         ["user", "add", "Ops@Example.org", "--role", "admin", "--password-stdin"],
         stdin="a long passphrase\n",
@@ -71,6 +71,18 @@ def test_user_add_and_keys(cli):
     assert created.stdout.strip().splitlines()[-1].startswith("rk_")
     revoked = cli(["user", "key", "revoke", "1"])
     assert revoked.exit_code == 0 and "Revoked API key 1." in revoked.stdout
+    # each change is in the audit log, by the CLI, once (refused commands write nothing)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "retain-app.db") as db:
+        rows = db.execute(
+            "SELECT actor, actor_kind, action, target_type FROM audit_log ORDER BY id"
+        ).fetchall()
+    assert rows == [
+        ("cli", "cli", "user.create", "user"),
+        ("cli", "cli", "key.create", "api_key"),
+        ("cli", "cli", "key.revoke", "api_key"),
+    ]
 
 
 def test_errors_print_error_and_hint_lines(tmp_path):

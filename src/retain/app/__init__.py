@@ -4,9 +4,11 @@ Build it with :func:`create_app` (nothing is built at import time); ``retain ser
 app database's migrations and runs it under Uvicorn.
 
 This package's names are the app's one door for the CLI (the import-linter contract "cli reaches
-the app only through retain.app" in pyproject.toml): ``create_app`` to serve, ``upgrade``,
-``make_engine`` and ``make_sessionmaker`` to open the app database, ``ensure_user`` to add a login.
-They are imported on first use, so importing the CLI does not import FastAPI.
+the app only through retain.app" in pyproject.toml): ``create_app`` to serve, ``open_session``
+(or ``upgrade``, ``make_engine`` and ``make_sessionmaker``) to open the app database,
+``ensure_user`` and ``count_users`` for logins, ``create_api_key``, ``list_api_keys`` and
+``revoke_api_key`` for keys, and ``Caller`` to name the CLI as the actor in the audit log. They
+are imported on first use, so importing the CLI does not import FastAPI.
 """
 
 from __future__ import annotations
@@ -15,17 +17,42 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from retain.app.auth.service import ensure_user
-    from retain.app.db import make_engine, make_sessionmaker, upgrade
+    from retain.app.audit.service import Caller
+    from retain.app.auth.service import (
+        count_users,
+        create_api_key,
+        ensure_user,
+        list_api_keys,
+        revoke_api_key,
+    )
+    from retain.app.db import make_engine, make_sessionmaker, open_session, upgrade
     from retain.app.main import create_app
 
-__all__ = ["create_app", "ensure_user", "make_engine", "make_sessionmaker", "upgrade"]
+__all__ = [
+    "Caller",
+    "count_users",
+    "create_api_key",
+    "create_app",
+    "ensure_user",
+    "list_api_keys",
+    "make_engine",
+    "make_sessionmaker",
+    "open_session",
+    "revoke_api_key",
+    "upgrade",
+]
 
 _HOMES = {
+    "Caller": "retain.app.audit.service",
+    "count_users": "retain.app.auth.service",
+    "create_api_key": "retain.app.auth.service",
     "create_app": "retain.app.main",
     "ensure_user": "retain.app.auth.service",
+    "list_api_keys": "retain.app.auth.service",
     "make_engine": "retain.app.db",
     "make_sessionmaker": "retain.app.db",
+    "open_session": "retain.app.db",
+    "revoke_api_key": "retain.app.auth.service",
     "upgrade": "retain.app.db",
 }
 

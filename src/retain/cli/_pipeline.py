@@ -125,19 +125,20 @@ def _report(con: BaseBackend, settings: Settings, path: Path) -> Path:
 
 def _login(settings: Settings) -> tuple[str, str]:
     """Create the demo login, or reset its password if an earlier run made it."""
-    from retain.app import ensure_user, make_engine, make_sessionmaker, upgrade
+    from retain.app import Caller, ensure_user, open_session
 
-    upgrade(settings.database_url)
     email, password = DEMO_LOGIN
-    engine = make_engine(settings.database_url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            ensure_user(
-                session, email=email, role="analyst", password=password, name="Demo", exist_ok=True
-            )
-            session.commit()
-    finally:
-        engine.dispose()
+    with open_session(settings.database_url) as session:
+        ensure_user(
+            session,
+            email=email,
+            role="analyst",
+            password=password,
+            name="Demo",
+            exist_ok=True,
+            actor=Caller("retain demo", "cli"),
+        )
+        session.commit()
     return DEMO_LOGIN
 
 

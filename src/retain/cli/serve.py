@@ -7,14 +7,11 @@ API keys, written to the audit log as done from the command line).
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from retain.cli._app import app, console, settings
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 from retain.errors import InvalidParameterError
 from retain.i18n import t
 
@@ -28,14 +25,6 @@ app.add_typer(user_app, name="user")
 ROLE_HELP = "admin, analyst, agent or ingest."
 
 
-def _session() -> Session:
-    from retain.app.db import make_engine, make_sessionmaker, upgrade
-
-    url = settings().database_url
-    upgrade(url)
-    return make_sessionmaker(make_engine(url))()
-
-
 @app.command()
 def serve(
     host: Annotated[
@@ -45,10 +34,8 @@ def serve(
 ) -> None:
     """Apply the app database's migrations and serve the API and dashboard with Uvicorn."""
     import uvicorn
-    from sqlalchemy import func, select
 
-    from retain.app.auth.models import User
-    from retain.app.main import create_app
+    from retain.app import count_users, create_app
 
     cfg = settings()
     host = host or cfg.service.host
@@ -56,7 +43,7 @@ def serve(
     application = create_app(cfg, migrate=True)
     console.print(t("app.cli_migrated", url=_safe_url(cfg.database_url)))
     with application.state.sessionmaker() as session:
-        if not session.scalar(select(func.count()).select_from(User)):
+        if not count_users(session):
             console.print(t("app.cli_no_users"))
     shown = f"[{host}]" if ":" in host else host
     console.print(t("app.cli_serving", url=f"http://{shown}:{port}/"))
@@ -82,8 +69,7 @@ def user_add(
     language: Annotated[str | None, typer.Option(help="en, ja or ko.")] = None,
 ) -> None:
     """Create a dashboard user (the first one should be an admin)."""
-    from retain.app.audit import service as audit
-    from retain.app.auth import service as auth
+    from retain.app import Caller, ensure_user, open_session
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -99,20 +85,16 @@ def user_add(
         raise InvalidParameterError(
             t("app.bad_choice", name="language", value=language, choices="en, ja, ko")
         )
-    with _session() as session:
-        user = auth.ensure_user(
-            session, email=email, role=role, password=password, name=name, language=language
-        )
-        audit.record(
+    with open_session(settings().database_url) as session:
+        user = ensure_user(
             session,
-            actor="cli",
-            actor_kind="cli",
-            action="user.create",
-            target_type="user",
-            target_id=str(user.id),
-            details={"role": user.role},
+            email=email,
+            role=role,
+            password=password,
+            name=name,
+            language=language,
+            actor=Caller("cli", "cli"),
         )
-        session.commit()
         console.print(t("app.cli_user_added", email=user.email, role=user.role))
 
 
@@ -122,21 +104,12 @@ def key_create(
     role: Annotated[str, typer.Option(help=ROLE_HELP)] = "ingest",
 ) -> None:
     """Create an API key and print it once (send it as the X-API-Key header)."""
-    from retain.app.audit import service as audit
-    from retain.app.auth import service as auth
+    from retain.app import Caller, create_api_key, open_session
 
-    with _session() as session:
-        key, raw = auth.create_api_key(session, name=name, role=role, created_by="cli")
-        audit.record(
-            session,
-            actor="cli",
-            actor_kind="cli",
-            action="key.create",
-            target_type="api_key",
-            target_id=str(key.id),
-            details={"name": key.name, "role": key.role},
+    with open_session(settings().database_url) as session:
+        key, raw = create_api_key(
+            session, name=name, role=role, created_by="cli", actor=Caller("cli", "cli")
         )
-        session.commit()
         console.print(t("app.cli_key_created", name=key.name, role=key.role))
         typer.echo(raw)
 
@@ -144,19 +117,8 @@ def key_create(
 @key_app.command("revoke")
 def key_revoke(key_id: Annotated[int, typer.Argument(help="The key's id.")]) -> None:
     """Revoke an API key; calls that use it get 401 from now on."""
-    from retain.app.audit import service as audit
-    from retain.app.auth import service as auth
+    from retain.app import Caller, open_session, revoke_api_key
 
-    with _session() as session:
-        key = auth.revoke_api_key(session, key_id=key_id)
-        audit.record(
-            session,
-            actor="cli",
-            actor_kind="cli",
-            action="key.revoke",
-            target_type="api_key",
-            target_id=str(key.id),
-            details={"name": key.name},
-        )
-        session.commit()
+    with open_session(settings().database_url) as session:
+        key = revoke_api_key(session, key_id=key_id, actor=Caller("cli", "cli"))
         console.print(t("app.cli_key_revoked", id=key.id))

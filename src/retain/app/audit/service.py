@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Protocol, overload
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -44,47 +44,14 @@ Target = tuple[str, object]
 """What was acted on: its kind and id, e.g. ``("user", 7)``; ``("at_risk", "")`` for no id."""
 
 
-@overload
 def record(
     session: Session, actor: Actor, action: str, target: Target | None = None, /, **details: Any
-) -> AuditEntry: ...
-
-
-@overload
-def record(
-    session: Session,
-    /,
-    *,
-    actor: str,
-    actor_kind: str,
-    action: str,
-    target_type: str = "",
-    target_id: str = "",
-    details: dict[str, Any] | None = None,
-) -> AuditEntry: ...
-
-
-def record(
-    session: Session,
-    actor: Actor | None = None,
-    action: str | None = None,
-    target: Target | None = None,
-    /,
-    **details: Any,
 ) -> AuditEntry:
     """Add an entry for ``action`` by ``actor`` on ``target`` and commit ``session`` with it.
 
     ``details`` are facts about the change (a role, the fields changed, row counts), stored as
     JSON; never pass customer PII.
-
-    The older keyword form (``actor=NAME, actor_kind=KIND, action=..., target_type=...,
-    target_id=..., details={...}``) adds the entry without committing, for callers not yet
-    moved (the caller commits, as before).
     """
-    if actor is None:
-        return _add(session, **details)
-    if action is None:
-        raise TypeError("record() needs an action")
     kind, ident = target if target is not None else ("", "")
     entry = _add(
         session,

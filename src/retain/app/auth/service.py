@@ -15,7 +15,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from retain.app.audit import service as audit
@@ -29,6 +29,7 @@ from retain.i18n import t
 
 __all__ = [
     "authenticate",
+    "count_users",
     "create_api_key",
     "create_user",
     "digest",
@@ -134,21 +135,34 @@ def ensure_user(
     name: str = "",
     language: str | None = None,
     exist_ok: bool = False,
+    actor: Actor | None = None,
 ) -> User:
-    """Create a login (the caller commits): the one way the CLI and the demo add a user.
+    """Create a login: the one way the CLI and the demo add a user.
 
     With ``exist_ok`` an existing user with this e-mail keeps their role but gets ``password``
     and is made active again (``retain demo`` resets its demo login this way); without it, an
-    existing e-mail is a :class:`ConflictError` (``retain user add``).
+    existing e-mail is a :class:`ConflictError` (``retain user add``). With ``actor`` the change
+    is audited and committed; without, the caller commits.
     """
     if exist_ok:
         user = session.scalar(select(User).where(User.email == email.strip().lower()))
         if user is not None:
-            update_user(session, user=user, password=password, active=True)
+            update_user(session, user=user, password=password, active=True, actor=actor)
             return user
     return create_user(
-        session, email=email, role=role, password=password, name=name, language=language
+        session,
+        email=email,
+        role=role,
+        password=password,
+        name=name,
+        language=language,
+        actor=actor,
     )
+
+
+def count_users(session: Session) -> int:
+    """How many users exist (``retain serve`` says how to add the first one when none)."""
+    return int(session.scalar(select(func.count()).select_from(User)) or 0)
 
 
 def update_user(

@@ -6,15 +6,26 @@ new install and an upgrade are the same step.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.orm import Session
 
 from retain.app.db.base import Base, utcnow
 from retain.app.db.session import make_engine, make_sessionmaker, normalize_url
 
-__all__ = ["Base", "alembic_config", "make_engine", "make_sessionmaker", "upgrade", "utcnow"]
+__all__ = [
+    "Base",
+    "alembic_config",
+    "make_engine",
+    "make_sessionmaker",
+    "open_session",
+    "upgrade",
+    "utcnow",
+]
 
 
 def alembic_config(url: str) -> Config:
@@ -31,3 +42,18 @@ def upgrade(url: str, revision: str = "head") -> None:
     import retain.app.db.models  # noqa: F401  (registers every table on Base.metadata)
 
     command.upgrade(alembic_config(url), revision)
+
+
+@contextmanager
+def open_session(url: str) -> Iterator[Session]:
+    """A session on the app database at ``url``, migrated first; the engine is closed after.
+
+    For one-off work outside the service (``retain user``, the demo's login).
+    """
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()

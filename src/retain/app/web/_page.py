@@ -12,12 +12,11 @@ from collections.abc import Callable
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from retain.app.auth.roles import Permission
 from retain.app.deps import Principal
-from retain.app.web._session import forbidden, render
+from retain.app.web._session import render
 from retain.errors import RetainError
 
-__all__ = ["MISSING_COMMANDS", "allow", "error_page", "page"]
+__all__ = ["MISSING_COMMANDS", "error_page", "page"]
 
 MISSING_COMMANDS = {
     "orders": "retain ingest orders FILE",
@@ -26,15 +25,6 @@ MISSING_COMMANDS = {
     "clv_scores": "retain clv predict",
     "customers": "retain ingest customers FILE",
 }
-
-
-def allow(principal: Principal, permission: Permission) -> None:
-    """Refuse a page to a principal without ``permission`` (rendered as the 403 page).
-
-    For the pages that still check inside; new pages declare ``require_page`` instead.
-    """
-    if not principal.may(permission):
-        raise forbidden(principal)
 
 
 def error_page(request: Request, principal: Principal | None, exc: RetainError) -> HTMLResponse:
