@@ -82,12 +82,12 @@ def test_the_real_sections_fail_loudly_too(
     empty_warehouse: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What used to vanish silently (a broken lifetime-value area) now stops the report."""
-    import retain.report.clv as clv_section
+    from retain.models.registry import ModelRegistry
 
-    def unreadable(settings: Settings) -> list[str]:
+    def unreadable(self: ModelRegistry, kind: str | None = None, **_: Any) -> list[Any]:
         raise OSError("models folder unreadable")
 
-    monkeypatch.setattr(clv_section, "list_versions", unreadable)
+    monkeypatch.setattr(ModelRegistry, "cards", unreadable)
     with pytest.raises(RuntimeError, match="report section 'clv' failed: OSError"):
         build_report(empty_warehouse, Settings(models_dir=tmp_path / "models"))
 

@@ -6,7 +6,6 @@ yet the section is skipped by an explicit check, not by an error.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +13,9 @@ import pandas as pd
 
 import retain.warehouse as wh
 from retain.i18n import format_number, t
-from retain.models.churn import Backtest, list_models
+from retain.models.churn import Backtest
+from retain.models.churn.reasons import parse_stored_reasons
+from retain.models.registry import ModelRegistry
 from retain.report.section import Figure, Section
 
 if TYPE_CHECKING:
@@ -91,9 +92,9 @@ def _reason_counts(con: Any, version: str) -> pd.DataFrame | None:
     counts: Counter[str] = Counter()
     examples: dict[str, str] = {}
     for text in rows["reasons"].dropna():
-        for item in json.loads(text)[:1]:
-            counts[item["key"]] += 1
-            examples.setdefault(item["key"], t(item["key"], **item["params"]))
+        for reason in parse_stored_reasons(text)[:1]:
+            counts[reason.key] += 1
+            examples.setdefault(reason.key, t(reason.key, **reason.params))
     if not counts:
         return None
     return pd.DataFrame(
@@ -106,10 +107,10 @@ def _reason_counts(con: Any, version: str) -> pd.DataFrame | None:
 
 def report_sections(con: Any, settings: Settings) -> list[Section]:
     """The churn section of the report for the newest model; ``[]`` when none is trained."""
-    cards = list_models(models_dir=settings.models_dir)
+    cards = ModelRegistry(settings.models_dir).cards("churn")
     if not cards:
         return []
-    card = cards[-1]
+    card = cards[0].data
     items: list[Figure] = []
     if card.get("backtest"):
         result = Backtest.from_dict(card["backtest"])

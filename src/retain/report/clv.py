@@ -13,12 +13,11 @@ import pandas as pd
 import retain.warehouse as wh
 from retain.i18n import format_currency, format_number, format_percent, t
 from retain.models.clv import (
-    list_versions,
-    load_models,
     plot_calibration_by_frequency,
     plot_cumulative_tracking,
     plot_probability_alive,
 )
+from retain.models.registry import ModelRegistry
 from retain.report.section import Figure, Section
 
 if TYPE_CHECKING:
@@ -46,10 +45,12 @@ def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
 
     Returns an empty list when no CLV model has been fitted or no scores were written.
     """
-    if not list_versions(settings):
+    cards = ModelRegistry(settings.models_dir).cards("clv")
+    if not cards:
         return []
-    stored = load_models(settings)
-    scores = _latest_scores(con, stored.version)
+    newest = cards[0]
+    meta: dict[str, Any] = dict(newest.data.get("meta") or {})
+    scores = _latest_scores(con, newest.version)
     if scores.empty:
         return []
     currency = str(scores["currency"].iloc[0] or settings.currency)
@@ -72,7 +73,7 @@ def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
             figure=plot_probability_alive(alive),
         ),
     ]
-    evaluation: dict[str, Any] | None = stored.meta.get("evaluation")
+    evaluation: dict[str, Any] | None = meta.get("evaluation")
     if evaluation:
         by_freq = pd.DataFrame(evaluation["by_frequency"])
         tracking = pd.DataFrame(evaluation["tracking"])
@@ -109,7 +110,7 @@ def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
         customers=format_number(len(scores)),
         total=format_currency(total, currency),
         months=int(scores["horizon_months"].iloc[0]),
-        version=stored.version,
+        version=newest.version,
     )
     return [Section(key="clv", title=t("clv.report_title"), summary=summary, items=items)]
 
