@@ -20,6 +20,10 @@ PACKAGES = [
     "retain.models.clv",
     "retain.models.churn",
     "retain.features",
+    "retain.facts",
+    "retain.models.registry",
+    "retain.models.churn.reasons",
+    "retain.targeting",
 ]
 
 

@@ -20,21 +20,27 @@ The package, by job:
 - :mod:`.families`: features grouped into families and their contributions summed;
 - :mod:`.storage`: the JSON stored in ``churn_scores.reasons`` (:func:`reasons_json`) and
   reading it back (:func:`parse_stored_reasons`, :func:`render_stored_reasons`).
+
+Names are imported on first use: the compiled kernels load only for batch wording.
 """
 
 from __future__ import annotations
 
-from retain.models.churn.reasons.families import family_groups
-from retain.models.churn.reasons.render import reason_codes
-from retain.models.churn.reasons.rules import RULES, Rule
-from retain.models.churn.reasons.storage import (
-    Reason,
-    RenderedReason,
-    parse_stored_reasons,
-    reasons_json,
-    render_stored_reasons,
-)
-from retain.models.churn.reasons.vectorised import reasons_json_array, reasons_json_column
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from retain.models.churn.reasons.families import family_groups
+    from retain.models.churn.reasons.render import reason_codes
+    from retain.models.churn.reasons.rules import RULES, Rule
+    from retain.models.churn.reasons.storage import (
+        Reason,
+        RenderedReason,
+        parse_stored_reasons,
+        reasons_json,
+        render_stored_reasons,
+    )
+    from retain.models.churn.reasons.vectorised import reasons_json_array, reasons_json_column
 
 __all__ = [
     "RULES",
@@ -49,3 +55,25 @@ __all__ = [
     "reasons_json_column",
     "render_stored_reasons",
 ]
+
+_HOMES = {
+    "RULES": "retain.models.churn.reasons.rules",
+    "Reason": "retain.models.churn.reasons.storage",
+    "RenderedReason": "retain.models.churn.reasons.storage",
+    "Rule": "retain.models.churn.reasons.rules",
+    "family_groups": "retain.models.churn.reasons.families",
+    "parse_stored_reasons": "retain.models.churn.reasons.storage",
+    "reason_codes": "retain.models.churn.reasons.render",
+    "reasons_json": "retain.models.churn.reasons.storage",
+    "reasons_json_array": "retain.models.churn.reasons.vectorised",
+    "reasons_json_column": "retain.models.churn.reasons.vectorised",
+    "render_stored_reasons": "retain.models.churn.reasons.storage",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import a public name's module on first use (PEP 562), so importing one part is cheap."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
