@@ -167,7 +167,7 @@ class Settings(BaseSettings):
     )
     models_dir: Path = Field(Path(".retain/models"), description="Where trained models are kept")
     reports_dir: Path = Field(
-        Path("."), description="Folder for reports (retain report -o names the file itself)"
+        Path("."), description="Folder where retain report writes report.html when -o is not given"
     )
     ingest: IngestSettings = Field(
         default_factory=lambda: IngestSettings(), description="How ingestion treats doubtful input"

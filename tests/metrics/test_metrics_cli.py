@@ -101,6 +101,15 @@ def test_report_writes_one_file_in_korean(url: str, tmp_path: Path) -> None:
     assert '<html lang="ko">' in html and "고객 유지 리포트" in html
 
 
+def test_report_goes_to_reports_dir_without_o(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETAIN_REPORTS_DIR", str(tmp_path / "out" / "reports"))
+    out = run("report").output
+    target = tmp_path / "out" / "reports" / "report.html"
+    assert target.is_file() and "reports" in out
+
+
 def test_errors_print_error_and_hint_and_exit_2(url: str) -> None:
     env = {"RETAIN_WAREHOUSE_URL": url, "PATH": "/usr/bin:/bin"}
     bad = subprocess.run(

@@ -17,8 +17,13 @@ __all__ = ["report"]
 @app.command("report")
 def report(
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write the HTML file.")
-    ] = Path("report.html"),
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the HTML file (default: reports_dir/report.html).",
+        ),
+    ] = None,
     lang: Annotated[
         str | None,
         typer.Option("--lang", help="Language of the report: en, ja or ko (default: the CLI's)."),
@@ -29,6 +34,9 @@ def report(
     from retain.report import build_report, render_report
 
     conf = settings()
+    if output is None:
+        output = conf.reports_dir / "report.html"
+    output.parent.mkdir(parents=True, exist_ok=True)
     code = lang or get_language()
     with language(code) as chosen:
         con = wh.connect(settings=conf)
