@@ -54,10 +54,9 @@ def net_revenue(orders: ir.Table) -> ir.Table:
     require_columns(orders, name="orders", columns=ORDER_COLUMNS)
     amount = orders.amount.cast("float64")
     if "status" in orders.columns:
-        status = orders.status
         revenue = ibis.cases(
-            (status.isnull() | (status == "completed"), amount),
-            (status == "returned", -amount.abs()),
+            (_settled(orders), amount),
+            (orders.status == "returned", -amount.abs()),
             else_=ibis.null("float64"),
         )
     else:
