@@ -13,8 +13,9 @@ are imported on first use, so importing the CLI does not import FastAPI.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from retain.lazy import lazy_package
 
 if TYPE_CHECKING:
     from retain.app.audit.service import Caller
@@ -57,8 +58,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(name)
-    return getattr(importlib.import_module(home), name)
+lazy_package(__name__, _HOMES)

@@ -10,8 +10,9 @@ Names are imported on first use, so reading stored reasons does not load LightGB
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from retain.lazy import lazy_package
 
 if TYPE_CHECKING:
     from retain.models.churn.backtest import (
@@ -117,9 +118,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """Import a public name's module on first use (PEP 562), so importing one part is cheap."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+lazy_package(__name__, _HOMES)

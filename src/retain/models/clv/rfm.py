@@ -23,7 +23,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from retain.errors import InvalidParameterError
-from retain.facts import completed_orders, missing_columns_error, require_columns
+from retain.facts import as_timestamp, completed_orders, missing_columns_error, require_columns
 from retain.i18n import t
 
 __all__ = ["UNIT_DAYS", "compress_summary", "rfm_summary"]
@@ -36,14 +36,8 @@ _SECONDS_PER_DAY = 86_400.0
 
 
 def _timestamp(value: Any, name: str) -> ir.TimestampScalar:
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidParameterError(
-            t("clv.bad_date", name=name, value=repr(value)), hint=t("clv.bad_date_hint")
-        ) from exc
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    """The UTC day of ``value`` as a timestamp literal (dates are read by :func:`as_timestamp`)."""
+    stamp = as_timestamp(value, name=name)
     return ibis.literal(stamp.floor("D").to_pydatetime(), type="timestamp")
 
 

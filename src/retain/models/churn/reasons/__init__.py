@@ -26,8 +26,9 @@ Names are imported on first use: the compiled kernels load only for batch wordin
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from retain.lazy import lazy_package
 
 if TYPE_CHECKING:
     from retain.models.churn.reasons.families import family_groups
@@ -71,9 +72,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """Import a public name's module on first use (PEP 562), so importing one part is cheap."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+lazy_package(__name__, _HOMES)
