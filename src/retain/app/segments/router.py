@@ -1,6 +1,6 @@
 """Saved segments: named filters of the at-risk list (analysts and admins).
 
-Every change is audited; :func:`retain.app.audit.service.record` commits it with its entry.
+Every change is audited by the service, which commits it with its entry.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import json
 
 from fastapi import APIRouter, Response, status
 
-from retain.app.audit import service as audit
 from retain.app.deps import CanReadSegments, CanWriteSegments, IdPath, SessionDep
 from retain.app.segments import service
 from retain.app.segments.models import SavedSegment
@@ -55,9 +54,8 @@ def create_segment(
         name=body.name,
         description=body.description,
         query=body.filters.to_query(),
-        created_by=principal.name,
+        actor=principal,
     )
-    audit.record(session, principal, "segment.create", ("segment", segment.id), name=segment.name)
     return _public(segment)
 
 
@@ -73,15 +71,14 @@ def update_segment(
 ) -> SegmentPublic:
     """Rename a segment or change its description or filters."""
     segment = service.get(session, segment_id=segment_id)
-    changed = service.update(
+    service.update(
         session,
         segment=segment,
         name=body.name,
         description=body.description,
         query=body.filters.to_query() if body.filters else None,
+        actor=principal,
     )
-    if changed:
-        audit.record(session, principal, "segment.update", ("segment", segment.id), fields=changed)
     return _public(segment)
 
 
@@ -91,7 +88,5 @@ def delete_segment(
 ) -> Response:
     """Delete a saved segment."""
     segment = service.get(session, segment_id=segment_id)
-    target, name = ("segment", segment.id), segment.name
-    service.delete(session, segment=segment)
-    audit.record(session, principal, "segment.delete", target, name=name)
+    service.delete(session, segment=segment, actor=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,4 @@
-"""Saved segments: create, find, change, delete (the caller commits and audits).
+"""Saved segments: create, find, change, delete; each change is audited and committed here.
 
 A segment stores the filter part of an :class:`~retain.targeting.AtRiskQuery` as the JSON of
 its dict form (``query.filters().to_dict()``), the same keys segments always stored, so those
@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from retain.app.audit import service as audit
 from retain.app.segments.models import SavedSegment
 from retain.errors import ConflictError, NotFoundError
 from retain.i18n import t
@@ -86,21 +87,23 @@ def stored_query(segment: SavedSegment) -> AtRiskQuery:
 
 
 def create(
-    session: Session, *, name: str, description: str, query: AtRiskQuery, created_by: str
+    session: Session, *, name: str, description: str, query: AtRiskQuery, actor: audit.Actor
 ) -> SavedSegment:
     """Add a segment choosing the customers ``query``'s filters choose; names are unique.
 
-    Only the filters are stored (not the definition, order or page).
+    Only the filters are stored (not the definition, order or page). ``actor`` made it: it is
+    recorded as the creator and in the audit log.
     """
     _unique(session, name)
     segment = SavedSegment(
         name=name,
         description=description,
         filters=_stored_text(query),
-        created_by=created_by,
+        created_by=actor.name,
     )
     session.add(segment)
     session.flush()
+    audit.record(session, actor, "segment.create", ("segment", segment.id), name=segment.name)
     return segment
 
 
@@ -111,8 +114,9 @@ def update(
     name: str | None,
     description: str | None,
     query: AtRiskQuery | None,
+    actor: audit.Actor,
 ) -> list[str]:
-    """Change a segment (its filters to ``query``'s); returns the fields changed."""
+    """Change a segment (its filters to ``query``'s); returns the fields changed (audited)."""
     changed = []
     if name is not None and name != segment.name:
         _unique(session, name, except_id=segment.id)
@@ -127,9 +131,13 @@ def update(
             segment.filters = text
             changed.append("filters")
     session.flush()
+    if changed:
+        audit.record(session, actor, "segment.update", ("segment", segment.id), fields=changed)
     return changed
 
 
-def delete(session: Session, *, segment: SavedSegment) -> None:
-    """Remove a segment."""
+def delete(session: Session, *, segment: SavedSegment, actor: audit.Actor) -> None:
+    """Remove a segment (audited)."""
+    target, name = ("segment", segment.id), segment.name
     session.delete(segment)
+    audit.record(session, actor, "segment.delete", target, name=name)

@@ -13,7 +13,6 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from retain.app.audit import service as audit
 from retain.app.auth.roles import Permission
 from retain.app.customers import at_risk as at_risk_service
 from retain.app.customers import service as customers
@@ -122,10 +121,7 @@ def save_segment(
             raise PermissionDeniedError(t("web.csrf_expired"), code="auth.csrf_failed")
         query = AtRiskQuery.from_params(parse_qsl(filters))
         segment = segments.create(
-            session, name=name.strip(), description="", query=query, created_by=principal.name
-        )
-        audit.record(
-            session, principal, "segment.create", ("segment", segment.id), name=segment.name
+            session, name=name.strip(), description="", query=query, actor=principal
         )
         return RedirectResponse("/at-risk?" + urlencode({"segment": segment.name}), status_code=303)
 
