@@ -85,3 +85,34 @@ def test_page_permission_gives_the_403_page_or_a_start_page(app, users):
         assert login(browser, users["ingest"]).status_code == 303
         home = browser.get("/", follow_redirects=False)
         assert home.status_code == 303 and home.headers["location"] == "/docs"
+
+
+@pytest.mark.parametrize("lang", ["en", "ja", "ko"])
+def test_customer_360_renders_whatever_scores_exist(settings, warehouse, lang):
+    """A subscriber with a churn score but no lifetime value, one with neither, and a shop
+    customer with both: every customer 360 renders, and says which command fills a gap."""
+    import pandas as pd
+    from _app_helpers import PASSWORD
+    from _service_data import TABLES, load
+
+    from retain.app.auth import service as auth
+
+    tables = dict(TABLES)
+    subscriber = pd.DataFrame(tables["subscriptions"]).assign(
+        subscription_id="s2", customer_id="c5"
+    )
+    tables["subscriptions"] = pd.concat([tables["subscriptions"], subscriber], ignore_index=True)
+    tables["churn_scores"] = tables["churn_scores"][tables["churn_scores"]["customer_id"] != "c6"]
+    tables["clv_scores"] = tables["clv_scores"][tables["clv_scores"]["customer_id"] != "c6"]
+    load(warehouse, tables)
+    app = create_app(settings, warehouse=warehouse, migrate=True)
+    with app.state.sessionmaker() as session:
+        auth.create_user(session, email="a@example.org", role="admin", password=PASSWORD)
+        session.commit()
+    with TestClient(app) as browser:
+        assert login(browser, "a@example.org", lang=lang).status_code == 303
+        pages = {cid: browser.get(f"/customers/{cid}?lang={lang}") for cid in ("c1", "c5", "c6")}
+        assert {cid: r.status_code for cid, r in pages.items()} == {"c1": 200, "c5": 200, "c6": 200}
+        assert "retain clv predict" not in pages["c1"].text
+        assert "retain clv predict" in pages["c5"].text  # no lifetime value yet
+        assert "retain churn score" in pages["c6"].text and "retain clv predict" in pages["c6"].text

@@ -148,6 +148,7 @@ def customer(
             title_key="web.customer_title",
             c=data,
             currency=settings.currency,
+            commands=MISSING_COMMANDS,
         )
 
     return _page(request, principal, build)
