@@ -71,6 +71,13 @@ def test_user_add_and_keys(cli, tmp_path):
     assert created.stdout.strip().splitlines()[-1].startswith("rk_")
     revoked = cli(["user", "key", "revoke", "1"])
     assert revoked.exit_code == 0 and "Revoked API key 1." in revoked.stdout
+    users = cli(["user", "list"])
+    assert users.exit_code == 0 and "ops@example.org" in users.stdout and "admin" in users.stdout
+    listed = cli(["--lang", "ja", "user", "key", "list"])
+    assert listed.exit_code == 0, listed.output
+    raw = created.stdout.strip().splitlines()[-1]
+    assert raw.split("_")[1] in listed.stdout and raw not in listed.stdout  # prefix, not the key
+    assert "API キー" in listed.stdout and "shop" in listed.stdout
     # each change is in the audit log, by the CLI, once (refused commands write nothing)
     import sqlite3
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         create_api_key,
         ensure_user,
         list_api_keys,
+        list_users,
         revoke_api_key,
     )
     from retain.app.db import make_engine, make_sessionmaker, open_session, upgrade
@@ -36,6 +37,7 @@ __all__ = [
     "create_app",
     "ensure_user",
     "list_api_keys",
+    "list_users",
     "make_engine",
     "make_sessionmaker",
     "open_session",
@@ -50,6 +52,7 @@ _HOMES = {
     "create_app": "retain.app.main",
     "ensure_user": "retain.app.auth.service",
     "list_api_keys": "retain.app.auth.service",
+    "list_users": "retain.app.auth.service",
     "make_engine": "retain.app.db",
     "make_sessionmaker": "retain.app.db",
     "open_session": "retain.app.db",

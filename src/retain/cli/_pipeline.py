@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEMO_CHURN",
+    "DEMO_ADMIN",
     "DEMO_LOGIN",
     "PipelineResult",
     "demo_config_text",
@@ -38,6 +39,8 @@ DEMO_CHURN = (
 """The demo company's two business lines: a shop (silent churn) and subscriptions (cancellation)."""
 
 DEMO_LOGIN = ("demo@example.com", "retain-demo-2024")
+"""The dashboard account ``make demo`` creates for everyday work (an analyst; local demo only)."""
+DEMO_ADMIN = ("admin@example.com", "retain-admin-2024")
 """The dashboard account ``make demo`` creates (an analyst; local demo only)."""
 
 
@@ -124,20 +127,21 @@ def _report(con: BaseBackend, settings: Settings, path: Path) -> Path:
 
 
 def _login(settings: Settings) -> tuple[str, str]:
-    """Create the demo login, or reset its password if an earlier run made it."""
+    """Create the demo logins (an analyst and an admin), or reset them if an earlier run did."""
     from retain.app import Caller, ensure_user, open_session
 
-    email, password = DEMO_LOGIN
+    accounts = ((DEMO_LOGIN, "analyst", "Demo"), (DEMO_ADMIN, "admin", "Demo admin"))
     with open_session(settings.database_url) as session:
-        ensure_user(
-            session,
-            email=email,
-            role="analyst",
-            password=password,
-            name="Demo",
-            exist_ok=True,
-            actor=Caller("retain demo", "cli"),
-        )
+        for (email, password), role, name in accounts:
+            ensure_user(
+                session,
+                email=email,
+                role=role,
+                password=password,
+                name=name,
+                exist_ok=True,
+                actor=Caller("retain demo", "cli"),
+            )
         session.commit()
     return DEMO_LOGIN
 
@@ -208,4 +212,6 @@ def _summary(console: Console, settings: Settings, result: PipelineResult) -> No
     console.print(
         t("pipeline.next_serve", url=f"http://{host}:{port}/", email=email, password=password)
     )
+    admin, admin_password = DEMO_ADMIN
+    console.print(t("pipeline.next_admin", email=admin, password=admin_password))
     console.print(t("pipeline.next_cli"))

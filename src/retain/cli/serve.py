@@ -6,14 +6,16 @@ API keys, written to the audit log as done from the command line).
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from retain.cli._app import app, console, settings
 from retain.errors import InvalidParameterError
-from retain.i18n import t
+from retain.i18n import format_datetime, t
 
 __all__ = ["serve", "user_app"]
 
@@ -96,6 +98,56 @@ def user_add(
             actor=Caller("cli", "cli"),
         )
         console.print(t("app.cli_user_added", email=user.email, role=user.role))
+
+
+def _when(value: dt.datetime | None) -> str:
+    return format_datetime(value, tz="UTC") if value is not None else t("cli.never")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List dashboard users: e-mail, role, whether active, last login."""
+    from retain.app import list_users, open_session
+
+    with open_session(settings().database_url) as session:
+        users = list_users(session)
+        table = Table(title=t("cli.users_title"), title_justify="left")
+        for key in ("col_id", "col_email", "col_name", "col_role", "col_active", "col_last_login"):
+            table.add_column(t(f"cli.{key}"))
+        for user in users:
+            table.add_row(
+                str(user.id),
+                user.email,
+                user.name,
+                user.role,
+                t("cli.yes") if user.active else t("cli.no"),
+                _when(user.last_login_at),
+            )
+    console.print(table if users else t("cli.none_yet"))
+
+
+@key_app.command("list")
+def key_list() -> None:
+    """List API keys, newest first: id, prefix and role (a key itself is never shown again)."""
+    from retain.app import list_api_keys, open_session
+
+    with open_session(settings().database_url) as session:
+        keys = list_api_keys(session)
+        table = Table(title=t("cli.keys_title"), title_justify="left")
+        columns = ("col_id", "col_name", "col_prefix", "col_role", "col_created", "col_created_by")
+        for key in (*columns, "col_revoked"):
+            table.add_column(t(f"cli.{key}"))
+        for k in keys:
+            table.add_row(
+                str(k.id),
+                k.name,
+                f"rk_{k.prefix}_…",
+                k.role,
+                _when(k.created_at),
+                k.created_by,
+                format_datetime(k.revoked_at, tz="UTC") if k.revoked_at else "",
+            )
+    console.print(table if keys else t("cli.none_yet"))
 
 
 @key_app.command("create")
