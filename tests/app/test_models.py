@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -110,3 +111,6 @@ def test_models_page_shows_the_clv_model(app, users, registry):
     assert page.status_code == 200
     assert "clv: BG/NBD + Gamma-Gamma" in page.text and "n_customers" in page.text
     assert "churn: default" in page.text and "roc_auc" in page.text
+    # counts read as counts (300, not 300.000), ratios with three decimals
+    assert re.search(r"n_customers</th><td class=\"num\">300</td>", page.text)
+    assert re.search(r"roc_auc</th><td class=\"num\">0.810</td>", page.text)
