@@ -27,6 +27,7 @@ __all__ = [
     "ChurnDefinition",
     "ClvSettings",
     "IngestSettings",
+    "LabelSettings",
     "ServiceSettings",
     "Settings",
     "get_settings",
@@ -138,6 +139,43 @@ class ServiceSettings(BaseModel):
         10 * 1024 * 1024, description="Request bodies above this many bytes get 413"
     )
     max_page_size: int = Field(500, description="Most rows one API page returns")
+    login_window_seconds: int = Field(
+        900,
+        ge=1,
+        description="Failed logins are counted over windows of this many seconds; a throttled "
+        "login may try again when its window ends",
+    )
+    login_max_failures_per_email: int = Field(
+        5,
+        ge=1,
+        description="Failed logins for one e-mail within a window before further tries get 429",
+    )
+    login_max_failures_per_address: int = Field(
+        50,
+        ge=1,
+        description="Failed logins from one client address within a window before further "
+        "tries get 429 (higher: offices share an address)",
+    )
+
+
+class LabelSettings(BaseModel):
+    """Words for the customer attributes that churn reasons name, in en / ja / ko."""
+
+    file: str = Field(
+        "",
+        description="A TOML file of more labels, shaped like this section without `file` "
+        "([attributes.KEY], [values.KEY.\"VALUE\"]); this section's own labels win",
+    )
+    attributes: dict[str, dict[Literal["en", "ja", "ko"], str]] = Field(
+        default_factory=dict,
+        description='An attribute key\'s label per language: [labels.attributes.Contract] with '
+        'en = "Contract type", ja = "契約形態"',
+    )
+    values: dict[str, dict[str, dict[Literal["en", "ja", "ko"], str]]] = Field(
+        default_factory=dict,
+        description='A value\'s label per language: [labels.values.Contract."Month-to-month"] '
+        'with ja = "月単位"; the key "*" labels a value of every attribute',
+    )
 
 
 class Settings(BaseSettings):
@@ -183,6 +221,10 @@ class Settings(BaseSettings):
     )
     service: ServiceSettings = Field(
         default_factory=lambda: ServiceSettings(), description="The web service (retain serve)"
+    )
+    labels: LabelSettings = Field(
+        default_factory=lambda: LabelSettings(),
+        description="Labels of customer attributes in churn reasons (recipes ship their own)",
     )
 
     @field_validator("time_zone")

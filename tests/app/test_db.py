@@ -14,6 +14,7 @@ TABLES = {
     "saved_segments",
     "idempotency_keys",
     "app_secrets",
+    "login_failures",
     "alembic_version",
 }
 

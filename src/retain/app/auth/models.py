@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from retain.app.db.base import Base, utcnow
 
-__all__ = ["ApiKey", "AppSecret", "LoginSession", "User"]
+__all__ = ["ApiKey", "AppSecret", "LoginFailures", "LoginSession", "User"]
 
 
 class User(Base):
@@ -67,3 +67,19 @@ class AppSecret(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class LoginFailures(Base):
+    """Failed logins counted for one throttle key (an e-mail or a client address) in a window.
+
+    ``key_hash`` is a keyed digest (HMAC with a generated secret), never the e-mail or address
+    itself: a mistyped password in the e-mail field is not stored. Kept in the app database so
+    every worker of ``retain serve`` (and every host sharing a PostgreSQL app database) counts
+    the same failures.
+    """
+
+    __tablename__ = "login_failures"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_start: Mapped[dt.datetime] = mapped_column(default=utcnow)

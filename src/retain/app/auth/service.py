@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from retain.app.audit import service as audit
 from retain.app.audit.service import Actor, Caller
+from retain.app.auth import throttle
 from retain.app.auth.models import ApiKey, AppSecret, LoginSession, User
 from retain.app.auth.roles import Role
 from retain.app.db.base import utcnow
@@ -175,10 +176,14 @@ def update_user(
     name: str | None = None,
     language: str | None = None,
     actor: Actor | None = None,
+    keep_login: str | None = None,
 ) -> list[str]:
     """Change a user; returns the names of the fields changed (never their secret values).
 
-    With ``actor`` a change is audited (the fields, and the new role) and committed.
+    A new password ends every login session of the user (whoever knew the old one is logged
+    out), except the one whose cookie token is ``keep_login``: a user changing their own
+    password in the dashboard stays logged in there. With ``actor`` a change is audited (the
+    fields, and the new role) and committed.
     """
     changed: list[str] = []
     if role is not None and role != user.role:
@@ -196,6 +201,7 @@ def update_user(
         _check_password(password)
         user.password_hash = _hasher.hash(password)
         changed.append("password")
+        _end_sessions(session, user_id=user.id, keep_login=keep_login)
     if name is not None and name != user.name:
         user.name = name
         changed.append("name")
@@ -206,6 +212,14 @@ def update_user(
         role_now = {"role": user.role} if "role" in changed else {}
         audit.record(session, actor, "user.update", ("user", user.id), fields=changed, **role_now)
     return changed
+
+
+def _end_sessions(session: Session, *, user_id: int, keep_login: str | None) -> None:
+    """Delete the user's login sessions, all but the one with cookie token ``keep_login``."""
+    kept = digest(keep_login) if keep_login else None
+    for login in session.scalars(select(LoginSession).where(LoginSession.user_id == user_id)):
+        if login.token_hash != kept:
+            session.delete(login)
 
 
 def authenticate(session: Session, *, email: str, password: str) -> User:
@@ -313,18 +327,35 @@ def end_session(session: Session, *, token: str) -> None:
         session.delete(login)
 
 
-def log_in(session: Session, *, email: str, password: str) -> tuple[str, User]:
+def log_in(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    address: str | None = None,
+    limits: throttle.ThrottleLimits | None = None,
+) -> tuple[str, User]:
     """Check the credentials and start a login: the cookie token and the user.
 
-    Both outcomes are audited and committed: ``login`` by the user, or ``login.failed`` by the
-    e-mail as typed (then :class:`NotAuthenticatedError`, saying nothing about which part was
-    wrong).
+    Throttled first (:mod:`retain.app.auth.throttle`): an e-mail or client ``address`` that
+    used up its failed logins gets :class:`~retain.app.auth.throttle.LoginThrottledError`
+    without its password being checked. Both outcomes are audited and committed: ``login`` by
+    the user, or ``login.failed`` (then :class:`NotAuthenticatedError`, saying nothing about
+    which part was wrong). A failed login names its actor only when the e-mail is a known
+    user's; otherwise the entry's actor is ``-``, so whatever was typed (often a password in
+    the wrong field) is never stored.
     """
+    limits = limits or throttle.ThrottleLimits()
+    keys = throttle.keys_for(session, email=email, address=address, limits=limits)
+    throttle.check(session, keys, limits)
     try:
         user = authenticate(session, email=email, password=password)
     except NotAuthenticatedError:
-        audit.record(session, Caller(email.strip().lower()[:320] or "-"), "login.failed")
+        known = session.scalar(select(User).where(User.email == email.strip().lower()))
+        throttle.note_failure(session, keys, limits)
+        audit.record(session, Caller(known.email if known else "-"), "login.failed")
         raise
+    throttle.clear(session, keys[:1])
     token, _ = start_session(session, user=user)
     audit.record(session, Caller(user.email), "login", ("user", user.id))
     return token, user

@@ -13,7 +13,11 @@ __all__ = ["SavedSegment"]
 
 
 class SavedSegment(Base):
-    """A named filter (risk bands, CLV range, country, channel) stored as JSON text."""
+    """A named filter (risk bands, CLV range, country, channel) stored as JSON text.
+
+    Its owner (the user or API key that saved it) and admins may change or delete it; segments
+    saved before owners were kept belong to the user whose e-mail is ``created_by``, if any.
+    """
 
     __tablename__ = "saved_segments"
 
@@ -22,5 +26,8 @@ class SavedSegment(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     filters: Mapped[str] = mapped_column(Text, default="{}")
     created_by: Mapped[str] = mapped_column(String(320), default="")
+    owner_kind: Mapped[str | None] = mapped_column(String(20), default=None)
+    """``user`` or ``api_key``: who owns it (edits and deletes it besides admins); None: nobody."""
+    owner_id: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

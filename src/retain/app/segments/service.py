@@ -1,5 +1,9 @@
 """Saved segments: create, find, change, delete; each change is audited and committed here.
 
+A segment belongs to the user or API key that saved it: only its owner or an admin may change
+or delete it (others get :class:`~retain.errors.PermissionDeniedError`, 403); everyone who may
+read segments reads them all.
+
 A segment stores the filter part of an :class:`~retain.targeting.AtRiskQuery` as the JSON of
 its dict form (``query.filters().to_dict()``), the same keys segments always stored, so those
 saved before read unchanged.
@@ -8,18 +12,19 @@ saved before read unchanged.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retain.app.audit import service as audit
 from retain.app.segments.models import SavedSegment
-from retain.errors import ConflictError, NotFoundError
+from retain.errors import ConflictError, NotFoundError, PermissionDeniedError
 from retain.i18n import t
 from retain.targeting import AtRiskQuery
 
 __all__ = [
+    "Editor",
     "create",
     "delete",
     "get",
@@ -29,6 +34,31 @@ __all__ = [
     "stored_query",
     "update",
 ]
+
+
+class Editor(audit.Actor, Protocol):
+    """Who changes a segment: an actor with an id and a role (a request's ``Principal``)."""
+
+    @property
+    def id(self) -> int:
+        """The user's or API key's id."""
+
+    @property
+    def role(self) -> str:
+        """The caller's role (admins may change every segment)."""
+
+
+def _check_owner(segment: SavedSegment, editor: Editor) -> None:
+    """Only the owner or an admin may change ``segment``."""
+    if editor.role == "admin":
+        return
+    if segment.owner_kind == editor.kind and segment.owner_id == editor.id:
+        return
+    raise PermissionDeniedError(
+        t("security.segment_not_owner", name=segment.name),
+        hint=t("security.segment_not_owner_hint"),
+        code="segments.not_owner",
+    )
 
 
 def list_all(session: Session) -> list[SavedSegment]:
@@ -87,12 +117,12 @@ def stored_query(segment: SavedSegment) -> AtRiskQuery:
 
 
 def create(
-    session: Session, *, name: str, description: str, query: AtRiskQuery, actor: audit.Actor
+    session: Session, *, name: str, description: str, query: AtRiskQuery, actor: Editor
 ) -> SavedSegment:
     """Add a segment choosing the customers ``query``'s filters choose; names are unique.
 
     Only the filters are stored (not the definition, order or page). ``actor`` made it: it is
-    recorded as the creator and in the audit log.
+    recorded as the creator and owner, and in the audit log.
     """
     _unique(session, name)
     segment = SavedSegment(
@@ -100,6 +130,8 @@ def create(
         description=description,
         filters=_stored_text(query),
         created_by=actor.name,
+        owner_kind=actor.kind,
+        owner_id=actor.id,
     )
     session.add(segment)
     session.flush()
@@ -114,9 +146,13 @@ def update(
     name: str | None,
     description: str | None,
     query: AtRiskQuery | None,
-    actor: audit.Actor,
+    actor: Editor,
 ) -> list[str]:
-    """Change a segment (its filters to ``query``'s); returns the fields changed (audited)."""
+    """Change a segment (its filters to ``query``'s); returns the fields changed (audited).
+
+    Only its owner or an admin may (:class:`PermissionDeniedError` otherwise).
+    """
+    _check_owner(segment, actor)
     changed = []
     if name is not None and name != segment.name:
         _unique(session, name, except_id=segment.id)
@@ -136,8 +172,9 @@ def update(
     return changed
 
 
-def delete(session: Session, *, segment: SavedSegment, actor: audit.Actor) -> None:
-    """Remove a segment (audited)."""
+def delete(session: Session, *, segment: SavedSegment, actor: Editor) -> None:
+    """Remove a segment (audited); only its owner or an admin may."""
+    _check_owner(segment, actor)
     target, name = ("segment", segment.id), segment.name
     session.delete(segment)
     audit.record(session, actor, "segment.delete", target, name=name)

@@ -1,7 +1,8 @@
 """Log in and log out.
 
 Both forms carry a CSRF token; failed logins say nothing about which part
-was wrong.
+was wrong, and too many of them get 429 with ``Retry-After`` (see
+:mod:`retain.app.auth.throttle`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from retain.app.auth import service as auth
-from retain.app.deps import SESSION_COOKIE, SessionDep
+from retain.app.auth.throttle import LoginThrottledError, ThrottleLimits
+from retain.app.deps import SESSION_COOKIE, SessionDep, SettingsDep
 from retain.app.errors import NotAuthenticatedError
 from retain.app.web._session import (
     LOGIN_CSRF_COOKIE,
@@ -70,6 +72,7 @@ def login_form(request: Request, next: str | None = None) -> HTMLResponse:
 def login(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     email: Annotated[str, Form(max_length=320)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
     csrf: Annotated[str, Form(max_length=500)] = "",
@@ -82,7 +85,19 @@ def login(
             request, next_url=target, error=t("web.csrf_expired"), email=email, status_code=400
         )
     try:
-        token, _ = auth.log_in(session, email=email, password=password)
+        token, _ = auth.log_in(
+            session,
+            email=email,
+            password=password,
+            address=request.client.host if request.client else None,
+            limits=ThrottleLimits.from_settings(settings.service),
+        )
+    except LoginThrottledError as exc:
+        page = _login_page(
+            request, next_url=target, error=exc.message, email=email, status_code=429
+        )
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     except NotAuthenticatedError:
         return _login_page(
             request, next_url=target, error=t("app.login_failed"), email=email, status_code=401
