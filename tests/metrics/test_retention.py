@@ -192,9 +192,11 @@ def test_event_and_subscription_activity(duck: Any) -> None:
         ),
     )
     active = period_metrics(None, activity=subscription_activity(subs)).to_pandas()
-    # a pays Jan and Feb (ends at the first instant of March); b pays from Feb 10 (trial before)
-    assert active.customers_end.tolist() == [1, 2]
-    assert active.new_customers.tolist() == [1, 1]
+    # a is live at the end of Jan and Feb (ends at the first instant of March), so it is lost in
+    # March, the period of its end; b pays from Feb 10 (trial before)
+    assert active.customers_end.tolist() == [1, 2, 1]
+    assert active.new_customers.tolist() == [1, 1, 0]
+    assert active.lost_customers.tolist() == [0, 0, 1]
 
 
 def test_bad_input_errors_name_the_problem(duck: Any) -> None:

@@ -45,7 +45,8 @@ class Activity:
         """One row per (customer, period) with activity: ``customer_id, ordinal, last_local``.
 
         ``last_local`` is the local time of the customer's last activity in that period (for
-        a subscription, the end of the period or the local end of the subscription).
+        a subscription, the end of the period, when the snapshot of
+        :func:`subscription_snapshots` finds it live).
         """
         if self.kind == "subscriptions":
             return _subscription_periods(self.table, spec)
@@ -60,6 +61,17 @@ class Activity:
         stamped = stamped.mutate(ordinal=spec.ordinal_of_local(stamped.local))
         stamped = stamped.filter(stamped.ordinal.notnull())
         return stamped.group_by(["customer_id", "ordinal"]).agg(last_local=stamped.local.max())
+
+    def ends(self, spec: PeriodSpec) -> ir.Table | None:
+        """``customer_id, ordinal``: periods the data reaches past a customer's activity.
+
+        For subscriptions, the period in which each subscription ends: its churn lands there,
+        so period metrics run to it even when nobody is live at its end. ``None`` for orders
+        and events, whose data ends with the last activity.
+        """
+        if self.kind == "subscriptions":
+            return _subscription_ends(self.table, spec)
+        return None
 
 
 def order_activity(orders: ir.Table) -> Activity:
@@ -79,7 +91,11 @@ def event_activity(events: ir.Table, names: Sequence[str] | str | None = None) -
 
 
 def subscription_activity(subscriptions: ir.Table) -> Activity:
-    """Activity = a subscription active at any moment of the period (trials excluded)."""
+    """Activity = a paid subscription live at the end of the period (trials excluded).
+
+    The snapshot MRR uses (:func:`subscription_snapshots`), so churn, customers and new
+    customers agree between ``period_metrics`` and ``mrr_movements``.
+    """
     require_table(subscriptions, name="subscriptions")
     require_columns(
         subscriptions, name="subscriptions", columns=("customer_id", "started_at", "ended_at")
@@ -119,22 +135,49 @@ def subscription_spans(subscriptions: ir.Table, spec: PeriodSpec) -> ir.Table:
     return subs.drop("_paid")
 
 
-def _subscription_periods(subscriptions: ir.Table, spec: PeriodSpec) -> ir.Table:
+def subscription_snapshots(subscriptions: ir.Table, spec: PeriodSpec) -> tuple[ir.Table, ir.Table]:
+    """Each paid subscription once per period at whose end it is live, and the periods observed.
+
+    The one definition of "a subscriber in period p", shared by MRR, logo churn and every period
+    metric with subscription activity: a subscription counts at the *end* of ``p`` when it
+    started paying before that moment and has not ended by then (ChartMogul's snapshot). So a
+    subscription ended during ``p`` is churned in ``p``, the period of ``ended_at``, whatever
+    table shows it. Returns ``(live, bounds)``: ``live`` holds every input column plus
+    ``first``, ``stop`` (ordinal of ``ended_at``, NULL when open), ``ordinal`` and
+    ``period_end``; ``bounds`` is one row ``lo, hi``: the first paid period and the last period
+    the data reaches (the latest start or end).
+    """
     spans = subscription_spans(subscriptions, spec)
-    spans = spans.filter(spans.first.notnull())
+    spans = spans.filter(spans["first"].notnull())
+    spans = spans.mutate(stop=spec.ordinal_of_local(spans.end_local))
     bounds = spans.aggregate(
-        hi=ibis.greatest(spans.first.max(), ibis.coalesce(spans.last.max(), spans.first.max()))
+        lo=spans["first"].min(),
+        hi=ibis.greatest(
+            spans["first"].max(), ibis.coalesce(spans.stop.max(), spans["first"].max())
+        ),
     )
     cal = calendar(spec)
-    spans = spans.cross_join(bounds)
-    last = ibis.coalesce(spans["last"], spans.hi)
-    spans = spans.mutate(_last=last)
-    joined = spans.join(cal, [cal.ordinal >= spans["first"], cal.ordinal <= spans._last])
-    period_end = joined.period_end
-    last_local = ibis.ifelse(
-        joined.end_local.notnull() & (joined.end_local < period_end), joined.end_local, period_end
-    )
-    rows = joined.select(
-        customer_id=joined.customer_id.cast("string"), ordinal=joined.ordinal, last_local=last_local
+    live = spans.cross_join(bounds.select(_top=bounds.hi))
+    live = live.mutate(_stop=ibis.coalesce(live.stop, live._top + 1))
+    live = live.join(cal, [cal.ordinal >= live["first"], cal.ordinal < live._stop])
+    return live.drop("_top", "_stop", "period_start"), bounds
+
+
+def _subscription_periods(subscriptions: ir.Table, spec: PeriodSpec) -> ir.Table:
+    live, _ = subscription_snapshots(subscriptions, spec)
+    rows = live.select(
+        customer_id=live.customer_id.cast("string"),
+        ordinal=live.ordinal,
+        last_local=live.period_end,
     )
     return rows.group_by(["customer_id", "ordinal"]).agg(last_local=rows.last_local.max())
+
+
+def _subscription_ends(subscriptions: ir.Table, spec: PeriodSpec) -> ir.Table:
+    spans = subscription_spans(subscriptions, spec)
+    spans = spans.filter(spans["first"].notnull())
+    ends = spans.select(
+        customer_id=spans.customer_id.cast("string"),
+        ordinal=spec.ordinal_of_local(spans.end_local),
+    )
+    return ends.filter(ends.ordinal.notnull()).distinct()

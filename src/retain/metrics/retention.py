@@ -9,7 +9,17 @@ activity in it (a completed order by default). For period ``p``:
 - ``lost_customers`` L = counted in ``p - 1`` but not in ``p``;
 - ``reactivated_customers`` = E - N - (S - L): back after one or more inactive periods;
 - ``churn_rate`` = L / S x 100 and ``retention_rate`` = (E - N) / S x 100, the customer
-  retention rate (CRR) as seed 001 defines it; both ``NULL`` when S = 0.
+  retention rate (CRR) as seed 001 defines it; ``strict_retention_rate`` = (S - L) / S x 100,
+  the share of the start's customers still counted at the end; all ``NULL`` when S = 0.
+
+CRR can pass 100 %: E - N counts every returning customer, including those *reactivated*
+after one or more inactive periods, who are not among the S customers of the start. On CDNOW
+it reads 105.65 % in June 1997 and 132.82 % in March 1998. The strict rate never passes 100 %
+and equals 100 - churn rate.
+
+With subscription activity a customer counts in ``p`` when a paid subscription is live at the
+end of ``p``, the snapshot :func:`~retain.metrics.mrr_movements` takes, so ``lost_customers``
+equals MRR's ``churned_customers`` period by period.
 
 Order figures use completed orders whatever the activity definition: ``revenue`` (net of
 returns), ``average_order_value`` = revenue / orders, ``purchase_frequency`` = orders / buyers,
@@ -19,6 +29,7 @@ period's buyers whose purchase in it is at least their second ever, in percent.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
@@ -57,6 +68,7 @@ PERIOD_COLUMNS: tuple[str, ...] = (
     "reactivated_customers",
     "churn_rate",
     "retention_rate",
+    "strict_retention_rate",
     "repeat_purchase_rate",
     "purchase_frequency",
     "average_order_value",
@@ -70,42 +82,76 @@ def customer_groups(customers: ir.Table, by: Sequence[str]) -> ir.Table:
     """``customer_id`` plus one column per name in ``by``.
 
     A name is a column of ``customers`` (``country``, ``acquisition_channel``) or a key of its
-    JSON ``attributes`` (``segment``, ``plan``), read as text.
+    JSON ``attributes`` (``segment``, ``plan``), read as text. A name that is neither, a key no
+    customer has, ``customer_id`` or a name given twice raises a :class:`RetainError` whose hint
+    lists the columns and attribute keys that exist (one NULL group would look like an answer).
     """
     require_table(customers, name="customers")
     require_columns(customers, name="customers", columns=("customer_id",))
     columns: dict[str, ir.Value] = {"customer_id": customers.customer_id.cast("string")}
     bad: list[Violation] = []
+    keys: list[str] = []
+    repeated = sorted({n for n in by if list(by).count(n) > 1})
+    if repeated:
+        raise InvalidParameterError(
+            t("metrics.by_repeated", by=", ".join(repeated)), hint=_by_hint(customers)
+        )
     for name in by:
         if name == "customer_id":
-            bad.append(
-                Violation(
-                    rule="bad_group",
-                    message=t("metrics.by_customer_id"),
-                    file="customers",
-                    column=name,
-                    hint=t("metrics.by_hint", present=", ".join(customers.columns)),
-                )
-            )
+            bad.append(_bad_group(customers, name, "bad_group", t("metrics.by_customer_id")))
         elif name in customers.columns:
             columns[name] = customers[name].cast("string")
         elif "attributes" in customers.columns and _ATTRIBUTE_KEY.fullmatch(name):
             columns[name] = json_text(customers.attributes, name)
+            keys.append(name)
         else:
-            bad.append(
-                Violation(
-                    rule="missing_column",
-                    message=t("facts.missing_column", column=name, table="customers"),
-                    file="customers",
-                    column=name,
-                    hint=t("metrics.by_hint", present=", ".join(customers.columns)),
-                )
-            )
+            message = t("facts.missing_column", column=name, table="customers")
+            bad.append(_bad_group(customers, name, "missing_column", message))
+    if not bad and keys:
+        # one engine pass: does any customer carry each attributes key?
+        seen = customers.aggregate(
+            **{f"_k{i}": columns[k].notnull().any() for i, k in enumerate(keys)}
+        ).to_pyarrow()
+        for i, key in enumerate(keys):
+            if not seen.column(f"_k{i}")[0].as_py():
+                message = t("metrics.by_no_such_key", key=key)
+                bad.append(_bad_group(customers, key, "missing_column", message))
     if bad:
         raise MissingColumnError(bad)
     picked = customers.select(**columns)
     # one row per customer even if the table repeats one (the largest value wins, on any engine)
     return picked.group_by("customer_id").agg(**{n: picked[n].max() for n in by})
+
+
+_KEY_SAMPLE = 1000
+"""Customers whose ``attributes`` keys are listed in an error's hint (a sample keeps it cheap)."""
+
+
+def _by_hint(customers: ir.Table) -> str:
+    """What ``by`` may name: the columns of ``customers`` and the attribute keys in a sample."""
+    present = ", ".join(c for c in customers.columns if c not in {"customer_id", "attributes"})
+    keys: set[str] = set()
+    if "attributes" in customers.columns:
+        sample = customers.select(a=customers.attributes.cast("string"))
+        sample = sample.filter(sample.a.notnull()).limit(_KEY_SAMPLE).to_pyarrow()
+        for text in sample.column("a").to_pylist():
+            try:
+                value = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                keys.update(k for k in value if _ATTRIBUTE_KEY.fullmatch(k))
+    return t(
+        "metrics.by_hint",
+        present=present,
+        keys=", ".join(sorted(keys)) or t("metrics.by_no_keys"),
+    )
+
+
+def _bad_group(customers: ir.Table, name: str, rule: str, message: str) -> Violation:
+    return Violation(
+        rule=rule, message=message, file="customers", column=name, hint=_by_hint(customers)
+    )
 
 
 _NULL_GROUP = "\u2205retain-null"
@@ -216,6 +262,10 @@ def period_metrics(
         retained=flag(kept).sum(),
     )
     bounds_parts = [acts.select(o=acts.ordinal, **{n: acts[n] for n in names})]
+    ends = act.ends(spec)
+    if ends is not None:  # subscriptions: run to the period where the last one ends
+        ends = _with_groups(ends, groups, names)
+        bounds_parts.append(ends.select(o=ends.ordinal, **{n: ends[n] for n in names}))
 
     order_figures: ir.Table | None = None
     if orders is not None:
@@ -260,6 +310,7 @@ def period_metrics(
         "reactivated_customers": (e - n - grid.retained).cast("int64"),
         "churn_rate": lost.cast("float64") / rate_base * 100.0,
         "retention_rate": (e - n).cast("float64") / rate_base * 100.0,
+        "strict_retention_rate": grid.retained.cast("float64") / rate_base * 100.0,
     }
     if order_figures is not None:
         n_orders = ibis.coalesce(grid.orders, zero)

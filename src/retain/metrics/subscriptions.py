@@ -15,7 +15,9 @@ Conventions, following ChartMogul's and Baremetrics' published definitions:
 - ``gross_revenue_retention`` = (MRR start + contraction + churned) / MRR start x 100;
   ``net_revenue_retention`` adds expansion; reactivations are left out of both (those
   customers were not in the starting MRR). ``logo_churn_rate`` = churned customers /
-  customers at start x 100.
+  customers at start x 100. A customer is churned in the period their last subscription
+  ends; ``period_metrics`` with subscription activity counts the same customers
+  (:func:`~retain.metrics._activity.subscription_snapshots` is their one definition).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import ibis
 import ibis.expr.types as ir
 
 from retain.facts import flag, require_columns, require_table
-from retain.metrics._activity import subscription_spans
-from retain.metrics._periods import PeriodLike, calendar, period_spec, spine
+from retain.metrics._activity import subscription_snapshots
+from retain.metrics._periods import PeriodLike, period_spec, spine
 
 __all__ = ["MRR_COLUMNS", "monthly_amount", "mrr_movements"]
 
@@ -91,22 +93,8 @@ def mrr_movements(
         subs, name="subscriptions", columns=("customer_id", "started_at", "ended_at", "amount")
     )
     spec = period_spec(period, tz)
-    spans = subscription_spans(subs.mutate(_mrr=monthly_amount(subs)), spec)
-    spans = spans.filter(spans["first"].notnull())
-    # a snapshot at the end of period p counts a subscription when first <= p < end ordinal
-    end_ord = spec.ordinal_of_local(spans.end_local)
-    spans = spans.mutate(stop=end_ord)
-    # the ordinal of ended_at is the first period whose end snapshot no longer counts it
-    bounds = spans.aggregate(
-        lo=spans["first"].min(),
-        hi=ibis.greatest(
-            spans["first"].max(), ibis.coalesce(spans.stop.max(), spans["first"].max())
-        ),
-    )
-    cal = calendar(spec)
-    live = spans.cross_join(bounds.select(top=bounds.hi))
-    live = live.mutate(_stop=ibis.coalesce(live.stop, live.top + 1))
-    live = live.join(cal, [cal.ordinal >= live["first"], cal.ordinal < live._stop])
+    # the snapshot at the end of each period, shared with period_metrics' subscription activity
+    live, bounds = subscription_snapshots(subs.mutate(_mrr=monthly_amount(subs)), spec)
     per = live.group_by([live.customer_id.cast("string").name("customer_id"), "ordinal"]).agg(
         mrr=live._mrr.sum()
     )
