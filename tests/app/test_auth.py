@@ -8,6 +8,11 @@ import re
 from _app_helpers import PASSWORD, headers, login
 from fastapi.testclient import TestClient
 
+from retain.app.audit.service import Caller
+from retain.app.auth import service as auth_service
+
+ADMIN_CALLER = Caller("admin@example.org")
+
 
 def test_admin_creates_user_and_the_change_is_audited(client, keys):
     r = client.post(
@@ -254,3 +259,65 @@ def test_each_audited_action_writes_exactly_one_row(app, client, keys, users):
     logins = [r for r in _entries(app, "login") if r[1] == users["agent"]]
     assert len(logins) == 1 and logins[0][3] == "user"
     assert logins[0][4] == _entries(app, "logout")[0][4]
+
+
+def _audit_text(app) -> str:
+    from retain.app.audit.models import AuditEntry
+
+    with app.state.sessionmaker() as session:
+        return " ".join(
+            f"{e.actor} {e.target_id} {e.details}" for e in session.query(AuditEntry).all()
+        )
+
+
+def test_a_failed_login_stores_the_typed_email_only_for_a_known_user(app, client, users):
+    typed = "correct horse battery staple"  # a password typed in the e-mail field
+    assert login(client, typed, password="x").status_code == 401
+    assert login(client, users["agent"], password="not the password").status_code == 401
+    assert [r[1] for r in _entries(app, "login.failed")] == ["-", users["agent"]]
+    assert typed not in _audit_text(app)
+
+
+def test_a_password_change_ends_every_login_session_of_the_user(app, client, keys, users):
+    browsers = [TestClient(app), TestClient(app)]
+    for browser in browsers:
+        assert login(browser, users["analyst"]).status_code == 303
+        assert browser.get("/", follow_redirects=False).status_code == 200
+    assert login(client, users["agent"]).status_code == 303
+    analyst_id = next(
+        u["id"]
+        for u in client.get("/api/v1/users", headers=headers(keys["admin"])).json()["data"]
+        if u["email"] == users["analyst"]
+    )
+    r = client.patch(
+        f"/api/v1/users/{analyst_id}",
+        headers=headers(keys["admin"]),
+        json={"password": "a brand new passphrase"},
+    )
+    assert r.status_code == 200, r.text
+    for browser in browsers:
+        assert browser.get("/", follow_redirects=False).headers["location"].startswith("/login")
+        browser.close()
+    assert client.get("/docs", follow_redirects=False).status_code == 200  # others stay
+
+
+def test_changing_ones_own_password_keeps_the_current_session(app, users):
+    from retain.app.auth.models import LoginSession, User
+
+    with app.state.sessionmaker() as session:
+        user = session.query(User).filter(User.email == users["admin"]).one()
+        here, _ = auth_service.start_session(session, user=user)
+        auth_service.start_session(session, user=user)
+        session.commit()
+        changed = auth_service.update_user(
+            session,
+            user=user,
+            password="a brand new passphrase",
+            keep_login=here,
+            actor=ADMIN_CALLER,
+        )
+        session.commit()
+        assert changed == ["password"]
+        left = session.query(LoginSession).filter(LoginSession.user_id == user.id).all()
+        assert [s.token_hash for s in left] == [auth_service.digest(here)]
+        assert auth_service.lookup_session(session, here) is not None

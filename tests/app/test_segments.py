@@ -81,3 +81,60 @@ def test_segments_stored_before_read_and_apply(client, keys, app):
     assert [row["customer_id"] for row in page["data"]] == ["c1"]
     bad = client.get("/api/v1/customers/at-risk", headers=h, params={"segment": "old bad"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "parameter.clv_range"
+
+
+def test_only_the_owner_or_an_admin_changes_a_segment(app, client, keys):
+    from retain.app.auth import service as auth
+
+    with app.state.sessionmaker() as session:
+        _, other = auth.create_api_key(session, name="other", role="analyst", created_by="t")
+        session.commit()
+    mine, theirs = headers(keys["analyst"]), headers(other)
+    seg = client.post("/api/v1/segments", headers=mine, json={"name": "mine"}).json()
+    url = f"/api/v1/segments/{seg['id']}"
+    for denied in (
+        client.patch(url, headers=theirs, json={"name": "taken"}),
+        client.delete(url, headers=theirs),
+    ):
+        assert denied.status_code == 403, denied.text
+        assert denied.json()["error"]["code"] == "segments.not_owner"
+    assert client.get(url, headers=theirs).json()["name"] == "mine"  # reading stays open
+    assert client.patch(url, headers=mine, json={"description": "d"}).status_code == 200
+    admin = headers(keys["admin"])
+    assert client.patch(url, headers=admin, json={"name": "renamed"}).status_code == 200
+    assert client.delete(url, headers=admin).status_code == 204
+
+
+def test_segments_saved_before_owners_belong_to_their_creator(tmp_path):
+    """The migration makes the user named in ``created_by`` the owner; others have none."""
+    import sqlalchemy as sa
+
+    from retain.app.db import make_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0001")
+    engine = make_engine(url)
+    with engine.begin() as con:
+        con.execute(
+            sa.text(
+                "INSERT INTO users (id, email, name, role, password_hash, active, created_at) "
+                "VALUES (4, 'ana@example.org', '', 'analyst', 'x', 1, '2026-01-01')"
+            )
+        )
+        for name, by in (("hers", "ana@example.org"), ("a key's", "etl-key")):
+            con.execute(
+                sa.text(
+                    "INSERT INTO saved_segments (name, description, filters, created_by, "
+                    "created_at, updated_at) VALUES (:n, '', '{}', :b, '2026-01-01', '2026-01-01')"
+                ),
+                {"n": name, "b": by},
+            )
+    upgrade(url)
+    with engine.connect() as con:
+        owners = dict(
+            con.execute(
+                sa.text("SELECT name, owner_kind || ':' || owner_id FROM saved_segments")
+            ).all()
+        )
+    engine.dispose()
+    assert owners == {"hers": "user:4", "a key's": None}
