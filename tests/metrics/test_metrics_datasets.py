@@ -65,6 +65,7 @@ def pandas_monthly(orders: pd.DataFrame) -> pd.DataFrame:
                 "lost_customers": lost,
                 "churn_rate": 100 * lost / s if s else np.nan,
                 "retention_rate": 100 * (e - n) / s if s else np.nan,
+                "strict_retention_rate": 100 * (s - lost) / s if s else np.nan,
             }
         )
     return pd.DataFrame(rows)
@@ -101,6 +102,25 @@ def test_cdnow_monthly_churn_and_crr_match_pandas(cdnow: tuple[pd.DataFrame, Any
     assert round(apr.churn_rate, 2) == PINNED_APRIL_CHURN
 
 
+def test_cdnow_crr_passes_100_and_strict_retention_does_not(
+    cdnow: tuple[pd.DataFrame, Any],
+) -> None:
+    """CRR = (E - N) / S counts customers back after a pause; strict = (S - L) / S (#16 item 8).
+
+    CDNOW (cdnow/README.md: the Q1 1997 cohort's purchases to June 1998) has no new customers
+    after March 1997, so every E above S is a reactivation.
+    """
+    _, orders = cdnow
+    got = period_metrics(orders).to_pandas().set_index("period_start")
+    for month, (crr, strict) in PINNED_CRR_STRICT.items():
+        row = got.loc[pd.Timestamp(month)]
+        assert (round(row.retention_rate, 2), round(row.strict_retention_rate, 2)) == (crr, strict)
+        assert row.new_customers == 0 and row.reactivated_customers > row.lost_customers
+    rated = got.dropna(subset=["churn_rate"])
+    assert (rated.strict_retention_rate <= 100).all()
+    np.testing.assert_allclose(rated.strict_retention_rate, 100 - rated.churn_rate, atol=1e-9)
+
+
 def test_cdnow_monthly_cohorts_match_pandas(cdnow: tuple[pd.DataFrame, Any]) -> None:
     frame, orders = cdnow
     got = cohort_retention(orders).to_pandas()
@@ -118,6 +138,7 @@ def test_cdnow_monthly_cohorts_match_pandas(cdnow: tuple[pd.DataFrame, Any]) -> 
 PINNED_COHORT_SIZES = [7846, 8476, 7248]
 PINNED_APRIL = (9524, 2822, 7751)  # S (March buyers), E (April buyers), L
 PINNED_APRIL_CHURN = 81.38
+PINNED_CRR_STRICT = {"1997-06-01": (105.65, 33.74), "1998-03-01": (132.82, 36.81)}
 
 
 def telco(datasets: Path) -> pd.DataFrame:
@@ -171,3 +192,30 @@ def test_telco_kaplan_meier_and_logrank_agree_with_lifelines(datasets: Path, duc
     summary = survival_summary(durations, by="plan").set_index("plan")
     assert summary.loc["Month-to-month", "churned"] == 1655
     assert np.isinf(summary.loc["Two year", "median_lifetime"])
+
+
+def test_telco_recipe_periods_and_mrr_agree_on_churned_customers(
+    warehouse: Any, datasets: Path
+) -> None:
+    """Telco as `retain ingest --recipe telco` loads it (#16 item 9).
+
+    The recipe ends every churned subscription on the snapshot, 2019-09-30; the README counts
+    1,869 churners among 7,043 customers. Both tables put all of them in September 2019.
+    """
+    from retain.config import Settings
+    from retain.ingest import load_recipe
+    from retain.metrics import mrr_movements, subscription_activity
+
+    path = datasets / "telco-churn" / "Telco-Customer-Churn.csv.gz"
+    load_recipe("telco", path, con=warehouse, settings=Settings())
+    subs = warehouse.table("subscriptions")
+    mrr = mrr_movements(subs).to_pandas()
+    periods = period_metrics(None, activity=subscription_activity(subs)).to_pandas()
+    assert periods.period_start.tolist() == mrr.period_start.tolist()
+    assert periods.lost_customers.tolist() == mrr.churned_customers.tolist()
+    assert periods.customers_end.tolist() == mrr.customers.tolist()
+    last = periods.iloc[-1]
+    assert last.period_start == pd.Timestamp("2019-09-01")
+    assert (last.customers_start, last.lost_customers, last.customers_end) == (7032, 1869, 5174)
+    assert round(last.churn_rate, 2) == round(mrr.logo_churn_rate.iloc[-1], 2) == 26.58
+    assert periods.lost_customers[:-1].sum() == 0  # the file dates no churn before its snapshot

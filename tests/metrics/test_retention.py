@@ -24,6 +24,7 @@ from retain.metrics import (
     period_metrics,
     subscription_activity,
 )
+from retain.metrics.retention import customer_groups
 
 BASIC = [
     ("a", "2024-01-05", 10.0),
@@ -54,6 +55,8 @@ def test_columns_and_hand_computed_months(duck: Any) -> None:
     assert np.isnan(got.churn_rate[0]) and np.isnan(got.retention_rate[0])  # S = 0
     assert got.churn_rate[1:].tolist() == [100.0, 100.0, 100.0]
     assert got.retention_rate[1:].tolist() == [0.0, 100.0, 0.0]  # (E - N) / S
+    # March: S = {a}, E = {b}; CRR counts b, back after a pause; the strict rate does not
+    assert got.strict_retention_rate[1:].tolist() == [0.0, 0.0, 0.0]  # (S - L) / S
     # January: a (2 orders, 30) and b (1 order, 5)
     assert got.revenue.tolist() == [35.0, 7.0, 5.0, -3.0]  # April: the refund only
     assert got.average_order_value[0] == pytest.approx(35 / 3)
@@ -61,6 +64,27 @@ def test_columns_and_hand_computed_months(duck: Any) -> None:
     assert got.repeat_purchase_rate[0] == 50.0  # a's second order
     assert got.repeat_purchase_rate[2] == 100.0  # b's second order ever
     assert got.revenue_per_customer[0] == 17.5
+
+
+def test_crr_passes_100_when_customers_come_back_and_strict_retention_does_not(
+    duck: Any,
+) -> None:
+    rows = [
+        ("a", "2024-01-05", 10.0),
+        ("b", "2024-01-06", 10.0),
+        ("c", "2024-01-07", 10.0),
+        ("a", "2024-02-05", 10.0),
+        ("a", "2024-03-05", 10.0),
+        ("b", "2024-03-06", 10.0),
+        ("c", "2024-03-07", 10.0),
+    ]
+    got = period_metrics(load(duck, "orders", orders_frame(rows))).to_pandas()
+    march = got.iloc[2]  # S = {a}, E = {a, b, c}, N = 0: b and c are back
+    assert march.retention_rate == 300.0
+    assert march.strict_retention_rate == 100.0
+    rated = got.dropna(subset=["churn_rate"])
+    assert (rated.strict_retention_rate + rated.churn_rate).tolist() == pytest.approx([100.0] * 2)
+    assert (rated.strict_retention_rate <= 100.0).all()
 
 
 def test_acquired_and_lost_in_the_same_period_and_zero_customer_gap(duck: Any) -> None:
@@ -226,6 +250,35 @@ def test_bad_input_errors_name_the_problem(duck: Any) -> None:
     customers = load(duck, "customers", pd.DataFrame({"customer_id": ["a"]}))
     with pytest.raises(MissingColumnError, match="table customers has no column 'plan'"):
         period_metrics(orders, customers=customers, by="plan")
+
+
+def test_by_names_that_do_not_exist_are_errors_listing_what_exists(duck: Any) -> None:
+    """No single NULL group that looks like an answer (#16 item 11)."""
+    orders = load(duck, "orders", orders_frame(BASIC))
+    customers = load(
+        duck,
+        "customers",
+        pd.DataFrame(
+            {
+                "customer_id": ["a", "b"],
+                "country": ["JP", "KR"],
+                "attributes": [json.dumps({"segment": "vip"}), json.dumps({"plan": "pro"})],
+            }
+        ),
+    )
+    with pytest.raises(MissingColumnError) as info:
+        period_metrics(orders, customers=customers, by="tier")  # a key no customer has
+    assert "tier" in str(info.value)
+    hint = info.value.hint or ""
+    assert "country" in hint and "plan, segment" in hint
+    with pytest.raises(MissingColumnError, match="no column 'Country'"):
+        customer_groups(customers.drop("attributes"), ["Country"])
+    with pytest.raises(InvalidParameterError, match="more than once") as repeated:
+        period_metrics(orders, customers=customers, by=["country", "country"])
+    assert "segment" in (repeated.value.hint or "")
+    # a key only some customers have is a group; the rest are the NULL group
+    plan = period_metrics(orders, customers=customers, by="plan").to_pandas()
+    assert set(plan.plan.dropna()) == {"pro"}
 
 
 # --- properties -----------------------------------------------------------------------------

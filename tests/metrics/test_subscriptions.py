@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from metric_tables import load
 
-from retain.metrics import MRR_COLUMNS, mrr_movements
+from retain.metrics import MRR_COLUMNS, mrr_movements, period_metrics, subscription_activity
 
 
 def subscriptions() -> pd.DataFrame:
@@ -62,3 +62,42 @@ def test_unconverted_trial_counts_nothing(duck: Any) -> None:
     )
     got = mrr_movements(load(duck, "subscriptions", frame)).to_pandas()
     assert got.empty
+
+
+def test_periods_and_mrr_agree_on_subscribers_and_churn(duck: Any) -> None:
+    """One definition of a subscriber: live at the end of the period (#16 item 9)."""
+    frame = subscriptions()
+    # e starts and ends within March (never live at a period end); f ends with the data's end
+    frame = pd.concat(
+        [
+            frame,
+            pd.DataFrame(
+                {
+                    "subscription_id": ["7", "8"],
+                    "customer_id": ["e", "f"],
+                    "plan": ["basic", "basic"],
+                    "started_at": pd.to_datetime(["2024-03-02", "2024-01-05"]),
+                    "ended_at": pd.to_datetime(["2024-03-20", "2024-05-15"]),
+                    "billing_period": ["month", "month"],
+                    "amount": [10.0, 10.0],
+                    "trial_ends_at": pd.to_datetime([None, None]),
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    subs = load(duck, "subscriptions", frame)
+    mrr = mrr_movements(subs).to_pandas()
+    periods = period_metrics(None, activity=subscription_activity(subs)).to_pandas()
+    # the month f ends is the data's last: both run to it and show its churn there
+    assert periods.period_start.tolist() == mrr.period_start.tolist()
+    assert periods.period_start.dt.strftime("%Y-%m").tolist()[-1] == "2024-05"
+    assert periods.customers_start.tolist() == mrr.customers_start.tolist()
+    assert periods.customers_end.tolist() == mrr.customers.tolist()
+    assert periods.new_customers.tolist() == mrr.new_customers.tolist()
+    assert periods.reactivated_customers.tolist() == mrr.reactivated_customers.tolist()
+    assert periods.lost_customers.tolist() == mrr.churned_customers.tolist()
+    assert periods.lost_customers.tolist() == [0, 2, 0, 0, 1]  # b, d in Feb; f in May
+    pd.testing.assert_series_equal(
+        periods.churn_rate, mrr.logo_churn_rate, check_names=False, check_dtype=False
+    )
