@@ -13,7 +13,12 @@ __all__ = ["IdempotencyRecord"]
 
 
 class IdempotencyRecord(Base):
-    """The first answer to a request that carried an ``Idempotency-Key`` header."""
+    """The first answer to a request that carried an ``Idempotency-Key`` header.
+
+    While the request runs, ``status_code`` is empty and ``owner`` / ``lease_expires_at`` say
+    which process holds the key (:mod:`retain.app.ingest.lease`), so a retry after a crash can
+    take it over.
+    """
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (UniqueConstraint("actor", "key", name="uq_idempotency_keys_actor_key"),)
@@ -26,3 +31,5 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column(default=None)
     response: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    owner: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)

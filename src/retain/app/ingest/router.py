@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Response
 
 from retain.app.deps import CanIngest, LockedWarehouseDep, SessionDep, SettingsDep
 from retain.app.ingest import service
@@ -13,6 +14,44 @@ from retain.app.ingest.schemas import IngestBatch, IngestResult
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
+
+
+@dataclass
+class Claim:
+    """A batch with its Idempotency-Key taken (``key``) or its stored answer (``replay``)."""
+
+    table: str
+    records: list[dict[str, Any]]
+    actor: str
+    key: str | None
+    replay: tuple[int, dict[str, Any]] | None = None
+
+
+def claim_key(
+    table: Literal["events", "orders", "customers"],
+    body: IngestBatch,
+    principal: CanIngest,
+    session: SessionDep,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=200, pattern=r"^[\x21-\x7e]+$")
+    ] = None,
+) -> Claim:
+    """Take the request's Idempotency-Key before waiting for the warehouse.
+
+    Checking first means a retry while the first request still runs (or waits for the
+    warehouse) gets its 409 at once instead of queueing behind it.
+    """
+    claim = Claim(table, body.records, f"{principal.kind}:{principal.id}", idempotency_key or None)
+    if claim.key:
+        claim.replay = service.begin_idempotent(
+            session,
+            actor=claim.actor,
+            key=claim.key,
+            endpoint=f"ingest.{table}",
+            digest=service.request_hash(table, body.records),
+        )
+        service.pause_for_test("claimed", claim.key)
+    return claim
 
 
 @router.post(
@@ -26,60 +65,46 @@ router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
     },
 )
 def ingest_batch(
-    table: Literal["events", "orders", "customers"],
-    body: IngestBatch,
+    claim: Annotated[Claim, Depends(claim_key)],
     principal: CanIngest,
     session: SessionDep,
     settings: SettingsDep,
     warehouse: LockedWarehouseDep,
     response: Response,
-    idempotency_key: Annotated[
-        str | None, Header(max_length=200, pattern=r"^[\x21-\x7e]+$")
-    ] = None,
 ) -> IngestResult:
     """Store a batch of records.
 
     Records are keyed by their id, so sending one twice stores it once; valid
     records are kept and each invalid one comes back in ``errors`` with its index, field and rule.
-    With an ``Idempotency-Key`` header, a retry returns the first answer unchanged.
+    With an ``Idempotency-Key`` header, a retry returns the first answer unchanged; a retry
+    while the first request still runs gets 409, and one after the server died mid-request
+    runs the batch again.
     """
-    endpoint = f"ingest.{table}"
-    if idempotency_key:
-        digest = service.request_hash(table, body.records)
-        replay = service.begin_idempotent(
-            session,
-            actor=f"{principal.kind}:{principal.id}",
-            key=idempotency_key,
-            endpoint=endpoint,
-            digest=digest,
-        )
-        if replay is not None:
-            status, stored = replay
-            response.status_code = status
-            response.headers["Idempotent-Replayed"] = "true"
-            return IngestResult.model_validate(stored)
+    if claim.replay is not None:
+        status, stored = claim.replay
+        response.status_code = status
+        response.headers["Idempotent-Replayed"] = "true"
+        return IngestResult.model_validate(stored)
+    key = claim.key
     try:
         result = service.ingest_records(
             warehouse.con,
-            table,
-            body.records,
+            claim.table,
+            claim.records,
             settings=settings,
             session=session,
             actor=principal,
+            on_step=lambda step: service.pause_for_test(step, key),
         )
-        warehouse.reads.forget(table)
+        warehouse.reads.forget(claim.table)
     except BaseException:
-        if idempotency_key:
-            service.finish_idempotent(
-                session, actor=f"{principal.kind}:{principal.id}", key=idempotency_key, result=None
-            )
+        if key:
+            service.finish_idempotent(session, actor=claim.actor, key=key, result=None)
         raise
     answer = IngestResult.model_validate(result)
-    if idempotency_key:
+    if key:
+        service.pause_for_test("answered", key)
         service.finish_idempotent(
-            session,
-            actor=f"{principal.kind}:{principal.id}",
-            key=idempotency_key,
-            result=(200, answer.model_dump(mode="json")),
+            session, actor=claim.actor, key=key, result=(200, answer.model_dump(mode="json"))
         )
     return answer

@@ -3,21 +3,29 @@
 Two layers make a retried batch harmless: records are keyed by their id (``event_id``,
 ``order_id``, ``customer_id``), so the warehouse load counts a resent record as unchanged; and
 a request with an ``Idempotency-Key`` header gets the first answer back without touching the
-warehouse again.
+warehouse again. A key whose request died with its process (kill -9, a crash) is taken over by
+the next retry (:mod:`retain.app.ingest.lease`); one whose request still runs answers 409.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from retain.app.audit import service as audit
+from retain.app.db.base import utcnow
+from retain.app.ingest.lease import LEASE, current_owner, owner_is_gone
 from retain.app.ingest.models import IdempotencyRecord
 from retain.errors import ConflictError
 from retain.i18n import t
@@ -34,10 +42,30 @@ __all__ = [
     "begin_idempotent",
     "finish_idempotent",
     "ingest_records",
+    "pause_for_test",
     "request_hash",
 ]
 
 INGEST_TABLES = ("events", "orders", "customers")
+
+log = logging.getLogger("retain.app")
+
+PAUSE_ENV = "RETAIN_TEST_INGEST_PAUSE"
+"""Test hook: ``STEP KEY MARKFILE``. The request with Idempotency-Key KEY writes MARKFILE when it
+reaches STEP and then stalls, so a test can kill the server exactly there. Unset in production."""
+
+
+def pause_for_test(step: str, key: str | None) -> None:
+    """Stall at ``step`` when :data:`PAUSE_ENV` names it and ``key`` (a crash test's hook)."""
+    spec = os.environ.get(PAUSE_ENV)
+    if not spec or key is None:
+        return
+    want_step, want_key, mark = [*spec.split(" ", 2), "", ""][:3]
+    if want_step != step or want_key != key:
+        return
+    if mark:
+        Path(mark).write_text(step, encoding="utf-8")
+    time.sleep(300)
 
 
 def request_hash(table: str, records: list[dict[str, Any]]) -> str:
@@ -52,22 +80,34 @@ def begin_idempotent(
     """The stored answer to a replay, or None after reserving ``key`` for this request.
 
     A key reused with a different body, or whose first request is still running, is a
-    :class:`ConflictError` (409).
+    :class:`ConflictError` (409). A key left in progress by a process that is gone is taken
+    over (atomically: of two retries racing for it, one wins and the other gets 409).
     """
+    now = utcnow()
     found = session.scalar(
         select(IdempotencyRecord).where(
             IdempotencyRecord.actor == actor, IdempotencyRecord.key == key
         )
     )
+    running = ConflictError(
+        t("app.idempotency_running", key=key), code="ingest.idempotency_in_progress"
+    )
     if found is None:
-        session.add(IdempotencyRecord(actor=actor, key=key, endpoint=endpoint, request_hash=digest))
+        session.add(
+            IdempotencyRecord(
+                actor=actor,
+                key=key,
+                endpoint=endpoint,
+                request_hash=digest,
+                owner=current_owner(),
+                lease_expires_at=now + LEASE,
+            )
+        )
         try:
             session.commit()
         except IntegrityError:
             session.rollback()
-            raise ConflictError(
-                t("app.idempotency_running", key=key), code="ingest.idempotency_in_progress"
-            ) from None
+            raise running from None
         return None
     if found.request_hash != digest or found.endpoint != endpoint:
         raise ConflictError(
@@ -75,11 +115,26 @@ def begin_idempotent(
             hint=t("app.idempotency_reused_hint"),
             code="ingest.idempotency_reused",
         )
-    if found.status_code is None or found.response is None:
-        raise ConflictError(
-            t("app.idempotency_running", key=key), code="ingest.idempotency_in_progress"
-        )
-    return found.status_code, json.loads(found.response)
+    if found.status_code is not None and found.response is not None:
+        return found.status_code, json.loads(found.response)
+    if not owner_is_gone(found.owner, found.lease_expires_at, now):
+        raise running
+    held_by = (
+        IdempotencyRecord.owner.is_(None)
+        if found.owner is None
+        else IdempotencyRecord.owner == found.owner
+    )
+    taken = session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == found.id, IdempotencyRecord.status_code.is_(None), held_by)
+        .values(owner=current_owner(), lease_expires_at=now + LEASE)
+    )
+    session.commit()
+    assert isinstance(taken, CursorResult)
+    if taken.rowcount != 1:
+        raise running
+    log.warning("idempotency key %r of %s taken over from %s", key, actor, found.owner)
+    return None
 
 
 def finish_idempotent(
@@ -87,14 +142,15 @@ def finish_idempotent(
 ) -> None:
     """Store the answer for ``key``; with ``result=None`` release the key so a retry may run."""
     found = session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.actor == actor, IdempotencyRecord.key == key
-        )
+        select(IdempotencyRecord)
+        .where(IdempotencyRecord.actor == actor, IdempotencyRecord.key == key)
+        .execution_options(populate_existing=True)
     )
     if found is None:
         return
     if result is None:
-        session.delete(found)
+        if found.owner in (None, current_owner()):
+            session.delete(found)
     else:
         found.status_code, body = result
         found.response = json.dumps(body, default=str)
@@ -163,11 +219,14 @@ def ingest_records(
     settings: Settings,
     session: Session,
     actor: Actor,
+    on_step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Load ``records`` into ``table``: valid ones kept, invalid ones quarantined and listed.
 
     The batch is audited as ``ingest.TABLE`` by ``actor`` (its id and counts, never the
-    records) and committed on ``session``.
+    records) and committed on ``session``. ``on_step`` is told each phase of the load
+    (``read``, ``validate``, ``write``, ``write:updated``, ``write:inserted``, ``done``) and
+    ``audited`` at the end.
     """
     from retain.ingest import ingest
 
@@ -177,7 +236,14 @@ def ingest_records(
     rejected = len(errors)
     if rows:
         frame = pd.DataFrame.from_records(rows).astype(object)
-        report = ingest(table, frame, con=con, settings=settings, on_error="quarantine")
+        report = ingest(
+            table,
+            frame,
+            con=con,
+            settings=settings,
+            on_error="quarantine",
+            on_progress=(lambda p: on_step(p.phase)) if on_step else None,
+        )
         counts = {
             "batch_id": report.batch_id,
             "inserted": report.rows_inserted,
@@ -214,4 +280,6 @@ def ingest_records(
         ("batch", result["batch_id"]),
         **{k: result[k] for k in audited},
     )
+    if on_step:
+        on_step("audited")
     return result
