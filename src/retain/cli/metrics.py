@@ -166,7 +166,11 @@ def periods(
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
 ) -> None:
-    """Customers at start and end, new, lost, reactivated, churn rate and CRR per period."""
+    """Customers at start and end, new, lost, reactivated, churn, CRR and strict retention.
+
+    CRR = (customers at end - new) / customers at start can pass 100 %: it counts customers
+    back after a pause. Strict retention = customers of the start still active at the end.
+    """
     conf = settings()
     con = wh.connect(settings=conf)
     orders, act = _activity(con, activity)
@@ -182,6 +186,8 @@ def periods(
         end=end,
     ).to_pandas()
     emit(frame, fmt, output, title=t("metrics.cli_periods_title", period=period.value))
+    if fmt is OutputFormat.table:
+        console.print(t("metrics.crr_note"), highlight=False)
 
 
 @metrics_app.command("cohorts")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import StringConstraints
 
 from retain.app.deps import AnalystOnly, LockedWarehouseDep, SettingsDep
 from retain.app.metrics import service
 from retain.app.metrics.schemas import CohortsAnswer, OverviewAnswer, PeriodsAnswer
+from retain.i18n import t
 
 __all__ = ["router"]
 
@@ -16,6 +18,7 @@ router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 
 Period = Literal["day", "week", "month", "quarter", "year"]
 DateText = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+ByName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,64}$")]
 
 
 @router.get("/periods", response_model=PeriodsAnswer)
@@ -25,18 +28,25 @@ def read_periods(
     warehouse: LockedWarehouseDep,
     period: Period = "month",
     by: Annotated[
-        list[Literal["country", "acquisition_channel", "language"]] | None, Query(max_length=2)
+        list[ByName] | None,
+        Query(
+            max_length=2,
+            description="A column of customers or a key of its attributes; up to two, each "
+            "once. A name no customer has is a 422 whose hint lists what exists.",
+        ),
     ] = None,
     start: DateText = None,
     end: DateText = None,
 ) -> PeriodsAnswer:
     """Customer and order figures for every period.
 
-    Customers at start and end, new, lost, reactivated, churn and retention rate,
-    repeat-purchase rate, frequency, average order value, revenue.
+    Customers at start and end, new, lost, reactivated, churn rate, CRR, strict retention,
+    repeat-purchase rate, frequency, average order value, revenue. CRR = (end - new) / start
+    can pass 100 %: it counts customers back after a pause. ``strict_retention_rate`` =
+    (start - lost) / start, the start's customers kept to the end, never does.
     """
     rows = service.period_table(warehouse.con, settings, period=period, by=by, start=start, end=end)
-    return PeriodsAnswer(period=period, data=rows, count=len(rows))
+    return PeriodsAnswer(period=period, data=rows, count=len(rows), note=t("metrics.crr_note"))
 
 
 @router.get("/cohorts", response_model=CohortsAnswer)

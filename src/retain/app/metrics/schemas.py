@@ -16,10 +16,14 @@ class PeriodsAnswer(BaseModel):
 
     period: str
     data: list[Row] = Field(
-        description="period_start, the optional by columns, then every column of "
-        "retain.metrics.PERIOD_COLUMNS (docs/metrics.md)"
+        description="the optional by columns, then every column of "
+        "retain.metrics.PERIOD_COLUMNS (docs/metrics.md). retention_rate is CRR = (customers "
+        "at end - new) / customers at start and can pass 100 %: it counts customers back "
+        "after a pause; strict_retention_rate = (customers at start - lost) / customers at "
+        "start never does"
     )
     count: int
+    note: str = Field(default="", description="why CRR can pass 100 %, in the caller's language")
 
 
 class CohortsAnswer(BaseModel):
