@@ -34,6 +34,7 @@ __all__ = [
     "error_body",
     "install_error_handlers",
     "status_for",
+    "unexpected_error",
 ]
 
 log = logging.getLogger("retain.app")
@@ -143,7 +144,8 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     return _json(status, error_body(status, code, message), getattr(exc, "headers", None))
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """The logged, canonical 500 for an exception no other handler knows."""
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return _json(500, error_body(500, "internal", t("app.internal_error")))
 
@@ -153,4 +155,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RetainError, _retain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    # Starlette answers these in its outermost middleware and then re-raises, which makes the
+    # server drop the connection; retain.app.main.ErrorBoundary answers them first.
+    app.add_exception_handler(Exception, unexpected_error)

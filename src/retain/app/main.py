@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from retain.app.deps import Warehouse, request_language
-from retain.app.errors import error_body, install_error_handlers
+from retain.app.errors import error_body, install_error_handlers, unexpected_error
 from retain.config import Settings, get_settings
 from retain.i18n import language, t
 
@@ -86,6 +86,41 @@ class BodyLimit:
         with language(request_language(Request(scope))):
             body = error_body(413, "request.too_large", t("app.too_large", limit=self.limit))
         await JSONResponse(body, status_code=413)(scope, receive, send)
+
+
+class ErrorBoundary:
+    """Answer an unexpected exception with the canonical 500 and keep the connection usable.
+
+    Starlette's outermost middleware answers 500 too, but then re-raises, and uvicorn resets the
+    client's keep-alive connection after an error that reached it, so the client's next
+    request on that connection failed. Here the error is logged and answered, and only an error
+    after the response started (which cannot be completed) goes on to the server.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            from starlette.requests import Request
+
+            response = await unexpected_error(Request(scope), exc)
+            await response(scope, receive, send)
 
 
 _HEADERS = [
@@ -192,6 +227,7 @@ def create_app(
         app.include_router(router)
     mount_web(app)
     app.add_middleware(BodyLimit, limit=settings.service.max_request_bytes)  # type: ignore[arg-type]
+    app.add_middleware(ErrorBoundary)  # type: ignore[arg-type]
     app.add_middleware(LanguageAndHeaders)  # type: ignore[arg-type]
 
     @app.get("/healthz", include_in_schema=False, response_model=Health)
