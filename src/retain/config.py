@@ -58,6 +58,21 @@ class IngestSettings(BaseModel):
         description="Timestamps later than now + this many hours are rejected "
         "(rule future_timestamp)",
     )
+    earliest_timestamp: str = Field(
+        "1900-01-01",
+        description="Timestamps and dates before this are rejected as implausible "
+        "(rule early_timestamp)",
+    )
+    max_field_bytes: int = Field(
+        32_768,
+        gt=0,
+        description="Longest value accepted in one field, in bytes (rule field_too_large)",
+    )
+    max_record_bytes: int = Field(
+        1_048_576,
+        gt=0,
+        description="Longest record accepted, in bytes (rule record_too_large)",
+    )
     chunk_rows: int = Field(500_000, description="Rows per chunk when streaming large files")
     memory_limit: str = Field(
         "1GB",
@@ -164,11 +179,11 @@ class LabelSettings(BaseModel):
     file: str = Field(
         "",
         description="A TOML file of more labels, shaped like this section without `file` "
-        "([attributes.KEY], [values.KEY.\"VALUE\"]); this section's own labels win",
+        '([attributes.KEY], [values.KEY."VALUE"]); this section\'s own labels win',
     )
     attributes: dict[str, dict[Literal["en", "ja", "ko"], str]] = Field(
         default_factory=dict,
-        description='An attribute key\'s label per language: [labels.attributes.Contract] with '
+        description="An attribute key's label per language: [labels.attributes.Contract] with "
         'en = "Contract type", ja = "契約形態"',
     )
     values: dict[str, dict[str, dict[Literal["en", "ja", "ko"], str]]] = Field(

@@ -63,6 +63,8 @@ class Column:
     """Value used when an optional column is absent from the input."""
     future_allowed: bool = False
     """For timestamps that are plans, not facts (a renewal date, a trial end): may lie ahead."""
+    vocabulary: Literal["country", "language", "time_zone"] | None = None
+    """A standard the value must follow: ISO 3166-1 alpha-2, BCP 47 or an IANA zone name."""
 
     @property
     def dtype(self) -> dt.DataType:
@@ -130,9 +132,24 @@ CUSTOMERS = Table(
             "When the customer was won (first order or sign-up). "
             "Empty means unknown: the first recorded activity is used.",
         ),
-        _c("country", "string", "ISO 3166-1 alpha-2 country code, e.g. JP, KR, US."),
-        _c("language", "string", "Preferred language, e.g. ja, ko, en."),
-        _c("time_zone", "string", "IANA time zone name, e.g. Asia/Tokyo."),
+        _c(
+            "country",
+            "string",
+            "ISO 3166-1 alpha-2 country code, e.g. JP, KR, US.",
+            vocabulary="country",
+        ),
+        _c(
+            "language",
+            "string",
+            "Preferred language (BCP 47), e.g. ja, ko, en, pt-BR.",
+            vocabulary="language",
+        ),
+        _c(
+            "time_zone",
+            "string",
+            "IANA time zone name, e.g. Asia/Tokyo.",
+            vocabulary="time_zone",
+        ),
         _c(
             "acquisition_channel",
             "string",
@@ -426,6 +443,12 @@ def _notes(column: Column) -> str:
         notes.append("one of " + ", ".join(f"`{a}`" for a in column.allowed))
     if column.minimum is not None:
         notes.append(f"≥ {column.minimum:g}")
+    if column.vocabulary is not None:
+        notes.append(
+            {"country": "ISO 3166-1 alpha-2", "language": "BCP 47", "time_zone": "IANA zone"}[
+                column.vocabulary
+            ]
+        )
     if column.default is not None:
         value = column.default
         notes.append(f"default `{str(value).lower() if isinstance(value, bool) else value}`")

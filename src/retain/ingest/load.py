@@ -426,6 +426,7 @@ def _load(
         latest = datetime.now(UTC).replace(tzinfo=None) + timedelta(
             hours=settings.ingest.future_tolerance_hours
         )
+        earliest = _earliest(settings.ingest.earliest_timestamp)
 
         def staged_base() -> str:
             """The staged text table with ``_rid``, ``_file``, ``_row`` (copied on first use)."""
@@ -445,6 +446,8 @@ def _load(
                 time_zone=settings.time_zone,
                 max_amount=settings.ingest.max_amount,
                 latest=latest,
+                earliest=earliest,
+                max_field_bytes=settings.ingest.max_field_bytes,
                 references=references,
                 check_references=enforce,
                 positional=(staged.file_sql, staged.row_sql) if positional else None,
@@ -500,6 +503,16 @@ def _load(
                 duck.execute(f"DROP VIEW IF EXISTS {quote(name)}")
             with suppress(duckdb.Error):
                 duck.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+
+
+def _earliest(value: str) -> str:
+    """``ingest.earliest_timestamp`` as ``YYYY-MM-DD HH:MM:SS`` (a ConfigError when invalid)."""
+    try:
+        return f"{datetime.fromisoformat(value):%Y-%m-%d %H:%M:%S}"
+    except ValueError:
+        raise ConfigError(
+            t("ingest.bad_earliest", value=value), hint=t("ingest.bad_earliest_hint")
+        ) from None
 
 
 def _reference_relations(

@@ -22,8 +22,15 @@ Rules (the ``rule`` of each :class:`~retain.errors.Violation`):
 ``invalid_value``             a value outside the column's vocabulary (e.g. order status)
 ``negative_amount``           an amount below zero (orders: only returns and cancellations)
 ``below_minimum``             a number below the column's minimum (line_no from 1)
-``absurd_amount``             an amount above ``ingest.max_amount``
+``absurd_amount``             an amount above ``ingest.max_amount`` (also one too big to store)
+``excess_precision``          an amount with more decimals than stored (4): never rounded away
 ``future_timestamp``          later than now plus ``ingest.future_tolerance_hours``
+``early_timestamp``           before ``ingest.earliest_timestamp`` (year 0001, 1899...)
+``field_too_large``           a value longer than ``ingest.max_field_bytes``
+``nul_byte``                  a NUL character inside a text value
+``invalid_country``           not an ISO 3166-1 alpha-2 code (any case)
+``invalid_language``          not a BCP 47 tag (``ja``, ``ko``, ``en``, ``pt-BR``)
+``invalid_time_zone``         not an IANA time zone name (``Asia/Tokyo``)
 ``duplicate_key``             the same key more than once in the batch
 ``unknown_customer``          a customer_id not in ``customers`` (``--unknown-customers``)
 ``unknown_reference``         another reference (order_lines.order_id) that does not exist
@@ -44,6 +51,7 @@ from retain.errors import Violation
 from retain.i18n import t
 from retain.ingest.mapping import ColumnPlan
 from retain.ingest.readers import quote
+from retain.ingest.vocabularies import LANGUAGE_PATTERN, countries, time_zones
 from retain.schema import Column, Table
 
 __all__ = ["Check", "Validation", "typed_sql", "validate_batch"]
@@ -148,10 +156,53 @@ class Check:
     rule: str
     condition: str
     params: dict[str, Any] = field(default_factory=dict)
+    flag: str | None = None
+    """A cheaper condition for the one-pass ``_bad`` flag (implied by some check's condition)."""
+
+
+def _vocabulary_check(name: str, vocabulary: str, v: str) -> Check:
+    if vocabulary == "country":
+        codes = ", ".join(_lit(c) for c in countries())
+        return Check(name, "invalid_country", f"upper(trim({v})) NOT IN ({codes})")
+    if vocabulary == "language":
+        return Check(
+            name, "invalid_language", f"NOT regexp_full_match(trim({v}), {_lit(LANGUAGE_PATTERN)})"
+        )
+    zones = ", ".join(_lit(z) for z in time_zones())
+    return Check(name, "invalid_time_zone", f"trim({v}) NOT IN ({zones})")
+
+
+def _decimal_checks(name: str, r: str, v: str, max_amount: float) -> list[Check]:
+    """Amounts: unparsable, too large (also beyond decimal(18, 4)), or too precise to store."""
+    d = f"TRY_CAST(trim(CAST({r} AS VARCHAR)) AS DOUBLE)"
+    huge = f"(isfinite({d}) AND abs({d}) > {max_amount})"
+    return [
+        Check(
+            name,
+            "invalid_number",
+            f"{r} IS NOT NULL AND {v} IS NULL AND NOT coalesce({huge}, false)",
+            {"kind": "decimal"},
+            flag=f"{r} IS NOT NULL AND {v} IS NULL",
+        ),
+        Check(
+            name,
+            "absurd_amount",
+            f"abs({v}) > {max_amount} OR ({v} IS NULL AND {huge})",
+            {"maximum": max_amount},
+            flag=f"abs({v}) > {max_amount}",
+        ),
+        Check(name, "excess_precision", f"{d} <> CAST({v} AS DOUBLE)", {"scale": 4}),
+    ]
 
 
 def row_checks(
-    table: Table, present: Sequence[str], *, max_amount: float, latest: datetime
+    table: Table,
+    present: Sequence[str],
+    *,
+    max_amount: float,
+    latest: datetime,
+    earliest: str | None = None,
+    max_field_bytes: int | None = None,
 ) -> list[Check]:
     """The per-row checks that apply to the columns present in the batch."""
     checks: list[Check] = []
@@ -161,7 +212,22 @@ def row_checks(
         r, v = _raw(col.name), quote(col.name)
         if col.required:
             checks.append(Check(col.name, "missing_value", f"{r} IS NULL"))
-        if col.kind in _PARSE_RULE:
+        if max_field_bytes is not None and col.kind != "json":
+            checks.append(
+                Check(
+                    col.name,
+                    "field_too_large",
+                    f"strlen(CAST({r} AS VARCHAR)) > {max_field_bytes}",
+                    {"maximum": max_field_bytes},
+                )
+            )
+        if col.kind in {"string", "json"}:
+            checks.append(Check(col.name, "nul_byte", f"contains({r}, chr(0))"))
+        if col.vocabulary is not None:
+            checks.append(_vocabulary_check(col.name, col.vocabulary, v))
+        if col.kind == "decimal":
+            checks.extend(_decimal_checks(col.name, r, v, max_amount))
+        elif col.kind in _PARSE_RULE:
             checks.append(
                 Check(
                     col.name,
@@ -185,10 +251,13 @@ def row_checks(
                 "negative_amount" if col.kind == "decimal" and col.minimum == 0 else "below_minimum"
             )
             checks.append(Check(col.name, rule, f"{v} < {col.minimum}", {"minimum": col.minimum}))
-        if col.kind == "decimal":
+        if earliest is not None and col.kind in {"timestamp", "date"}:
             checks.append(
                 Check(
-                    col.name, "absurd_amount", f"abs({v}) > {max_amount}", {"maximum": max_amount}
+                    col.name,
+                    "early_timestamp",
+                    f"{v} < TIMESTAMP {_lit(earliest)}",
+                    {"earliest": earliest},
                 )
             )
         if col.kind == "timestamp" and not col.future_allowed:
@@ -250,6 +319,8 @@ def validate_batch(
     time_zone: str,
     max_amount: float,
     latest: datetime,
+    earliest: str | None = None,
+    max_field_bytes: int | None = None,
     references: dict[str, str],
     check_references: Sequence[str],
     positional: tuple[str, str] | None = None,
@@ -310,8 +381,15 @@ def validate_batch(
             f"SELECT {', '.join(_raw(c) for c in present)}, {typed_select} "
             f"FROM (SELECT {raw_select} FROM ({base}))"
         )
-    checks = row_checks(table, present, max_amount=max_amount, latest=latest)
-    flag = " OR ".join(f"coalesce({c.condition}, false)" for c in checks) or "false"
+    checks = row_checks(
+        table,
+        present,
+        max_amount=max_amount,
+        latest=latest,
+        earliest=earliest,
+        max_field_bytes=max_field_bytes,
+    )
+    flag = " OR ".join(f"coalesce({c.flag or c.condition}, false)" for c in checks) or "false"
     out_cols = []
     for c in present:
         col = table.column(c)
