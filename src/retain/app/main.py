@@ -129,9 +129,28 @@ _HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+"""The Content-Security-Policy of every HTML page.
+
+The dashboard serves its script and stylesheet from ``/static`` and has no inline script or
+``<style>`` element, so neither needs a nonce. Only ``style`` attributes are allowed inline
+(the retention heatmap colours each cell); they cannot run code.
+"""
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+"""The policy of everything else (JSON, CSV): nothing may load from it, nothing may frame it."""
+
 
 class LanguageAndHeaders:
-    """Render messages in the request's language; add Content-Language and safety headers."""
+    """Render messages in the request's language; add Content-Language and safety headers.
+
+    The safety headers include a Content-Security-Policy: :data:`PAGE_CSP` on HTML pages,
+    :data:`API_CSP` on every other response.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -149,6 +168,10 @@ class LanguageAndHeaders:
                 headers = list(message.get("headers") or [])
                 names = {name.lower() for name, _ in headers}
                 headers += [h for h in _HEADERS if h[0] not in names]
+                if b"content-security-policy" not in names:
+                    kind = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+                    policy = PAGE_CSP if kind.startswith(b"text/html") else API_CSP
+                    headers.append((b"content-security-policy", policy.encode()))
                 if b"content-language" not in names:
                     headers.append((b"content-language", lang.encode()))
                 message["headers"] = headers
