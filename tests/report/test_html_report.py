@@ -14,6 +14,7 @@ from metric_tables import load, orders_frame
 import retain.warehouse as wh
 from retain import metrics
 from retain.config import Settings
+from retain.i18n import format_percent, language, t
 from retain.report import Figure, Section, build_report, charts, render_report
 
 ORDERS = [
@@ -100,8 +101,6 @@ def test_subscriptions_only_counts_active_subscriptions_in_japanese(
     warehouse_con: Any, settings: Settings
 ) -> None:
     load(warehouse_con, "subscriptions", subscriptions())
-    from retain.i18n import language
-
     with language("ja"):
         sections = build_report(warehouse_con, settings)
         html = render_report(sections, title="レポート", lang="ja")
@@ -141,3 +140,31 @@ def test_charts_return_figures(warehouse_con: Any) -> None:
     assert all(isinstance(f, go.Figure) and f.data for f in figures)
     heat = figures[1].data[0]
     assert list(heat.z[0]) == [100.0, 50.0, 50.0]
+
+
+@pytest.mark.parametrize(
+    ("lang", "strict", "why"),
+    [
+        ("en", "Strict retention rate", "CRR can pass 100 %"),
+        ("ja", "厳密な維持率", "CRR は 100 % を超えることがあります"),
+        ("ko", "엄격한 유지율", "CRR은 100 %를 넘을 수 있습니다"),
+    ],
+)
+def test_subscription_churn_agrees_with_mrr_and_crr_is_explained(
+    warehouse_con: Any, settings: Settings, lang: str, strict: str, why: str
+) -> None:
+    """#16 items 8 and 9: one churn for subscribers; strict retention beside CRR, explained."""
+    load(warehouse_con, "subscriptions", subscriptions())
+    with language(lang):
+        sections = build_report(warehouse_con, settings)
+        kpis = sections[0].items[0].table
+        assert kpis is not None
+        values = dict(zip(kpis.iloc[:, 0], kpis.iloc[:, 1], strict=True))
+        mrr = metrics.mrr_movements(warehouse_con.table("subscriptions")).to_pandas()
+        # a's subscription ends on 2024-03-10: lost in March, 1 of 3 subscribers, as MRR says
+        assert mrr.churned_customers.iloc[-1] == 1
+        churn = format_percent(float(mrr.logo_churn_rate.iloc[-1]) / 100)
+        assert values[t("report.churn_rate")] == churn
+        assert values[strict] == format_percent(2 / 3)
+        retention = next(s for s in sections if s.key == "retention")
+        assert why in retention.summary

@@ -91,6 +91,7 @@ def _kpis(periods: pd.DataFrame, currency: str, by_subscription: bool) -> Sectio
         (t("report.kpi_lost"), format_number(int(last.lost_customers))),
         (t("report.churn_rate"), _pct(last.churn_rate)),
         (t("report.retention_rate"), _pct(last.retention_rate)),
+        (t("report.strict_retention_rate"), _pct(last.strict_retention_rate)),
     ]
     if not by_subscription:
         rows += [
@@ -108,6 +109,7 @@ def _kpis(periods: pd.DataFrame, currency: str, by_subscription: bool) -> Sectio
         customers=format_number(int(last.customers_end)),
         churn=_pct(last.churn_rate),
         retention=_pct(last.retention_rate),
+        strict=_pct(last.strict_retention_rate),
     )
     return Section(
         "kpis", t("report.kpi_section"), "", [Figure(t("report.kpi_title"), reading, table=table)]
