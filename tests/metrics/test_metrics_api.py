@@ -1,9 +1,10 @@
-"""``/api/v1/metrics/periods``: strict retention beside CRR, the note why CRR can pass 100 %,
-and ``by`` names checked by the library (a 422 listing what exists, never a 500)."""
+"""``/api/v1/metrics/periods`` and the dashboard: strict retention beside CRR, the note why CRR
+can pass 100 %, and ``by`` names checked by the library (a 422 listing what exists, not a 500)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import retain.warehouse as wh
 from retain.app.auth import service as auth
 from retain.app.main import create_app
 from retain.config import Settings
+
+PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -42,6 +45,7 @@ def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
     app = create_app(settings, warehouse=con, migrate=True)
     with app.state.sessionmaker() as session:
         _, raw = auth.create_api_key(session, name="k", role="analyst", created_by="tests")
+        auth.create_user(session, email="analyst@example.org", role="analyst", password=PASSWORD)
         session.commit()
     with TestClient(app) as client:
         yield client, {"X-API-Key": raw}
@@ -69,3 +73,28 @@ def test_by_that_does_not_exist_or_repeats_is_a_422_naming_what_exists(api: Any)
         assert answer.status_code == 422, (query, answer.text)
         assert "country" in json.dumps(answer.json()), query
         assert "segment" in json.dumps(answer.json()), query
+
+
+@pytest.mark.parametrize(
+    ("lang", "strict"),
+    [("en", "Strict retention"), ("ja", "厳密な維持率"), ("ko", "엄격한 유지율")],
+)
+def test_dashboard_shows_strict_retention_and_why_crr_passes_100(
+    api: Any, lang: str, strict: str
+) -> None:
+    client, _ = api
+    form = client.get(f"/login?lang={lang}")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token, form.text
+    client.post(
+        "/login",
+        data={"email": "analyst@example.org", "password": PASSWORD, "csrf": token.group(1)},
+        follow_redirects=False,
+    )
+    overview = client.get(f"/?lang={lang}").text
+    assert 'data-kpi="strict_retention_rate"' in overview and strict in overview
+    assert "100 %" in overview  # the CRR card says why it can pass 100 %
+    retention = client.get(f"/retention?lang={lang}").text
+    assert 'data-note="crr"' in retention and strict in retention
+    # March: CRR 300 %, strict 100 %
+    assert re.search(r'data-col="strict_retention_rate">100', retention), retention

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -35,6 +36,49 @@ MetricsPage = Annotated[Principal, Depends(require_page(Permission.metrics_read)
 """The logged-in user, if they may read business metrics (else the 403 page)."""
 
 
+def _ratio(value: Any) -> float | None:
+    return None if value is None else float(value) / 100.0
+
+
+def with_strict_retention(
+    cards: list[dict[str, Any]], periods: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The overview's cards with a strict retention card after CRR, and CRR's note.
+
+    CRR can pass 100 % (customers back after a pause count); the strict rate, the start's
+    customers kept to the end, cannot. Both are read from the same periods as the other cards.
+    """
+    rated = [p for p in periods if (p.get("customers_start") or 0) > 0]
+    out: list[dict[str, Any]] = []
+    for card in cards:
+        if card["key"] != "retention_rate" or not rated:
+            out.append(card)
+            continue
+        out.append({**card, "note": t("metrics.crr_note")})
+        out.append(
+            {
+                **card,
+                "key": "strict_retention_rate",
+                "label": t("metrics.strict_retention"),
+                "value": _ratio(rated[-1].get("strict_retention_rate")),
+                "trend": [
+                    _ratio(p.get("strict_retention_rate")) for p in rated[-len(card["trend"]) :]
+                ],
+                "note": None,
+            }
+        )
+    return out
+
+
+def strict_series(periods: Sequence[dict[str, Any]]) -> list[float | None]:
+    """Strict retention per period, newest first (the order of the retention table's rows)."""
+    rated = sorted(
+        (p for p in periods if (p.get("customers_start") or 0) > 0),
+        key=lambda p: str(p["period_start"]),
+    )
+    return [_ratio(p.get("strict_retention_rate")) for p in reversed(rated)]
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview(
     request: Request, principal: HomePage, settings: SettingsDep, warehouse: LockedWarehouseDep
@@ -48,7 +92,7 @@ def overview(
             "overview.html",
             principal=principal,
             title_key="web.nav_overview",
-            cards=kpis(data),
+            cards=with_strict_retention(kpis(data), data["periods"]),
             missing=data["missing"],
             commands=MISSING_COMMANDS,
             at_risk=data["at_risk"],
@@ -104,6 +148,8 @@ def retention(
             mode=mode,
             has_orders=has_orders,
             series=retention_series(periods, by),
+            strict=None if by else strict_series(periods),
+            crr_note=t("metrics.crr_note"),
             grid=cohort_grid(cohorts),
             commands=MISSING_COMMANDS,
             currency=settings.currency,
