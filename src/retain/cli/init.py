@@ -49,7 +49,12 @@ def template(churn: Sequence[ChurnDefinition] | None = None, *, churn_note: str 
             value = list(churn)
         note = churn_note if name == "churn" else ""
         if isinstance(value, BaseModel):
-            tables += ["", *_comment(field.description), f"[{name}]", *_table_lines(value)]
+            tables += [
+                "",
+                *_comment(field.description),
+                f"[{name}]",
+                *_table_lines(value, table=name),
+            ]
         elif isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):
             tables += ["", *_comment(field.description), *_comment(note)]
             for index, item in enumerate(value):
@@ -61,14 +66,23 @@ def template(churn: Sequence[ChurnDefinition] | None = None, *, churn_note: str 
     return "\n".join([*lines, *tables]) + "\n"
 
 
-def _table_lines(model: BaseModel, *, comments: bool = True) -> list[str]:
-    """``key = value`` lines of one section, each below its description when ``comments``."""
+def _table_lines(model: BaseModel, *, comments: bool = True, table: str = "") -> list[str]:
+    """``key = value`` lines of one section, each below its description when ``comments``.
+
+    An empty mapping in section ``table`` is written as its own empty ``[table.name]`` header
+    (after the section's values), so that users add ``[table.name.KEY]`` tables below it.
+    """
     lines: list[str] = []
+    tables: list[str] = []
     for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if table and isinstance(value, dict) and not value:
+            tables += ["", *(_comment(field.description) if comments else []), f"[{table}.{name}]"]
+            continue
         if comments:
             lines += _comment(field.description)
-        lines.append(f"{name} = {_toml_value(getattr(model, name))}")
-    return lines
+        lines.append(f"{name} = {_toml_value(value)}")
+    return lines + tables
 
 
 def _comment(text: str | None) -> list[str]:

@@ -77,6 +77,8 @@ def pick(
     fb_hi: np.ndarray,
     fb_cols: np.ndarray,
     fb_missing: np.ndarray,
+    var_topic: np.ndarray,
+    fb_topic: np.ndarray,
     top: int,
     floor: float,
     rows: np.ndarray,
@@ -96,6 +98,9 @@ def pick(
     in the order ``np.argsort`` gives them, which the caller computes). With ``rows``, those
     rows, walking their families in ``order``. Returns how many picked contributions Python
     has to word (see :data:`SPECIAL`).
+
+    A reason whose topics (``var_topic`` of its variant, ``fb_topic`` of its member slot: bits
+    of ``rules.OVERLAPS``) meet those of a reason already picked is passed over too.
     """
     n, n_fam = sums.shape
     special = 0
@@ -103,9 +108,11 @@ def pick(
     values = np.empty(n_fam)
     variants = np.empty(n_fam, dtype=np.int64)
     args = np.empty(n_fam, dtype=np.int64)
+    taken = np.empty(n_fam, dtype=np.int64)
     for r in range(rows.shape[0] if ordered else n):
         i = rows[r] if ordered else r
         count = 0
+        said = np.int64(0)
         if ordered:
             for p in range(n_fam):
                 k = order[r, p]
@@ -115,10 +122,15 @@ def pick(
                 g, arg = _reason_of(
                     i, k, contributions, masks, fam_var, fb_lo, fb_hi, fb_cols, fb_missing
                 )
-                if g >= 0:
-                    pick_var[i, count], pick_arg[i, count], pick_val[i, count] = g, arg, value
-                    special += not abs(value) < SPECIAL
-                    count += 1
+                if g < 0:
+                    continue
+                topic = var_topic[g] if arg < 0 else fb_topic[arg]
+                if topic & said:
+                    continue
+                said |= topic
+                pick_var[i, count], pick_arg[i, count], pick_val[i, count] = g, arg, value
+                special += not abs(value) < SPECIAL
+                count += 1
             n_picks[i] = count
             continue
         # The families above the floor (NaN too) with a reason, strongest first (NaN last).
@@ -144,14 +156,27 @@ def pick(
             nans += x != x
         if low:  # NaN ranks last: the walk stops at a family below the floor before any NaN
             m -= nans
-        count = min(m, top)
-        for p in range(min(count, m - 1)):  # up to the first one left out
+        # Walk them strongest first, passing over a reason that repeats one already taken.
+        walked = 0
+        for p in range(m):
+            if count >= top:
+                break
+            walked = p + 1
+            arg = args[p]
+            topic = var_topic[variants[p]] if arg < 0 else fb_topic[arg]
+            if topic & said:
+                continue
+            said |= topic
+            taken[count] = p
+            count += 1
+        for p in range(min(walked, m - 1)):  # up to the first one left out
             a, b = values[p], values[p + 1]
             if a == b or (a != a and b != b):
                 tied[i] = True
                 count = 0
-        for p in range(count):
-            pick_var[i, p], pick_arg[i, p], pick_val[i, p] = variants[p], args[p], values[p]
+        for c in range(count):
+            p = taken[c]
+            pick_var[i, c], pick_arg[i, c], pick_val[i, c] = variants[p], args[p], values[p]
             special += not abs(values[p]) < SPECIAL
         n_picks[i] = count
     return special

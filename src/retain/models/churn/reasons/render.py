@@ -2,7 +2,8 @@
 
 :func:`reason_codes` is the reference the batch path (:mod:`.vectorised`) is checked against:
 it ranks each row's families by contribution and takes, strongest first, those whose rule (or
-the fallback, for families without one) gives a reason for the row.
+the fallback, for families without one) gives a reason for the row that no reason already taken
+says (:data:`.rules.OVERLAPS`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from retain.models.churn.reasons.rules import (
     Str,
     fallback_reason,
     read_number,
+    topics,
     value_text,
 )
 from retain.models.churn.reasons.storage import Reason
@@ -109,6 +111,7 @@ def reason_codes(
     out: list[list[Reason]] = []
     for i, row in enumerate(records):
         reasons: list[Reason] = []
+        said = 0  # the topics (rules.OVERLAPS) of the reasons given so far
         for k in order[i]:
             value = float(sums[i, k])
             if value <= min_contribution or len(reasons) >= top:
@@ -116,7 +119,12 @@ def reason_codes(
             idx = member_idx[k]
             members = [names[j] for j in idx]
             rendered = _render(fam_names[k], members, contributions[i, idx], row, labels)
-            if rendered is not None:
-                reasons.append(Reason(rendered[0], rendered[1], value))
+            if rendered is None:
+                continue
+            topic = topics(*rendered)
+            if topic & said:  # says what a stronger reason already said
+                continue
+            said |= topic
+            reasons.append(Reason(rendered[0], rendered[1], value))
         out.append(reasons)
     return out

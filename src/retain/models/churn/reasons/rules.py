@@ -27,16 +27,19 @@ from retain.features.attributes import ATTRIBUTE_PREFIX
 
 __all__ = [
     "FALLBACK_KEYS",
+    "OVERLAPS",
     "PROFILE",
     "RULES",
     "RULES_BY_FAMILY",
     "Condition",
     "Int",
+    "Overlap",
     "Rule",
     "Str",
     "Variant",
     "fallback_reason",
     "read_number",
+    "topics",
     "value_text",
 ]
 
@@ -432,3 +435,62 @@ def fallback_reason(
 
 FALLBACK_KEYS = (*(f"reasons.{p}" for p in PROFILE), "reasons.attribute", "reasons.feature")
 """The message keys :func:`fallback_reason` can give."""
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Reasons that say the same thing: a customer is given the strongest of them only.
+
+    ``keys`` are message keys (a family's variants, the fallback's ``reasons.plan``...);
+    ``attributes`` are customer attribute keys, matched whatever their case and however their
+    spaces and signs are spelled (``Contract``, ``contract``).
+    """
+
+    topic: str
+    keys: frozenset[str] = frozenset()
+    attributes: frozenset[str] = frozenset()
+
+
+def _overlap(topic: str, keys: tuple[str, ...], attributes: tuple[str, ...] = ()) -> Overlap:
+    return Overlap(topic, frozenset(keys), frozenset(attributes))
+
+
+OVERLAPS: tuple[Overlap, ...] = (
+    # "a customer for only 31 days", "subscribed only 31 days ago", Telco's "tenure: 1" (months).
+    _overlap("tenure", ("reasons.new_customer", "reasons.new_subscriber"), ("tenure",)),
+    # "on the Month-to-month plan" and Telco's "Contract: Month-to-month" (its plan column).
+    _overlap("plan", ("reasons.plan",), ("Contract",)),
+    # "no committed contract term", "contract term ends in 20 days" and the same column.
+    _overlap(
+        "contract term",
+        ("reasons.no_contract", "reasons.contract_ending", "reasons.renewal_due"),
+        ("Contract",),
+    ),
+)
+"""THE table of reasons that repeat each other; both paths skip a reason whose topic is taken.
+
+A reason belongs to every topic that lists its key (or, for a customer attribute, its key);
+walking a customer's families strongest first, one sharing a topic with a reason already
+given is passed over, like a family whose values contradict its sentence.
+"""
+
+
+def _spelling(key: str) -> str:
+    """An attribute key as compared: lower case, runs of other than letters and digits as ``_``."""
+    return "_".join("".join(c if c.isalnum() else " " for c in key.lower()).split())
+
+
+_KEY_TOPICS: dict[str, int] = {}
+_ATTRIBUTE_TOPICS: dict[str, int] = {}
+for _bit, _o in enumerate(OVERLAPS):
+    for _k in _o.keys:
+        _KEY_TOPICS[_k] = _KEY_TOPICS.get(_k, 0) | 1 << _bit
+    for _a in _o.attributes:
+        _ATTRIBUTE_TOPICS[_spelling(_a)] = _ATTRIBUTE_TOPICS.get(_spelling(_a), 0) | 1 << _bit
+
+
+def topics(key: str, params: Mapping[str, Any]) -> int:
+    """The topics of a reason (its key and parameters), one bit per entry of :data:`OVERLAPS`."""
+    if key == "reasons.attribute":
+        return _ATTRIBUTE_TOPICS.get(_spelling(str(params.get("name", ""))), 0)
+    return _KEY_TOPICS.get(key, 0)

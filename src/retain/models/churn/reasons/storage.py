@@ -16,9 +16,12 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from retain.i18n import t
+from retain.i18n import get_language, t
+
+if TYPE_CHECKING:
+    from retain.models.churn.reasons.labels import Labels
 
 __all__ = [
     "Reason",
@@ -37,9 +40,12 @@ class Reason:
     params: dict[str, Any] = field(default_factory=dict)
     contribution: float = 0.0
 
-    def render(self, lang: str | None = None) -> str:
-        """The reason in words, in ``lang`` (default: the current language)."""
-        return t(self.key, lang=lang, **self.params)
+    def render(self, lang: str | None = None, *, labels: Labels | None = None) -> str:
+        """The reason in words, in ``lang`` (default: the current language).
+
+        An attribute is named by its label (``labels``, default: :func:`.labels.active_labels`).
+        """
+        return words(self.key, self.params, lang, labels)
 
     def as_dict(self) -> dict[str, Any]:
         """``{"key", "params", "contribution"}``: the JSON form stored in ``churn_scores``."""
@@ -54,6 +60,28 @@ def reasons_json(reasons: Sequence[Reason]) -> str:
 def json_float(x: float) -> str:
     """``json.dumps`` of a float (``repr``; NaN and infinities as JSON spells them)."""
     return repr(x) if math.isfinite(x) else json.dumps(x)
+
+
+def words(
+    key: str, params: dict[str, Any], lang: str | None = None, labels: Labels | None = None
+) -> str:
+    """A reason's key and parameters in words; attributes and features by their labels.
+
+    The stored parameters keep the attribute's key and value; only here do they become the
+    label ("Contract type: Month-to-month"), or the key humanised where there is none.
+    """
+    if key not in ("reasons.attribute", "reasons.feature"):
+        return t(key, lang=lang, **params)
+    from retain.models.churn.reasons.labels import active_labels, attribute_words, humanise
+
+    lang = lang or get_language()
+    if key == "reasons.feature":
+        shown = dict(params, feature=humanise(str(params.get("feature", ""))))
+        return t(key, lang=lang, **shown)
+    name, value = attribute_words(
+        str(params.get("name", "")), params.get("value", ""), lang, labels or active_labels()
+    )
+    return t(key, lang=lang, **dict(params, name=name, value=value))
 
 
 class RenderedReason(TypedDict):
@@ -106,17 +134,21 @@ def parse_stored_reasons(stored: object) -> list[Reason]:
     ]
 
 
-def render_stored_reasons(stored: object, *, lang: str | None = None) -> list[RenderedReason]:
+def render_stored_reasons(
+    stored: object, *, lang: str | None = None, labels: Labels | None = None
+) -> list[RenderedReason]:
     """One ``churn_scores.reasons`` value put into words in ``lang`` (default: the current one).
 
     Each reason as ``{"key", "text", "params", "contribution"}``, ``contribution`` None where
     none was stored; what the customer pages, the at-risk list and its CSV export show. Read
-    as forgivingly as :func:`parse_stored_reasons` reads.
+    as forgivingly as :func:`parse_stored_reasons` reads. Attributes are named by their
+    ``labels`` (default: those in effect, :func:`.labels.active_labels`), looked up now: a
+    label added after scoring shows.
     """
     return [
         {
             "key": key,
-            "text": t(key, lang=lang, **params),
+            "text": words(key, params, lang, labels),
             "params": params,
             "contribution": contribution,
         }

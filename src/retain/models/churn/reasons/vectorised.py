@@ -30,6 +30,7 @@ from retain.models.churn.reasons.rules import (
     Str,
     fallback_reason,
     read_number,
+    topics,
     value_text,
 )
 from retain.models.churn.reasons.storage import json_float
@@ -227,6 +228,7 @@ class _Layout:
         self.pieces.add(_CLOSE)
         self.fam_var: list[int] = [0]
         self.var_head: list[int] = []
+        self.var_topic: list[int] = []
         self.var_par: list[int] = [0]
         self.par_prefix: list[int] = []
         self.par_kind: list[int] = []
@@ -244,6 +246,7 @@ class _Layout:
     def add_fallback(self, member_idx: np.ndarray) -> None:
         """A family without a rule: its reason names the strongest member's value."""
         self.var_head.append(-1)
+        self.var_topic.append(0)  # a member's topics are its slot's (fb_topic)
         self.var_par.append(self.var_par[-1])
         self.fb_lo.append(len(self.members))
         self.members.extend(int(j) for j in member_idx)
@@ -257,6 +260,7 @@ class _Layout:
         for key, mask, params in variants:
             head = '{"key":' + json.dumps(key, ensure_ascii=False) + ',"params":{'
             self.var_head.append(pieces.add(head))
+            self.var_topic.append(topics(key, {}))
             for p, (name, column) in enumerate(params):
                 self.par_prefix.append(pieces.add(("," if p else "") + json.dumps(name) + ":"))
                 if isinstance(column, _Strings):
@@ -328,6 +332,10 @@ def reasons_json_array(
         np.asarray(lay.fb_hi, dtype=np.int64),
         np.asarray(members if groups is None else groups[members], dtype=np.int64),
         fb_missing,
+        np.asarray(lay.var_topic, dtype=np.int64),
+        np.asarray(
+            [topics(*fallback_reason(names[j], "", labels)) for j in members], dtype=np.int64
+        ),
     )
     width = max(0, min(int(top), n_fam))
     floor = float(min_contribution)
