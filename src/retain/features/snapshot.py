@@ -39,8 +39,10 @@ __all__ = ["feature_snapshot"]
 
 
 _NOT_ENGAGEMENT = ("payment_failed", "cancel_page_view")
-_TICKET_RE = r'"ticket_id"\s*:\s*"?([^",}\s]+)'
-_SCORE_RE = r'"score"\s*:\s*"?(-?[0-9]+(?:\.[0-9]+)?)'
+# JSON's own whitespace, not \s: PostgreSQL's \s also matches Unicode spaces (an ideographic
+# space inside a ticket id ended it there, and only there).
+_TICKET_RE = r'"ticket_id"[ \t\r\n]*:[ \t\r\n]*"?([^",} \t\r\n]+)'
+_SCORE_RE = r'"score"[ \t\r\n]*:[ \t\r\n]*"?(-?[0-9]+(?:\.[0-9]+)?)'
 
 
 @dataclass
@@ -68,6 +70,22 @@ def _change_pct(cur: ir.Value, prev: ir.Value) -> ir.Value:
 
 def _ratio(num: ir.Value, den: ir.Value) -> ir.Value:
     return num.cast("float64") / den.cast("float64").nullif(0.0)
+
+
+def _newest_first(at: ir.Value, tie: ir.Value) -> ir.StringValue:
+    """A text key whose maximum is the row with the latest ``at``, then the greatest ``tie``.
+
+    The time is written as fixed-width digits (``YYYYMMDDhhmmss`` and six digits of fraction),
+    which every collation orders like the instants: a linguistic one (PostgreSQL's ICU or
+    ``en_US``) sorts ``"10:00:00.5#..."`` before ``"10:00:00#..."`` in the engines' own text
+    form, so the earlier of two answers in one second came out as the latest. Only rows at
+    the same microsecond are ordered by ``tie`` in the engine's collation.
+    """
+    text = at.cast("string")
+    whole = text.substr(0, 19).re_replace("[^0-9]", "")
+    # No fraction: '' on DuckDB, NULL on PostgreSQL.
+    fraction = text.re_extract(r"\.([0-9]{1,6})", 1).fill_null("").rpad(6, "0")
+    return whole + fraction + "#" + tie.cast("string")
 
 
 def _orders(sources: Sources, clock: Clock) -> _Part | None:
@@ -210,10 +228,8 @@ def _interactions(sources: Sources, clock: Clock) -> _Part | None:
         ibis.null("float64"),
     )
     answered = score.notnull()
-    # Latest answer first; the id breaks ties the same way in every engine.
-    latest = answered.ifelse(
-        i.occurred_at.cast("string") + "#" + i.interaction_id, ibis.null("string")
-    )
+    # The latest answer; of two at one instant, the greater id.
+    latest = answered.ifelse(_newest_first(i.occurred_at, i.interaction_id), ibis.null("string"))
     sent, opened = i.kind == "message_sent", i.kind == "message_opened"
     complaint = i.kind == "complaint"
     w90 = clock.within(i.occurred_at, 90)
@@ -295,10 +311,8 @@ def _subscriptions(sources: Sources, clock: Clock) -> _Part | None:
         return None
     s = subs.filter(clock.before(subs.started_at))
     active = s.ended_at.isnull() | (s.ended_at >= clock.lit())
-    # Newest first; the id breaks ties the same way in every engine.
-    newest = active.ifelse(
-        s.started_at.cast("string") + "#" + s.subscription_id, ibis.null("string")
-    )
+    # The newest active subscription; of two started at one instant, the greater id.
+    newest = active.ifelse(_newest_first(s.started_at, s.subscription_id), ibis.null("string"))
     ends = s.contract_ends_at
     # The committed term in force at as_of: a contract end more than one billing period ahead
     # belongs to a later renewal, so it is rolled back by whole periods to the first end at or

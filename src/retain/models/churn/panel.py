@@ -148,7 +148,11 @@ def build_panel(
         frames.append(frame)
         if on_date is not None:
             on_date(as_of)
-    panel = pd.concat(frames, ignore_index=True)
+    # Rows in one order whatever the engine's collation sorted the ids by (PostgreSQL's ICU or
+    # en_US put "c01" before "C02"): the model's row sampling follows the panel's order.
+    panel = pd.concat(frames, ignore_index=True).sort_values(
+        ["as_of", "customer_id"], ignore_index=True, kind="stable"
+    )
     if not want_alive and "p_alive" in panel.columns:
         panel = panel.drop(columns=["p_alive"])
     panel["as_of"] = pd.to_datetime(panel["as_of"])
