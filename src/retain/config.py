@@ -68,11 +68,6 @@ class IngestSettings(BaseModel):
         gt=0,
         description="Longest value accepted in one field, in bytes (rule field_too_large)",
     )
-    max_record_bytes: int = Field(
-        1_048_576,
-        gt=0,
-        description="Longest record accepted, in bytes (rule record_too_large)",
-    )
     chunk_rows: int = Field(500_000, description="Rows per chunk when streaming large files")
     memory_limit: str = Field(
         "1GB",
