@@ -19,6 +19,9 @@ def database_url(tmp_path):
     return f"sqlite:///{tmp_path / 'app.db'}"
 
 
+ALL = ["high", "medium", "low"]
+
+
 def _at_risk(client: TestClient, key: str, **params: Any) -> Any:
     r = client.get("/api/v1/customers/at-risk", headers=headers(key), params=params)
     assert r.status_code == 200, r.text
@@ -26,10 +29,15 @@ def _at_risk(client: TestClient, key: str, **params: Any) -> Any:
 
 
 def test_at_risk_defaults_to_highest_value_at_risk_with_latest_scores(client, keys):
-    page = _at_risk(client, keys["analyst"])
+    default = _at_risk(client, keys["analyst"])  # high and medium only
+    assert [r["customer_id"] for r in default["data"]] == ["c1", "c3", "c2"]
+    assert default["count"] == 3 and default["definition"] == "default"
+    assert default["as_of"].startswith("2024-06-30")
+    page = _at_risk(client, keys["analyst"], risk_band=ALL)
     # at-risk value = p(churn) x CLV: c1 .91x500, c3 .55x300, c2 .72x120, c4 .3x40, c5 no CLV
     assert [r["customer_id"] for r in page["data"]] == ["c1", "c3", "c2", "c4", "c5"]
     assert page["count"] == 5
+    assert page["data"][-1]["at_risk_value"] is None  # unknown without a CLV, not 0
     c1 = page["data"][0]
     assert c1["probability"] == 0.91  # the newer of c1's two scores
     assert c1["at_risk_value"] == 455.0
@@ -53,7 +61,7 @@ def test_filters_by_band_clv_range_country_and_sorts(client, keys):
     ranged = _at_risk(client, key, clv_min=100, clv_max=300, sort="clv")
     assert [r["customer_id"] for r in ranged["data"]] == ["c3", "c2"]
     assert [r["customer_id"] for r in _at_risk(client, key, country="KR")["data"]] == ["c2"]
-    by_id = _at_risk(client, key, sort="customer_id", order="asc")
+    by_id = _at_risk(client, key, sort="customer_id", order="asc", risk_band=ALL)
     assert [r["customer_id"] for r in by_id["data"]] == ["c1", "c2", "c3", "c4", "c5"]
 
 
@@ -192,9 +200,9 @@ def test_no_customer_pii_reaches_the_audit_log(client, keys, app):
 def test_overview_value_at_risk_is_the_sum_of_the_list(client, keys):
     """Value at risk has one definition (retain.targeting.value): the headline and the rows
     agree on the same data (455 + 165 + 86.4 + 12 + 0)."""
-    page = _at_risk(client, keys["analyst"])
+    page = _at_risk(client, keys["analyst"], risk_band=ALL)
     overview = client.get("/api/v1/metrics/overview", headers=headers(keys["analyst"])).json()
-    total = sum(r["at_risk_value"] for r in page["data"])
+    total = sum(r["at_risk_value"] or 0.0 for r in page["data"])
     assert overview["at_risk"]["at_risk_value"] == pytest.approx(total) == pytest.approx(718.4)
     assert overview["at_risk"]["scored"] == page["count"] == 5
 
@@ -236,3 +244,133 @@ def test_at_risk_form_as_a_browser_submits_it(client, users):
     assert '<option value="asc" selected>' in page.text
     export = client.get("/at-risk.csv?risk_band=high&segment=&clv_min=&sort=clv&order=asc")
     assert [row["customer_id"] for row in csv.DictReader(io.StringIO(export.text))] == ["c2", "c1"]
+
+
+# -- the list a team can work: lines, filters, ids with "/" (#16 items 2, 3, 19) ----------------
+
+
+@pytest.fixture
+def settings(database_url, tmp_path):
+    """Two business lines: the shop (first, the default) and a contractual subscription line."""
+    from retain.config import ChurnDefinition, Settings
+
+    lines = [
+        ChurnDefinition(name="default", horizon_days=90),
+        ChurnDefinition(name="subscription", kind="contractual", horizon_days=30),
+    ]
+    return Settings(
+        database_url=database_url,
+        warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}",
+        models_dir=tmp_path / "models",
+        churn=lines,
+    )
+
+
+def _add(con: Any, name: str, rows: list[dict[str, Any]]) -> None:
+    """Rows appended to this test's own copy of the warehouse (columns not given are null)."""
+    import pandas as pd
+
+    import retain.warehouse as wh
+    from retain.schema import get_table
+
+    columns = [c.name for c in get_table(name).columns]
+    frame = pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns)
+    wh.write_table(con, name, frame, mode="append")
+
+
+def _subscription_line(con: Any) -> None:
+    """The subscription line scored twice: c1 (ended May 1) only in May, c2 and c3 in June."""
+    import datetime as dt
+
+    may, june = dt.datetime(2024, 5, 1), dt.datetime(2024, 6, 1)
+
+    def score(cid: str, as_of: dt.datetime, p: float, band: str) -> dict[str, Any]:
+        return {"customer_id": cid, "as_of": as_of, "definition": "subscription",
+                "probability": p, "risk_band": band, "reasons": "[]", "model_version": "1",
+                "scored_at": as_of}  # fmt: skip
+
+    _add(con, "churn_scores", [
+        score("c1", may, 0.95, "high"),
+        score("c2", june, 0.81, "high"),
+        score("c3", june, 0.62, "medium"),
+    ])  # fmt: skip
+    start = dt.datetime(2024, 1, 1)
+    _add(con, "subscriptions", [
+        {"subscription_id": "s2", "customer_id": "c2", "plan": "gold", "started_at": start},
+        {"subscription_id": "s3", "customer_id": "c3", "plan": "basic", "started_at": start,
+         "ended_at": dt.datetime(2024, 6, 10)},
+    ])  # fmt: skip
+
+
+def test_the_subscription_line_is_its_own_list(client, keys, users, loaded_warehouse):
+    _subscription_line(loaded_warehouse)
+    page = _at_risk(client, keys["analyst"], definition="subscription")
+    # c1's only score is from an older run; c3's subscription ended June 10 (before today)
+    assert [r["customer_id"] for r in page["data"]] == ["c2"]
+    assert page["definition"] == "subscription" and page["as_of"].startswith("2024-06-01")
+    assert page["data"][0]["at_risk_value"] == pytest.approx(0.81 * 120)
+    login(client, users["analyst"])
+    html = client.get("/at-risk", params={"definition": "subscription"}).text
+    table = html.split("<tbody>")[1].split("</tbody>")[0]
+    assert "/customers/c2" in table and "/customers/c1" not in table  # not the shop's list
+    assert '<option value="subscription" selected>' in html
+    assert "Line subscription, latest scoring run as of" in html
+    shop = client.get("/at-risk").text
+    assert '<option value="default" selected>' in shop and "/customers/c1" in shop
+
+
+def test_an_unknown_line_is_refused_naming_the_lines(client, keys, users):
+    r = client.get(
+        "/api/v1/customers/at-risk", headers=headers(keys["analyst"]), params={"definition": "b2b"}
+    )
+    assert r.status_code == 422 and "definition" in r.text and "default, subscription" in r.text
+    login(client, users["analyst"])
+    assert client.get("/at-risk", params={"definition": "b2b"}).status_code == 422
+
+
+def test_search_reason_plan_tenure_and_country(client, keys, loaded_warehouse):
+    _subscription_line(loaded_warehouse)
+
+    def ids(key: str, **params: Any) -> list[str]:
+        return [r["customer_id"] for r in _at_risk(client, key, **params)["data"]]
+
+    analyst, agent = keys["analyst"], keys["agent"]
+    assert ids(analyst, search="C3") == ["c3"]
+    assert ids(agent, search="c2@EXAMPLE") == ["c2"] and ids(analyst, search="c2@example") == []
+    assert ids(analyst, reason="payment_failed") == ["c3"]
+    assert ids(analyst, reason="no_recent_orders", sort="customer_id", order="asc") == ["c1", "c2"]
+    assert ids(analyst, country="jp") == ["c1", "c3"]
+    assert ids(analyst, definition="subscription", plan="GOLD") == ["c2"]
+    # tenure on June 30: c1 177 days, c2 162, c3 148
+    assert ids(analyst, tenure_min=150, tenure_max=170) == ["c2"]
+    r = client.get(
+        "/api/v1/customers/at-risk", headers=headers(analyst), params={"reason": "horoscope"}
+    )
+    assert r.status_code == 422 and "reason" in r.text
+
+
+def test_no_clv_is_shown_as_not_available(client, users):
+    login(client, users["analyst"])
+    html = client.get("/at-risk", params={"risk_band": "low"}).text
+    row = html.split("/customers/c5")[1].split("</tr>")[0]
+    assert "n/a" in row and "$0.00" not in row
+
+
+def test_ids_with_a_slash_reach_the_api_and_the_pages(client, keys, users, loaded_warehouse):
+    import datetime as dt
+
+    _add(loaded_warehouse, "customers", [{"customer_id": "EU/7", "country": "DE"}])
+    _add(loaded_warehouse, "churn_scores", [
+        {"customer_id": "EU/7", "as_of": dt.datetime(2024, 6, 30), "definition": "default",
+         "probability": 0.99, "risk_band": "high", "reasons": "[]", "model_version": "2",
+         "scored_at": dt.datetime(2024, 6, 30)},
+    ])  # fmt: skip
+    r = client.get("/api/v1/customers/EU/7", headers=headers(keys["agent"]))
+    assert r.status_code == 200 and r.json()["customer_id"] == "EU/7"
+    scores = client.get("/api/v1/customers/EU%2F7/scores", headers=headers(keys["agent"]))
+    assert scores.status_code == 200 and scores.json()["churn"][0]["probability"] == 0.99
+    login(client, users["analyst"])
+    listing = client.get("/at-risk", params={"country": "de"}).text
+    assert 'href="/customers/EU/7"' in listing
+    page = client.get("/customers/EU/7")
+    assert page.status_code == 200 and "EU/7" in page.text

@@ -17,17 +17,26 @@ def _ids(con: Any, **fields: Any) -> list[str]:
     return [r.customer_id for r in page.rows]
 
 
-def test_default_order_is_highest_value_at_risk_first(scored: Any) -> None:
+def test_default_is_high_and_medium_highest_value_at_risk_first(scored: Any) -> None:
     page = at_risk(scored, AtRiskQuery(definition="default"), pii=False, lang="en")
-    assert [r.customer_id for r in page.rows] == ["a2", "a1", "a4", "a3", "a5"]
-    assert page.total == 5 and page.next_cursor is None and page.definition == "default"
+    assert [r.customer_id for r in page.rows] == ["a2", "a1", "a3", "a5"]  # a4 is low
+    assert page.total == 4 and page.next_cursor is None and page.definition == "default"
+    assert page.as_of == dt.datetime(2024, 6, 30)
     a1 = page.rows[1]
     assert (a1.probability, a1.clv, a1.risk_band, a1.country) == (0.9, 200.0, "high", "JP")
     assert a1.as_of == dt.datetime(2024, 6, 30) and a1.model_version == "2"
     assert a1.reasons[0]["key"] == "reasons.payment_failed" and "5 days" in a1.reasons[0]["text"]
     a5 = page.rows[-1]
-    assert a5.clv is None and a5.currency is None and a5.at_risk_value == 0.0
-    assert page.rows[3].reasons == []  # a3's reasons are not JSON: no reasons, still listed
+    assert a5.clv is None and a5.currency is None and a5.at_risk_value is None  # n/a, not 0
+    assert page.rows[2].reasons == []  # a3's reasons are not JSON: no reasons, still listed
+    every = AtRiskQuery(definition="default", risk_bands=("high", "medium", "low"))
+    assert [r.customer_id for r in at_risk(scored, every, pii=False).rows] == [
+        "a2",
+        "a1",
+        "a4",
+        "a3",
+        "a5",
+    ]
 
 
 def test_contact_details_only_with_pii(scored: Any) -> None:
@@ -45,7 +54,9 @@ def test_filters(scored: Any) -> None:
 
 
 def test_other_definition(scored: Any) -> None:
-    page = at_risk(scored, AtRiskQuery(definition="subscription"), pii=False)
+    assert at_risk(scored, AtRiskQuery(definition="subscription"), pii=False).rows == []  # low
+    query = AtRiskQuery(definition="subscription", risk_bands=("low",))
+    page = at_risk(scored, query, pii=False)
     assert [(r.customer_id, r.probability) for r in page.rows] == [("a1", 0.05)]
 
 
@@ -53,15 +64,19 @@ def test_missing_clv_and_customer_tables(scored: Any) -> None:
     only = frozenset({"churn_scores"})
     page = at_risk(scored, AtRiskQuery(definition="default"), pii=True, tables=only)
     assert {r.clv for r in page.rows} == {None} and {r.country for r in page.rows} == {None}
-    assert {r.at_risk_value for r in page.rows} == {0.0}
+    assert {r.at_risk_value for r in page.rows} == {None}
+    # no value anywhere: the list runs by probability (a1 .9, a5 .7... ), not by customer id
+    assert [r.customer_id for r in page.rows] == ["a1", "a3", "a5", "a2"]
 
 
 @pytest.mark.parametrize("sort", ["at_risk_value", "probability", "clv", "customer_id"])
 @pytest.mark.parametrize("order", ["desc", "asc"])
 def test_cursor_paging_visits_every_row_once(scored: Any, sort: str, order: str) -> None:
-    full = at_risk(scored, AtRiskQuery(definition="default", sort=sort, order=order), pii=False)
+    every = ("high", "medium", "low")
+    query = AtRiskQuery(definition="default", risk_bands=every, sort=sort, order=order)
+    full = at_risk(scored, query, pii=False)
     seen: list[str] = []
-    query = AtRiskQuery(definition="default", sort=sort, order=order, limit=2)
+    query = AtRiskQuery(definition="default", risk_bands=every, sort=sort, order=order, limit=2)
     pages = 0
     while True:
         page = at_risk(scored, query, pii=False)

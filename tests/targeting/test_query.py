@@ -26,6 +26,11 @@ from retain.targeting._cursor import encode_cursor
         ({"limit": 501}, "parameter.limit", "limit 501 is above the maximum page size 500"),
         ({"country": "x" * 101}, "parameter.country", "country must have at most 100"),
         ({"cursor": "not-a-cursor"}, "parameter.cursor", "cursor is not one this service"),
+        ({"reason": "astrology"}, "parameter.reason", "reason must be a reason family"),
+        ({"tenure_min": "-3"}, "parameter.tenure_min", "tenure_min must be a whole number"),
+        ({"tenure_max": 10**6}, "parameter.tenure_max", "tenure_max must be from 0 to"),
+        ({"tenure_min": 90, "tenure_max": 30}, "parameter.tenure_range", "tenure_min (90)"),
+        ({"search": "x" * 201}, "parameter.search", "search must have at most 200"),
     ],
 )
 def test_bad_values_are_refused_naming_the_field(
@@ -48,7 +53,13 @@ def test_typed_construction_is_checked_too() -> None:
 
 def test_a_cursor_of_another_sort_is_refused() -> None:
     by_value = encode_cursor(12.5, "c1")
-    assert AtRiskQuery(sort="clv", cursor=by_value).after() == (12.5, "c1")
+    assert AtRiskQuery(sort="probability", cursor=by_value).after() == (12.5, "c1", None)
+    by_clv = encode_cursor(12.5, "c1", 0.5)  # ties in CLV are broken by probability
+    assert AtRiskQuery(sort="clv", cursor=by_clv).after() == (12.5, "c1", 0.5)
+    for sort, cursor in (("customer_id", by_value), ("clv", by_value), ("probability", by_clv)):
+        with pytest.raises(InvalidParameterError) as err:
+            AtRiskQuery(sort=sort, cursor=cursor)  # type: ignore[arg-type]
+        assert err.value.code == "parameter.cursor"
     with pytest.raises(InvalidParameterError) as err:
         AtRiskQuery(sort="customer_id", cursor=by_value)
     assert err.value.code == "parameter.cursor" and err.value.hint
@@ -104,7 +115,8 @@ def test_a_given_definition_beats_the_default() -> None:
 
 def test_every_field_for_a_form() -> None:
     shown = AtRiskQuery().to_params(defaults=True)
-    assert shown["risk_band"] == [] and shown["sort"] == "at_risk_value"
+    assert shown["risk_band"] == ["high", "medium"] and shown["sort"] == "at_risk_value"
+    assert shown["search"] is None and shown["tenure_min"] is None
     assert shown["order"] == "desc" and shown["clv_min"] is None and shown["segment"] is None
 
 
@@ -138,3 +150,24 @@ def test_a_segment_fills_what_the_request_leaves_unset() -> None:
         definition="default", risk_bands=("medium",), clv_min=200.0, country="JP", limit=5
     )
     assert narrowed.segment is None
+
+
+def test_reasons_by_family_or_key() -> None:
+    from retain.targeting.query import reason_keys
+
+    assert reason_keys("payment_failed") == reason_keys("reasons.payment_failed")
+    assert reason_keys("payment_failed") == ("reasons.payment_failed",)
+    assert "reasons.complaints_unresolved" in reason_keys("complaints")
+    assert AtRiskQuery.from_params({"reason": "complaints"}).reason == "complaints"
+
+
+def test_new_filters_round_trip_and_a_segment_fills_them() -> None:
+    query = AtRiskQuery.from_params(
+        {"search": " Bob@X ", "reason": "payment", "plan": "gold", "tenure_min": "30"}
+    )
+    assert (query.search, query.tenure_min) == ("Bob@X", 30)
+    assert AtRiskQuery.from_params(query.to_params()) == query
+    saved = AtRiskQuery.from_dict({"plan": "gold", "tenure_max": 365, "reason": "payment"})
+    narrowed = AtRiskQuery(plan="silver").narrowed_by(saved)
+    assert (narrowed.plan, narrowed.tenure_max, narrowed.reason) == ("silver", 365, "payment")
+    assert "search" not in AtRiskQuery(search="x").filters().to_dict()  # a search is not saved

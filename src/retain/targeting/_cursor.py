@@ -1,8 +1,9 @@
 """The at-risk list's page cursor: the last row's sort value and customer id, opaque to callers.
 
-Keyset paging: the next page starts strictly after ``(value, customer_id)`` in the list's order,
-so a page never repeats or skips a row however deep the caller pages. The cursor is URL-safe
-base64 of a two-item JSON list; anything else is refused with one error.
+Keyset paging: the next page starts strictly after ``(value, customer_id)`` in the list's order
+(``(value, probability, customer_id)`` when ties in value are broken by probability), so a page
+never repeats or skips a row however deep the caller pages. The cursor is URL-safe base64 of a
+two- or three-item JSON list; anything else is refused with one error.
 """
 
 from __future__ import annotations
@@ -24,21 +25,32 @@ def bad_cursor() -> InvalidParameterError:
     )
 
 
-def encode_cursor(value: float | None, customer_id: str) -> str:
-    """The cursor after a row whose sort value is ``value`` (None when sorting by id)."""
-    raw = json.dumps([value, customer_id], separators=(",", ":")).encode()
+def encode_cursor(value: float | None, customer_id: str, tie: float | None = None) -> str:
+    """The cursor after a row whose sort value is ``value`` (None when sorting by id).
+
+    ``tie`` is the row's probability when the order breaks ties in value by it.
+    """
+    items: list[object] = [value, customer_id] if tie is None else [value, customer_id, tie]
+    raw = json.dumps(items, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[float | None, str]:
-    """``(value, customer_id)`` from ``cursor``; :func:`bad_cursor` when it is not one of ours."""
+def _number(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise bad_cursor()
+    return float(value)
+
+
+def decode_cursor(cursor: str) -> tuple[float | None, str, float | None]:
+    """``(value, customer_id, tie)`` from ``cursor``; :func:`bad_cursor` when not one of ours."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value, customer_id = json.loads(raw)
+        items = json.loads(raw)
+        value, customer_id, *rest = items
     except (ValueError, TypeError, binascii.Error):
         raise bad_cursor() from None
-    if not isinstance(customer_id, str) or isinstance(value, bool):
+    if not isinstance(customer_id, str) or len(rest) > 1:
         raise bad_cursor()
-    if value is not None and not isinstance(value, int | float):
-        raise bad_cursor()
-    return (float(value) if value is not None else None), customer_id
+    return _number(value), customer_id, _number(rest[0]) if rest else None

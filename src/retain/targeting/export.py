@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from retain.config import ChurnDefinition
 from retain.i18n import get_language
 from retain.models.churn.reasons import render_stored_reasons
 from retain.targeting.at_risk import at_risk_table, ordered, runnable
@@ -44,7 +45,9 @@ EXPORT_COLUMNS = (
 CONTACT_COLUMNS = ("email", "phone")
 """Written last, and only when the reader may see contact details."""
 _CHUNK_ROWS = 1000
-_FORMULA_START = ("=", "+", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+"""What a spreadsheet may read as the start of a formula: ASCII ``= + - @``, their full-width
+forms (which Excel and LibreOffice fold to ASCII), and tab, carriage return or line feed."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class AtRiskExport:
 
 
 def _cell(value: Any) -> Any:
-    """A CSV cell; text starting with a formula character is quoted so spreadsheets show it."""
+    """A CSV cell; text starting with a formula character gets a leading ``'`` (shown as text)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, dt.datetime | dt.date):
@@ -75,15 +78,19 @@ def export_at_risk(
     pii: bool,
     lang: str | None = None,
     tables: frozenset[str] | None = None,
+    line: ChurnDefinition | None = None,
+    now: dt.datetime | None = None,
 ) -> AtRiskExport:
     """Every row the query keeps (its cursor and page size ignored), in its order, as CSV.
 
     Contact columns (e-mail, phone) are included only when ``pii`` is true. At most
-    :data:`EXPORT_LIMIT` rows are written.
+    :data:`EXPORT_LIMIT` rows are written. ``line`` and ``now`` as in
+    :func:`~retain.targeting.at_risk.at_risk`.
     """
     query = query.first_page()
     lang = lang or get_language()  # the chunks render later, perhaps in another context
-    rows = ordered(at_risk_table(con, query, tables=tables), query).limit(EXPORT_LIMIT)
+    table = at_risk_table(con, query, tables=tables, pii=pii, line=line, now=now)
+    rows = ordered(table, query).limit(EXPORT_LIMIT)
     data = rows.to_pyarrow()
     columns = EXPORT_COLUMNS + (CONTACT_COLUMNS if pii else ())
 

@@ -1,8 +1,10 @@
 """The at-risk list's question as one typed, checked object: :class:`AtRiskQuery`.
 
-Which churn definition, which customers (risk bands, CLV range, country, acquisition channel, a
-saved segment), in what order, and which page. Every way of asking converts to and from it: the
-API's query parameters and the dashboard's form (:meth:`AtRiskQuery.from_params` /
+Which churn definition (business line), which customers (risk bands, CLV range, country,
+acquisition channel, reason, plan, tenure, a search by id or e-mail, a saved segment), in what
+order, and which page. Without bands the list shows the high and medium bands
+(:data:`DEFAULT_BANDS`): the customers a team works. Every way of asking converts to and from
+it: the API's query parameters and the dashboard's form (:meth:`AtRiskQuery.from_params` /
 :meth:`~AtRiskQuery.to_params`), and a saved segment's stored filter
 (:meth:`~AtRiskQuery.from_dict` / :meth:`~AtRiskQuery.to_dict`). A value out of range is refused
 when the object is built, with an :class:`~retain.errors.InvalidParameterError` that names the
@@ -17,10 +19,11 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, get_args
 
 from retain.errors import InvalidParameterError
-from retain.i18n import t
+from retain.i18n import catalog, t
 from retain.targeting._cursor import bad_cursor, decode_cursor
 
 __all__ = [
+    "DEFAULT_BANDS",
     "DEFAULT_LIMIT",
     "FILTER_FIELDS",
     "MAX_ABS_VALUE",
@@ -28,10 +31,12 @@ __all__ = [
     "MAX_TEXT_LENGTH",
     "RISK_BANDS",
     "SORT_KEYS",
+    "TIE_BY_PROBABILITY",
     "AtRiskQuery",
     "Order",
     "RiskBand",
     "SortKey",
+    "reason_keys",
 ]
 
 RiskBand = Literal["high", "medium", "low"]
@@ -39,21 +44,40 @@ SortKey = Literal["probability", "clv", "at_risk_value", "customer_id"]
 Order = Literal["asc", "desc"]
 RISK_BANDS: tuple[RiskBand, ...] = get_args(RiskBand)
 SORT_KEYS: tuple[SortKey, ...] = get_args(SortKey)
+TIE_BY_PROBABILITY: tuple[SortKey, ...] = ("at_risk_value", "clv")
+"""Sorts whose ties (customers without a CLV among them) are ordered by probability."""
 ORDERS: tuple[Order, ...] = get_args(Order)
+DEFAULT_BANDS: tuple[RiskBand, ...] = ("high", "medium")
+"""The bands a query without ``risk_bands`` keeps: the customers worth a call."""
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 10_000
 """The largest page any caller may ask for (a service may cap it lower with ``max_limit``)."""
 MAX_ABS_VALUE = 1e15
 """CLV bounds are finite numbers within +-1e15 (what every warehouse stores exactly enough)."""
+MAX_TENURE_DAYS = 100 * 366
+"""Tenure bounds are whole days from 0 to a century."""
 MAX_TEXT_LENGTH: dict[str, int] = {
     "definition": 100,
     "segment": 200,
     "country": 100,
     "channel": 100,
+    "search": 200,
+    "reason": 100,
+    "plan": 100,
     "cursor": 1000,
 }
-FILTER_FIELDS = ("risk_bands", "clv_min", "clv_max", "country", "channel")
+FILTER_FIELDS = (
+    "risk_bands",
+    "clv_min",
+    "clv_max",
+    "country",
+    "channel",
+    "reason",
+    "plan",
+    "tenure_min",
+    "tenure_max",
+)
 """The fields that choose customers, which is what a saved segment stores."""
 
 _PARAM_NAMES = {"risk_bands": "risk_band"}
@@ -90,6 +114,39 @@ def _number(name: str, value: object) -> float | None:
         low, high = -MAX_ABS_VALUE, MAX_ABS_VALUE
         raise _bad(name, "out_of_range", name=name, low=low, high=high, value=value)
     return number
+
+
+def _days(name: str, value: object) -> int | None:
+    """A tenure bound in whole days: None or blank is unset, text is parsed, 0 to a century."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(name, "bad_whole_number", name=name, value=value)
+    if not 0 <= value <= MAX_TENURE_DAYS:
+        raise _bad(name, "out_of_range", name=name, low=0, high=MAX_TENURE_DAYS, value=value)
+    return value
+
+
+def reason_keys(reason: str) -> tuple[str, ...]:
+    """The stored message keys a ``reason`` filter matches: a family's keys, or one key.
+
+    ``reason`` is a family of the rule table (``payment``, ``complaints``...) or a message key
+    of the reasons catalog, with or without its ``reasons.`` prefix (``payment_failed``,
+    ``reasons.payment_failed``; keys of older scores included). Anything else is refused,
+    naming the field and the families.
+    """
+    from retain.models.churn.reasons.rules import RULES_BY_FAMILY
+
+    rule = RULES_BY_FAMILY.get(reason)
+    if rule is not None:
+        return tuple(dict.fromkeys(v.key for v in rule.variants))
+    key = reason if reason.startswith("reasons.") else f"reasons.{reason}"
+    if key in catalog("en"):
+        return (key,)
+    families = ", ".join(sorted(RULES_BY_FAMILY))
+    raise _bad("reason", "bad_reason", value=reason, choices=families)
 
 
 def _limit(value: object, maximum: int) -> int:
@@ -138,11 +195,21 @@ class AtRiskQuery:
         A saved segment's name or id, as the caller asked; resolved by whoever stores segments,
         who applies the stored filter with :meth:`narrowed_by` (which clears this field).
     risk_bands : tuple of {"high", "medium", "low"}
-        Keep these bands only; empty keeps every band.
+        Keep these bands only; empty keeps :data:`DEFAULT_BANDS` (see :attr:`bands`).
     clv_min, clv_max : float or None
         Keep customers whose latest CLV lies in this range (customers without CLV drop out).
     country, channel : str or None
-        Keep customers of this country / acquisition channel.
+        Keep customers of this country (any letter case) / acquisition channel.
+    search : str or None
+        Keep customers whose id, or e-mail where contact details may be shown, contains this
+        text (any letter case).
+    reason : str or None
+        Keep customers with this reason among theirs: a family or a message key
+        (:func:`reason_keys`).
+    plan : str or None
+        Keep customers with a subscription on this plan that has not ended by the run's date.
+    tenure_min, tenure_max : int or None
+        Keep customers acquired this many whole days or more / at most before the run's date.
     sort : {"at_risk_value", "probability", "clv", "customer_id"}
         The list's order, ties broken by customer id.
     order : {"desc", "asc"}
@@ -159,6 +226,11 @@ class AtRiskQuery:
     clv_max: float | None = None
     country: str | None = None
     channel: str | None = None
+    search: str | None = None
+    reason: str | None = None
+    plan: str | None = None
+    tenure_min: int | None = None
+    tenure_max: int | None = None
     sort: SortKey = "at_risk_value"
     order: Order = "desc"
     limit: int = DEFAULT_LIMIT
@@ -167,8 +239,13 @@ class AtRiskQuery:
     def __post_init__(self) -> None:
         """Check and normalise every field (blank text is unset, bands deduplicated)."""
         set_ = object.__setattr__
-        for name in ("definition", "segment", "country", "channel", "cursor"):
+        for name in ("definition", "segment", "country", "channel", "search", "reason", "plan"):
             set_(self, name, _text(name, getattr(self, name)))
+        set_(self, "cursor", _text("cursor", self.cursor))
+        if self.reason is not None:
+            reason_keys(self.reason)
+        set_(self, "tenure_min", _days("tenure_min", self.tenure_min))
+        set_(self, "tenure_max", _days("tenure_max", self.tenure_max))
         set_(self, "risk_bands", _bands(self.risk_bands))
         set_(self, "clv_min", _number("clv_min", self.clv_min))
         set_(self, "clv_max", _number("clv_max", self.clv_max))
@@ -177,18 +254,31 @@ class AtRiskQuery:
         set_(self, "limit", _limit(self.limit, MAX_LIMIT))
         if self.clv_min is not None and self.clv_max is not None and self.clv_min > self.clv_max:
             raise _bad("clv_range", "bad_range", low=self.clv_min, high=self.clv_max)
+        low, high = self.tenure_min, self.tenure_max
+        if low is not None and high is not None and low > high:
+            raise _bad("tenure_range", "bad_tenure_range", low=low, high=high)
         if self.cursor is not None:
-            value, _ = decode_cursor(self.cursor)
+            value, _, tie = decode_cursor(self.cursor)
             if (value is None) != (self.sort == "customer_id"):
                 raise bad_cursor()
+            if (tie is None) != (self.sort not in TIE_BY_PROBABILITY):
+                raise bad_cursor()
+
+    @property
+    def bands(self) -> tuple[RiskBand, ...]:
+        """The bands the list keeps: those asked for, or :data:`DEFAULT_BANDS`."""
+        return self.risk_bands or DEFAULT_BANDS
 
     @property
     def descending(self) -> bool:
         """Whether the list runs from the largest sort value down."""
         return self.order == "desc"
 
-    def after(self) -> tuple[float | None, str] | None:
-        """The previous page's last ``(sort value, customer_id)``, or None on the first page."""
+    def after(self) -> tuple[float | None, str, float | None] | None:
+        """The previous page's last ``(sort value, customer_id, probability)``; None at first.
+
+        The probability is set only for sorts whose ties it breaks (:data:`TIE_BY_PROBABILITY`).
+        """
         return decode_cursor(self.cursor) if self.cursor is not None else None
 
     # -- query-string form (the API's parameters, the dashboard's form) ------------------------
@@ -204,9 +294,10 @@ class AtRiskQuery:
         """The query a set of request parameters asks for.
 
         ``params`` maps the parameter names (``risk_band``, ``segment``, ``clv_min``,
-        ``clv_max``, ``country``, ``channel``, ``definition``, ``sort``, ``order``, ``limit``,
-        ``cursor``) to values as typed or as text, or is a sequence of ``(name, value)`` pairs
-        (a query string's items, where ``risk_band`` repeats). Blank values are unset; other
+        ``clv_max``, ``country``, ``channel``, ``search``, ``reason``, ``plan``, ``tenure_min``,
+        ``tenure_max``, ``definition``, ``sort``, ``order``, ``limit``, ``cursor``) to values
+        as typed or as text, or is a sequence of ``(name, value)`` pairs (a query string's
+        items, where ``risk_band`` repeats). Blank values are unset; other
         names (``lang``) are ignored. ``max_limit`` is the caller's page-size cap.
         """
         given = _gather(params)
@@ -230,10 +321,15 @@ class AtRiskQuery:
         """The request parameters that ask for this query (:meth:`from_params` inverts it).
 
         Unset fields are left out, and so are defaults unless ``defaults`` is true (a form that
-        shows every field wants them all). ``risk_band`` is a list, the rest plain values.
+        shows every field wants them all, and the bands the list keeps). ``risk_band`` is a
+        list, the rest plain values.
         """
         out: dict[str, Any] = {}
+        if defaults:
+            out["risk_band"] = list(self.bands)
         for f in fields(self):
+            if defaults and f.name == "risk_bands":
+                continue
             value = getattr(self, f.name)
             if not defaults and (value == f.default or value is None):
                 continue
@@ -284,6 +380,10 @@ class AtRiskQuery:
             clv_max=self.clv_max if self.clv_max is not None else saved.clv_max,
             country=self.country or saved.country,
             channel=self.channel or saved.channel,
+            reason=self.reason or saved.reason,
+            plan=self.plan or saved.plan,
+            tenure_min=self.tenure_min if self.tenure_min is not None else saved.tenure_min,
+            tenure_max=self.tenure_max if self.tenure_max is not None else saved.tenure_max,
         )
 
     def first_page(self) -> AtRiskQuery:

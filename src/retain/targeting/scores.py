@@ -5,15 +5,22 @@ Scoring runs append rows, so ``churn_scores`` holds many rows per customer and d
 :data:`CLV_RECENCY` (latest reference date, then the later run, then the higher model version).
 The at-risk list, the overview and the customer 360 all pick rows by these orders, so they
 agree on which score is a customer's.
+
+A business line's *latest run* is its scores at the newest reference date
+(:func:`latest_run_as_of`). The at-risk list reads that run only: a customer missing from it
+(no longer in the line's population, e.g. a subscription that ended) does not come back with an
+older score, which is how a list of "high risk" customers once held ones who had long left.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from retain import warehouse as wh
 from retain.facts import DateLike, as_timestamp
@@ -27,6 +34,7 @@ __all__ = [
     "latest_churn_scores",
     "latest_clv_scores",
     "latest_per_definition",
+    "latest_run_as_of",
 ]
 
 CHURN_RECENCY = ("as_of", "scored_at", "model_version")
@@ -68,6 +76,20 @@ def latest_churn_scores(
     if definition is not None:
         scores = scores.filter(scores.definition == definition)
     return _newest(scores, ["customer_id", "definition"], CHURN_RECENCY)
+
+
+def latest_run_as_of(con: BaseBackend, definition: str) -> dt.datetime | None:
+    """The reference date of ``definition``'s newest scoring run; None when it was never scored.
+
+    Runs are told apart by their ``as_of``: re-scoring the same date (a new model version, a
+    later ``scored_at``) refines that run, and :data:`CHURN_RECENCY` picks the newest row of it.
+    """
+    scores = wh.read_table(con, "churn_scores")
+    value = scores.filter(scores.definition == definition).as_of.max().execute()
+    if value is None or pd.isna(value):
+        return None
+    stamp: dt.datetime = pd.Timestamp(value).to_pydatetime()
+    return stamp
 
 
 def latest_clv_scores(con: BaseBackend, *, as_of: DateLike | None = None) -> ir.Table:

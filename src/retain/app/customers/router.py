@@ -25,14 +25,23 @@ from retain.app.deps import (
 )
 from retain.i18n import get_language
 from retain.targeting import RISK_BANDS, AtRiskExport, RiskBand, SortKey
-from retain.targeting.query import DEFAULT_LIMIT, MAX_ABS_VALUE, MAX_LIMIT, MAX_TEXT_LENGTH, Order
+from retain.targeting.query import (
+    DEFAULT_LIMIT,
+    MAX_ABS_VALUE,
+    MAX_LIMIT,
+    MAX_TENURE_DAYS,
+    MAX_TEXT_LENGTH,
+    Order,
+)
 
 __all__ = ["AtRiskParams", "csv_response", "router"]
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
 CustomerId = Annotated[str, Path(min_length=1, max_length=200)]
+"""A customer id as the path's tail: ids may contain ``/`` (``{customer_id:path}`` routes)."""
 _Value = Annotated[float | None, Query(ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE)]
+_Days = Annotated[int | None, Query(ge=0, le=MAX_TENURE_DAYS)]
 
 
 def _text(name: str) -> Any:
@@ -54,6 +63,11 @@ class AtRiskParams:
         clv_max: _Value = None,
         country: Annotated[str | None, _text("country")] = None,
         channel: Annotated[str | None, _text("channel")] = None,
+        search: Annotated[str | None, _text("search")] = None,
+        reason: Annotated[str | None, _text("reason")] = None,
+        plan: Annotated[str | None, _text("plan")] = None,
+        tenure_min: _Days = None,
+        tenure_max: _Days = None,
         definition: Annotated[str | None, _text("definition")] = None,
         sort: SortKey = "at_risk_value",
         order: Order = "desc",
@@ -67,6 +81,11 @@ class AtRiskParams:
             "clv_max": clv_max,
             "country": country,
             "channel": channel,
+            "search": search,
+            "reason": reason,
+            "plan": plan,
+            "tenure_min": tenure_min,
+            "tenure_max": tenure_max,
             "definition": definition,
             "sort": sort,
             "order": order,
@@ -88,12 +107,16 @@ def list_at_risk(
 ) -> AtRiskPage:
     """Customers most likely to leave, with why and what they are worth.
 
-    Highest at-risk value first by default. Filter by risk band, saved segment, CLV range,
-    country or channel.
+    The latest scoring run of one business line (``definition``, default: the first
+    configured), without customers who have already churned, in the high and medium bands
+    unless ``risk_band`` says otherwise. Highest at-risk value first by default (probability
+    where the value is unknown). Filter by risk band, saved segment, CLV range, country (any
+    letter case), channel, reason (family or key), plan, tenure in days, or search by id or
+    e-mail (e-mail only for roles that see contact details).
     """
     query = at_risk.resolve(params.values, settings=settings, session=session)
     pii = principal.may(Permission.customers_pii)
-    return at_risk.page(warehouse, query, pii=pii, lang=get_language())
+    return at_risk.page(warehouse, query, settings=settings, pii=pii, lang=get_language())
 
 
 def csv_response(export: AtRiskExport) -> StreamingResponse:
@@ -120,12 +143,28 @@ def export_at_risk(
     query = at_risk.resolve(params.values, settings=settings, session=session)
     pii = principal.may(Permission.customers_pii)
     export = at_risk.export(
-        session, warehouse, query, principal=principal, pii=pii, lang=get_language()
+        session,
+        warehouse,
+        query,
+        settings=settings,
+        principal=principal,
+        pii=pii,
+        lang=get_language(),
     )
     return csv_response(export)
 
 
-@router.get("/{customer_id}", response_model=Customer360)
+@router.get("/{customer_id:path}/scores", response_model=CustomerScores)
+def read_customer_scores(
+    customer_id: CustomerId,
+    _: CanReadCustomers,
+    warehouse: LockedWarehouseDep,
+) -> dict[str, Any]:
+    """The customer's latest churn score per definition (with reasons) and latest CLV."""
+    return service.customer_scores(warehouse.reads, customer_id, lang=get_language())
+
+
+@router.get("/{customer_id:path}", response_model=Customer360)
 def read_customer(
     customer_id: CustomerId,
     principal: CanReadCustomers,
@@ -138,13 +177,3 @@ def read_customer(
     """
     pii = principal.may(Permission.customers_pii)
     return service.customer_360(warehouse.reads, customer_id, pii=pii, lang=get_language())
-
-
-@router.get("/{customer_id}/scores", response_model=CustomerScores)
-def read_customer_scores(
-    customer_id: CustomerId,
-    _: CanReadCustomers,
-    warehouse: LockedWarehouseDep,
-) -> dict[str, Any]:
-    """The customer's latest churn score per definition (with reasons) and latest CLV."""
-    return service.customer_scores(warehouse.reads, customer_id, lang=get_language())

@@ -37,7 +37,9 @@ class AtRiskCustomer(BaseModel):
     customer_id: str
     probability: float
     risk_band: str | None
-    at_risk_value: float
+    at_risk_value: float | None = Field(
+        description="p(churn) x CLV; null where the customer has no CLV (unknown, not 0)"
+    )
     clv: float | None
     currency: str | None
     probability_alive: float | None
@@ -57,12 +59,19 @@ class AtRiskCustomer(BaseModel):
 
 
 class AtRiskPage(BaseModel):
-    """One page of the at-risk list; pass ``next_cursor`` as ``cursor`` for the next."""
+    """One page of the at-risk list; pass ``next_cursor`` as ``cursor`` for the next.
+
+    Every row and the count belong to one business line (``definition``) and its latest
+    scoring run (``as_of``).
+    """
 
     data: list[AtRiskCustomer]
     count: int
     next_cursor: str | None
-    definition: str
+    definition: str = Field(description="The business line (churn definition) listed")
+    as_of: str | None = Field(
+        None, description="Reference date of the line's latest scoring run; null if none"
+    )
 
     @classmethod
     def from_page(cls, page: targeting.AtRiskPage) -> AtRiskPage:
@@ -72,6 +81,7 @@ class AtRiskPage(BaseModel):
             count=page.total,
             next_cursor=page.next_cursor,
             definition=page.definition,
+            as_of=json_value(page.as_of),
         )
 
 

@@ -2,7 +2,9 @@
 
 The pages ask the same services as the API: the page's query string becomes one
 :class:`~retain.targeting.AtRiskQuery` (:func:`retain.app.customers.at_risk.resolve`), and the
-form shows that query's parameters back.
+form shows that query's parameters back, with a selector of the configured business lines:
+the list, its count and its date all belong to the line chosen (``?definition=NAME``).
+Customer ids may contain ``/``: the customer page's route takes the rest of the path.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from retain.app.web._page import page as _page
 from retain.app.web._session import render, require_page
 from retain.errors import PermissionDeniedError
 from retain.i18n import get_language, t
+from retain.models.churn.reasons.rules import RULES_BY_FAMILY
 from retain.targeting import AtRiskQuery
 
 __all__ = ["router"]
@@ -48,7 +51,9 @@ def at_risk(
     """The at-risk list with filters, reasons, CLV and links to each customer."""
 
     def build() -> HTMLResponse:
-        form = AtRiskQuery.from_params(request.query_params)
+        form = AtRiskQuery.from_params(
+            request.query_params, default_definition=settings.churn_definition().name
+        )
         saved = segments.list_all(session) if principal.may(Permission.segments_read) else []
         has_scores = metrics.has_rows(warehouse.con, "churn_scores")
         page = None
@@ -57,7 +62,9 @@ def at_risk(
                 request.query_params, settings=settings, session=session
             )
             pii = principal.may(Permission.customers_pii)
-            page = at_risk_service.page(warehouse, query, pii=pii, lang=get_language())
+            page = at_risk_service.page(
+                warehouse, query, settings=settings, pii=pii, lang=get_language()
+            )
         kept = [
             (k, v) for k, v in request.query_params.multi_items() if k not in {"cursor", "lang"}
         ]
@@ -79,6 +86,9 @@ def at_risk(
             can_save=principal.may(Permission.segments_write),
             commands=MISSING_COMMANDS,
             currency=settings.currency,
+            lines=[(line.name, line.kind) for line in settings.churn],
+            reason_families=sorted(RULES_BY_FAMILY),
+            can_search_email=principal.may(Permission.customers_pii),
         )
 
     return _page(request, principal, build)
@@ -98,7 +108,13 @@ def at_risk_csv(
         query = at_risk_service.resolve(request.query_params, settings=settings, session=session)
         pii = principal.may(Permission.customers_pii)
         export = at_risk_service.export(
-            session, warehouse, query, principal=principal, pii=pii, lang=get_language()
+            session,
+            warehouse,
+            query,
+            settings=settings,
+            principal=principal,
+            pii=pii,
+            lang=get_language(),
         )
         return csv_response(export)
 
@@ -128,7 +144,7 @@ def save_segment(
     return _page(request, principal, build)
 
 
-@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+@router.get("/customers/{customer_id:path}", response_class=HTMLResponse)
 def customer(
     request: Request,
     principal: CustomerReader,
