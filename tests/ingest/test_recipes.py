@@ -95,10 +95,20 @@ def test_telco(warehouse: Any, datasets: Path) -> None:
     assert _scalar(warehouse, "SELECT count(ended_at) AS n FROM subscriptions")["n"] == 1_869
     row = _scalar(warehouse, "SELECT * FROM subscriptions WHERE subscription_id = '7590-VHVEG'")
     assert (str(row["started_at"]), row["ended_at"], float(row["amount"])) == (
-        "2019-08-30 00:00:00",
+        "2019-08-01 00:00:00",
         None,
         29.85,
     )
+    # Tenure measured honestly: at the scoring date, 2019-09-01, a customer of `tenure` months
+    # has been one for about that many months (7590-VHVEG: 1 month, 31 days; not 2 days).
+    days = warehouse.sql(
+        "SELECT min(date_diff('day', started_at, TIMESTAMP '2019-09-01') - 30.44 * "
+        "CAST(json_extract_string(c.attributes, '$.tenure') AS INTEGER)) AS lo, "
+        "max(date_diff('day', started_at, TIMESTAMP '2019-09-01') - 30.44 * "
+        "CAST(json_extract_string(c.attributes, '$.tenure') AS INTEGER)) AS hi "
+        "FROM subscriptions s JOIN customers c USING (customer_id)"
+    ).to_pandas()
+    assert float(days["lo"][0]) >= -3 and float(days["hi"][0]) <= 3
     attrs = warehouse.table("customers").attributes.to_pandas().map(json.loads)
     blank = [a for a in attrs if not (a["TotalCharges"] or "").strip()]
     assert len(blank) == 11 and {a["tenure"] for a in blank} == {"0"}
