@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from retain.cli._app import app, console, err_console, settings
 from retain.i18n import format_number, format_percent, t
+
+if TYPE_CHECKING:
+    from retain.config import Settings
 
 __all__ = ["churn_app"]
 
@@ -108,6 +111,21 @@ def train(
         _print_metrics(trained.backtest.metrics.to_dict(orient="records"))
     for note in card["notes"]:
         console.print(t("churn.cli_note", note=note))
+    _warn_unlabelled(card, cfg)
+
+
+def _warn_unlabelled(card: dict[str, Any], cfg: Settings) -> None:
+    """Once per training: the customer attributes the reasons would name by their bare key."""
+    from retain.models.churn.reasons.labels import labels_from_settings, unlabelled
+
+    keys = unlabelled(
+        (str(a["key"]) for a in card.get("attributes", [])), labels_from_settings(cfg)
+    )
+    if keys:
+        err_console.print(
+            t("labels.unlabelled", n=len(keys), keys=", ".join(keys), first=keys[0]),
+            markup=False,
+        )
 
 
 def _print_metrics(rows: list[dict[Any, Any]]) -> None:

@@ -194,3 +194,18 @@ def test_every_overlap_names_something_a_reason_can_say() -> None:
     for overlap in OVERLAPS:
         assert overlap.keys <= keys, overlap.topic
         assert len(overlap.keys) + len(overlap.attributes) >= 2, overlap.topic
+
+
+def test_churn_train_warns_once_naming_the_keys_to_label(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from retain.cli.churn import _warn_unlabelled
+    from retain.config import Settings
+
+    card = {"attributes": [{"name": "attr_Region", "key": "Region"}, {"key": "Contract"}]}
+    _warn_unlabelled(card, Settings())
+    err = capsys.readouterr().err
+    assert err.count("Region") >= 2 and "Contract" not in err.split(":")[1]
+    labelled = Settings(labels={"attributes": {"Region": {"ja": "地域"}}})
+    _warn_unlabelled(card, labelled)
+    assert capsys.readouterr().err == ""

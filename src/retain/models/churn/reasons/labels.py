@@ -94,9 +94,9 @@ class Labels:
         attributes = {k: dict(v) for k, v in self.attributes.items()}
         for k, v in other.attributes.items():
             attributes.setdefault(k, {}).update(v)
-        values = {k: {x: dict(t) for x, t in v.items()} for k, v in self.values.items()}
-        for k, v in other.values.items():
-            for x, texts in v.items():
+        values = {k: {x: dict(t) for x, t in vs.items()} for k, vs in self.values.items()}
+        for k, vs in other.values.items():
+            for x, texts in vs.items():
                 values.setdefault(k, {}).setdefault(x, {}).update(texts)
         return Labels(attributes, values)
 
