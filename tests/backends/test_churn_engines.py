@@ -25,7 +25,7 @@ import pytest
 import retain.warehouse as wh
 from retain.config import ChurnDefinition
 from retain.features import churn_labels, feature_snapshot
-from retain.features.attributes import discover_attributes
+from retain.features.attributes import _sample, discover_attributes
 from retain.features.sources import Sources
 from retain.models.churn import ChurnClassifier, load_model, save_model, score_customers
 from retain.models.churn.panel import build_panel
@@ -192,7 +192,10 @@ def load_business(con: Any) -> Sources:
         raw = ibis.memtable(full)
         typed = raw.select(*[raw[c].cast(schema[c]).name(c) for c in schema.names])
         if wh.backend_name(con) == "pyspark":  # a plain create: Spark renames are slow
-            con.create_table(name, typed.to_pyarrow(), overwrite=True)
+            # Ibis cannot hand Spark a decimal column holding nulls; every feature reads the
+            # amounts as float64, which gives the same doubles from either type.
+            floats = {c: typed[c].cast("float64") for c in schema.names if schema[c].is_decimal()}
+            con.create_table(name, typed.mutate(**floats).to_pyarrow(), overwrite=True)
         else:
             wh.write_table(con, name, typed.to_pyarrow())
     return Sources.from_warehouse(con)
@@ -205,6 +208,8 @@ def run(con: Any, models_dir: Path, dates: Sequence[str]) -> dict[str, pd.DataFr
     latest = dates[-1]
     out = {
         "attributes": pd.DataFrame([a.to_dict() for a in attributes]),
+        # Every 6th customer, in code-point order of the ids whatever the collation.
+        "sample": pd.DataFrame({"attributes": _sample(sources.customers, 7)}),
         "snapshot_shop": feature_snapshot(
             sources, as_of=latest, definition=SHOP, attributes=attributes
         ).to_pandas(),

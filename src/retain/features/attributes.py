@@ -164,14 +164,20 @@ def _sample(customers: ir.Table, rows: int) -> list[Any]:
     """Up to ``rows`` customers' attributes, every k-th in ``customer_id`` order.
 
     Spread over the whole table rather than its first ids, which often encode a segment or an
-    era; and the same rows on every engine (a random sample would not be).
+    era; and the same rows on every engine (a random sample would not be). The ids are ordered
+    here, by code point: PostgreSQL orders text by the database's collation (ICU or en_US put
+    "c2" before "C3"), so picking in the engine sampled other customers there.
     """
     has = customers.filter(customers.attributes.notnull())
-    n = int(has.count().to_pyarrow().as_py())
-    step = max(1, n // max(1, rows))
-    numbered = has.select("attributes", _n=ibis.row_number().over(order_by=has.customer_id))
-    picked = numbered.filter(numbered._n % step == 0).order_by("_n").limit(rows)
-    return list(picked.select("attributes").to_pandas()["attributes"])
+    ids = sorted(set(has.select("customer_id").to_pyarrow()["customer_id"].to_pylist()))
+    step = max(1, len(ids) // max(1, rows))
+    picked = ids[::step][:rows]
+    if not picked:
+        return []
+    chosen = has.filter(has.customer_id.isin(picked)).select("customer_id", "attributes")
+    data = chosen.to_pyarrow()
+    by_id = dict(zip(data["customer_id"].to_pylist(), data["attributes"].to_pylist(), strict=True))
+    return [by_id[i] for i in picked]
 
 
 def discover_attributes(
