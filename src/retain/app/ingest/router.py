@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Response
 
-from retain.app.deps import CanIngest, LockedWarehouseDep, SessionDep, SettingsDep
+from retain.app.deps import CanIngest, LockedWarehouseDep, Principal, SessionDep, SettingsDep
 from retain.app.ingest import service
 from retain.app.ingest.schemas import IngestBatch, IngestResult
 
@@ -22,9 +22,14 @@ class Claim:
 
     table: str
     records: list[dict[str, Any]]
-    actor: str
+    principal: Principal
     key: str | None
     replay: tuple[int, dict[str, Any]] | None = None
+
+    @property
+    def actor(self) -> str:
+        """Who owns the key: the caller's kind and id."""
+        return f"{self.principal.kind}:{self.principal.id}"
 
 
 def claim_key(
@@ -41,7 +46,7 @@ def claim_key(
     Checking first means a retry while the first request still runs (or waits for the
     warehouse) gets its 409 at once instead of queueing behind it.
     """
-    claim = Claim(table, body.records, f"{principal.kind}:{principal.id}", idempotency_key or None)
+    claim = Claim(table, body.records, principal, idempotency_key or None)
     if claim.key:
         claim.replay = service.begin_idempotent(
             session,
@@ -66,7 +71,6 @@ def claim_key(
 )
 def ingest_batch(
     claim: Annotated[Claim, Depends(claim_key)],
-    principal: CanIngest,
     session: SessionDep,
     settings: SettingsDep,
     warehouse: LockedWarehouseDep,
@@ -93,7 +97,7 @@ def ingest_batch(
             claim.records,
             settings=settings,
             session=session,
-            actor=principal,
+            actor=claim.principal,
             on_step=lambda step: service.pause_for_test(step, key),
         )
         warehouse.reads.forget(claim.table)
