@@ -49,6 +49,7 @@ __all__ = [
     "RetainError",
     "RetainWarning",
     "SchemaError",
+    "TooManyRequestsError",
     "UnsupportedBackendError",
     "Violation",
 ]
@@ -226,6 +227,16 @@ class ConflictError(RetainError):
     """The action conflicts with the current state (a duplicate name, a reused idempotency key)."""
 
     default_code = "conflict"
+
+
+class TooManyRequestsError(RetainError):
+    """Too many attempts in a short time; try again in ``retry_after`` seconds (HTTP 429)."""
+
+    default_code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = max(1, int(retry_after))
 
 
 class RetainWarning(UserWarning):

@@ -103,3 +103,18 @@ def test_unexpected_failure_is_a_500_in_the_same_shape(settings, loaded_warehous
     with TestClient(app, raise_server_exceptions=False) as c:
         err = assert_shape(c.get("/api/v1/customers/c1", headers=headers(raw)), 500, "internal")
         assert "Traceback" not in err["message"]
+
+
+def test_too_many_requests_is_a_429_with_retry_after(settings, loaded_warehouse):
+    from retain.errors import TooManyRequestsError
+
+    app = create_app(settings, warehouse=loaded_warehouse, migrate=True)
+
+    def busy() -> None:
+        raise TooManyRequestsError("slow down", retry_after=42, hint="wait a little")
+
+    app.add_api_route("/test-only/busy", busy)
+    with TestClient(app) as c:
+        response = c.get("/test-only/busy")
+        err = assert_shape(response, 429, "too_many_requests")
+        assert response.headers["Retry-After"] == "42" and err["hint"] == "wait a little"

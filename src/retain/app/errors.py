@@ -24,6 +24,7 @@ from retain.errors import (
     NotFoundError,
     PermissionDeniedError,
     RetainError,
+    TooManyRequestsError,
     UnsupportedBackendError,
 )
 from retain.i18n import t
@@ -58,6 +59,7 @@ _STATUS: tuple[tuple[type[RetainError], int], ...] = (
     (NotFoundError, 404),
     (ConflictError, 409),
     (PayloadTooLargeError, 413),
+    (TooManyRequestsError, 429),
     (DataValidationError, 422),
     (InvalidParameterError, 422),
     (ConfigError, 500),
@@ -103,6 +105,8 @@ async def _retain_error(request: Request, exc: Exception) -> Response:
     if status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc.code)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyRequestsError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return _json(
         status, error_body(status, exc.code, exc.message, _details(exc), exc.hint), headers
     )

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from retain.app.auth.models import AppSecret, LoginFailures
 from retain.app.db.base import utcnow
 from retain.config import ServiceSettings
-from retain.errors import RetainError
+from retain.errors import TooManyRequestsError
 from retain.i18n import t
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
 _SALT_NAME = "login_throttle_key"
 
 
-class LoginThrottledError(RetainError):
+class LoginThrottledError(TooManyRequestsError):
     """Too many failed logins for this e-mail or address: try again in ``retry_after`` seconds.
 
     HTTP 429 with a ``Retry-After`` header wherever a login is answered.
@@ -59,9 +59,9 @@ class LoginThrottledError(RetainError):
         minutes = max(1, math.ceil(retry_after / 60))
         super().__init__(
             t("security.login_throttled", minutes=minutes),
+            retry_after=retry_after,
             hint=t("security.login_throttled_hint"),
         )
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
