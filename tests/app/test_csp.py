@@ -23,6 +23,7 @@ PAGES = {
     "/admin/users": "/admin/users",
     "/admin/keys": "/admin/keys",
     "/admin/audit": "/admin/audit",
+    "/account": "/account",
 }
 
 

@@ -25,6 +25,8 @@ OPEN_PAGES = {
     ("POST", "/login"),
     ("POST", "/logout"),  # any logged-in user; the form's CSRF token is checked inside
     ("GET", "/docs"),  # the API reference is public, like /openapi.json
+    ("GET", "/account"),  # any logged-in user's own account (login required, no permission)
+    ("POST", "/account/password"),  # the same, with the form's CSRF token checked inside
 }
 """Dashboard routes with no permission: logging in and out, and the API reference."""
 

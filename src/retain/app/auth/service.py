@@ -25,11 +25,12 @@ from retain.app.auth.models import ApiKey, AppSecret, LoginSession, User
 from retain.app.auth.roles import Role
 from retain.app.db.base import utcnow
 from retain.app.errors import NotAuthenticatedError
-from retain.errors import ConflictError, InvalidParameterError, NotFoundError
+from retain.errors import ConflictError, InvalidParameterError, NotFoundError, PermissionDeniedError
 from retain.i18n import t
 
 __all__ = [
     "authenticate",
+    "change_own_password",
     "count_users",
     "create_api_key",
     "create_user",
@@ -240,6 +241,21 @@ def authenticate(session: Session, *, email: str, password: str) -> User:
         user.password_hash = _hasher.hash(password)
     user.last_login_at = utcnow()
     return user
+
+
+def change_own_password(
+    session: Session, *, user: User, current: str, new: str, keep_login: str | None
+) -> None:
+    """A user sets a new password, proving the current one (audited, committed).
+
+    Every other login session of the user ends; the one whose token is ``keep_login`` (the
+    browser making the change) stays.
+    """
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise PermissionDeniedError(t("app.password_wrong"), code="auth.password_wrong") from None
+    update_user(session, user=user, password=new, keep_login=keep_login, actor=Caller(user.email))
 
 
 def create_api_key(
