@@ -374,3 +374,26 @@ def test_ids_with_a_slash_reach_the_api_and_the_pages(client, keys, users, loade
     assert 'href="/customers/EU/7"' in listing
     page = client.get("/customers/EU/7")
     assert page.status_code == 200 and "EU/7" in page.text
+
+
+def test_a_segment_saved_with_the_new_filters_lists_and_applies(client, keys, users):
+    import re
+
+    login(client, users["analyst"])
+    page = client.get("/at-risk", params={"reason": "payment", "tenure_min": 100})
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token
+    filters = "reason=payment&tenure_min=100"
+    saved = client.post(
+        "/at-risk/segments",
+        data={"csrf": token.group(1), "name": "payers", "filters": filters},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    listed = client.get("/api/v1/segments", headers=headers(keys["analyst"]))
+    assert listed.status_code == 200, listed.text  # stored new filters read back
+    (segment,) = [s for s in listed.json()["data"] if s["name"] == "payers"]
+    assert segment["filters"]["reason"] == "payment" and segment["filters"]["tenure_min"] == 100
+    page = _at_risk(client, keys["analyst"], segment="payers")
+    assert [r["customer_id"] for r in page["data"]] == ["c3"]  # 148 days, a failed payment
+    assert _at_risk(client, keys["analyst"], segment="payers", plan="gold")["count"] == 0

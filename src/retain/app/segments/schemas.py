@@ -7,7 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from retain.targeting import RISK_BANDS, AtRiskQuery, RiskBand
-from retain.targeting.query import MAX_ABS_VALUE, MAX_TEXT_LENGTH
+from retain.targeting.query import MAX_ABS_VALUE, MAX_TENURE_DAYS, MAX_TEXT_LENGTH
 
 __all__ = ["SegmentCreate", "SegmentFilters", "SegmentPublic", "SegmentUpdate", "SegmentsPublic"]
 
@@ -26,6 +26,10 @@ class SegmentFilters(BaseModel):
     clv_max: float | None = Field(None, ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE)
     country: str | None = Field(None, max_length=MAX_TEXT_LENGTH["country"])
     channel: str | None = Field(None, max_length=MAX_TEXT_LENGTH["channel"])
+    reason: str | None = Field(None, max_length=MAX_TEXT_LENGTH["reason"])
+    plan: str | None = Field(None, max_length=MAX_TEXT_LENGTH["plan"])
+    tenure_min: int | None = Field(None, ge=0, le=MAX_TENURE_DAYS)
+    tenure_max: int | None = Field(None, ge=0, le=MAX_TENURE_DAYS)
 
     def to_query(self) -> AtRiskQuery:
         """These filters as the query a segment stores (refused if inconsistent)."""
