@@ -397,3 +397,10 @@ def test_a_segment_saved_with_the_new_filters_lists_and_applies(client, keys, us
     page = _at_risk(client, keys["analyst"], segment="payers")
     assert [r["customer_id"] for r in page["data"]] == ["c3"]  # 148 days, a failed payment
     assert _at_risk(client, keys["analyst"], segment="payers", plan="gold")["count"] == 0
+
+
+def test_the_high_risk_kpi_drills_down_to_its_customers(client, keys):
+    """The overview's "N high-risk customers" is the list at ?definition=LINE&risk_band=high."""
+    overview = client.get("/api/v1/metrics/overview", headers=headers(keys["analyst"])).json()
+    page = _at_risk(client, keys["analyst"], definition="default", risk_band="high")
+    assert page["count"] == overview["at_risk"]["high"] == 2
