@@ -115,7 +115,8 @@ def test_a_given_definition_beats_the_default() -> None:
 
 def test_every_field_for_a_form() -> None:
     shown = AtRiskQuery().to_params(defaults=True)
-    assert shown["risk_band"] == ["high", "medium"] and shown["sort"] == "at_risk_value"
+    assert shown["risk_band"] == [] and shown["sort"] == "at_risk_value"
+    assert AtRiskQuery().bands == ("high", "medium")  # what the list keeps when none is asked
     assert shown["search"] is None and shown["tenure_min"] is None
     assert shown["order"] == "desc" and shown["clv_min"] is None and shown["segment"] is None
 

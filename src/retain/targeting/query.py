@@ -321,15 +321,11 @@ class AtRiskQuery:
         """The request parameters that ask for this query (:meth:`from_params` inverts it).
 
         Unset fields are left out, and so are defaults unless ``defaults`` is true (a form that
-        shows every field wants them all, and the bands the list keeps). ``risk_band`` is a
-        list, the rest plain values.
+        shows every field wants them all). ``risk_band`` is a list (empty when no band was
+        asked for: the list then keeps :attr:`bands`), the rest plain values.
         """
         out: dict[str, Any] = {}
-        if defaults:
-            out["risk_band"] = list(self.bands)
         for f in fields(self):
-            if defaults and f.name == "risk_bands":
-                continue
             value = getattr(self, f.name)
             if not defaults and (value == f.default or value is None):
                 continue
