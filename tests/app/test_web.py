@@ -3,6 +3,9 @@ pages render in the language asked for, with localized numbers."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from _app_helpers import login
 from fastapi.testclient import TestClient
@@ -116,3 +119,14 @@ def test_customer_360_renders_whatever_scores_exist(settings, warehouse, lang):
         assert "retain clv predict" not in pages["c1"].text
         assert "retain clv predict" in pages["c5"].text  # no lifetime value yet
         assert "retain churn score" in pages["c6"].text and "retain clv predict" in pages["c6"].text
+
+
+def test_overview_links_its_high_risk_count_to_that_list(client, users):
+    login(client, users["admin"])
+    home = client.get("/").text
+    link = re.search(r'href="(/at-risk\?[^"]+)"', home)
+    assert link and "definition=default" in link.group(1) and "risk_band=high" in link.group(1)
+    listed = client.get(html.unescape(link.group(1))).text
+    shown = len(re.findall(r'href="/customers/', listed))
+    count = re.search(r"See the (\d+) high-risk", home)
+    assert count and int(count.group(1)) == shown

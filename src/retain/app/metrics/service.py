@@ -90,11 +90,12 @@ def at_risk_summary(con: BaseBackend, settings: Settings) -> dict[str, Any] | No
     if not has_rows(con, "churn_scores"):
         return None
     tables = frozenset(con.list_tables())
-    summary = targeting.at_risk_summary(
-        con, definition=settings.churn_definition().name, tables=tables
-    )
+    line = settings.churn_definition()
+    summary = targeting.at_risk_summary(con, definition=line.name, tables=tables, line=line)
     rows = records(summary.to_pandas())
-    return rows[0] if rows and rows[0]["scored"] else None
+    if not rows or not rows[0]["scored"]:
+        return None
+    return {**rows[0], "definition": line.name}
 
 
 def overview(con: BaseBackend, settings: Settings) -> dict[str, Any]:
