@@ -37,8 +37,17 @@ class CohortsAnswer(BaseModel):
 
 
 class OverviewAnswer(BaseModel):
-    """The dashboard's headline numbers; ``missing`` names the tables not loaded yet."""
+    """The dashboard's headline numbers of one business line; ``missing`` names what is absent."""
 
+    line: str = Field(description="the business line ([[churn]] section) every number belongs to")
+    kind: str = Field(description="contractual or non_contractual")
+    activity: str = Field(
+        description="what made a customer count: subscriptions (contractual lines), orders or "
+        "events"
+    )
+    lines: list[str] = Field(description="every configured business line")
+    start: str | None = Field(default=None, description="first local date asked for")
+    end: str | None = Field(default=None, description="last local date asked for")
     periods: list[Row]
     mrr: list[Row]
     at_risk: Row | None = Field(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -17,6 +18,9 @@ from retain.app.web._session import render, require_page
 from retain.app.web._views import cohort_grid, kpis, retention_series
 from retain.errors import RetainError
 from retain.i18n import t
+
+if TYPE_CHECKING:
+    from retain.config import Settings
 
 __all__ = ["router"]
 
@@ -40,34 +44,25 @@ def _ratio(value: Any) -> float | None:
     return None if value is None else float(value) / 100.0
 
 
-def with_strict_retention(
-    cards: list[dict[str, Any]], periods: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The overview's cards with a strict retention card after CRR, and CRR's note.
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+COMMANDS = {**MISSING_COMMANDS, "events": "retain ingest events FILE"}
+"""The command that loads each missing table (a line may count events)."""
 
-    CRR can pass 100 % (customers back after a pause count); the strict rate, the start's
-    customers kept to the end, cannot. Both are read from the same periods as the other cards.
-    """
-    rated = [p for p in periods if (p.get("customers_start") or 0) > 0]
-    out: list[dict[str, Any]] = []
-    for card in cards:
-        if card["key"] != "retention_rate" or not rated:
-            out.append(card)
-            continue
-        out.append({**card, "note": t("metrics.crr_note")})
-        out.append(
-            {
-                **card,
-                "key": "strict_retention_rate",
-                "label": t("metrics.strict_retention"),
-                "value": _ratio(rated[-1].get("strict_retention_rate")),
-                "trend": [
-                    _ratio(p.get("strict_retention_rate")) for p in rated[-len(card["trend"]) :]
-                ],
-                "note": None,
-            }
-        )
-    return out
+
+def _date_param(request: Request, name: str) -> str | None:
+    """A ``YYYY-MM-DD`` query parameter, None when empty; anything else is a bad picker."""
+    value = request.query_params.get(name) or None
+    if value is not None and not _DATE.match(value):
+        raise RetainError(t("web.bad_picker"), code="parameter.invalid")
+    return value
+
+
+def _line_param(request: Request, settings: Settings) -> str | None:
+    """The ``definition`` asked for, when it names a configured line (else a bad picker)."""
+    name = request.query_params.get("definition") or None
+    if name is not None and name not in {d.name for d in settings.churn}:
+        raise RetainError(t("web.bad_picker"), code="parameter.invalid")
+    return name
 
 
 def strict_series(periods: Sequence[dict[str, Any]]) -> list[float | None]:
@@ -83,18 +78,30 @@ def strict_series(periods: Sequence[dict[str, Any]]) -> list[float | None]:
 def overview(
     request: Request, principal: HomePage, settings: SettingsDep, warehouse: LockedWarehouseDep
 ) -> HTMLResponse:
-    """Headline KPIs with trends."""
+    """Headline KPIs of one business line, each with its period, the previous one and a trend.
+
+    ``?definition=`` picks the line (the first configured by default), ``?start=`` and
+    ``?end=`` (local dates) the range of months.
+    """
 
     def build() -> HTMLResponse:
-        data = metrics.overview(warehouse.con, settings)
+        line = _line_param(request, settings)
+        start, end = _date_param(request, "start"), _date_param(request, "end")
+        data = metrics.overview(warehouse.con, settings, definition=line, start=start, end=end)
         return render(
             request,
             "overview.html",
             principal=principal,
             title_key="web.nav_overview",
-            cards=with_strict_retention(kpis(data), data["periods"]),
+            cards=kpis(data, settings.currency),
+            line=data["line"],
+            line_kind=data["kind"],
+            activity=data["activity"],
+            lines=data["lines"],
+            start=start or "",
+            end=end or "",
             missing=data["missing"],
-            commands=MISSING_COMMANDS,
+            commands=COMMANDS,
             at_risk=data["at_risk"],
             currency=settings.currency,
         )
@@ -106,7 +113,11 @@ def overview(
 def retention(
     request: Request, principal: MetricsPage, settings: SettingsDep, warehouse: LockedWarehouseDep
 ) -> HTMLResponse:
-    """Retention over time (optionally by segment) and the cohort heatmap."""
+    """Retention over time (optionally by segment) and the cohort heatmap of one business line.
+
+    Customers count by the line's activity: subscriptions on a contractual line, orders on a
+    shop line (``?definition=``, the first configured line by default).
+    """
     period = request.query_params.get("period", "month")
     by = request.query_params.get("by") or None
     kind = request.query_params.get("kind", "logo")
@@ -120,9 +131,17 @@ def retention(
             or by not in {None, "country", "acquisition_channel"}
         ):
             raise RetainError(t("web.bad_picker"), code="parameter.invalid")
-        has_orders = metrics.has_rows(warehouse.con, "orders")
+        line = metrics.line_named(settings, _line_param(request, settings))
+        source = metrics.activity_source(line)
+        has_orders = metrics.has_rows(warehouse.con, source)
         periods = (
-            metrics.period_table(warehouse.con, settings, period=period, by=[by] if by else None)
+            metrics.period_table(
+                warehouse.con,
+                settings,
+                period=period,
+                by=[by] if by else None,
+                definition=line.name,
+            )
             if has_orders
             else []
         )
@@ -133,6 +152,7 @@ def retention(
                 period=period,
                 kind=kind,  # type: ignore[arg-type]
                 mode=mode,  # type: ignore[arg-type]
+                definition=line.name,
             )
             if has_orders
             else []
@@ -147,11 +167,15 @@ def retention(
             kind=kind,
             mode=mode,
             has_orders=has_orders,
+            missing_table=source,
+            line=line.name,
+            lines=[d.name for d in settings.churn],
+            activity=source,
             series=retention_series(periods, by),
             strict=None if by else strict_series(periods),
             crr_note=t("metrics.crr_note"),
             grid=cohort_grid(cohorts),
-            commands=MISSING_COMMANDS,
+            commands=COMMANDS,
             currency=settings.currency,
         )
 
