@@ -22,6 +22,7 @@ __all__ = [
     "plot_mrr_movements",
     "plot_retention",
     "plot_survival",
+    "revenue_retention",
 ]
 
 _COLORS = {
@@ -78,49 +79,86 @@ def plot_retention(periods: ir.Table | pd.DataFrame) -> go.Figure:
     return _layout(fig, t("report.retention_title"))
 
 
+def revenue_retention(frame: pd.DataFrame) -> pd.Series:
+    """Each cohort's revenue in period k as a percent of its revenue in period 0 (NaN if none)."""
+    first = frame[frame.period_index == 0].set_index("cohort").revenue.astype(float)
+    base = frame.cohort.map(first).where(lambda v: v > 0)
+    return frame.revenue.astype(float) / base * 100
+
+
 def plot_cohort_heatmap(
     cohorts: ir.Table | pd.DataFrame, *, kind: str = "logo", value: str | None = None
 ) -> go.Figure:
-    """Cohort x period-index heatmap of ``value`` (logo: percent retained; revenue: revenue)."""
-    frame = _frame(cohorts)
-    column = value or ("value" if kind == "logo" else "cumulative_revenue_per_customer")
+    """Cohort x period-index heatmap in percent, every cohort and every period labelled.
+
+    ``logo``: the share of the cohort active; ``revenue``: revenue retention, the cohort's
+    revenue in each period as a percent of its first period's. ``value`` names another column
+    to show instead (then not in percent).
+    """
+    frame = _frame(cohorts).copy()
+    if value is None:
+        column = "value" if kind == "logo" else "_revenue_retention"
+        if kind != "logo":
+            frame[column] = revenue_retention(frame)
+    else:
+        column = value
     grid = frame.pivot(index="cohort", columns="period_index", values=column)
     labels = [pd.Timestamp(c).strftime("%Y-%m-%d") for c in grid.index]
-    fmt = ".0f" if kind == "logo" else ",.2f"
+    columns = [str(c) for c in grid.columns]
+    percent = value is None
     fig = go.Figure(
         go.Heatmap(
             z=grid.to_numpy(),
-            x=[str(c) for c in grid.columns],
+            x=columns,
             y=labels,
             colorscale="Blues" if kind == "logo" else "Greens",
-            texttemplate=f"%{{z:{fmt}}}",
+            zmin=0 if percent else None,
+            zmax=100 if percent else None,
+            texttemplate="%{z:.0f}" if percent else "%{z:,.2f}",
+            hovertemplate=(
+                f"{t('report.axis_cohort')}: %{{y}}<br>{t('report.axis_period_index')}: %{{x}}"
+                + ("<br>%{z:.1f}%<extra></extra>" if percent else "<br>%{z:,.2f}<extra></extra>")
+            ),
             hoverongaps=False,
             colorbar={
-                "title": t("report.axis_percent") if kind == "logo" else t("report.axis_revenue")
+                "title": {"text": t("report.axis_percent") if percent else column},
+                "ticksuffix": "%" if percent else "",
             },
         )
     )
-    fig.update_yaxes(autorange="reversed", title_text=t("report.axis_cohort"), type="category")
-    fig.update_xaxes(title_text=t("report.axis_period_index"))
+    fig.update_yaxes(
+        autorange="reversed",
+        title_text=t("report.axis_cohort"),
+        type="category",
+        tickmode="array",
+        tickvals=labels,
+    )
+    fig.update_xaxes(
+        title_text=t("report.axis_period_index"),
+        type="category",
+        tickmode="array",
+        tickvals=columns,
+    )
     title = t("report.cohort_logo_title") if kind == "logo" else t("report.cohort_revenue_title")
-    return _layout(fig, title)
+    _layout(fig, title)
+    fig.update_layout(height=max(420, 140 + 24 * len(labels)))
+    return fig
 
 
 def plot_lifecycle(stages: ir.Table | pd.DataFrame) -> go.Figure:
-    """Stacked bars per period: new, returning and resurrected up; dormant and churned down."""
+    """Stacked bars per period of every stage's customers (all counts, none below zero)."""
     frame = _frame(stages)
     fig = go.Figure()
     for stage in ("new", "returning", "resurrected", "dormant", "churned"):
         part = frame[frame.stage == stage]
-        sign = -1 if stage in ("dormant", "churned") else 1
         fig.add_bar(
             x=part.period_start,
-            y=sign * part.customers,
+            y=part.customers,
             name=t(f"report.stage_{stage}"),
             marker_color=_COLORS[stage],
         )
-    fig.update_layout(barmode="relative")
-    fig.update_yaxes(title_text=t("report.axis_customers"))
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title_text=t("report.axis_customers"), rangemode="nonnegative")
     return _layout(fig, t("report.lifecycle_title"))
 
 

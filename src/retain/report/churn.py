@@ -1,27 +1,31 @@
-"""The "Churn risk" section of ``retain report``: evaluation, calibration, lift, top reasons.
+"""The "Churn risk" sections of ``retain report``: one per business line ([[churn]] section).
 
-It reads the newest registered churn model's card and its latest scores; with no model trained
-yet the section is skipped by an explicit check, not by an error.
+Each line's section reads that line's newest registered churn model and its latest scores:
+evaluation, calibration, lift and the reasons summarised by family ("Contract type",
+"Failed payments") with a translated label. A line with no model trained yet gets no section,
+by an explicit check, not by an error.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 import retain.warehouse as wh
-from retain.i18n import format_number, t
+from retain.i18n import catalog, format_number, format_percent, get_language, t
 from retain.models.churn import Backtest
 from retain.models.churn.reasons import parse_stored_reasons
+from retain.models.churn.reasons.labels import Labels, active_labels, attribute_words, humanise
 from retain.models.registry import ModelRegistry
 from retain.report.section import Figure, Section
 
 if TYPE_CHECKING:
     from retain.config import Settings
 
-__all__ = ["evaluation_table", "report_sections"]
+__all__ = ["evaluation_table", "reason_family", "report_sections"]
 
 _COLUMNS = ("roc_auc", "pr_auc", "brier", "lift_10", "recall_10", "lift_20", "recall_20")
 
@@ -82,35 +86,67 @@ def _lift_figure(result: Backtest) -> Any:
     return fig
 
 
-def _reason_counts(con: Any, version: str) -> pd.DataFrame | None:
-    """How often each reason is a customer's first reason, with one rendered example."""
+def reason_family(key: str, params: dict[str, Any], labels: Labels | None = None) -> str:
+    """The family a stored reason belongs to, in words of the current language.
+
+    An attribute reason reads as its attribute's label ("Contract type"), a feature reason as
+    the feature humanised, any other reason key as its family label in the report catalog
+    (``report.reason_family_<name>``), never as the key itself.
+    """
+    lang = get_language()
+    name = key.removeprefix("reasons.")
+    if key == "reasons.attribute":
+        return attribute_words(str(params.get("name", "")), "", lang, labels or active_labels())[0]
+    if key == "reasons.feature":
+        return humanise(str(params.get("feature", "")))
+    label = f"report.reason_family_{name}"
+    if label in catalog(lang) or label in catalog("en"):
+        return t(label)
+    return humanise(name)
+
+
+def _reason_counts(con: Any, version: str, line: str) -> pd.DataFrame | None:
+    """How many customers have each reason family as their first reason (latest scoring run)."""
     if con is None or not wh.table_exists(con, "churn_scores"):
         return None
     scores = wh.read_table(con, "churn_scores")
-    scores = scores.filter(scores.model_version == version)
+    scores = scores.filter((scores.model_version == version) & (scores.definition == line))
     rows = scores.filter(scores.as_of == scores.as_of.max()).select("reasons").to_pandas()
     counts: Counter[str] = Counter()
-    examples: dict[str, str] = {}
+    labels = active_labels()
     for text in rows["reasons"].dropna():
         for reason in parse_stored_reasons(text)[:1]:
-            counts[reason.key] += 1
-            examples.setdefault(reason.key, t(reason.key, **reason.params))
+            counts[reason_family(reason.key, reason.params, labels)] += 1
     if not counts:
         return None
+    total = sum(counts.values())
     return pd.DataFrame(
         [
-            {"key": key, "customers": n, "example": examples[key]}
-            for key, n in counts.most_common(10)
+            {
+                t("report.reason_family"): family,
+                t("report.reason_customers"): format_number(n),
+                t("report.reason_share"): format_percent(n / total),
+                "_n": n,
+            }
+            for family, n in counts.most_common(10)
         ]
     )
 
 
 def report_sections(con: Any, settings: Settings) -> list[Section]:
-    """The churn section of the report for the newest model; ``[]`` when none is trained."""
-    cards = ModelRegistry(settings.models_dir).cards("churn")
-    if not cards:
-        return []
-    card = cards[0].data
+    """One churn section per configured business line with a trained model (else none)."""
+    registry = ModelRegistry(settings.models_dir)
+    several = len(settings.churn) > 1
+    sections: list[Section] = []
+    for definition in settings.churn:
+        cards = registry.cards("churn", name=definition.name)
+        if cards:
+            sections.append(_line_section(con, cards[0].data, definition.name, several=several))
+    return sections
+
+
+def _line_section(con: Any, card: Mapping[str, Any], line: str, *, several: bool) -> Section:
+    """The churn section of one business line's newest model ``card``."""
     items: list[Figure] = []
     if card.get("backtest"):
         result = Backtest.from_dict(card["backtest"])
@@ -137,18 +173,28 @@ def report_sections(con: Any, settings: Settings) -> list[Section]:
         items.append(
             Figure(t("churn.title_lift"), t("churn.reading_lift"), figure=_lift_figure(result))
         )
-    reasons = _reason_counts(con, card["version"])
+    reasons = _reason_counts(con, card["version"], line)
     if reasons is not None and not reasons.empty:
         import plotly.graph_objects as go
 
-        fig = go.Figure(go.Bar(x=reasons["customers"], y=reasons["example"], orientation="h"))
-        fig.update_layout(yaxis={"autorange": "reversed"}, xaxis_title=t("churn.customers"))
+        family = t("report.reason_family")
+        fig = go.Figure(go.Bar(x=reasons["_n"], y=reasons[family], orientation="h"))
+        fig.update_layout(
+            yaxis={"autorange": "reversed", "automargin": True},
+            xaxis_title=t("churn.customers"),
+        )
+        top = reasons.iloc[0]
         items.append(
             Figure(
-                t("churn.title_reasons"),
-                t("churn.reading_reasons", example=reasons.iloc[0]["example"]),
+                t("report.reasons_title"),
+                t(
+                    "report.reasons_reading",
+                    family=top[family],
+                    customers=top[t("report.reason_customers")],
+                    share=top[t("report.reason_share")],
+                ),
                 figure=fig,
-                table=reasons,
+                table=reasons.drop(columns="_n"),
             )
         )
     summary = t(
@@ -157,4 +203,11 @@ def report_sections(con: Any, settings: Settings) -> list[Section]:
         definition=card["definition"]["name"],
         horizon=card["definition"]["horizon_days"],
     )
-    return [Section("churn", t("churn.title"), summary, items)]
+    key = f"churn-{_slug(line)}" if several else "churn"
+    title = t("report.churn_line_title", title=t("churn.title"), line=line)
+    return Section(key, title, summary, items)
+
+
+def _slug(name: str) -> str:
+    """``name`` as an HTML anchor: letters, digits and ``-``."""
+    return "".join(c if c.isalnum() else "-" for c in name.lower()) or "line"

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import pandas as pd
 from plotly.offline import get_plotlyjs
 
-from retain.i18n import format_date, language, t
+from retain.i18n import format_date, format_number, language, t
 from retain.report.section import Figure, Section
 
-__all__ = ["render_report"]
+__all__ = ["cell_text", "render_report"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans JP",
@@ -33,10 +36,35 @@ footer{padding:16px 40px;color:#66737e;font-size:13px}
 """
 
 
+def cell_text(value: Any) -> str:
+    """One table cell in the current locale: ``7,043`` not ``7,043.00``, ``0.841``, dates.
+
+    Whole numbers show no decimals, numbers below 10 three, larger ones two; missing values
+    read ``-``. Text is shown as it is.
+    """
+    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
+        return "-"
+    if isinstance(value, bool | np.bool_):
+        return str(value)
+    if isinstance(value, int | np.integer):
+        return format_number(int(value))
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if math.isinf(number):
+            return "∞" if number > 0 else "-∞"
+        if number.is_integer() and abs(number) < 1e15:
+            return format_number(int(number))
+        return format_number(number, digits=3 if abs(number) < 10 else 2)
+    if isinstance(value, pd.Timestamp | dt.date):
+        return format_date(value)
+    if value is pd.NaT:
+        return "-"
+    return str(value)
+
+
 def _table_html(table: pd.DataFrame) -> str:
-    return table.to_html(
-        index=False, escape=True, border=0, na_rep="-", float_format=lambda v: f"{v:,.2f}"
-    )
+    shown = table.map(cell_text) if len(table) else table
+    return shown.to_html(index=False, escape=True, border=0, na_rep="-")
 
 
 def _figure_html(item: Figure, index: int) -> str:

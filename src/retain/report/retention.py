@@ -183,11 +183,17 @@ def _logo_reading(logo: pd.DataFrame) -> str:
 def _revenue_reading(revenue: pd.DataFrame, currency: str) -> str:
     last = revenue.sort_values("period_index").groupby("cohort").tail(1)
     top = last.loc[last.cumulative_revenue_per_customer.idxmax()]  # type: ignore[call-overload]
+    kept = revenue.assign(kept=charts.revenue_retention(revenue))
+    month1 = kept[kept.period_index == 1].dropna(subset=["kept"])
+    best = month1.loc[month1.kept.idxmax()] if len(month1) else None  # type: ignore[call-overload]
     return t(
         "report.cohort_revenue_reading",
+        mean=_pct(float(month1.kept.mean())) if len(month1) else "-",
+        best=_month(best.cohort) if best is not None else "-",
+        best_rate=_pct(float(best.kept)) if best is not None else "-",
         cohort=_month(top.cohort),
         value=format_currency(float(top.cumulative_revenue_per_customer), currency),
-        periods=int(top.period_index) + 1,
+        periods=format_number(int(top.period_index) + 1),
     )
 
 
@@ -262,11 +268,18 @@ def _survival(subscriptions: ir.Table) -> Section:
     if by is not None:
         test = metrics.logrank_test(counts, by=by)
         verdict = "report.survival_differ" if test.p_value < 0.05 else "report.survival_same"
-        p_text = "< 0.001" if test.p_value < 0.001 else f"= {test.p_value:.3f}"
-        reading = t(verdict, by=by, p=p_text, stat=f"{test.statistic:.1f}")
+        p_text = (
+            "< " + format_number(0.001, digits=3)
+            if test.p_value < 0.001
+            else "= " + format_number(test.p_value, digits=3)
+        )
+        reading = t(verdict, by=by, p=p_text, stat=format_number(test.statistic, digits=1))
     else:
         median = float(summary.median_lifetime.iloc[0])
-        reading = t("report.survival_single", median="-" if math.isinf(median) else f"{median:g}")
+        reading = t(
+            "report.survival_single",
+            median="-" if math.isinf(median) else format_number(median, digits=1),
+        )
     table = summary.rename(
         columns={
             "plan": t("report.plan"),
