@@ -375,6 +375,19 @@ CLV_SCORES = Table(
         _c("clv", "float", "Discounted expected margin over the horizon, in currency."),
         _c("currency", "string", "ISO 4217 code."),
         _c("horizon_months", "integer", "Horizon of the CLV."),
+        _c(
+            "probability_order_30d",
+            "float",
+            "P(at least one order in the 30 days after as_of), P(alive) included.",
+        ),
+        _c("probability_order_60d", "float", "The same within 60 days."),
+        _c("probability_order_90d", "float", "The same within 90 days."),
+        _c(
+            "next_order_at",
+            "timestamp",
+            "Expected day of the next order (median wait if still active); empty when the "
+            "customer is more likely gone (P(alive) below 0.5).",
+        ),
     ),
     key=("customer_id", "as_of", "model_version"),
 )

@@ -172,6 +172,35 @@ class BetaGeoModel(ParametricModel):
             self._alive(data["frequency"], data["recency"], data["T"]), data, "probability_alive"
         )
 
+    def probability_of_purchase(self, t: float, rfm: Any) -> pd.Series:
+        """P(at least one purchase in ``(T, T+t]`` | x, t_x, T).
+
+        A customer who has dropped out buys nothing; one alive at T cannot drop out before the
+        next purchase (BG/NBD drops out only right after a purchase), and alive at T their
+        rate has the gamma posterior ``lambda ~ Gamma(r+x, alpha+T)`` (the ``(1-p)^x`` factor
+        of the alive branch does not involve lambda). So
+        ``P(none | alive) = ((alpha+T) / (alpha+T+t))^(r+x)`` and the answer is
+        ``P(alive) * (1 - P(none | alive))``.
+        """
+        r, alpha, _, _ = self._theta()
+        data = self._per_customer(rfm)
+        x, tx, T = data["frequency"], data["recency"], data["T"]
+        buys_if_alive = -np.expm1(-(r + x) * np.log1p(float(t) / (alpha + T)))
+        return series(self._alive(x, tx, T) * buys_if_alive, data, "probability_of_purchase")
+
+    def median_time_to_next_purchase(self, rfm: Any) -> pd.Series:
+        """Median time from T to the next purchase of a customer alive at T, in rfm's unit.
+
+        The waiting time given alive is gamma-mixed exponential (Lomax) with shape ``r+x`` and
+        scale ``alpha+T``; solving ``((alpha+T) / (alpha+T+m))^(r+x) = 1/2`` gives
+        ``m = (alpha+T) (2^(1/(r+x)) - 1)``.
+        """
+        r, alpha, _, _ = self._theta()
+        data = self._per_customer(rfm)
+        x, T = data["frequency"], data["T"]
+        m = (alpha + T) * np.expm1(np.log(2.0) / (r + x))
+        return series(m, data, "median_time_to_next_purchase")
+
     def expected_purchases_distribution(self, t: float, *, max_purchases: int = 10) -> pd.Series:
         """P(X(t) = x) for x = 0..max_purchases, a new customer (FHL 2005, eq. 8)."""
         r, alpha, a, b = self._theta()

@@ -119,6 +119,29 @@ def log_likelihood(
     return float(wdot(weight, ll)), grad
 
 
+def _buys_within(t: float, shape: FloatArray, A: FloatArray, s: float, B: FloatArray) -> FloatArray:
+    """``Integral_0^t shape/(A+u) (A/(A+u))^shape (B/(B+u))^s du`` per row (see the caller).
+
+    In ``w = log(A+u)`` the integrand is ``shape * exp(-shape (w - log A)) (B/(B-A+e^w))^s``,
+    smooth with log-slope at most ``shape + s max(1, A/B)``; each panel gets a log-range of
+    about 4, as in :func:`_integral`.
+    """
+    out = np.zeros(shape.size)
+    if t <= 0:
+        return out
+    lo, hi = np.log(A), np.log(A + t)
+    steep = shape + s * np.maximum(1.0, A / B)
+    need = np.ceil((hi - lo) * steep / 4.0)
+    panels = np.clip(2 ** np.ceil(np.log2(np.maximum(need, 1.0))), _MIN_PANELS, _MAX_PANELS)
+    for count in np.unique(panels):
+        rows = panels == count
+        w, logw = _quadrature(lo[rows], hi[rows], int(count))
+        a, b, k = A[rows, None], B[rows, None], shape[rows, None]
+        log_f = np.log(k) - k * (w - np.log(a)) + s * (np.log(b) - np.log(b - a + np.exp(w)))
+        out[rows] = np.exp(logsumexp(log_f + logw, axis=1))
+    return np.minimum(out, 1.0)
+
+
 class ParetoNBDModel(ParametricModel):
     """Pareto/NBD model of repeat buying for non-contractual customers.
 
@@ -203,6 +226,40 @@ class ParetoNBDModel(ParametricModel):
         head = (r + x) * (beta + T) / ((alpha + T) * (s - 1))
         out = head * (1 - ((beta + T) / (beta + T + t)) ** (s - 1)) * self._alive(x, tx, T)
         return series(out, data, "conditional_expected_purchases")
+
+    def probability_of_purchase(self, t: float, rfm: Any) -> pd.Series:
+        """P(at least one purchase in ``(T, T+t]`` | x, t_x, T).
+
+        Alive at T, the posterior of the rates is ``lambda ~ Gamma(r+x, alpha+T)`` and
+        ``mu ~ Gamma(s, beta+T)``, independent (the alive branch of the likelihood is
+        ``lambda^x e^(-(lambda+mu) T)``). Given the rates, the next purchase comes at ``u`` before
+        the customer dies with density ``lambda e^(-(lambda+mu) u)``; averaging over the posterior,
+        ``f(u) = (r+x)/(A+u) (A/(A+u))^(r+x) (B/(B+u))^s`` with ``A = alpha+T``,
+        ``B = beta+T``. The answer is ``P(alive) * Integral_0^t f(u) du``, integrated by
+        Gauss-Legendre quadrature in ``w = log(A+u)``.
+        """
+        r, alpha, s, beta = self._theta()
+        data = self._per_customer(rfm)
+        x, tx, T = data["frequency"], data["recency"], data["T"]
+        return series(
+            self._alive(x, tx, T) * _buys_within(float(t), r + x, alpha + T, s, beta + T),
+            data,
+            "probability_of_purchase",
+        )
+
+    def median_time_to_next_purchase(self, rfm: Any) -> pd.Series:
+        """Median time from T to the next purchase of a customer alive at T who stays alive.
+
+        Without the dropout clock the waiting time is Lomax with shape ``r+x`` and scale
+        ``alpha+T`` (the posterior of lambda), so ``m = (alpha+T) (2^(1/(r+x)) - 1)``: when
+        the customer's next order is due if they are still buying. The chance they stop first is
+        in :meth:`probability_of_purchase`.
+        """
+        r, alpha, _, _ = self._theta()
+        data = self._per_customer(rfm)
+        x, T = data["frequency"], data["T"]
+        m = (alpha + T) * np.expm1(np.log(2.0) / (r + x))
+        return series(m, data, "median_time_to_next_purchase")
 
     def expected_purchases_distribution(self, t: float, *, max_purchases: int = 10) -> pd.Series:
         """P(X(t) = x), x = 0..max_purchases, for a new customer.

@@ -21,6 +21,7 @@ from retain.errors import InvalidParameterError
 from retain.i18n import t
 from retain.models.clv.bgnbd import BetaGeoModel
 from retain.models.clv.gamma_gamma import GammaGammaModel
+from retain.models.clv.next_order import NEXT_ORDER_COLUMNS
 from retain.models.clv.pareto_nbd import ParetoNBDModel
 from retain.models.clv.rfm import UNIT_DAYS
 
@@ -144,7 +145,11 @@ def scores_frame(
     currency: str,
     horizon_months: int,
 ) -> pd.DataFrame:
-    """:func:`customer_lifetime_value` output shaped as the ``clv_scores`` table."""
+    """:func:`customer_lifetime_value` output shaped as the ``clv_scores`` table.
+
+    The next-order columns (:func:`~retain.models.clv.next_order.next_order`) are kept when
+    ``values`` has them.
+    """
     frame = values.copy()
     frame["as_of"] = (
         pd.Timestamp(as_of).tz_localize(None)
@@ -169,4 +174,4 @@ def scores_frame(
         "currency",
         "horizon_months",
     ]
-    return frame[columns]
+    return frame[columns + [c for c in NEXT_ORDER_COLUMNS if c in frame.columns]]

@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import ibis
 import pandas as pd
 
 import retain.warehouse as wh
@@ -26,10 +27,12 @@ from retain.models.clv.diagnostics import (
     holdout_predictions,
 )
 from retain.models.clv.gamma_gamma import GammaGammaModel
+from retain.models.clv.next_order import next_order
 from retain.models.clv.pareto_nbd import ParetoNBDModel
 from retain.models.clv.rfm import rfm_summary
 from retain.models.clv.store import StoredModels, load_models, save_models, update_meta
 from retain.models.clv.value import customer_lifetime_value, scores_frame
+from retain.schema import get_table
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -136,17 +139,20 @@ def score_clv(
     unit = stored.meta.get("time_unit", settings.clv.time_unit)
     summary = rfm_summary(_orders(con), as_of=end, time_unit=unit)
     horizon = horizon_months or settings.clv.horizon_months
+    keep = ("customer_id", "frequency", "recency", "T", "monetary_value")
+    frame = summary.select(*[c for c in keep if c in summary.columns]).to_pandas()
     values = customer_lifetime_value(
         stored.purchase_model,
         stored.spend_model,
-        summary,
+        frame,
         horizon_months=horizon,
         margin=settings.clv.margin,
         annual_discount_rate=settings.clv.annual_discount_rate,
         time_unit=unit,
     )
+    upcoming = next_order(stored.purchase_model, frame, as_of=end, time_unit=unit)
     scores = scores_frame(
-        values,
+        pd.concat([values, upcoming], axis=1),
         as_of=end,
         model_version=stored.version,
         currency=settings.currency,
@@ -162,8 +168,31 @@ CLV_RUN = ("as_of", "model_version")
 
 
 def write_scores(con: BaseBackend, scores: pd.DataFrame) -> None:
-    """Write ``scores`` to ``clv_scores``, replacing rows of the same as_of and model version."""
+    """Write ``scores`` to ``clv_scores``, replacing rows of the same as_of and model version.
+
+    A ``clv_scores`` table written before a column was added to the schema (such as the
+    next-order columns) is first widened, its earlier rows empty in the new columns.
+    """
+    _add_missing_columns(con, "clv_scores")
     wh.replace_scope(con, "clv_scores", scores, scope=CLV_RUN)
+
+
+def _add_missing_columns(con: BaseBackend, name: str) -> None:
+    """Rewrite table ``name`` with the schema's columns it lacks, as nulls (atomic swap)."""
+    if not wh.table_exists(con, name):
+        return
+    stored = con.table(name)
+    schema = get_table(name).ibis_schema()
+    if all(c in stored.columns for c in schema.names):
+        return
+    widened = stored.select(
+        *[
+            stored[c] if c in stored.columns else ibis.null().cast(schema[c]).name(c)
+            for c in schema.names
+        ],
+        *[stored[c] for c in stored.columns if c not in schema.names],
+    )
+    wh.write_table(con, name, widened)
 
 
 @dataclass
