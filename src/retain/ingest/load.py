@@ -19,6 +19,7 @@ The load runs in four steps, each inside the engine:
 from __future__ import annotations
 
 import io
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -276,6 +277,7 @@ def ingest(
                 header=header,
                 columns=plan_mapping.source_columns,
                 lazy=not plan_mapping.query,
+                max_field_bytes=settings.ingest.max_field_bytes,
             ) as staged,
         ):
             report.source = staged.label
@@ -328,7 +330,7 @@ def _load(
             try:
                 duck.execute(
                     f"CREATE TEMP TABLE {quote(reshaped)} AS WITH source AS (SELECT "
-                    f"{staged.file_sql} AS _file, {staged.row_sql} AS _row, * FROM "
+                    f"{staged.file_sql} AS _file, {staged.row_sql} AS _row, {staged.star} FROM "
                     f"{quote(staged.name)}) SELECT * FROM ({mapping.query})"
                 )
             except duckdb.Error as exc:
@@ -355,11 +357,13 @@ def _load(
                 if lazy
                 else (
                     f"SELECT rowid AS _rid, {staged.file_sql} AS _file, {staged.row_sql} AS "
-                    f"_row, * FROM {quote(staged.name)}"
+                    f"_row, {staged.star} FROM {quote(staged.name)}"
                 )
             )
             report.rows_read = staged.rows
         plan = plan_columns(spec, source_cols, mapping)
+        if not mapping.query:
+            _check_file_columns(spec, staged, mapping)
         if plan.missing:
             raise MissingColumnError(
                 [
@@ -433,7 +437,7 @@ def _load(
             materialize(duck, staged)
             return (
                 f"SELECT rowid AS _rid, {staged.file_sql} AS _file, {staged.row_sql} AS _row,"
-                f" * FROM {quote(staged.name)}"
+                f" {staged.star} FROM {quote(staged.name)}"
             )
 
         def validate(relation: str, positional: bool) -> Any:
@@ -472,11 +476,19 @@ def _load(
             result = validate(base, False)
         temps.extend(result.temp_tables)
         progress("validate", report.rows_read)
-        report.violations = result.violations
-        report.rejected_by_rule = result.counts
-        if result.total and policy == "reject":
-            raise DataValidationError(result.violations, total=result.total)
-        report.rows_rejected = result.rejected_rows
+        scanned: list[Violation] = list(staged.violations)
+        report.rows_read += len(scanned)
+        report.violations = scanned + result.violations
+        report.rejected_by_rule = dict(result.counts)
+        for v in scanned:
+            report.rejected_by_rule[v.rule] = report.rejected_by_rule.get(v.rule, 0) + 1
+        if (result.total or scanned) and policy == "reject":
+            raise DataValidationError(report.violations, total=len(scanned) + result.total)
+        report.rows_rejected = result.rejected_rows + len(scanned)
+        scan_rejects = None
+        if scanned:
+            scan_rejects = _scan_rejects(duck, spec.name, report.batch_id, staged)
+            temps.append(scan_rejects)
         packed = ", ".join(f"{quote(c)} := {quote(c)}" for c in source_cols)
         if result.table_of_violations and policy == "quarantine" and staged.lazy:
             base = staged_base()
@@ -496,6 +508,7 @@ def _load(
             temps=temps,
             progress=progress,
             records=records,
+            scan_rejects=scan_rejects,
         )
     finally:
         for name in reversed(temps):
@@ -503,6 +516,52 @@ def _load(
                 duck.execute(f"DROP VIEW IF EXISTS {quote(name)}")
             with suppress(duckdb.Error):
                 duck.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+
+
+def _check_file_columns(spec: Table, staged: Any, mapping: Mapping) -> None:
+    """Files of one load may differ in optional columns, never in required ones."""
+    if len(staged.file_columns) < 2:
+        return
+    problems = [
+        Violation(
+            "missing_column",
+            t("ingest.rule.missing_column", column=c, table=spec.name),
+            file=label,
+            column=c,
+            hint=t("ingest.hint.missing_column", column=c, found=", ".join(cols[:12])),
+        )
+        for label, cols in staged.file_columns.items()
+        for c in plan_columns(spec, cols, mapping).missing
+    ]
+    if problems:
+        raise MissingColumnError(problems)
+
+
+def _scan_rejects(duck: duckdb.DuckDBPyConnection, table: str, batch_id: str, staged: Any) -> str:
+    """A temporary table of the malformed records found by the CSV rescan, shaped as rejects."""
+    name = f"_retain_scanrej_{uuid.uuid4().hex[:10]}"
+    duck.execute(
+        f"CREATE TEMP TABLE {quote(name)} (batch_id VARCHAR, table_name VARCHAR, file VARCHAR, "
+        '"row" BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR, message VARCHAR, '
+        "hint VARCHAR, record VARCHAR)"
+    )
+    rows = [
+        (
+            batch_id,
+            table,
+            v.file,
+            v.row,
+            v.column,
+            v.rule,
+            None if v.value is None else str(v.value),
+            v.message,
+            v.hint,
+            json.dumps({"raw": raw}, ensure_ascii=False),
+        )
+        for v, raw in zip(staged.violations, staged.raw, strict=True)
+    ]
+    duck.executemany(f"INSERT INTO {quote(name)} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return name
 
 
 def _earliest(value: str) -> str:
@@ -554,6 +613,7 @@ def _merge(
     temps: list[str],
     progress: Callable[[str, int], None],
     records: str,
+    scan_rejects: str | None = None,
 ) -> None:
     tag = uuid.uuid4().hex[:10]
     typed = quote(result.typed)
@@ -599,6 +659,8 @@ def _merge(
             f"USING (_rid)"
         )
         appends.append(("rejects", rejects))
+    if scan_rejects and policy == "quarantine":
+        appends.append(("rejects", scan_rejects))
     batch = {
         "batch_id": report.batch_id,
         "table_name": spec.name,

@@ -18,6 +18,7 @@ UTF-8 file in fixed-size chunks.
 from __future__ import annotations
 
 import codecs
+import functools
 import gzip
 import re
 import tempfile
@@ -34,6 +35,7 @@ import pyarrow as pa
 
 from retain.errors import DataValidationError, InvalidParameterError, Violation
 from retain.i18n import t
+from retain.ingest.csvcheck import LINE_COLUMN, looks_malformed, rescan, sniffed_dialect
 
 __all__ = [
     "Source",
@@ -90,6 +92,21 @@ class StagedSource:
     """SQL giving each row's line in its file (or position in a frame)."""
     sql: str | None = None
     """For a lazy source: the SQL reading the file as text (nothing is staged until asked)."""
+    violations: list[Violation] = field(default_factory=list)
+    """Malformed records found by the rescan (:mod:`retain.ingest.csvcheck`), never staged."""
+    raw: list[str] = field(default_factory=list)
+    """The text of each record in ``violations``, for ``rejects``."""
+    file_columns: dict[str, list[str]] = field(default_factory=dict)
+    """Each file's own columns (files of a folder may differ in optional columns)."""
+    rescue: Any = None
+    """For a lazy source: rescans the file when DuckDB fails on it (returns the clean SQL)."""
+    has_line: bool = False
+    """Whether the staged table holds the rescan's line column (then :attr:`star` hides it)."""
+
+    @property
+    def star(self) -> str:
+        """``*`` over the staged table's source columns (without the rescan's line column)."""
+        return f"* EXCLUDE ({quote(LINE_COLUMN)})" if self.has_line else "*"
 
     @property
     def lazy(self) -> bool:
@@ -117,6 +134,18 @@ def _kind(path: Path) -> str:
     return _SUFFIXES.get(suffixes[-1] if suffixes else "", "csv")
 
 
+_FOLDER_SUFFIXES = (".csv", ".tsv", ".dat", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
+_FOLDER_SUFFIXES_TEXT = ", ".join(_FOLDER_SUFFIXES)
+
+
+def _folder_data(path: Path) -> bool:
+    """Whether a file found in a folder is data; ``.txt`` is not (notes), name such files."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in {".gz", ".zst", ".bz2"}:
+        suffixes = suffixes[:-1]
+    return bool(suffixes) and suffixes[-1] in _FOLDER_SUFFIXES
+
+
 def list_files(source: str | Path | Sequence[str | Path]) -> list[Path]:
     """The files named by ``source``; a folder expands to its data files in name order."""
     items = [source] if isinstance(source, (str, Path)) else list(source)
@@ -126,14 +155,23 @@ def list_files(source: str | Path | Sequence[str | Path]) -> list[Path]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.iterdir()
-                if p.is_file()
-                and not p.name.startswith(".")
-                and _kind(p) in {"csv", "parquet", "json"}
-                and any(s.lower() in _SUFFIXES for s in p.suffixes)
+            visible = sorted(
+                p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
             )
+            other = [p.name for p in visible if not _folder_data(p)]
+            if other:
+                raise DataValidationError(
+                    [
+                        Violation(
+                            "not_data_file",
+                            t("ingest.rule.not_data_file", folder=path.name),
+                            file=name,
+                            hint=t("ingest.hint.not_data_file", suffixes=_FOLDER_SUFFIXES_TEXT),
+                        )
+                        for name in other
+                    ]
+                )
+            found = visible
             if not found:
                 raise DataValidationError(
                     [
@@ -290,6 +328,7 @@ def stage_source(
     header: bool = True,
     columns: Sequence[str] | None = None,
     lazy: bool = False,
+    max_field_bytes: int = 32_768,
 ) -> Iterator[StagedSource]:
     """Copy ``source`` into a temporary DuckDB table of text columns; drop it on exit.
 
@@ -333,6 +372,7 @@ def stage_source(
                 header=header,
                 columns=columns,
                 lazy=lazy,
+                max_field_bytes=max_field_bytes,
             )
         yield staged
     finally:
@@ -373,38 +413,50 @@ def _stage_files(
     header: bool,
     columns: Sequence[str] | None,
     lazy: bool = False,
+    max_field_bytes: int = 32_768,
 ) -> None:
     if delimiter == WHITESPACE and not header and not columns:
         raise InvalidParameterError(
             t("ingest.whitespace_names"), hint=t("ingest.whitespace_names_hint")
         )
     tmp_dir = Path(tempfile.gettempdir())
-    ranges: list[tuple[int, str, int]] = []  # (first rowid, file label, line of first record)
+    # (first rowid, file label, line of first record, whether lines come from LINE_COLUMN)
+    ranges: list[tuple[int, str, int, bool]] = []
     for path in files:
         label = path.name
         kind = _kind(path)
-        read_path = path
         if path.stat().st_size == 0:
-            raise DataValidationError(
-                [
-                    Violation(
-                        "empty_file",
-                        t("ingest.rule.empty_file"),
-                        file=label,
-                        hint=t("ingest.hint.empty_file"),
-                    )
-                ]
+            raise DataValidationError([_empty(label)])
+        checked = kind == "csv" and delimiter != WHITESPACE
+        rescued = False
+        if checked:
+            sql, first_line, rescued = _checked_csv(
+                duck,
+                path,
+                staged,
+                label=label,
+                encoding=encoding,
+                delimiter=delimiter,
+                header=header,
+                columns=columns,
+                max_field_bytes=max_field_bytes,
+                tmp_dir=tmp_dir,
             )
-        if kind == "csv" and encoding.lower().replace("_", "-") not in _UTF8:
-            read_path = _transcode(path, encoding, tmp_dir)
-            staged.temp_paths.append(read_path)
-        if kind == "csv":
+            if lazy and len(files) == 1 and not rescued:
+                _stage_lazy(duck, sql, staged, label=label, first_line=first_line)
+                staged.rescue = functools.partial(
+                    _rescue, duck, path, staged, label, encoding, delimiter, header, columns,
+                    max_field_bytes, tmp_dir,
+                )  # fmt: skip
+                return
+        elif kind == "csv":
+            read_path = path
+            if encoding.lower().replace("_", "-") not in _UTF8:
+                read_path = _transcode(path, encoding, tmp_dir)
+                staged.temp_paths.append(read_path)
             sql, _, first_line = _csv_relation(
                 read_path, delimiter=delimiter, header=header, columns=columns
             )
-            if lazy and len(files) == 1 and delimiter != WHITESPACE:
-                _stage_lazy(duck, sql, staged, label=label, first_line=first_line)
-                return
         elif kind == "parquet":
             sql, first_line = f"SELECT * FROM read_parquet({_literal(str(path))})", 1
         else:
@@ -413,71 +465,172 @@ def _stage_files(
                 "format='newline_delimited', records=true)"
             )
             first_line = 1
+        start = staged.rows
         try:
             if kind != "csv":
                 sql = _text_select(duck, sql)
-            start = staged.rows
-            if not ranges:
-                duck.execute(f"CREATE TEMP TABLE {quote(staged.name)} AS {sql}")
-                staged.columns = list(duck.table(staged.name).columns)
-            else:
-                rel = duck.sql(sql)
-                missing = [c for c in staged.columns if c not in rel.columns]
-                extra = [c for c in rel.columns if c not in staged.columns]
-                if missing or extra:
-                    raise DataValidationError(
-                        [
-                            Violation(
-                                "mismatched_files",
-                                t(
-                                    "ingest.rule.mismatched_files",
-                                    first=files[0].name,
-                                    missing=", ".join(missing) or "-",
-                                    extra=", ".join(extra) or "-",
-                                ),
-                                file=label,
-                                hint=t("ingest.hint.mismatched_files"),
-                            )
-                        ]
-                    )
-                cols = ", ".join(quote(c) for c in staged.columns)
-                duck.execute(f"INSERT INTO {quote(staged.name)} SELECT {cols} FROM ({sql})")
+            _append(duck, staged, sql, label)
         except duckdb.Error as exc:
-            raise _duck_error(exc, label) from None
+            if not checked or rescued:
+                raise _duck_error(exc, label) from None
+            sql = _rescue(
+                duck, path, staged, label, encoding, delimiter, header, columns,
+                max_field_bytes, tmp_dir,
+            )  # fmt: skip
+            rescued = True
+            try:
+                _append(duck, staged, sql, label)
+            except duckdb.Error as again:
+                raise _duck_error(again, label) from None
         count = duck.execute(f"SELECT count(*) FROM {quote(staged.name)}").fetchone()
         staged.rows = int(count[0]) if count else 0
-        if staged.rows == start:
-            raise DataValidationError(
-                [
-                    Violation(
-                        "empty_file",
-                        t("ingest.rule.empty_file"),
-                        file=label,
-                        hint=t("ingest.hint.empty_file"),
-                    )
-                ]
-            )
-        ranges.append((start, label, first_line))
-    staged.files = [label for _, label, _ in ranges]
+        if staged.rows == start and not staged.violations:
+            raise DataValidationError([_empty(label)])
+        ranges.append((start, label, first_line, rescued))
+    staged.files = [label for _, label, _, _ in ranges]
+    staged.columns = [c for c in duck.table(staged.name).columns if c != LINE_COLUMN]
+    staged.has_line = any(r for *_, r in ranges)
     # ``_file`` and ``_row`` come from rowid: DuckDB keeps insertion order, so rowid is the record
-    # number across files; a CASE maps it back to (file, line) without rewriting the table.
-    file_expr = (
-        "CASE "
-        + " ".join(f"WHEN rowid >= {s} THEN {_literal(lbl)}" for s, lbl, _ in reversed(ranges))
-        + " END"
-    )
-    row_expr = (
-        "CASE "
-        + " ".join(
-            f"WHEN rowid >= {s} THEN rowid - {s} + {first}" for s, _, first in reversed(ranges)
-        )
-        + " END"
-    )
+    # number across files; a CASE maps it back to (file, line) without rewriting the table. A
+    # rescanned file carries its physical lines in LINE_COLUMN instead.
+    line = f"CAST({quote(LINE_COLUMN)} AS BIGINT)"
+    rows = [(s, lbl, line if r else f"rowid - {s} + {first}") for s, lbl, first, r in ranges]
     if len(ranges) == 1:
-        file_expr = _literal(ranges[0][1])
-        row_expr = f"rowid + {ranges[0][2]}"
-    staged.file_sql = file_expr
-    staged.row_sql = row_expr
+        staged.file_sql = _literal(ranges[0][1])
+        staged.row_sql = line if ranges[0][3] else f"rowid + {ranges[0][2]}"
+        return
+    staged.file_sql = (
+        "CASE " + " ".join(f"WHEN rowid >= {s} THEN {_literal(lbl)}" for s, lbl, _ in rows[::-1])
+    ) + " END"
+    staged.row_sql = (
+        "CASE " + " ".join(f"WHEN rowid >= {s} THEN {expr}" for s, _, expr in rows[::-1]) + " END"
+    )
+
+
+def _empty(label: str) -> Violation:
+    return Violation(
+        "empty_file", t("ingest.rule.empty_file"), file=label, hint=t("ingest.hint.empty_file")
+    )
+
+
+def _append(duck: duckdb.DuckDBPyConnection, staged: StagedSource, sql: str, label: str) -> None:
+    """Add a file's rows to the staged table; files may differ in (optional) columns."""
+    rel = duck.sql(sql)
+    staged.file_columns[label] = [c for c in rel.columns if c != LINE_COLUMN]
+    if not _exists(duck, staged):
+        duck.execute(f"CREATE TEMP TABLE {quote(staged.name)} AS {sql}")
+        return
+    have = set(duck.table(staged.name).columns)
+    for c in rel.columns:
+        if c not in have:
+            duck.execute(f"ALTER TABLE {quote(staged.name)} ADD COLUMN {quote(c)} VARCHAR")
+    duck.execute(f"INSERT INTO {quote(staged.name)} BY NAME {sql}")
+
+
+def _exists(duck: duckdb.DuckDBPyConnection, staged: StagedSource) -> bool:
+    row = duck.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [staged.name]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _checked_csv(
+    duck: duckdb.DuckDBPyConnection,
+    path: Path,
+    staged: StagedSource,
+    *,
+    label: str,
+    encoding: str,
+    delimiter: str | None,
+    header: bool,
+    columns: Sequence[str] | None,
+    max_field_bytes: int,
+    tmp_dir: Path,
+) -> tuple[str, int, bool]:
+    """SQL reading a CSV file, its first line, and whether it had to be rescanned.
+
+    The fast path reads the file (transcoded to UTF-8 when needed) with DuckDB after a cheap
+    check of its lines (:func:`~retain.ingest.csvcheck.looks_malformed`); a byte that does not
+    decode, a line that may be malformed, or DuckDB failing on the file sends it to the rescan.
+    """
+
+    def rescued() -> tuple[str, int, bool]:
+        sql = _rescue(
+            duck, path, staged, label, encoding, delimiter, header, columns,
+            max_field_bytes, tmp_dir,
+        )  # fmt: skip
+        return sql, 2, True
+
+    read_path = path
+    if encoding.lower().replace("_", "-") not in _UTF8:
+        try:
+            read_path = _transcode(path, encoding, tmp_dir)
+        except DataValidationError:
+            return rescued()
+        staged.temp_paths.append(read_path)
+    sql, _, first_line = _csv_relation(
+        read_path, delimiter=delimiter, header=header, columns=columns
+    )
+    try:
+        count = len(duck.sql(sql).columns)
+        delim, quotechar = sniffed_dialect(duck, read_path, delimiter)
+    except duckdb.Error:
+        return rescued()
+    if looks_malformed(
+        duck, read_path, columns=count, delimiter=delim, quotechar=quotechar, header=header
+    ):
+        return rescued()
+    return sql, first_line, False
+
+
+def _rescue(
+    duck: duckdb.DuckDBPyConnection,
+    path: Path,
+    staged: StagedSource,
+    label: str,
+    encoding: str,
+    delimiter: str | None,
+    header: bool,
+    columns: Sequence[str] | None,
+    max_field_bytes: int,
+    tmp_dir: Path,
+) -> str:
+    """Rescan ``path`` in Python; record its bad records; SQL reading the clean file."""
+    delim = delimiter
+    if delim is None:
+        try:
+            delim, _ = sniffed_dialect(duck, path, None)
+        except duckdb.Error:
+            delim = _guess_delimiter(path, encoding)
+    delim = {"\\t": "\t", "tab": "\t"}.get(delim, delim)
+    result = rescan(
+        path,
+        label=label,
+        encoding=encoding,
+        delimiter=delim,
+        quotechar='"',
+        header=header,
+        columns=list(columns) if columns else None,
+        max_field_bytes=max_field_bytes,
+        tmp_dir=tmp_dir,
+    )
+    staged.temp_paths.append(result.path)
+    staged.violations.extend(result.violations)
+    staged.raw.extend(result.raw)
+    spec = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in [*result.columns, LINE_COLUMN])
+    return (
+        f"SELECT * FROM read_csv({_literal(str(result.path))}, header=true, delim=',', "
+        f"quote='\"', escape='\"', auto_detect=false, columns={{{spec}}}, "
+        f"max_line_size={max(2 * max_field_bytes + 16, 1 << 21) * (len(result.columns) + 1)}, "
+        "strict_mode=true)"
+    )
+
+
+def _guess_delimiter(path: Path, encoding: str) -> str:
+    """The most common of , ; tab | in the first line (when DuckDB cannot sniff the file)."""
+    with _open_binary(path) as fh:
+        first = fh.readline().decode(encoding, errors="replace")
+    return max([",", ";", "\t", "|"], key=first.count)
 
 
 def _stage_lazy(
@@ -517,7 +670,16 @@ def materialize(duck: duckdb.DuckDBPyConnection, staged: StagedSource) -> None:
     try:
         duck.execute(f"CREATE TEMP TABLE {quote(staged.name)} AS {staged.sql}")
     except duckdb.Error as exc:
-        raise _duck_error(exc, staged.files[0]) from None
+        if staged.rescue is None:
+            raise _duck_error(exc, staged.files[0]) from None
+        sql = staged.rescue()
+        staged.rescue = None
+        try:
+            duck.execute(f"CREATE TEMP TABLE {quote(staged.name)} AS {sql}")
+        except duckdb.Error as again:
+            raise _duck_error(again, staged.files[0]) from None
+        staged.has_line = True
+        staged.row_sql = f"CAST({quote(LINE_COLUMN)} AS BIGINT)"
     count = duck.execute(f"SELECT count(*) FROM {quote(staged.name)}").fetchone()
     staged.rows = int(count[0]) if count else 0
     staged.sql = None

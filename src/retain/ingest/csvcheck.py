@@ -1,0 +1,257 @@
+"""Malformed CSV records: a cheap check on the fast path, and a Python rescan that isolates them.
+
+DuckDB's CSV reader cannot be trusted to notice a malformed record: a short row loads padded
+with NULLs, a long row can be dropped, ``"x"y`` and an unclosed quote are accepted, and what it
+notices depends on the format it guessed. So the loader keeps DuckDB's fast read and, when
+:func:`looks_malformed` finds a suspicious line (a cheap one-column pass of DuckDB over the
+lines), when DuckDB fails on the file, or when a byte does not decode, it rescans just that file
+here (:func:`rescan`): record by record, counting physical lines (a quoted field spanning lines
+counts every line), decoding line by line so that CP932 or EUC-KR files are checked in their own
+encoding. Good records go to a clean UTF-8 file tagged with their original line
+(:data:`LINE_COLUMN`), which then takes the normal path; each bad record becomes a
+:class:`~retain.errors.Violation` (``ragged_row``, ``bad_quoting``, ``bad_encoding``,
+``field_too_large``, ``nul_byte``) with its file, line and raw text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, cast
+
+import duckdb
+
+from retain.errors import Violation
+from retain.i18n import t
+
+__all__ = ["LINE_COLUMN", "Rescan", "looks_malformed", "rescan"]
+
+LINE_COLUMN = "_retain_line"
+"""Column of a clean file holding each record's first physical line in the original file."""
+
+_RAW_LIMIT = 2000
+"""Characters of a bad record kept in ``rejects`` (the whole record may be megabytes)."""
+
+
+@dataclass
+class Rescan:
+    """What :func:`rescan` found: the clean file, its column names and the bad records."""
+
+    path: Path
+    columns: list[str]
+    rows: int = 0
+    violations: list[Violation] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)
+    """The text of each bad record (same order as ``violations``), cut to a few kB."""
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    if path.suffix.lower() == ".gz":
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+def sniffed_dialect(
+    duck: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None
+) -> tuple[str, str]:
+    """The delimiter (given, or DuckDB's guess) and quote character of a UTF-8 CSV file."""
+    delim, quotechar = delimiter, '"'
+    if delim is None:
+        row = duck.execute(
+            f"SELECT Delimiter, Quote FROM sniff_csv({_literal(str(path))})"
+        ).fetchone()
+        delim = str(row[0]) if row and row[0] else ","
+        if row and row[1] and str(row[1]) not in {"\x00", ""}:
+            quotechar = str(row[1])
+    return {"\\t": "\t", "tab": "\t"}.get(delim, delim), quotechar
+
+
+def looks_malformed(
+    duck: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    columns: int,
+    delimiter: str,
+    quotechar: str,
+    header: bool,
+) -> bool:
+    """Whether a line of the UTF-8 CSV ``path`` may not be a well-formed record of ``columns``.
+
+    One DuckDB pass reads each line as a single text column: a line without quotes must hold
+    exactly ``columns - 1`` delimiters; a line with quotes must be a sequence of well-formed
+    (quoted or bare) fields with that many delimiters outside the quotes; no line may hold a NUL.
+    A quoted field spanning lines makes its lines fail too, which only costs a rescan. Any error
+    reading the lines counts as malformed.
+    """
+    d, q = _literal(delimiter), _literal(quotechar)
+    esc = {"\\": "\\\\", "^": "\\^", "$": "\\$", ".": "\\.", "|": "\\|", "?": "\\?"}
+    rd = "".join(esc.get(c, c) for c in delimiter)
+    rq = "".join(esc.get(c, c) for c in quotechar)
+    field_re = f"({rq}([^{rq}]|{rq}{rq})*{rq}|[^{rq}{rd}]*)"
+    record_re = _literal(f"{field_re}({rd}{field_re})*")
+    quoted_re = _literal(f"{rq}([^{rq}]|{rq}{rq})*{rq}")
+    sql = (
+        f"SELECT 1 FROM (SELECT rtrim(l, E'\\r') AS l FROM read_csv({_literal(str(path))}, "
+        "columns={'l': 'VARCHAR'}, delim=E'\\x1f', quote='', escape='', header=false, "
+        f"auto_detect=false, skip={1 if header else 0}, null_padding=false, strict_mode=true)) "
+        f"WHERE l IS NOT NULL AND l <> '' AND (contains(l, chr(0)) OR CASE WHEN contains(l, {q}) "
+        f"THEN NOT regexp_full_match(l, {record_re}) OR length(regexp_replace(l, {quoted_re}, "
+        f"'', 'g')) - length(replace(regexp_replace(l, {quoted_re}, '', 'g'), {d}, '')) "
+        f"<> {columns - 1} ELSE length(l) - length(replace(l, {d}, '')) <> {columns - 1} END) "
+        "LIMIT 1"
+    )
+    try:
+        return duck.execute(sql).fetchone() is not None
+    except duckdb.Error:
+        return True
+
+
+def _physical_lines(path: Path, encoding: str) -> Iterator[tuple[str | None, bytes]]:
+    """Each physical line of ``path``: its text (``None`` when it does not decode) and bytes."""
+    with _open_binary(path) as fh:
+        first = True
+        for raw in fh:
+            data = raw
+            if first and encoding.lower().replace("_", "-") in {"utf-8", "utf8", "utf-8-sig"}:
+                data = raw.removeprefix(codecs.BOM_UTF8)
+            first = False
+            try:
+                yield data.decode(encoding), raw
+            except UnicodeDecodeError:
+                yield None, raw
+
+
+def rescan(
+    path: Path,
+    *,
+    label: str,
+    encoding: str,
+    delimiter: str,
+    quotechar: str,
+    header: bool,
+    columns: list[str] | None,
+    max_field_bytes: int,
+    tmp_dir: Path,
+) -> Rescan:
+    """Split ``path`` into a clean UTF-8 CSV of its good records and the bad ones.
+
+    The clean file has the header (``columns`` when given) plus :data:`LINE_COLUMN`, the first
+    physical line of each record in the original file, so errors found later still point there.
+    A bad record that spans several lines is reported at its first line and the scan resumes on
+    the line after it, so an unclosed quote costs one record, not the rest of the file.
+    """
+    lines = list(_physical_lines(path, encoding))
+    out = Rescan(tmp_dir / f"{uuid.uuid4().hex}.csv", list(columns or []))
+    expected = len(columns) if columns else None
+    cap = max_field_bytes * max(expected or 1, 1) + 2
+    with out.path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        wrote_header = False
+        i = 0
+        while i < len(lines):
+            start = i
+            text, raw = lines[i]
+            i += 1
+            if text is None:
+                out.violations.append(_bad_encoding(label, start + 1, raw, encoding))
+                out.raw.append(raw.decode(encoding, errors="replace")[:_RAW_LIMIT])
+                continue
+            parts = [text]
+            size = len(raw)
+            bad_rule: str | None = None
+            while sum(p.count(quotechar) for p in parts) % 2:
+                if i >= len(lines) or size > cap:
+                    bad_rule = "field_too_large" if size > cap else "bad_quoting"
+                    break
+                more, more_raw = lines[i]
+                if more is None:
+                    bad_rule = "bad_encoding"
+                    break
+                parts.append(more)
+                size += len(more_raw)
+                i += 1
+            record = "".join(parts).rstrip("\r\n")
+            if bad_rule is None and not record.strip():
+                continue
+            fields: list[str] = []
+            if bad_rule is None:
+                try:
+                    fields = next(
+                        csv.reader([record], delimiter=delimiter, quotechar=quotechar, strict=True)
+                    )
+                except csv.Error:
+                    bad_rule = "bad_quoting"
+            if bad_rule is None and expected is None and header and not wrote_header:
+                expected = len(fields)
+                out.columns = out.columns or fields
+                cap = max_field_bytes * expected + 2
+                writer.writerow([*out.columns, LINE_COLUMN])
+                wrote_header = True
+                continue
+            if not wrote_header:
+                if header:
+                    header = False  # the header itself was replaced by ``columns``
+                    continue
+                writer.writerow([*out.columns, LINE_COLUMN])
+                wrote_header = True
+            found = len(fields)
+            if bad_rule is None:
+                if any("\x00" in f for f in fields):
+                    bad_rule = "nul_byte"
+                elif any(len(f.encode("utf-8")) > max_field_bytes for f in fields):
+                    bad_rule = "field_too_large"
+                elif expected is not None and found != expected:
+                    bad_rule = "ragged_row"
+            if bad_rule is None:
+                writer.writerow([*fields, start + 1])
+                out.rows += 1
+                continue
+            if len(parts) > 1 and bad_rule != "field_too_large":
+                i = start + 1  # resume after the first line of a bad multi-line record
+            out.violations.append(
+                _violation(bad_rule, label, start + 1, found, expected, max_field_bytes, encoding)
+            )
+            out.raw.append(record[:_RAW_LIMIT])
+        if not wrote_header and out.columns:
+            writer.writerow([*out.columns, LINE_COLUMN])
+    return out
+
+
+def _bad_encoding(label: str, line: int, raw: bytes, encoding: str) -> Violation:
+    return Violation(
+        "bad_encoding",
+        t("ingest.rule.bad_encoding", encoding=encoding),
+        file=label,
+        row=line,
+        value=raw[:40].hex(" "),
+        hint=t("ingest.hint.bad_encoding"),
+    )
+
+
+def _violation(
+    rule: str,
+    label: str,
+    line: int,
+    found: int,
+    expected: int | None,
+    max_field_bytes: int,
+    encoding: str,
+) -> Violation:
+    if rule == "ragged_row":
+        message = t("ingest.rule.ragged_row", found=found, expected=expected)
+    elif rule == "field_too_large":
+        message = t("ingest.rule.field_too_large", maximum=max_field_bytes)
+    elif rule == "bad_encoding":
+        message = t("ingest.rule.bad_encoding", encoding=encoding)
+    else:
+        message = t(f"ingest.rule.{rule}")
+    return Violation(rule, message, file=label, row=line, hint=t(f"ingest.hint.{rule}"))
