@@ -116,6 +116,12 @@ class ChurnDefinition(BaseModel):
         description="keys never used as features (a status that records the churn itself, "
         "personal data)",
     )
+    champion_metric: Literal["roc_auc", "pr_auc", "brier"] = Field(
+        "roc_auc",
+        description="pooled backtest metric that picks the model retain churn train ships "
+        "(the trees, the logistic regression or their average); a tie within the best one's "
+        "bootstrap 95% interval goes to the simpler model (logistic < average < trees)",
+    )
 
 
 class ClvSettings(BaseModel):

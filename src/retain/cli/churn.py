@@ -108,6 +108,7 @@ def train(
         )
     )
     if trained.backtest is not None:
+        _print_champion(card.get("champion") or {})
         _print_metrics(trained.backtest.metrics.to_dict(orient="records"))
     for note in card["notes"]:
         console.print(t("churn.cli_note", note=note))
@@ -126,6 +127,41 @@ def _warn_unlabelled(card: dict[str, Any], cfg: Settings) -> None:
             t("labels.unlabelled", n=len(keys), keys=", ".join(keys), first=keys[0]),
             markup=False,
         )
+
+
+def _print_champion(champion: dict[str, Any]) -> None:
+    """The candidates side by side (metrics with 95% intervals) and why the champion won."""
+    rows = champion.get("candidates") or []
+    if not rows:
+        return
+    metric = str(champion.get("metric", "roc_auc"))
+    table = Table(title=t("churn.title_candidates"))
+    table.add_column(t("churn.col_candidate"))
+    table.add_column(t(f"churn.col_{metric}"), justify="right")
+    table.add_column(t("churn.col_interval"), justify="right")
+    for col in ("roc_auc", "pr_auc", "brier", "lift_10"):
+        if col != metric:
+            table.add_column(t(f"churn.col_{col}"), justify="right")
+    for row in rows:
+        name = str(row["candidate"])
+        mark = " *" if name == champion.get("chosen") else ""
+        low, high = row.get(f"{metric}_low"), row.get(f"{metric}_high")
+        interval = "-" if low is None or high is None else f"{low:.3f}-{high:.3f}"
+        cells = [t(f"churn.candidate_{name}") + mark, _num(row.get(metric)), interval]
+        cells += [
+            _num(row.get(c)) for c in ("roc_auc", "pr_auc", "brier", "lift_10") if c != metric
+        ]
+        table.add_row(*cells)
+    console.print(table)
+    chosen = str(champion.get("chosen", ""))
+    console.print(
+        t("churn.cli_champion", name=t(f"churn.candidate_{chosen}"), reason=champion["reason"]),
+        markup=False,
+    )
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else format_number(float(value), digits=3)
 
 
 def _print_metrics(rows: list[dict[Any, Any]]) -> None:
@@ -166,6 +202,7 @@ def evaluate_cmd(
             "protocol": (result or {}).get("protocol"),
             "metrics": (result or {}).get("metrics", []),
             "by_origin": (result or {}).get("by_origin", []),
+            "champion": card.data.get("champion"),
             "notes": card.data.get("notes", []),
         }
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
@@ -174,11 +211,13 @@ def evaluate_cmd(
         console.print(t("churn.cli_no_backtest", version=card.version))
         return
     console.print(t("churn.cli_protocol", protocol=result["protocol"]))
+    _print_champion(card.data.get("champion") or {})
     _print_metrics(result["metrics"])
 
 
 @churn_app.command("score")
 def score(
+    definition: Definition = None,
     version: Version = None,
     as_of: Annotated[
         str | None,
@@ -196,11 +235,19 @@ def score(
         ),
     ] = None,
 ) -> None:
-    """Score every customer at risk, with reasons, into the churn_scores table."""
+    """Score every customer at risk, with reasons, into the churn_scores table.
+
+    ``--definition`` scores with the newest model of that churn definition (``--version``
+    picks one exactly).
+    """
     from retain.models.churn import load_model, score_customers
     from retain.models.churn.scoring import REASON_FLOOR
+    from retain.models.registry import ChurnKind, ModelRegistry
 
     cfg = settings()
+    if definition is not None and version is None:
+        name = cfg.churn_definition(definition).name  # an unknown name fails with the known ones
+        version = ModelRegistry(cfg.models_dir).latest(ChurnKind.name, name=name).version
     registered = load_model(version, models_dir=cfg.models_dir)
     con = _connect()
     with err_console.status(t("churn.cli_scoring")):

@@ -25,18 +25,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from retain.errors import InvalidParameterError
 from retain.i18n import t
+from retain.models.churn._baselines import (
+    _as_object,
+    _recency_column,
+    _RecencyRule,
+    _split_columns,
+    logistic_baseline,
+)
 from retain.models.churn._clv import bgnbd_scores
+from retain.models.churn.champion import (
+    CANDIDATES,
+    candidate_predictions,
+    candidate_table,
+)
 from retain.models.churn.classifier import ChurnClassifier
 
 __all__ = [
@@ -108,62 +114,6 @@ def lift_table(
     return pd.DataFrame(rows)
 
 
-def logistic_baseline(categorical: Sequence[str], numeric: Sequence[str]) -> Pipeline:
-    """Logistic regression on the same features: the baseline a data team would build first."""
-    num = make_pipeline(
-        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-        FunctionTransformer(np.arcsinh),
-        StandardScaler(),
-    )
-    cat = make_pipeline(
-        SimpleImputer(strategy="constant", fill_value="(missing)", keep_empty_features=True),
-        OneHotEncoder(handle_unknown="ignore", min_frequency=20),
-    )
-    pre = ColumnTransformer([("num", num, list(numeric)), ("cat", cat, list(categorical))])
-    return Pipeline([("pre", pre), ("lr", LogisticRegression(C=0.5, max_iter=3000))])
-
-
-def _split_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
-    cats = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    nums = [c for c in frame.columns if c not in cats]
-    return cats, nums
-
-
-def _as_object(frame: pd.DataFrame, cats: Sequence[str]) -> pd.DataFrame:
-    out = frame.copy()
-    for c in cats:
-        out[c] = out[c].astype(object).where(out[c].notna(), None)
-    return out
-
-
-def _recency_column(frame: pd.DataFrame) -> str | None:
-    for name in ("days_since_last_order", "days_since_last_event"):
-        if name in frame.columns and frame[name].notna().any():
-            return name
-    return None
-
-
-class _RecencyRule:
-    """Days since last activity -> churn probability, by isotonic regression on training rows."""
-
-    def __init__(self, column: str) -> None:
-        self.column = column
-
-    def _x(self, frame: pd.DataFrame) -> np.ndarray:
-        x = frame[self.column].to_numpy(dtype=float)
-        return np.where(np.isnan(x), self.fill_, x)
-
-    def fit(self, frame: pd.DataFrame, y: np.ndarray) -> _RecencyRule:
-        x = frame[self.column].to_numpy(dtype=float)
-        self.fill_ = float(np.nanmax(x)) + 1.0 if np.isfinite(x).any() else 0.0
-        self.iso_ = IsotonicRegression(out_of_bounds="clip", increasing=True)
-        self.iso_.fit(self._x(frame), y)
-        return self
-
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.iso_.predict(self._x(frame)), dtype=float)
-
-
 @dataclass
 class Backtest:
     """What :func:`backtest` and :func:`repeated_cv` return."""
@@ -180,6 +130,11 @@ class Backtest:
     """How the numbers were made, in one sentence (goes into the model card and docs)."""
     notes: list[str] = field(default_factory=list)
     """What was left out and why (e.g. the BG/NBD baseline without orders)."""
+    candidates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """One row per candidate (``candidate``, metrics, bootstrap ``*_low``/``*_high``); the
+    ``model`` row of :attr:`metrics` is the champion's (empty without candidates)."""
+    champion: dict[str, Any] = field(default_factory=dict)
+    """How the champion was chosen (:func:`~retain.models.churn.champion.choose_champion`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (model card, ``retain churn evaluate --format json``)."""
@@ -202,6 +157,8 @@ class Backtest:
             "by_origin": records(self.by_origin),
             "calibration": records(self.calibration),
             "lift": records(self.lift),
+            "candidates": records(self.candidates),
+            "champion": dict(self.champion),
         }
 
     @classmethod
@@ -214,7 +171,17 @@ class Backtest:
             lift=pd.DataFrame(data.get("lift", [])),
             protocol=str(data.get("protocol", "")),
             notes=list(data.get("notes", [])),
+            candidates=pd.DataFrame(data.get("candidates", [])),
+            champion=dict(data.get("champion") or {}),
         )
+
+
+def _champion_rows(
+    y: np.ndarray, preds: dict[str, np.ndarray], metric: str, n_bootstrap: int
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The candidates' table (metrics with intervals) and the champion chosen from it."""
+    rows = {k: evaluation_metrics(y, p) for k, p in preds.items()}
+    return candidate_table(y, preds, rows, metric, n_bootstrap=n_bootstrap)
 
 
 def _fit_predict(
@@ -265,6 +232,9 @@ def backtest(
     min_train_origins: int = 3,
     time: str = "as_of",
     label: str = "churned",
+    candidates: bool = False,
+    champion_metric: str = "roc_auc",
+    n_bootstrap: int = 200,
 ) -> Backtest:
     """Rolling-origin evaluation of the churn model and its baselines (see the module docstring).
 
@@ -285,6 +255,10 @@ def backtest(
         How many of the latest reference dates are test dates.
     min_train_origins
         Fewest training reference dates a test date needs.
+    candidates, champion_metric, n_bootstrap
+        With ``candidates``, the ``model`` row is the champion among the trees, the logistic
+        regression and their average (:mod:`~retain.models.churn.champion`), chosen by the
+        pooled ``champion_metric`` with ``n_bootstrap`` resamples for the intervals.
     """
     for col in (time, label, "customer_id"):
         if col not in panel.columns:
@@ -319,6 +293,7 @@ def backtest(
     features = [c for c in panel.columns if c not in {time, label, "customer_id"}]
     names = ["model", *baselines]
     preds: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    cands: dict[str, list[np.ndarray]] = {}
     ys: list[np.ndarray] = []
     by_origin: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -328,6 +303,14 @@ def backtest(
         y_test = test[label].to_numpy(dtype=int)
         ys.append(y_test)
         for name in names:
+            if candidates and name == "model":
+                y_train = train[label].to_numpy(dtype=int)
+                got = candidate_predictions(
+                    estimator, train[features], y_train, test[features], train[time]
+                )
+                for key, value in got.items():
+                    cands.setdefault(key, []).append(value)
+                continue
             p = _fit_predict(
                 name,
                 estimator,
@@ -343,12 +326,19 @@ def backtest(
                 continue
             if name in preds:
                 preds[name].append(p)
-                by_origin.append(
-                    {"model": name, "as_of": pd.Timestamp(origin), **evaluation_metrics(y_test, p)}
-                )
         names = [n for n in names if n in preds]
     notes.extend(t("churn.baseline_left_out", name=b) for b in baselines if b not in preds)
     y_all = np.concatenate(ys)
+    table, champion = pd.DataFrame(), {}
+    if candidates:
+        pooled = {k: np.concatenate(v) for k, v in cands.items()}
+        table, champion = _champion_rows(y_all, pooled, champion_metric, n_bootstrap)
+        preds["model"] = cands[champion["chosen"]]
+    for i, (origin, y_test) in enumerate(zip(tests, ys, strict=True)):
+        by_origin.extend(
+            {"model": n, "as_of": pd.Timestamp(origin), **evaluation_metrics(y_test, preds[n][i])}
+            for n in names
+        )
     metrics, calib, lifts = [], [], []
     for name in names:
         p_all = np.concatenate(preds[name])
@@ -371,6 +361,8 @@ def backtest(
         lift=pd.concat(lifts, ignore_index=True)[["model", "share", "lift", "recall"]],
         protocol=protocol,
         notes=notes,
+        candidates=table,
+        champion=champion,
     )
 
 
@@ -384,23 +376,35 @@ def repeated_cv(
     n_repeats: int = 3,
     n_bootstrap: int = 500,
     random_state: int = 0,
+    candidates: bool = False,
+    champion_metric: str = "roc_auc",
 ) -> Backtest:
     """Repeated stratified k-fold cross-validation for a single snapshot, with bootstrap CIs.
 
     Every row is predicted out of fold once per repeat; metrics are averaged over repeats, and
     the 95% interval of each metric comes from ``n_bootstrap`` resamples of the customers
     (out-of-fold predictions of the first repeat). Nothing is oversampled: honest published
-    figures on IBM Telco depend on that.
+    figures on IBM Telco depend on that. With ``candidates`` the ``model`` row is the champion
+    (see :func:`backtest`), its intervals from the same resamples.
     """
     y_arr = np.asarray(y).astype(int)
     estimator = estimator if estimator is not None else ChurnClassifier(random_state=0)
-    names = ["model", *baselines]
+    kept = [f"candidate:{c}" for c in CANDIDATES] if candidates else ["model"]
+    names = [*kept, *baselines]
     oof: dict[str, list[np.ndarray]] = {n: [] for n in names}
     for rep in range(n_repeats):
         folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state + rep)
         fold_preds = {n: np.zeros(len(y_arr)) for n in names}
         for train, test in folds.split(X, y_arr):
+            if candidates:
+                got = candidate_predictions(
+                    estimator, X.iloc[train], y_arr[train], X.iloc[test], None
+                )
+                for key, value in got.items():
+                    fold_preds[f"candidate:{key}"][test] = value
             for name in names:
+                if name.startswith("candidate:"):
+                    continue
                 p = (
                     _fit_predict(
                         name,
@@ -437,8 +441,21 @@ def repeated_cv(
             row[f"{metric}_low"] = float(boot[metric].quantile(0.025))
             row[f"{metric}_high"] = float(boot[metric].quantile(0.975))
         rows.append(row)
-        calib.append(calibration_table(y_arr, first).assign(model=name))
-        lifts.append(lift_table(y_arr, first).assign(model=name))
+    table, champion = pd.DataFrame(), {}
+    if candidates:
+        first = {c[10:]: oof[c][0] for c in kept}
+        metric_rows = {str(r["model"])[10:]: r for r in rows[: len(kept)]}
+        table, champion = candidate_table(
+            y_arr, first, metric_rows, champion_metric, n_bootstrap=n_bootstrap
+        )
+        table = table.drop(columns="model")
+        chosen = f"candidate:{champion['chosen']}"
+        rows = [{**rows[kept.index(chosen)], "model": "model"}, *rows[len(kept) :]]
+        oof["model"] = oof[chosen]
+        names = ["model", *baselines]
+    for name in names:
+        calib.append(calibration_table(y_arr, oof[name][0]).assign(model=name))
+        lifts.append(lift_table(y_arr, oof[name][0]).assign(model=name))
     protocol = (
         f"{n_repeats} x repeated stratified {n_splits}-fold cross-validation, no oversampling; "
         f"95% intervals from {n_bootstrap} bootstrap resamples of the out-of-fold predictions"
@@ -450,4 +467,6 @@ def repeated_cv(
         ],
         lift=pd.concat(lifts, ignore_index=True)[["model", "share", "lift", "recall"]],
         protocol=protocol,
+        candidates=table,
+        champion=champion,
     )

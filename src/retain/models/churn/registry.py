@@ -1,7 +1,8 @@
 """The model registry: versioned churn models with model cards, under ``settings.models_dir``.
 
 Each trained model is a folder ``<models_dir>/churn/<version>/`` holding ``model.pkl`` (the
-fitted :class:`ChurnClassifier`) and ``card.json``, the model card: data window, churn
+fitted :class:`ChurnClassifier`, or the :class:`ChurnChampion` when a logistic or averaged
+candidate won the backtest) and ``card.json``, the model card: data window, churn
 definition, features and their schema hash, the customer attributes read, backtest metrics
 with baselines, training time, library versions, risk-band thresholds and the reference
 distributions that drift is measured against. Versions sort by time
@@ -29,6 +30,7 @@ from typing import Any, cast
 
 import pandas as pd
 
+from retain.models.churn.champion import ChurnChampion
 from retain.models.churn.classifier import ChurnClassifier
 from retain.models.registry import DIGEST_FIELD, ChurnKind, ModelRegistry
 
@@ -65,7 +67,7 @@ class RegisteredModel:
     """A model loaded from the registry with its card."""
 
     version: str
-    model: ChurnClassifier
+    model: ChurnClassifier | ChurnChampion
     card: ModelCard
     path: Path
 
@@ -97,7 +99,9 @@ def _root(models_dir: Path) -> Path:
     return Path(models_dir) / "churn"
 
 
-def save_model(model: ChurnClassifier, card: ModelCard, *, models_dir: Path) -> Path:
+def save_model(
+    model: ChurnClassifier | ChurnChampion, card: ModelCard, *, models_dir: Path
+) -> Path:
     """Write ``model`` and its card to a new version folder, atomically; returns the folder."""
     version = str(card.get("version") or new_version())
     root = _root(models_dir)
@@ -125,6 +129,6 @@ def load_model(version: str | None = None, *, models_dir: Path) -> RegisteredMod
     registry = ModelRegistry(models_dir)
     card = registry.select(ChurnKind.name, version)
     loaded = registry.load(card)
-    # ChurnKind.build refuses anything but a ChurnClassifier.
-    model = cast(ChurnClassifier, loaded.model)
+    # ChurnKind.build refuses anything but a ChurnClassifier or a ChurnChampion.
+    model = cast(ChurnClassifier | ChurnChampion, loaded.model)
     return RegisteredModel(card.version, model, dict(card.data), card.path.parent)

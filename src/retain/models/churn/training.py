@@ -24,6 +24,7 @@ from retain.features.attributes import AttributeFeature, discover_attributes, ou
 from retain.features.sources import SourceLike, Sources
 from retain.i18n import t
 from retain.models.churn.backtest import BASELINES, Backtest, backtest, repeated_cv
+from retain.models.churn.champion import CANDIDATES, ChurnChampion
 from retain.models.churn.classifier import ChurnClassifier
 from retain.models.churn.drift import reference_profile
 from retain.models.churn.panel import build_panel, data_window, reference_dates
@@ -54,7 +55,7 @@ _NOT_FEATURES = ("customer_id", "as_of", "churned")
 class TrainedModel:
     """A fitted model with its card (not yet saved) and its backtest."""
 
-    model: ChurnClassifier
+    model: ChurnClassifier | ChurnChampion
     card: ModelCard
     backtest: Backtest | None
 
@@ -116,6 +117,25 @@ def _kind(series: pd.Series) -> str:
     return "numeric" if pd.api.types.is_numeric_dtype(series) else "categorical"
 
 
+def _params(model: ChurnClassifier | ChurnChampion) -> dict[str, Any]:
+    """JSON-ready hyper-parameters; a champion's trees are listed under ``trees.``."""
+    out = {k: v for k, v in model.get_params(deep=False).items() if k != "trees"}
+    trees = model.trees_ if isinstance(model, ChurnChampion) else None
+    if trees is not None:
+        out.update({f"trees.{k}": v for k, v in trees.get_params(deep=False).items()})
+    return {k: v for k, v in out.items() if not callable(v)}
+
+
+def _champion_card(result: Backtest | None, chosen: str) -> dict[str, Any]:
+    """The card's ``champion``: every candidate's metrics with intervals and why one won."""
+    if result is None or not result.champion:
+        return {"chosen": chosen, "rule": "not_evaluated", "candidates": []}
+    candidates = result.to_dict()["candidates"]
+    order = {c: i for i, c in enumerate(CANDIDATES)}
+    candidates.sort(key=lambda row: order.get(str(row.get("candidate")), len(order)))
+    return {**result.champion, "candidates": candidates}
+
+
 def train_model(
     con_or_tables: SourceLike,
     *,
@@ -127,6 +147,7 @@ def train_model(
     test_origins: int = 3,
     baselines: Sequence[str] = BASELINES,
     evaluate: bool = True,
+    candidates: bool = True,
     on_step: Callable[[str], None] | None = None,
 ) -> TrainedModel:
     """Build the panel, backtest, fit the final model on all dates, and write its card.
@@ -148,6 +169,10 @@ def train_model(
         model's early-stopping and calibration slices are random.
     test_origins, baselines
         Passed to :func:`retain.models.churn.backtest`; ``evaluate=False`` skips the backtest.
+    candidates
+        Evaluate the trees, the logistic regression and their average on the same protocol
+        and ship the champion by ``definition.champion_metric``
+        (:mod:`~retain.models.churn.champion`); ``False`` (or no evaluation) ships the trees.
     on_step
         Called with a short description of each step (progress display).
     """
@@ -192,6 +217,8 @@ def train_model(
             estimator=estimator,
             baselines=[b for b in baselines if b == "logistic"],
             n_bootstrap=200,
+            candidates=candidates,
+            champion_metric=definition.champion_metric,
         )
         notes.extend(result.notes)
     elif evaluate:
@@ -202,12 +229,18 @@ def train_model(
             estimator=estimator,
             baselines=baselines,
             test_origins=test_origins,
+            candidates=candidates,
+            champion_metric=definition.champion_metric,
         )
         notes.extend(result.notes)
     step("fit")
-    model = clone(estimator).fit(
-        panel[features], panel["churned"], time=None if snapshot else panel["as_of"]
+    chosen = result.champion.get("chosen", "trees") if result is not None else "trees"
+    model: ChurnClassifier | ChurnChampion = (
+        clone(estimator)
+        if chosen == "trees"
+        else ChurnChampion(candidate=chosen, trees=estimator, random_state=0)
     )
+    model.fit(panel[features], panel["churned"], time=None if snapshot else panel["as_of"])
     latest = panel[panel["as_of"] == panel["as_of"].max()]
     scores = model.predict_proba(latest[features])[:, 1]
     bands = {
@@ -235,7 +268,8 @@ def train_model(
         "attributes": [a.to_dict() for a in attributes],
         "model": {
             "class": type(model).__name__,
-            "params": {k: v for k, v in model.get_params().items() if not callable(v)},
+            "candidate": chosen,
+            "params": _params(model),
             "best_iteration": model.best_iteration_,
             "calibration": model.calibration_,
             "n_train": model.n_train_,
@@ -244,6 +278,7 @@ def train_model(
         },
         "risk_bands": bands,
         "backtest": result.to_dict() if result is not None else None,
+        "champion": _champion_card(result, chosen),
         "notes": notes,
         "training_seconds": round(time.perf_counter() - started, 2),
         "libraries": library_versions(),

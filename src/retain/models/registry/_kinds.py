@@ -183,12 +183,13 @@ class ChurnKind(ModelKind):
         return card.artifact.read_bytes()
 
     def build(self, card: ModelCard, blob: bytes) -> object:
-        """Unpickle the verified classifier; anything else is refused."""
+        """Unpickle the verified classifier or champion; anything else is refused."""
+        from retain.models.churn.champion import ChurnChampion
         from retain.models.churn.classifier import ChurnClassifier
 
         model = pickle.loads(blob)  # noqa: S301 - the registry checked the card's SHA-256 first
-        if not isinstance(model, ChurnClassifier):
-            raise self.wrong_class(card, model, "ChurnClassifier")
+        if not isinstance(model, ChurnClassifier | ChurnChampion):
+            raise self.wrong_class(card, model, "ChurnClassifier or ChurnChampion")
         return model
 
 
