@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
 __all__ = [
-    "DEMO_CHURN",
     "DEMO_ADMIN",
+    "DEMO_CHURN",
     "DEMO_LOGIN",
     "PipelineResult",
     "demo_config_text",
