@@ -404,3 +404,65 @@ def test_the_high_risk_kpi_drills_down_to_its_customers(client, keys):
     overview = client.get("/api/v1/metrics/overview", headers=headers(keys["analyst"])).json()
     page = _at_risk(client, keys["analyst"], definition="default", risk_band="high")
     assert page["count"] == overview["at_risk"]["high"] == 2
+
+
+def _next_orders(con: Any) -> None:
+    """Next-order figures for c1 (P(alive) 0.35: unlikely) and c2 (0.6: a date)."""
+    for column, kind in (
+        ("probability_order_30d", "DOUBLE"),
+        ("probability_order_60d", "DOUBLE"),
+        ("probability_order_90d", "DOUBLE"),
+        ("next_order_at", "TIMESTAMP"),
+    ):
+        con.raw_sql(f"ALTER TABLE clv_scores ADD COLUMN IF NOT EXISTS {column} {kind}")
+    con.raw_sql(
+        "UPDATE clv_scores SET probability_order_30d = 0.05, probability_order_60d = 0.09, "
+        "probability_order_90d = 0.12, next_order_at = TIMESTAMP '2024-09-20' "
+        "WHERE customer_id = 'c1'"
+    )
+    con.raw_sql(
+        "UPDATE clv_scores SET probability_order_30d = 0.21, probability_order_60d = 0.34, "
+        "probability_order_90d = 0.43, next_order_at = TIMESTAMP '2024-08-14' "
+        "WHERE customer_id = 'c2'"
+    )
+
+
+def test_the_next_expected_order_in_the_api(client, keys, loaded_warehouse):
+    _next_orders(loaded_warehouse)
+    c2 = client.get("/api/v1/customers/c2", headers=headers(keys["analyst"])).json()
+    assert c2["next_order"] == {
+        "expected_at": c2["next_order"]["expected_at"],
+        "unlikely": False,
+        "probability_30d": 0.21,
+        "probability_60d": 0.34,
+        "probability_90d": 0.43,
+    }
+    assert c2["next_order"]["expected_at"].startswith("2024-08-14")
+    assert c2["probability_alive_note"] is None  # a repeat buyer: P(alive) means something
+    c1 = client.get("/api/v1/customers/c1/scores", headers=headers(keys["analyst"])).json()
+    assert c1["next_order"]["unlikely"] is True and c1["next_order"]["expected_at"] is None
+    assert c1["next_order"]["probability_90d"] == 0.12
+    # c3 was scored before the next-order columns existed: no figures, and a one-time buyer
+    # under BG/NBD (P(alive) 100 %) gets the note that explains it.
+    c3 = client.get("/api/v1/customers/c3", headers=headers(keys["analyst"])).json()
+    assert c3["next_order"] is None
+    assert "one-time buyer" in c3["probability_alive_note"]
+    ja = client.get("/api/v1/customers/c3", headers=headers(keys["analyst"]), params={"lang": "ja"})
+    assert "BG/NBD" in ja.json()["probability_alive_note"]
+    assert ja.json()["probability_alive_note"] != c3["probability_alive_note"]
+    c5 = client.get("/api/v1/customers/c5", headers=headers(keys["analyst"])).json()
+    assert c5["clv"] is None and c5["next_order"] is None and c5["probability_alive_note"] is None
+
+
+def test_the_customer_page_shows_the_next_expected_order(client, users, loaded_warehouse):
+    _next_orders(loaded_warehouse)
+    login(client, users["analyst"])
+    c2 = client.get("/customers/c2").text
+    assert "Next expected order" in c2 and "21%" in c2 and "43%" in c2
+    assert "Aug 14, 2024" in c2 or "2024-08-14" in c2
+    c1 = client.get("/customers/c1").text
+    assert "Unlikely: more likely gone than active" in c1
+    c3 = client.get("/customers/c3").text
+    assert "Next expected order" not in c3 and "one-time buyer always shows 100" in c3
+    c5 = client.get("/customers/c5")  # no CLV row at all
+    assert c5.status_code == 200 and "Next expected order" not in c5.text

@@ -16,6 +16,7 @@ __all__ = [
     "AtRiskPage",
     "Customer360",
     "CustomerScores",
+    "NextOrder",
     "Reason",
     "SortKey",
     "TimelineItem",
@@ -94,12 +95,33 @@ class TimelineItem(BaseModel):
     detail: dict[str, Any]
 
 
+class NextOrder(BaseModel):
+    """When the purchase model expects the customer's next order (non-contractual lines)."""
+
+    expected_at: str | None = Field(
+        description="Expected day of the next order (median wait if still active); null when "
+        "unlikely"
+    )
+    unlikely: bool = Field(
+        description="The customer is more likely gone than active (P(alive) below 0.5)"
+    )
+    probability_30d: float | None = Field(description="P(at least one order within 30 days)")
+    probability_60d: float | None = Field(description="P(at least one order within 60 days)")
+    probability_90d: float | None = Field(description="P(at least one order within 90 days)")
+
+
 class CustomerScores(BaseModel):
     """The customer's latest churn scores (one per definition) and lifetime value."""
 
     customer_id: str
     churn: list[dict[str, Any]]
     clv: dict[str, Any] | None
+    next_order: NextOrder | None = Field(
+        None, description="From the latest CLV scores; null without them or before they had it"
+    )
+    probability_alive_note: str | None = Field(
+        None, description="Why P(alive) reads 100 % for a one-time buyer, when it does"
+    )
 
 
 class Customer360(BaseModel):
@@ -114,5 +136,7 @@ class Customer360(BaseModel):
     interactions: list[dict[str, Any]]
     churn: list[dict[str, Any]]
     clv: dict[str, Any] | None
+    next_order: NextOrder | None = None
+    probability_alive_note: str | None = None
     timeline: list[TimelineItem]
     truncated: bool

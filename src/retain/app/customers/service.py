@@ -16,6 +16,7 @@ from retain.app._reads import Reads
 from retain.errors import NotFoundError
 from retain.i18n import t
 from retain.models.churn.reasons import render_stored_reasons
+from retain.models.clv.next_order import UNLIKELY_BELOW, WINDOWS_DAYS
 from retain.targeting import CHURN_RECENCY, CLV_RECENCY, latest_per_definition
 
 if TYPE_CHECKING:
@@ -91,6 +92,34 @@ def _clv_row(reads: Reads, customer_id: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def _next_order(clv: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The next expected order from a CLV row; None without one or for rows scored before it.
+
+    ``unlikely`` when the customer is more likely gone than active (P(alive) below
+    :data:`~retain.models.clv.next_order.UNLIKELY_BELOW`): no date is given then.
+    """
+    if clv is None:
+        return None
+    chances = {f"probability_{d}d": clv.get(f"probability_order_{d}d") for d in WINDOWS_DAYS}
+    if all(v is None for v in chances.values()):
+        return None
+    alive = clv.get("probability_alive")
+    unlikely = alive is not None and alive < UNLIKELY_BELOW
+    expected = None if unlikely else clv.get("next_order_at")
+    return {"expected_at": expected, "unlikely": unlikely, **chances}
+
+
+def _alive_note(clv: dict[str, Any] | None, lang: str | None) -> str | None:
+    """Why a one-time buyer shows P(alive) = 100 % (BG/NBD drops customers only after a repeat).
+
+    Shown next to the figure so it is not read against the churn risk: the model has no
+    evidence either way until a second purchase, so the figure says nothing about them.
+    """
+    if clv is None or clv.get("frequency") != 0 or (clv.get("probability_alive") or 0) < 1:
+        return None
+    return t("clv.alive_one_time_note", lang=lang)
+
+
 def customer_scores(reads: Reads, customer_id: str, *, lang: str | None = None) -> dict[str, Any]:
     """The latest churn score per definition and the latest CLV; 404 when the customer has none."""
     churn = _churn_rows(reads, customer_id, lang)
@@ -101,7 +130,13 @@ def customer_scores(reads: Reads, customer_id: str, *, lang: str | None = None) 
             hint=t("app.no_scores_hint"),
             code="customers.no_scores",
         )
-    return {"customer_id": customer_id, "churn": churn, "clv": clv}
+    return {
+        "customer_id": customer_id,
+        "churn": churn,
+        "clv": clv,
+        "next_order": _next_order(clv),
+        "probability_alive_note": _alive_note(clv, lang),
+    }
 
 
 def _title(kind: str, row: dict[str, Any]) -> str:
@@ -193,6 +228,8 @@ def customer_360(
         **facts,
         "churn": churn,
         "clv": clv,
+        "next_order": _next_order(clv),
+        "probability_alive_note": _alive_note(clv, lang),
         "timeline": _timeline(facts, churn),
         "truncated": any(len(rows) >= limit for rows in facts.values()),
     }
