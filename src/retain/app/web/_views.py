@@ -93,6 +93,7 @@ def _card(
             "last": _month_label(str(trend_rows[-1].get("period_start"))),
         },
         "note": None,
+        "detail": None,
     }
 
 
@@ -123,7 +124,7 @@ def kpis(data: dict[str, Any], currency: str | None = None) -> list[dict[str, An
             lambda p: _ratio(p.get("retention_rate")),
             currency,
         )
-        cards.append({**crr, "note": t("metrics.crr_note")})
+        cards.append({**crr, "detail": t("metrics.crr_note")})
         cards.append(
             _card(
                 "strict_retention_rate",
@@ -180,6 +181,7 @@ def kpis(data: dict[str, Any], currency: str | None = None) -> list[dict[str, An
                 "direction": "flat",
                 "trend": [],
                 "axis": None,
+                "detail": None,
                 "note": t(
                     "web.kpi_at_risk_note",
                     high=fmt_num(risk.get("high") or 0),
