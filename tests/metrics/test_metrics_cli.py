@@ -87,7 +87,7 @@ def test_cohorts_json_parquet_file_and_table(url: str, tmp_path: Path) -> None:
     assert "Wrote 3 rows" in out
     assert pd.read_parquet(target).active.tolist() == [2, 1, 1]
     table = run("metrics", "lifecycle").output
-    assert "Lifecycle (churned after 90 days" in table and "resurrected" in table
+    assert "Lifecycle (churned after 90 days" in table and "Resurrected" in table
     assert "new_mrr" in run("metrics", "mrr", "--format", "csv").output
     survival = run("metrics", "survival", "--by", "plan").output
     assert "Log-rank test across plan" in survival
@@ -125,3 +125,54 @@ def test_errors_print_error_and_hint_and_exit_2(url: str) -> None:
     parquet = CliRunner().invoke(app, ["metrics", "periods", "--format", "parquet"])
     assert isinstance(parquet.exception, InvalidParameterError)
     assert parquet.exception.hint == "add -o FILE.parquet"
+
+
+@pytest.fixture
+def narrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An 80-column terminal (``COLUMNS=80``)."""
+    from retain.cli._app import console
+
+    monkeypatch.setattr(console, "_width", 80)
+
+
+def _lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def test_periods_at_80_columns_is_readable_with_translated_headers(url: str, narrow: None) -> None:
+    """#16 item 7: no cell cut to "20…"; fewer columns, each named in the reader's language."""
+    out = run("metrics", "periods").output
+    assert "…" not in out
+    assert all(len(line) <= 80 for line in _lines(out))
+    assert "2024-02-01" in out and "Churn %" in out and "Strict" in out
+    assert "customers_start" not in out.split("\n\n")[0].splitlines()[2]  # headers translated
+    assert "--columns" in out and "revenue_per_customer" in out  # what was left out, and how
+    ja = run("--lang", "ja", "metrics", "periods").output
+    assert "解約率 %" in ja and "…" not in ja
+
+
+def test_columns_choose_what_every_format_shows(url: str, narrow: None) -> None:
+    csv = run("metrics", "periods", "--columns", "period_start,revenue", "-f", "csv").output
+    assert csv.splitlines()[0] == "period_start,revenue"
+    rows = json.loads(run("metrics", "mrr", "-c", "period_start", "-c", "mrr", "-f", "json").output)
+    assert set(rows[0]) == {"period_start", "mrr"}
+    table = run("metrics", "periods", "-c", "period_start,revenue").output
+    assert "Revenue" in table and "more columns" not in table
+    bad = CliRunner().invoke(app, ["metrics", "periods", "-c", "nope"])
+    assert isinstance(bad.exception, InvalidParameterError)
+    assert "nope" in bad.exception.message and "period_start" in (bad.exception.hint or "")
+
+
+@pytest.mark.parametrize("command", ["cohorts", "lifecycle", "mrr"])
+def test_other_metric_tables_fit_80_columns(url: str, narrow: None, command: str) -> None:
+    out = run("metrics", command).output
+    assert "…" not in out
+    assert all(len(line) <= 80 for line in _lines(out))
+
+
+def test_csv_numbers_are_not_float_noise(capsys: pytest.CaptureFixture[str]) -> None:
+    from retain.cli.metrics import OutputFormat, emit
+
+    frame = pd.DataFrame({"revenue": [299060.1699999903, 0.1 + 0.2]})
+    emit(frame, OutputFormat.csv, None, title="t")
+    assert capsys.readouterr().out.splitlines() == ["revenue", "299060.17", "0.3"]

@@ -8,7 +8,7 @@ Periods are cut in the configured ``time_zone``; lifecycle uses the first churn 
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,15 +16,35 @@ from typing import Annotated, Any
 import ibis.expr.types as ir
 import pandas as pd
 import typer
-from rich.table import Table
 
 import retain.warehouse as wh
 from retain import metrics
 from retain.cli._app import app, console, settings
+from retain.cli._tables import choose_columns, parse_columns, print_frame
 from retain.errors import InvalidParameterError
 from retain.i18n import t
 
 __all__ = ["metrics_app"]
+
+NARROW_PERIODS = (
+    "period_start",
+    "customers_end",
+    "new_customers",
+    "lost_customers",
+    "churn_rate",
+    "retention_rate",
+    "strict_retention_rate",
+)
+"""What ``metrics periods`` shows on a narrow terminal (``--by`` columns are kept too)."""
+NARROW_COHORTS = ("cohort", "period_index", "cohort_size", "active", "value")
+NARROW_MRR = (
+    "period_start",
+    "mrr",
+    "net_new_mrr",
+    "churned_mrr",
+    "logo_churn_rate",
+    "net_revenue_retention",
+)
 
 metrics_app = typer.Typer(
     help="Retention analytics: period metrics, cohorts, lifecycle, MRR and survival curves.",
@@ -75,6 +95,15 @@ OutputOpt = Annotated[
 PeriodOpt = Annotated[
     PeriodName, typer.Option("--period", help="day, week, month, quarter or year.")
 ]
+ColumnsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--columns",
+        "-c",
+        help="Only these columns, comma-separated (repeatable), in every format. "
+        "A table wider than the terminal otherwise shows a short default set.",
+    ),
+]
 ActivityOpt = Annotated[
     str,
     typer.Option(
@@ -101,44 +130,48 @@ def _activity(con: Any, spec: str) -> tuple[ir.Table | None, metrics.Activity | 
     )
 
 
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d") if value == value.normalize() else str(value)
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
+def emit(
+    frame: pd.DataFrame,
+    fmt: OutputFormat,
+    output: Path | None,
+    *,
+    title: str,
+    columns: list[str] | None = None,
+    narrow: Sequence[str] = (),
+) -> None:
+    """Print ``frame`` as a table, or write it as CSV / Parquet / JSON to ``output`` or stdout.
 
-
-def emit(frame: pd.DataFrame, fmt: OutputFormat, output: Path | None, *, title: str) -> None:
-    """Print ``frame`` as a table, or write it as CSV / Parquet / JSON to ``output`` or stdout."""
+    ``columns`` (``--columns``) keeps only those columns, in every format. A table wider than
+    the terminal shows the ``narrow`` columns and names the others; files get every column.
+    """
     if fmt is OutputFormat.parquet and output is None:
         raise InvalidParameterError(
             t("metrics.cli_parquet_needs_file"), hint=t("metrics.cli_parquet_hint")
         )
+    frame = choose_columns(frame, columns)
     if fmt is OutputFormat.table:
-        table = Table(title=title, title_justify="left")
-        for column in frame.columns:
-            table.add_column(
-                str(column), justify="left" if frame[column].dtype == object else "right"
-            )
-        for row in frame.itertuples(index=False):
-            table.add_row(*(_cell(v) for v in row))
+        formatters = {"stage": _stage} if "stage" in frame.columns else {}
         if output is None:
-            console.print(table, width=max(console.width, 16 * len(frame.columns)))
+            print_frame(
+                console,
+                frame,
+                title=title,
+                narrow=narrow,
+                explicit=columns is not None,
+                formatters=formatters,
+            )
         else:
             with output.open("w", encoding="utf-8") as fh:
                 from rich.console import Console
 
-                Console(file=fh, width=200).print(table)
+                print_frame(Console(file=fh, width=200), frame, title=title, formatters=formatters)
         return
     if fmt is OutputFormat.parquet:
         assert output is not None
         frame.to_parquet(output, index=False)
     else:
+        # 299060.17, not the float sum's 299060.1699999903
+        frame = frame.round(6)
         text = (
             frame.to_csv(index=False)
             if fmt is OutputFormat.csv
@@ -149,6 +182,11 @@ def emit(frame: pd.DataFrame, fmt: OutputFormat, output: Path | None, *, title: 
             return
         output.write_text(text, encoding="utf-8")
     console.print(t("metrics.cli_written", path=str(output), rows=len(frame)), highlight=False)
+
+
+def _stage(value: Any) -> str:
+    """A lifecycle stage in the reader's language."""
+    return t(f"report.stage_{value}")
 
 
 @metrics_app.command("periods")
@@ -165,6 +203,7 @@ def periods(
     end: Annotated[str | None, typer.Option("--end", help="Last period to show (date).")] = None,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
+    columns: ColumnsOpt = None,
 ) -> None:
     """Customers at start and end, new, lost, reactivated, churn, CRR and strict retention.
 
@@ -185,7 +224,14 @@ def periods(
         start=start,
         end=end,
     ).to_pandas()
-    emit(frame, fmt, output, title=t("metrics.cli_periods_title", period=period.value))
+    emit(
+        frame,
+        fmt,
+        output,
+        title=t("metrics.cli_periods_title", period=period.value),
+        columns=parse_columns(columns),
+        narrow=(*(by or ()), *NARROW_PERIODS),
+    )
     if fmt is OutputFormat.table:
         console.print(t("metrics.crr_note"), highlight=False)
 
@@ -203,6 +249,7 @@ def cohorts(
     activity: ActivityOpt = "orders",
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
+    columns: ColumnsOpt = None,
 ) -> None:
     """Acquisition cohorts by periods since acquisition: cohort, period_index, active, value."""
     conf = settings()
@@ -221,6 +268,10 @@ def cohorts(
         fmt,
         output,
         title=t("metrics.cli_cohorts_title", kind=kind.value, period=period.value),
+        columns=parse_columns(columns),
+        narrow=NARROW_COHORTS
+        if kind is CohortKind.logo
+        else (*NARROW_COHORTS, "cumulative_revenue_per_customer"),
     )
 
 
@@ -233,6 +284,7 @@ def lifecycle(
     ] = None,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
+    columns: ColumnsOpt = None,
 ) -> None:
     """New, returning, resurrected, dormant and churned customers per period."""
     conf = settings()
@@ -242,7 +294,13 @@ def lifecycle(
     frame = metrics.lifecycle(
         orders, period=period.value, activity=act, horizon_days=horizon, tz=conf.time_zone
     ).to_pandas()
-    emit(frame, fmt, output, title=t("metrics.cli_lifecycle_title", horizon=horizon))
+    emit(
+        frame,
+        fmt,
+        output,
+        title=t("metrics.cli_lifecycle_title", horizon=horizon),
+        columns=parse_columns(columns),
+    )
 
 
 @metrics_app.command("mrr")
@@ -250,6 +308,7 @@ def mrr(
     period: PeriodOpt = PeriodName.month,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
+    columns: ColumnsOpt = None,
 ) -> None:
     """MRR with new, expansion, contraction, churned and reactivation MRR, GRR and NRR."""
     conf = settings()
@@ -257,7 +316,14 @@ def mrr(
     frame = metrics.mrr_movements(
         wh.read_table(con, "subscriptions"), period=period.value, tz=conf.time_zone
     ).to_pandas()
-    emit(frame, fmt, output, title=t("metrics.cli_mrr_title"))
+    emit(
+        frame,
+        fmt,
+        output,
+        title=t("metrics.cli_mrr_title"),
+        columns=parse_columns(columns),
+        narrow=NARROW_MRR,
+    )
 
 
 @metrics_app.command("survival")
@@ -269,6 +335,7 @@ def survival(
     as_of: Annotated[str | None, typer.Option("--as-of", help="End of observation (date).")] = None,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
+    columns: ColumnsOpt = None,
 ) -> None:
     """Kaplan-Meier retention curves with 95% bands, median lifetimes and a log-rank test."""
     conf = settings()
@@ -280,7 +347,13 @@ def survival(
         by=by,  # type: ignore[arg-type]
     ).to_pandas()
     curves = metrics.kaplan_meier(durations, by=by)
-    emit(curves, fmt, output, title=t("metrics.cli_survival_title", unit=unit))
+    emit(
+        curves,
+        fmt,
+        output,
+        title=t("metrics.cli_survival_title", unit=unit),
+        columns=parse_columns(columns),
+    )
     if fmt is OutputFormat.table:
         summary = metrics.survival_summary(durations, by=by)
         emit(summary, fmt, None, title=t("metrics.cli_survival_summary"))

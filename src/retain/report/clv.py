@@ -91,7 +91,7 @@ def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
                     ),
                 ),
                 figure=plot_calibration_by_frequency(by_freq),
-                table=metrics,
+                table=_metrics_table(metrics),
             )
         )
         items.append(
@@ -126,3 +126,12 @@ def _top_table(top: pd.DataFrame, currency: str) -> pd.DataFrame:
             ],
         }
     )
+
+
+def _metrics_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The holdout errors with translated headers, quantities and methods."""
+    shown = ("quantity", "method", "mae", "spearman", "total_predicted", "total_actual")
+    frame = metrics[[c for c in shown if c in metrics.columns]].copy()
+    frame["quantity"] = [t(f"clv.quantity_{q}") for q in frame["quantity"]]
+    frame["method"] = [t(f"clv.method_{m}") for m in frame["method"]]
+    return frame.rename(columns={c: t(f"clv.col_{c}") for c in frame.columns})
