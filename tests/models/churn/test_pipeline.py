@@ -43,6 +43,12 @@ def trained() -> TrainedModel:
 
 def test_card_describes_the_model(trained: TrainedModel) -> None:
     card = trained.card
+    champion = card["champion"]
+    assert [c["candidate"] for c in champion["candidates"]] == ["logistic", "average", "trees"]
+    assert all(
+        c["roc_auc_low"] <= c["roc_auc"] <= c["roc_auc_high"] for c in champion["candidates"]
+    )
+    assert champion["chosen"] == card["model"]["candidate"] and champion["reason"]
     assert card["definition"]["name"] == "shop" and card["definition"]["horizon_days"] == 60
     # Data run 2023-01 .. 2024-06-29; first date after 90 days of history, last whose 60-day
     # label window the data covers.
@@ -104,7 +110,7 @@ def test_register_load_and_score(
     score_customers(shop_warehouse, registered, as_of="2024-05-01")
     assert wh.read_table(shop_warehouse, "churn_scores").count().execute() > len(scores)
 
-    sections = report_sections(shop_warehouse, Settings(models_dir=models))
+    sections = report_sections(shop_warehouse, Settings(models_dir=models, churn=[DEFINITION]))
     (section,) = sections
     assert section.key == "churn"
     titles = [item.title for item in section.items]

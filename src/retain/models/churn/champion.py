@@ -72,6 +72,11 @@ class ChurnChampion(ClassifierMixin, RetainEstimator):  # type: ignore[misc]
         Inverse L2 strength of the logistic regression.
     random_state : int or None, default=None
 
+    Attributes: ``classes_``, ``feature_names_in_``, ``categories_``, ``trees_`` and
+    ``linear_`` (the fitted parts, or ``None``), ``feature_importances_`` (shares: the trees'
+    gain, the linear model's absolute coefficients summed per feature, or their mean) and the
+    classifier's ``best_iteration_``, ``calibration_``, ``n_train_`` ... for the model card.
+
     The logistic regression is fitted on every row (it has no early stopping to hold rows out
     for) and its probabilities are the logistic function of its log-odds: a logistic
     regression fitted by maximum likelihood is calibrated in the large. The ``average`` uses
@@ -124,6 +129,7 @@ class ChurnChampion(ClassifierMixin, RetainEstimator):  # type: ignore[misc]
             self.trees_ = clone(template).fit(X, y_arr, time=time)
         if self.candidate in ("logistic", "average"):
             self.linear_ = LinearBase(self.C).fit(frame, target, self.random_state)
+        self.feature_importances_ = self._importances(frame.shape[1])
         trees = self.trees_
         self.best_iteration_ = trees.best_iteration_ if trees is not None else 0
         self.calibration_ = "logistic" if trees is None else f"logistic+{trees.calibration_}"
@@ -131,6 +137,18 @@ class ChurnChampion(ClassifierMixin, RetainEstimator):  # type: ignore[misc]
         self.n_validation_ = 0 if trees is None else trees.n_validation_
         self.n_calibration_ = 0 if trees is None else trees.n_calibration_
         return self
+
+    def _importances(self, n_features: int) -> np.ndarray:
+        """Share of importance per feature: trees' gain, the linear |coefficients|, or both."""
+        parts = []
+        if self.trees_ is not None:
+            parts.append(np.asarray(self.trees_.feature_importances_, dtype=np.float64))
+        if self.linear_ is not None:
+            weight = np.zeros(n_features)
+            np.add.at(weight, self.linear_.owner_, np.abs(self.linear_.coef_))
+            parts.append(weight)
+        shares = [p / p.sum() if p.sum() > 0 else p for p in parts]
+        return np.asarray(sum(shares) / len(shares), dtype=np.float64)
 
     # -- the classifier's scoring surface -----------------------------------------------------
 
