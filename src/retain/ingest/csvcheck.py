@@ -70,7 +70,7 @@ def sniffed_dialect(
             f"SELECT Delimiter, Quote FROM sniff_csv({_literal(str(path))})"
         ).fetchone()
         delim = str(row[0]) if row and row[0] else ","
-        if row and row[1] and str(row[1]) not in {"\x00", ""}:
+        if row and row[1] and len(str(row[1])) == 1 and str(row[1]) != "\x00":
             quotechar = str(row[1])
     return {"\\t": "\t", "tab": "\t"}.get(delim, delim), quotechar
 
@@ -149,6 +149,8 @@ def rescan(
     A bad record that spans several lines is reported at its first line and the scan resumes on
     the line after it, so an unclosed quote costs one record, not the rest of the file.
     """
+    # A field above the limit is reported as field_too_large, so let csv read up to beyond it.
+    csv.field_size_limit(max(csv.field_size_limit(), 4 * max_field_bytes + 1024))
     lines = list(_physical_lines(path, encoding))
     out = Rescan(tmp_dir / f"{uuid.uuid4().hex}.csv", list(columns or []))
     expected = len(columns) if columns else None
@@ -170,7 +172,7 @@ def rescan(
             bad_rule: str | None = None
             while sum(p.count(quotechar) for p in parts) % 2:
                 if i >= len(lines) or size > cap:
-                    bad_rule = "field_too_large" if size > cap else "bad_quoting"
+                    bad_rule = "bad_quoting"  # a quote left open to the end or for too long
                     break
                 more, more_raw = lines[i]
                 if more is None:
@@ -188,8 +190,9 @@ def rescan(
                     fields = next(
                         csv.reader([record], delimiter=delimiter, quotechar=quotechar, strict=True)
                     )
-                except csv.Error:
-                    bad_rule = "bad_quoting"
+                except csv.Error as exc:
+                    too_large = "field larger" in str(exc)
+                    bad_rule = "field_too_large" if too_large else "bad_quoting"
             if bad_rule is None and expected is None and header and not wrote_header:
                 expected = len(fields)
                 out.columns = out.columns or fields
@@ -215,7 +218,7 @@ def rescan(
                 writer.writerow([*fields, start + 1])
                 out.rows += 1
                 continue
-            if len(parts) > 1 and bad_rule != "field_too_large":
+            if len(parts) > 1:
                 i = start + 1  # resume after the first line of a bad multi-line record
             out.violations.append(
                 _violation(bad_rule, label, start + 1, found, expected, max_field_bytes, encoding)

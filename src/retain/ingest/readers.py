@@ -445,7 +445,7 @@ def _stage_files(
             if lazy and len(files) == 1 and not rescued:
                 _stage_lazy(duck, sql, staged, label=label, first_line=first_line)
                 staged.rescue = functools.partial(
-                    _rescue, duck, path, staged, label, encoding, delimiter, header, columns,
+                    _rescue, path, staged, label, encoding, delimiter, header, columns,
                     max_field_bytes, tmp_dir,
                 )  # fmt: skip
                 return
@@ -474,7 +474,7 @@ def _stage_files(
             if not checked or rescued:
                 raise _duck_error(exc, label) from None
             sql = _rescue(
-                duck, path, staged, label, encoding, delimiter, header, columns,
+                path, staged, label, encoding, delimiter, header, columns,
                 max_field_bytes, tmp_dir,
             )  # fmt: skip
             rescued = True
@@ -556,7 +556,7 @@ def _checked_csv(
 
     def rescued() -> tuple[str, int, bool]:
         sql = _rescue(
-            duck, path, staged, label, encoding, delimiter, header, columns,
+            path, staged, label, encoding, delimiter, header, columns,
             max_field_bytes, tmp_dir,
         )  # fmt: skip
         return sql, 2, True
@@ -584,7 +584,6 @@ def _checked_csv(
 
 
 def _rescue(
-    duck: duckdb.DuckDBPyConnection,
     path: Path,
     staged: StagedSource,
     label: str,
@@ -596,12 +595,8 @@ def _rescue(
     tmp_dir: Path,
 ) -> str:
     """Rescan ``path`` in Python; record its bad records; SQL reading the clean file."""
-    delim = delimiter
-    if delim is None:
-        try:
-            delim, _ = sniffed_dialect(duck, path, None)
-        except duckdb.Error:
-            delim = _guess_delimiter(path, encoding)
+    # The header line is the surest guide to the delimiter of a file DuckDB stumbled on.
+    delim = delimiter if delimiter is not None else _guess_delimiter(path, encoding)
     delim = {"\\t": "\t", "tab": "\t"}.get(delim, delim)
     result = rescan(
         path,
