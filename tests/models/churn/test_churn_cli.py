@@ -46,6 +46,10 @@ def test_train_evaluate_score_list(invoke: Any, project: Path) -> None:
     assert train.stdout.startswith("Registered churn model ")
     assert "from 14 reference dates" in train.stdout
     assert "logistic regression" in train.stdout and "recency rule" in train.stdout
+    # The candidates side by side, and the champion with the reason it won.
+    assert "Candidates" in train.stdout and "boosted trees (LightGBM)" in train.stdout
+    assert "average of both (log-odds)" in train.stdout
+    assert "Champion: " in train.stdout
 
     evaluate = invoke("churn", "evaluate", "--format", "json")
     assert evaluate.exit_code == 0, evaluate.output
@@ -54,11 +58,18 @@ def test_train_evaluate_score_list(invoke: Any, project: Path) -> None:
     assert [m["model"] for m in payload["metrics"]] == ["model", "recency", "logistic", "bgnbd"]
     assert all(0.5 < m["roc_auc"] <= 1 for m in payload["metrics"])
     assert "rolling origins" in payload["protocol"]
+    champion = payload["champion"]
+    assert [c["candidate"] for c in champion["candidates"]] == ["logistic", "average", "trees"]
+    assert champion["chosen"] in {"logistic", "average", "trees"} and champion["reason"]
 
     table = invoke("--lang", "ja", "churn", "evaluate")
     assert table.exit_code == 0, table.output
     assert "時系列での評価" in table.stdout and "ロジスティック回帰" in table.stdout
 
+    unknown = invoke("churn", "score", "--definition", "nope")
+    assert unknown.exit_code != 0
+    by_line = invoke("churn", "score", "--definition", "shop")
+    assert by_line.exit_code == 0, by_line.output
     score = invoke("churn", "score")
     assert score.exit_code == 0, score.output
     assert score.stdout.startswith("Scored 600 customers as of 2024-06-30 with model ")

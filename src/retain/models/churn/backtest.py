@@ -329,7 +329,7 @@ def backtest(
         names = [n for n in names if n in preds]
     notes.extend(t("churn.baseline_left_out", name=b) for b in baselines if b not in preds)
     y_all = np.concatenate(ys)
-    table, champion = pd.DataFrame(), {}
+    table, champion = pd.DataFrame(), dict[str, Any]()
     if candidates:
         pooled = {k: np.concatenate(v) for k, v in cands.items()}
         table, champion = _champion_rows(y_all, pooled, champion_metric, n_bootstrap)
@@ -441,12 +441,12 @@ def repeated_cv(
             row[f"{metric}_low"] = float(boot[metric].quantile(0.025))
             row[f"{metric}_high"] = float(boot[metric].quantile(0.975))
         rows.append(row)
-    table, champion = pd.DataFrame(), {}
+    table, champion = pd.DataFrame(), dict[str, Any]()
     if candidates:
-        first = {c[10:]: oof[c][0] for c in kept}
+        firsts = {c[10:]: oof[c][0] for c in kept}
         metric_rows = {str(r["model"])[10:]: r for r in rows[: len(kept)]}
         table, champion = candidate_table(
-            y_arr, first, metric_rows, champion_metric, n_bootstrap=n_bootstrap
+            y_arr, firsts, metric_rows, champion_metric, n_bootstrap=n_bootstrap
         )
         table = table.drop(columns="model")
         chosen = f"candidate:{champion['chosen']}"
