@@ -14,7 +14,7 @@ from rich.table import Table
 import retain.warehouse as wh
 from retain.cli._app import app, console, err_console, settings
 from retain.errors import InvalidParameterError
-from retain.i18n import format_currency, format_date, format_number, t
+from retain.i18n import format_currency, format_date, format_number, format_percent, t
 from retain.models.clv.workflow import PurchaseKind
 
 __all__ = ["clv_app"]
@@ -159,13 +159,17 @@ def predict(
     if top and len(scores):
         table = Table(title=t("clv.report_top_title"), title_justify="left")
         for key in ("col_customer", "col_clv", "col_alive", "col_purchases"):
-            table.add_column(t(f"clv.{key}"), justify="left" if key == "col_customer" else "right")
+            table.add_column(
+                t(f"clv.{key}"),
+                justify="left" if key == "col_customer" else "right",
+                overflow="fold",
+            )
         for row in scores.nlargest(top, "clv").itertuples(index=False):
             table.add_row(
                 str(row.customer_id),
                 format_currency(float(row.clv), currency),  # type: ignore[arg-type]
-                f"{row.probability_alive:.0%}",
-                f"{row.expected_purchases:.2f}",
+                format_percent(float(row.probability_alive), digits=0),  # type: ignore[arg-type]
+                format_number(float(row.expected_purchases), digits=2),  # type: ignore[arg-type]
             )
         console.print(table)
 
@@ -219,16 +223,18 @@ def evaluate(
         "col_total_actual",
     ):
         table.add_column(
-            t(f"clv.{key}"), justify="left" if key in ("col_quantity", "col_method") else "right"
+            t(f"clv.{key}"),
+            justify="left" if key in ("col_quantity", "col_method") else "right",
+            overflow="fold",
         )
     for row in result.metrics.itertuples(index=False):
         table.add_row(
             t(f"clv.quantity_{row.quantity}"),
             t(f"clv.method_{row.method}"),
-            f"{row.mae:.3f}",
-            f"{row.spearman:.3f}",
-            f"{row.total_predicted:,.1f}",
-            f"{row.total_actual:,.1f}",
+            format_number(float(row.mae), digits=3),  # type: ignore[arg-type]
+            format_number(float(row.spearman), digits=3),  # type: ignore[arg-type]
+            format_number(float(row.total_predicted), digits=1),  # type: ignore[arg-type]
+            format_number(float(row.total_actual), digits=1),  # type: ignore[arg-type]
         )
     console.print(table)
     freq = Table(title=t("clv.chart_by_frequency"), title_justify="left")
@@ -239,14 +245,14 @@ def evaluate(
         "series_model",
         "series_baseline",
     ):
-        freq.add_column(t(f"clv.{key}"), justify="right")
+        freq.add_column(t(f"clv.{key}"), justify="right", overflow="fold")
     for r in result.by_frequency.itertuples(index=False):
         freq.add_row(
             str(r.calibration_frequency),
-            str(r.customers),
-            f"{r.actual:.3f}",
-            f"{r.predicted:.3f}",
-            f"{r.baseline:.3f}",
+            format_number(int(r.customers)),  # type: ignore[arg-type]
+            format_number(float(r.actual), digits=3),  # type: ignore[arg-type]
+            format_number(float(r.predicted), digits=3),  # type: ignore[arg-type]
+            format_number(float(r.baseline), digits=3),  # type: ignore[arg-type]
         )
     console.print(freq)
     if result.version:

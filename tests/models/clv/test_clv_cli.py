@@ -89,3 +89,21 @@ def test_error_boundary_prints_one_line_and_a_hint(project: Path) -> None:
         f"Error: no fitted CLV model in {project / 'models' / 'clv'}",
         "Hint: run 'retain clv fit' first",
     ]
+
+
+def test_tables_fit_80_columns_in_japanese_with_locale_numbers(
+    invoke: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#16 item 7: no cell cut to "…" at 80 columns; customer counts grouped (1,234)."""
+    from retain.cli._app import console
+
+    monkeypatch.setattr(console, "_width", 80)
+    assert invoke("clv", "fit", "--as-of", "1997-09-30").exit_code == 0
+    evaluate = invoke("--lang", "ja", "clv", "evaluate", "--calibration-end", "1997-09-30")
+    assert evaluate.exit_code == 0, evaluate.output
+    lines = evaluate.stdout.splitlines()
+    assert "…" not in evaluate.stdout
+    assert all(len(line) <= 80 for line in lines if line.startswith(("│", "┃")))
+    assert "過去のペースが続く" in evaluate.stdout and "リピート購入回数" in evaluate.stdout
+    counts = [line.split("│")[2].strip() for line in lines if line.startswith("│ ") and "│" in line]
+    assert any("," in c for c in counts)  # the calibration-frequency 0 row: "1,4xx" customers
