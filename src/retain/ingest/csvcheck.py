@@ -104,9 +104,9 @@ def looks_malformed(
         "columns={'l': 'VARCHAR'}, delim=E'\\x1f', quote='', escape='', header=false, "
         f"auto_detect=false, skip={1 if header else 0}, null_padding=false, strict_mode=true)) "
         f"WHERE l IS NOT NULL AND l <> '' AND (contains(l, chr(0)) OR CASE WHEN contains(l, {q}) "
-        f"THEN NOT regexp_full_match(l, {record_re}) OR length(regexp_replace(l, {quoted_re}, "
-        f"'', 'g')) - length(replace(regexp_replace(l, {quoted_re}, '', 'g'), {d}, '')) "
-        f"<> {columns - 1} ELSE length(l) - length(replace(l, {d}, '')) <> {columns - 1} END) "
+        f"THEN NOT regexp_full_match(l, {record_re}) OR strlen(regexp_replace(l, {quoted_re}, "
+        f"'', 'g')) - strlen(replace(regexp_replace(l, {quoted_re}, '', 'g'), {d}, '')) "
+        f"<> {columns - 1} ELSE strlen(l) - strlen(replace(l, {d}, '')) <> {columns - 1} END) "
         "LIMIT 1"
     )
     try:
