@@ -114,7 +114,8 @@ def plot_cohort_heatmap(
             colorscale="Blues" if kind == "logo" else "Greens",
             zmin=0 if percent else None,
             zmax=100 if percent else None,
-            texttemplate="%{z:.0f}" if percent else "%{z:,.2f}",
+            # past 24 periods the numbers no longer fit their cells: the hover shows them
+            texttemplate="" if len(columns) > 24 else ("%{z:.0f}" if percent else "%{z:,.2f}"),
             hovertemplate=(
                 f"{t('report.axis_cohort')}: %{{y}}<br>{t('report.axis_period_index')}: %{{x}}"
                 + ("<br>%{z:.1f}%<extra></extra>" if percent else "<br>%{z:,.2f}<extra></extra>")

@@ -35,7 +35,7 @@ def evaluation_table(result: Backtest) -> pd.DataFrame:
     frame = result.metrics.copy()
     frame["model"] = [t(f"churn.model_{name}") for name in frame["model"]]
     cols = ["model", *(c for c in _COLUMNS if c in frame.columns)]
-    return frame[cols].round(4)
+    return frame[cols].round(4).rename(columns={c: t(f"report.eval_{c}") for c in cols})
 
 
 def _calibration_figure(result: Backtest) -> Any:
