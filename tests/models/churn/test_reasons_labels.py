@@ -22,7 +22,13 @@ from retain.models.churn.reasons.labels import (
 )
 from retain.models.churn.reasons.rules import OVERLAPS, topics
 
-TELCO = Path("/work/shared/datasets/telco-churn/Telco-Customer-Churn.csv.gz")
+TELCO = (
+    Path(__file__).resolve().parents[3].parent
+    / "shared"
+    / "datasets"
+    / "telco-churn"
+    / "Telco-Customer-Churn.csv.gz"
+)
 # The repeats the issue found, written out (not read from OVERLAPS): no customer's top three
 # may hold both of a pair.
 REPEATS = [
