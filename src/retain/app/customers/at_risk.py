@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from retain import targeting
 from retain.app.audit import service as audit
+from retain.app.auth.roles import Permission
 from retain.app.customers.schemas import AtRiskPage
 from retain.app.segments import service as segments
 from retain.errors import InvalidParameterError
-from retain.i18n import t
+from retain.i18n import get_language, t
 from retain.targeting import AtRiskQuery
 from retain.targeting.query import FILTER_FIELDS
 
@@ -89,19 +90,21 @@ def page(
 def export(
     session: Session,
     warehouse: LockedWarehouse,
-    query: AtRiskQuery,
+    params: Mapping[str, Any] | Iterable[tuple[str, Any]],
     *,
     settings: Settings,
     principal: Principal,
-    pii: bool,
-    lang: str | None,
 ) -> targeting.AtRiskExport:
-    """Every row of the query as CSV, audited (who exported which filters, how many rows)."""
+    """Every row the request ``params`` ask for as CSV, audited (who exported what, how many).
+
+    Contact details only for roles that may see them; words in the request's language.
+    """
+    query = resolve(params, settings=settings, session=session)
     found = targeting.export_at_risk(
         warehouse.con,
         query,
-        pii=pii,
-        lang=lang,
+        pii=principal.may(Permission.customers_pii),
+        lang=get_language(),
         tables=warehouse.reads.tables(),
         line=line_of(settings, query),
     )

@@ -140,18 +140,9 @@ def export_at_risk(
     warehouse: LockedWarehouseDep,
 ) -> StreamingResponse:
     """Every customer matching the filters as CSV (bulk export: analysts and admins only)."""
-    query = at_risk.resolve(params.values, settings=settings, session=session)
-    pii = principal.may(Permission.customers_pii)
-    export = at_risk.export(
-        session,
-        warehouse,
-        query,
-        settings=settings,
-        principal=principal,
-        pii=pii,
-        lang=get_language(),
+    return csv_response(
+        at_risk.export(session, warehouse, params.values, settings=settings, principal=principal)
     )
-    return csv_response(export)
 
 
 @router.get("/{customer_id:path}/scores", response_model=CustomerScores)

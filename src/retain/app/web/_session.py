@@ -23,6 +23,7 @@ __all__ = [
     "PageDenied",
     "PageElsewhere",
     "PageUser",
+    "check_csrf",
     "csrf_serializer",
     "forbidden",
     "page_user",
@@ -104,6 +105,12 @@ class PageElsewhere(Exception):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.url = url
+
+
+def check_csrf(principal: Principal, token: str) -> None:
+    """Refuse a dashboard form whose CSRF token is not the login session's (403)."""
+    if not principal.csrf_token or token != principal.csrf_token:
+        raise PermissionDeniedError(t("web.csrf_expired"), code="auth.csrf_failed")
 
 
 def require_page(

@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse
 from retain.app.auth import service as auth
 from retain.app.deps import SESSION_COOKIE, SessionDep
 from retain.app.web._page import page as _page
-from retain.app.web._session import PageUser, render
-from retain.errors import InvalidParameterError, PermissionDeniedError
+from retain.app.web._session import PageUser, check_csrf, render
+from retain.errors import InvalidParameterError
 from retain.i18n import t
 
 __all__ = ["router"]
@@ -38,8 +38,7 @@ def change_password(
     """Set a new password after proving the current one; this browser stays logged in."""
 
     def build() -> HTMLResponse:
-        if not principal.csrf_token or csrf != principal.csrf_token:
-            raise PermissionDeniedError(t("web.csrf_expired"), code="auth.csrf_failed")
+        check_csrf(principal, csrf)
         if new != repeat:
             raise InvalidParameterError(t("web.account_mismatch"), code="auth.password_mismatch")
         user = auth.get_user(session, user_id=principal.id)

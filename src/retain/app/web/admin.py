@@ -18,7 +18,7 @@ from retain.app.auth import service as auth
 from retain.app.auth.roles import Permission, Role
 from retain.app.deps import Principal, SessionDep
 from retain.app.web._page import page as _page
-from retain.app.web._session import render, require_page
+from retain.app.web._session import check_csrf, render, require_page
 from retain.errors import PermissionDeniedError
 from retain.i18n import format_datetime, t
 
@@ -32,11 +32,6 @@ AuditReader = Annotated[Principal, Depends(require_page(Permission.audit_read))]
 Csrf = Annotated[str, Form(max_length=500)]
 AUDIT_PAGE = 50
 """Audit entries per page."""
-
-
-def _check(principal: Principal, csrf: str) -> None:
-    if not principal.csrf_token or csrf != principal.csrf_token:
-        raise PermissionDeniedError(t("web.csrf_expired"), code="auth.csrf_failed")
 
 
 def _roles() -> list[str]:
@@ -85,7 +80,7 @@ def add_user(
     """Add a user (audited); back to the list."""
 
     def build() -> Any:
-        _check(principal, csrf)
+        check_csrf(principal, csrf)
         auth.create_user(
             session, email=email, role=role, password=password, name=name, actor=principal
         )
@@ -106,7 +101,7 @@ def set_active(
     """Deactivate a user (their logins end) or reactivate them (audited)."""
 
     def build() -> Any:
-        _check(principal, csrf)
+        check_csrf(principal, csrf)
         if user_id == principal.id and principal.kind == "user" and not active:
             raise PermissionDeniedError(t("web.admin_not_yourself"), code="auth.self_deactivate")
         user = auth.get_user(session, user_id=user_id)
@@ -159,7 +154,7 @@ def add_key(
     """Create a key (audited) and show it this once."""
 
     def build() -> HTMLResponse:
-        _check(principal, csrf)
+        check_csrf(principal, csrf)
         _, raw = auth.create_api_key(
             session, name=name, role=role, created_by=principal.name, actor=principal
         )
@@ -179,7 +174,7 @@ def revoke_key(
     """Revoke a key (audited): calls with it get 401 from now on."""
 
     def build() -> Any:
-        _check(principal, csrf)
+        check_csrf(principal, csrf)
         auth.revoke_api_key(session, key_id=key_id, actor=principal)
         return RedirectResponse("/admin/keys", status_code=303)
 

@@ -24,9 +24,8 @@ from retain.app.metrics import service as metrics
 from retain.app.segments import service as segments
 from retain.app.web._page import MISSING_COMMANDS
 from retain.app.web._page import page as _page
-from retain.app.web._session import render, require_page
-from retain.errors import PermissionDeniedError
-from retain.i18n import get_language, t
+from retain.app.web._session import check_csrf, render, require_page
+from retain.i18n import get_language
 from retain.models.churn.reasons.rules import RULES_BY_FAMILY
 from retain.targeting import AtRiskQuery
 
@@ -105,16 +104,8 @@ def at_risk_csv(
     """The filtered at-risk list as CSV (analysts and admins)."""
 
     def build() -> Any:
-        query = at_risk_service.resolve(request.query_params, settings=settings, session=session)
-        pii = principal.may(Permission.customers_pii)
         export = at_risk_service.export(
-            session,
-            warehouse,
-            query,
-            settings=settings,
-            principal=principal,
-            pii=pii,
-            lang=get_language(),
+            session, warehouse, request.query_params, settings=settings, principal=principal
         )
         return csv_response(export)
 
@@ -133,8 +124,7 @@ def save_segment(
     """Save the current filters as a named segment (form with CSRF token)."""
 
     def build() -> Any:
-        if csrf != principal.csrf_token:
-            raise PermissionDeniedError(t("web.csrf_expired"), code="auth.csrf_failed")
+        check_csrf(principal, csrf)
         query = AtRiskQuery.from_params(parse_qsl(filters))
         segment = segments.create(
             session, name=name.strip(), description="", query=query, actor=principal
