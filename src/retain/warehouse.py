@@ -388,6 +388,8 @@ def replace_scope(
 ) -> UpsertCounts:
     """Write ``rows`` to table ``name`` so each ``scope`` they carry holds exactly these rows.
 
+    Columns of the table that ``rows`` lacks are written as nulls.
+
     The table (created from its schema when absent) is merged by its schema key with
     :func:`upsert`, and stored rows of the same scope that ``rows`` lacks are deleted, all in
     one transaction on DuckDB and PostgreSQL: re-running a scoring run replaces it, other runs
@@ -396,11 +398,16 @@ def replace_scope(
     spec = get_table(name)
     create_tables(con, [name])
     schema = spec.ibis_schema()
-    if isinstance(rows, ir.Table):
-        typed = rows.select(*[rows[c].cast(schema[c]).name(c) for c in schema.names])
-    else:
+    if not isinstance(rows, ir.Table):
         frame = rows.to_pandas() if isinstance(rows, pa.Table) else rows
-        typed = ibis.memtable(frame[list(schema.names)], schema=schema)
+        present = [c for c in schema.names if c in frame.columns]
+        rows = ibis.memtable(frame[present], schema={c: schema[c] for c in present})
+    typed = rows.select(
+        *[
+            (rows[c] if c in rows.columns else ibis.null()).cast(schema[c]).name(c)
+            for c in schema.names
+        ]
+    )
     if backend_name(con) not in {"duckdb", "postgres"}:
         return upsert(con, name, typed, key=spec.key, prune=scope)
     staged = _tmp_name(name)

@@ -142,7 +142,8 @@ def test_features_outside_the_catalog_are_named() -> None:
     frame = pd.DataFrame({"Contract": ["Month-to-month"], "tenure": [2.0]})
     contrib = np.array([[0.7, 0.2, -1.0]])
     (reasons,) = reason_codes(contrib, frame)
-    assert [r.render("en") for r in reasons] == ["Contract: Month-to-month", "tenure: 2"]
+    # a feature with no label reads humanised (#17: no raw keys)
+    assert [r.render("en") for r in reasons] == ["Contract: Month-to-month", "Tenure: 2"]
 
 
 def test_customer_attributes_are_named_by_their_key() -> None:
@@ -152,10 +153,12 @@ def test_customer_attributes_are_named_by_their_key() -> None:
     contrib = np.array([[0.9, 0.5, 0.2, -1.0]])
     (reasons,) = reason_codes(contrib, frame)
     assert [r.key for r in reasons] == ["reasons.attribute"] * 3
+    # unlabelled keys read humanised; keys the shipped recipe labels name (IBM Telco's
+    # MonthlyCharges, tenure) read with those labels
     assert [r.render("ja") for r in reasons] == [
-        "会員_ランク: ゴールド",
-        "MonthlyCharges: 70.36",
-        "tenure: 3",
+        "会員 ランク: ゴールド",
+        "月額料金（USD）: 70.36",
+        "契約月数: 3",
     ]
     assert reasons_json_column(contrib, frame) == [reasons_json(reasons)]
     # With the model card's column -> key map, the key exactly as the business wrote it.
