@@ -88,6 +88,14 @@ class AtRiskPage:
     """The reference date of the line's latest scoring run, the one listed; None if none."""
 
 
+def _attach(table: ir.Table, source: ir.Table | None, columns: dict[str, str]) -> ir.Table:
+    """``table`` with ``columns`` of ``source`` joined by ``customer_id``, else typed nulls."""
+    if source is None:
+        return table.mutate(**{name: ibis.null(dtype) for name, dtype in columns.items()})
+    picked = source.select(_cid="customer_id", **{name: name for name in columns})
+    return table.left_join(picked, table.customer_id == picked._cid).drop("_cid")
+
+
 def _has(con: BaseBackend, name: str, tables: frozenset[str] | None) -> bool:
     return name in tables if tables is not None else wh.table_exists(con, name)
 
@@ -157,20 +165,10 @@ def scored_customers(
     else:
         churn = churn.filter(churn.as_of == ibis.literal(run))
     churn = without_churned(con, churn, line, now=now, tables=tables)
-    if _has(con, "clv_scores", tables):
-        clv = latest_clv_scores(con).select(
-            _cid="customer_id",
-            clv="clv",
-            currency="currency",
-            probability_alive="probability_alive",
-        )
-        churn = churn.left_join(clv, churn.customer_id == clv._cid).drop("_cid")
-    else:
-        churn = churn.mutate(
-            clv=ibis.null("float64"),
-            currency=ibis.null("string"),
-            probability_alive=ibis.null("float64"),
-        )
+    clv = latest_clv_scores(con) if _has(con, "clv_scores", tables) else None
+    churn = _attach(
+        churn, clv, {"clv": "float64", "currency": "string", "probability_alive": "float64"}
+    )
     return churn.mutate(at_risk_value=value_at_risk(churn.probability, churn.clv))
 
 
@@ -286,24 +284,18 @@ def at_risk_table(
         "probability_alive",
         "at_risk_value",
     )
-    if _has(con, "customers", tables):
-        cust = wh.read_table(con, "customers").select(
-            _cid="customer_id",
-            country="country",
-            acquisition_channel="acquisition_channel",
-            email="email",
-            phone="phone",
-            acquired_at="acquired_at",
-        )
-        table = table.left_join(cust, table.customer_id == cust._cid).drop("_cid")
-    else:
-        table = table.mutate(
-            country=ibis.null("string"),
-            acquisition_channel=ibis.null("string"),
-            email=ibis.null("string"),
-            phone=ibis.null("string"),
-            acquired_at=ibis.null("timestamp"),
-        )
+    customers = wh.read_table(con, "customers") if _has(con, "customers", tables) else None
+    table = _attach(
+        table,
+        customers,
+        {
+            "country": "string",
+            "acquisition_channel": "string",
+            "email": "string",
+            "phone": "string",
+            "acquired_at": "timestamp",
+        },
+    )
     return _filtered(con, table, query, pii=pii, run=run, tables=tables)
 
 
