@@ -155,6 +155,16 @@ class ServiceSettings(BaseModel):
         10 * 1024 * 1024, description="Request bodies above this many bytes get 413"
     )
     max_page_size: int = Field(500, description="Most rows one API page returns")
+    max_page_size_by_role: dict[str, int] = Field(
+        default_factory=lambda: {"agent": 50},
+        description="A lower page-size cap per role for the JSON at-risk list (agents work a "
+        "list, they do not copy it); roles not named get max_page_size",
+    )
+    list_pages_per_minute_by_role: dict[str, int] = Field(
+        default_factory=lambda: {"agent": 30, "analyst": 300},
+        description="JSON at-risk list pages one caller (user or API key) of a role may read per "
+        "minute before 429 with Retry-After; roles not named (admin) are not limited",
+    )
     login_window_seconds: int = Field(
         900,
         ge=1,
