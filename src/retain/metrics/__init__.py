@@ -11,7 +11,8 @@ engine aggregates counts, lifelines estimates, and the result is a pandas frame.
 - :func:`lifecycle` new / returning / resurrected / dormant / churned customers per period.
 - :func:`mrr_movements` MRR with new, expansion, contraction, churned and reactivation MRR,
   logo churn, gross and net revenue retention.
-- :func:`subscription_durations`, :func:`kaplan_meier`, :func:`survival_summary`,
+- :func:`subscription_durations` (subscribers), :func:`inactivity_durations` (shop customers,
+  churn = the line's inactivity rule), :func:`kaplan_meier`, :func:`survival_summary`,
   :func:`logrank_test` survival curves by segment.
 - :func:`order_activity`, :func:`event_activity`, :func:`subscription_activity` what counts
   as activity.
@@ -32,6 +33,7 @@ from retain.metrics.retention import PERIOD_COLUMNS, period_metrics
 from retain.metrics.subscriptions import MRR_COLUMNS, monthly_amount, mrr_movements
 from retain.metrics.survival import (
     LogRankResult,
+    inactivity_durations,
     kaplan_meier,
     logrank_test,
     subscription_durations,
@@ -49,6 +51,7 @@ __all__ = [
     "cohort_retention",
     "cohort_sizes",
     "event_activity",
+    "inactivity_durations",
     "kaplan_meier",
     "lifecycle",
     "logrank_test",

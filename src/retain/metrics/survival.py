@@ -1,7 +1,8 @@
 """Survival: Kaplan-Meier retention curves, median lifetime and log-rank tests by segment.
 
 The engine does the work that grows with the data: :func:`subscription_durations` reduces a
-subscriptions table to counts of identical ``(segment, duration, observed)`` rows. lifelines
+subscriptions table, and :func:`inactivity_durations` a shop's activity (completed orders or
+events), to counts of identical ``(segment, duration, observed)`` rows. lifelines
 does the estimation on those counts (``weights=``), which gives exactly the estimates it gives
 on the raw rows, since Kaplan-Meier and the log-rank test depend on the data only through the
 number of events and of subjects at risk at each time.
@@ -20,13 +21,15 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from retain.errors import InvalidParameterError
-from retain.facts import flag, require_columns, require_table
+from retain.facts import activity_rows, flag, require_columns, require_table
 from retain.i18n import t
-from retain.metrics._activity import paid_start
+from retain.metrics._activity import Activity, paid_start
 from retain.metrics._periods import as_datetime
+from retain.metrics.retention import _activity, _check_by, customer_groups
 
 __all__ = [
     "LogRankResult",
+    "inactivity_durations",
     "kaplan_meier",
     "logrank_test",
     "subscription_durations",
@@ -68,10 +71,7 @@ def subscription_durations(
     require_columns(subs, name="subscriptions", columns=("customer_id", "started_at", "ended_at"))
     names = [by] if isinstance(by, str) else list(by or ())
     require_columns(subs, name="subscriptions", columns=names)
-    if unit not in ("day", "week", "month"):
-        raise InvalidParameterError(
-            t("metrics.bad_choice", name="unit", choices="'day', 'week', 'month'", value=repr(unit))
-        )
+    _check_unit(unit)
     start = paid_start(subs)
     subs = subs.mutate(_start=start)
     subs = subs.filter(
@@ -92,22 +92,124 @@ def subscription_durations(
     ended = subs.ended_at.notnull() & (subs.ended_at <= limit)
     stop = ibis.ifelse(ended, subs.ended_at, limit)
     observed = flag(ended)
-    if unit == "month":
-        months = (stop.year() * 12 + stop.month()) - (subs._start.year() * 12 + subs._start.month())
-        # not yet a full month when the day (and time of day) has not come round again
-        s_day = subs._start.day() * 86_400 + _seconds_of_day(subs._start)
-        e_day = stop.day() * 86_400 + _seconds_of_day(stop)
-        duration = (months - ibis.ifelse(e_day < s_day, 1, 0)).cast("int64")
-    else:
-        seconds = stop.epoch_seconds() - subs._start.epoch_seconds()
-        days = (seconds // 86_400).cast("int64")
-        duration = days if unit == "day" else (days // 7).cast("int64")
+    duration = _elapsed(subs._start, stop, unit)
     rows = subs.select(
         *[subs[n].cast("string").name(n) for n in names], duration=duration, observed=observed
     )
     return (
         rows.group_by([*names, "duration", "observed"])
         .agg(n=rows.count())
+        .order_by([*names, "duration", "observed"])
+    )
+
+
+def _check_unit(unit: str) -> None:
+    if unit not in ("day", "week", "month"):
+        raise InvalidParameterError(
+            t("metrics.bad_choice", name="unit", choices="'day', 'week', 'month'", value=repr(unit))
+        )
+
+
+def _elapsed(
+    start: ir.TimestampValue, stop: ir.TimestampValue, unit: DurationUnit
+) -> ir.IntegerValue:
+    """Whole ``unit``s from ``start`` to ``stop`` (calendar months for ``month``)."""
+    if unit == "month":
+        months = (stop.year() * 12 + stop.month()) - (start.year() * 12 + start.month())
+        # not yet a full month when the day (and time of day) has not come round again
+        s_day = start.day() * 86_400 + _seconds_of_day(start)
+        e_day = stop.day() * 86_400 + _seconds_of_day(stop)
+        return (months - ibis.ifelse(e_day < s_day, 1, 0)).cast("int64")
+    seconds = stop.epoch_seconds() - start.epoch_seconds()
+    days = (seconds // 86_400).cast("int64")
+    return days if unit == "day" else (days // 7).cast("int64")
+
+
+def inactivity_durations(
+    orders: ir.Table | None,
+    *,
+    horizon_days: int,
+    activity: Activity | None = None,
+    unit: DurationUnit = "month",
+    as_of: dt.datetime | dt.date | str | None = None,
+    customers: ir.Table | None = None,
+    by: str | Sequence[str] | None = None,
+) -> ir.Table:
+    """Time to churn of shop customers as counts: ``by..., duration, observed, n``.
+
+    A shop has no contract to end, so churn is the line's inactivity rule (``[[churn]]
+    horizon_days`` H, as in :func:`retain.features.churn_labels` and :func:`lifecycle`): a
+    customer churns when H days pass without activity. Their lifetime starts at their first
+    activity and ends H days after the last activity before the first gap longer than H (the
+    moment the rule declares them churned; a later comeback does not undo this first churn). A
+    customer whose last activity is within H days before ``as_of`` has not churned yet: censored
+    at ``as_of``. So every observed lifetime is at least H.
+
+    Parameters
+    ----------
+    orders
+        The ``orders`` table (activity = a completed order), or ``None`` with ``activity``.
+    horizon_days
+        H, the days without activity after which a customer has churned.
+    activity
+        :func:`~retain.metrics.order_activity` or :func:`~retain.metrics.event_activity`
+        (subscriptions have an end: use :func:`subscription_durations`).
+    unit
+        ``day``, ``week`` or ``month``, as :func:`subscription_durations`.
+    as_of
+        End of observation (UTC); activity after it is ignored. Default: the latest activity.
+    customers, by
+        Split by customer columns or keys of their JSON ``attributes``, checked as
+        :func:`~retain.metrics.period_metrics` checks them (an unknown name is an error that
+        lists what exists). Customers missing from ``customers`` fall in a ``NULL`` group.
+    """
+    bad = isinstance(horizon_days, bool) or not isinstance(horizon_days, int)  # type: ignore[redundant-expr]
+    if bad or horizon_days <= 0:
+        raise InvalidParameterError(
+            t("metrics.bad_horizon", value=repr(horizon_days)), hint=t("metrics.bad_horizon_hint")
+        )
+    _check_unit(unit)
+    names = _check_by(by, customers)
+    act = _activity(orders, activity)
+    if act.kind == "subscriptions":
+        raise InvalidParameterError(
+            t("metrics.survival_needs_shop"), hint=t("metrics.survival_needs_shop_hint")
+        )
+    (rows,) = (
+        activity_rows(orders=act.table, events=None, kind="orders")
+        if act.kind == "orders"
+        else activity_rows(orders=None, events=act.table, kind="events", event_names=act.names)
+    )
+    rows = rows.select(customer_id=rows.customer_id.cast("string"), at=rows.at)
+    cutoff = as_datetime(as_of, "as_of")
+    if cutoff is None:
+        rows = rows.cross_join(rows.aggregate(_as_of=rows.at.max()))
+    else:
+        rows = rows.filter(rows.at <= ibis.timestamp(cutoff))
+        rows = rows.mutate(_as_of=ibis.timestamp(cutoff))
+    horizon = ibis.interval(days=horizon_days)
+    w = ibis.window(group_by="customer_id", order_by="at")
+    rows = rows.mutate(_next=rows.at.lead().over(w))
+    # the gap after this activity is longer than H: churned H days after it
+    lapse = ibis.ifelse(
+        rows._next.isnull(), rows._as_of - horizon > rows.at, rows._next - horizon > rows.at
+    )
+    lives = rows.group_by("customer_id").agg(
+        _first=rows.at.min(),
+        _as_of=rows._as_of.max(),
+        _last=rows.at.min(where=lapse),
+    )
+    churned = lives._last.notnull()
+    stop = ibis.ifelse(churned, lives._last + horizon, lives._as_of)
+    lives = lives.mutate(duration=_elapsed(lives._first, stop, unit), observed=flag(churned))
+    if names:
+        assert customers is not None
+        groups = customer_groups(customers, names)
+        lives = lives.left_join(groups, "customer_id").select(*lives.columns, *names)
+    out = lives.select(*names, "duration", "observed")
+    return (
+        out.group_by([*names, "duration", "observed"])
+        .agg(n=out.count())
         .order_by([*names, "duration", "observed"])
     )
 
