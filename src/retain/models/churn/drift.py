@@ -1,8 +1,11 @@
 """Drift between training and scoring: population stability index (PSI) per feature and of scores.
 
 At training time :func:`reference_profile` records, for each feature, the bins of its
-distribution at the latest reference date (deciles for numbers, the most common values for
-categories, a bin for missing values) and the same for the model's scores. At scoring time
+distribution (deciles for numbers, the most common values for categories, a bin for missing
+values) and the same for the model's scores, among the customers the model is first scored on:
+the day after the data ends (a snapshot: its own date). Profiling the latest *labelled* date
+instead, a horizon earlier, compared customers a horizon younger with those scored, and flagged
+tenure on CDNOW (PSI 8.17) for a model scored the day it was trained. At scoring time
 :func:`drift_report` puts the new data into the same bins and computes
 
     PSI = sum_i (new_i - ref_i) * ln(new_i / ref_i)

@@ -42,6 +42,7 @@ __all__ = [
     "risk_band",
     "score_customers",
     "score_frame",
+    "scoring_frame",
 ]
 
 
@@ -206,6 +207,29 @@ def score_frame(
     return out
 
 
+def scoring_frame(
+    sources: Sources,
+    *,
+    as_of: pd.Timestamp,
+    definition: ChurnDefinition,
+    attributes: list[AttributeFeature],
+    p_alive: bool,
+) -> pd.DataFrame:
+    """The features of every customer at risk at ``as_of``, as scoring builds them.
+
+    Training calls it too, at the date the model will first be scored, so that the drift
+    reference describes the very population scoring sees (:mod:`~retain.models.churn.drift`).
+    """
+    frame = feature_snapshot(
+        sources, as_of=as_of, definition=definition, attributes=attributes
+    ).to_pandas()
+    if p_alive:
+        frame, note = add_p_alive(frame, horizon_days=definition.horizon_days)
+        if note:
+            frame["p_alive"] = np.nan
+    return frame
+
+
 def score_customers(
     con_or_tables: SourceLike,
     registered: RegisteredModel,
@@ -231,14 +255,14 @@ def score_customers(
         else data_window(sources).end.normalize() + pd.Timedelta(days=1)
     )
     attributes = [AttributeFeature.from_dict(a) for a in card.get("attributes", [])]
-    frame = feature_snapshot(
-        sources, as_of=when, definition=definition, attributes=attributes
-    ).to_pandas()
     names = [f["name"] for f in card["features"]]
-    if "p_alive" in names:
-        frame, note = add_p_alive(frame, horizon_days=definition.horizon_days)
-        if note:
-            frame["p_alive"] = np.nan
+    frame = scoring_frame(
+        sources,
+        as_of=when,
+        definition=definition,
+        attributes=attributes,
+        p_alive="p_alive" in names,
+    )
     # An all-empty column has no kind of its own (an absent table); drift shows it instead.
     expected = {f["name"]: f["kind"] for f in card["features"]}
     kinds = [

@@ -34,6 +34,7 @@ from retain.models.churn.registry import (
     library_versions,
     new_version,
 )
+from retain.models.churn.scoring import scoring_frame
 
 __all__ = ["RISK_BANDS", "TrainedModel", "feature_columns", "train_model"]
 
@@ -134,6 +135,43 @@ def _champion_card(result: Backtest | None, chosen: str) -> dict[str, Any]:
     order = {c: i for i, c in enumerate(CANDIDATES)}
     candidates.sort(key=lambda row: order.get(str(row.get("candidate")), len(order)))
     return {**result.champion, "candidates": candidates}
+
+
+def _drift_reference(
+    sources: Sources,
+    model: ChurnClassifier | ChurnChampion,
+    *,
+    definition: ChurnDefinition,
+    attributes: list[AttributeFeature],
+    features: list[str],
+    latest: pd.DataFrame,
+    snapshot: bool,
+    origin: pd.Timestamp,
+) -> dict[str, Any]:
+    """The drift reference: the population the model will be scored on, at its origin.
+
+    The latest labelled date lies a horizon before the data's end, so customers there are
+    younger by that horizon than at the scoring date: on CDNOW, whose customers all arrived in
+    one quarter, tenure_days then read PSI 8.17 ("shift") for a model scored the day it was
+    trained. Profiling the features at the date scoring defaults to (the day after the data
+    ends) compares like with like: a fresh model reads stable, and scoring after new data
+    arrives measures what changed since training. A snapshot (``latest`` given) is scored at
+    its own date (``snapshot``), so its latest labelled rows are the reference; so are they
+    when no customer is at risk at the origin.
+    """
+    frame, as_of = latest, pd.Timestamp(latest["as_of"].iloc[0])
+    if not snapshot:
+        current = scoring_frame(
+            sources,
+            as_of=origin,
+            definition=definition,
+            attributes=attributes,
+            p_alive="p_alive" in features,
+        )
+        if len(current):
+            frame, as_of = current, origin
+    scores = model.predict_proba(frame[features])[:, 1]
+    return {**reference_profile(frame[features], scores), "as_of": as_of.date().isoformat()}
 
 
 def train_model(
@@ -248,6 +286,17 @@ def train_model(
         for name, q in RISK_BANDS.items()
     }
     kinds = [_kind(panel[c]) for c in features]
+    step("drift reference")
+    reference = _drift_reference(
+        sources,
+        model,
+        definition=definition,
+        attributes=attributes,
+        features=features,
+        latest=latest,
+        snapshot=snapshot,
+        origin=window.end.normalize() + pd.Timedelta(days=1),
+    )
     card: ModelCard = {
         "version": new_version(),
         "kind": "churn",
@@ -282,6 +331,6 @@ def train_model(
         "notes": notes,
         "training_seconds": round(time.perf_counter() - started, 2),
         "libraries": library_versions(),
-        "reference": reference_profile(latest[features], scores),
+        "reference": reference,
     }
     return TrainedModel(model, card, result)
