@@ -220,7 +220,7 @@ def scoring_frame(
     Training calls it too, at the date the model will first be scored, so that the drift
     reference describes the very population scoring sees (:mod:`~retain.models.churn.drift`).
     """
-    frame = feature_snapshot(
+    frame: pd.DataFrame = feature_snapshot(
         sources, as_of=as_of, definition=definition, attributes=attributes
     ).to_pandas()
     if p_alive:
