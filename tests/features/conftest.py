@@ -132,9 +132,21 @@ def tiny_business() -> dict[str, pd.DataFrame]:
             ],
         }
     )
+    # Units: a's o1 3 (two lines), o2 1, o3 3 (4 bought, 1 returned), o6 9 (after as_of);
+    # b's o4 5; c's o5 has no lines; d's o7 1.
+    order_lines = pd.DataFrame(
+        {
+            "order_id": ["o1", "o1", "o2", "o3", "o3", "o4", "o6", "o7"],
+            "line_no": [1, 2, 1, 1, 2, 1, 1, 1],
+            "product_id": ["p1", "p2", "p1", "p3", "p3", "p2", "p1", "p1"],
+            "quantity": [1, 2, 1, 4, -1, 5, 9, 1],
+            "unit_price": [4.0, 3.0, 25.0, 7.5, 7.5, 10.0, 15.0 / 9, 9.0],
+        }
+    )
     return {
         "customers": customers,
         "orders": orders,
+        "order_lines": order_lines,
         "events": events,
         "subscriptions": subscriptions,
         "interactions": interactions,

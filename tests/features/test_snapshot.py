@@ -44,6 +44,9 @@ def test_hand_computed_values(business: dict[str, pd.DataFrame]) -> None:
     assert a.mean_days_between_orders == pytest.approx(77 / 2)
     assert a.revenue_total == pytest.approx(60.0)
     assert a.discount_share == pytest.approx(5 / 65)
+    # a's baskets: 3, 1 and 3 units (o3 nets a returned unit); o6's 9 units are after as_of.
+    assert a.units_per_order == pytest.approx(7 / 3)
+    assert a.units_90d == 4 and a.largest_order_units == 3
     # a complained twice (T1 resolved 2 days later, T2 open since 2024-03-10 = 22 days).
     assert a.complaints_total == 2 and a.complaints_unresolved == 1 and a.tickets_open == 1
     assert a.oldest_open_ticket_days == pytest.approx(22.0)
@@ -76,6 +79,10 @@ def test_hand_computed_values(business: dict[str, pd.DataFrame]) -> None:
     # c: one order in Feb 2023, nothing since.
     assert c.days_since_last_order == pytest.approx(425.0) and c.tenure_days == pytest.approx(456.0)
     assert math.isnan(c.days_since_last_event)
+    # c's order has no lines: no basket to average, and no units in the last 90 days.
+    assert math.isnan(c.units_per_order) and math.isnan(c.largest_order_units)
+    assert c.units_90d == 0
+    assert b.units_per_order == 5 and b.units_90d == 5 and b.largest_order_units == 5
 
 
 def _future_rows(tables: dict[str, pd.DataFrame], when: pd.Timestamp) -> dict[str, pd.DataFrame]:
@@ -117,6 +124,12 @@ def _future_rows(tables: dict[str, pd.DataFrame], when: pd.Timestamp) -> dict[st
             "contract_ends_at": None,
         },
     }
+    # The new order's lines, and one more line on a's order o6, placed after as_of.
+    lines = [
+        {"order_id": "f1", "line_no": 1, "product_id": "p9", "quantity": 40, "unit_price": 2.5},
+        {"order_id": "o6", "line_no": 2, "product_id": "p9", "quantity": 7, "unit_price": 1.0},
+    ]
+    out["order_lines"] = pd.concat([out["order_lines"], pd.DataFrame(lines)], ignore_index=True)
     for name, row in extra.items():
         out[name] = pd.concat([out[name], pd.DataFrame([row])], ignore_index=True)
     # T2 gets resolved and b's subscription ends, both after as_of.
@@ -154,6 +167,7 @@ def test_data_just_before_as_of_does_change_features(business: dict[str, pd.Data
     before = _snap(business)
     after = _snap(_future_rows(business, pd.Timestamp(AS_OF) - pd.Timedelta(minutes=1)))
     assert after.loc["c", "orders_total"] == before.loc["c", "orders_total"] + 1
+    assert after.loc["c", "units_90d"] == 40 and after.loc["c", "largest_order_units"] == 40
     assert after.loc["a", "payment_failures_90d"] == 1
     assert after.loc["a", "tickets_open"] == 0
 

@@ -42,6 +42,13 @@ FEATURES: tuple[Feature, ...] = (
     _f("revenue_prev_90d", "spend", "Revenue in the 90 days before those."),
     _f("revenue_change_pct", "spend", "Change of revenue, last 90 days vs the 90 before, in %."),
     _f("average_order_value", "spend", "Average completed order amount."),
+    _f(
+        "units_per_order",
+        "basket",
+        "Average units per completed order (order_lines quantities, returned units netted).",
+    ),
+    _f("units_90d", "basket", "Units in completed orders in the 90 days before as_of."),
+    _f("largest_order_units", "basket", "Units in the largest completed order before as_of."),
     _f("discount_share", "discount", "Discounts as a share of list value (amount + discount)."),
     _f("discounted_order_share", "discount", "Share of orders that carried a discount."),
     _f("returns_total", "returns", "Orders returned before as_of."),

@@ -156,6 +156,40 @@ def _orders(sources: Sources, clock: Clock) -> _Part | None:
     )
 
 
+def _basket(sources: Sources, clock: Clock) -> _Part | None:
+    """Units per completed order before ``as_of``, from ``order_lines`` joined to their orders.
+
+    A line has no time of its own: it is timed by its order, so a line of an order placed on
+    or after ``as_of`` is never read. Units are summed per order first (returned units, as
+    negative quantities, net out); orders without lines are left out of the averages.
+    """
+    lines, orders = sources.order_lines, sources.orders
+    if lines is None or orders is None:
+        return None
+    per_order = lines.group_by(_b_order=lines.order_id).aggregate(
+        _b_units=lines.quantity.cast("float64").sum()
+    )
+    o = orders.filter(clock.before(orders.ordered_at) & is_completed(orders))
+    j = o.inner_join(per_order, o.order_id == per_order._b_order)
+    units = j._b_units
+    agg = j.group_by(_k_basket=j.customer_id).aggregate(
+        _b_total=units.sum(),
+        _b_orders=j.count(),
+        units_90d=units.sum(where=clock.within(j.ordered_at, 90)),
+        largest_order_units=units.max(),
+    )
+    return _Part(
+        agg,
+        "_k_basket",
+        {
+            "units_per_order": _ratio(agg._b_total, agg._b_orders),
+            "units_90d": agg.units_90d.fill_null(0.0),
+            "largest_order_units": agg.largest_order_units,
+        },
+        zero=("units_90d",),
+    )
+
+
 def _events(sources: Sources, clock: Clock) -> _Part | None:
     events = sources.events
     if events is None:
@@ -380,7 +414,7 @@ def _customers(
     )
 
 
-_PARTS = (_orders, _events, _interactions, _tickets, _subscriptions)
+_PARTS = (_orders, _basket, _events, _interactions, _tickets, _subscriptions)
 
 
 def feature_snapshot(

@@ -35,6 +35,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "events": ("customer_id", "occurred_at", "name"),
     "subscriptions": ("customer_id", "plan", "started_at", "ended_at"),
     "interactions": ("customer_id", "occurred_at", "kind"),
+    "order_lines": ("order_id", "quantity"),
 }
 """The canonical tables features read, each with the columns it must have."""
 
@@ -54,6 +55,8 @@ class Sources:
     events: ir.Table | None = None
     subscriptions: ir.Table | None = None
     interactions: ir.Table | None = None
+    order_lines: ir.Table | None = None
+    """The products of each order; timed by their order (basket-size features)."""
     warehouse: BaseBackend | None = field(default=None, compare=False, repr=False)
     """The connection the tables came from; ``None`` for frames. Results are written only here."""
 

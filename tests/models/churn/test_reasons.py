@@ -351,3 +351,60 @@ def test_groups_that_mix_families_or_do_not_fit_are_refused() -> None:
         reasons_json_array(contrib[:, :3], sub, groups=mixed)
     with pytest.raises(InvalidParameterError, match="contribution"):
         reasons_json_array(contrib[:, :5], sub, groups=np.array([0, 1, 2]))
+
+
+def test_a_customer_no_family_explains_is_given_the_base_rate() -> None:
+    """The floor removed every family, yet the risk is high: say that most such customers leave."""
+    frame = pd.DataFrame(
+        {"orders_total": [1.0, 1.0, 1.0], "tenure_days": [400.0, np.nan, 400.0]},
+    )
+    # Log-odds 2.0 (88 %), 2.0 without a tenure, and -1.0 (27 %: "most ... leave" would be false).
+    contrib = np.array([[0.1, 0.1, 1.8], [0.1, 0.1, 1.8], [0.1, 0.1, -1.2]])
+    per_row = reason_codes(contrib, frame, min_contribution=0.2)
+    assert [[r.key for r in rs] for rs in per_row] == [
+        ["reasons.base_rate_tenure"],
+        ["reasons.base_rate"],
+        [],
+    ]
+    assert per_row[0][0].params == {"pct": 88, "days": 400}
+    assert per_row[0][0].contribution == pytest.approx(1.8)  # the model's base rate
+    assert reasons_json_column(contrib, frame, min_contribution=0.2) == [
+        reasons_json(r) for r in per_row
+    ]
+    assert per_row[0][0].render("en") == (
+        "most customers like this one leave: 88% of customers with this history churned"
+        " (a customer for 400 days)"
+    )
+    for lang in ("ja", "ko"):
+        assert "88" in per_row[1][0].render(lang) and "400" in per_row[0][0].render(lang)
+    # A family over the floor is a reason; the base rate is only for rows left without one.
+    (reasons,) = reason_codes(contrib[:1], frame[:1], min_contribution=0.05)
+    assert [r.key for r in reasons] == ["reasons.single_order"]
+
+
+def test_the_payment_reason_reads_the_60_day_failures() -> None:
+    """The demo plants failures that weigh for 60 days; the reason counts those."""
+    frame = pd.DataFrame(
+        {
+            "payment_failures_60d": [2.0, 0.0],
+            "payment_failures_90d": [3.0, 1.0],
+            "days_since_payment_failure": [12.0, 75.0],
+        }
+    )
+    contrib = np.array([[0.5, 0.2, 0.1, -3.0], [0.5, 0.2, 0.1, -3.0]])
+    (recent,), (older,) = reason_codes(contrib, frame)
+    assert (recent.key, recent.params) == ("reasons.payment_failed_60d", {"n": 2, "days": 12})
+    assert recent.render("en") == "2 failed payment(s) in the last 60 days, the latest 12 days ago"
+    assert (older.key, older.params) == ("reasons.payment_failed", {"n": 1, "days": 75})
+    assert reasons_json_column(contrib, frame) == [reasons_json([recent]), reasons_json([older])]
+
+
+def test_basket_size_is_a_reason() -> None:
+    frame = pd.DataFrame(
+        {"units_per_order": [1.2], "units_90d": [0.0], "largest_order_units": [2.0]}
+    )
+    (reasons,) = reason_codes(np.array([[0.3, 0.2, 0.0, -2.0]]), frame)
+    assert [(r.key, r.params) for r in reasons] == [
+        ("reasons.basket_units", {"units": 1, "largest": 2})
+    ]
+    assert "2" in reasons[0].render("ja") and "2" in reasons[0].render("ko")

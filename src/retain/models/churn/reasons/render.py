@@ -17,6 +17,7 @@ import pandas as pd
 
 from retain.models.churn.reasons.families import family_sums
 from retain.models.churn.reasons.rules import (
+    BASE_RATE,
     RULES_BY_FAMILY,
     Condition,
     Int,
@@ -24,6 +25,7 @@ from retain.models.churn.reasons.rules import (
     Str,
     fallback_reason,
     read_number,
+    risk_columns,
     topics,
     value_text,
 )
@@ -109,6 +111,7 @@ def reason_codes(
     order = np.argsort(-sums, axis=1)
     records: list[dict[str, Any]] = features.to_dict(orient="records")  # type: ignore[assignment]
     out: list[list[Reason]] = []
+    risk: dict[str, np.ndarray] | None = None  # computed once, if a row needs the base rate
     for i, row in enumerate(records):
         reasons: list[Reason] = []
         said = 0  # the topics (rules.OVERLAPS) of the reasons given so far
@@ -126,5 +129,10 @@ def reason_codes(
                 continue
             said |= topic
             reasons.append(Reason(rendered[0], rendered[1], value))
+        if not reasons and top > 0:
+            risk = risk if risk is not None else risk_columns(contributions)
+            base = rule_reason(BASE_RATE, {**row, **{k: float(v[i]) for k, v in risk.items()}})
+            if base is not None:
+                reasons.append(Reason(base[0], base[1], float(contributions[i, -1])))
         out.append(reasons)
     return out

@@ -26,6 +26,7 @@ import numpy as np
 from retain.features.attributes import ATTRIBUTE_PREFIX
 
 __all__ = [
+    "BASE_RATE",
     "FALLBACK_KEYS",
     "OVERLAPS",
     "PROFILE",
@@ -39,6 +40,7 @@ __all__ = [
     "Variant",
     "fallback_reason",
     "read_number",
+    "risk_columns",
     "topics",
     "value_text",
 ]
@@ -252,6 +254,15 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "payment",
         (
+            # The demo plants failures that weigh on churn for 60 days, and the 60-day count
+            # is the payment feature the model leans on; the 90-day wording stays for the
+            # failures 61-90 days old (and for models trained before the 60-day count).
+            variant(
+                "reasons.payment_failed_60d",
+                nonzero("payment_failures_60d"),
+                n=Int("payment_failures_60d"),
+                days=Int("days_since_payment_failure"),
+            ),
             variant(
                 "reasons.payment_failed",
                 nonzero("payment_failures_90d"),
@@ -316,6 +327,18 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule("spend", (_fell("reasons.spend_down", "revenue_change_pct"),)),
+    Rule(
+        "basket",
+        (
+            variant(
+                "reasons.basket_units",
+                present("units_per_order"),
+                present("largest_order_units"),
+                units=Int("units_per_order"),
+                largest=Int("largest_order_units"),
+            ),
+        ),
+    ),
     Rule(
         "discount",
         (
@@ -391,6 +414,41 @@ RULES: tuple[Rule, ...] = (
 """Every family with its own wording, in no particular order (the contributions rank them)."""
 
 RULES_BY_FAMILY: dict[str, Rule] = {rule.family: rule for rule in RULES}
+
+RISK_LOG_ODDS = "_risk_log_odds"
+RISK_PCT = "_risk_pct"
+"""The columns :func:`risk_columns` adds for :data:`BASE_RATE` (never features)."""
+
+BASE_RATE = Rule(
+    "base_rate",
+    (
+        variant(
+            "reasons.base_rate_tenure",
+            above(RISK_LOG_ODDS, 0),
+            present("tenure_days"),
+            pct=Int(RISK_PCT),
+            days=Int("tenure_days"),
+        ),
+        variant("reasons.base_rate", above(RISK_LOG_ODDS, 0), pct=Int(RISK_PCT)),
+    ),
+)
+"""The reason of a customer whom no family explains (every one under the reason floor).
+
+Such a customer is at risk because most customers with a history like theirs leave: the
+model's base rate, moved a little by every feature. Said only where the risk is over 50 %
+("most ... leave" must be true), with the tenure where there is one. Both paths give it to a
+row left without reasons, with the model's bias (its base rate) as the contribution.
+"""
+
+
+def risk_columns(contributions: np.ndarray) -> dict[str, np.ndarray]:
+    """Each row's log-odds of churn (the contributions summed) and that risk in percent.
+
+    Both paths call this on the same matrix, so their sums (and percentages) are the same.
+    """
+    log_odds = np.asarray(contributions, dtype=np.float64).sum(axis=1)
+    return {RISK_LOG_ODDS: log_odds, RISK_PCT: 100.0 / (1.0 + np.exp(-log_odds))}
+
 
 PROFILE = ("country", "language", "acquisition_channel")
 """Profile columns: each has its own message key, ``reasons.<column>``, with the value."""

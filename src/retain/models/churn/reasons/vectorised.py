@@ -19,10 +19,12 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from retain.models.churn.reasons._kernels import SPECIAL, pick, write
 from retain.models.churn.reasons.families import family_sums
 from retain.models.churn.reasons.rules import (
+    BASE_RATE,
     RULES_BY_FAMILY,
     Condition,
     Int,
@@ -30,10 +32,11 @@ from retain.models.churn.reasons.rules import (
     Str,
     fallback_reason,
     read_number,
+    risk_columns,
     topics,
     value_text,
 )
-from retain.models.churn.reasons.storage import json_float
+from retain.models.churn.reasons.storage import Reason, json_float, reasons_json
 
 __all__ = ["reasons_json_array", "reasons_json_column"]
 
@@ -396,10 +399,37 @@ def reasons_json_array(
         n * (2 + 80 * min(width, 3)),
     )
     if offsets[-1] < 2**31:
-        return pa.StringArray.from_buffers(
+        out: pa.Array = pa.StringArray.from_buffers(
             n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)
         )
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    else:
+        out = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    return _with_base_rate(out, n_picks == 0 if width else no, contributions, features)
+
+
+def _with_base_rate(
+    out: pa.Array, empty: np.ndarray, contributions: np.ndarray, features: pd.DataFrame
+) -> pa.Array:
+    """``out`` with :data:`.rules.BASE_RATE` written for the rows left without reasons."""
+    rows = np.flatnonzero(empty)
+    if not len(rows):
+        return out
+    sub = features.iloc[rows].reset_index(drop=True)
+    for name, column in risk_columns(contributions).items():
+        sub[name] = column[rows]
+    found = np.zeros(len(rows), dtype=bool)
+    texts = np.full(len(rows), None, dtype=object)
+    bias = contributions[rows, -1]
+    for key, mask, params in _variants(BASE_RATE, _Columns(sub)):
+        for r in np.flatnonzero(mask & ~found).tolist():
+            values = {name: int(col[r]) for name, col in params if isinstance(col, np.ndarray)}
+            texts[r] = reasons_json([Reason(key, values, float(bias[r]))])
+        found |= mask
+    if not found.any():
+        return out
+    replace = np.zeros(len(out), dtype=bool)
+    replace[rows[found]] = True
+    return pc.replace_with_mask(out, pa.array(replace), pa.array(texts[found].tolist(), out.type))
 
 
 def reasons_json_column(
