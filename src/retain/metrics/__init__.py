@@ -7,7 +7,8 @@ engine aggregates counts, lifelines estimates, and the result is a pandas frame.
 
 - :func:`period_metrics` customers at start/end, new, lost, reactivated, churn rate, CRR,
   repeat purchase rate, purchase frequency, average order value, revenue per customer.
-- :func:`cohort_retention` acquisition cohorts (logo and revenue; classic and unbounded).
+- :func:`cohort_retention` acquisition cohorts (logo and revenue; classic and unbounded), and
+  :func:`cohort_customers`, the customers behind one cell.
 - :func:`lifecycle` new / returning / resurrected / dormant / churned customers per period.
 - :func:`mrr_movements` MRR with new, expansion, contraction, churned and reactivation MRR,
   logo churn, gross and net revenue retention.
@@ -27,7 +28,12 @@ from retain.metrics._activity import (
     subscription_activity,
 )
 from retain.metrics._periods import PERIODS
-from retain.metrics.cohorts import COHORT_COLUMNS, cohort_retention, cohort_sizes
+from retain.metrics.cohorts import (
+    COHORT_COLUMNS,
+    cohort_customers,
+    cohort_retention,
+    cohort_sizes,
+)
 from retain.metrics.lifecycle import LIFECYCLE_STAGES, lifecycle
 from retain.metrics.retention import PERIOD_COLUMNS, period_metrics
 from retain.metrics.subscriptions import MRR_COLUMNS, monthly_amount, mrr_movements
@@ -48,6 +54,7 @@ __all__ = [
     "PERIOD_COLUMNS",
     "Activity",
     "LogRankResult",
+    "cohort_customers",
     "cohort_retention",
     "cohort_sizes",
     "event_activity",

@@ -11,10 +11,16 @@ PostHog and Amplitude offer them:
 Revenue cohorts sum net revenue (returns subtracted) of the cohort's customers in period k;
 ``cumulative_revenue_per_customer`` divides the running total by the cohort size ("when do
 higher-revenue cohorts appear").
+
+``customers`` and ``by`` split every cohort by customer columns or attribute keys (checked as
+:func:`~retain.metrics.period_metrics` checks them). :func:`cohort_customers` lists the
+customers behind one cell: as many as the cell's ``active``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import ibis
@@ -24,10 +30,16 @@ from retain.errors import InvalidParameterError
 from retain.facts import net_revenue, require_table
 from retain.i18n import t
 from retain.metrics._activity import Activity
-from retain.metrics._periods import PeriodLike, calendar, period_spec
-from retain.metrics.retention import _activity
+from retain.metrics._periods import PeriodLike, PeriodSpec, as_datetime, calendar, period_spec
+from retain.metrics.retention import (
+    _NULL_GROUP,
+    _activity,
+    _check_by,
+    _with_groups,
+    customer_groups,
+)
 
-__all__ = ["COHORT_COLUMNS", "cohort_retention", "cohort_sizes"]
+__all__ = ["COHORT_COLUMNS", "cohort_customers", "cohort_retention", "cohort_sizes"]
 
 COHORT_COLUMNS: tuple[str, ...] = (
     "cohort",
@@ -62,6 +74,18 @@ def _first_periods(act: Activity, period: PeriodLike, tz: str) -> tuple[ir.Table
     return pairs, span
 
 
+def _groups(
+    customers: ir.Table | None, by: str | Sequence[str] | None
+) -> tuple[ir.Table | None, list[str], list[str]]:
+    """Customer groups under internal names, the public names and the internal ones."""
+    public = _check_by(by, customers)
+    if not public or customers is None:
+        return None, [], []
+    names = [f"_by{i}" for i in range(len(public))]  # never clash with the cohort columns
+    groups = customer_groups(customers, public)
+    return groups.rename(dict(zip(names, public, strict=True))), public, names
+
+
 def cohort_sizes(
     orders: ir.Table | None,
     *,
@@ -87,6 +111,8 @@ def cohort_retention(
     mode: Literal["classic", "unbounded"] = "classic",
     activity: Activity | None = None,
     tz: str = "UTC",
+    customers: ir.Table | None = None,
+    by: str | Sequence[str] | None = None,
 ) -> ir.Table:
     """The cohort matrix: acquisition cohort x periods since acquisition.
 
@@ -107,22 +133,31 @@ def cohort_retention(
         What makes a customer active (default: a completed order).
     tz
         IANA time zone in which periods are cut.
+    customers, by
+        Split each cohort by customer columns or keys of their JSON ``attributes``; an unknown
+        name is an error listing what exists. Customers missing from ``customers`` fall in a
+        ``NULL`` group.
 
     Returns
     -------
     ibis.Table
-        :data:`COHORT_COLUMNS`: one row per cohort and every ``period_index`` from 0 up to the
-        last period with data (cells without activity hold 0), ordered by cohort and index.
+        The ``by`` columns then :data:`COHORT_COLUMNS`: one row per (group and) cohort and every
+        ``period_index`` from 0 up to the last period with data (cells without activity hold
+        0), ordered by group, cohort and index.
     """
     _choice("kind", kind, ("logo", "revenue"))
     _choice("mode", mode, ("classic", "unbounded"))
     if kind == "revenue" and orders is None:
         raise InvalidParameterError(t("metrics.revenue_needs_orders"))
+    groups, public, names = _groups(customers, by)
     act = _activity(orders, activity)
     spec = period_spec(period, tz)
     pairs, span = _first_periods(act, period, tz)
+    span = _with_groups(span, groups, names)
+    cohort_keys = [*names, "cohort_ordinal"]
+    cell_keys = [*cohort_keys, "period_index"]
 
-    sizes = span.group_by("cohort_ordinal").agg(cohort_size=span.count())
+    sizes = span.group_by(cohort_keys).agg(cohort_size=span.count())
     ordinals = [pairs.select(o=pairs.ordinal)]
     money: ir.Table | None = None
     if orders is not None:
@@ -144,44 +179,38 @@ def cohort_retention(
     grid = sizes.cross_join(hi)
     grid = grid.join(cal, [cal.ordinal >= grid.cohort_ordinal, cal.ordinal <= grid.hi])
     grid = grid.select(
-        "cohort_ordinal", "cohort_size", period_index=grid.ordinal - grid.cohort_ordinal
+        *cohort_keys, "cohort_size", period_index=grid.ordinal - grid.cohort_ordinal
     ).view()
 
     if mode == "classic":
         cells = pairs.join(span, "customer_id")
         cells = cells.mutate(period_index=cells.ordinal - cells.cohort_ordinal)
-        active = cells.group_by(["cohort_ordinal", "period_index"]).agg(active=cells.count())
+        active = cells.group_by(cell_keys).agg(active=cells.count())
     else:
         spans = span.mutate(period_index=span.last_ordinal - span.cohort_ordinal)
-        active = spans.group_by(["cohort_ordinal", "period_index"]).agg(ending=spans.count())
+        active = spans.group_by(cell_keys).agg(ending=spans.count())
 
     active = active.view()
-    joined = grid.left_join(active, ["cohort_ordinal", "period_index"]).select(
+    joined = grid.left_join(active, cell_keys).select(
         *grid.columns, *(c for c in active.columns if c not in grid.columns)
     )
     zero = ibis.literal(0, "int64")
     if mode == "unbounded":
         later = ibis.window(
-            group_by="cohort_ordinal", order_by="period_index", preceding=0, following=None
+            group_by=cohort_keys, order_by="period_index", preceding=0, following=None
         )
         joined = joined.mutate(active=ibis.coalesce(joined.ending, zero).sum().over(later)).drop(
             "ending"
         )
     if money is not None:
-        cell_money = money.group_by(["cohort_ordinal", "period_index"]).agg(
-            revenue=money.revenue.sum()
-        )
+        cell_money = money.group_by(cell_keys).agg(revenue=money.revenue.sum())
         cell_money = cell_money.view()
-        joined = joined.left_join(cell_money, ["cohort_ordinal", "period_index"]).select(
-            *joined.columns, "revenue"
-        )
+        joined = joined.left_join(cell_money, cell_keys).select(*joined.columns, "revenue")
         revenue = ibis.coalesce(joined.revenue, ibis.literal(0.0, "float64"))
     else:
         revenue = ibis.null("float64")
     joined = joined.mutate(active=ibis.coalesce(joined.active, zero).cast("int64"), revenue=revenue)
-    upto = ibis.window(
-        group_by="cohort_ordinal", order_by="period_index", preceding=None, following=0
-    )
+    upto = ibis.window(group_by=cohort_keys, order_by="period_index", preceding=None, following=0)
     size = joined.cohort_size.cast("float64")
     value = joined.active.cast("float64") / size * 100.0 if kind == "logo" else joined.revenue
     out = joined.mutate(
@@ -189,7 +218,12 @@ def cohort_retention(
         cumulative_revenue_per_customer=joined.revenue.sum().over(upto) / size,
     )
     out = out.join(cal, out.cohort_ordinal == cal.ordinal)
+    restored = {
+        p: ibis.ifelse(out[n] == _NULL_GROUP, ibis.null("string"), out[n])
+        for p, n in zip(public, names, strict=True)
+    }
     out = out.select(
+        **restored,
         cohort=out.period_start,
         period_index=out.period_index.cast("int64"),
         cohort_size=out.cohort_size.cast("int64"),
@@ -198,4 +232,66 @@ def cohort_retention(
         revenue=out.revenue.cast("float64"),
         cumulative_revenue_per_customer=out.cumulative_revenue_per_customer.cast("float64"),
     )
-    return out.order_by(["cohort", "period_index"])
+    return out.order_by([*public, "cohort", "period_index"])
+
+
+def cohort_customers(
+    orders: ir.Table | None,
+    *,
+    cohort: dt.date | dt.datetime | str,
+    period_index: int,
+    period: PeriodLike = "month",
+    mode: Literal["classic", "unbounded"] = "classic",
+    activity: Activity | None = None,
+    tz: str = "UTC",
+    customers: ir.Table | None = None,
+    where: Mapping[str, str | None] | None = None,
+) -> ir.Table:
+    """The customers behind one cell of :func:`cohort_retention`: ``customer_id``.
+
+    The customers acquired in the period starting ``cohort`` (its ``period_start``, a local
+    date) who are active in period ``period_index`` (``classic``) or in it or later
+    (``unbounded``): exactly the cell's ``active`` customers. ``where`` narrows to one group of
+    a ``by`` split (``{"country": "JP"}``; ``None`` for the ``NULL`` group), checked like
+    ``by``. Ordered by ``customer_id``.
+    """
+    _choice("mode", mode, ("classic", "unbounded"))
+    spec = period_spec(period, tz)
+    start = as_datetime(cohort, "cohort")
+    first = _cohort_ordinal(spec, start)
+    bad_index = isinstance(period_index, bool) or not isinstance(period_index, int)  # type: ignore[redundant-expr]
+    if first is None or bad_index or period_index < 0:
+        raise InvalidParameterError(
+            t("metrics.bad_cohort_cell", cohort=repr(str(cohort)), period=spec.label),
+            hint=t("metrics.bad_cohort_cell_hint"),
+        )
+    act = _activity(orders, activity)
+    pairs, span = _first_periods(act, period, tz)
+    span = span.filter(span.cohort_ordinal == first)
+    target = first + period_index
+    if mode == "classic":
+        hit = pairs.filter(pairs.ordinal == target).select("customer_id")
+        chosen = span.join(hit, "customer_id").select("customer_id")
+    else:
+        chosen = span.filter(span.last_ordinal >= target).select("customer_id")
+    wanted = dict(where or {})
+    if wanted:
+        groups, public, names = _groups(customers, list(wanted))
+        assert groups is not None
+        chosen = _with_groups(chosen, groups, names)
+        for p, n in zip(public, names, strict=True):
+            value = wanted[p]
+            chosen = chosen.filter(chosen[n] == (_NULL_GROUP if value is None else str(value)))
+        chosen = chosen.select("customer_id")
+    return chosen.order_by("customer_id")
+
+
+def _cohort_ordinal(spec: PeriodSpec, start: dt.datetime | None) -> int | None:
+    """The ordinal of the period that starts exactly at ``start`` (None when none does)."""
+    if start is None:
+        return None
+    ordinal = spec.python_ordinal(start)
+    if ordinal is None:
+        return None
+    later = spec.python_ordinal(start - dt.timedelta(microseconds=1))
+    return ordinal if later != ordinal else None
