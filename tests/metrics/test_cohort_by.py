@@ -125,7 +125,11 @@ def test_every_cell_lists_as_many_customers_as_it_counts(
     matrix = cohort_retention(orders, period=period, mode=mode).to_pandas()
     for cell in matrix.itertuples():
         listed = cohort_customers(
-            orders, cohort=cell.cohort, period_index=int(cell.period_index), period=period, mode=mode
+            orders,
+            cohort=cell.cohort,
+            period_index=int(cell.period_index),
+            period=period,
+            mode=mode,
         )
         assert len(_ids(listed)) == cell.active, cell
     split = cohort_retention(orders, customers=customers, by="country").to_pandas()
