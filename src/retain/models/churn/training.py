@@ -23,6 +23,7 @@ from retain.features import family_of
 from retain.features.attributes import AttributeFeature, discover_attributes, outcome_proxies
 from retain.features.sources import SourceLike, Sources
 from retain.i18n import t
+from retain.models.churn._windows import check_label_windows
 from retain.models.churn.backtest import BASELINES, Backtest, backtest, repeated_cv
 from retain.models.churn.champion import CANDIDATES, ChurnChampion
 from retain.models.churn.classifier import ChurnClassifier
@@ -228,6 +229,8 @@ def train_model(
     else:
         _check_dates(dates, window, definition.horizon_days)
     estimator = estimator if estimator is not None else ChurnClassifier(random_state=0)
+    step("label windows")
+    check_label_windows(sources, definition, dates, data_end=window.end)
     step("panel")
     attributes, notes = discover_attributes(
         sources.customers,
