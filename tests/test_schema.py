@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retain.errors import NotFoundError
-from retain.schema import CANONICAL_TABLES, TABLES, get_table
+from retain.schema import CANONICAL_TABLES, FACT_TABLES, TABLES, get_table
 
 # The issue's contract (issue 4, "Canonical data model"): these names must not change.
 CONTRACT = {
@@ -77,3 +77,13 @@ def test_unknown_table_lists_the_canonical_ones() -> None:
     with pytest.raises(NotFoundError) as info:
         get_table("purchases")
     assert "customers, orders" in (info.value.hint or "")
+
+
+def test_exchange_rates_are_loaded_like_the_facts_but_not_generated_as_one() -> None:
+    rates = CANONICAL_TABLES["exchange_rates"]
+    assert rates.required == ("currency", "reporting_currency", "valid_from", "rate")
+    assert rates.key == ("currency", "reporting_currency", "valid_from")
+    assert rates.column("valid_from").kind == "date"
+    assert rates.column("rate").minimum is not None and rates.column("rate").minimum > 0
+    assert "exchange_rates" not in FACT_TABLES
+    assert set(FACT_TABLES) < set(CANONICAL_TABLES)

@@ -19,7 +19,7 @@ from retain.demo import (
     write_demo,
 )
 from retain.errors import InvalidParameterError
-from retain.schema import CANONICAL_TABLES
+from retain.schema import FACT_TABLES
 
 START = pd.Timestamp("2024-01-01")
 END = pd.Timestamp("2026-01-01")
@@ -46,8 +46,8 @@ def test_same_seed_gives_identical_frames() -> None:
 
 
 def test_every_table_has_exactly_the_canonical_columns_and_types(demo: DemoBusiness) -> None:
-    assert set(demo.tables) == set(CANONICAL_TABLES)
-    for name, spec in CANONICAL_TABLES.items():
+    assert set(demo.tables) == set(FACT_TABLES)
+    for name, spec in FACT_TABLES.items():
         frame = demo.tables[name]
         assert tuple(frame.columns) == spec.column_names, name
         assert len(frame) > 0, name
@@ -67,11 +67,11 @@ def test_every_table_has_exactly_the_canonical_columns_and_types(demo: DemoBusin
 
 
 def test_keys_are_unique_and_references_resolve(demo: DemoBusiness) -> None:
-    for name, spec in CANONICAL_TABLES.items():
+    for name, spec in FACT_TABLES.items():
         frame = demo.tables[name]
         assert not frame.duplicated(list(spec.key)).any(), name
         for column, target in spec.references.items():
-            keys = set(demo.tables[target][CANONICAL_TABLES[target].key[0]])
+            keys = set(demo.tables[target][FACT_TABLES[target].key[0]])
             assert set(frame[column]) <= keys, (name, column)
     truth_ids = set(demo.truth.customers["customer_id"])
     assert truth_ids == set(demo.tables["customers"]["customer_id"])
@@ -79,7 +79,7 @@ def test_keys_are_unique_and_references_resolve(demo: DemoBusiness) -> None:
 
 def test_timestamps_fall_inside_the_window_and_after_acquisition(demo: DemoBusiness) -> None:
     acquired = demo.tables["customers"].set_index("customer_id")["acquired_at"]
-    for name, spec in CANONICAL_TABLES.items():
+    for name, spec in FACT_TABLES.items():
         frame = demo.tables[name]
         for col in spec.columns:
             if col.kind != "timestamp":
@@ -281,7 +281,7 @@ def test_write_then_read_gives_the_same_tables(tmp_path: Path, fmt: str) -> None
         )
         assert list(back.columns) == list(business.tables[name].columns)
         assert len(back) == len(business.tables[name])
-        key = CANONICAL_TABLES[name].key[0]
+        key = FACT_TABLES[name].key[0]
         assert list(back[key].astype(str)) == list(business.tables[name][key].astype(str))
     drivers = pd.read_csv(tmp_path / "truth_drivers.csv")
     assert list(drivers["name"]) == [n for n, _ in DRIVERS]
@@ -307,7 +307,7 @@ def test_chunks_keep_ids_unique(monkeypatch: pytest.MonkeyPatch) -> None:
     gen = importlib.import_module("retain.demo.generate")
     monkeypatch.setattr(gen, "CHUNK_CUSTOMERS", 250)
     business = generate(customers=600, seed=1)
-    for name, spec in CANONICAL_TABLES.items():
+    for name, spec in FACT_TABLES.items():
         assert not business.tables[name].duplicated(list(spec.key)).any(), name
     assert business.tables["customers"]["customer_id"].tolist()[-1] == "C600"
 

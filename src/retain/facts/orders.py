@@ -9,6 +9,10 @@ orders by :func:`is_completed`, so they agree on the same data (docs/concepts.md
 
 **Net revenue** is what the business kept: completed amounts (refund lines included, negative)
 minus the absolute amount of ``returned`` orders, in the period each row is dated.
+
+**Amounts** of completed orders and net revenue are in the reporting currency: rows in other
+currencies are converted with the loaded exchange rates, or refused when none covers them
+(:mod:`retain.facts.money`); data in one currency is read as it is.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import ibis
 import ibis.expr.types as ir
 
 from retain.facts.columns import require_columns
+from retain.facts.money import in_reporting_currency
 
 __all__ = ["completed_orders", "flag", "is_completed", "net_revenue"]
 
@@ -43,14 +48,33 @@ def is_completed(orders: ir.Table) -> ir.BooleanValue:
     )
 
 
-def completed_orders(orders: ir.Table) -> ir.Table:
-    """The rows of ``orders`` that are completed orders (:func:`is_completed`)."""
+def completed_orders(
+    orders: ir.Table, *, currency: str | None = None, rates: ir.Table | None = None
+) -> ir.Table:
+    """The rows of ``orders`` that are completed orders (:func:`is_completed`).
+
+    Their ``amount`` (and ``discount_amount``) is in the reporting ``currency`` (default the
+    configured one), converted with ``rates`` (default the warehouse's ``exchange_rates``);
+    mixed currencies without rates raise (:func:`~retain.facts.money.in_reporting_currency`).
+    """
     require_columns(orders, name="orders", columns=ORDER_COLUMNS)
-    return orders.filter(is_completed(orders))
+    return in_reporting_currency(
+        orders.filter(is_completed(orders)),
+        name="orders",
+        date="ordered_at",
+        amounts=("amount", "discount_amount"),
+        currency=currency,
+        rates=rates,
+    )
 
 
-def net_revenue(orders: ir.Table) -> ir.Table:
-    """``customer_id, ordered_at, revenue``: completed amounts, returns as negative amounts."""
+def net_revenue(
+    orders: ir.Table, *, currency: str | None = None, rates: ir.Table | None = None
+) -> ir.Table:
+    """``customer_id, ordered_at, revenue``: completed amounts, returns as negative amounts.
+
+    ``revenue`` is in the reporting ``currency`` (as in :func:`completed_orders`).
+    """
     require_columns(orders, name="orders", columns=ORDER_COLUMNS)
     amount = orders.amount.cast("float64")
     if "status" in orders.columns:
@@ -61,8 +85,15 @@ def net_revenue(orders: ir.Table) -> ir.Table:
         )
     else:
         revenue = amount
-    out = orders.select(orders.customer_id, orders.ordered_at, revenue=revenue.cast("float64"))
-    return out.filter(out.revenue.notnull() & out.ordered_at.notnull())
+    money = {"currency": orders.currency} if "currency" in orders.columns else {}
+    out = orders.select(
+        orders.customer_id, orders.ordered_at, revenue=revenue.cast("float64"), **money
+    )
+    out = out.filter(out.revenue.notnull() & out.ordered_at.notnull())
+    out = in_reporting_currency(
+        out, name="orders", date="ordered_at", amounts=("revenue",), currency=currency, rates=rates
+    )
+    return out.select("customer_id", "ordered_at", "revenue")
 
 
 def flag(condition: ir.BooleanValue) -> ir.IntegerValue:
