@@ -1,6 +1,7 @@
 """Behavioural ``events``: sessions on web and app, page views, store visits.
 
-Each customer has a session rate (Gamma across customers, higher for subscribers). While alive
+Each customer has a session rate (Gamma across customers, higher for subscribers; a subscriber's
+falls with their latent dropout rate, see ``DemoParameters.usage_follows_dropout``). While alive
 (a subscriber who decided to leave: until the subscription ends) they start sessions at the
 points of a Poisson process with that rate; after the onset of usage decline (a planted churn
 driver) the rate falls to ``decline_factor`` of it, which is how the driver shows in the data:

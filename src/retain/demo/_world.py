@@ -20,6 +20,7 @@ table modules (``_customers``, ``_orders``, ``_subscriptions``, ``_activity``, `
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -186,6 +187,21 @@ def _acquisition_days(
     return np.minimum(day + rng.random(n), horizon - 1e-6)
 
 
+def _usage_factor(mu: FloatArray, p: DemoParameters) -> FloatArray:
+    """Subscribers' session multiplier ``(mu / E mu) ** -k``, divided by its mean.
+
+    For ``mu ~ Gamma(s, rate b)`` per week, ``E[(mu / (s / b)) ** -k] = s**k Gamma(s - k) /
+    Gamma(s)``, so the line's mean sessions stay :attr:`DemoParameters.engagement_subscription`
+    (and the factor is the same whatever the chunk's mix of customers).
+    """
+    k, s = p.usage_follows_dropout, p.subscription_s
+    if not 0.0 <= k < s:
+        raise ValueError(f"usage_follows_dropout must be in [0, subscription_s), got {k}")
+    mean = math.exp(k * math.log(s) + math.lgamma(s - k) - math.lgamma(s))
+    relative = mu * DAYS_PER_WEEK * p.subscription_beta / s
+    return np.asarray(np.power(np.maximum(relative, 1e-12), -k) / mean)
+
+
 def _early_life_spells(
     is_sub: BoolArray, paying_start: FloatArray, horizon: float, p: DemoParameters
 ) -> list[tuple[Spells, float]]:
@@ -229,6 +245,7 @@ def build_world(
     )
     mean_sessions = np.where(is_sub, p.engagement_subscription, p.engagement_shop)
     engagement = rng.gamma(2.0, mean_sessions / 2.0, n) / DAYS_PER_WEEK
+    engagement = np.where(is_sub, engagement * _usage_factor(mu, p), engagement)
     discount_seeker = ~is_sub & (rng.random(n) < p.discount_seeker_share)
     trial = is_sub & (rng.random(n) < p.trial_share)
     paying_start = acquired + np.where(trial, p.trial_days, 0.0)
