@@ -18,6 +18,9 @@ Conventions, following ChartMogul's and Baremetrics' published definitions:
   customers at start x 100. A customer is churned in the period their last subscription
   ends; ``period_metrics`` with subscription activity counts the same customers
   (:func:`~retain.metrics._activity.subscription_snapshots` is their one definition).
+- Prices are summed in the reporting currency: a subscription in another currency is converted
+  at the rate valid on its ``started_at`` (so MRR moves with the business, not with exchange
+  rates), or refused when no loaded rate covers it (:mod:`retain.facts.money`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from retain.facts import flag, require_columns, require_table
+from retain.facts import flag, in_reporting_currency, require_columns, require_table
 from retain.metrics._activity import subscription_snapshots
 from retain.metrics._periods import PeriodLike, period_spec, spine
 
@@ -68,7 +71,12 @@ def monthly_amount(subscriptions: ir.Table) -> ir.FloatingValue:
 
 
 def mrr_movements(
-    subscriptions: ir.Table, *, period: PeriodLike = "month", tz: str = "UTC"
+    subscriptions: ir.Table,
+    *,
+    period: PeriodLike = "month",
+    tz: str = "UTC",
+    currency: str | None = None,
+    rates: ir.Table | None = None,
 ) -> ir.Table:
     """MRR at the end of each period and the movements that explain its change.
 
@@ -81,6 +89,9 @@ def mrr_movements(
         Snapshot period; ``month`` gives the usual MRR report.
     tz
         IANA time zone in which periods are cut.
+    currency, rates
+        The reporting currency (default the configured one) and an ``exchange_rates`` table
+        (default the warehouse's), for subscriptions priced in other currencies.
 
     Returns
     -------
@@ -91,6 +102,9 @@ def mrr_movements(
     subs = require_table(subscriptions, name="subscriptions")
     require_columns(
         subs, name="subscriptions", columns=("customer_id", "started_at", "ended_at", "amount")
+    )
+    subs = in_reporting_currency(
+        subs, name="subscriptions", date="started_at", currency=currency, rates=rates
     )
     spec = period_spec(period, tz)
     # the snapshot at the end of each period, shared with period_metrics' subscription activity
