@@ -86,6 +86,7 @@ def test_demo_config_is_the_template_with_the_demo_lines() -> None:
         ('say "hi"\n', '"say \\"hi\\"\\n"'),
         ("東京\x7f", '"東京\\u007f"'),
         (["a", 1], '["a", 1]'),
+        ({"agent": 50, "a b": 1}, '{agent = 50, "a b" = 1}'),
     ],
 )
 def test_values_are_toml(value: Any, expected: str) -> None:
@@ -94,5 +95,28 @@ def test_values_are_toml(value: Any, expected: str) -> None:
 
 
 def test_a_value_toml_cannot_hold_is_an_error() -> None:
-    with pytest.raises(TypeError, match="cannot write a dict setting"):
-        _toml_value({"a": 1})
+    with pytest.raises(TypeError, match="cannot write a bytes setting"):
+        _toml_value(b"a")
+
+
+def test_init_kind_contractual_writes_a_subscription_line(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from retain.cli import app
+
+    path = tmp_path / "retain.toml"
+    result = CliRunner().invoke(app, ["init", str(path), "--kind", "contractual"])
+    assert result.exit_code == 0, result.output
+    text = path.read_text(encoding="utf-8")
+    (line,) = _settings_from(text).churn
+    assert line.kind == "contractual" and line.horizon_days == 30
+    assert "retain churn train --as-of DATE" in " ".join(text.split())
+    # Everything else is the plain template's.
+    data = tomllib.loads(text)
+    plain = tomllib.loads(template())
+    assert {k: v for k, v in data.items() if k != "churn"} == {
+        k: v for k, v in plain.items() if k != "churn"
+    }
+    assert CliRunner().invoke(app, ["init", str(tmp_path / "b.toml")]).exit_code == 0
+    (default,) = _settings_from((tmp_path / "b.toml").read_text(encoding="utf-8")).churn
+    assert default.kind == "non_contractual"

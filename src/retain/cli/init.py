@@ -6,6 +6,7 @@ import json
 import math
 import textwrap
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path, PurePath
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ from retain.config import DEFAULT_CONFIG, ChurnDefinition, Settings
 from retain.errors import ConflictError
 from retain.i18n import t
 
-__all__ = ["init", "template"]
+__all__ = ["CONTRACTUAL", "Kind", "init", "template"]
 
 
 _HEADER = (
@@ -25,6 +26,23 @@ _HEADER = (
     'e.g. RETAIN_WAREHOUSE_URL, RETAIN_CLV__MARGIN (sections joined with "__").'
 )
 _WIDTH = 98
+
+
+class Kind(StrEnum):
+    """The kind of business line the ``[[churn]]`` section describes."""
+
+    non_contractual = "non_contractual"
+    contractual = "contractual"
+
+
+CONTRACTUAL = ChurnDefinition(name="default", kind="contractual", horizon_days=30)
+"""``retain init --kind contractual``'s line: churn = the subscription ends within 30 days."""
+
+_CONTRACTUAL_NOTE = (
+    "A contractual line (subscriptions): a customer churns when their subscription ends within "
+    "horizon_days of the reference date. A snapshot export (one date, e.g. IBM Telco) is "
+    "trained and scored at that date: retain churn train --as-of DATE."
+)
 
 
 def template(churn: Sequence[ChurnDefinition] | None = None, *, churn_note: str = "") -> str:
@@ -92,6 +110,13 @@ def _comment(text: str | None) -> list[str]:
     return ["# " + line for line in textwrap.wrap(text, _WIDTH - 2, break_on_hyphens=False)]
 
 
+def _toml_key(key: Any) -> str:
+    """A key of an inline table: bare when TOML allows it, else a quoted string."""
+    text = str(key)
+    bare = text and all(c.isascii() and (c.isalnum() or c in "-_") for c in text)
+    return text if bare else _toml_value(text)
+
+
 def _toml_value(value: Any) -> str:
     """A default as a TOML value; a type the file cannot hold is an error, not a guess."""
     if isinstance(value, bool):
@@ -111,6 +136,8 @@ def _toml_value(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table: {agent = 50, analyst = 300}
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"retain init cannot write a {type(value).__name__} setting as TOML")
 
 
@@ -118,9 +145,23 @@ def _toml_value(value: Any) -> str:
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the file.")] = Path(DEFAULT_CONFIG),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    kind: Annotated[
+        Kind,
+        typer.Option(
+            "--kind",
+            help="The [[churn]] section to write: non_contractual (a shop: churn = no order "
+            "within 90 days) or contractual (subscriptions: churn = the subscription ends "
+            "within 30 days).",
+        ),
+    ] = Kind.non_contractual,
 ) -> None:
     """Write a commented retain.toml with every setting and its default."""
     if path.exists() and not force:
         raise ConflictError(t("cli.init_exists", path=str(path)), hint=t("cli.init_exists_hint"))
-    path.write_text(template(), encoding="utf-8")
+    text = (
+        template([CONTRACTUAL], churn_note=_CONTRACTUAL_NOTE)
+        if kind is Kind.contractual
+        else template()
+    )
+    path.write_text(text, encoding="utf-8")
     console.print(t("cli.init_written", path=str(path)))
