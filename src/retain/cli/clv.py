@@ -1,4 +1,4 @@
-"""``retain clv fit | predict | evaluate``: lifetime value on the warehouse's orders."""
+"""``retain clv fit | predict | evaluate``: lifetime value of buyers and subscribers."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ import retain.warehouse as wh
 from retain.cli._app import app, console, err_console, settings
 from retain.errors import InvalidParameterError
 from retain.i18n import format_currency, format_date, format_number, format_percent, t
-from retain.models.clv.workflow import PurchaseKind
+from retain.models.clv.workflow import ModelChoice, PurchaseKind
 
 __all__ = ["clv_app"]
 
 clv_app = typer.Typer(
-    help="Customer lifetime value: fit BG/NBD + Gamma-Gamma, score customers, check a holdout.",
+    help="Customer lifetime value: fit BG/NBD or Pareto/NBD + Gamma-Gamma for buyers and sBG per "
+    "plan for subscribers, score customers, check a holdout.",
     no_args_is_help=True,
 )
 app.add_typer(clv_app, name="clv")
@@ -31,6 +32,23 @@ class PurchaseModelName(StrEnum):
 
     bgnbd = "bgnbd"
     pareto_nbd = "pareto-nbd"
+
+
+class FitModelName(StrEnum):
+    """What ``retain clv fit --model`` fits (subscribers always get sBG when there are any)."""
+
+    bgnbd = "bgnbd"
+    pareto_nbd = "pareto-nbd"
+    auto = "auto"
+    sbg = "sbg"
+
+
+_FIT_KIND: dict[FitModelName, ModelChoice] = {
+    FitModelName.bgnbd: "bgnbd",
+    FitModelName.pareto_nbd: "pareto_nbd",
+    FitModelName.auto: "auto",
+    FitModelName.sbg: "sbg",
+}
 
 
 def _date(value: str | None, option: str) -> pd.Timestamp | None:
@@ -54,6 +72,7 @@ def _params_table(title: str, model: Any) -> Table:
     return table
 
 
+_KIND_NAMES = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD"}
 _MODEL_NAMES = {
     "BetaGeoModel": "BG/NBD",
     "ParetoNBDModel": "Pareto/NBD",
@@ -64,8 +83,13 @@ _MODEL_NAMES = {
 @clv_app.command("fit")
 def fit(
     model: Annotated[
-        PurchaseModelName, typer.Option("--model", help="Purchase model.")
-    ] = PurchaseModelName.bgnbd,
+        FitModelName,
+        typer.Option(
+            "--model",
+            help="Purchase model for buyers: bgnbd, pareto-nbd, or auto (the better holdout "
+            "fit); sbg fits subscribers only. Subscribers get sBG per plan in every case.",
+        ),
+    ] = FitModelName.bgnbd,
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -73,13 +97,21 @@ def fit(
         ),
     ] = None,
 ) -> None:
-    """Fit a purchase model and Gamma-Gamma on the orders table and store them as a new version."""
+    """Fit the lifetime-value models (buyers and subscribers) and store them as a new version."""
     from retain.models.clv import fit_clv
 
     conf = settings()
     con = wh.connect(settings=conf)
-    kind: PurchaseKind = "bgnbd" if model is PurchaseModelName.bgnbd else "pareto_nbd"
-    stored = fit_clv(con, settings=conf, model=kind, as_of=_date(as_of, "--as-of"))
+    stored = fit_clv(con, settings=conf, model=_FIT_KIND[model], as_of=_date(as_of, "--as-of"))
+    if "purchase" in stored.models:
+        _print_purchase(stored)
+    if stored.subscription_models:
+        _print_subscriptions(stored)
+    for note in stored.meta.get("warnings", []):
+        err_console.print(f"[yellow]{t('clv.warning')}:[/] {note}", highlight=False)
+
+
+def _print_purchase(stored: Any) -> None:
     purchase, spend = stored.purchase_model, stored.spend_model
     console.print(
         t(
@@ -90,6 +122,9 @@ def fit(
             version=stored.version,
         )
     )
+    selection = stored.meta.get("selection")
+    if selection and selection.get("reason"):
+        console.print(t("clv.choice", reason=selection["reason"]), highlight=False)
     console.print(_params_table(_MODEL_NAMES[type(purchase).__name__], purchase))
     console.print(
         t(
@@ -107,8 +142,36 @@ def fit(
             corr=f"{spend.frequency_spend_correlation_:.2f}",
         )
     )
-    for note in stored.meta.get("warnings", []):
-        err_console.print(f"[yellow]{t('clv.warning')}:[/] {note}", highlight=False)
+
+
+def _print_subscriptions(stored: Any) -> None:
+    """The renewal model of every plan: who it was fitted on and its first renewal rate."""
+    models = stored.subscription_models
+    console.print(
+        t(
+            "clv.fitted_subscriptions",
+            subscriptions=format_number(int(stored.meta.get("subscriptions", 0))),
+            plans=format_number(len(stored.meta.get("subscription_plans", {}))),
+            as_of=format_date(pd.Timestamp(stored.meta["as_of"]).date()),
+            version=stored.version,
+        )
+    )
+    table = Table(title=t("clv.subscriptions_title"), title_justify="left")
+    for key in ("col_plan", "col_billing_period", "col_subscriptions", "col_renewal"):
+        table.add_column(t(f"clv.{key}"), justify="left" if key == "col_plan" else "right")
+    for plan_role, model_role in stored.meta.get("subscription_plans", {}).items():
+        _, period, plan = plan_role.split(":", 2)
+        sbg = models.get(model_role)
+        if sbg is None:
+            continue
+        shown = plan if model_role == plan_role else t("clv.plan_pooled", plan=plan)
+        table.add_row(
+            shown,
+            period,
+            format_number(sbg.n_customers_),
+            format_percent(float(sbg.expected_retention_rate(1)), digits=1),
+        )
+    console.print(table)
 
 
 @clv_app.command("predict")
@@ -147,6 +210,7 @@ def predict(
     )
     currency = conf.currency
     months = int(scores["horizon_months"].iloc[0]) if len(scores) else conf.clv.horizon_months
+    subscribers = int(scores["frequency"].isna().sum()) if len(scores) else 0
     console.print(
         t(
             "clv.scored",
@@ -156,6 +220,8 @@ def predict(
             version=str(scores["model_version"].iloc[0]) if len(scores) else "-",
         )
     )
+    if subscribers:
+        console.print(t("clv.scored_subscribers", subscribers=format_number(subscribers)))
     if top and len(scores):
         table = Table(title=t("clv.report_top_title"), title_justify="left")
         for key in ("col_customer", "col_clv", "col_alive", "col_purchases"):
@@ -167,7 +233,7 @@ def predict(
         for row in scores.nlargest(top, "clv").itertuples(index=False):
             table.add_row(
                 str(row.customer_id),
-                format_currency(float(row.clv), currency),  # type: ignore[arg-type]
+                format_currency(float(row.clv), str(row.currency or currency)),  # type: ignore[arg-type]
                 format_percent(float(row.probability_alive), digits=0),  # type: ignore[arg-type]
                 format_number(float(row.expected_purchases), digits=2),  # type: ignore[arg-type]
             )
@@ -187,8 +253,11 @@ def evaluate(
         ),
     ] = None,
     model: Annotated[
-        PurchaseModelName, typer.Option("--model", help="Purchase model.")
-    ] = PurchaseModelName.bgnbd,
+        PurchaseModelName | None,
+        typer.Option(
+            "--model", help="Purchase model (default: the one of the latest fitted version)."
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", help="Also write the diagnostic charts to this HTML file."),
@@ -205,7 +274,9 @@ def evaluate(
     con = wh.connect(settings=conf)
     cut = _date(calibration_end, "--calibration-end")
     assert cut is not None
-    kind: PurchaseKind = "bgnbd" if model is PurchaseModelName.bgnbd else "pareto_nbd"
+    kind: PurchaseKind | None = (
+        None if model is None else "bgnbd" if model is PurchaseModelName.bgnbd else "pareto_nbd"
+    )
     result = evaluate_clv(
         con,
         settings=conf,
@@ -255,8 +326,12 @@ def evaluate(
             format_number(float(r.baseline), digits=3),  # type: ignore[arg-type]
         )
     console.print(freq)
+    for note in result.notes:
+        err_console.print(f"[yellow]{t('clv.warning')}:[/] {note}", highlight=False)
     if result.version:
         console.print(t("clv.evaluation_saved", version=result.version))
+    else:
+        console.print(t("clv.evaluation_not_saved", model=_KIND_NAMES[result.model]))
     if output is not None:
         figures = [
             plot_calibration_by_frequency(result.by_frequency),

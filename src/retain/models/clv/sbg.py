@@ -22,7 +22,7 @@ from retain.i18n import t
 from retain.models._base import Interval, RetainEstimator, check_is_fitted
 from retain.models._mle import maximize, wdot
 
-__all__ = ["ShiftedBetaGeometricModel", "log_likelihood"]
+__all__ = ["ShiftedBetaGeometricModel", "log_likelihood", "spell_log_likelihood"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -55,6 +55,35 @@ def log_likelihood(theta: FloatArray, survivors: FloatArray) -> tuple[float, Flo
         ]
     )
     return ll, grad
+
+
+def spell_log_likelihood(
+    theta: FloatArray,
+    periods: FloatArray,
+    ended: FloatArray,
+    entered: FloatArray,
+    weight: FloatArray,
+) -> tuple[float, FloatArray]:
+    """SBG log-likelihood of individual subscriptions and its gradient in (alpha, beta).
+
+    A subscription that ``ended`` after paying ``periods`` periods contributes ``P(T = periods)``;
+    one still active after ``periods`` renewals contributes ``S(periods)``. Each is divided by
+    ``S(entered)``: a subscription first seen after ``entered`` renewals (the data start later
+    than the contract, as in a snapshot) is known to have survived them, which is left
+    truncation. ``entered = 0`` everywhere reproduces the cohort likelihood.
+    """
+    alpha, beta = theta
+    t_end = np.maximum(periods, 1.0)
+    lead = np.where(ended > 0, alpha + 1, alpha)
+    tail = np.where(ended > 0, beta + t_end - 1, beta + periods)
+    top = np.where(ended > 0, t_end, periods)
+    ll = float(wdot(weight, betaln(lead, tail) - betaln(alpha, beta + entered)))
+    d_top = digamma(alpha + beta + top)
+    d_in = digamma(alpha + beta + entered)
+    g_alpha = np.where(ended > 0, digamma(alpha + 1), digamma(alpha)) - d_top
+    g_alpha -= digamma(alpha) - d_in
+    g_beta = digamma(tail) - d_top - (digamma(beta + entered) - d_in)
+    return ll, np.array([wdot(weight, g_alpha), wdot(weight, g_beta)])
 
 
 def _check_survivors(survivors: Any) -> FloatArray:
@@ -164,6 +193,42 @@ class ShiftedBetaGeometricModel(RetainEstimator):
         self.n_periods_ = int(values.size - 1)
         self.aic_ = 4 - 2 * result.log_likelihood
         self.bic_ = 2 * float(np.log(values[0])) - 2 * result.log_likelihood
+        return self
+
+    def fit_spells(
+        self, periods: Any, ended: Any, *, entered: Any = None, weight: Any = None
+    ) -> Self:
+        """Fit on individual subscriptions of different ages (:func:`spell_log_likelihood`).
+
+        ``periods`` are the periods paid by an ended subscription or the renewals survived by
+        an active one; ``ended`` says which; ``entered`` the renewals a subscription had already
+        survived when the data begin (default 0); ``weight`` repeats a row (default 1).
+        """
+        self._validate_params()
+        n = np.asarray(periods, dtype=np.float64).ravel()
+        gone = np.asarray(ended, dtype=np.float64).ravel()
+        start = np.zeros_like(n) if entered is None else np.asarray(entered, dtype=np.float64)
+        w = np.ones_like(n) if weight is None else np.asarray(weight, dtype=np.float64).ravel()
+        start = np.minimum(start.ravel(), np.where(gone > 0, np.maximum(n, 1.0) - 1, n))
+        if n.size == 0 or not np.all(np.isfinite(n)) or np.any(n < 0) or float(w.sum()) <= 0:
+            _check_survivors(np.array([]))
+        result = maximize(
+            lambda theta: spell_log_likelihood(theta, n, gone, start, w),
+            np.ones(2),
+            n_customers=float(w.sum()),
+            model=type(self).__name__,
+            penalizer=float(self.penalizer),
+        )
+        self.params_ = {"alpha": float(result.x[0]), "beta": float(result.x[1])}
+        self.standard_errors_ = {
+            "alpha": float(result.standard_errors[0]),
+            "beta": float(result.standard_errors[1]),
+        }
+        self.log_likelihood_ = result.log_likelihood
+        self.n_customers_ = round(float(w.sum()))
+        self.n_periods_ = int(np.max(n)) if n.size else 0
+        self.aic_ = 4 - 2 * result.log_likelihood
+        self.bic_ = 2 * float(np.log(max(float(w.sum()), 1.0))) - 2 * result.log_likelihood
         return self
 
     def _ab(self) -> tuple[float, float]:

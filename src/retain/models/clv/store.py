@@ -67,7 +67,7 @@ _STATE = (
 
 @dataclass
 class StoredModels:
-    """One stored version: the models by role (``purchase``, ``spend``) and metadata."""
+    """One stored version: the models by role (``purchase``, ``spend``, renewals) and metadata."""
 
     version: str
     models: dict[str, Any]
@@ -82,6 +82,15 @@ class StoredModels:
     def spend_model(self) -> Any:
         """The Gamma-Gamma spend model."""
         return self.models["spend"]
+
+    @property
+    def subscription_models(self) -> dict[str, ShiftedBetaGeometricModel]:
+        """The renewal models by role (``subscription:<period>:<plan>``); empty without any."""
+        return {
+            role: model
+            for role, model in self.models.items()
+            if role.startswith("subscription:") and isinstance(model, ShiftedBetaGeometricModel)
+        }
 
 
 def store_dir(settings: Settings) -> Path:

@@ -148,16 +148,21 @@ def scores_frame(
     """:func:`customer_lifetime_value` output shaped as the ``clv_scores`` table.
 
     The next-order columns (:func:`~retain.models.clv.next_order.next_order`) are kept when
-    ``values`` has them.
+    ``values`` has them; a ``currency`` column in ``values`` (subscriptions billed in their own
+    currency) is kept, ``currency`` filling its gaps; a column ``values`` lacks (a subscriber's
+    purchase summary) is left empty.
     """
     frame = values.copy()
+    for name in ("frequency", "recency", "T", "monetary_value"):
+        if name not in frame:
+            frame[name] = np.nan
     frame["as_of"] = (
         pd.Timestamp(as_of).tz_localize(None)
         if pd.Timestamp(as_of).tzinfo is None
         else pd.Timestamp(as_of).tz_convert("UTC").tz_localize(None)
     )
     frame["model_version"] = model_version
-    frame["currency"] = currency
+    frame["currency"] = frame["currency"].fillna(currency) if "currency" in frame else currency
     frame["horizon_months"] = int(horizon_months)
     columns = [
         "customer_id",

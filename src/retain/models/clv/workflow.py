@@ -7,19 +7,25 @@ models, and writes results (the model store, the ``clv_scores`` table).
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
 import pandas as pd
 
 import retain.warehouse as wh
-from retain.errors import DataQualityWarning, NotFoundError
+from retain.errors import NotFoundError
 from retain.facts import DateLike, as_timestamp
 from retain.features.sources import Sources
 from retain.i18n import t
 from retain.models.clv.bgnbd import BetaGeoModel
+from retain.models.clv.checks import LABELS, captured, degenerate_notes
+from retain.models.clv.contractual import (
+    SubscriptionFit,
+    fit_subscriptions,
+    subscriber_values,
+    subscription_spells,
+)
 from retain.models.clv.diagnostics import (
     calibration_by_frequency,
     cumulative_tracking,
@@ -30,8 +36,10 @@ from retain.models.clv.gamma_gamma import GammaGammaModel
 from retain.models.clv.next_order import next_order
 from retain.models.clv.pareto_nbd import ParetoNBDModel
 from retain.models.clv.rfm import rfm_summary
+from retain.models.clv.selection import choose_purchase_model
 from retain.models.clv.store import StoredModels, load_models, save_models, update_meta
 from retain.models.clv.value import customer_lifetime_value, scores_frame
+from retain.models.registry import ClvKind, ModelRegistry
 from retain.schema import get_table
 
 if TYPE_CHECKING:
@@ -42,18 +50,32 @@ if TYPE_CHECKING:
 __all__ = ["Evaluation", "evaluate_clv", "fit_clv", "score_clv", "write_scores"]
 
 PurchaseKind = Literal["bgnbd", "pareto_nbd"]
+ModelChoice = Literal["bgnbd", "pareto_nbd", "auto", "sbg"]
+"""What ``fit_clv`` fits: a purchase model (or ``auto``: chosen by holdout fit), or only the
+subscribers' renewal model (``sbg``). Subscribers are valued whenever subscriptions exist."""
 _PURCHASE: dict[str, type[BetaGeoModel] | type[ParetoNBDModel]] = {
     "bgnbd": BetaGeoModel,
     "pareto_nbd": ParetoNBDModel,
 }
+_KIND_OF_CLASS = {cls.__name__: kind for kind, cls in _PURCHASE.items()}
 
 
 def _orders(con: BaseBackend) -> Any:
     """The warehouse's orders, completed to the canonical columns (:class:`Sources`)."""
-    orders = Sources.of(con).orders
+    orders = _table(con, "orders")
     if orders is None:
         raise NotFoundError(t("clv.no_orders"), hint=t("clv.no_orders_hint"))
     return orders
+
+
+def _table(con: BaseBackend, name: str) -> Any:
+    """Canonical table ``name`` when the warehouse has it with at least one row, else None."""
+    if not wh.table_exists(con, name):
+        return None
+    table = Sources.of(con).table(name)
+    if table is None or int(table.count().execute()) == 0:
+        return None
+    return table
 
 
 def _day(value: DateLike | None, con: BaseBackend, name: str = "as_of") -> pd.Timestamp:
@@ -66,8 +88,24 @@ def _day(value: DateLike | None, con: BaseBackend, name: str = "as_of") -> pd.Ti
     return pd.Timestamp(last).floor("D")
 
 
-def _fit_pair(summary: Any, kind: str) -> tuple[Any, GammaGammaModel, list[str]]:
-    purchase = _PURCHASE[kind]().fit(summary)
+def _subscription_day(subscriptions: Any) -> pd.Timestamp:
+    """The last day a subscription-only warehouse has data for: its last start or past end."""
+    today = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("D")
+    started = pd.Timestamp(subscriptions.started_at.max().execute())
+    ended = subscriptions.filter(subscriptions.ended_at <= today).ended_at.max().execute()
+    last = started if ended is None or pd.isna(ended) else max(started, pd.Timestamp(ended))
+    return last.tz_localize(None).floor("D") if last.tzinfo else last.floor("D")
+
+
+def _fit_pair(
+    summary: Any, kind: str, notes: list[str] | None = None
+) -> tuple[Any, GammaGammaModel, list[str]]:
+    """Fit ``kind`` and Gamma-Gamma; every warning becomes a plain note (none escapes)."""
+    notes = [] if notes is None else notes
+    label = LABELS[_PURCHASE[kind].__name__]
+    with captured(notes, label):
+        purchase = _PURCHASE[kind]().fit(summary)
+    notes += degenerate_notes(purchase)
     repeat = (
         summary.filter(summary.frequency > 0)
         if _is_ibis(summary)
@@ -83,11 +121,10 @@ def _fit_pair(summary: Any, kind: str) -> tuple[Any, GammaGammaModel, list[str]]
         if _is_ibis(repeat)
         else len(repeat) - len(paid)
     )
-    notes = [t("clv.zero_spend_dropped", customers=dropped)] if dropped else []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DataQualityWarning)
+    if dropped:
+        notes.append(t("clv.zero_spend_dropped", customers=dropped))
+    with captured(notes, "Gamma-Gamma"):
         spend = GammaGammaModel().fit(paid)
-    notes += [str(w.message) for w in caught if issubclass(w.category, DataQualityWarning)]
     return purchase, spend, notes
 
 
@@ -99,25 +136,59 @@ def fit_clv(
     con: BaseBackend,
     *,
     settings: Settings,
-    model: PurchaseKind = "bgnbd",
+    model: ModelChoice = "bgnbd",
     as_of: DateLike | None = None,
 ) -> StoredModels:
-    """Fit a purchase model and Gamma-Gamma on the warehouse's orders and store them.
+    """Fit the CLV models on the warehouse and store them as one version.
 
-    Returns the stored version; ``meta["warnings"]`` lists data-quality warnings (such as
-    correlated spend and frequency) so the CLI can show them.
+    Customers with orders get a purchase model (``model``, or with ``"auto"`` the one with the
+    better holdout fit, recorded in ``meta["selection"]``) and Gamma-Gamma; subscribers get a
+    renewal model per plan and billing period (:mod:`~retain.models.clv.contractual`) whenever
+    the ``subscriptions`` table has rows, so a mixed business gets both and a subscription-only
+    one the contractual model alone. ``meta["warnings"]`` lists what the CLI should show:
+    data-quality notes, degenerate parameters, plans valued with a pooled model.
     """
-    end = _day(as_of, con)
-    summary = rfm_summary(_orders(con), as_of=end, time_unit=settings.clv.time_unit)
-    purchase, spend, notes = _fit_pair(summary, model)
-    meta = {
-        "as_of": end.isoformat(),
-        "time_unit": settings.clv.time_unit,
-        "model": model,
-        "warnings": notes,
-    }
-    version = save_models({"purchase": purchase, "spend": spend}, settings=settings, meta=meta)
-    return StoredModels(version=version, models={"purchase": purchase, "spend": spend}, meta=meta)
+    orders = _table(con, "orders") if model != "sbg" else None
+    subscriptions = _table(con, "subscriptions")
+    if orders is None and subscriptions is None:
+        if model == "sbg":
+            raise NotFoundError(t("clv.no_subscriptions"), hint=t("clv.no_subscriptions_hint"))
+        raise NotFoundError(t("clv.no_orders"), hint=t("clv.no_orders_hint"))
+    if model == "sbg" and subscriptions is None:
+        raise NotFoundError(t("clv.no_subscriptions"), hint=t("clv.no_subscriptions_hint"))
+    if orders is not None:
+        end = _day(as_of, con)
+    elif as_of is not None:
+        end = as_timestamp(as_of, name="as_of").floor("D")
+    else:
+        end = _subscription_day(subscriptions)
+    unit = settings.clv.time_unit
+    notes: list[str] = []
+    models: dict[str, Any] = {}
+    meta: dict[str, Any] = {"as_of": end.isoformat(), "time_unit": unit, "warnings": notes}
+    if orders is not None:
+        kind: str = model
+        if model == "auto":
+            kind, meta["selection"] = choose_purchase_model(
+                orders, as_of=end, time_unit=unit, notes=notes
+            )
+        summary = rfm_summary(orders, as_of=end, time_unit=unit)
+        purchase, spend, _ = _fit_pair(summary, kind, notes)
+        models.update(purchase=purchase, spend=spend)
+        meta["model"] = kind
+    elif model != "sbg":
+        notes.append(t("clv.subscriptions_only"))
+    if subscriptions is not None:
+        spells = subscription_spells(subscriptions, as_of=end, currency=settings.currency)
+        contracts = fit_subscriptions(spells)
+        models.update(contracts.models)
+        notes.extend(contracts.notes)
+        meta["subscription_plans"] = contracts.plans
+        meta["subscriptions"] = len(spells)
+    if not models:
+        raise NotFoundError(t("clv.no_model_fitted"), hint=t("clv.no_model_fitted_hint"))
+    version = save_models(models, settings=settings, meta=meta)
+    return StoredModels(version=version, models=models, meta=meta)
 
 
 def score_clv(
@@ -131,28 +202,51 @@ def score_clv(
 ) -> pd.DataFrame:
     """Score every customer with a stored version and (by default) write ``clv_scores``.
 
-    Scores replace earlier rows with the same ``as_of`` and model version, so re-running is
-    idempotent.
+    Buyers are valued with the purchase and spend models, subscribers with the renewal models;
+    a customer who is both gets one row whose ``clv`` adds the two (same currency). Subscriber
+    rows leave the purchase summary (frequency, recency, T, monetary value) empty. Scores
+    replace earlier rows with the same ``as_of`` and model version, so re-running is idempotent.
     """
     stored = load_models(settings, version)
-    end = _day(as_of or stored.meta.get("as_of"), con)
+    has_purchase = "purchase" in stored.models
+    requested = as_of or stored.meta.get("as_of")
+    if has_purchase or requested is None:
+        end = _day(requested, con)
+    else:
+        end = as_timestamp(requested, name="as_of").floor("D")
     unit = stored.meta.get("time_unit", settings.clv.time_unit)
-    summary = rfm_summary(_orders(con), as_of=end, time_unit=unit)
     horizon = horizon_months or settings.clv.horizon_months
-    keep = ("customer_id", "frequency", "recency", "T", "monetary_value")
-    frame = summary.select(*[c for c in keep if c in summary.columns]).to_pandas()
-    values = customer_lifetime_value(
-        stored.purchase_model,
-        stored.spend_model,
-        frame,
-        horizon_months=horizon,
-        margin=settings.clv.margin,
-        annual_discount_rate=settings.clv.annual_discount_rate,
-        time_unit=unit,
-    )
-    upcoming = next_order(stored.purchase_model, frame, as_of=end, time_unit=unit)
+    parts: list[pd.DataFrame] = []
+    if has_purchase:
+        summary = rfm_summary(_orders(con), as_of=end, time_unit=unit)
+        keep = ("customer_id", "frequency", "recency", "T", "monetary_value")
+        frame = summary.select(*[c for c in keep if c in summary.columns]).to_pandas()
+        values = customer_lifetime_value(
+            stored.purchase_model,
+            stored.spend_model,
+            frame,
+            horizon_months=horizon,
+            margin=settings.clv.margin,
+            annual_discount_rate=settings.clv.annual_discount_rate,
+            time_unit=unit,
+        )
+        upcoming = next_order(stored.purchase_model, frame, as_of=end, time_unit=unit)
+        parts.append(pd.concat([values, upcoming], axis=1).assign(currency=settings.currency))
+    plans: dict[str, str] = stored.meta.get("subscription_plans") or {}
+    subscriptions = _table(con, "subscriptions") if plans else None
+    if subscriptions is not None:
+        fit = SubscriptionFit(models=stored.subscription_models, plans=dict(plans))
+        spells = subscription_spells(subscriptions, as_of=end, currency=settings.currency)
+        subscribers = subscriber_values(
+            fit,
+            spells,
+            horizon_months=horizon,
+            margin=settings.clv.margin,
+            annual_discount_rate=settings.clv.annual_discount_rate,
+        )
+        parts.append(subscribers)
     scores = scores_frame(
-        pd.concat([values, upcoming], axis=1),
+        _combine(parts),
         as_of=end,
         model_version=stored.version,
         currency=settings.currency,
@@ -161,6 +255,34 @@ def score_clv(
     if write:
         write_scores(con, scores)
     return scores
+
+
+def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """One row per customer: a buyer's row plus the value of their subscriptions (same currency).
+
+    A subscriber in several currencies keeps the most valuable one; one whose subscriptions are
+    in another currency than their orders keeps the order row (values in two currencies are
+    never added).
+    """
+    if len(parts) == 1:
+        first = parts[0]
+        if "frequency" in first:
+            return first
+    buyers = parts[0] if "frequency" in parts[0] else None
+    subs = parts[-1].sort_values("clv", ascending=False, na_position="last")
+    subs = subs.drop_duplicates("customer_id").set_index("customer_id")
+    if buyers is None:
+        return subs.reset_index()
+    buyers = buyers.set_index("customer_id")
+    both = buyers.index.intersection(subs.index)
+    same = both[buyers.loc[both, "currency"].to_numpy() == subs.loc[both, "currency"].to_numpy()]
+    for column in ("clv", "expected_purchases"):
+        buyers.loc[same, column] = buyers.loc[same, column] + subs.loc[same, column]
+    buyers.loc[same, "probability_alive"] = subs.loc[same, "probability_alive"].combine(
+        buyers.loc[same, "probability_alive"], max
+    )
+    only = subs.loc[subs.index.difference(buyers.index)]
+    return pd.concat([buyers, only]).reset_index()
 
 
 CLV_RUN = ("as_of", "model_version")
@@ -205,6 +327,8 @@ class Evaluation:
     tracking: pd.DataFrame
     predictions: pd.DataFrame
     params: dict[str, float]
+    model: str = "bgnbd"
+    notes: list[str] = field(default_factory=list)
 
 
 def evaluate_clv(
@@ -213,33 +337,35 @@ def evaluate_clv(
     settings: Settings,
     calibration_end: DateLike,
     holdout_end: DateLike | None = None,
-    model: PurchaseKind = "bgnbd",
+    model: PurchaseKind | None = None,
     version: str | None = None,
 ) -> Evaluation:
     """Fit on orders up to ``calibration_end`` and compare predictions with the holdout window.
 
-    ``holdout_end`` defaults to the last order day. The metrics, the by-frequency table and the
-    tracking curve are attached to the stored version named by ``version`` (default: latest,
-    when one exists) so ``retain report`` can show them.
+    ``holdout_end`` defaults to the last order day. ``model`` defaults to the purchase model of
+    the stored version (``version``, default: the latest; BG/NBD when none is stored). The
+    metrics, the by-frequency table and the tracking curve are attached to a stored version of
+    the same purchase model only (``version``, else the newest such), so ``retain report`` never
+    shows one model's evaluation under another's name; ``Evaluation.version`` is None when no
+    stored version matches. Warnings of the fit are in ``Evaluation.notes``.
     """
     orders = _orders(con)
     cut = as_timestamp(calibration_end, name="calibration_end").floor("D")
     stop = _day(holdout_end, con, "holdout_end")
     unit = settings.clv.time_unit
+    stored_version, stored_kind = _stored_purchase(settings, version, model)
+    kind: PurchaseKind = model or stored_kind or "bgnbd"
     summary = rfm_summary(orders, calibration_end=cut, holdout_end=stop, time_unit=unit)
     frame = summary.to_pandas()
-    purchase, spend, _ = _fit_pair(frame, model)
-    predictions = holdout_predictions(purchase, frame, spend_model=spend)
-    metrics = holdout_metrics(predictions)
-    by_freq = calibration_by_frequency(predictions)
-    tracking = cumulative_tracking(
-        purchase, orders, calibration_end=cut, holdout_end=stop, time_unit=unit
-    )
-    stored_version: str | None = None
-    try:
-        stored_version = load_models(settings, version).version
-    except NotFoundError:
-        stored_version = None
+    notes: list[str] = []
+    purchase, spend, _ = _fit_pair(frame, kind, notes)
+    with captured(notes, LABELS[type(purchase).__name__]):
+        predictions = holdout_predictions(purchase, frame, spend_model=spend)
+        metrics = holdout_metrics(predictions)
+        by_freq = calibration_by_frequency(predictions)
+        tracking = cumulative_tracking(
+            purchase, orders, calibration_end=cut, holdout_end=stop, time_unit=unit
+        )
     if stored_version is not None:
         update_meta(
             stored_version,
@@ -247,7 +373,7 @@ def evaluate_clv(
             evaluation={
                 "calibration_end": cut.isoformat(),
                 "holdout_end": stop.isoformat(),
-                "model": model,
+                "model": kind,
                 "metrics": metrics.to_dict(orient="records"),
                 "by_frequency": by_freq.to_dict(orient="records"),
                 "tracking": tracking.to_dict(orient="records"),
@@ -260,4 +386,33 @@ def evaluate_clv(
         tracking=tracking,
         predictions=predictions,
         params=purchase.params_,
+        model=kind,
+        notes=notes,
     )
+
+
+def _stored_purchase(
+    settings: Settings, version: str | None, model: PurchaseKind | None
+) -> tuple[str | None, PurchaseKind | None]:
+    """The stored version an evaluation of ``model`` belongs to, and its purchase model.
+
+    ``version`` given: that version, if its purchase model is ``model`` (or ``model`` is None).
+    Otherwise the newest version whose purchase model is ``model``; (None, None) when none is.
+    """
+    registry = ModelRegistry(settings.models_dir)
+    if version is not None:
+        card = registry.select(ClvKind.name, version)
+        kind = _card_kind(card.data)
+        return (card.version, kind) if model is None or kind == model else (None, kind)
+    for card in registry.cards(ClvKind.name):
+        kind = _card_kind(card.data)
+        if kind is not None and (model is None or kind == model):
+            return card.version, kind
+    return None, None
+
+
+def _card_kind(data: Any) -> PurchaseKind | None:
+    entry = (data.get("models") or {}).get("purchase") if isinstance(data, dict) else None
+    name = entry.get("class") if isinstance(entry, dict) else None
+    kind = _KIND_OF_CLASS.get(str(name))
+    return "pareto_nbd" if kind == "pareto_nbd" else "bgnbd" if kind == "bgnbd" else None

@@ -223,7 +223,7 @@ class ClvKind(ModelKind):
         }
 
     def describe(self, version: str, path: Path, data: Mapping[str, Any]) -> ModelCard:
-        """Name from the model classes; metrics from the fit and the holdout evaluation."""
+        """Name from the model classes, each once (sBG is stored per plan); fit, holdout metrics."""
         models = data["models"]
         if not isinstance(models, Mapping) or not models:
             raise TypeError("models")
@@ -235,7 +235,7 @@ class ClvKind(ModelKind):
         return ModelCard(
             kind=self.name,
             version=version,
-            name=" + ".join(self.labels.get(c, c) for c in classes),
+            name=" + ".join(dict.fromkeys(self.labels.get(c, c) for c in classes)),
             created_at=parse_timestamp(data.get("created_at"), version=version),
             metrics=self._metrics(models, meta),
             window=TrainingWindow(end=_text(meta.get("as_of"))),
