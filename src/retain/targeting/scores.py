@@ -24,6 +24,7 @@ import pandas as pd
 
 from retain import warehouse as wh
 from retain.facts import DateLike, as_timestamp
+from retain.targeting.value import clv_in_reporting_currency
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -93,8 +94,12 @@ def latest_run_as_of(con: BaseBackend, definition: str) -> dt.datetime | None:
 
 
 def latest_clv_scores(con: BaseBackend, *, as_of: DateLike | None = None) -> ir.Table:
-    """One row per customer: the newest ``clv_scores`` row (``as_of`` as in churn scores)."""
-    scores = _known_on(wh.read_table(con, "clv_scores"), as_of)
+    """One row per customer: the newest ``clv_scores`` row (``as_of`` as in churn scores).
+
+    Its money columns are in the reporting currency
+    (:func:`~retain.targeting.value.clv_in_reporting_currency`).
+    """
+    scores = clv_in_reporting_currency(_known_on(wh.read_table(con, "clv_scores"), as_of))
     return _newest(scores, ["customer_id"], CLV_RECENCY)
 
 
