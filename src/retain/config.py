@@ -225,7 +225,11 @@ class Settings(BaseSettings):
         description="IANA zone used to read timestamps without an offset and to cut days/months "
         "in reports",
     )
-    currency: str = Field("USD", description="ISO 4217 currency of amounts that carry none")
+    currency: str = Field(
+        "USD",
+        description="ISO 4217 reporting currency: amounts that carry none are in it, and sums "
+        "convert other currencies into it with the exchange_rates table (never added as is)",
+    )
     language: Literal["en", "ja", "ko"] = Field(
         "en", description="Language of messages and reports: en, ja or ko"
     )
