@@ -8,6 +8,7 @@ by an explicit check, not by an error.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -105,6 +106,56 @@ def reason_family(key: str, params: dict[str, Any], labels: Labels | None = None
     return humanise(name)
 
 
+_CV = re.compile(r"(\d+) x repeated stratified (\d+)-fold.*?(\d+) bootstrap")
+
+
+def _evaluation_reading(result: Backtest, card: Mapping[str, Any]) -> tuple[str, str]:
+    """The evaluation's title and reading, describing the protocol that was actually run.
+
+    One reference date (a snapshot such as IBM Telco) is evaluated by repeated cross-validation
+    on that date, which says nothing about later dates; several are evaluated by rolling
+    origins, on later dates the model never saw.
+    """
+    best = result.metrics.set_index("model")
+    others = best.drop(index="model")
+    common = {
+        "auc": format_number(float(best.loc["model", "roc_auc"]), digits=3),  # type: ignore[arg-type]
+        "best": t(f"churn.model_{others['roc_auc'].idxmax()}") if len(others) else "-",
+        "best_auc": format_number(float(others["roc_auc"].max()), digits=3) if len(others) else "-",
+    }
+    dates = [str(d) for d in card.get("reference_dates") or []]
+    if len(dates) == 1:
+        found = _CV.search(result.protocol)
+        if found is None:
+            return t("churn.title_eval_cv"), t(
+                "churn.reading_eval_cv_plain", date=dates[0], **common
+            )
+        repeats, folds, boot = found.groups()
+        reading = t(
+            "churn.reading_eval_cv",
+            date=dates[0],
+            repeats=repeats,
+            folds=folds,
+            boot=format_number(int(boot)),
+            **common,
+        )
+        return t("churn.title_eval_cv"), reading
+    tests = (
+        sorted(pd.to_datetime(result.by_origin["as_of"]).unique())
+        if "as_of" in result.by_origin.columns
+        else []
+    )
+    reading = t(
+        "churn.reading_eval",
+        tests=len(tests),
+        dates=len(dates),
+        first=str(pd.Timestamp(tests[0]).date()) if tests else "-",
+        horizon=card.get("definition", {}).get("horizon_days", "-"),
+        **common,
+    )
+    return t("churn.title_eval"), reading
+
+
 def _reason_counts(con: Any, version: str, line: str) -> pd.DataFrame | None:
     """How many customers have each reason family as their first reason (latest scoring run)."""
     if con is None or not wh.table_exists(con, "churn_scores"):
@@ -151,18 +202,8 @@ def _line_section(con: Any, card: Mapping[str, Any], line: str, *, several: bool
     if card.get("backtest"):
         result = Backtest.from_dict(card["backtest"])
         table = evaluation_table(result)
-        best = result.metrics.set_index("model")
-        model_auc = float(best.loc["model", "roc_auc"])  # type: ignore[arg-type]
-        others = best.drop(index="model")
-        reading = t(
-            "churn.reading_eval",
-            auc=format_number(model_auc, digits=3),
-            best=t(f"churn.model_{others['roc_auc'].idxmax()}") if len(others) else "-",
-            best_auc=format_number(float(others["roc_auc"].max()), digits=3)
-            if len(others)
-            else "-",
-        )
-        items.append(Figure(t("churn.title_eval"), reading, table=table))
+        title, reading = _evaluation_reading(result, card)
+        items.append(Figure(title, reading, table=table))
         items.append(
             Figure(
                 t("churn.title_calibration"),
