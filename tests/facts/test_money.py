@@ -25,7 +25,8 @@ from retain.facts import (
 )
 from retain.i18n import language, t
 from retain.ingest import ingest
-from retain.metrics import period_metrics
+from retain.metrics import cohort_retention, period_metrics
+from retain.models.clv import rfm_summary
 
 ORDERS = [
     # order, customer, day, amount, currency, status
@@ -161,6 +162,13 @@ def check_engine(con: Any) -> None:
     for order, value in HAND.items():
         want[month_of[order]] = want.get(month_of[order], 0.0) + value
     assert got == pytest.approx(want)
+    # cohort revenue and the lifetime-value summary read the same converted amounts
+    orders = wh.read_table(con, "orders")
+    cohorts = cohort_retention(orders, kind="revenue").to_pandas()
+    assert float(cohorts["value"].sum()) == pytest.approx(sum(HAND.values()))
+    rfm = rfm_summary(orders, as_of="2024-03-31", time_unit="day").to_pandas()
+    spend = rfm.set_index("customer_id")["monetary_value"]
+    assert spend["a"] == pytest.approx(1000.0 * 0.0070)  # a's repeat purchase, in USD
 
 
 def test_engine_duckdb() -> None:
