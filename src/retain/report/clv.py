@@ -1,7 +1,11 @@
-"""The "Lifetime value" section of ``retain report``: CLV concentration, P(alive), holdout fit.
+"""The "Lifetime value" section of ``retain report``: concentration, P(alive), fit, subscribers.
+
+The subscribers' figure shows their value and the renewal model each plan was valued with.
 
 It reads the newest stored CLV model and its latest scores; with no model fitted yet (or no
-scores written) the section is skipped by an explicit check, not by an error.
+scores written) the section is skipped by an explicit check, not by an error. Subscribers'
+rows are those without a purchase summary (``frequency`` empty): their P(alive) is observed
+(1 while subscribed), so the P(alive) chart shows buyers only.
 """
 
 from __future__ import annotations
@@ -53,26 +57,32 @@ def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
     scores = _latest_scores(con, newest.version)
     if scores.empty:
         return []
-    currency = str(scores["currency"].iloc[0] or settings.currency)
+    currency = str(scores["currency"].mode().iloc[0] or settings.currency)
     total = float(scores["clv"].sum())
     ranked = scores.sort_values("clv", ascending=False).reset_index(drop=True)
     top = ranked.head(max(1, len(ranked) // 10))
     share = float(top["clv"].sum()) / total if total > 0 else 0.0
-    alive = scores["probability_alive"].astype(float)
+    buyers = scores["frequency"].notna()
+    alive = scores.loc[buyers, "probability_alive"].astype(float)
     items: list[Figure] = [
         Figure(
             title=t("clv.report_top_title"),
             reading=t("clv.report_top_reading", share=format_percent(share)),
             table=_top_table(top.head(20), currency),
         ),
-        Figure(
-            title=t("clv.chart_alive"),
-            reading=t(
-                "clv.report_alive_reading", share=format_percent(float((alive < 0.5).mean()))
-            ),
-            figure=plot_probability_alive(alive),
-        ),
     ]
+    if len(alive):
+        items.append(
+            Figure(
+                title=t("clv.chart_alive"),
+                reading=t(
+                    "clv.report_alive_reading", share=format_percent(float((alive < 0.5).mean()))
+                ),
+                figure=plot_probability_alive(alive),
+            )
+        )
+    if not buyers.all():
+        items.append(_subscribers(scores[~buyers], newest.data, currency))
     evaluation: dict[str, Any] | None = meta.get("evaluation")
     if evaluation:
         by_freq = pd.DataFrame(evaluation["by_frequency"])
@@ -115,11 +125,49 @@ def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
     return [Section(key="clv", title=t("clv.report_title"), summary=summary, items=items)]
 
 
+def _subscribers(scores: pd.DataFrame, card: Any, currency: str) -> Figure:
+    """The subscribers' value, and the renewal model each plan was valued with."""
+    meta = card.get("meta") or {}
+    models = card.get("models") or {}
+    rows = []
+    for plan_role, model_role in (meta.get("subscription_plans") or {}).items():
+        _, period, plan = str(plan_role).split(":", 2)
+        state = (models.get(model_role) or {}).get("state") or {}
+        params = state.get("params_") or {}
+        if "alpha" not in params:
+            continue
+        alpha, beta = float(params["alpha"]), float(params["beta"])
+        rows.append(
+            {
+                t("clv.col_plan"): plan
+                if model_role == plan_role
+                else t("clv.plan_pooled", plan=plan),
+                t("clv.col_billing_period"): period,
+                t("clv.col_subscriptions"): format_number(int(state.get("n_customers_", 0))),
+                t("clv.col_renewal"): format_percent(beta / (alpha + beta), digits=1),
+            }
+        )
+    return Figure(
+        title=t("clv.report_subscribers_title"),
+        reading=t(
+            "clv.report_subscribers_reading",
+            subscribers=format_number(len(scores)),
+            active=format_number(int((scores["probability_alive"] > 0).sum())),
+            total=format_currency(float(scores["clv"].sum()), currency),
+            months=int(scores["horizon_months"].iloc[0]),
+        ),
+        table=pd.DataFrame(rows),
+    )
+
+
 def _top_table(top: pd.DataFrame, currency: str) -> pd.DataFrame:
     return pd.DataFrame(
         {
             t("clv.col_customer"): top["customer_id"].astype(str),
-            t("clv.col_clv"): [format_currency(float(v), currency) for v in top["clv"]],
+            t("clv.col_clv"): [
+                format_currency(float(v), str(c or currency))
+                for v, c in zip(top["clv"], top["currency"], strict=True)
+            ],
             t("clv.col_alive"): [format_percent(float(v)) for v in top["probability_alive"]],
             t("clv.col_purchases"): [
                 format_number(float(v), digits=2) for v in top["expected_purchases"]
