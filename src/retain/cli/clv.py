@@ -39,6 +39,7 @@ class FitModelName(StrEnum):
 
     bgnbd = "bgnbd"
     pareto_nbd = "pareto-nbd"
+    bgbb = "bgbb"
     auto = "auto"
     sbg = "sbg"
 
@@ -46,6 +47,7 @@ class FitModelName(StrEnum):
 _FIT_KIND: dict[FitModelName, ModelChoice] = {
     FitModelName.bgnbd: "bgnbd",
     FitModelName.pareto_nbd: "pareto_nbd",
+    FitModelName.bgbb: "bgbb",
     FitModelName.auto: "auto",
     FitModelName.sbg: "sbg",
 }
@@ -76,6 +78,7 @@ _KIND_NAMES = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD"}
 _MODEL_NAMES = {
     "BetaGeoModel": "BG/NBD",
     "ParetoNBDModel": "Pareto/NBD",
+    "BetaGeoBetaBinomModel": "BG/BB",
     "GammaGammaModel": "Gamma-Gamma",
 }
 
@@ -86,8 +89,9 @@ def fit(
         FitModelName,
         typer.Option(
             "--model",
-            help="Purchase model for buyers: bgnbd, pareto-nbd, or auto (the better holdout "
-            "fit); sbg fits subscribers only. Subscribers get sBG per plan in every case.",
+            help="Purchase model for buyers: bgnbd, pareto-nbd, auto (the better holdout fit of "
+            "the two) or bgbb (buying months, discrete); sbg fits subscribers only. Subscribers "
+            "get sBG per plan in every case.",
         ),
     ] = FitModelName.bgnbd,
     as_of: Annotated[

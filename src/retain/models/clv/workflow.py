@@ -18,6 +18,7 @@ from retain.errors import NotFoundError
 from retain.facts import DateLike, as_timestamp
 from retain.features.sources import Sources
 from retain.i18n import t
+from retain.models.clv.bgbb import BetaGeoBetaBinomModel
 from retain.models.clv.bgnbd import BetaGeoModel
 from retain.models.clv.checks import LABELS, captured, degenerate_notes
 from retain.models.clv.contractual import (
@@ -32,6 +33,7 @@ from retain.models.clv.diagnostics import (
     holdout_metrics,
     holdout_predictions,
 )
+from retain.models.clv.discrete import discrete_lifetime_value, discrete_summary
 from retain.models.clv.gamma_gamma import GammaGammaModel
 from retain.models.clv.next_order import next_order
 from retain.models.clv.pareto_nbd import ParetoNBDModel
@@ -50,12 +52,14 @@ if TYPE_CHECKING:
 __all__ = ["Evaluation", "evaluate_clv", "fit_clv", "score_clv", "write_scores"]
 
 PurchaseKind = Literal["bgnbd", "pareto_nbd"]
-ModelChoice = Literal["bgnbd", "pareto_nbd", "auto", "sbg"]
-"""What ``fit_clv`` fits: a purchase model (or ``auto``: chosen by holdout fit), or only the
-subscribers' renewal model (``sbg``). Subscribers are valued whenever subscriptions exist."""
-_PURCHASE: dict[str, type[BetaGeoModel] | type[ParetoNBDModel]] = {
+ModelChoice = Literal["bgnbd", "pareto_nbd", "bgbb", "auto", "sbg"]
+"""What ``fit_clv`` fits: a purchase model (``auto``: BG/NBD or Pareto/NBD by holdout fit;
+``bgbb``: BG/BB on calendar months), or only the subscribers' renewal model (``sbg``).
+Subscribers are valued whenever subscriptions exist."""
+_PURCHASE: dict[str, type[Any]] = {
     "bgnbd": BetaGeoModel,
     "pareto_nbd": ParetoNBDModel,
+    "bgbb": BetaGeoBetaBinomModel,
 }
 _KIND_OF_CLASS = {cls.__name__: kind for kind, cls in _PURCHASE.items()}
 
@@ -172,7 +176,11 @@ def fit_clv(
             kind, meta["selection"] = choose_purchase_model(
                 orders, as_of=end, time_unit=unit, notes=notes
             )
-        summary = rfm_summary(orders, as_of=end, time_unit=unit)
+        if kind == "bgbb":
+            summary: Any = discrete_summary(orders, as_of=end)
+            meta["time_unit"] = "month"
+        else:
+            summary = rfm_summary(orders, as_of=end, time_unit=unit)
         purchase, spend, _ = _fit_pair(summary, kind, notes)
         models.update(purchase=purchase, spend=spend)
         meta["model"] = kind
@@ -217,7 +225,17 @@ def score_clv(
     unit = stored.meta.get("time_unit", settings.clv.time_unit)
     horizon = horizon_months or settings.clv.horizon_months
     parts: list[pd.DataFrame] = []
-    if has_purchase:
+    if has_purchase and isinstance(stored.purchase_model, BetaGeoBetaBinomModel):
+        monthly = discrete_lifetime_value(
+            stored.purchase_model,
+            stored.spend_model,
+            discrete_summary(_orders(con), as_of=end),
+            horizon_months=horizon,
+            margin=settings.clv.margin,
+            annual_discount_rate=settings.clv.annual_discount_rate,
+        )
+        parts.append(monthly.assign(currency=settings.currency))
+    elif has_purchase:
         summary = rfm_summary(_orders(con), as_of=end, time_unit=unit)
         keep = ("customer_id", "frequency", "recency", "T", "monetary_value")
         frame = summary.select(*[c for c in keep if c in summary.columns]).to_pandas()
