@@ -223,7 +223,13 @@ def score(
         str | None,
         typer.Option("--as-of", help="Reference date (default: the day after the data ends)."),
     ] = None,
-    top: Annotated[int, typer.Option("--top", min=1, max=10, help="Reasons per customer.")] = 3,
+    top: Annotated[
+        int,
+        typer.Option("--top", min=0, help="Show the N customers most at risk with their reasons."),
+    ] = 10,
+    reasons: Annotated[
+        int, typer.Option("--reasons", min=1, max=10, help="Reasons per customer.")
+    ] = 3,
     min_contribution: Annotated[
         float | None,
         typer.Option(
@@ -255,7 +261,7 @@ def score(
             con,
             registered,
             as_of=as_of,
-            top=top,
+            top=reasons,
             min_contribution=REASON_FLOOR if min_contribution is None else min_contribution,
         )
     scores = result.scores
@@ -270,6 +276,8 @@ def score(
             medium=format_number(int(bands.get("medium", 0))),
         )
     )
+    if top and len(scores):
+        _print_top(scores, top)
     shifted = result.drift[result.drift["status"] != "stable"]
     for row in shifted.head(10).itertuples():
         console.print(
@@ -280,6 +288,36 @@ def score(
                 status=t(f"churn.drift_{row.status}"),
             )
         )
+
+
+def _print_top(scores: Any, n: int) -> None:
+    """The ``n`` customers most at risk, each reason on its own line (folds at 80 columns)."""
+    from retain.models.churn.reasons import render_stored_reasons
+    from retain.models.churn.reasons.labels import active_labels
+
+    labels = active_labels()
+    table = Table(
+        title=t(
+            "churn.title_top",
+            n=format_number(min(n, len(scores))),
+            total=format_number(len(scores)),
+        ),
+        title_justify="left",
+        show_lines=True,
+    )
+    table.add_column(t("churn.col_customer"), overflow="fold", max_width=16)
+    table.add_column(t("churn.col_risk"), justify="right", no_wrap=True)
+    table.add_column(t("churn.col_band"), no_wrap=True)
+    table.add_column(t("churn.col_reasons"), overflow="fold", ratio=1)
+    for row in scores.nlargest(n, "probability").itertuples(index=False):
+        shown = [r["text"] for r in render_stored_reasons(row.reasons, labels=labels)]
+        table.add_row(
+            str(row.customer_id),
+            format_percent(float(row.probability), digits=0),
+            t(f"churn.band_{row.risk_band}"),
+            "\n".join(shown) or "-",
+        )
+    console.print(table)
 
 
 @churn_app.command("list")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 
 import retain.warehouse as wh
 from _cli_runner import make_invoker
@@ -73,6 +74,9 @@ def test_train_evaluate_score_list(invoke: Any, project: Path) -> None:
     score = invoke("churn", "score")
     assert score.exit_code == 0, score.output
     assert score.stdout.startswith("Scored 600 customers as of 2024-06-30 with model ")
+    # The top ten with their reasons; a model scored the day it was trained shows no drift.
+    assert "Customers most at risk (top 10 of 600)" in score.stdout
+    assert "Drift:" not in score.stdout
     con = wh.connect(f"duckdb:///{project / 'shop.duckdb'}")
     assert wh.read_table(con, "churn_scores").count().execute() == 600
     floored = [json.loads(r) for r in wh.read_table(con, "churn_scores").reasons.execute()]
@@ -88,6 +92,9 @@ def test_train_evaluate_score_list(invoke: Any, project: Path) -> None:
     for bad in ("-1", "nan", "inf"):
         refused = invoke("churn", "score", "--min-contribution", bad)
         assert refused.exit_code == 2, (bad, refused.output)
+
+    none = invoke("churn", "score", "--top", "0")
+    assert none.exit_code == 0 and "most at risk" not in none.stdout
 
     listing = invoke("churn", "list")
     assert listing.exit_code == 0 and payload["version"] in listing.stdout
@@ -107,3 +114,22 @@ def test_no_model_is_a_clear_error_on_stderr(project: Path) -> None:
     lines = out.stderr.strip().splitlines()
     assert lines[0] == f"Error: no churn model is registered under {project / 'models' / 'churn'}"
     assert lines[1] == "Hint: train one first: 'retain churn train'"
+
+
+def test_score_prints_the_top_customers_readably_at_80_columns(
+    invoke: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retain.cli._app import console
+
+    assert invoke("churn", "train", "--no-evaluate").exit_code == 0
+    monkeypatch.setattr(console, "width", 80)
+    for lang, title in (("en", "most at risk"), ("ja", "リスクの高い顧客"), ("ko", "위험도가")):
+        out = invoke("--lang", lang, "churn", "score", "--top", "3", "--reasons", "2")
+        assert out.exit_code == 0, out.output
+        lines = out.stdout.splitlines()
+        start = next(i for i, line in enumerate(lines) if title in line)
+        table = lines[start:]
+        assert max(cell_len(line) for line in table) <= 80
+        rows = [line for line in table if line.startswith("│") and "C0" in line]
+        assert len(rows) == 3  # three customers, ids start their first line
+        assert "reasons." not in out.stdout and "{" not in out.stdout
