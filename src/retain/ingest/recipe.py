@@ -11,6 +11,7 @@ reported and kept in ``rejects`` rather than failing the whole load.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from retain.config import Settings, get_settings
+from retain.config import CONFIG_ENV, DEFAULT_CONFIG, Settings, get_settings
 from retain.errors import NotFoundError
 from retain.i18n import t
 from retain.ingest.load import IngestProgress, IngestReport, ingest
@@ -27,7 +28,15 @@ from retain.ingest.mapping import Mapping
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
-__all__ = ["Recipe", "RecipeStep", "get_recipe", "list_recipes", "load_recipe"]
+__all__ = [
+    "Recipe",
+    "RecipeStep",
+    "get_recipe",
+    "list_recipes",
+    "load_recipe",
+    "loaded_recipes",
+    "loaded_recipes_file",
+]
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,8 @@ def load_recipe(
     path
         The dataset file (or folder) as published.
     con
-        The warehouse (default: ``connect(settings=settings)``).
+        The warehouse (default: ``connect(settings=settings)``, the project's own, which then
+        lists the recipe in :func:`loaded_recipes_file`, so its labels apply to reasons).
     settings
         Configuration (default: :func:`retain.config.get_settings`).
     on_error
@@ -124,7 +134,7 @@ def load_recipe(
     own = con is None
     con = con or wh.connect(settings=settings)
     try:
-        return [
+        reports = [
             ingest(
                 step.table,
                 path,
@@ -137,6 +147,34 @@ def load_recipe(
             )
             for step in recipe.steps
         ]
+        if own:  # the project's own warehouse: its reasons may use the recipe's labels
+            _remember(name)
+        return reports
     finally:
         if own:
             con.disconnect()
+
+
+def loaded_recipes_file() -> Path:
+    """Where a project lists the recipes that loaded its data (``.retain/recipes``).
+
+    Beside ``retain.toml``; a recipe's labels (``recipes/labels/NAME.toml``) apply only there.
+    """
+    config = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG)).resolve()
+    return config.parent / ".retain" / "recipes"
+
+
+def loaded_recipes() -> list[str]:
+    """The recipes that loaded this project's data, one name per line of the file."""
+    try:
+        text = loaded_recipes_file().read_text(encoding="utf-8")
+    except OSError:
+        return []
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _remember(name: str) -> None:
+    if name not in (names := loaded_recipes()):
+        path = loaded_recipes_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{n}\n" for n in [*names, name]), encoding="utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import string
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -146,15 +147,27 @@ def test_features_outside_the_catalog_are_named() -> None:
     assert [r.render("en") for r in reasons] == ["Contract: Month-to-month", "Tenure: 2"]
 
 
-def test_customer_attributes_are_named_by_their_key() -> None:
+def test_customer_attributes_are_named_by_their_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RETAIN_CONFIG", raising=False)
     frame = pd.DataFrame(
         {"attr_会員_ランク": ["ゴールド"], "attr_MonthlyCharges": [70.355], "attr_tenure": [3.0]}
     )
     contrib = np.array([[0.9, 0.5, 0.2, -1.0]])
     (reasons,) = reason_codes(contrib, frame)
     assert [r.key for r in reasons] == ["reasons.attribute"] * 3
-    # unlabelled keys read humanised; keys the shipped recipe labels name (IBM Telco's
-    # MonthlyCharges, tenure) read with those labels
+    # Keys without a label read humanised: a business of its own named MonthlyCharges is not
+    # given IBM Telco's "Monthly charge (USD)", which may not be its currency.
+    assert [r.render("ja") for r in reasons] == [
+        "会員 ランク: ゴールド",
+        "Monthly charges: 70.36",
+        "Tenure: 3",
+    ]
+    # Once the Telco recipe has loaded this project's data, its labels apply here.
+    (tmp_path / ".retain").mkdir()
+    (tmp_path / ".retain" / "recipes").write_text("telco\n", encoding="utf-8")
     assert [r.render("ja") for r in reasons] == [
         "会員 ランク: ゴールド",
         "月額料金（USD）: 70.36",

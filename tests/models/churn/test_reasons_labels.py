@@ -145,11 +145,12 @@ def test_telco_reasons_never_repeat_and_every_attribute_is_labelled(seed: int) -
     stored = _both_paths(contrib, frame, top=3, labels=labels)
     assert _repeats(stored) == 0
     keys = list(labels.values())
-    assert unlabelled(keys, shipped_labels()) == []
+    telco = shipped_labels(("telco",))  # in a project the Telco recipe loaded
+    assert unlabelled(keys, telco) == []
     for lang in ("en", "ja", "ko"):
         raw = shown = 0
         for text in stored:
-            shown_now = render_stored_reasons(text, lang=lang)
+            shown_now = render_stored_reasons(text, lang=lang, labels=telco)
             for item, rendered in zip(json.loads(text), shown_now, strict=True):
                 shown += 1
                 p = item["params"]
@@ -178,7 +179,12 @@ def test_labels_are_looked_up_at_display_time(
     rendered = render_stored_reasons(stored, lang="ja")
     assert rendered[0]["text"] == "会員ランク: ゴールドプラス"
     assert rendered[0]["params"] == {"name": "Plan_Tier", "value": "gold_plus"}  # as stored
-    assert active_labels().has_attribute("Contract")  # the recipes' labels stay underneath
+    # No recipe loaded this project's data: no recipe's labels apply (Telco's "Contract").
+    assert not active_labels().has_attribute("Contract")
+    (tmp_path / ".retain").mkdir()
+    (tmp_path / ".retain" / "recipes").write_text("telco\n", encoding="utf-8")
+    assert active_labels().has_attribute("Contract")  # under the project's own labels
+    assert render_stored_reasons(stored, lang="ja")[0]["text"] == "会員ランク: ゴールドプラス"
     assert render_stored_reasons(stored, lang="en", labels=Labels())[0]["text"] == (
         "Plan tier: gold plus"
     )
@@ -203,15 +209,45 @@ def test_every_overlap_names_something_a_reason_can_say() -> None:
 
 
 def test_churn_train_warns_once_naming_the_keys_to_label(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from retain.cli.churn import _warn_unlabelled
     from retain.config import Settings
 
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RETAIN_CONFIG", raising=False)
     card = {"attributes": [{"name": "attr_Region", "key": "Region"}, {"key": "Contract"}]}
     _warn_unlabelled(card, Settings())
     err = capsys.readouterr().err
-    assert err.count("Region") >= 2 and "Contract" not in err.split(":")[1]
+    assert err.count("Region") >= 2 and "Contract" in err
+    # Where the Telco recipe loaded the data, its label of Contract applies.
+    (tmp_path / ".retain").mkdir()
+    (tmp_path / ".retain" / "recipes").write_text("telco\n", encoding="utf-8")
+    _warn_unlabelled(card, Settings())
+    err = capsys.readouterr().err
+    assert err.count("Region") >= 2 and "Contract" not in err
     labelled = Settings(labels={"attributes": {"Region": {"ja": "地域"}}})
     _warn_unlabelled(card, labelled)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.skipif(not TELCO.exists(), reason="IBM Telco dataset not present")
+def test_loading_with_a_recipe_makes_its_labels_apply_in_that_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retain.warehouse as wh
+    from retain.config import Settings
+    from retain.ingest import load_recipe
+    from retain.ingest.recipe import loaded_recipes
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RETAIN_CONFIG", raising=False)
+    assert loaded_recipes() == [] and not active_labels().has_attribute("MonthlyCharges")
+    # Into a warehouse of the caller's: not this project's data, nothing recorded.
+    load_recipe("telco", TELCO, con=wh.connect("duckdb://"), settings=Settings())
+    assert loaded_recipes() == []
+    settings = Settings(warehouse_url=f"duckdb:///{tmp_path / 'retain.duckdb'}")
+    load_recipe("telco", TELCO, settings=settings)
+    load_recipe("telco", TELCO, settings=settings)  # recorded once
+    assert loaded_recipes() == ["telco"]
+    assert active_labels().attribute("MonthlyCharges", "ja") == "月額料金（USD）"

@@ -6,8 +6,10 @@ only rendering turns them into words, so a label added later shows on scores alr
 
 Labels come from, lowest first (a later source wins, language by language):
 
-1. the labels recipes ship for their datasets (``retain/ingest/recipes/labels/*.toml``: every
-   Telco column);
+1. the labels a recipe ships for its dataset (``retain/ingest/recipes/labels/NAME.toml``: every
+   Telco column), only in a project whose data that recipe loaded
+   (:func:`retain.ingest.recipe.loaded_recipes`): Telco's "Monthly charge (USD)" must not
+   name another business's ``MonthlyCharges``;
 2. the file named by ``[labels] file`` in ``retain.toml``;
 3. ``[labels.attributes.KEY]`` and ``[labels.values.KEY."VALUE"]`` tables in ``retain.toml``.
 
@@ -46,6 +48,7 @@ __all__ = [
     "attribute_words",
     "humanise",
     "labels_from_settings",
+    "recipe_labels",
     "shipped_labels",
     "unlabelled",
 ]
@@ -146,16 +149,25 @@ def unlabelled(keys: Iterable[str], labels: Labels) -> list[str]:
 
 
 @cache
-def shipped_labels() -> Labels:
-    """The labels recipes ship for their datasets, all of them merged."""
+def shipped_labels(recipes: tuple[str, ...] | None = None) -> Labels:
+    """The labels the named recipes ship for their datasets (``None``: every recipe's), merged."""
     root = resources.files("retain.ingest") / "recipes" / "labels"
     out = Labels()
     if not root.is_dir():
         return out
     for entry in sorted(root.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
+        if entry.name.endswith(".toml") and (
+            recipes is None or entry.name.removesuffix(".toml") in recipes
+        ):
             out = out.merged(Labels.from_dict(tomllib.loads(entry.read_text(encoding="utf-8"))))
     return out
+
+
+def recipe_labels() -> Labels:
+    """The labels of the recipes that loaded this project's data (none for a project of its own)."""
+    from retain.ingest.recipe import loaded_recipes  # the ingest package loads on first use
+
+    return shipped_labels(tuple(sorted(loaded_recipes())))
 
 
 def _read_file(path: Path) -> Labels:
@@ -166,8 +178,8 @@ def _read_file(path: Path) -> Labels:
 
 
 def labels_from_settings(settings: Settings) -> Labels:
-    """Shipped labels, then the labels file, then ``retain.toml``'s own ``[labels]`` tables."""
-    out = shipped_labels()
+    """The loaded recipes' labels, then the labels file, then ``retain.toml``'s ``[labels]``."""
+    out = recipe_labels()
     if settings.labels.file:
         out = out.merged(_read_file(Path(settings.labels.file)))
     return out.merged(Labels.from_dict(settings.labels.model_dump()))
@@ -189,10 +201,16 @@ def active_labels() -> Labels:
     What rendering uses when given no labels, so every reader (the service, the dashboard,
     reports) shows the same words, and a label added to ``retain.toml`` or its labels file
     shows on the next page without rescoring. A configuration that cannot be read gives the
-    shipped labels (the error surfaces where the settings are read for real).
+    loaded recipes' labels (the error surfaces where the settings are read for real).
     """
+    from retain.ingest.recipe import loaded_recipes_file
+
     config = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
-    stamp: tuple[Any, ...] = (str(config.resolve()), _stamp(config))
+    # A recipe loaded since (its labels now apply) counts as a change of configuration.
+    stamp: tuple[Any, ...] = (
+        str(config.resolve()),
+        (_stamp(config), _stamp(loaded_recipes_file())),
+    )
     cached = _active.get("stamp")
     if cached is not None and cached[:2] == stamp:
         file = cached[2]
@@ -203,7 +221,7 @@ def active_labels() -> Labels:
         labels = labels_from_settings(settings)
         file = Path(settings.labels.file) if settings.labels.file else None
     except (ConfigError, OSError, ValueError):  # words on a page must not fail on a config
-        labels, file = shipped_labels(), None
+        labels, file = recipe_labels(), None
     _active["stamp"] = (*stamp, file, None if file is None else _stamp(file))
     _active["labels"] = labels
     return labels
