@@ -68,6 +68,12 @@ def currency_counts(table: ir.Table) -> dict[str | None, int]:
     return {row["code"]: int(row["n"]) for row in counted}
 
 
+def _present_codes(table: ir.Table) -> set[str | None]:
+    """The currency codes of ``table`` (``None``: rows without one); one cheap distinct query."""
+    raw = table.select("currency").distinct().to_pyarrow().column("currency").to_pylist()
+    return {(str(v).strip().upper() or None) if v is not None else None for v in raw}
+
+
 def mixed_currencies_error(
     name: str, counts: Mapping[str | None, int], missing: Sequence[str], reporting: str
 ) -> DataValidationError:
@@ -166,8 +172,7 @@ def in_reporting_currency(
     if "currency" not in table.columns:
         return table
     reporting = reporting_currency(currency)
-    counts = currency_counts(table)
-    foreign = sorted(c for c in counts if c is not None and c != reporting)
+    foreign = sorted(c for c in _present_codes(table) if c is not None and c != reporting)
     if not foreign:
         return table
     rates = rates if rates is not None else _stored_rates(table)
@@ -177,6 +182,7 @@ def in_reporting_currency(
         covered = set(usable.select("code").distinct().to_pyarrow().column("code").to_pylist())
     missing = [c for c in foreign if c not in covered]
     if missing or usable is None:
+        counts = currency_counts(table)
         raise mixed_currencies_error(name, counts, missing or foreign, reporting)
     return _convert(table, usable, reporting=reporting, date=date, amounts=amounts)
 
