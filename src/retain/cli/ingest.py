@@ -58,7 +58,7 @@ def ingest_command(
         str | None,
         typer.Argument(
             help="Canonical table: customers, orders, order_lines, events, "
-            "subscriptions, interactions (omit with --recipe).",
+            "subscriptions, interactions, exchange_rates (omit with --recipe).",
             show_default=False,
         ),
     ] = None,
