@@ -40,6 +40,8 @@ __all__ = [
     "ThrottleLimits",
     "check",
     "clear",
+    "count",
+    "digest",
     "keys_for",
     "note_failure",
 ]
@@ -104,18 +106,18 @@ def _secret(session: Session) -> bytes:
     return row.value.encode("utf-8")
 
 
+def digest(session: Session, text: str) -> str:
+    """The stored form of a counter key: an HMAC under the generated secret, never ``text``."""
+    return hmac.new(_secret(session), text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def keys_for(
     session: Session, *, email: str, address: str | None, limits: ThrottleLimits
 ) -> list[ThrottleKey]:
     """The throttle keys of one login attempt: its e-mail and, when known, its address."""
-    secret = _secret(session)
-
-    def digest(text: str) -> str:
-        return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
-
-    found = [ThrottleKey(digest("email:" + email.strip().lower()), limits.per_email)]
+    found = [ThrottleKey(digest(session, "email:" + email.strip().lower()), limits.per_email)]
     if address:
-        found.append(ThrottleKey(digest("address:" + address), limits.per_address))
+        found.append(ThrottleKey(digest(session, "address:" + address), limits.per_address))
     return found
 
 
@@ -160,16 +162,27 @@ def note_failure(
     One ``INSERT ... ON CONFLICT DO UPDATE`` per key, so concurrent workers never lose a count.
     The caller commits.
     """
-    now = now or utcnow()
-    ended = now - dt.timedelta(seconds=limits.window_seconds)
+    count(session, [key.digest for key in keys], limits.window_seconds, now=now or utcnow())
+
+
+def count(
+    session: Session, digests: Sequence[str], window_seconds: int, *, now: dt.datetime
+) -> None:
+    """Add one to each counter in ``digests`` (a new window when the last one has ended).
+
+    The one counter of the service: failed logins and list pages read both use it. One
+    ``INSERT ... ON CONFLICT DO UPDATE`` per key, so concurrent workers never lose a count.
+    The caller commits.
+    """
+    ended = now - dt.timedelta(seconds=window_seconds)
     postgres = session.get_bind().dialect.name == "postgresql"
     stale = LoginFailures.window_start <= ended
     counted = {
         "failures": case((stale, 1), else_=LoginFailures.failures + 1),
         "window_start": case((stale, now), else_=LoginFailures.window_start),
     }
-    for key in keys:
-        row = {"key_hash": key.digest, "failures": 1, "window_start": now}
+    for key in digests:
+        row = {"key_hash": key, "failures": 1, "window_start": now}
         if postgres:
             pg = pg_insert(LoginFailures).values(**row)
             session.execute(pg.on_conflict_do_update(index_elements=["key_hash"], set_=counted))

@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from retain import targeting
 from retain.app.audit import service as audit
+from retain.app.auth import caps
 from retain.app.auth.roles import Permission
 from retain.app.customers.schemas import AtRiskPage
 from retain.app.segments import service as segments
 from retain.errors import InvalidParameterError
 from retain.i18n import get_language, t
+from retain.schema import CUSTOMERS
 from retain.targeting import AtRiskQuery
-from retain.targeting.query import FILTER_FIELDS
+from retain.targeting.query import DEFAULT_LIMIT, FILTER_FIELDS
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from retain.app.deps import LockedWarehouse, Principal
     from retain.config import ChurnDefinition, Settings
 
-__all__ = ["export", "line_of", "page", "resolve"]
+__all__ = ["export", "line_of", "list_page", "page", "resolve"]
 
 
 def line_of(settings: Settings, query: AtRiskQuery) -> ChurnDefinition:
@@ -48,17 +50,19 @@ def resolve(
     *,
     settings: Settings,
     session: Session,
+    max_limit: int | None = None,
 ) -> AtRiskQuery:
     """The query request ``params`` ask for, ready to run.
 
     The configured churn definition fills in a missing ``definition`` (one that is not
-    configured is refused, naming the lines), ``settings.service`` caps the page size, and a
-    named saved segment (404 when unknown) fills the filters the request leaves unset.
+    configured is refused, naming the lines), ``max_limit`` (default ``settings.service``'s)
+    caps the page size, and a named saved segment (404 when unknown) fills the filters the
+    request leaves unset.
     """
     query = AtRiskQuery.from_params(
         params,
         default_definition=settings.churn_definition().name,
-        max_limit=settings.service.max_page_size,
+        max_limit=settings.service.max_page_size if max_limit is None else max_limit,
     )
     line_of(settings, query)
     if query.segment is not None:
@@ -85,6 +89,50 @@ def page(
         line=line_of(settings, query),
     )
     return AtRiskPage.from_page(found)
+
+
+def list_page(
+    session: Session,
+    warehouse: LockedWarehouse,
+    params: Mapping[str, Any] | Iterable[tuple[str, Any]],
+    *,
+    settings: Settings,
+    principal: Principal,
+) -> AtRiskPage:
+    """One JSON page for ``principal``: capped and rate-counted for its role, audited with PII.
+
+    The page size is capped by :func:`retain.app.auth.caps.max_page_size` (422 above it; a
+    request without ``limit`` gets the default or the cap, whichever is smaller) and the
+    page counts against the caller's pages per minute (429 with ``Retry-After`` past them). A
+    page that returns contact details (:attr:`retain.schema.CUSTOMERS` marks them) is audited
+    like an export: how many rows and which contact fields; a page without them is not.
+    """
+    service = settings.service
+    cap = caps.max_page_size(service, principal.role)
+    values = dict(params)
+    values.setdefault("limit", min(DEFAULT_LIMIT, cap))
+    query = resolve(values, settings=settings, session=session, max_limit=cap)
+    caps.count_list_page(session, principal, principal.role, service, ident=principal.id)
+    pii = principal.may(Permission.customers_pii)
+    found = page(warehouse, query, settings=settings, pii=pii, lang=get_language())
+    fields = contact_fields(row.model_dump() for row in found.data)
+    if fields:
+        audit.record(
+            session,
+            principal,
+            "at_risk.read",
+            ("at_risk", ""),
+            rows=len(found.data),
+            fields=fields,
+            definition=found.definition,
+        )
+    return found
+
+
+def contact_fields(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The contact-detail fields (PII of the customers table) that hold a value in any row."""
+    held = {name for row in rows for name in CUSTOMERS.pii_columns if row.get(name) is not None}
+    return [name for name in CUSTOMERS.pii_columns if name in held]
 
 
 def export(

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 
-from retain.app.auth.roles import Permission
 from retain.app.customers import at_risk, service
 from retain.app.customers.schemas import AtRiskPage, Customer360, CustomerScores
 from retain.app.deps import (
@@ -71,7 +70,15 @@ class AtRiskParams:
         definition: Annotated[str | None, _text("definition")] = None,
         sort: SortKey = "at_risk_value",
         order: Order = "desc",
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        limit: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                le=MAX_LIMIT,
+                description=f"Rows per page: {DEFAULT_LIMIT} or the role's cap when smaller "
+                "(service.max_page_size_by_role); above the cap is a 422",
+            ),
+        ] = None,
         cursor: Annotated[str | None, _text("cursor")] = None,
     ) -> None:
         self.values: dict[str, Any] = {
@@ -89,9 +96,10 @@ class AtRiskParams:
             "definition": definition,
             "sort": sort,
             "order": order,
-            "limit": limit,
             "cursor": cursor,
         }
+        if limit is not None:  # absent: the query's default, or the caller's cap when smaller
+            self.values["limit"] = limit
 
 
 Params = Annotated[AtRiskParams, Depends()]
@@ -114,9 +122,9 @@ def list_at_risk(
     letter case), channel, reason (family or key), plan, tenure in days, or search by id or
     e-mail (e-mail only for roles that see contact details).
     """
-    query = at_risk.resolve(params.values, settings=settings, session=session)
-    pii = principal.may(Permission.customers_pii)
-    return at_risk.page(warehouse, query, settings=settings, pii=pii, lang=get_language())
+    return at_risk.list_page(
+        session, warehouse, params.values, settings=settings, principal=principal
+    )
 
 
 def csv_response(export: AtRiskExport) -> StreamingResponse:
@@ -159,12 +167,15 @@ def read_customer_scores(
 def read_customer(
     customer_id: CustomerId,
     principal: CanReadCustomers,
+    session: SessionDep,
     warehouse: LockedWarehouseDep,
 ) -> dict[str, Any]:
     """Customer 360 with a timeline.
 
     Profile, orders, events, subscriptions, interactions, scores, reasons and CLV, with
-    everything merged into one timeline (newest first).
+    everything merged into one timeline (newest first). A read that returns the customer's
+    contact details is audited (``customer.read``).
     """
-    pii = principal.may(Permission.customers_pii)
-    return service.customer_360(warehouse.reads, customer_id, pii=pii, lang=get_language())
+    return service.read_customer(
+        session, warehouse.reads, customer_id, principal=principal, lang=get_language()
+    )

@@ -13,16 +13,22 @@ import ibis.expr.types as ir
 from retain import warehouse as wh
 from retain.app._frames import parse_json_text
 from retain.app._reads import Reads
+from retain.app.audit import service as audit
+from retain.app.auth.roles import Permission
 from retain.errors import NotFoundError
 from retain.i18n import t
 from retain.models.churn.reasons import render_stored_reasons
 from retain.models.clv.next_order import UNLIKELY_BELOW, WINDOWS_DAYS
+from retain.schema import CUSTOMERS
 from retain.targeting import CHURN_RECENCY, CLV_RECENCY, latest_per_definition
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
+    from sqlalchemy.orm import Session
 
-__all__ = ["TIMELINE_LIMIT", "customer_360", "customer_scores"]
+    from retain.app.deps import Principal
+
+__all__ = ["TIMELINE_LIMIT", "customer_360", "customer_scores", "read_customer"]
 
 TIMELINE_LIMIT = 200
 CHURN_ROWS = 50
@@ -216,8 +222,8 @@ def customer_360(
     if profile is not None:
         profile["attributes"] = parse_json_text(profile.get("attributes")) or {}
         if not pii:
-            profile["email"] = None
-            profile["phone"] = None
+            for name in CUSTOMERS.pii_columns:
+                profile[name] = None
     for name in ("events", "interactions"):
         for row in facts[name]:
             row["properties"] = parse_json_text(row.get("properties")) or {}
@@ -233,3 +239,28 @@ def customer_360(
         "timeline": _timeline(facts, churn),
         "truncated": any(len(rows) >= limit for rows in facts.values()),
     }
+
+
+def read_customer(
+    session: Session,
+    reads: Reads,
+    customer_id: str,
+    *,
+    principal: Principal,
+    lang: str | None = None,
+) -> dict[str, Any]:
+    """The customer 360 for ``principal``, audited when it returns contact details.
+
+    Contact details (the customers table's PII columns) only for roles that may see them; a
+    read that returns one writes ``customer.read`` with the fields returned (never their
+    values), like an export. A read without contact details is not audited.
+    """
+    pii = principal.may(Permission.customers_pii)
+    found = customer_360(reads, customer_id, pii=pii, lang=lang)
+    profile = found["profile"] or {}
+    fields = [name for name in CUSTOMERS.pii_columns if profile.get(name) is not None]
+    if fields:
+        audit.record(
+            session, principal, "customer.read", ("customer", customer_id), rows=1, fields=fields
+        )
+    return found
