@@ -407,6 +407,11 @@ def reasons_json_array(
     return _with_base_rate(out, n_picks == 0 if width else no, contributions, features)
 
 
+def _float(bits: int) -> float:
+    """The float64 whose bit pattern is ``bits``."""
+    return float(np.array([bits], dtype=np.int64).view(np.float64)[0])
+
+
 def _with_base_rate(
     out: pa.Array, empty: np.ndarray, contributions: np.ndarray, features: pd.DataFrame
 ) -> pa.Array:
@@ -414,22 +419,46 @@ def _with_base_rate(
     rows = np.flatnonzero(empty)
     if not len(rows):
         return out
-    sub = features.iloc[rows].reset_index(drop=True)
+    read = [c for c in BASE_RATE.features if c in features.columns]
+    sub = features[read].iloc[rows].reset_index(drop=True)
+    # Over the whole chunk, as the per-row path sums it (a lone row would be summed pairwise).
     for name, column in risk_columns(contributions).items():
         sub[name] = column[rows]
     found = np.zeros(len(rows), dtype=bool)
-    texts = np.full(len(rows), None, dtype=object)
-    bias = contributions[rows, -1]
+    texts = np.full(len(out), None, dtype=object)
+    # By bit pattern, so each distinct bias is one text (one per model, usually).
+    bias = np.ascontiguousarray(contributions[rows, -1], dtype=np.float64).view(np.int64)
     for key, mask, params in _variants(BASE_RATE, _Columns(sub)):
-        for r in np.flatnonzero(mask & ~found).tolist():
-            values = {name: int(col[r]) for name, col in params if isinstance(col, np.ndarray)}
-            texts[r] = reasons_json([Reason(key, values, float(bias[r]))])
-        found |= mask
+        at = np.flatnonzero(mask & ~found)
+        if not len(at):
+            continue
+        names = [name for name, col in params if isinstance(col, np.ndarray)]
+        columns = [bias[at], *(col[at] for _, col in params if isinstance(col, np.ndarray))]
+        # Few distinct texts (one bias, small integers): each written once.
+        code = np.zeros(len(at), dtype=np.int64)
+        for column in columns:
+            codes, distinct = pd.factorize(column)
+            code = code * len(distinct) + codes
+        inverse, _ = pd.factorize(code)
+        first = np.zeros(inverse.max() + 1, dtype=np.int64)
+        first[inverse[::-1]] = np.arange(len(at))[::-1]
+        made = [
+            reasons_json(
+                [
+                    Reason(
+                        key,
+                        {n: int(c[i]) for n, c in zip(names, columns[1:], strict=True)},
+                        _float(int(bias[at[i]])),
+                    )
+                ]
+            )
+            for i in first.tolist()
+        ]
+        texts[rows[at]] = np.array(made, dtype=object)[inverse]
+        found[at] = True
     if not found.any():
         return out
-    replace = np.zeros(len(out), dtype=bool)
-    replace[rows[found]] = True
-    return pc.replace_with_mask(out, pa.array(replace), pa.array(texts[found].tolist(), out.type))
+    return pc.coalesce(pa.array(texts, out.type), out)
 
 
 def reasons_json_column(
