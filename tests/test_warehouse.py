@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -116,3 +121,78 @@ def test_replace_scope_on_pyspark(spark_warehouse: Any) -> None:
 @pytest.mark.postgres
 def test_replace_scope_on_postgres(postgres_warehouse: Any) -> None:
     _check_replace_scope(postgres_warehouse)
+
+
+_HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "ro")
+print("open", flush=True)
+time.sleep(60)
+"""
+
+
+def _holding(path: str, mode: str, *, record: bool) -> subprocess.Popen[str]:
+    """Another process with ``path`` open (``ro`` or ``rw``), recorded as its holder or not."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, path, mode], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "open"
+    if record:
+        row = {"pid": proc.pid, "command": "retain serve --port 8000", "since": "2026-12-06T10:00"}
+        Path(path + wh.HOLDER_SUFFIX).write_text(json.dumps(row))
+    return proc
+
+
+def test_a_held_file_opens_read_only_and_a_write_names_the_holder(tmp_path: Path) -> None:
+    path = str(tmp_path / "w.duckdb")
+    seed = wh.connect(f"duckdb:///{path}")
+    wh.write_table(seed, "t", pd.DataFrame({"a": [1, 2]}))
+    seed.disconnect()
+    proc = _holding(path, "ro", record=True)
+    try:
+        con = wh.connect(f"duckdb:///{path}")
+        assert wh.is_read_only(con)
+        assert wh.read_table(con, "t").count().execute() == 2  # reads work
+        with pytest.raises(wh.WarehouseBusyError) as caught:
+            wh.write_table(con, "t", pd.DataFrame({"a": [3]}), mode="append")
+        assert f"pid {proc.pid}" in caught.value.message
+        assert "retain serve --port 8000" in caught.value.message
+        assert "2026-12-06T10:00" in caught.value.message
+        assert caught.value.hint and "POST /api/v1/ingest/TABLE" in caught.value.hint
+        con.disconnect()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert wh.holder_of(path) is None  # the record of a dead process is ignored
+    con = wh.connect(f"duckdb:///{path}")
+    assert not wh.is_read_only(con)
+    wh.write_table(con, "t", pd.DataFrame({"a": [3]}), mode="append")
+    con.disconnect()
+
+
+def test_a_file_open_for_writing_elsewhere_names_the_pid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "w.duckdb")
+    wh.connect(f"duckdb:///{path}").disconnect()
+    monkeypatch.setattr(wh, "OPEN_WAIT_S", 0.2)
+    proc = _holding(path, "rw", record=False)
+    try:
+        with pytest.raises(wh.WarehouseBusyError) as caught:
+            wh.connect(f"duckdb:///{path}")
+        assert f"pid {proc.pid}" in caught.value.message
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_hold_and_release_are_this_process_s_record(tmp_path: Path) -> None:
+    path = str(tmp_path / "w.duckdb")
+    wh.hold(path, "retain serve")
+    record = json.loads(Path(path + wh.HOLDER_SUFFIX).read_text())
+    assert record["pid"] == os.getpid() and record["command"] == "retain serve"
+    assert wh.holder_of(path) is None  # this process is not "another" holder
+    wh.release(path)
+    assert not Path(path + wh.HOLDER_SUFFIX).exists()
+    assert wh.duckdb_path("duckdb:///a/b.duckdb") == "a/b.duckdb"
+    assert wh.duckdb_path("duckdb://") is None and wh.duckdb_path("postgres://h/db") is None

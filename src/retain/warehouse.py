@@ -8,13 +8,26 @@ expressions.
 
 Writes are atomic: :func:`write_table` builds the new table under a temporary name and swaps it
 in, so a crash in the middle leaves the previous table intact.
+
+An embedded DuckDB file admits one writing process or many reading ones. ``retain serve`` opens
+it read-only (writing only for the moment of an API ingest) and leaves a holder file beside it
+(``<file>.holder.json``: pid, command, since); while a live process holds it, :func:`connect`
+opens the file read-only, so reads work, and a write raises :class:`WarehouseBusyError` naming
+that process instead of DuckDB's lock error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import json
+import os
 import re
+import sys
 import threading
+import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +39,8 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-from retain.errors import NotFoundError, UnsupportedBackendError
+from retain.errors import ConflictError, NotFoundError, UnsupportedBackendError
+from retain.i18n import t
 from retain.schema import TABLES, Table, get_table
 
 if TYPE_CHECKING:
@@ -36,12 +50,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UpsertCounts",
+    "WarehouseBusyError",
     "backend_name",
+    "busy_error",
     "connect",
     "create_tables",
     "drop_table",
+    "duckdb_path",
+    "hold",
+    "holder_of",
+    "is_read_only",
     "local_spark_session",
     "read_table",
+    "release",
     "replace_scope",
     "table_exists",
     "upsert",
@@ -73,7 +94,11 @@ def local_spark_session(app_name: str = "retain") -> Any:
 
 
 def connect(
-    url: str | None = None, *, settings: Settings | None = None, spark_session: Any = None
+    url: str | None = None,
+    *,
+    settings: Settings | None = None,
+    spark_session: Any = None,
+    read_only: bool = False,
 ) -> BaseBackend:
     """Open the warehouse named by ``url`` (default: ``settings.warehouse_url``).
 
@@ -86,6 +111,10 @@ def connect(
         Where to read the default URL; :func:`retain.config.get_settings` when omitted.
     spark_session
         An existing Spark session; implies the PySpark backend.
+    read_only
+        Open a DuckDB file for reading only (others may read it at the same time). Without it,
+        a file that a live process holds (see the module docstring) or that another process
+        has open is opened read-only too; writes through it raise :class:`WarehouseBusyError`.
     """
     if spark_session is not None:
         con = ibis.pyspark.connect(spark_session)
@@ -103,7 +132,7 @@ def connect(
             path = url[len("duckdb:///") :]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            return ibis.duckdb.connect(path)
+            return _open_duckdb(path, read_only=read_only)
         return ibis.duckdb.connect()
     if scheme in {"postgres", "postgresql"}:
         return ibis.connect(url.replace("postgresql://", "postgres://", 1))
@@ -113,6 +142,128 @@ def connect(
         f"warehouse URL {url!r} names an engine retain does not support",
         hint="use duckdb:///retain.duckdb, postgres://user@host/db or pyspark://local",
     )
+
+
+HOLDER_SUFFIX = ".holder.json"
+OPEN_WAIT_S = 3.0
+"""How long opening a DuckDB file waits for a lock that another process holds a moment."""
+_READ_ONLY: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+class WarehouseBusyError(ConflictError):
+    """Another process holds the warehouse file, so this one may not write it (or open it)."""
+
+    default_code = "warehouse.busy"
+    retry_after = 1
+
+
+def duckdb_path(url: str) -> str | None:
+    """The file of a ``duckdb:///file`` URL; None for an in-memory database or another engine."""
+    if urlparse(url).scheme.lower() != "duckdb":
+        return None
+    path = url[len("duckdb:///") :] if url.startswith("duckdb:///") else url.split("://", 1)[1]
+    return path if path and path != ":memory:" else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def holder_of(path: str) -> dict[str, Any] | None:
+    """The live process holding the DuckDB file ``path`` (pid, command, since), if any."""
+    try:
+        found = json.loads(Path(path + HOLDER_SUFFIX).read_text(encoding="utf-8"))
+        pid = int(found["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return found if pid != os.getpid() and _alive(pid) else None
+
+
+def hold(path: str, command: str | None = None) -> None:
+    """Record that this process holds ``path`` (a server does, for as long as it runs)."""
+    since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    row = {"pid": os.getpid(), "command": command or " ".join(sys.argv), "since": since}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(f"{path}{HOLDER_SUFFIX}.{os.getpid()}")
+    tmp.write_text(json.dumps(row), encoding="utf-8")
+    tmp.replace(path + HOLDER_SUFFIX)
+
+
+def release(path: str) -> None:
+    """Remove this process's holder record of ``path`` (another process's is left alone)."""
+    file = Path(path + HOLDER_SUFFIX)
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        if int(json.loads(file.read_text(encoding="utf-8"))["pid"]) == os.getpid():
+            file.unlink()
+
+
+def busy_error(path: str, detail: str = "") -> WarehouseBusyError:
+    """The error naming who holds ``path``: the holder record, else the pid DuckDB reports."""
+    found = holder_of(path)
+    if found is not None:
+        return WarehouseBusyError(
+            t(
+                "cli.warehouse_held",
+                path=path,
+                pid=found["pid"],
+                command=found.get("command", "?"),
+                since=found.get("since", "?"),
+            ),
+            hint=t("cli.warehouse_held_hint", pid=found["pid"]),
+        )
+    pid = re.search(r"\(PID (\d+)\)", detail)
+    return WarehouseBusyError(
+        t("cli.warehouse_busy", path=path, pid=pid.group(1) if pid else "?"),
+        hint=t("cli.warehouse_busy_hint"),
+    )
+
+
+def _is_lock(exc: Exception) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def _open_duckdb(path: str, *, read_only: bool) -> BaseBackend:
+    """Open ``path``: read-write unless asked or held elsewhere; waits a moment on a lock."""
+    import duckdb
+
+    deadline = time.monotonic() + OPEN_WAIT_S
+    while True:
+        try:
+            if read_only:
+                return ibis.duckdb.connect(path, read_only=True)
+            if holder_of(path) is None:
+                try:
+                    return ibis.duckdb.connect(path)
+                except duckdb.IOException as exc:
+                    if not _is_lock(exc):
+                        raise
+            con = ibis.duckdb.connect(path, read_only=True)
+            _READ_ONLY[con] = path
+            return con
+        except duckdb.IOException as exc:
+            if not _is_lock(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise busy_error(path, str(exc)) from exc
+            time.sleep(0.05)
+
+
+def is_read_only(con: BaseBackend) -> bool:
+    """Whether :func:`connect` opened ``con`` read-only because another process holds the file."""
+    return con in _READ_ONLY
+
+
+def _writable(con: BaseBackend) -> None:
+    """Refuse a write through a connection opened read-only because another process holds it."""
+    path = _READ_ONLY.get(con)
+    if path is not None:
+        raise busy_error(path)
 
 
 def backend_name(con: BaseBackend) -> str:
@@ -145,6 +296,7 @@ def create_tables(con: BaseBackend, names: Iterable[str] | None = None) -> list[
         table: Table = get_table(name)
         if name in existing:
             continue
+        _writable(con)
         con.create_table(name, schema=table.ibis_schema())
         made.append(name)
     return made
@@ -173,6 +325,7 @@ def write_table(
     into the existing table (creating it when absent) in one statement. On DuckDB and PostgreSQL
     the swap is one transaction; on Spark it is a rename right after a complete write.
     """
+    _writable(con)
     if mode == "append" and table_exists(con, name):
         con.insert(name, obj)
         return
@@ -278,6 +431,7 @@ def upsert(
     transactions: the merged table is rewritten through :func:`write_table` (atomic per table),
     then the appends are written.
     """
+    _writable(con)
     kind = backend_name(con)
     if kind not in {"duckdb", "postgres"}:
         return _upsert_ibis(
@@ -395,6 +549,7 @@ def replace_scope(
     one transaction on DuckDB and PostgreSQL: re-running a scoring run replaces it, other runs
     are kept. ``rows`` is a frame or an Ibis expression with the table's columns.
     """
+    _writable(con)
     spec = get_table(name)
     create_tables(con, [name])
     schema = spec.ibis_schema()

@@ -1,17 +1,24 @@
-"""The warehouse lock dependency: held for the whole route, given back on success and on errors,
-shared with ``with warehouse.lock:`` blocks, and never starving the worker threads."""
+"""The warehouse dependency: the lock held for the whole route on engines that need it (given
+back on success and on errors, shared with ``with warehouse.lock:`` blocks, never starving the
+worker threads), reads side by side on DuckDB, writes alone, and overload shed with 503."""
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pandas as pd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from retain import warehouse as wh
 from retain.app.deps import LockedWarehouse, LockedWarehouseDep, Warehouse
 from retain.app.errors import install_error_handlers
 from retain.config import Settings
@@ -106,6 +113,7 @@ def test_many_waiting_requests_do_not_take_every_worker_thread(api: TestClient, 
         with lock:
             finished.append(status)
 
+    handle.max_in_flight = 10 * n  # this test is about waiting, not shedding
     threads = [threading.Thread(target=call, daemon=True) for _ in range(n)]
     with handle.lock:
         for thread in threads:
@@ -118,13 +126,105 @@ def test_many_waiting_requests_do_not_take_every_worker_thread(api: TestClient, 
     assert not handle.lock.locked()
 
 
+def test_overload_is_shed_with_503_and_retry_after(api: TestClient, handle: Warehouse):
+    """Past ``max_in_flight`` requests the service answers at once instead of queueing."""
+    handle.max_in_flight = 2
+    answers: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        got = api.get("/held")
+        with lock:
+            answers.append(got)
+
+    threads = [threading.Thread(target=call, daemon=True) for _ in range(5)]
+    with handle.lock:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(answers) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        shed = list(answers)
+    for thread in threads:
+        thread.join(10)
+    assert len(shed) == 3 and {r.status_code for r in shed} == {503}
+    assert all(r.headers["Retry-After"] == "1" for r in shed)
+    assert shed[0].json()["error"]["code"] == "service.busy"
+    assert sorted(r.status_code for r in answers) == [200, 200, 503, 503, 503]
+    assert handle.in_flight == 0 and not handle.lock.locked()
+
+
+@pytest.fixture
+def duck(tmp_path: Path) -> Iterator[tuple[TestClient, Warehouse]]:
+    """An app over a real DuckDB file with a slow read and a write route."""
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    seed = wh.connect(url)
+    wh.write_table(seed, "t", pd.DataFrame({"x": [1, 2, 3]}))
+    seed.disconnect()
+    handle = Warehouse(settings=Settings(warehouse_url=url))
+    app = FastAPI()
+    app.state.warehouse = handle
+    install_error_handlers(app)
+    both = threading.Barrier(2, timeout=5)
+
+    @app.get("/together")
+    def together(warehouse: LockedWarehouseDep) -> dict[str, int]:
+        both.wait()  # passes only when two reads run at the same time
+        return {"n": int(wh.read_table(warehouse.con, "t").count().execute())}
+
+    @app.get("/count")
+    def count(warehouse: LockedWarehouseDep) -> dict[str, int]:
+        return {"n": int(wh.read_table(warehouse.con, "t").count().execute())}
+
+    @app.post("/add")
+    def add(warehouse: LockedWarehouseDep) -> dict[str, int]:
+        assert not wh.is_read_only(warehouse.con)
+        wh.write_table(warehouse.con, "t", pd.DataFrame({"x": [4]}), mode="append")
+        return {"readers": handle._drain.count}
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, handle
+    handle.close()
+
+
+def test_duckdb_reads_run_side_by_side(duck: tuple[TestClient, Warehouse]):
+    api, handle = duck
+    out: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: out.append(api.get("/together").status_code))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert out == [200, 200]
+    assert handle.con is not handle.root  # each thread reads on a cursor of its own
+
+
+def test_duckdb_file_is_read_only_between_writes_and_writes_run_alone(
+    duck: tuple[TestClient, Warehouse], tmp_path: Path
+):
+    api, handle = duck
+    assert api.get("/count").json() == {"n": 3}
+    path = str(tmp_path / "w.duckdb")
+    holder = json.loads(Path(path + wh.HOLDER_SUFFIX).read_text())
+    assert holder["pid"] == os.getpid() and holder["since"]
+    before = handle.generation
+    assert api.post("/add").json() == {"readers": 0}
+    assert handle.generation == before + 1
+    assert api.get("/count").json() == {"n": 4}
+    handle.close()
+    assert not Path(path + wh.HOLDER_SUFFIX).exists()
+
+
 def test_close_waits_for_the_lock_and_reopens_later(tmp_path):
     handle = Warehouse(settings=Settings(warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}"))
-    first = handle.con
-    assert handle.reads.con is first
+    first = handle.root
+    assert handle.reads.con is handle.con  # this thread's cursor
     with handle.lock:  # a route's ``with warehouse.lock:`` block may use the connection inside
-        assert handle.con is first and handle.reads.con is first
+        assert handle.root is first
     handle.close()
     assert handle.con_ is None
-    assert handle.con is not first
+    assert handle.root is not first
     handle.close()

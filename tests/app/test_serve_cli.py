@@ -130,3 +130,73 @@ def test_serve_applies_migrations_and_serves(tmp_path, cli):
         server.terminate()
         out, _ = server.communicate(timeout=30)
     assert f"Serving retain on http://127.0.0.1:{port}/" in out
+
+
+def _start(tmp_path: Path, port: int) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIN_")}
+    server = subprocess.Popen(
+        [RETAIN, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.terminate()
+    raise AssertionError(server.communicate(timeout=30)[0])
+
+
+def test_commands_while_serve_runs_read_and_name_the_holder_on_writes(tmp_path, cli):
+    """Issue 16 item 16: a running ``retain serve`` leaves reads working; a write says who holds
+    the warehouse (pid, command, since) and how to go on, never DuckDB's lock error; an API
+    ingest still writes, and the command line reads what it wrote."""
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "order_id,customer_id,ordered_at,amount\n"
+        "o1,c1,2024-01-02,5\no2,c2,2024-02-03,7\no3,c1,2024-03-04,9\n"
+    )
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id\nc1\nc2\nc3\nc4\n")
+    for table, file in (("customers", customers), ("orders", orders)):
+        loaded = _run(["ingest", table, str(file)], tmp_path)
+        assert loaded.returncode == 0, loaded.stderr
+    key = cli(["user", "key", "create", "shop", "--role", "admin"]).stdout.strip().splitlines()[-1]
+    port = _free_port()
+    server = _start(tmp_path, port)
+    try:
+        read = _run(["metrics", "periods", "--period", "month"], tmp_path)
+        assert read.returncode == 0, read.stderr
+        assert "2024-03" in read.stdout
+        more = tmp_path / "more.csv"
+        more.write_text("order_id,customer_id,ordered_at,amount\no4,c3,2024-04-05,3\n")
+        write = _run(["ingest", "orders", str(more)], tmp_path)
+        assert write.returncode == 2, write.stderr
+        assert f"pid {server.pid}" in write.stderr and "serve" in write.stderr
+        assert "since" in write.stderr and "POST /api/v1/ingest/TABLE" in write.stderr
+        assert "bug" not in write.stderr and "lock" not in write.stderr.lower()
+        sent = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/ingest/orders",
+            json={
+                "records": [
+                    {"order_id": "o5", "customer_id": "c4", "ordered_at": "2024-04-06", "amount": 4}
+                ]
+            },
+            headers={"X-API-Key": key},
+            timeout=30,
+        )
+        assert sent.status_code == 200, sent.text
+        again = _run(["metrics", "periods", "--period", "month"], tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert "2024-04" in again.stdout
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+    assert not (tmp_path / ("retain.duckdb" + ".holder.json")).exists()
+    after = _run(["ingest", "orders", str(more)], tmp_path)
+    assert after.returncode == 0, after.stderr

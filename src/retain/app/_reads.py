@@ -5,8 +5,12 @@ milliseconds per query however small the answer. So each table the hot paths rea
 serving index: the table sorted by ``customer_id`` (then newest first) in Arrow, with each
 customer's row range, built on first use and dropped when the service writes the table (API
 ingest calls :meth:`Reads.forget`). Tables above ``MAX_INDEX_ROWS`` rows are not indexed and
-use the per-query path below. While the service runs it is the warehouse's only writer (an
-embedded DuckDB file admits one writing process), so the index cannot go stale behind its back.
+use the per-query path below. While the service runs it is the warehouse's only writer (it holds
+the DuckDB file, see ``retain.app.deps.Warehouse``), so the index cannot go stale behind its
+back; every service write forgets it.
+
+Reads run in many threads at once: each query runs on the calling thread's connection (a DuckDB
+cursor of its own), given by the ``connection`` function, and the caches are shared.
 
 Each per-query read is an Ibis expression built once with a marker customer id. On DuckDB it is
 compiled once to SQL with a bound parameter and executed on the backend's own connection, which
@@ -62,15 +66,30 @@ class CustomerIndex:
 
 
 class Reads:
-    """Per-customer reads over one warehouse connection (callers hold the warehouse lock)."""
+    """Per-customer reads over the warehouse, from any thread.
 
-    def __init__(self, con: BaseBackend) -> None:
-        self.con = con
+    ``connection`` is the warehouse itself, or a function giving the calling thread's
+    connection to it (the service gives each thread a cursor of its own).
+    """
+
+    def __init__(self, connection: BaseBackend | Callable[[], BaseBackend]) -> None:
+        if callable(connection) and not hasattr(connection, "list_tables"):
+            self._connection: Callable[[], BaseBackend] = connection
+        else:
+            fixed: Any = connection
+            self._connection = lambda: fixed
+        con = self.con
         self._sql: dict[str, str | None] = {}
         self._tables: tuple[float, frozenset[str]] | None = None
         self._lock = threading.Lock()
         self._duckdb = wh.backend_name(con) == "duckdb"
         self._indexes: dict[tuple[str, tuple[str, ...]], CustomerIndex | None] = {}
+        self._building = threading.Lock()
+
+    @property
+    def con(self) -> BaseBackend:
+        """The calling thread's connection to the warehouse."""
+        return self._connection()
 
     def index(self, table: str, newest_first: tuple[str, ...]) -> CustomerIndex | None:
         """The serving index of ``table`` ordered by ``newest_first`` (None when too large)."""
@@ -78,13 +97,17 @@ class Reads:
         with self._lock:
             if key in self._indexes:
                 return self._indexes[key]
-        t = wh.read_table(self.con, table)
-        built: CustomerIndex | None = None
-        if int(t.count().to_pandas()) <= MAX_INDEX_ROWS:
-            ordered = t.order_by([t.customer_id.asc(), *(t[c].desc() for c in newest_first)])
-            built = CustomerIndex(ordered.to_pyarrow())
-        with self._lock:
-            self._indexes[key] = built
+        with self._building:  # one thread builds it, the others wait for it
+            with self._lock:
+                if key in self._indexes:
+                    return self._indexes[key]
+            t = wh.read_table(self.con, table)
+            built: CustomerIndex | None = None
+            if int(t.count().to_pandas()) <= MAX_INDEX_ROWS:
+                ordered = t.order_by([t.customer_id.asc(), *(t[c].desc() for c in newest_first)])
+                built = CustomerIndex(ordered.to_pyarrow())
+            with self._lock:
+                self._indexes[key] = built
         return built
 
     def lookup(
@@ -132,17 +155,18 @@ class Reads:
 
         On DuckDB the SQL is compiled once per ``key``.
         """
+        con = self.con
         if not self._duckdb:
-            return records(build(self.con, customer_id).to_pandas())
+            return records(build(con, customer_id).to_pandas())
         sql = self._sql.get(key)
         if sql is None:
-            compiled = str(self.con.compile(build(self.con, _SENTINEL)))
+            compiled = str(con.compile(build(con, _SENTINEL)))
             literal = f"'{_SENTINEL}'"
             if compiled.count(literal) != 1:
-                return records(build(self.con, customer_id).to_pandas())
+                return records(build(con, customer_id).to_pandas())
             sql = compiled.replace(literal, "$1")
             self._sql[key] = sql
-        raw: Any = self.con.con  # type: ignore[attr-defined]
+        raw: Any = con.con  # type: ignore[attr-defined]
         try:
             cursor = raw.execute(sql, [customer_id])
             columns = [d[0] for d in cursor.description]
@@ -150,5 +174,5 @@ class Reads:
         except Exception:
             # The table changed shape or vanished since compiling: recompile next time.
             self._sql.pop(key, None)
-            return records(build(self.con, customer_id).to_pandas())
+            return records(build(con, customer_id).to_pandas())
         return [{c: json_value(v) for c, v in zip(columns, row, strict=True)} for row in rows]

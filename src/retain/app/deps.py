@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Annotated
 from weakref import WeakKeyDictionary
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from retain.app._reads import Reads
 from retain.app.auth import service as auth
 from retain.app.auth.roles import Permission, may
-from retain.app.errors import NotAuthenticatedError
+from retain.app.errors import NotAuthenticatedError, ServiceBusyError
 from retain.config import Settings
 from retain.errors import PermissionDeniedError
 from retain.i18n import LANGUAGES, normalize_language, t
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "API_KEY_HEADER",
+    "MAX_IN_FLIGHT",
     "SESSION_COOKIE",
     "AdminOnly",
     "AnalystOnly",
@@ -66,59 +68,207 @@ CSRF_HEADER = "X-CSRF-Token"
 _SAFE = {"GET", "HEAD", "OPTIONS"}
 
 
+MAX_IN_FLIGHT = 48
+"""Warehouse requests a service admits at once; more get 503 with Retry-After (not a queue).
+
+At the at-risk list's and customer 360's cost on two cores, 48 requests in flight clear in well
+under a second; a longer queue only makes every caller wait and time out.
+"""
+
+
+class _Drain:
+    """Counts the reads in progress so a writer can wait until none is."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = threading.Condition()
+
+    def enter(self) -> None:
+        with self._idle:
+            self.count += 1
+
+    def leave(self) -> None:
+        with self._idle:
+            self.count -= 1
+            if self.count == 0:
+                self._idle.notify_all()
+
+    def wait(self) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self.count == 0)
+
+
 @dataclass(eq=False)
 class Warehouse:
-    """The service's warehouse connection and the lock that serialises its use across threads.
+    """The service's warehouse: reads side by side, writes one at a time, and who holds the file.
 
-    One embedded DuckDB connection is not safe to share between threads (DuckDB wants a cursor
-    per thread, and Ibis keeps one connection per backend), and the service runs sync routes in
-    a thread pool, so every query, read or write, holds ``lock``. Routes take it with
-    :data:`LockedWarehouseDep` for their whole run; ``with warehouse.lock:`` blocks still work.
+    On DuckDB every read runs on its own cursor of one shared connection (DuckDB runs queries of
+    one database's cursors in parallel; one cursor must not serve two threads), so reads do
+    not wait for each other. A write (an API ingest) takes :attr:`lock` exclusively, waits for
+    the reads in progress, and runs alone; reads arriving meanwhile wait for it. Other engines
+    serialise every request behind :attr:`lock`, as one connection must.
 
-    ``lock`` is a plain :class:`threading.Lock`: FastAPI may enter a dependency in one thread
-    and leave it in another, and only a plain lock may be released by a thread that did not
-    take it. It is not reentrant, so code holding it never takes it again; opening the
-    connection uses its own small lock so that :attr:`con` and :attr:`reads` work inside.
+    A DuckDB *file* is opened read-only, so the command line may read it while the service runs
+    (DuckDB admits one writing process or many reading ones), and reopened read-write only for
+    the moment of a write; a holder record beside the file (:func:`retain.warehouse.hold`) tells
+    a command that tries to write which process holds it. :attr:`generation` counts the writes,
+    so caches of what was read can tell they are stale.
+
+    ``lock`` is a plain :class:`threading.Lock` (FastAPI may enter a dependency in one thread
+    and leave it in another; only a plain lock may be released by another thread). Code holding
+    it never takes it again.
     """
 
     settings: Settings
     con_: BaseBackend | None = None
     reads_: Reads | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    max_in_flight: int = MAX_IN_FLIGHT
+    generation: int = 0
+    in_flight: int = 0
     _opening: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _given: bool = False
+    _concurrent: bool | None = None
+    _writing: bool = False
+    _drain: _Drain = field(default_factory=_Drain, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+    _cursors: list[BaseBackend] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self._given = self.con_ is not None
 
     @property
-    def con(self) -> BaseBackend:
-        """The Ibis backend, opened on first use (so the app starts without a warehouse file)."""
+    def path(self) -> str | None:
+        """The DuckDB file the service opens read-only between writes (None: a fixed connection)."""
+        from retain import warehouse as wh
+
+        return None if self._given else wh.duckdb_path(self.settings.warehouse_url)
+
+    @property
+    def root(self) -> BaseBackend:
+        """The shared connection (opened on first use, so the app starts without a warehouse)."""
         with self._opening:
             if self.con_ is None:
                 from retain import warehouse as wh
 
-                self.con_ = wh.connect(self.settings.warehouse_url)
+                path = self.path
+                if path is None:
+                    self.con_ = wh.connect(self.settings.warehouse_url)
+                else:
+                    if not FilePath(path).exists():
+                        wh.connect(self.settings.warehouse_url).disconnect()  # create it
+                    self.con_ = wh.connect(self.settings.warehouse_url, read_only=True)
+                    wh.hold(path)
             return self.con_
 
     @property
+    def concurrent(self) -> bool:
+        """Whether reads run side by side (DuckDB, on cursors) instead of one at a time."""
+        if self._concurrent is None:
+            from retain import warehouse as wh
+
+            con = self.root
+            self._concurrent = hasattr(con, "name") and wh.backend_name(con) == "duckdb"
+        return self._concurrent
+
+    @property
+    def con(self) -> BaseBackend:
+        """The connection for the calling thread: its own cursor on DuckDB while reading."""
+        root = self.root
+        if self._writing or not self.concurrent:
+            return root
+        mine = getattr(self._local, "con", None)
+        if mine is None or getattr(self._local, "root", None) is not root:
+            import ibis
+
+            mine = ibis.duckdb.from_connection(root.con.cursor())  # type: ignore[attr-defined]
+            self._local.con, self._local.root = mine, root
+            with self._opening:
+                self._cursors.append(mine)
+        return mine
+
+    @property
     def reads(self) -> Reads:
-        """Fast per-customer reads over :attr:`con` (compiled once, see ``retain.app._reads``)."""
-        con = self.con
+        """Fast per-customer reads (compiled once and cached, see ``retain.app._reads``)."""
+        if self.reads_ is None:
+            made = Reads(lambda: self.con)  # opens the warehouse: outside ``_opening``
+            with self._opening:
+                if self.reads_ is None:
+                    self.reads_ = made
+        return self.reads_
+
+    def begin_read(self) -> None:
+        """Count a read in (the caller passed :attr:`lock` first, see :func:`hold_warehouse`)."""
+        self._drain.enter()
+
+    def end_read(self) -> None:
+        """Count a read out."""
+        self._drain.leave()
+
+    def begin_write(self) -> None:
+        """With :attr:`lock` held: wait for the reads, then open the file for writing."""
+        self._drain.wait()
+        path = self.path
+        if path is not None:
+            from retain import warehouse as wh
+
+            self._close_connections()
+            con = wh.connect(self.settings.warehouse_url)
+            if wh.is_read_only(con):
+                con.disconnect()
+                raise wh.busy_error(path)
+            with self._opening:
+                self.con_ = con
+        self._writing = True
+
+    def end_write(self) -> None:
+        """After a write: forget every cache and go back to reading (the file read-only)."""
+        self._writing = False
+        self.generation += 1
+        if self.reads_ is not None:
+            self.reads_.forget()
+        if self.path is not None:
+            self._close_connections()
+            self.claim()
+
+    def claim(self) -> None:
+        """Open the warehouse now (read-only for a file), so the service holds it from here on.
+
+        A file another process is writing at this moment is left for the next request to open.
+        """
+        from retain import warehouse as wh
+
+        try:
+            _ = self.root
+        except wh.WarehouseBusyError:
+            return
+
+    def _close_connections(self) -> None:
         with self._opening:
-            if self.reads_ is None or self.reads_.con is not con:
-                self.reads_ = Reads(con)
-            return self.reads_
+            cursors, self._cursors = self._cursors, []
+            con, self.con_ = self.con_, None
+        for cursor in cursors:
+            cursor.disconnect()
+        if con is not None and not self._given:
+            con.disconnect()
 
     def close(self) -> None:
-        """Close the connection if this handle opened one (waits for the query running now)."""
-        with self.lock, self._opening:
-            if self.con_ is not None:
-                self.con_.disconnect()
-                self.con_ = None
+        """Close what this handle opened (waits for the query running now); release the file."""
+        with self.lock:
+            self._drain.wait()
+            self._close_connections()
+            path = self.path
+            if path is not None:
+                from retain import warehouse as wh
+
+                wh.release(path)
 
 
 class LockedWarehouse:
-    """The warehouse while a request holds its lock: the connection and the per-customer reads.
+    """The warehouse while a request may use it: the connection and the per-customer reads.
 
-    What :data:`LockedWarehouseDep` gives a route. It has no ``lock``: the route already holds
-    it, and taking it again would wait forever.
+    What :data:`LockedWarehouseDep` gives a route (reading, or writing alone for a request that
+    changes state). It has no ``lock``: taking it inside a route would wait forever.
     """
 
     def __init__(self, warehouse: Warehouse) -> None:
@@ -126,13 +276,18 @@ class LockedWarehouse:
 
     @property
     def con(self) -> BaseBackend:
-        """The Ibis backend (opened on first use)."""
+        """The Ibis backend for this thread (opened on first use)."""
         return self._warehouse.con
 
     @property
     def reads(self) -> Reads:
         """Fast per-customer reads over :attr:`con`."""
         return self._warehouse.reads
+
+    @property
+    def generation(self) -> int:
+        """How many writes the service has made (a cache keyed by it is never stale)."""
+        return self._warehouse.generation
 
 
 _GATES: RunVar[WeakKeyDictionary[Warehouse, anyio.Semaphore]] = RunVar("retain_warehouse_gates")
@@ -195,31 +350,64 @@ SessionDep = Annotated[Session, Depends(get_session)]
 WarehouseDep = Annotated[Warehouse, Depends(get_warehouse)]
 
 
-async def hold_warehouse(warehouse: WarehouseDep) -> AsyncIterator[LockedWarehouse]:
-    """Hold the warehouse lock for the whole route, released when it ends, even on an error.
+async def hold_warehouse(
+    request: Request, warehouse: WarehouseDep
+) -> AsyncIterator[LockedWarehouse]:
+    """Let the route use the warehouse: alongside other reads, or alone when it writes.
 
-    Requests queue on an async semaphore first, so at most one of them parks a worker thread
-    on the lock (that wait is for a ``with warehouse.lock:`` block elsewhere). Waiting in
-    threads instead could take every worker of the pool while the holder still needs one to
-    finish, and the service would stop.
+    A request that changes state (any method but GET, HEAD, OPTIONS) writes: it holds
+    ``warehouse.lock`` for the whole route, waits for the reads in progress, and runs alone. A
+    read passes the lock (so it waits while a write runs) and runs beside the other reads on
+    DuckDB; on other engines it holds the lock too. Past ``warehouse.max_in_flight`` requests
+    the service answers 503 with Retry-After at once instead of queueing.
+
+    Requests queue for the lock on an async semaphore first, so at most one of them parks a
+    worker thread on it; waiting in threads instead could take every worker of the pool while
+    the holder still needs one to finish, and the service would stop.
     """
+    if warehouse.in_flight >= warehouse.max_in_flight:
+        raise ServiceBusyError(
+            t("app.busy", count=warehouse.in_flight),
+            hint=t("app.busy_hint"),
+            retry_after=1,
+        )
+    warehouse.in_flight += 1
     taken = False
+    reading = False
+    writes = request.method not in _SAFE
+    if warehouse._concurrent is None:
+        await anyio.to_thread.run_sync(lambda: warehouse.concurrent)  # opens the warehouse
+    exclusive = writes or not warehouse.concurrent
 
     def take() -> None:
         nonlocal taken
         warehouse.lock.acquire()
         taken = True  # set by the thread that took it, so a cancelled wait still gives it back
 
-    async with _gate(warehouse):
-        try:
+    try:
+        async with _gate(warehouse):
             if warehouse.lock.acquire(blocking=False):
                 taken = True
             else:
                 await anyio.to_thread.run_sync(take)
+        if not exclusive:
+            warehouse.begin_read()
+            reading = True
+            warehouse.lock.release()
+            taken = False
+        elif writes:
+            await anyio.to_thread.run_sync(warehouse.begin_write)
+        try:
             yield LockedWarehouse(warehouse)
         finally:
-            if taken:
-                warehouse.lock.release()
+            if taken and writes:
+                await anyio.to_thread.run_sync(warehouse.end_write)
+    finally:
+        warehouse.in_flight -= 1
+        if reading:
+            warehouse.end_read()
+        if taken:
+            warehouse.lock.release()
 
 
 LockedWarehouseDep = Annotated[LockedWarehouse, Depends(hold_warehouse)]

@@ -28,10 +28,12 @@ from retain.errors import (
     UnsupportedBackendError,
 )
 from retain.i18n import t
+from retain.warehouse import WarehouseBusyError
 
 __all__ = [
     "NotAuthenticatedError",
     "PayloadTooLargeError",
+    "ServiceBusyError",
     "error_body",
     "install_error_handlers",
     "status_for",
@@ -53,7 +55,19 @@ class PayloadTooLargeError(RetainError):
     default_code = "request.too_large"
 
 
+class ServiceBusyError(RetainError):
+    """The service has as many requests in progress as it admits; retry shortly (HTTP 503)."""
+
+    default_code = "service.busy"
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = max(1, int(retry_after))
+
+
 _STATUS: tuple[tuple[type[RetainError], int], ...] = (
+    (ServiceBusyError, 503),
+    (WarehouseBusyError, 503),
     (NotAuthenticatedError, 401),
     (PermissionDeniedError, 403),
     (NotFoundError, 404),
@@ -102,10 +116,10 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 async def _retain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RetainError)
     status = status_for(exc)
-    if status >= 500:
+    if status >= 500 and status != 503:
         log.error("%s %s failed: %s", request.method, request.url.path, exc.code)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if isinstance(exc, TooManyRequestsError):
+    if isinstance(exc, TooManyRequestsError | ServiceBusyError | WarehouseBusyError):
         headers = {"Retry-After": str(exc.retry_after)}
     return _json(
         status, error_body(status, exc.code, exc.message, _details(exc), exc.hint), headers

@@ -1,9 +1,10 @@
 """``create_app(settings)``: the FastAPI application, built on demand (nothing at import time).
 
-The app holds an app-database engine (users, keys, sessions, audit log, segments), one warehouse
-connection shared under a lock, the API routers under ``/api/v1`` and the dashboard. Every error
-leaves in one JSON shape (``retain.app.errors``); request bodies are capped at
-``service.max_request_bytes``.
+The app holds an app-database engine (users, keys, sessions, audit log, segments), the warehouse
+(reads side by side, writes alone, a DuckDB file held read-only between writes so the command
+line can read it; see :class:`retain.app.deps.Warehouse`), the API routers under ``/api/v1``
+and the dashboard. Every error leaves in one JSON shape (``retain.app.errors``); request bodies
+are capped at ``service.max_request_bytes``.
 """
 
 from __future__ import annotations
@@ -201,6 +202,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if warehouse is None and handle.path is not None:
+            handle.claim()  # hold the file from the start: commands see who has it
         try:
             yield
         finally:

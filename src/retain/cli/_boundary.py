@@ -8,7 +8,7 @@ import traceback
 import typer
 from rich.markup import escape
 
-from retain.cli._app import err_console, state
+from retain.cli._app import err_console, settings, state
 from retain.errors import RetainError
 from retain.i18n import t
 
@@ -30,6 +30,24 @@ def _print_error(message: str, hint: str | None) -> None:
         err_console.print(
             f"[bold]{t('cli.hint')}:[/] {escape(hint)}", highlight=False, soft_wrap=True
         )
+
+
+def _held(exc: Exception) -> RetainError | None:
+    """DuckDB's lock or read-only error as the warehouse's busy error (who holds it), if it is one.
+
+    ``retain.warehouse`` raises that error itself for the writes it makes; this catches writes
+    made straight on the connection through a file another process (``retain serve``) holds.
+    """
+    text = str(exc)
+    if "read-only mode" not in text and "Could not set lock" not in text:
+        return None
+    from retain import warehouse as wh
+
+    try:
+        path = wh.duckdb_path(settings().warehouse_url)
+    except RetainError:
+        return None
+    return wh.busy_error(path, text) if path else None
 
 
 def run_app(app: typer.Typer) -> None:
@@ -62,5 +80,9 @@ def run_app(app: typer.Typer) -> None:
     except Exception as exc:
         if debug or state.debug:
             traceback.print_exc()
+        held = _held(exc)
+        if held is not None:
+            _print_error(held.message, held.hint)
+            sys.exit(USER_ERROR)
         _print_error(f"{type(exc).__name__}: {exc}", t("cli.bug_hint"))
         sys.exit(BUG)
