@@ -186,3 +186,39 @@ def test_each_batch_is_audited_once_with_its_counts(client, keys):
         "rejected": 0,
     }
     assert entries[0]["details"]["unchanged"] == 1
+
+
+def test_a_changed_event_is_a_conflict_kept_in_rejects(client, keys, loaded_warehouse):
+    """Events are immutable facts (issue #16, 14): the stored one stays, the new one is listed."""
+    h = headers(keys["ingest"])
+    client.post("/api/v1/ingest/events", headers=h, json={"records": _events("x1", "x2")})
+    changed = _events("x1", "x2")
+    changed[1]["name"] = "logout"
+    r = client.post("/api/v1/ingest/events", headers=h, json={"records": changed})
+    body = r.json()
+    assert r.status_code == 200, r.text
+    assert (body["unchanged"], body["updated"], body["rejected"]) == (1, 0, 1)
+    [error] = body["errors"]
+    assert (error["index"], error["record_id"], error["field"], error["rule"]) == (
+        1,
+        "x2",
+        "name",
+        "event_conflict",
+    )
+    t = wh.read_table(loaded_warehouse, "events")
+    assert t.filter(t.event_id == "x2").name.to_pandas().tolist() == ["login"]
+    rejects = wh.read_table(loaded_warehouse, "rejects")
+    assert int(rejects.filter(rejects.rule == "event_conflict").count().to_pandas()) == 1
+
+
+def test_repeated_records_in_a_batch_collapse_or_conflict(client, keys, loaded_warehouse):
+    h = headers(keys["ingest"])
+    same = client.post(
+        "/api/v1/ingest/events", headers=h, json={"records": _events("y1", "y1", "y2")}
+    ).json()
+    assert (same["inserted"], same["collapsed"], same["rejected"]) == (2, 1, 0)
+    versions = _events("y3", "y3")
+    versions[1]["channel"] = "web"
+    both = client.post("/api/v1/ingest/events", headers=h, json={"records": versions}).json()
+    assert (both["inserted"], both["rejected"]) == (0, 2)
+    assert {e["rule"] for e in both["errors"]} == {"duplicate_key"}

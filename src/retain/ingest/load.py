@@ -13,7 +13,9 @@ The load runs in four steps, each inside the engine:
    written; with ``"quarantine"`` bad rows go to ``rejects`` and the rest load.
 4. **Merge** by key in one transaction (:func:`retain.warehouse.upsert`): new keys are inserted,
    changed rows updated (last write wins), identical rows left alone, and the batch is recorded in
-   ``ingest_batches`` with its counts. Loading the same rows twice changes nothing.
+   ``ingest_batches`` with its counts. Loading the same rows twice changes nothing. Events are
+   immutable facts (:data:`IMMUTABLE_TABLES`): a stored event id that comes again with other
+   values is a conflict (``event_conflict``), never an update.
 """
 
 from __future__ import annotations
@@ -49,9 +51,18 @@ from retain.schema import CANONICAL_TABLES, Table, get_table
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
-__all__ = ["IngestProgress", "IngestReport", "ingest"]
+__all__ = ["IMMUTABLE_TABLES", "IngestProgress", "IngestReport", "ingest"]
 
 OnError = Literal["reject", "quarantine"]
+
+IMMUTABLE_TABLES = frozenset({"events"})
+"""Tables of facts that never change once recorded: a stored key with other values is a conflict.
+
+Events (a login, a page view) happened or did not; a second version of one is a bug upstream,
+so it is rejected (``event_conflict``) and the stored row kept. Orders, subscriptions and
+interactions stay correctable (a return or a cancellation changes an order's status, a ticket is
+resolved): their rows are updated, last write wins, and counted as updated.
+"""
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,8 @@ class IngestReport:
         New keys; existing keys whose values changed (last write wins); identical rows.
     rows_rejected : int
         Rows quarantined to ``rejects`` (only with ``on_error="quarantine"``).
+    rows_collapsed : int
+        Rows repeating another row of the batch exactly (same key, same values): loaded once.
     violations : list of Violation
         The broken rules found (the first 1,000; ``rejected_by_rule`` counts them all).
     rejected_by_rule : dict of str to int
@@ -103,6 +116,7 @@ class IngestReport:
     rows_updated: int = 0
     rows_unchanged: int = 0
     rows_rejected: int = 0
+    rows_collapsed: int = 0
     violations: list[Violation] = field(default_factory=list)
     rejected_by_rule: dict[str, int] = field(default_factory=dict)
     customers_created: int = 0
@@ -121,6 +135,8 @@ class IngestReport:
             rejected=self.rows_rejected,
             seconds=self.seconds,
         )
+        if self.rows_collapsed:
+            text += " " + t("ingest.rows_collapsed", count=self.rows_collapsed)
         if self.customers_created:
             text += " " + t("ingest.customers_created", count=self.customers_created)
         return text
@@ -196,6 +212,7 @@ def ingest(
     date_format: str | None = None,
     unknown_customers: Literal["reject", "create"] | None = None,
     on_progress: Callable[[IngestProgress], None] | None = None,
+    sheet: str | None = None,
 ) -> IngestReport:
     """Load ``source`` into the canonical ``table``: validated, idempotent, all or nothing.
 
@@ -204,8 +221,8 @@ def ingest(
     table
         A canonical table: customers, orders, order_lines, events, subscriptions, interactions.
     source
-        A path, a list of paths, a folder (CSV, Parquet, JSON Lines, optionally gzipped) or a
-        pandas / polars / pyarrow frame.
+        A path, a list of paths, a folder (CSV, Excel .xlsx, Parquet, JSON Lines, optionally
+        gzipped) or a pandas / polars / pyarrow frame.
     con
         The warehouse (default: ``connect(settings=settings)``).
     settings
@@ -227,6 +244,8 @@ def ingest(
         Default: ``ingest.unknown_customers``.
     on_progress
         Called with an :class:`IngestProgress` after each phase (and inside the merge).
+    sheet
+        The sheet of Excel workbooks to load, by name or number from 1 (default: the first).
 
     Returns
     -------
@@ -278,6 +297,7 @@ def ingest(
                 columns=plan_mapping.source_columns,
                 lazy=not plan_mapping.query,
                 max_field_bytes=settings.ingest.max_field_bytes,
+                sheet=sheet,
             ) as staged,
         ):
             report.source = staged.label
@@ -422,6 +442,7 @@ def _load(
                 if c.kind in {"timestamp", "date"} and not formats[c.name]:
                     formats[c.name] = [default_format]
         references = _reference_relations(con, duck, spec, temps)
+        stored = _stored_relation(con, duck, spec, temps) if spec.name in IMMUTABLE_TABLES else None
         enforce = [
             c
             for c, target in spec.references.items()
@@ -456,6 +477,7 @@ def _load(
                 check_references=enforce,
                 positional=(staged.file_sql, staged.row_sql) if positional else None,
                 raw_base=staged_base if positional else None,
+                stored=stored,
             )
 
         if lazy:
@@ -485,6 +507,7 @@ def _load(
         if (result.total or scanned) and policy == "reject":
             raise DataValidationError(report.violations, total=len(scanned) + result.total)
         report.rows_rejected = result.rejected_rows + len(scanned)
+        report.rows_collapsed = result.collapsed_rows
         scan_rejects = None
         if scanned:
             scan_rejects = _scan_rejects(duck, spec.name, report.batch_id, staged)
@@ -599,6 +622,29 @@ def _reference_relations(
     return out
 
 
+def _stored_relation(
+    con: BaseBackend, duck: duckdb.DuckDBPyConnection, spec: Table, temps: list[str]
+) -> str:
+    """SQL relation in ``duck`` of the rows already stored in ``spec``'s table.
+
+    On a DuckDB warehouse it is the table itself (the join reads only the batch's keys). On
+    another engine the stored rows whose keys the batch may carry are not known before
+    validation, so the whole table is copied once into the staging engine: immutable tables are
+    append-mostly and a conflict check must see every stored key.
+    """
+    if wh.backend_name(con) == "duckdb":
+        return quote(spec.name)
+    name = f"_retain_stored_{uuid.uuid4().hex[:10]}"
+    view = f"{name}_arrow"
+    duck.register(view, con.table(spec.name).to_pyarrow())
+    try:
+        duck.execute(f"CREATE TEMP TABLE {quote(name)} AS SELECT * FROM {quote(view)}")
+    finally:
+        duck.unregister(view)
+    temps.append(name)
+    return quote(name)
+
+
 def _merge(
     con: BaseBackend,
     duck: duckdb.DuckDBPyConnection,
@@ -629,6 +675,10 @@ def _merge(
         where = " WHERE NOT _bad"
     if result.table_of_violations:
         where += f" AND _rid NOT IN (SELECT _rid FROM {quote(result.table_of_violations)})"
+    if result.collapsed_rows:
+        where = (where + " AND" if where else " WHERE") + (
+            f" _rid NOT IN (SELECT _rid FROM {quote(result.collapsed)})"
+        )
     good = f"_retain_good_{tag}"
     temps.append(good)
     duck.execute(

@@ -31,7 +31,10 @@ Rules (the ``rule`` of each :class:`~retain.errors.Violation`):
 ``invalid_country``           not an ISO 3166-1 alpha-2 code (any case)
 ``invalid_language``          not a BCP 47 tag (``ja``, ``ko``, ``en``, ``pt-BR``)
 ``invalid_time_zone``         not an IANA time zone name (``Asia/Tokyo``)
-``duplicate_key``             the same key more than once in the batch
+``duplicate_key``             the same key more than once in the batch with different values
+                              (identical repeats collapse into one row instead)
+``event_conflict``            an event id already stored with a different payload (events
+                              are immutable facts: never overwritten)
 ``unknown_customer``          a customer_id not in ``customers`` (``--unknown-customers``)
 ``unknown_reference``         another reference (order_lines.order_id) that does not exist
 ============================  ==============================================================
@@ -301,6 +304,10 @@ class Validation:
     """Rows in the batch."""
     bad_rows: int = 0
     """Rows that break a row rule (``_bad``); with none, the merge reads ``typed`` unfiltered."""
+    collapsed: str | None = None
+    """Temporary table of the ``_rid`` of identical repeats of a kept row (never merged)."""
+    collapsed_rows: int = 0
+    """Rows that repeat another row of the batch exactly (same key, same values)."""
 
 
 def message_sql(rule: str, params: dict[str, Any], value: str) -> str:
@@ -325,6 +332,7 @@ def validate_batch(
     check_references: Sequence[str],
     positional: tuple[str, str] | None = None,
     raw_base: Callable[[], str] | None = None,
+    stored: str | None = None,
 ) -> Validation:
     """Cast a staged batch to the canonical types and find every broken rule.
 
@@ -338,6 +346,11 @@ def validate_batch(
 
     ``references`` maps a referencing column to the SQL relation holding the referenced keys
     (one column of the same name); only columns in ``check_references`` are enforced.
+
+    ``stored`` is a SQL relation of the rows already in an immutable table (events): a batch
+    row whose key is stored with other values breaks ``event_conflict``; an identical one is a
+    no-op for the merge. Within the batch, rows repeating a key with identical values collapse
+    into the first (``Validation.collapsed``); differing ones all break ``duplicate_key``.
     """
     tag = uuid.uuid4().hex[:10]
     typed_name, bad_name, viol_name = (
@@ -405,16 +418,16 @@ def validate_batch(
     else:
         # One pass over the file: the typed table keeps its order, so its rowid is the record
         # number; a view adds _rid, _file and _row for the checks and the merge.
-        stored = f"{typed_name}_t"
-        temps.insert(0, stored)
+        kept = f"{typed_name}_t"
+        temps.insert(0, kept)
         duck.execute(
-            f"CREATE TEMP TABLE {quote(stored)} AS SELECT {', '.join(out_cols)}, ({flag}) AS "
+            f"CREATE TEMP TABLE {quote(kept)} AS SELECT {', '.join(out_cols)}, ({flag}) AS "
             f"_bad FROM ({inner})"
         )
         file_sql, row_sql = positional
         duck.execute(
             f"CREATE TEMP VIEW {quote(typed_name)} AS SELECT rowid AS _rid, {file_sql} AS _file,"
-            f" {row_sql} AS _row, * FROM {quote(stored)}"
+            f" {row_sql} AS _row, * FROM {quote(kept)}"
         )
     parts: list[str] = []
     counted = duck.execute(
@@ -456,14 +469,28 @@ def validate_batch(
         repeated = duck.execute(
             f"SELECT count(*) - count(DISTINCT hash({key_cols})) FROM {typed_q} WHERE {not_null}"
         ).fetchone()
+    collapsed: str | None = None
+    n_collapsed = 0
     if key and len(key) == len(table.key) and repeated and repeated[0]:
-        parts.append(
-            f"SELECT _rid, _file, _row, {_lit(', '.join(key))} AS col, 'duplicate_key' AS rule, "
-            f"{key_value} AS value, {message_sql('duplicate_key', {}, key_value)} AS message, "
-            f"{_lit(t('ingest.hint.duplicate_key'))} AS hint FROM {typed_q} "
-            f"WHERE ({key_cols}) IN (SELECT ({key_cols}) FROM {typed_q} WHERE {not_null} "
-            f"GROUP BY {key_cols} HAVING count(*) > 1)"
+        collapsed, n_collapsed, conflicting = _repeated_keys(
+            duck, typed_q, key, present, not_null, tag
         )
+        temps.extend([collapsed + "_g", collapsed])
+        if conflicting:
+            parts.append(
+                f"SELECT _rid, _file, _row, {_lit(', '.join(key))} AS col, 'duplicate_key' AS "
+                f"rule, {key_value} AS value, {message_sql('duplicate_key', {}, key_value)} AS "
+                f"message, {_lit(t('ingest.hint.duplicate_key'))} AS hint FROM {typed_q} "
+                f"WHERE ({key_cols}) IN (SELECT ({key_cols}) FROM {quote(collapsed + '_g')} "
+                "WHERE versions > 1)"
+            )
+    live = f"{typed_q} WHERE NOT _bad"
+    if collapsed is not None:
+        live += f" AND _rid NOT IN (SELECT _rid FROM {quote(collapsed)})"
+    if stored is not None and key and len(key) == len(table.key):
+        conflict = _conflict_sql(duck, live, stored, table, key, present)
+        if conflict is not None:
+            parts.append(conflict)
     for column in check_references:
         if column not in present or column not in references:
             continue
@@ -472,7 +499,7 @@ def validate_batch(
         value = f"CAST({quote(column)} AS VARCHAR)"
         params = {"table": target, "column": column}
         unknown_refs = (
-            f"FROM {typed_q} AS s WHERE NOT _bad AND s.{quote(column)} IS NOT NULL AND NOT EXISTS"
+            f"FROM (SELECT * FROM {live}) AS s WHERE s.{quote(column)} IS NOT NULL AND NOT EXISTS"
             f" (SELECT 1 FROM {references[column]} AS ref WHERE ref.{quote(column)} = "
             f"s.{quote(column)})"
         )
@@ -486,7 +513,9 @@ def validate_batch(
             f"{_lit(t('ingest.hint.' + rule, **params))} AS hint {unknown_refs}"
         )
     if not parts:
-        return Validation(typed_name, present, [], {}, 0, 0, None, temps, n_rows, n_bad)
+        return Validation(
+            typed_name, present, [], {}, 0, 0, None, temps, n_rows, n_bad, collapsed, n_collapsed
+        )
     temps.append(viol_name)
     duck.execute(f"CREATE TEMP TABLE {quote(viol_name)} AS " + " UNION ALL ".join(parts))
     viol = quote(viol_name)
@@ -497,7 +526,9 @@ def validate_batch(
         ).fetchall()
     }
     if not counts:
-        return Validation(typed_name, present, [], {}, 0, 0, None, temps, n_rows, n_bad)
+        return Validation(
+            typed_name, present, [], {}, 0, 0, None, temps, n_rows, n_bad, collapsed, n_collapsed
+        )
     rejected = duck.execute(f"SELECT count(DISTINCT _rid) FROM {viol}").fetchone()
     rows = duck.execute(
         f"SELECT _file, _row, col, rule, value, message, hint FROM {viol} "
@@ -520,6 +551,8 @@ def validate_batch(
         temps,
         n_rows,
         n_bad,
+        collapsed,
+        n_collapsed,
     )
 
 
@@ -528,4 +561,94 @@ def _inner_sql(base: str, raw_select: str, present: Sequence[str], typed_select:
     return (
         f"SELECT _rid, _file, _row, {', '.join(_raw(c) for c in present)}, {typed_select} "
         f"FROM (SELECT _rid, _file, _row, {raw_select} FROM ({base}))"
+    )
+
+
+def _repeated_keys(
+    duck: duckdb.DuckDBPyConnection,
+    typed: str,
+    key: Sequence[str],
+    present: Sequence[str],
+    not_null: str,
+    tag: str,
+) -> tuple[str, int, bool]:
+    """Group the batch's repeated keys: identical repeats collapse, differing ones conflict.
+
+    Returns the temporary table of collapsed ``_rid`` (a ``..._g`` table beside it holds each
+    repeated key with its number of distinct versions), how many rows collapsed, and whether
+    some key carries two different versions. A row that breaks a row rule is never the one
+    kept: it is rejected on its own, and a good copy of it loads.
+    """
+    key_cols = ", ".join(quote(k) for k in key)
+    payload = "row(" + ", ".join(quote(c) for c in present) + ")"
+    name = f"_retain_dups_{tag}"
+    duck.execute(
+        f"CREATE TEMP TABLE {quote(name + '_g')} AS SELECT {key_cols}, count(DISTINCT "
+        f"{payload}) AS versions, min(_rid) FILTER (WHERE NOT _bad) AS _keep FROM {typed} "
+        f"WHERE {not_null} GROUP BY {key_cols} HAVING count(*) > 1"
+    )
+    on = " AND ".join(f"s.{quote(k)} = g.{quote(k)}" for k in key)
+    duck.execute(
+        f"CREATE TEMP TABLE {quote(name)} AS SELECT s._rid FROM {typed} AS s JOIN "
+        f"{quote(name + '_g')} AS g ON {on} WHERE g.versions = 1 AND NOT s._bad AND "
+        "s._rid <> g._keep"
+    )
+    counted = duck.execute(
+        f"SELECT (SELECT count(*) FROM {quote(name)}), "
+        f"(SELECT count(*) FROM {quote(name + '_g')} WHERE versions > 1)"
+    ).fetchone()
+    n_collapsed, n_conflicting = (int(counted[0]), int(counted[1])) if counted else (0, 0)
+    return name, n_collapsed, bool(n_conflicting)
+
+
+def _conflict_sql(
+    duck: duckdb.DuckDBPyConnection,
+    live: str,
+    stored: str,
+    table: Table,
+    key: Sequence[str],
+    present: Sequence[str],
+) -> str | None:
+    """Violations for batch rows whose key is stored with other values (immutable tables).
+
+    Only the columns the batch carries are compared: a column it lacks keeps what is stored
+    either way. JSON is compared minified (a warehouse may store it with other spacing).
+    ``None`` when no row conflicts (the count runs first, the listing only then).
+    """
+    compared = [c for c in present if c not in key]
+    if not compared:
+        return None
+
+    def side(alias: str, column: str) -> str:
+        ref = f"{alias}.{quote(column)}"
+        return f"json(CAST({ref} AS VARCHAR))" if table.column(column).kind == "json" else ref
+
+    def differ(c: str) -> str:
+        return f"{side('s', c)} IS DISTINCT FROM {side('t', c)}"
+
+    on = " AND ".join(f"s.{quote(k)} = t.{quote(k)}" for k in key)
+    differs = " OR ".join(differ(c) for c in compared)
+    source = f"FROM (SELECT * FROM {live}) AS s JOIN {stored} AS t ON {on} WHERE ({differs})"
+    found = duck.execute(f"SELECT count(*) {source}").fetchone()
+    if not found or not found[0]:
+        return None
+    columns = (
+        "concat_ws(', ', "
+        + ", ".join(f"CASE WHEN {differ(c)} THEN {_lit(c)} END" for c in compared)
+        + ")"
+    )
+    value = (
+        f"CAST(s.{quote(key[0])} AS VARCHAR)"
+        if len(key) == 1
+        else "concat_ws(' / ', " + ", ".join(f"CAST(s.{quote(k)} AS VARCHAR)" for k in key) + ")"
+    )
+    template = t("ingest.rule.event_conflict", value="@@value@@", columns="@@columns@@")
+    message = (
+        f"replace(replace({_lit(template)}, '@@value@@', coalesce({value}, '')), "
+        f"'@@columns@@', {columns})"
+    )
+    return (
+        f"SELECT s._rid, s._file, s._row, {columns} AS col, 'event_conflict' AS rule, "
+        f"{value} AS value, {message} AS message, {_lit(t('ingest.hint.event_conflict'))} "
+        f"AS hint {source}"
     )

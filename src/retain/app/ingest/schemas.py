@@ -31,7 +31,11 @@ class RecordError(BaseModel):
 
 
 class IngestResult(BaseModel):
-    """What happened to a batch: valid records are stored, invalid ones listed in ``errors``."""
+    """What happened to a batch: valid records are stored, invalid ones listed in ``errors``.
+
+    An event id already stored with other values is listed with rule ``event_conflict``: events
+    are immutable facts and never overwritten (orders and customers are updated).
+    """
 
     table: str
     batch_id: str
@@ -40,4 +44,7 @@ class IngestResult(BaseModel):
     updated: int
     unchanged: int
     rejected: int
+    collapsed: int = Field(
+        0, description="Records repeating another record of the batch exactly: stored once."
+    )
     errors: list[RecordError]

@@ -232,7 +232,13 @@ def ingest_records(
 
     key_column = get_table(table).key[0]
     rows, kept, errors = _prepare(table, records)
-    counts = {"batch_id": "", "inserted": 0, "updated": 0, "unchanged": 0}
+    counts: dict[str, Any] = {
+        "batch_id": "",
+        "inserted": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "collapsed": 0,
+    }
     rejected = len(errors)
     if rows:
         frame = pd.DataFrame.from_records(rows).astype(object)
@@ -249,6 +255,7 @@ def ingest_records(
             "inserted": report.rows_inserted,
             "updated": report.rows_updated,
             "unchanged": report.rows_unchanged,
+            "collapsed": report.rows_collapsed,
         }
         rejected += report.rows_rejected
         for v in report.violations:
