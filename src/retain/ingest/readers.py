@@ -60,6 +60,9 @@ _SUFFIXES = {
     ".jsonl": "json",
     ".ndjson": "json",
     ".json": "json",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".xls": "xls",
 }
 _UTF8 = {"utf-8", "utf8", "utf_8", "utf-8-sig", "utf_8_sig"}
 _CHUNK = 1 << 20
@@ -134,7 +137,17 @@ def _kind(path: Path) -> str:
     return _SUFFIXES.get(suffixes[-1] if suffixes else "", "csv")
 
 
-_FOLDER_SUFFIXES = (".csv", ".tsv", ".dat", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
+_FOLDER_SUFFIXES = (
+    ".csv",
+    ".tsv",
+    ".dat",
+    ".parquet",
+    ".pq",
+    ".jsonl",
+    ".ndjson",
+    ".json",
+    ".xlsx",
+)
 _FOLDER_SUFFIXES_TEXT = ", ".join(_FOLDER_SUFFIXES)
 
 
@@ -155,8 +168,10 @@ def list_files(source: str | Path | Sequence[str | Path]) -> list[Path]:
     for item in items:
         path = Path(item)
         if path.is_dir():
+            # Hidden files and Excel's lock files (``~$book.xlsx``, there while a workbook is
+            # open) are not the user's data.
             visible = sorted(
-                p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+                p for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))
             )
             other = [p.name for p in visible if not _folder_data(p)]
             if other:
@@ -329,6 +344,7 @@ def stage_source(
     columns: Sequence[str] | None = None,
     lazy: bool = False,
     max_field_bytes: int = 32_768,
+    sheet: str | None = None,
 ) -> Iterator[StagedSource]:
     """Copy ``source`` into a temporary DuckDB table of text columns; drop it on exit.
 
@@ -355,6 +371,8 @@ def stage_source(
         Column names for CSV files without a header (or to replace the header's).
     lazy
         Leave a single CSV file unstaged (see above); other sources are staged as usual.
+    sheet
+        The sheet of Excel workbooks to read, by name or number from 1 (default: the first).
     """
     name = f"_retain_src_{uuid.uuid4().hex[:12]}"
     temp_paths: list[Path] = []
@@ -373,6 +391,7 @@ def stage_source(
                 columns=columns,
                 lazy=lazy,
                 max_field_bytes=max_field_bytes,
+                sheet=sheet,
             )
         yield staged
     finally:
@@ -414,6 +433,7 @@ def _stage_files(
     columns: Sequence[str] | None,
     lazy: bool = False,
     max_field_bytes: int = 32_768,
+    sheet: str | None = None,
 ) -> None:
     if delimiter == WHITESPACE and not header and not columns:
         raise InvalidParameterError(
@@ -427,6 +447,9 @@ def _stage_files(
         kind = _kind(path)
         if path.stat().st_size == 0:
             raise DataValidationError([_empty(label)])
+        if kind in {"xlsx", "xls"}:
+            ranges.append(_stage_excel(duck, path, staged, kind=kind, sheet=sheet))
+            continue
         checked = kind == "csv" and delimiter != WHITESPACE
         rescued = False
         if checked:
@@ -505,6 +528,44 @@ def _stage_files(
     staged.row_sql = (
         "CASE " + " ".join(f"WHEN rowid >= {s} THEN {expr}" for s, _, expr in rows[::-1]) + " END"
     )
+
+
+def _stage_excel(
+    duck: duckdb.DuckDBPyConnection,
+    path: Path,
+    staged: StagedSource,
+    *,
+    kind: str,
+    sheet: str | None,
+) -> tuple[int, str, int, bool]:
+    """Append one sheet of a workbook (:mod:`retain.ingest.excel`); its range for ``_row``."""
+    if kind == "xls":
+        raise DataValidationError(
+            [
+                Violation(
+                    "legacy_excel",
+                    t("ingest.rule.legacy_excel"),
+                    file=path.name,
+                    hint=t("ingest.hint.legacy_excel"),
+                )
+            ]
+        )
+    from retain.ingest.excel import read_sheet
+
+    data = read_sheet(path, sheet=sheet)
+    staged.violations.extend(data.violations)
+    staged.raw.extend(data.raw)
+    start = staged.rows
+    view = f"_retain_xlsx_{uuid.uuid4().hex[:12]}"
+    duck.register(view, data.table)
+    try:
+        _append(duck, staged, f"SELECT * FROM {quote(view)}", data.label)
+    finally:
+        duck.unregister(view)
+    staged.rows = start + data.table.num_rows
+    if staged.rows == start and not data.violations:
+        raise DataValidationError([_empty(data.label)])
+    return start, data.label, 2, True
 
 
 def _empty(label: str) -> Violation:
