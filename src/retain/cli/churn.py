@@ -109,7 +109,10 @@ def train(
     )
     if trained.backtest is not None:
         _print_champion(card.get("champion") or {})
-        _print_metrics(trained.backtest.metrics.to_dict(orient="records"))
+        _print_metrics(
+            trained.backtest.metrics.to_dict(orient="records"),
+            cv=len(card["reference_dates"]) == 1,
+        )
     for note in card["notes"]:
         console.print(t("churn.cli_note", note=note))
     _warn_unlabelled(card, cfg)
@@ -164,9 +167,8 @@ def _num(value: Any) -> str:
     return "-" if value is None else format_number(float(value), digits=3)
 
 
-def _print_metrics(rows: list[dict[Any, Any]]) -> None:
-    # Cross-validated metrics (a snapshot) carry confidence intervals; a backtest has none.
-    cv = any("roc_auc_low" in row for row in rows)
+def _print_metrics(rows: list[dict[Any, Any]], *, cv: bool) -> None:
+    """The model and its baselines; ``cv``: cross-validated on one snapshot, not by time."""
     table = Table(title=t("churn.title_eval_cv" if cv else "churn.title_eval"))
     table.add_column(t("churn.col_model"))
     for col in ("roc_auc", "pr_auc", "brier", "lift_10", "recall_10", "recall_20"):
@@ -212,7 +214,7 @@ def evaluate_cmd(
         return
     console.print(t("churn.cli_protocol", protocol=result["protocol"]))
     _print_champion(card.data.get("champion") or {})
-    _print_metrics(result["metrics"])
+    _print_metrics(result["metrics"], cv=len(card.data.get("reference_dates") or []) == 1)
 
 
 @churn_app.command("score")

@@ -82,6 +82,12 @@ def test_rolling_origins_never_train_on_overlapping_labels() -> None:
     assert result.metrics.set_index("model").loc["recency", "roc_auc"] > 0.7
     assert "bgnbd" not in set(result.metrics["model"])
     assert Backtest.from_dict(result.to_dict()).metrics.shape == result.metrics.shape
+    # Every model and baseline with its bootstrap 95% interval, like the candidates.
+    for metric in ("roc_auc", "brier"):
+        values = result.metrics
+        assert (values[f"{metric}_low"] <= values[metric]).all()
+        assert (values[metric] <= values[f"{metric}_high"]).all()
+        assert (values[f"{metric}_low"] < values[f"{metric}_high"]).all()
 
 
 def test_inapplicable_baseline_is_noted() -> None:

@@ -40,6 +40,7 @@ from retain.models.churn._baselines import (
 from retain.models.churn._clv import bgnbd_scores
 from retain.models.churn.champion import (
     CANDIDATES,
+    bootstrap_interval,
     candidate_predictions,
     candidate_table,
 )
@@ -342,7 +343,14 @@ def backtest(
     metrics, calib, lifts = [], [], []
     for name in names:
         p_all = np.concatenate(preds[name])
-        metrics.append({"model": name, **evaluation_metrics(y_all, p_all)})
+        row = {"model": name, **evaluation_metrics(y_all, p_all)}
+        # Every row with its 95% interval (pooled test rows resampled; PR AUC's weighted
+        # resamples are slow and it rarely decides), so baselines read like the candidates.
+        if n_bootstrap:
+            for metric in ("roc_auc", "brier"):
+                low, high = bootstrap_interval(y_all, p_all, metric, n_bootstrap=n_bootstrap)
+                row[f"{metric}_low"], row[f"{metric}_high"] = low, high
+        metrics.append(row)
         calib.append(calibration_table(y_all, p_all).assign(model=name))
         lifts.append(lift_table(y_all, p_all).assign(model=name))
     first = pd.Timestamp(tests[0]).date()
