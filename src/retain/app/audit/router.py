@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from retain.app._openapi import UtcDateTime, document_errors
 from retain.app.audit import service
 from retain.app.deps import CanReadAudit, SessionDep
 
@@ -21,7 +21,7 @@ class AuditEntryPublic(BaseModel):
     """One audit entry."""
 
     id: int
-    at: dt.datetime
+    at: UtcDateTime
     actor: str
     actor_kind: str
     action: str
@@ -63,3 +63,6 @@ def list_audit(
     ]
     next_before = rows[-1].id if len(rows) == limit else None
     return AuditEntriesPublic(data=data, count=total, next_before=next_before)
+
+
+document_errors(router)

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
+from retain.app._openapi import document_errors
 from retain.app.auth import service
 from retain.app.auth.roles import PERMISSIONS
 from retain.app.auth.schemas import (
@@ -125,3 +126,6 @@ def read_settings(_: CanReadSettings, settings: SettingsDep) -> dict[str, Any]:
     data["warehouse_url"] = _mask_url(settings.warehouse_url)
     data["database_url"] = _mask_url(settings.database_url)
     return data
+
+
+document_errors(router)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from retain.app._openapi import UtcDateTime
 from retain.app.auth.roles import Role
 from retain.config import Settings
 
@@ -59,8 +59,8 @@ class UserPublic(BaseModel):
     role: str
     language: str | None
     active: bool
-    created_at: dt.datetime
-    last_login_at: dt.datetime | None
+    created_at: UtcDateTime
+    last_login_at: UtcDateTime | None
 
 
 class UsersPublic(BaseModel):
@@ -89,8 +89,8 @@ class ApiKeyPublic(BaseModel):
     role: str
     prefix: str
     created_by: str
-    created_at: dt.datetime
-    revoked_at: dt.datetime | None
+    created_at: UtcDateTime
+    revoked_at: UtcDateTime | None
 
 
 class ApiKeyCreated(ApiKeyPublic):

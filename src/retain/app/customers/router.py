@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 
+from retain.app._openapi import document_errors
 from retain.app.customers import at_risk, service
 from retain.app.customers.schemas import AtRiskPage, Customer360, CustomerScores
 from retain.app.deps import (
@@ -179,3 +180,6 @@ def read_customer(
     return service.read_customer(
         session, warehouse.reads, customer_id, principal=principal, lang=get_language()
     )
+
+
+document_errors(router)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from retain import targeting
 from retain.app._frames import json_value
+from retain.app._openapi import UtcDateTime
 from retain.targeting import SortKey
 
 __all__ = [
@@ -49,12 +50,12 @@ class AtRiskCustomer(BaseModel):
     email: str | None = None
     phone: str | None = None
     reasons: list[Reason]
-    as_of: str | None
+    as_of: UtcDateTime | None = Field(description="Reference date of the score (UTC)")
     model_version: str | None
 
     @classmethod
     def from_row(cls, row: targeting.AtRiskRow) -> AtRiskCustomer:
-        """The API's form of a library row (timestamps as ISO text, as every body has them)."""
+        """The API's form of a library row (timestamps in UTC with their offset)."""
         values = {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
         return cls.model_validate({k: json_value(v) for k, v in values.items()})
 
@@ -70,8 +71,8 @@ class AtRiskPage(BaseModel):
     count: int
     next_cursor: str | None
     definition: str = Field(description="The business line (churn definition) listed")
-    as_of: str | None = Field(
-        None, description="Reference date of the line's latest scoring run; null if none"
+    as_of: UtcDateTime | None = Field(
+        None, description="Reference date of the line's latest scoring run (UTC); null if none"
     )
 
     @classmethod
@@ -89,7 +90,7 @@ class AtRiskPage(BaseModel):
 class TimelineItem(BaseModel):
     """One thing that happened to the customer, newest first in the timeline."""
 
-    at: str | None
+    at: UtcDateTime | None = Field(description="When it happened (UTC)")
     kind: str
     title: str
     detail: dict[str, Any]
@@ -98,9 +99,9 @@ class TimelineItem(BaseModel):
 class NextOrder(BaseModel):
     """When the purchase model expects the customer's next order (non-contractual lines)."""
 
-    expected_at: str | None = Field(
-        description="Expected day of the next order (median wait if still active); null when "
-        "unlikely"
+    expected_at: UtcDateTime | None = Field(
+        description="Expected day of the next order (UTC; median wait if still active); null "
+        "when unlikely"
     )
     unlikely: bool = Field(
         description="The customer is more likely gone than active (P(alive) below 0.5)"

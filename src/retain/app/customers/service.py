@@ -12,6 +12,7 @@ import ibis.expr.types as ir
 
 from retain import warehouse as wh
 from retain.app._frames import parse_json_text
+from retain.app._openapi import utc_text
 from retain.app._reads import Reads
 from retain.app.audit import service as audit
 from retain.app.auth.roles import Permission
@@ -19,7 +20,7 @@ from retain.errors import NotFoundError
 from retain.i18n import t
 from retain.models.churn.reasons import render_stored_reasons
 from retain.models.clv.next_order import UNLIKELY_BELOW, WINDOWS_DAYS
-from retain.schema import CUSTOMERS
+from retain.schema import CUSTOMERS, TABLES
 from retain.targeting import CHURN_RECENCY, CLV_RECENCY, latest_per_definition
 
 if TYPE_CHECKING:
@@ -40,6 +41,16 @@ _FACTS: dict[str, str] = {
     "subscriptions": "started_at",
     "interactions": "occurred_at",
 }
+
+
+def _in_utc(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` of ``table`` with each timestamp column as ISO text with its offset (UTC)."""
+    moments = [c.name for c in TABLES[table].columns if c.kind == "timestamp"]
+    for row in rows:
+        for name in moments:
+            if name in row:
+                row[name] = utc_text(row[name])
+    return rows
 
 
 def _fact_query(name: str, order: str, limit: int) -> Any:
@@ -83,7 +94,7 @@ def _churn_rows(reads: Reads, customer_id: str, lang: str | None) -> list[dict[s
         return []
     query = _newest_first("churn_scores", CHURN_RECENCY, CHURN_ROWS)
     rows = reads.lookup("churn_scores", CHURN_RECENCY, customer_id, CHURN_ROWS, query)
-    latest = latest_per_definition(rows)
+    latest = latest_per_definition(_in_utc("churn_scores", rows))
     for row in latest:
         row["reasons"] = render_stored_reasons(row.get("reasons"), lang=lang)
     return latest
@@ -95,7 +106,7 @@ def _clv_row(reads: Reads, customer_id: str) -> dict[str, Any] | None:
         return None
     query = _newest_first("clv_scores", CLV_RECENCY, 1)
     rows = reads.lookup("clv_scores", CLV_RECENCY, customer_id, 1, query)
-    return rows[0] if rows else None
+    return _in_utc("clv_scores", rows)[0] if rows else None
 
 
 def _next_order(clv: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -202,14 +213,15 @@ def customer_360(
     """Everything known about ``customer_id``; 404 when no table mentions the customer."""
     profile = None
     if reads.has("customers"):
-        found = reads.lookup("customers", (), customer_id, 1, _profile_query)
+        found = _in_utc("customers", reads.lookup("customers", (), customer_id, 1, _profile_query))
         profile = found[0] if found else None
     facts: dict[str, list[dict[str, Any]]] = {}
     for name, order in _FACTS.items():
-        facts[name] = (
+        facts[name] = _in_utc(
+            name,
             reads.lookup(name, (order,), customer_id, limit, _fact_query(name, order, limit))
             if reads.has(name)
-            else []
+            else [],
         )
     churn = _churn_rows(reads, customer_id, lang)
     clv = _clv_row(reads, customer_id)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
+from retain.app._openapi import UtcDateTime, document_errors
 from retain.app.deps import CanReadModels, SettingsDep
 from retain.app.models import service
 
@@ -28,7 +29,7 @@ class ModelCardPublic(BaseModel):
     kind: str
     name: str
     version: str
-    created_at: str | None
+    created_at: UtcDateTime | None
     path: str
     card: dict[str, Any]
 
@@ -64,3 +65,6 @@ def read_model_by_path(
 ) -> ModelCardPublic:
     """One model card by its id in the path: ``/api/v1/models/clv/<version>``."""
     return ModelCardPublic(**service.get_card(settings.models_dir, f"{kind}/{version}"))
+
+
+document_errors(router)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import BaseModel, ConfigDict, Field
 
+from retain.app._openapi import UtcDateTime
 from retain.targeting import RISK_BANDS, AtRiskQuery, RiskBand
 from retain.targeting.query import MAX_ABS_VALUE, MAX_TENURE_DAYS, MAX_TEXT_LENGTH
 
@@ -64,8 +63,8 @@ class SegmentPublic(BaseModel):
     description: str
     filters: SegmentFilters
     created_by: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class SegmentsPublic(BaseModel):
