@@ -26,6 +26,7 @@ from retain.app.errors import NotAuthenticatedError, ServiceBusyError
 from retain.config import Settings
 from retain.errors import PermissionDeniedError
 from retain.i18n import LANGUAGES, normalize_language, t
+from retain.targeting.at_risk import JoinedFrames, share_frames
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -112,7 +113,9 @@ class Warehouse:
     (DuckDB admits one writing process or many reading ones), and reopened read-write only for
     the moment of a write; a holder record beside the file (:func:`retain.warehouse.hold`) tells
     a command that tries to write which process holds it. :attr:`generation` counts the writes,
-    so caches of what was read can tell they are stale.
+    so caches of what was read can tell they are stale; :attr:`frames` holds the at-risk
+    list's joined frame and recent pages (:class:`retain.targeting.at_risk.JoinedFrames`), shared
+    by every cursor and cleared by each write, when the service opened the warehouse itself.
 
     ``lock`` is a plain :class:`threading.Lock` (FastAPI may enter a dependency in one thread
     and leave it in another; only a plain lock may be released by another thread). Code holding
@@ -133,6 +136,7 @@ class Warehouse:
     _drain: _Drain = field(default_factory=_Drain, repr=False)
     _local: threading.local = field(default_factory=threading.local, repr=False)
     _cursors: list[BaseBackend] = field(default_factory=list, repr=False)
+    frames: JoinedFrames = field(default_factory=JoinedFrames, repr=False)
 
     def __post_init__(self) -> None:
         self._given = self.con_ is not None
@@ -182,6 +186,8 @@ class Warehouse:
             import ibis
 
             mine = ibis.duckdb.from_connection(root.con.cursor())  # type: ignore[attr-defined]
+            if not self._given:  # nobody else writes it: the list's frames hold until a write
+                share_frames(mine, self.frames)
             self._local.con, self._local.root = mine, root
             with self._opening:
                 self._cursors.append(mine)
@@ -225,6 +231,7 @@ class Warehouse:
         """After a write: forget every cache and go back to reading (the file read-only)."""
         self._writing = False
         self.generation += 1
+        self.frames.clear()
         if self.reads_ is not None:
             self.reads_.forget()
         if self.path is not None:

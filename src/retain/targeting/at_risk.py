@@ -21,6 +21,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +35,7 @@ import ibis.expr.types as ir
 from retain import warehouse as wh
 from retain.config import ChurnDefinition
 from retain.errors import InvalidParameterError
-from retain.i18n import t
+from retain.i18n import get_language, t
 from retain.models.churn.reasons import RenderedReason, render_stored_reasons
 from retain.targeting._cursor import encode_cursor
 from retain.targeting.query import TIE_BY_PROBABILITY, AtRiskQuery, reason_keys
@@ -43,12 +48,15 @@ if TYPE_CHECKING:
 __all__ = [
     "AtRiskPage",
     "AtRiskRow",
+    "JoinedFrames",
     "at_risk",
     "at_risk_summary",
     "at_risk_table",
+    "joined",
     "ordered",
     "runnable",
     "scored_customers",
+    "share_frames",
     "to_row",
 ]
 
@@ -251,24 +259,29 @@ def _filtered(
     return table
 
 
-def at_risk_table(
+PROFILE_COLUMNS = {
+    "country": "string",
+    "acquisition_channel": "string",
+    "email": "string",
+    "phone": "string",
+    "acquired_at": "timestamp",
+}
+"""The customer's profile columns the list shows and filters by."""
+
+
+def joined(
     con: BaseBackend,
-    query: AtRiskQuery,
+    definition: str,
     *,
     tables: frozenset[str] | None = None,
-    pii: bool = False,
     line: ChurnDefinition | None = None,
     now: dt.datetime | None = None,
     run: dt.datetime | None = None,
 ) -> ir.Table:
-    """Every customer the query's filters keep, with profile columns, in no particular order.
+    """Every customer of ``definition``'s latest run, valued, with profile columns, unfiltered.
 
-    The latest run of the query's line only (``run``, its date, when the caller has read it);
-    with ``line``, customers who have already churned by ``now`` are left out. ``pii`` says
-    whether the search may match e-mail addresses.
+    What every query of the list narrows (see :func:`scored_customers` for ``line`` and ``now``).
     """
-    definition = runnable(query)
-    run = run or latest_run_as_of(con, definition)
     scored = scored_customers(
         con, definition=definition, tables=tables, line=line, now=now, run=run
     )
@@ -285,17 +298,120 @@ def at_risk_table(
         "at_risk_value",
     )
     customers = wh.read_table(con, "customers") if _has(con, "customers", tables) else None
-    table = _attach(
-        table,
-        customers,
-        {
-            "country": "string",
-            "acquisition_channel": "string",
-            "email": "string",
-            "phone": "string",
-            "acquired_at": "timestamp",
-        },
-    )
+    return _attach(table, customers, PROFILE_COLUMNS)
+
+
+FRAME_TTL_S = 60.0
+"""How long a cached joined frame or page serves: who has already churned depends on the clock."""
+MAX_PAGES = 1024
+"""Pages a :class:`JoinedFrames` remembers (the most recently asked for)."""
+
+
+class JoinedFrames:
+    """The joined frame of each line's latest run, built once and read by every list query.
+
+    Scoring the list from the stored tables joins the latest scores, CLV and profiles again
+    on every call (a few hundred milliseconds); a service computes that frame once per line
+    and narrows it in memory. It holds while the warehouse is unchanged: whoever writes to the
+    warehouse calls :meth:`clear` (the service does after each write), and an entry is rebuilt
+    after :data:`FRAME_TTL_S` because "already churned" is judged against the clock.
+    """
+
+    def __init__(self, pages: int = MAX_PAGES) -> None:
+        self._lock = threading.Lock()
+        self._frames: dict[tuple[str, str | None], tuple[float, dt.datetime | None, ir.Table]] = {}
+        self._pages: OrderedDict[Hashable, tuple[float, AtRiskPage]] = OrderedDict()
+        self._max_pages = pages
+        self._version = 0
+
+    @property
+    def version(self) -> int:
+        """Counts :meth:`clear` calls: what was read under an older version is not kept."""
+        return self._version
+
+    def clear(self) -> None:
+        """Forget every frame and page (the warehouse changed)."""
+        with self._lock:
+            self._frames.clear()
+            self._pages.clear()
+            self._version += 1
+
+    def page(self, key: Hashable) -> AtRiskPage | None:
+        """A page answered before for the same request, while it holds."""
+        with self._lock:
+            found = self._pages.get(key)
+            if found is None or time.monotonic() - found[0] >= FRAME_TTL_S:
+                return None
+            self._pages.move_to_end(key)
+            return found[1]
+
+    def keep(self, key: Hashable, page: AtRiskPage, version: int) -> None:
+        """Remember ``page`` for ``key`` unless the warehouse changed since ``version``."""
+        with self._lock:
+            if version != self._version:
+                return
+            self._pages[key] = (time.monotonic(), page)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self._max_pages:
+                self._pages.popitem(last=False)
+
+    def get(
+        self,
+        con: BaseBackend,
+        definition: str,
+        *,
+        tables: frozenset[str] | None,
+        line: ChurnDefinition | None,
+    ) -> tuple[dt.datetime | None, ir.Table]:
+        """The latest run's date and its joined frame (an in-memory table) for ``definition``."""
+        key = (definition, line.model_dump_json() if line is not None else None)
+        now = time.monotonic()
+        with self._lock:
+            found = self._frames.get(key)
+            version = self._version
+        if found is not None and now - found[0] < FRAME_TTL_S:
+            return found[1], found[2]
+        run = latest_run_as_of(con, definition)
+        frame = joined(con, definition, tables=tables, line=line, run=run).to_pyarrow()
+        built = (now, run, ibis.memtable(frame))
+        with self._lock:
+            if version == self._version:
+                self._frames[key] = built
+        return built[1], built[2]
+
+
+_SHARED: weakref.WeakKeyDictionary[Any, JoinedFrames] = weakref.WeakKeyDictionary()
+
+
+def share_frames(con: BaseBackend, frames: JoinedFrames) -> None:
+    """Let list queries on ``con`` read ``frames`` (a service shares one across its cursors)."""
+    _SHARED[con] = frames
+
+
+def at_risk_table(
+    con: BaseBackend,
+    query: AtRiskQuery,
+    *,
+    tables: frozenset[str] | None = None,
+    pii: bool = False,
+    line: ChurnDefinition | None = None,
+    now: dt.datetime | None = None,
+    run: dt.datetime | None = None,
+) -> ir.Table:
+    """Every customer the query's filters keep, with profile columns, in no particular order.
+
+    The latest run of the query's line only (``run``, its date, when the caller has read it);
+    with ``line``, customers who have already churned by ``now`` are left out. ``pii`` says
+    whether the search may match e-mail addresses. On a connection given
+    :func:`share_frames`, and at the current time, the joined frame comes from memory.
+    """
+    definition = runnable(query)
+    frames = _SHARED.get(con) if now is None else None
+    if frames is not None:
+        run, table = frames.get(con, definition, tables=tables, line=line)
+    else:
+        run = run or latest_run_as_of(con, definition)
+        table = joined(con, definition, tables=tables, line=line, now=now, run=run)
     return _filtered(con, table, query, pii=pii, run=run, tables=tables)
 
 
@@ -395,7 +511,17 @@ def at_risk(
         by ``now`` (default: the current time) are left out (see the module docstring).
     """
     definition = runnable(query)
-    run = latest_run_as_of(con, definition)
+    frames = _SHARED.get(con) if now is None else None
+    key: Hashable = None
+    if frames is not None:
+        version = frames.version
+        key = _page_key(query, pii, lang or get_language(), line, tables)
+        cached = frames.page(key) if key is not None else None
+        if cached is not None:
+            return cached
+        run = frames.get(con, definition, tables=tables, line=line)[0]
+    else:
+        run = latest_run_as_of(con, definition)
     table = at_risk_table(con, query, tables=tables, pii=pii, line=line, now=now, run=run)
     total = int(table.count().execute())
     records = ordered(table, query).limit(query.limit + 1).to_pyarrow().to_pylist()
@@ -405,10 +531,29 @@ def at_risk(
         last = records[-1]
         tie = float(last["_tie"]) if query.sort in TIE_BY_PROBABILITY else None
         next_cursor = encode_cursor(last["_sort"], last["customer_id"], tie)
-    return AtRiskPage(
+    found = AtRiskPage(
         rows=[to_row(r, pii=pii, lang=lang) for r in records],
         total=total,
         next_cursor=next_cursor,
         definition=definition,
         as_of=run,
     )
+    if frames is not None and key is not None:
+        frames.keep(key, found, version)
+    return found
+
+
+def _page_key(
+    query: AtRiskQuery,
+    pii: bool,
+    lang: str,
+    line: ChurnDefinition | None,
+    tables: frozenset[str] | None,
+) -> Hashable:
+    """What a page depends on besides the warehouse; None when the query cannot be a key."""
+    key = (query, pii, lang, line.model_dump_json() if line is not None else None, tables)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key

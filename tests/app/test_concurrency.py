@@ -1,0 +1,98 @@
+"""Issue 16 item 18: reads side by side on a DuckDB file the service holds, the at-risk list
+served from one joined frame per line until a write, and the same answers under concurrency."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from retain.app import create_app
+from retain.app.auth import service as auth
+from retain.config import Settings
+
+AT_RISK = "/api/v1/customers/at-risk"
+at_risk_module = importlib.import_module("retain.targeting.at_risk")  # the name is the function's
+
+
+@pytest.fixture
+def served(_warehouse_template: Path, tmp_path: Path) -> Iterator[tuple[TestClient, str, Any]]:
+    """The service over its own copy of the hand-made warehouse file (it opens the file)."""
+    path = tmp_path / "w.duckdb"
+    shutil.copyfile(_warehouse_template, path)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'app.db'}",
+        warehouse_url=f"duckdb:///{path}",
+        models_dir=tmp_path / "models",
+    )
+    app = create_app(settings, migrate=True)
+    with app.state.sessionmaker() as session:
+        _, key = auth.create_api_key(session, name="admin", role="admin", created_by="tests")
+        session.commit()
+    with TestClient(app) as client:
+        yield client, key, app.state.warehouse
+
+
+def test_the_list_is_joined_once_until_a_write(
+    served: tuple[TestClient, str, Any], monkeypatch: pytest.MonkeyPatch
+):
+    client, key, warehouse = served
+    calls: list[str] = []
+    real = at_risk_module.joined
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(at_risk_module, "joined", counted)
+    headers = {"X-API-Key": key}
+    first = client.get(AT_RISK, headers=headers)
+    assert first.status_code == 200, first.text
+    rows = first.json()["data"]
+    assert rows, "the hand-made business has customers at risk"
+    again = client.get(AT_RISK, headers=headers)
+    narrowed = client.get(AT_RISK, params={"country": rows[0]["country"]}, headers=headers)
+    assert again.json() == first.json() and narrowed.status_code == 200
+    assert len(calls) == 1  # the page, the same page again and a filtered one: one join
+    who = rows[0]["customer_id"]
+    sent = client.post(
+        "/api/v1/ingest/customers",
+        json={"records": [{"customer_id": who, "country": "FR"}]},
+        headers=headers,
+    )
+    assert sent.status_code == 200, sent.text
+    assert warehouse.generation == 1
+    after = client.get(AT_RISK, params={"country": "fr"}, headers=headers)
+    listed = after.json()["data"]
+    assert [r["customer_id"] for r in listed] == [who]  # the write is seen at once
+    assert len(calls) == 2
+
+
+def test_concurrent_reads_answer_as_sequential_ones(served: tuple[TestClient, str, Any]):
+    client, key, _ = served
+    headers = {"X-API-Key": key}
+    paths = [AT_RISK, f"{AT_RISK}?risk_band=low", *(f"/api/v1/customers/c{i}" for i in range(1, 7))]
+    expected = {p: client.get(p, headers=headers).json() for p in paths}
+    got: list[tuple[str, int, Any]] = []
+    lock = threading.Lock()
+
+    def call(path: str) -> None:
+        answer = client.get(path, headers=headers)
+        with lock:
+            got.append((path, answer.status_code, answer.json()))
+
+    threads = [threading.Thread(target=call, args=(p,)) for p in paths * 5]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(got) == len(paths) * 5
+    for path, status, body in got:
+        assert status == 200, (path, body)
+        assert body == expected[path], path
