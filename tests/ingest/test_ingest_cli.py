@@ -121,3 +121,21 @@ def test_recipe_and_table_usage_errors(cli: Any, capsys: pytest.CaptureFixture[s
     assert code == 2 and "no recipe named 'nope'" in err and "cdnow" in err
     code, err = _run_main(["ingest", "orders", "o.csv", "--on-error", "skip"], capsys)
     assert code == 2 and "on_error must be one of reject, quarantine" in err
+
+
+def test_an_excel_sheet_chosen_with_sheet(cli: Any, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "メモ"
+    book.active.append(["この表は注文です"])
+    ws = book.create_sheet("고객")
+    ws.append(["customer_id", "country"])
+    ws.append(["k1", "KR"])
+    ws.append(["k2", "Korea"])  # not an ISO code: rejected with sheet and row
+    book.save(tmp_path / "book.xlsx")
+    result = cli("ingest", "customers", "book.xlsx", "--sheet", "고객", "--on-error", "quarantine")
+    assert result.exit_code == 0, result.output
+    assert "2 rows read, 1 inserted" in result.stdout
+    assert "book.xlsx[고객] line 3, column country" in result.stdout
+    assert _count(tmp_path, "customers") == 1

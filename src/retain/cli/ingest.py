@@ -65,7 +65,8 @@ def ingest_command(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Files or folders (CSV, Parquet, JSON Lines; .gz too).", show_default=False
+            help="Files or folders (CSV, Excel .xlsx, Parquet, JSON Lines; .gz too).",
+            show_default=False,
         ),
     ] = None,
     recipe: Annotated[
@@ -105,6 +106,12 @@ def ingest_command(
         typer.Option(
             "--unknown-customers",
             help="reject or create customers that facts refer to but customers lacks.",
+        ),
+    ] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option(
+            "--sheet", help="Sheet of Excel workbooks: a name or a number from 1 (default: first)."
         ),
     ] = None,
 ) -> None:
@@ -149,5 +156,11 @@ def ingest_command(
             date_format=date_format,
             unknown_customers=unknown,
             on_progress=update,
+            sheet=sheet,
         )
     _print(report)
+
+
+# ``retain rejects`` shows what ``--on-error quarantine`` kept aside; it registers right after
+# ``ingest`` so that ``retain --help`` lists the two together.
+from retain.cli import rejects as _rejects  # noqa: E402, F401  # isort: skip

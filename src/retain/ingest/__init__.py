@@ -13,16 +13,19 @@ from __future__ import annotations
 
 from retain.ingest.load import IngestProgress, IngestReport, ingest
 from retain.ingest.mapping import Mapping, read_mapping
+from retain.ingest.quarantine import Quarantine, read_rejects
 from retain.ingest.recipe import Recipe, get_recipe, list_recipes, load_recipe
 
 __all__ = [
     "IngestProgress",
     "IngestReport",
     "Mapping",
+    "Quarantine",
     "Recipe",
     "get_recipe",
     "ingest",
     "list_recipes",
     "load_recipe",
     "read_mapping",
+    "read_rejects",
 ]
