@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 from pydantic import StringConstraints
 
-from retain.app.deps import AnalystOnly, LockedWarehouseDep, SettingsDep
-from retain.app.metrics import service
-from retain.app.metrics.schemas import CohortsAnswer, OverviewAnswer, PeriodsAnswer
+from retain.app.auth import caps
+from retain.app.deps import (
+    AnalystOnly,
+    CanExport,
+    LockedWarehouseDep,
+    SessionDep,
+    SettingsDep,
+)
+from retain.app.metrics import drilldown, service
+from retain.app.metrics.schemas import (
+    CohortCustomersAnswer,
+    CohortsAnswer,
+    LifecycleAnswer,
+    OverviewAnswer,
+    PeriodsAnswer,
+    SurvivalAnswer,
+)
+from retain.errors import InvalidParameterError
 from retain.i18n import t
 
 __all__ = ["router"]
@@ -66,6 +83,16 @@ def read_periods(
     return PeriodsAnswer(period=period, data=rows, count=len(rows), note=t("metrics.crr_note"))
 
 
+ByOne = Annotated[
+    ByName | None,
+    Query(
+        description="A column of customers or a key of its attributes. A name no customer has "
+        "is a 422 whose hint lists what exists."
+    ),
+]
+Mode = Literal["classic", "unbounded"]
+
+
 @router.get("/cohorts", response_model=CohortsAnswer)
 def read_cohorts(
     _: AnalystOnly,
@@ -73,14 +100,173 @@ def read_cohorts(
     warehouse: LockedWarehouseDep,
     period: Period = "month",
     kind: Literal["logo", "revenue"] = "logo",
-    mode: Literal["classic", "unbounded"] = "classic",
+    mode: Mode = "classic",
     definition: LineName = None,
+    by: ByOne = None,
 ) -> CohortsAnswer:
-    """Cohort retention by acquisition period: logo (customers) or revenue retention."""
+    """Cohort retention by acquisition period: logo (customers) or revenue retention.
+
+    With ``by``, each cohort is split by a customer column or attribute.
+    """
+    names = [by] if by else []
     rows = service.cohort_table(
-        warehouse.con, settings, period=period, kind=kind, mode=mode, definition=definition
+        warehouse.con,
+        settings,
+        period=period,
+        kind=kind,
+        mode=mode,
+        definition=definition,
+        by=names,
     )
-    return CohortsAnswer(period=period, kind=kind, mode=mode, data=rows, count=len(rows))
+    return CohortsAnswer(period=period, kind=kind, mode=mode, by=names, data=rows, count=len(rows))
+
+
+def _cell(
+    cohort: str,
+    period_index: int,
+    period: str,
+    mode: Mode,
+    definition: str | None,
+    by: str | None,
+    group: str | None,
+) -> drilldown.CohortCell:
+    return drilldown.CohortCell(
+        cohort=cohort,
+        period_index=period_index,
+        period=period,
+        mode=mode,
+        definition=definition,
+        by=by,
+        group=group if by else None,
+    )
+
+
+CohortDate = Annotated[
+    str,
+    Query(
+        pattern=r"^\d{4}-\d{2}-\d{2}$", description="the cohort's first day, as /cohorts shows it"
+    ),
+]
+PeriodIndex = Annotated[int, Query(ge=0, le=100_000, description="periods since acquisition")]
+Group = Annotated[
+    str | None,
+    Query(max_length=200, description="with by: the group's value; absent: customers without one"),
+]
+
+
+@router.get("/cohorts/customers", response_model=CohortCustomersAnswer)
+def read_cohort_customers(
+    principal: AnalystOnly,
+    settings: SettingsDep,
+    warehouse: LockedWarehouseDep,
+    cohort: CohortDate,
+    period_index: PeriodIndex,
+    period: Period = "month",
+    mode: Mode = "classic",
+    definition: LineName = None,
+    by: ByOne = None,
+    group: Group = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> CohortCustomersAnswer:
+    """The customers behind one cohort cell, as many as its ``active`` count, paged.
+
+    Classic: the cohort's customers active in period ``period_index``; unbounded: active in it
+    or later. ``limit`` is capped by the caller's role (a 422 above the cap).
+    """
+    cap = caps.max_page_size(settings.service, principal.role)
+    if limit > cap:
+        raise InvalidParameterError(t("metrics.page_too_large", limit=limit, cap=cap))
+    cell = _cell(cohort, period_index, period, mode, definition, by, group)
+    return CohortCustomersAnswer(
+        **drilldown.members(warehouse.con, settings, cell, limit=limit, offset=offset)
+    )
+
+
+@router.get(
+    "/cohorts/customers.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export_cohort_customers(
+    principal: CanExport,
+    settings: SettingsDep,
+    session: SessionDep,
+    warehouse: LockedWarehouseDep,
+    cohort: CohortDate,
+    period_index: PeriodIndex,
+    period: Period = "month",
+    mode: Mode = "classic",
+    definition: LineName = None,
+    by: ByOne = None,
+    group: Group = None,
+) -> StreamingResponse:
+    """Every customer of one cohort cell as CSV (bulk export: analysts and admins; audited)."""
+    cell = _cell(cohort, period_index, period, mode, definition, by, group)
+    found = drilldown.export(session, warehouse, cell, settings=settings, principal=principal)
+    return cohort_csv(found, cell)
+
+
+def cohort_csv(found: drilldown.CohortExport, cell: drilldown.CohortCell) -> StreamingResponse:
+    """An export streamed as a CSV download named for its cell and the moment it was made."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    name = f"cohort-{cell.cohort}-{cell.period_index}-{stamp}.csv"
+    return StreamingResponse(
+        found.chunks,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/lifecycle", response_model=LifecycleAnswer)
+def read_lifecycle(
+    _: AnalystOnly,
+    settings: SettingsDep,
+    warehouse: LockedWarehouseDep,
+    period: Period = "month",
+    definition: LineName = None,
+    by: ByOne = None,
+) -> LifecycleAnswer:
+    """New, returning, resurrected, dormant and churned customers per period.
+
+    Churned = no activity for the line's ``horizon_days``; ``by`` splits by a customer column or
+    attribute.
+    """
+    names = [by] if by else []
+    rows = service.lifecycle_table(
+        warehouse.con, settings, period=period, definition=definition, by=names
+    )
+    horizon = service.line_named(settings, definition).horizon_days
+    return LifecycleAnswer(
+        period=period, horizon_days=horizon, by=names, data=rows, count=len(rows)
+    )
+
+
+@router.get("/survival", response_model=SurvivalAnswer)
+def read_survival(
+    _: AnalystOnly,
+    settings: SettingsDep,
+    warehouse: LockedWarehouseDep,
+    definition: LineName = None,
+    unit: Literal["day", "week", "month"] = "month",
+    by: Annotated[
+        ByName | None,
+        Query(
+            description="Contractual line: a subscriptions column (plan). Shop line: a column "
+            "of customers or a key of its attributes (a 422 lists what exists)."
+        ),
+    ] = None,
+    as_of: DateText = None,
+) -> SurvivalAnswer:
+    """Kaplan-Meier retention curves with 95 % bands, median lifetimes and a log-rank test.
+
+    A subscriber churns when the subscription ends; a shop customer when the line's
+    ``horizon_days`` pass without activity (censored when active within them before ``as_of``).
+    """
+    data = service.survival(
+        warehouse.con, settings, definition=definition, unit=unit, by=by, as_of=as_of
+    )
+    return SurvivalAnswer(**data)
 
 
 @router.get("/overview", response_model=OverviewAnswer)

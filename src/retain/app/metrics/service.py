@@ -1,8 +1,8 @@
 """Metrics for the API and the dashboard: the library's metric tables, executed at this edge.
 
-``period_table`` and ``cohort_table`` call :func:`retain.metrics.period_metrics` and
-:func:`retain.metrics.cohort_retention` with the CLI's parameters; ``overview`` gathers the
-dashboard's headline numbers. Each piece reports what is missing instead of failing, so a
+``period_table``, ``cohort_table``, ``lifecycle_table`` and ``survival`` call
+:mod:`retain.metrics` with the CLI's parameters; ``overview`` gathers the dashboard's headline
+numbers. Each piece reports what is missing instead of failing, so a
 partly loaded warehouse still gets a useful overview.
 
 Every figure belongs to a business line (a ``[[churn]]`` section): what makes a customer count
@@ -14,6 +14,7 @@ and retention from its subscriptions instead of "no orders yet".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,13 +35,18 @@ __all__ = [
     "ActivitySource",
     "activity_source",
     "at_risk_summary",
+    "by_choices",
     "cohort_table",
+    "customers_table",
     "has_rows",
+    "lifecycle_table",
     "line_activity",
     "line_named",
+    "metric_inputs",
     "mrr_table",
     "overview",
     "period_table",
+    "survival",
 ]
 
 ActivitySource = Literal["orders", "subscriptions", "events"]
@@ -102,6 +108,52 @@ def line_activity(
     return orders, None
 
 
+def customers_table(con: BaseBackend) -> ir.Table | None:
+    """The ``customers`` table when it exists (``by`` reads its columns and attributes)."""
+    return wh.read_table(con, "customers") if wh.table_exists(con, "customers") else None
+
+
+BY_COLUMNS = ("country", "language", "acquisition_channel")
+"""Customer columns offered to split by (the others are ids, dates, contact details, consent)."""
+_SAMPLE = 1000
+_KEY = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def by_choices(con: BaseBackend) -> list[str]:
+    """What a ``by`` selector offers: customer columns, then attribute keys in a sample.
+
+    Any other name still works when typed; the library checks it and lists what exists.
+    """
+    import json
+
+    customers = customers_table(con)
+    if customers is None:
+        return []
+    names = [c for c in BY_COLUMNS if c in customers.columns]
+    if "attributes" not in customers.columns:
+        return names
+    sample = customers.select(a=customers.attributes.cast("string"))
+    sample = sample.filter(sample.a.notnull()).limit(_SAMPLE).to_pyarrow()
+    keys: set[str] = set()
+    for text in sample.column("a").to_pylist():
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            keys.update(k for k, v in value.items() if isinstance(k, str) and v is not None)
+    return names + sorted(k for k in keys if k not in names and _KEY.fullmatch(k))
+
+
+def metric_inputs(
+    con: BaseBackend, settings: Settings, definition: str | None
+) -> tuple[ir.Table | None, Activity | None]:
+    """Orders and activity: completed orders without a line, the line's activity with one."""
+    if definition is None:
+        return wh.read_table(con, "orders"), None
+    return line_activity(con, line_named(settings, definition))
+
+
 def period_table(
     con: BaseBackend,
     settings: Settings,
@@ -119,12 +171,8 @@ def period_table(
     """
     from retain.metrics import period_metrics
 
-    if definition is None:
-        orders: ir.Table | None = wh.read_table(con, "orders")
-        activity = None
-    else:
-        orders, activity = line_activity(con, line_named(settings, definition))
-    customers = wh.read_table(con, "customers") if wh.table_exists(con, "customers") else None
+    orders, activity = metric_inputs(con, settings, definition)
+    customers = customers_table(con)
     table = period_metrics(
         orders,
         period=period,
@@ -146,19 +194,120 @@ def cohort_table(
     kind: Literal["logo", "revenue"] = "logo",
     mode: Literal["classic", "unbounded"] = "classic",
     definition: str | None = None,
+    by: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Cohort retention: one row per (cohort, period_index), by the line's activity if named."""
+    """Cohort retention: one row per (``by`` group,) cohort and period_index.
+
+    Customers count by the line's activity when ``definition`` names one.
+    """
     from retain.metrics import cohort_retention
 
-    if definition is None:
-        orders: ir.Table | None = wh.read_table(con, "orders")
-        activity = None
-    else:
-        orders, activity = line_activity(con, line_named(settings, definition))
+    orders, activity = metric_inputs(con, settings, definition)
     table = cohort_retention(
-        orders, period=period, kind=kind, mode=mode, activity=activity, tz=settings.time_zone
+        orders,
+        period=period,
+        kind=kind,
+        mode=mode,
+        activity=activity,
+        tz=settings.time_zone,
+        customers=customers_table(con) if by else None,
+        by=by or None,
     )
-    return records(table.order_by(["cohort", "period_index"]).to_pandas())
+    return records(table.to_pandas())
+
+
+def lifecycle_table(
+    con: BaseBackend,
+    settings: Settings,
+    *,
+    period: str = "month",
+    definition: str | None = None,
+    by: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """New, returning, resurrected, dormant and churned customers per period (and group).
+
+    The line (the first configured when ``definition`` is None) gives the churn horizon; its
+    activity makes customers count when it is named.
+    """
+    from retain.metrics import lifecycle
+
+    orders, activity = metric_inputs(con, settings, definition)
+    table = lifecycle(
+        orders,
+        period=period,
+        activity=activity,
+        horizon_days=line_named(settings, definition).horizon_days,
+        tz=settings.time_zone,
+        customers=customers_table(con) if by else None,
+        by=by or None,
+    )
+    return records(table.to_pandas())
+
+
+def survival(
+    con: BaseBackend,
+    settings: Settings,
+    *,
+    definition: str | None = None,
+    unit: Literal["day", "week", "month"] = "month",
+    by: str | None = None,
+    as_of: str | None = None,
+) -> dict[str, Any]:
+    """Kaplan-Meier curves (95 % bands), median lifetimes and a log-rank test for one line.
+
+    A contractual line's customers churn when their subscription ends (``by`` names a
+    subscriptions column, e.g. ``plan``); a shop line's when ``horizon_days`` pass without
+    activity, censored when their last activity is within that window before ``as_of`` (``by``
+    names a customer column or attribute). Returns ``line``, ``kind``, ``rule`` (the rule in
+    the reader's language), ``curves``, ``summary`` and ``logrank`` (None without two groups).
+    """
+    from retain import metrics
+
+    line = line_named(settings, definition)
+    if line.kind == "contractual":
+        durations = metrics.subscription_durations(
+            _line_subscriptions(con, line), unit=unit, as_of=as_of, by=by
+        )
+        rule = t("metrics.survival_rule_subscriptions")
+    else:
+        orders, activity = line_activity(con, line)
+        durations = metrics.inactivity_durations(
+            orders,
+            horizon_days=line.horizon_days,
+            activity=activity,
+            unit=unit,
+            as_of=as_of,
+            customers=customers_table(con) if by else None,
+            by=by,
+        )
+        rule = t("metrics.survival_rule_shop", horizon=line.horizon_days)
+    counts = durations.to_pandas()
+    logrank: dict[str, Any] | None = None
+    if counts.empty:
+        curves: list[dict[str, Any]] = []
+        summary: list[dict[str, Any]] = []
+    else:
+        curves = records(metrics.kaplan_meier(counts, by=by))
+        summary = records(metrics.survival_summary(counts, by=by))
+        if by is not None and counts[by].astype("string").fillna("").nunique() > 1:
+            test = metrics.logrank_test(counts, by=by)
+            logrank = {
+                "statistic": test.statistic,
+                "p_value": test.p_value,
+                "degrees_of_freedom": test.degrees_of_freedom,
+                "groups": list(test.groups),
+            }
+    return {
+        "line": line.name,
+        "kind": line.kind,
+        "unit": unit,
+        "by": by,
+        "horizon_days": line.horizon_days,
+        "rule": rule,
+        "curves": curves,
+        "summary": summary,
+        "logrank": logrank,
+    }
 
 
 def mrr_table(

@@ -15,7 +15,8 @@ from retain.app.metrics import service as metrics
 from retain.app.web._page import MISSING_COMMANDS
 from retain.app.web._page import page as _page
 from retain.app.web._session import render, require_page
-from retain.app.web._views import cohort_grid, kpis, retention_series
+from retain.app.web._views import kpis, retention_series
+from retain.app.web.cohort import BY_NAME, cohort_sections, survival_view
 from retain.errors import RetainError
 from retain.i18n import t
 
@@ -113,10 +114,12 @@ def overview(
 def retention(
     request: Request, principal: MetricsPage, settings: SettingsDep, warehouse: LockedWarehouseDep
 ) -> HTMLResponse:
-    """Retention over time (optionally by segment) and the cohort heatmap of one business line.
+    """Retention over time, cohorts, lifecycle and survival of one business line, by segment.
 
     Customers count by the line's activity: subscriptions on a contractual line, orders on a
-    shop line (``?definition=``, the first configured line by default).
+    shop line (``?definition=``, the first configured line by default). ``?by=`` splits by a
+    customer column or attribute (an unknown name is an error listing what exists); each logo
+    cohort cell links to the customers behind it.
     """
     period = request.query_params.get("period", "month")
     by = request.query_params.get("by") or None
@@ -128,35 +131,40 @@ def retention(
             period not in {"week", "month", "quarter"}
             or kind not in {"logo", "revenue"}
             or mode not in {"classic", "unbounded"}
-            or by not in {None, "country", "acquisition_channel"}
+            or (by is not None and not BY_NAME.match(by))
         ):
             raise RetainError(t("web.bad_picker"), code="parameter.invalid")
         line = metrics.line_named(settings, _line_param(request, settings))
         source = metrics.activity_source(line)
         has_orders = metrics.has_rows(warehouse.con, source)
-        periods = (
-            metrics.period_table(
-                warehouse.con,
-                settings,
-                period=period,
-                by=[by] if by else None,
-                definition=line.name,
+        names = [by] if by else None
+        con = warehouse.con
+        periods, cohorts, stages = [], [], []
+        survival: dict[str, Any] | None = None
+        if has_orders:
+            periods = metrics.period_table(
+                con, settings, period=period, by=names, definition=line.name
             )
-            if has_orders
-            else []
-        )
-        cohorts = (
-            metrics.cohort_table(
-                warehouse.con,
+            cohorts = metrics.cohort_table(
+                con,
                 settings,
                 period=period,
                 kind=kind,  # type: ignore[arg-type]
                 mode=mode,  # type: ignore[arg-type]
                 definition=line.name,
+                by=names,
             )
-            if has_orders
-            else []
-        )
+            stages = metrics.lifecycle_table(
+                con, settings, period=period, definition=line.name, by=names
+            )
+            survival = metrics.survival(
+                con,
+                settings,
+                definition=line.name,
+                unit="week" if period == "week" else "month",
+                by=by if line.kind != "contractual" else None,
+            )
+        base = {"period": period, "mode": mode, "definition": line.name}
         return render(
             request,
             "retention.html",
@@ -164,6 +172,7 @@ def retention(
             title_key="web.nav_retention",
             period=period,
             by=by,
+            by_choices=metrics.by_choices(con),
             kind=kind,
             mode=mode,
             has_orders=has_orders,
@@ -174,9 +183,35 @@ def retention(
             series=retention_series(periods, by),
             strict=None if by else strict_series(periods),
             crr_note=t("metrics.crr_note"),
-            grid=cohort_grid(cohorts),
+            sections=cohort_sections(cohorts, by, base),
+            lifecycle=lifecycle_view(stages, by),
+            survival=survival_view(survival, by if line.kind != "contractual" else None)
+            if survival
+            else None,
+            horizon=line.horizon_days,
             commands=COMMANDS,
             currency=settings.currency,
         )
 
     return _page(request, principal, build)
+
+
+def lifecycle_view(stages: Sequence[dict[str, Any]], by: str | None) -> list[dict[str, Any]]:
+    """Lifecycle counts per group (the 6 largest): the 12 latest periods, newest first."""
+    from retain.metrics import LIFECYCLE_STAGES
+
+    groups: dict[Any, dict[str, dict[str, int]]] = {}
+    for row in stages:
+        per = groups.setdefault(row.get(by) if by else None, {})
+        per.setdefault(str(row["period_start"]), {})[row["stage"]] = int(row["customers"] or 0)
+    size = {g: sum(sum(v.values()) for v in per.values()) for g, per in groups.items()}
+    out = []
+    for group in sorted(groups, key=lambda g: -size[g])[:6]:
+        per = groups[group]
+        rows = [
+            {"period": label, **{s: per[label].get(s, 0) for s in LIFECYCLE_STAGES}}
+            for label in sorted(per, reverse=True)[:12]
+        ]
+        name = None if not by else (t("web.unknown") if group is None else str(group))
+        out.append({"group": name, "rows": rows, "stages": LIFECYCLE_STAGES})
+    return out
