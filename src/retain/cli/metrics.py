@@ -3,7 +3,9 @@
 Each command reads the warehouse named by the settings, runs one :mod:`retain.metrics`
 function in the engine and prints a table, or writes CSV, Parquet or JSON (``-o FILE``).
 Periods are cut in the configured ``time_zone``; lifecycle uses the first churn definition's
-``horizon_days``.
+``horizon_days``. ``--by`` names a customer column or a key of its attributes (a name that does
+not exist is an error listing what does); survival of a shop line measures time to churn under
+the line's inactivity rule.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import retain.warehouse as wh
 from retain import metrics
 from retain.cli._app import app, console, settings
 from retain.cli._tables import choose_columns, parse_columns, print_frame
+from retain.config import ChurnDefinition
 from retain.errors import InvalidParameterError
 from retain.i18n import t
 
@@ -130,6 +133,17 @@ def _activity(con: Any, spec: str) -> tuple[ir.Table | None, metrics.Activity | 
     )
 
 
+ByOpt = Annotated[
+    list[str] | None,
+    typer.Option("--by", help="Slice by a customer column or attributes key (repeatable)."),
+]
+
+
+def _customers(con: Any, by: Sequence[str] | None) -> ir.Table | None:
+    """The customers table when ``--by`` needs it (the library says when it is missing)."""
+    return wh.read_table(con, "customers") if by and wh.table_exists(con, "customers") else None
+
+
 def emit(
     frame: pd.DataFrame,
     fmt: OutputFormat,
@@ -193,10 +207,7 @@ def _stage(value: Any) -> str:
 def periods(
     period: PeriodOpt = PeriodName.month,
     activity: ActivityOpt = "orders",
-    by: Annotated[
-        list[str] | None,
-        typer.Option("--by", help="Slice by a customer column or attributes key (repeatable)."),
-    ] = None,
+    by: ByOpt = None,
     start: Annotated[
         str | None, typer.Option("--start", help="First period to show (date).")
     ] = None,
@@ -247,6 +258,7 @@ def cohorts(
         typer.Option("--mode", help="classic (active in period k) or unbounded (k or later)."),
     ] = CohortMode.classic,
     activity: ActivityOpt = "orders",
+    by: ByOpt = None,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
     columns: ColumnsOpt = None,
@@ -262,16 +274,17 @@ def cohorts(
         mode=mode.value,
         activity=act,
         tz=conf.time_zone,
+        customers=_customers(con, by),
+        by=by,
     ).to_pandas()
+    narrow = (*(by or ()), *NARROW_COHORTS)
     emit(
         frame,
         fmt,
         output,
         title=t("metrics.cli_cohorts_title", kind=kind.value, period=period.value),
         columns=parse_columns(columns),
-        narrow=NARROW_COHORTS
-        if kind is CohortKind.logo
-        else (*NARROW_COHORTS, "cumulative_revenue_per_customer"),
+        narrow=narrow if kind is CohortKind.logo else (*narrow, "cumulative_revenue_per_customer"),
     )
 
 
@@ -282,6 +295,7 @@ def lifecycle(
     definition: Annotated[
         str | None, typer.Option("--definition", help="Churn definition whose horizon_days to use.")
     ] = None,
+    by: ByOpt = None,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
     columns: ColumnsOpt = None,
@@ -292,7 +306,13 @@ def lifecycle(
     orders, act = _activity(con, activity)
     horizon = conf.churn_definition(definition).horizon_days
     frame = metrics.lifecycle(
-        orders, period=period.value, activity=act, horizon_days=horizon, tz=conf.time_zone
+        orders,
+        period=period.value,
+        activity=act,
+        horizon_days=horizon,
+        tz=conf.time_zone,
+        customers=_customers(con, by),
+        by=by,
     ).to_pandas()
     emit(
         frame,
@@ -326,38 +346,106 @@ def mrr(
     )
 
 
+def _line_durations(
+    con: Any,
+    line: ChurnDefinition,
+    spec: str | None,
+    *,
+    unit: str,
+    as_of: str | None,
+    by: str | None,
+) -> tuple[ir.Table, str]:
+    """Durations for ``survival`` and the title: subscriptions end, shop customers lapse.
+
+    ``spec`` (``--activity``) wins; without it a contractual line's subscriptions (on its
+    plans) or a shop line's orders (events with ``activity = "events"``) count.
+    """
+    if spec is None:
+        if line.kind == "contractual":
+            spec = "subscriptions"
+        elif line.activity == "events":
+            spec = "events"
+        else:
+            spec = "orders"
+    if spec == "subscriptions":
+        subs = wh.read_table(con, "subscriptions")
+        if line.kind == "contractual" and line.plans:
+            subs = subs.filter(subs.plan.isin(line.plans))
+        durations = metrics.subscription_durations(
+            subs,
+            unit=unit,  # type: ignore[arg-type]  # checked by subscription_durations
+            as_of=as_of,
+            by=by,
+        )
+        return durations, t("metrics.cli_survival_title", unit=unit)
+    orders, act = _activity(con, spec)
+    if act is not None and act.kind == "events" and spec == "events" and line.event_names:
+        act = metrics.event_activity(act.table, line.event_names)
+    durations = metrics.inactivity_durations(
+        orders,
+        horizon_days=line.horizon_days,
+        activity=act,
+        unit=unit,  # type: ignore[arg-type]  # checked by inactivity_durations
+        as_of=as_of,
+        customers=_customers(con, [by] if by else None),
+        by=by,
+    )
+    title = t(
+        "metrics.cli_survival_shop_title", line=line.name, horizon=line.horizon_days, unit=unit
+    )
+    return durations, title
+
+
 @metrics_app.command("survival")
 def survival(
     by: Annotated[
-        str | None, typer.Option("--by", help="A subscriptions column, e.g. plan.")
+        str | None,
+        typer.Option(
+            "--by",
+            help="Subscriptions: a subscriptions column, e.g. plan. Shop customers: a customer "
+            "column or attributes key.",
+        ),
     ] = None,
     unit: Annotated[str, typer.Option("--unit", help="day, week or month.")] = "month",
     as_of: Annotated[str | None, typer.Option("--as-of", help="End of observation (date).")] = None,
+    definition: Annotated[
+        str | None,
+        typer.Option(
+            "--definition",
+            help="Business line: a contractual line's subscriptions end; a shop line's "
+            "customers churn after its horizon_days without activity.",
+        ),
+    ] = None,
+    activity: Annotated[
+        str | None,
+        typer.Option(
+            "--activity",
+            help="subscriptions (the default without --definition), or orders, events, "
+            "event:NAME: time to churn under the line's inactivity rule.",
+        ),
+    ] = None,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
     columns: ColumnsOpt = None,
 ) -> None:
-    """Kaplan-Meier retention curves with 95% bands, median lifetimes and a log-rank test."""
+    """Kaplan-Meier retention curves with 95% bands, median lifetimes and a log-rank test.
+
+    Subscribers churn when their subscription ends. Shop customers (``--activity orders`` or a
+    shop ``--definition``) churn after the line's horizon_days without activity; those active
+    within that window before the end of the data are censored.
+    """
     conf = settings()
     con = wh.connect(settings=conf)
-    durations = metrics.subscription_durations(
-        wh.read_table(con, "subscriptions"),
-        unit=unit,  # type: ignore[arg-type]  # checked by subscription_durations
-        as_of=as_of,
-        by=by,  # type: ignore[arg-type]
-    ).to_pandas()
+    line = conf.churn_definition(definition)
+    spec = activity if activity is not None or definition is not None else "subscriptions"
+    table, title = _line_durations(con, line, spec, unit=unit, as_of=as_of, by=by)
+    durations = table.to_pandas()
     curves = metrics.kaplan_meier(durations, by=by)
-    emit(
-        curves,
-        fmt,
-        output,
-        title=t("metrics.cli_survival_title", unit=unit),
-        columns=parse_columns(columns),
-    )
+    emit(curves, fmt, output, title=title, columns=parse_columns(columns))
     if fmt is OutputFormat.table:
         summary = metrics.survival_summary(durations, by=by)
         emit(summary, fmt, None, title=t("metrics.cli_survival_summary"))
-        if by is not None and durations[by].nunique() > 1:
+        if by is not None and durations[by].astype("string").fillna("").nunique() > 1:
             test = metrics.logrank_test(durations, by=by)
             console.print(
                 t(
