@@ -19,7 +19,9 @@ import pytest
 from metric_tables import load
 
 from retain.metrics import (
+    cohort_customers,
     cohort_retention,
+    inactivity_durations,
     kaplan_meier,
     logrank_test,
     period_metrics,
@@ -119,6 +121,43 @@ def test_cdnow_crr_passes_100_and_strict_retention_does_not(
     rated = got.dropna(subset=["churn_rate"])
     assert (rated.strict_retention_rate <= 100).all()
     np.testing.assert_allclose(rated.strict_retention_rate, 100 - rated.churn_rate, atol=1e-9)
+
+
+def test_cdnow_shop_survival_matches_pandas_and_pins_the_curve(
+    cdnow: tuple[pd.DataFrame, Any],
+) -> None:
+    """Time to churn after 180 days without a purchase (#16 item 11), against pandas."""
+    frame, orders = cdnow
+    lives = inactivity_durations(orders, horizon_days=180, unit="day").to_pandas()
+    # pandas: the first purchase followed by more than H days of nothing, H days later
+    horizon, as_of = pd.Timedelta(days=180), frame.ordered_at.max()
+    ordered = frame.sort_values(["customer_id", "ordered_at"])
+    after = ordered.groupby("customer_id").ordered_at.shift(-1)
+    lapse = ordered.ordered_at + horizon < after.fillna(as_of)
+    per = ordered.assign(lapse=ordered.ordered_at.where(lapse)).groupby("customer_id")
+    first, churn = per.ordered_at.min(), per.lapse.min() + horizon
+    days = (churn.fillna(as_of) - first).dt.days
+    ref = pd.DataFrame({"duration": days, "observed": churn.notna().astype(int)})
+    ref = ref.value_counts().rename("n").reset_index().sort_values(["duration", "observed"])
+    np.testing.assert_array_equal(
+        lives[["duration", "observed", "n"]].to_numpy(),
+        ref[["duration", "observed", "n"]].to_numpy(),
+    )
+    summary = survival_summary(lives).iloc[0]
+    assert (summary.customers, summary.churned) == (23570, 21784)
+    curve = kaplan_meier(lives).set_index("timeline")
+    assert curve.loc[180.0, "survival"] == pytest.approx(0.374501, abs=1e-6)
+    assert curve.loc[365.0, "survival"] == pytest.approx(0.124905, abs=1e-6)
+
+
+def test_cdnow_cohort_cells_drill_down_to_their_count(cdnow: tuple[pd.DataFrame, Any]) -> None:
+    _, orders = cdnow
+    matrix = cohort_retention(orders).to_pandas()
+    jan = matrix[matrix.cohort == "1997-01-01"].set_index("period_index").active
+    assert jan.loc[[0, 1, 3]].tolist() == [7846, 1157, 810]
+    for k in (1, 3):
+        listed = cohort_customers(orders, cohort="1997-01-01", period_index=k)
+        assert int(listed.count().to_pandas()) == jan.loc[k]
 
 
 def test_cdnow_monthly_cohorts_match_pandas(cdnow: tuple[pd.DataFrame, Any]) -> None:
