@@ -20,12 +20,10 @@ The load runs in four steps, each inside the engine:
 
 from __future__ import annotations
 
-import io
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,6 +42,7 @@ from retain.errors import (
 )
 from retain.i18n import t
 from retain.ingest.mapping import Mapping, plan_columns, read_mapping
+from retain.ingest.merge import merge_batch, reference_relations, scan_rejects, stored_relation
 from retain.ingest.readers import Source, materialize, quote, stage_source
 from retain.ingest.validate import validate_batch
 from retain.schema import CANONICAL_TABLES, Table, get_table
@@ -441,8 +440,8 @@ def _load(
             for c in spec.columns:
                 if c.kind in {"timestamp", "date"} and not formats[c.name]:
                     formats[c.name] = [default_format]
-        references = _reference_relations(con, duck, spec, temps)
-        stored = _stored_relation(con, duck, spec, temps) if spec.name in IMMUTABLE_TABLES else None
+        references = reference_relations(con, duck, spec, temps)
+        stored = stored_relation(con, duck, spec, temps) if spec.name in IMMUTABLE_TABLES else None
         enforce = [
             c
             for c, target in spec.references.items()
@@ -508,17 +507,17 @@ def _load(
             raise DataValidationError(report.violations, total=len(scanned) + result.total)
         report.rows_rejected = result.rejected_rows + len(scanned)
         report.rows_collapsed = result.collapsed_rows
-        scan_rejects = None
+        scan_table = None
         if scanned:
-            scan_rejects = _scan_rejects(duck, spec.name, report.batch_id, staged)
-            temps.append(scan_rejects)
+            scan_table = scan_rejects(duck, spec.name, report.batch_id, staged)
+            temps.append(scan_table)
         packed = ", ".join(f"{quote(c)} := {quote(c)}" for c in source_cols)
         if result.table_of_violations and policy == "quarantine" and staged.lazy:
             base = staged_base()
         records = (
             f"SELECT _rid, CAST(to_json(struct_pack({packed})) AS VARCHAR) AS record FROM ({base})"
         )
-        _merge(
+        merge_batch(
             con,
             duck,
             spec,
@@ -531,7 +530,7 @@ def _load(
             temps=temps,
             progress=progress,
             records=records,
-            scan_rejects=scan_rejects,
+            scan_rejects=scan_table,
         )
     finally:
         for name in reversed(temps):
@@ -560,33 +559,6 @@ def _check_file_columns(spec: Table, staged: Any, mapping: Mapping) -> None:
         raise MissingColumnError(problems)
 
 
-def _scan_rejects(duck: duckdb.DuckDBPyConnection, table: str, batch_id: str, staged: Any) -> str:
-    """A temporary table of the malformed records found by the CSV rescan, shaped as rejects."""
-    name = f"_retain_scanrej_{uuid.uuid4().hex[:10]}"
-    duck.execute(
-        f"CREATE TEMP TABLE {quote(name)} (batch_id VARCHAR, table_name VARCHAR, file VARCHAR, "
-        '"row" BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR, message VARCHAR, '
-        "hint VARCHAR, record VARCHAR)"
-    )
-    rows = [
-        (
-            batch_id,
-            table,
-            v.file,
-            v.row,
-            v.column,
-            v.rule,
-            None if v.value is None else str(v.value),
-            v.message,
-            v.hint,
-            json.dumps({"raw": raw}, ensure_ascii=False),
-        )
-        for v, raw in zip(staged.violations, staged.raw, strict=True)
-    ]
-    duck.executemany(f"INSERT INTO {quote(name)} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    return name
-
-
 def _earliest(value: str) -> str:
     """``ingest.earliest_timestamp`` as ``YYYY-MM-DD HH:MM:SS`` (a ConfigError when invalid)."""
     try:
@@ -595,244 +567,3 @@ def _earliest(value: str) -> str:
         raise ConfigError(
             t("ingest.bad_earliest", value=value), hint=t("ingest.bad_earliest_hint")
         ) from None
-
-
-def _reference_relations(
-    con: BaseBackend, duck: duckdb.DuckDBPyConnection, spec: Table, temps: list[str]
-) -> dict[str, str]:
-    """SQL relations in ``duck`` holding the keys each reference column may point at."""
-    out: dict[str, str] = {}
-    same = wh.backend_name(con) == "duckdb"
-    for column, target in spec.references.items():
-        target_key = get_table(target).key[0]
-        if same:
-            out[column] = f"(SELECT {quote(target_key)} AS {quote(column)} FROM {quote(target)})"
-            continue
-        keys = con.table(target).select(target_key).distinct().to_pyarrow()
-        name = f"_retain_ref_{uuid.uuid4().hex[:10]}"
-        view = f"{name}_arrow"
-        duck.register(view, keys)
-        duck.execute(
-            f"CREATE TEMP TABLE {quote(name)} AS SELECT {quote(target_key)} AS "
-            f"{quote(column)} FROM {quote(view)}"
-        )
-        duck.unregister(view)
-        temps.append(name)
-        out[column] = quote(name)
-    return out
-
-
-def _stored_relation(
-    con: BaseBackend, duck: duckdb.DuckDBPyConnection, spec: Table, temps: list[str]
-) -> str:
-    """SQL relation in ``duck`` of the rows already stored in ``spec``'s table.
-
-    On a DuckDB warehouse it is the table itself (the join reads only the batch's keys). On
-    another engine the stored rows whose keys the batch may carry are not known before
-    validation, so the whole table is copied once into the staging engine: immutable tables are
-    append-mostly and a conflict check must see every stored key.
-    """
-    if wh.backend_name(con) == "duckdb":
-        return quote(spec.name)
-    name = f"_retain_stored_{uuid.uuid4().hex[:10]}"
-    view = f"{name}_arrow"
-    duck.register(view, con.table(spec.name).to_pyarrow())
-    try:
-        duck.execute(f"CREATE TEMP TABLE {quote(name)} AS SELECT * FROM {quote(view)}")
-    finally:
-        duck.unregister(view)
-    temps.append(name)
-    return quote(name)
-
-
-def _merge(
-    con: BaseBackend,
-    duck: duckdb.DuckDBPyConnection,
-    spec: Table,
-    result: Any,
-    report: IngestReport,
-    *,
-    references: dict[str, str],
-    unknown: str,
-    policy: str,
-    started_at: datetime,
-    temps: list[str],
-    progress: Callable[[str, int], None],
-    records: str,
-    scan_rejects: str | None = None,
-) -> None:
-    tag = uuid.uuid4().hex[:10]
-    typed = quote(result.typed)
-    present = list(result.present)
-    absent_defaults = {
-        c.name: c.default for c in spec.columns if c.name not in present and c.default is not None
-    }
-    select = [quote(c) for c in present] + [
-        f"{_sql_value(v)} AS {quote(c)}" for c, v in absent_defaults.items()
-    ]
-    where = ""
-    if result.bad_rows or result.table_of_violations:
-        where = " WHERE NOT _bad"
-    if result.table_of_violations:
-        where += f" AND _rid NOT IN (SELECT _rid FROM {quote(result.table_of_violations)})"
-    if result.collapsed_rows:
-        where = (where + " AND" if where else " WHERE") + (
-            f" _rid NOT IN (SELECT _rid FROM {quote(result.collapsed)})"
-        )
-    good = f"_retain_good_{tag}"
-    temps.append(good)
-    duck.execute(
-        f"CREATE TEMP VIEW {quote(good)} AS SELECT {', '.join(select)} FROM {typed}{where}"
-    )
-    appends: list[tuple[str, str]] = []
-    if "customer_id" in spec.references and unknown == "create" and "customer_id" in present:
-        created = f"_retain_newcust_{tag}"
-        temps.append(created)
-        duck.execute(
-            f"CREATE TEMP TABLE {quote(created)} AS SELECT DISTINCT s.customer_id, false AS "
-            f"email_opt_in, false AS sms_opt_in FROM {quote(good)} AS s WHERE s.customer_id IS "
-            f"NOT NULL AND NOT EXISTS (SELECT 1 FROM {references['customer_id']} AS ref WHERE "
-            f"ref.customer_id = s.customer_id)"
-        )
-        row = duck.execute(f"SELECT count(*) FROM {quote(created)}").fetchone()
-        report.customers_created = int(row[0]) if row else 0
-        if report.customers_created:
-            appends.append(("customers", created))
-    if result.table_of_violations and policy == "quarantine":
-        rejects = f"_retain_rejects_{tag}"
-        temps.append(rejects)
-        duck.execute(
-            f"CREATE TEMP TABLE {quote(rejects)} AS SELECT {_sql_value(report.batch_id)} AS "
-            f"batch_id, {_sql_value(spec.name)} AS table_name, v._file AS file, v._row AS "
-            f'"row", v.col AS "column", v.rule, v.value, v.message, v.hint, '
-            f"r.record FROM {quote(result.table_of_violations)} AS v LEFT JOIN ({records}) AS r "
-            f"USING (_rid)"
-        )
-        appends.append(("rejects", rejects))
-    if scan_rejects and policy == "quarantine":
-        appends.append(("rejects", scan_rejects))
-    batch = {
-        "batch_id": report.batch_id,
-        "table_name": spec.name,
-        "source": report.source[:1000],
-        "started_at": started_at,
-        "finished_at": datetime.now(UTC).replace(tzinfo=None),
-        "rows_read": report.rows_read,
-        "rows_rejected": report.rows_rejected,
-        "policy": policy,
-    }
-
-    def on_step(step: str) -> None:
-        progress(f"write:{step}", report.rows_read)
-
-    progress("write", report.rows_read)
-    kind = wh.backend_name(con)
-    if kind in ("duckdb", "postgres"):
-        # PostgreSQL gets the staged rows copied in first; DuckDB merges them where they are.
-        stage = (
-            _postgres_stage(con, duck, spec.name, good, appends)
-            if kind == "postgres"
-            else nullcontext((good, appends))
-        )
-        with stage as (staged_good, staged_appends):
-            counts = wh.upsert(
-                con,
-                spec.name,
-                staged_good,
-                key=spec.key,
-                update=present,
-                appends=staged_appends,
-                batch=batch,
-                on_step=on_step,
-            )
-    else:
-        frames = {name: duck.table(name).to_arrow_table() for _, name in [("", good), *appends]}
-        schema = con.table(spec.name).schema()
-        staged = con.create_table(f"_retain_stage_{tag}", _decimals_as_text(frames[good]))
-        try:
-            staged_cast = staged.select(
-                *[staged[c].cast(schema[c]).name(c) for c in staged.columns]
-            )
-            extra = [(target, _ibis_frame(con, target, frames[name])) for target, name in appends]
-            counts = wh.upsert(
-                con,
-                spec.name,
-                staged_cast,
-                key=spec.key,
-                update=present,
-                appends=extra,
-                batch=batch,
-            )
-        finally:
-            wh.drop_table(con, f"_retain_stage_{tag}")
-    report.rows_inserted = counts.inserted
-    report.rows_updated = counts.updated
-    report.rows_unchanged = counts.unchanged
-
-
-def _decimals_as_text(arrow: Any) -> Any:
-    """Decimal columns as text: some engines (Spark via pandas) cannot take null decimals."""
-    import pyarrow as pa
-
-    for i, f in enumerate(arrow.schema):
-        if pa.types.is_decimal(f.type):
-            arrow = arrow.set_column(i, f.name, arrow.column(i).cast(pa.string()))
-    return arrow
-
-
-def _ibis_frame(con: BaseBackend, target: str, arrow: Any) -> Any:
-    import ibis
-
-    schema = con.table(target).schema()
-    mem = ibis.memtable(arrow)
-    return mem.select(*[mem[c].cast(schema[c]).name(c) for c in mem.columns])
-
-
-def _sql_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-@contextmanager
-def _postgres_stage(
-    con: BaseBackend,
-    duck: duckdb.DuckDBPyConnection,
-    target: str,
-    good: str,
-    appends: list[tuple[str, str]],
-) -> Iterator[tuple[str, list[tuple[str, str]]]]:
-    """Copy the validated rows into PostgreSQL temporary tables (COPY, in record batches)."""
-    import pyarrow.csv as pacsv
-
-    pg = con.con  # type: ignore[attr-defined]
-    made: list[str] = []
-    try:
-        pairs = [(target, good), *appends]
-        staged: list[str] = []
-        for table_name, duck_name in pairs:
-            cols = list(duck.table(duck_name).columns)
-            name = f"_retain_pg_{uuid.uuid4().hex[:10]}"
-            collist = ", ".join(quote(c) for c in cols)
-            with pg.cursor() as cur:
-                cur.execute(
-                    f"CREATE TEMP TABLE {quote(name)} AS SELECT {collist} FROM "
-                    f"{quote(table_name)} WITH NO DATA"
-                )
-                made.append(name)
-                reader = duck.execute(f"SELECT {collist} FROM {quote(duck_name)}").to_arrow_reader(
-                    100_000
-                )
-                with cur.copy(f"COPY {quote(name)} ({collist}) FROM STDIN (FORMAT csv)") as copy:
-                    for chunk in reader:
-                        buf = io.BytesIO()
-                        pacsv.write_csv(
-                            chunk, buf, write_options=pacsv.WriteOptions(include_header=False)
-                        )
-                        copy.write(buf.getvalue())
-            staged.append(name)
-        yield staged[0], [(t_, s_) for (t_, _), s_ in zip(appends, staged[1:], strict=True)]
-    finally:
-        with pg.cursor() as cur:
-            for name in made:
-                cur.execute(f"DROP TABLE IF EXISTS {quote(name)}")

@@ -17,17 +17,14 @@ UTF-8 file in fixed-size chunks.
 
 from __future__ import annotations
 
-import codecs
 import functools
-import gzip
-import re
 import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeAlias, cast
+from typing import Any, TypeAlias, cast
 
 import duckdb
 import pandas as pd
@@ -35,9 +32,22 @@ import pyarrow as pa
 
 from retain.errors import DataValidationError, InvalidParameterError, Violation
 from retain.i18n import t
-from retain.ingest.csvcheck import LINE_COLUMN, looks_malformed, rescan, sniffed_dialect
+from retain.ingest.csvcheck import LINE_COLUMN
+from retain.ingest.csvread import (
+    UTF8,
+    WHITESPACE,
+    checked_csv,
+    csv_relation,
+    duck_error,
+    quote,
+    rescue_csv,
+    sql_literal,
+    text_select,
+    transcode,
+)
 
 __all__ = [
+    "WHITESPACE",
     "Source",
     "StagedSource",
     "is_frame",
@@ -64,19 +74,6 @@ _SUFFIXES = {
     ".xlsm": "xlsx",
     ".xls": "xls",
 }
-_UTF8 = {"utf-8", "utf8", "utf_8", "utf-8-sig", "utf_8_sig"}
-_CHUNK = 1 << 20
-WHITESPACE = "whitespace"
-"""The ``delimiter`` value for runs of spaces and tabs (CDNOW-style fixed-width text)."""
-
-
-def quote(name: str) -> str:
-    """``name`` as a double-quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass
@@ -215,124 +212,6 @@ def list_files(source: str | Path | Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def _open_binary(path: Path) -> IO[bytes]:
-    if path.suffix.lower() == ".gz":
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return path.open("rb")
-
-
-def _transcode(path: Path, encoding: str, tmp_dir: Path) -> Path:
-    """Copy ``path`` to a UTF-8 file, chunk by chunk; a byte that does not decode is an error."""
-    try:
-        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    except LookupError:
-        raise InvalidParameterError(
-            t("ingest.unknown_encoding", encoding=encoding), hint=t("ingest.unknown_encoding_hint")
-        ) from None
-    out = tmp_dir / f"{uuid.uuid4().hex}.csv"
-    line = 1
-    with _open_binary(path) as src, out.open("w", encoding="utf-8", newline="") as dst:
-        while True:
-            chunk = src.read(_CHUNK)
-            try:
-                text = decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                bad = exc.object[exc.start : exc.start + 4]
-                line += exc.object[: exc.start].count(b"\n")
-                raise DataValidationError(
-                    [
-                        Violation(
-                            "invalid_encoding",
-                            t("ingest.rule.invalid_encoding", encoding=encoding),
-                            file=path.name,
-                            row=line,
-                            value=bad.hex(" "),
-                            hint=t("ingest.hint.invalid_encoding"),
-                        )
-                    ]
-                ) from None
-            line += text.count("\n")
-            dst.write(text)
-            if not chunk:
-                break
-    return out
-
-
-def _first_line(path: Path) -> str:
-    with _open_binary(path) as fh:
-        raw = fh.readline()
-    return raw.decode("utf-8-sig", errors="replace").strip()
-
-
-def _csv_relation(
-    path: Path, *, delimiter: str | None, header: bool, columns: Sequence[str] | None
-) -> tuple[str, list[str] | None, int]:
-    """SQL reading ``path`` as text columns, the column names if known, and the first data line."""
-    file = _literal(str(path))
-    if delimiter == WHITESPACE:
-        names = list(columns) if columns else None
-        skip = 1 if header else 0
-        if header and names is None:
-            names = [n for n in re.split(r"\s+", _first_line(path)) if n]
-        assert names is not None  # header=False needs explicit names (checked by the caller)
-        parts = ", ".join(f"nullif(_f[{i + 1}], '') AS {quote(n)}" for i, n in enumerate(names))
-        sql = (
-            f"SELECT {parts} FROM (SELECT regexp_split_to_array(trim(_line, E' \\t\\r'), "
-            f"'\\s+') AS _f FROM read_csv({file}, columns={{'_line': 'VARCHAR'}}, "
-            f"delim=E'\\x1f', quote='', escape='', header=false, auto_detect=false, "
-            f"skip={skip}, null_padding=true) WHERE trim(_line, E' \\t\\r') <> '')"
-        )
-        return sql, names, skip + 1
-    options = ["all_varchar=true", f"header={'true' if header else 'false'}"]
-    if delimiter:
-        delim = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
-        options.append(f"delim={_literal(delim)}")
-    if columns:
-        options.append("names=[" + ", ".join(_literal(c) for c in columns) + "]")
-    return f"SELECT * FROM read_csv({file}, {', '.join(options)})", None, 2 if header else 1
-
-
-def _text_select(duck: duckdb.DuckDBPyConnection, sql: str) -> str:
-    """``sql`` with every column cast to text (nested values as JSON, instants in UTC)."""
-    rel = duck.sql(sql)
-    parts = []
-    for name, dtype in zip(rel.columns, rel.dtypes, strict=True):
-        kind = str(dtype).upper()
-        if kind.startswith(("STRUCT", "MAP", "JSON")) or kind.endswith("[]"):
-            parts.append(f"CAST(to_json({quote(name)}) AS VARCHAR) AS {quote(name)}")
-        else:
-            parts.append(f"CAST({quote(name)} AS VARCHAR) AS {quote(name)}")
-    return f"SELECT {', '.join(parts)} FROM ({sql})"
-
-
-def _duck_error(exc: Exception, file: str) -> DataValidationError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    line = re.search(r"[Ll]ine:? (\d+)", str(exc))
-    if "unicode" in str(exc).lower():
-        return DataValidationError(
-            [
-                Violation(
-                    "invalid_encoding",
-                    t("ingest.rule.invalid_encoding", encoding="utf-8"),
-                    file=file,
-                    row=int(line.group(1)) if line else None,
-                    hint=t("ingest.hint.invalid_encoding"),
-                )
-            ]
-        )
-    return DataValidationError(
-        [
-            Violation(
-                "unreadable_file",
-                t("ingest.rule.unreadable_file", reason=text[:300]),
-                file=file,
-                row=int(line.group(1)) if line else None,
-                hint=t("ingest.hint.unreadable_file"),
-            )
-        ]
-    )
-
-
 @contextmanager
 def stage_source(
     duck: duckdb.DuckDBPyConnection,
@@ -412,7 +291,7 @@ def _stage_frame(duck: duckdb.DuckDBPyConnection, source: Any, staged: StagedSou
     view = f"_retain_frame_{uuid.uuid4().hex[:12]}"
     duck.register(view, arrow)
     try:
-        text = _text_select(duck, f"SELECT * FROM {quote(view)}")
+        text = text_select(duck, f"SELECT * FROM {quote(view)}")
         duck.execute(f"CREATE TEMP TABLE {quote(staged.name)} AS {text}")
     finally:
         duck.unregister(view)
@@ -453,7 +332,7 @@ def _stage_files(
         checked = kind == "csv" and delimiter != WHITESPACE
         rescued = False
         if checked:
-            sql, first_line, rescued = _checked_csv(
+            sql, first_line, rescued = checked_csv(
                 duck,
                 path,
                 staged,
@@ -468,35 +347,35 @@ def _stage_files(
             if lazy and len(files) == 1 and not rescued:
                 _stage_lazy(duck, sql, staged, label=label, first_line=first_line)
                 staged.rescue = functools.partial(
-                    _rescue, path, staged, label, encoding, delimiter, header, columns,
+                    rescue_csv, path, staged, label, encoding, delimiter, header, columns,
                     max_field_bytes, tmp_dir,
                 )  # fmt: skip
                 return
         elif kind == "csv":
             read_path = path
-            if encoding.lower().replace("_", "-") not in _UTF8:
-                read_path = _transcode(path, encoding, tmp_dir)
+            if encoding.lower().replace("_", "-") not in UTF8:
+                read_path = transcode(path, encoding, tmp_dir)
                 staged.temp_paths.append(read_path)
-            sql, _, first_line = _csv_relation(
+            sql, _, first_line = csv_relation(
                 read_path, delimiter=delimiter, header=header, columns=columns
             )
         elif kind == "parquet":
-            sql, first_line = f"SELECT * FROM read_parquet({_literal(str(path))})", 1
+            sql, first_line = f"SELECT * FROM read_parquet({sql_literal(str(path))})", 1
         else:
             sql = (
-                f"SELECT * FROM read_json({_literal(str(path))}, "
+                f"SELECT * FROM read_json({sql_literal(str(path))}, "
                 "format='newline_delimited', records=true)"
             )
             first_line = 1
         start = staged.rows
         try:
             if kind != "csv":
-                sql = _text_select(duck, sql)
+                sql = text_select(duck, sql)
             _append(duck, staged, sql, label)
         except duckdb.Error as exc:
             if not checked or rescued:
-                raise _duck_error(exc, label) from None
-            sql = _rescue(
+                raise duck_error(exc, label) from None
+            sql = rescue_csv(
                 path, staged, label, encoding, delimiter, header, columns,
                 max_field_bytes, tmp_dir,
             )  # fmt: skip
@@ -504,7 +383,7 @@ def _stage_files(
             try:
                 _append(duck, staged, sql, label)
             except duckdb.Error as again:
-                raise _duck_error(again, label) from None
+                raise duck_error(again, label) from None
         count = duck.execute(f"SELECT count(*) FROM {quote(staged.name)}").fetchone()
         staged.rows = int(count[0]) if count else 0
         if staged.rows == start and not staged.violations:
@@ -519,11 +398,11 @@ def _stage_files(
     line = f"CAST({quote(LINE_COLUMN)} AS BIGINT)"
     rows = [(s, lbl, line if r else f"rowid - {s} + {first}") for s, lbl, first, r in ranges]
     if len(ranges) == 1:
-        staged.file_sql = _literal(ranges[0][1])
+        staged.file_sql = sql_literal(ranges[0][1])
         staged.row_sql = line if ranges[0][3] else f"rowid + {ranges[0][2]}"
         return
     staged.file_sql = (
-        "CASE " + " ".join(f"WHEN rowid >= {s} THEN {_literal(lbl)}" for s, lbl, _ in rows[::-1])
+        "CASE " + " ".join(f"WHEN rowid >= {s} THEN {sql_literal(lbl)}" for s, lbl, _ in rows[::-1])
     ) + " END"
     staged.row_sql = (
         "CASE " + " ".join(f"WHEN rowid >= {s} THEN {expr}" for s, _, expr in rows[::-1]) + " END"
@@ -595,100 +474,6 @@ def _exists(duck: duckdb.DuckDBPyConnection, staged: StagedSource) -> bool:
     return bool(row and row[0])
 
 
-def _checked_csv(
-    duck: duckdb.DuckDBPyConnection,
-    path: Path,
-    staged: StagedSource,
-    *,
-    label: str,
-    encoding: str,
-    delimiter: str | None,
-    header: bool,
-    columns: Sequence[str] | None,
-    max_field_bytes: int,
-    tmp_dir: Path,
-) -> tuple[str, int, bool]:
-    """SQL reading a CSV file, its first line, and whether it had to be rescanned.
-
-    The fast path reads the file (transcoded to UTF-8 when needed) with DuckDB after a cheap
-    check of its lines (:func:`~retain.ingest.csvcheck.looks_malformed`); a byte that does not
-    decode, a line that may be malformed, or DuckDB failing on the file sends it to the rescan.
-    """
-
-    def rescued() -> tuple[str, int, bool]:
-        sql = _rescue(
-            path, staged, label, encoding, delimiter, header, columns,
-            max_field_bytes, tmp_dir,
-        )  # fmt: skip
-        return sql, 2, True
-
-    read_path = path
-    if encoding.lower().replace("_", "-") not in _UTF8:
-        try:
-            read_path = _transcode(path, encoding, tmp_dir)
-        except DataValidationError:
-            return rescued()
-        staged.temp_paths.append(read_path)
-    sql, _, first_line = _csv_relation(
-        read_path, delimiter=delimiter, header=header, columns=columns
-    )
-    try:
-        count = len(duck.sql(sql).columns)
-        delim, quotechar = sniffed_dialect(duck, read_path, delimiter)
-    except duckdb.Error:
-        return rescued()
-    if looks_malformed(
-        duck, read_path, columns=count, delimiter=delim, quotechar=quotechar, header=header
-    ):
-        return rescued()
-    return sql, first_line, False
-
-
-def _rescue(
-    path: Path,
-    staged: StagedSource,
-    label: str,
-    encoding: str,
-    delimiter: str | None,
-    header: bool,
-    columns: Sequence[str] | None,
-    max_field_bytes: int,
-    tmp_dir: Path,
-) -> str:
-    """Rescan ``path`` in Python; record its bad records; SQL reading the clean file."""
-    # The header line is the surest guide to the delimiter of a file DuckDB stumbled on.
-    delim = delimiter if delimiter is not None else _guess_delimiter(path, encoding)
-    delim = {"\\t": "\t", "tab": "\t"}.get(delim, delim)
-    result = rescan(
-        path,
-        label=label,
-        encoding=encoding,
-        delimiter=delim,
-        quotechar='"',
-        header=header,
-        columns=list(columns) if columns else None,
-        max_field_bytes=max_field_bytes,
-        tmp_dir=tmp_dir,
-    )
-    staged.temp_paths.append(result.path)
-    staged.violations.extend(result.violations)
-    staged.raw.extend(result.raw)
-    spec = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in [*result.columns, LINE_COLUMN])
-    return (
-        f"SELECT * FROM read_csv({_literal(str(result.path))}, header=true, delim=',', "
-        f"quote='\"', escape='\"', auto_detect=false, columns={{{spec}}}, "
-        f"max_line_size={max(2 * max_field_bytes + 16, 1 << 21) * (len(result.columns) + 1)}, "
-        "strict_mode=true)"
-    )
-
-
-def _guess_delimiter(path: Path, encoding: str) -> str:
-    """The most common of , ; tab | in the first line (when DuckDB cannot sniff the file)."""
-    with _open_binary(path) as fh:
-        first = fh.readline().decode(encoding, errors="replace")
-    return max([",", ";", "\t", "|"], key=first.count)
-
-
 def _stage_lazy(
     duck: duckdb.DuckDBPyConnection, sql: str, staged: StagedSource, *, label: str, first_line: int
 ) -> None:
@@ -697,7 +482,7 @@ def _stage_lazy(
         staged.columns = list(duck.sql(sql).columns)
         found = duck.execute(f"SELECT count(*) FROM (SELECT 1 FROM ({sql}) LIMIT 1)").fetchone()
     except duckdb.Error as exc:
-        raise _duck_error(exc, label) from None
+        raise duck_error(exc, label) from None
     if not found or not found[0]:
         raise DataValidationError(
             [
@@ -711,7 +496,7 @@ def _stage_lazy(
         )
     staged.sql = sql
     staged.files = [label]
-    staged.file_sql = _literal(label)
+    staged.file_sql = sql_literal(label)
     staged.row_sql = f"rowid + {first_line}"
 
 
@@ -727,13 +512,13 @@ def materialize(duck: duckdb.DuckDBPyConnection, staged: StagedSource) -> None:
         duck.execute(f"CREATE TEMP TABLE {quote(staged.name)} AS {staged.sql}")
     except duckdb.Error as exc:
         if staged.rescue is None:
-            raise _duck_error(exc, staged.files[0]) from None
+            raise duck_error(exc, staged.files[0]) from None
         sql = staged.rescue()
         staged.rescue = None
         try:
             duck.execute(f"CREATE TEMP TABLE {quote(staged.name)} AS {sql}")
         except duckdb.Error as again:
-            raise _duck_error(again, staged.files[0]) from None
+            raise duck_error(again, staged.files[0]) from None
         staged.has_line = True
         staged.row_sql = f"CAST({quote(LINE_COLUMN)} AS BIGINT)"
     count = duck.execute(f"SELECT count(*) FROM {quote(staged.name)}").fetchone()

@@ -1,0 +1,274 @@
+"""Files as SQL relations of text: CSV (any delimiter, encoding, or malformed lines), read errors.
+
+:mod:`retain.ingest.readers` stages sources; this module holds what reading one file as text
+takes: the ``read_csv`` SQL (or the whitespace splitter), transcoding to UTF-8 in chunks, the
+check that sends a suspect CSV to the record-by-record rescan (:mod:`~retain.ingest.csvcheck`),
+and turning DuckDB's read errors into violations that name the file and line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import re
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, cast
+
+import duckdb
+
+from retain.errors import DataValidationError, InvalidParameterError, Violation
+from retain.i18n import t
+from retain.ingest.csvcheck import LINE_COLUMN, looks_malformed, rescan, sniffed_dialect
+
+if TYPE_CHECKING:
+    from retain.ingest.readers import StagedSource
+
+__all__ = [
+    "UTF8",
+    "WHITESPACE",
+    "checked_csv",
+    "csv_relation",
+    "duck_error",
+    "open_binary",
+    "quote",
+    "rescue_csv",
+    "sql_literal",
+    "text_select",
+    "transcode",
+]
+
+
+UTF8 = {"utf-8", "utf8", "utf_8", "utf-8-sig", "utf_8_sig"}
+
+
+_CHUNK = 1 << 20
+
+
+WHITESPACE = "whitespace"
+"""The ``delimiter`` value for runs of spaces and tabs (CDNOW-style fixed-width text)."""
+
+
+def quote(name: str) -> str:
+    """``name`` as a double-quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literal(value: str) -> str:
+    """``value`` as a single-quoted SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """``path`` opened for reading bytes, decompressed when it ends in ``.gz``."""
+    if path.suffix.lower() == ".gz":
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+def transcode(path: Path, encoding: str, tmp_dir: Path) -> Path:
+    """Copy ``path`` to a UTF-8 file, chunk by chunk; a byte that does not decode is an error."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    except LookupError:
+        raise InvalidParameterError(
+            t("ingest.unknown_encoding", encoding=encoding), hint=t("ingest.unknown_encoding_hint")
+        ) from None
+    out = tmp_dir / f"{uuid.uuid4().hex}.csv"
+    line = 1
+    with open_binary(path) as src, out.open("w", encoding="utf-8", newline="") as dst:
+        while True:
+            chunk = src.read(_CHUNK)
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                bad = exc.object[exc.start : exc.start + 4]
+                line += exc.object[: exc.start].count(b"\n")
+                raise DataValidationError(
+                    [
+                        Violation(
+                            "invalid_encoding",
+                            t("ingest.rule.invalid_encoding", encoding=encoding),
+                            file=path.name,
+                            row=line,
+                            value=bad.hex(" "),
+                            hint=t("ingest.hint.invalid_encoding"),
+                        )
+                    ]
+                ) from None
+            line += text.count("\n")
+            dst.write(text)
+            if not chunk:
+                break
+    return out
+
+
+def first_line(path: Path) -> str:
+    with open_binary(path) as fh:
+        raw = fh.readline()
+    return raw.decode("utf-8-sig", errors="replace").strip()
+
+
+def csv_relation(
+    path: Path, *, delimiter: str | None, header: bool, columns: Sequence[str] | None
+) -> tuple[str, list[str] | None, int]:
+    """SQL reading ``path`` as text columns, the column names if known, and the first data line."""
+    file = sql_literal(str(path))
+    if delimiter == WHITESPACE:
+        names = list(columns) if columns else None
+        skip = 1 if header else 0
+        if header and names is None:
+            names = [n for n in re.split(r"\s+", first_line(path)) if n]
+        assert names is not None  # header=False needs explicit names (checked by the caller)
+        parts = ", ".join(f"nullif(_f[{i + 1}], '') AS {quote(n)}" for i, n in enumerate(names))
+        sql = (
+            f"SELECT {parts} FROM (SELECT regexp_split_to_array(trim(_line, E' \\t\\r'), "
+            f"'\\s+') AS _f FROM read_csv({file}, columns={{'_line': 'VARCHAR'}}, "
+            f"delim=E'\\x1f', quote='', escape='', header=false, auto_detect=false, "
+            f"skip={skip}, null_padding=true) WHERE trim(_line, E' \\t\\r') <> '')"
+        )
+        return sql, names, skip + 1
+    options = ["all_varchar=true", f"header={'true' if header else 'false'}"]
+    if delimiter:
+        delim = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
+        options.append(f"delim={sql_literal(delim)}")
+    if columns:
+        options.append("names=[" + ", ".join(sql_literal(c) for c in columns) + "]")
+    return f"SELECT * FROM read_csv({file}, {', '.join(options)})", None, 2 if header else 1
+
+
+def text_select(duck: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """``sql`` with every column cast to text (nested values as JSON, instants in UTC)."""
+    rel = duck.sql(sql)
+    parts = []
+    for name, dtype in zip(rel.columns, rel.dtypes, strict=True):
+        kind = str(dtype).upper()
+        if kind.startswith(("STRUCT", "MAP", "JSON")) or kind.endswith("[]"):
+            parts.append(f"CAST(to_json({quote(name)}) AS VARCHAR) AS {quote(name)}")
+        else:
+            parts.append(f"CAST({quote(name)} AS VARCHAR) AS {quote(name)}")
+    return f"SELECT {', '.join(parts)} FROM ({sql})"
+
+
+def duck_error(exc: Exception, file: str) -> DataValidationError:
+    """DuckDB failing to read ``file`` as a violation naming it (and the line, when known)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    line = re.search(r"[Ll]ine:? (\d+)", str(exc))
+    if "unicode" in str(exc).lower():
+        return DataValidationError(
+            [
+                Violation(
+                    "invalid_encoding",
+                    t("ingest.rule.invalid_encoding", encoding="utf-8"),
+                    file=file,
+                    row=int(line.group(1)) if line else None,
+                    hint=t("ingest.hint.invalid_encoding"),
+                )
+            ]
+        )
+    return DataValidationError(
+        [
+            Violation(
+                "unreadable_file",
+                t("ingest.rule.unreadable_file", reason=text[:300]),
+                file=file,
+                row=int(line.group(1)) if line else None,
+                hint=t("ingest.hint.unreadable_file"),
+            )
+        ]
+    )
+
+
+def checked_csv(
+    duck: duckdb.DuckDBPyConnection,
+    path: Path,
+    staged: StagedSource,
+    *,
+    label: str,
+    encoding: str,
+    delimiter: str | None,
+    header: bool,
+    columns: Sequence[str] | None,
+    max_field_bytes: int,
+    tmp_dir: Path,
+) -> tuple[str, int, bool]:
+    """SQL reading a CSV file, its first line, and whether it had to be rescanned.
+
+    The fast path reads the file (transcoded to UTF-8 when needed) with DuckDB after a cheap
+    check of its lines (:func:`~retain.ingest.csvcheck.looks_malformed`); a byte that does not
+    decode, a line that may be malformed, or DuckDB failing on the file sends it to the rescan.
+    """
+
+    def rescued() -> tuple[str, int, bool]:
+        sql = rescue_csv(
+            path, staged, label, encoding, delimiter, header, columns,
+            max_field_bytes, tmp_dir,
+        )  # fmt: skip
+        return sql, 2, True
+
+    read_path = path
+    if encoding.lower().replace("_", "-") not in UTF8:
+        try:
+            read_path = transcode(path, encoding, tmp_dir)
+        except DataValidationError:
+            return rescued()
+        staged.temp_paths.append(read_path)
+    sql, _, first_line = csv_relation(
+        read_path, delimiter=delimiter, header=header, columns=columns
+    )
+    try:
+        count = len(duck.sql(sql).columns)
+        delim, quotechar = sniffed_dialect(duck, read_path, delimiter)
+    except duckdb.Error:
+        return rescued()
+    if looks_malformed(
+        duck, read_path, columns=count, delimiter=delim, quotechar=quotechar, header=header
+    ):
+        return rescued()
+    return sql, first_line, False
+
+
+def rescue_csv(
+    path: Path,
+    staged: StagedSource,
+    label: str,
+    encoding: str,
+    delimiter: str | None,
+    header: bool,
+    columns: Sequence[str] | None,
+    max_field_bytes: int,
+    tmp_dir: Path,
+) -> str:
+    """Rescan ``path`` in Python; record its bad records; SQL reading the clean file."""
+    # The header line is the surest guide to the delimiter of a file DuckDB stumbled on.
+    delim = delimiter if delimiter is not None else guess_delimiter(path, encoding)
+    delim = {"\\t": "\t", "tab": "\t"}.get(delim, delim)
+    result = rescan(
+        path,
+        label=label,
+        encoding=encoding,
+        delimiter=delim,
+        quotechar='"',
+        header=header,
+        columns=list(columns) if columns else None,
+        max_field_bytes=max_field_bytes,
+        tmp_dir=tmp_dir,
+    )
+    staged.temp_paths.append(result.path)
+    staged.violations.extend(result.violations)
+    staged.raw.extend(result.raw)
+    spec = ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in [*result.columns, LINE_COLUMN])
+    return (
+        f"SELECT * FROM read_csv({sql_literal(str(result.path))}, header=true, delim=',', "
+        f"quote='\"', escape='\"', auto_detect=false, columns={{{spec}}}, "
+        f"max_line_size={max(2 * max_field_bytes + 16, 1 << 21) * (len(result.columns) + 1)}, "
+        "strict_mode=true)"
+    )
+
+
+def guess_delimiter(path: Path, encoding: str) -> str:
+    """The most common of , ; tab | in the first line (when DuckDB cannot sniff the file)."""
+    with open_binary(path) as fh:
+        first = fh.readline().decode(encoding, errors="replace")
+    return max([",", ";", "\t", "|"], key=first.count)
