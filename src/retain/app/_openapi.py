@@ -5,8 +5,9 @@ for each route, the statuses it can answer with that shape, read from what the r
 
 - 401 when it needs a caller, 403 when it needs a permission (or a CSRF token);
 - 404 when it names something in its path or reads the warehouse (an unknown customer, saved
-  segment, model or line); 409 and 413 when it writes (a name taken, an idempotency key in use,
-  a body over the limit); 422 for its parameters and body;
+  segment, model or line); 400, 409 and 413 when it takes a body (one that cannot be read, a
+  name taken, an idempotency key in use, a body over the limit); 422 for its parameters and
+  body;
 - 429 where it counts calls (the at-risk list), 503 when it holds the warehouse (the service
   sheds load rather than queueing), both with ``Retry-After``.
 
@@ -91,6 +92,7 @@ class ErrorBody(BaseModel):
 
 
 _WHY = {
+    400: "The body cannot be read (not JSON, or not in its declared encoding)",
     401: "No valid API key or login session",
     403: "The caller's role lacks the permission (or a cookie request lacks its CSRF token)",
     404: "Something the request names does not exist",
@@ -153,7 +155,7 @@ def statuses_of(route: APIRoute) -> list[int]:
     if route.dependant.path_params or warehouse or (writes and methods != {"POST"}):
         found.add(404)
     if sends:
-        found |= {409, 413}
+        found |= {400, 409, 413}
     if sends or _has_params(route.dependant):
         found.add(422)
     if route.path in COUNTED:
@@ -171,6 +173,9 @@ def document_errors(target: Any) -> None:
     OpenAPI document is built on first request, so that is early enough).
     """
     for route in getattr(target, "routes", ()):
-        if isinstance(route, APIRoute) and route.path.startswith("/api/"):
+        included = getattr(route, "original_router", None)  # FastAPI keeps included routers
+        if included is not None:
+            document_errors(included)
+        elif isinstance(route, APIRoute) and route.path.startswith("/api/"):
             wanted = error_responses(*statuses_of(route))
             route.responses = {**wanted, **route.responses}

@@ -29,7 +29,11 @@ class UserCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=320)
+    email: str = Field(
+        max_length=320,
+        description="An e-mail address (stored lower-case): no spaces or control characters, "
+        "one @, a dot in the domain; anything else is a 422 auth.bad_email",
+    )
     role: Role
     password: str = Field(min_length=8, max_length=1000)
     name: str = Field("", max_length=200)

@@ -29,6 +29,7 @@ from retain.errors import ConflictError, InvalidParameterError, NotFoundError, P
 from retain.i18n import t
 
 __all__ = [
+    "EMAIL_PATTERN",
     "authenticate",
     "change_own_password",
     "count_users",
@@ -53,7 +54,15 @@ __all__ = [
 MIN_PASSWORD = 8
 SESSION_DAYS = 7
 _hasher = PasswordHasher()
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ADDRESS_CHAR = r"[^@\s\x00-\x1f\x7f-\x9f\ufeff]"
+EMAIL_PATTERN = rf"^{_ADDRESS_CHAR}+@{_ADDRESS_CHAR}+\.{_ADDRESS_CHAR}+$"
+"""An e-mail address: no spaces or control characters, one ``@``, a dot in the domain.
+
+Written so Python, JSON Schema (ECMA) and pydantic regexes read it alike (their whitespace
+classes differ on control characters and U+FEFF, so those are named); the API schema declares
+it.
+"""
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 def digest(token: str) -> str:

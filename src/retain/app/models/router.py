@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from retain.app._openapi import UtcDateTime, document_errors
+from retain.app._openapi import UtcDateTime, document_errors, error_responses
 from retain.app.deps import CanReadModels, SettingsDep
 from retain.app.models import service
 
@@ -48,7 +48,7 @@ def list_models(_: CanReadModels, settings: SettingsDep) -> ModelCardsPublic:
     return ModelCardsPublic(data=[ModelCardPublic(**c) for c in cards], count=len(cards))
 
 
-@router.get("/card", response_model=ModelCardPublic)
+@router.get("/card", response_model=ModelCardPublic, responses=error_responses(404))
 def read_model(
     _: CanReadModels, settings: SettingsDep, id: Annotated[str, Query(min_length=1, max_length=500)]
 ) -> ModelCardPublic:
