@@ -17,6 +17,7 @@ from retain.models.clv import (
     ShiftedBetaGeometricModel,
     customer_lifetime_value,
     fit_clv,
+    load_models,
     rfm_summary,
     score_clv,
 )
@@ -26,6 +27,7 @@ from retain.models.clv.contractual import (
     subscription_spells,
 )
 from retain.models.clv.sbg import spell_log_likelihood
+from retain.models.registry import ModelRegistry
 from retain.targeting import latest_clv_scores
 
 # Fader & Hardie (2007), "regular" customers: survivors at the start of years 0..7.
@@ -211,3 +213,22 @@ def test_a_mixed_business_adds_both_values_per_customer(
         alone["clv"].iloc[0] + renewals.loc[buyer, "clv"]
     )
     assert scores.loc[buyer, "probability_alive"] == 1.0
+
+
+def test_the_registry_names_the_version_once_per_model(warehouse: Any, tmp_path: Path) -> None:
+    big = _snapshot(n=300)
+    other = _snapshot(n=300, seed=4).assign(
+        plan="One year", customer_id=lambda f: "o" + f["customer_id"]
+    )
+    frame = pd.concat([big, other], ignore_index=True)
+    _put(
+        warehouse,
+        "subscriptions",
+        frame.assign(subscription_id=lambda f: "S" + f.index.astype(str)),
+    )
+    conf = Settings(models_dir=tmp_path / "models", currency="USD")
+    stored = fit_clv(warehouse, settings=conf, model="sbg")
+    assert len(stored.subscription_models) == 2
+    (card,) = ModelRegistry(conf.models_dir).cards("clv")
+    assert card.version == stored.version and card.name == "sBG"
+    assert set(load_models(conf).subscription_models) == set(stored.subscription_models)
