@@ -209,3 +209,31 @@ def test_blank_and_repeated_headers(shop: Any, tmp_path: Path) -> None:
 )
 def test_cell_text(value: Any, text: str | None) -> None:
     assert cell_text(value) == text
+
+
+def test_a_workbook_whose_recorded_size_is_wrong(shop: Any, tmp_path: Path) -> None:
+    """Some exporters write ``<dimension ref="A1"/>``: every row and column still loads."""
+    import re
+    import zipfile
+
+    good = _book(
+        tmp_path / "good.xlsx",
+        {
+            "Sheet1": [
+                ORDERS,
+                ["w1", "c3", date(2024, 1, 2), 1, "completed"],
+                ["w2", "c3", date(2024, 1, 3), 2, None],
+            ]
+        },
+    )
+    bad = tmp_path / "exported.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data, n = re.subn(rb'<dimension ref="[^"]*"', b'<dimension ref="A1"', data)
+                assert n == 1
+            dst.writestr(item, data)
+    report = ingest("orders", bad, con=shop, settings=Settings())
+    assert report.rows_inserted == 2
+    assert sorted(shop.table("orders").amount.execute().astype(float)) == [1.0, 2.0]

@@ -145,6 +145,8 @@ def read_sheet(path: Path, *, sheet: str | None = None) -> ExcelSheet:
     try:
         ws = _pick_sheet(path, book, sheet)
         label = f"{path.name}[{ws.title}]"
+        # Some exporters record a wrong sheet size ("A1"); read the rows that are really there.
+        ws.reset_dimensions()
         try:
             return _read_rows(ws.iter_rows(values_only=True), label)
         except DataValidationError:

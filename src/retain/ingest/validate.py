@@ -46,7 +46,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import duckdb
 
@@ -54,236 +53,13 @@ from retain.errors import Violation
 from retain.i18n import t
 from retain.ingest.mapping import ColumnPlan
 from retain.ingest.readers import quote
-from retain.ingest.vocabularies import LANGUAGE_PATTERN, countries, time_zones
-from retain.schema import Column, Table
+from retain.ingest.rules import Check, lit, message_sql, raw_name, row_checks, typed_sql
+from retain.schema import Table
 
 __all__ = ["Check", "Validation", "typed_sql", "validate_batch"]
 
-_TRUE = ("true", "t", "yes", "y", "1")
-_FALSE = ("false", "f", "no", "n", "0")
 SHOWN = 1000
 """Violations kept in memory for errors and reports; every one goes to ``rejects``."""
-
-
-def _lit(value: Any) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _raw(name: str) -> str:
-    return quote(f"__r_{name}")
-
-
-def _timestamp_sql(r: str, formats: Sequence[str], time_zone: str) -> str:
-    """Naive UTC timestamp from text: offsets honoured, naive values read in ``time_zone``."""
-    if formats:
-        aware = [f for f in formats if "%z" in f or "%Z" in f]
-        naive = [f for f in formats if f not in aware]
-        parts = []
-        if naive:
-            fmts = "[" + ", ".join(_lit(f) for f in naive) + "]"
-            local = f"try_strptime({r}, {fmts})"
-            parts.append(
-                local
-                if time_zone == "UTC"
-                else f"timezone('UTC', timezone({_lit(time_zone)}, {local}))"
-            )
-        if aware:
-            fmts = "[" + ", ".join(_lit(f) for f in aware) + "]"
-            parts.append(f"timezone('UTC', try_strptime({r}, {fmts}))")
-        return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
-    local = f"TRY_CAST({r} AS TIMESTAMP)"
-    if time_zone != "UTC":
-        local = f"timezone('UTC', timezone({_lit(time_zone)}, {local}))"
-    offset = (
-        f"timezone('UTC', TRY_CAST(regexp_replace({r}, '\\s+([+-]\\d)', '\\1') AS TIMESTAMPTZ))"
-    )
-    # An offset can only follow the time, i.e. after 'YYYY-MM-DD'; plain string searches keep
-    # the common case (no offset) free of a regular expression.
-    tail = f"substr({r}, 11)"
-    has_offset = (
-        f"(strpos({tail}, '+') > 0 OR strpos({tail}, '-') > 0 OR suffix({r}, 'Z') "
-        f"OR suffix({r}, 'z'))"
-    )
-    return f"CASE WHEN {has_offset} THEN {offset} ELSE {local} END"
-
-
-def _number_sql(r: str, kind: str) -> str:
-    return f"coalesce(TRY_CAST({r} AS {kind}), TRY_CAST(trim({r}) AS {kind}))"
-
-
-def typed_sql(col: Column, r: str, *, formats: Sequence[str], time_zone: str) -> str:
-    """SQL casting the raw text ``r`` to ``col``'s canonical type (NULL when it does not parse)."""
-    if col.kind == "timestamp":
-        return _timestamp_sql(r, formats, time_zone)
-    if col.kind == "date":
-        if formats:
-            fmts = "[" + ", ".join(_lit(f) for f in formats) + "]"
-            return f"CAST(try_strptime({r}, {fmts}) AS DATE)"
-        return f"TRY_CAST({r} AS DATE)"
-    # DuckDB's casts to numbers skip ASCII blanks themselves; trim() (which also removes
-    # Unicode spaces: no-break, ideographic) is only paid on the values that did not parse.
-    if col.kind == "decimal":
-        return _number_sql(r, "DECIMAL(18, 4)")
-    if col.kind == "float":
-        return _number_sql(r, "DOUBLE")
-    if col.kind == "integer":
-        d = _number_sql(r, "DOUBLE")
-        return f"CASE WHEN {d} = floor({d}) THEN TRY_CAST({d} AS BIGINT) END"
-    if col.kind == "boolean":
-        low = f"lower(trim({r}))"
-        return (
-            f"CASE WHEN {low} IN ({', '.join(map(_lit, _TRUE))}) THEN true "
-            f"WHEN {low} IN ({', '.join(map(_lit, _FALSE))}) THEN false END"
-        )
-    if col.kind == "json":
-        return f"CASE WHEN json_valid({r}) THEN {r} END"
-    return r
-
-
-_PARSE_RULE = {
-    "timestamp": "invalid_date",
-    "date": "invalid_date",
-    "decimal": "invalid_number",
-    "float": "invalid_number",
-    "integer": "invalid_number",
-    "boolean": "invalid_boolean",
-    "json": "invalid_json",
-}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One row rule on one column: SQL condition over ``r`` (raw) and ``v`` (typed) columns."""
-
-    column: str
-    rule: str
-    condition: str
-    params: dict[str, Any] = field(default_factory=dict)
-    flag: str | None = None
-    """A cheaper condition for the one-pass ``_bad`` flag (implied by some check's condition)."""
-
-
-def _vocabulary_check(name: str, vocabulary: str, v: str) -> Check:
-    if vocabulary == "country":
-        codes = ", ".join(_lit(c) for c in countries())
-        return Check(name, "invalid_country", f"upper(trim({v})) NOT IN ({codes})")
-    if vocabulary == "language":
-        return Check(
-            name, "invalid_language", f"NOT regexp_full_match(trim({v}), {_lit(LANGUAGE_PATTERN)})"
-        )
-    zones = ", ".join(_lit(z) for z in time_zones())
-    return Check(name, "invalid_time_zone", f"trim({v}) NOT IN ({zones})")
-
-
-def _decimal_checks(name: str, r: str, v: str, max_amount: float) -> list[Check]:
-    """Amounts: unparsable, too large (also beyond decimal(18, 4)), or too precise to store."""
-    d = f"TRY_CAST(trim(CAST({r} AS VARCHAR)) AS DOUBLE)"
-    huge = f"(isfinite({d}) AND abs({d}) > {max_amount})"
-    return [
-        Check(
-            name,
-            "invalid_number",
-            f"{r} IS NOT NULL AND {v} IS NULL AND NOT coalesce({huge}, false)",
-            {"kind": "decimal"},
-            flag=f"{r} IS NOT NULL AND {v} IS NULL",
-        ),
-        Check(
-            name,
-            "absurd_amount",
-            f"abs({v}) > {max_amount} OR ({v} IS NULL AND {huge})",
-            {"maximum": max_amount},
-            flag=f"abs({v}) > {max_amount}",
-        ),
-        Check(name, "excess_precision", f"{d} <> CAST({v} AS DOUBLE)", {"scale": 4}),
-    ]
-
-
-def row_checks(
-    table: Table,
-    present: Sequence[str],
-    *,
-    max_amount: float,
-    latest: datetime,
-    earliest: str | None = None,
-    max_field_bytes: int | None = None,
-) -> list[Check]:
-    """The per-row checks that apply to the columns present in the batch."""
-    checks: list[Check] = []
-    for col in table.columns:
-        if col.name not in present:
-            continue
-        r, v = _raw(col.name), quote(col.name)
-        if col.required:
-            checks.append(Check(col.name, "missing_value", f"{r} IS NULL"))
-        if max_field_bytes is not None and col.kind != "json":
-            checks.append(
-                Check(
-                    col.name,
-                    "field_too_large",
-                    f"strlen(CAST({r} AS VARCHAR)) > {max_field_bytes}",
-                    {"maximum": max_field_bytes},
-                )
-            )
-        if col.kind in {"string", "json"}:
-            checks.append(Check(col.name, "nul_byte", f"contains({r}, chr(0))"))
-        if col.vocabulary is not None:
-            checks.append(_vocabulary_check(col.name, col.vocabulary, v))
-        if col.kind == "decimal":
-            checks.extend(_decimal_checks(col.name, r, v, max_amount))
-        elif col.kind in _PARSE_RULE:
-            checks.append(
-                Check(
-                    col.name,
-                    _PARSE_RULE[col.kind],
-                    f"{r} IS NOT NULL AND {v} IS NULL",
-                    {"kind": col.kind},
-                )
-            )
-        if col.allowed:
-            values = ", ".join(_lit(a) for a in col.allowed)
-            checks.append(
-                Check(
-                    col.name,
-                    "invalid_value",
-                    f"{v} NOT IN ({values})",
-                    {"allowed": ", ".join(col.allowed)},
-                )
-            )
-        if col.minimum is not None:
-            rule = (
-                "negative_amount" if col.kind == "decimal" and col.minimum == 0 else "below_minimum"
-            )
-            checks.append(Check(col.name, rule, f"{v} < {col.minimum}", {"minimum": col.minimum}))
-        if earliest is not None and col.kind in {"timestamp", "date"}:
-            checks.append(
-                Check(
-                    col.name,
-                    "early_timestamp",
-                    f"{v} < TIMESTAMP {_lit(earliest)}",
-                    {"earliest": earliest},
-                )
-            )
-        if col.kind == "timestamp" and not col.future_allowed:
-            checks.append(
-                Check(
-                    col.name,
-                    "future_timestamp",
-                    f"{v} > TIMESTAMP '{latest:%Y-%m-%d %H:%M:%S}'",
-                    {"latest": f"{latest:%Y-%m-%d %H:%M}"},
-                )
-            )
-    if table.name == "orders" and "amount" in present:
-        status = quote("status") if "status" in present else "'completed'"
-        checks.append(
-            Check(
-                "amount",
-                "negative_amount",
-                f"{quote('amount')} < 0 AND coalesce({status}, 'completed') "
-                "NOT IN ('returned', 'cancelled')",
-                {"minimum": 0},
-            )
-        )
-    return checks
 
 
 @dataclass
@@ -308,12 +84,6 @@ class Validation:
     """Temporary table of the ``_rid`` of identical repeats of a kept row (never merged)."""
     collapsed_rows: int = 0
     """Rows that repeat another row of the batch exactly (same key, same values)."""
-
-
-def message_sql(rule: str, params: dict[str, Any], value: str) -> str:
-    """SQL rendering the translated message of ``rule`` with the row's ``value`` filled in."""
-    template = t(f"ingest.rule.{rule}", value="@@value@@", **params)
-    return "replace(" + _lit(template) + ", '@@value@@', coalesce(" + value + ", ''))"
 
 
 def validate_batch(
@@ -381,17 +151,17 @@ def validate_batch(
             raw_exprs[json_col] = extras
             present.append(json_col)
     present = [c.name for c in table.columns if c.name in present]
-    raw_select = ", ".join(f"{raw_exprs[c]} AS {_raw(c)}" for c in present)
+    raw_select = ", ".join(f"{raw_exprs[c]} AS {raw_name(c)}" for c in present)
     typed_select = ", ".join(
-        f"{typed_sql(table.column(c), _raw(c), formats=formats.get(c, []), time_zone=time_zone)}"
-        f" AS {quote(c)}"
+        typed_sql(table.column(c), raw_name(c), formats=formats.get(c, []), time_zone=time_zone)
+        + f" AS {quote(c)}"
         for c in present
     )
     if positional is None:
         inner = _inner_sql(base, raw_select, present, typed_select)
     else:
         inner = (
-            f"SELECT {', '.join(_raw(c) for c in present)}, {typed_select} "
+            f"SELECT {', '.join(raw_name(c) for c in present)}, {typed_select} "
             f"FROM (SELECT {raw_select} FROM ({base}))"
         )
     checks = row_checks(
@@ -407,7 +177,7 @@ def validate_batch(
     for c in present:
         col = table.column(c)
         if col.default is not None:
-            out_cols.append(f"coalesce({quote(c)}, {_lit(col.default)}) AS {quote(c)}")
+            out_cols.append(f"coalesce({quote(c)}, {lit(col.default)}) AS {quote(c)}")
         else:
             out_cols.append(quote(c))
     if positional is None:
@@ -444,11 +214,11 @@ def validate_batch(
             f"(SELECT _rid FROM {quote(typed_name)} WHERE _bad)"
         )
         for chk in checks:
-            value = f"CAST({_raw(chk.column)} AS VARCHAR)"
+            value = f"CAST({raw_name(chk.column)} AS VARCHAR)"
             parts.append(
-                f"SELECT _rid, _file, _row, {_lit(chk.column)} AS col, {_lit(chk.rule)} AS rule, "
+                f"SELECT _rid, _file, _row, {lit(chk.column)} AS col, {lit(chk.rule)} AS rule, "
                 f"{value} AS value, {message_sql(chk.rule, chk.params, value)} AS message, "
-                f"{_lit(t('ingest.hint.' + chk.rule, **chk.params))} AS hint "
+                f"{lit(t('ingest.hint.' + chk.rule, **chk.params))} AS hint "
                 f"FROM {quote(bad_name)} WHERE coalesce({chk.condition}, false)"
             )
     typed_q = quote(typed_name)
@@ -478,9 +248,9 @@ def validate_batch(
         temps.extend([collapsed + "_g", collapsed])
         if conflicting:
             parts.append(
-                f"SELECT _rid, _file, _row, {_lit(', '.join(key))} AS col, 'duplicate_key' AS "
+                f"SELECT _rid, _file, _row, {lit(', '.join(key))} AS col, 'duplicate_key' AS "
                 f"rule, {key_value} AS value, {message_sql('duplicate_key', {}, key_value)} AS "
-                f"message, {_lit(t('ingest.hint.duplicate_key'))} AS hint FROM {typed_q} "
+                f"message, {lit(t('ingest.hint.duplicate_key'))} AS hint FROM {typed_q} "
                 f"WHERE ({key_cols}) IN (SELECT ({key_cols}) FROM {quote(collapsed + '_g')} "
                 "WHERE versions > 1)"
             )
@@ -508,9 +278,9 @@ def validate_batch(
         if not found or not found[0]:
             continue
         parts.append(
-            f"SELECT _rid, _file, _row, {_lit(column)} AS col, {_lit(rule)} AS rule, {value} AS "
+            f"SELECT _rid, _file, _row, {lit(column)} AS col, {lit(rule)} AS rule, {value} AS "
             f"value, {message_sql(rule, params, value)} AS message, "
-            f"{_lit(t('ingest.hint.' + rule, **params))} AS hint {unknown_refs}"
+            f"{lit(t('ingest.hint.' + rule, **params))} AS hint {unknown_refs}"
         )
     if not parts:
         return Validation(
@@ -559,7 +329,7 @@ def validate_batch(
 def _inner_sql(base: str, raw_select: str, present: Sequence[str], typed_select: str) -> str:
     """Raw text and typed value of every present column, with ``_rid``, ``_file``, ``_row``."""
     return (
-        f"SELECT _rid, _file, _row, {', '.join(_raw(c) for c in present)}, {typed_select} "
+        f"SELECT _rid, _file, _row, {', '.join(raw_name(c) for c in present)}, {typed_select} "
         f"FROM (SELECT _rid, _file, _row, {raw_select} FROM ({base}))"
     )
 
@@ -634,7 +404,7 @@ def _conflict_sql(
         return None
     columns = (
         "concat_ws(', ', "
-        + ", ".join(f"CASE WHEN {differ(c)} THEN {_lit(c)} END" for c in compared)
+        + ", ".join(f"CASE WHEN {differ(c)} THEN {lit(c)} END" for c in compared)
         + ")"
     )
     value = (
@@ -644,11 +414,11 @@ def _conflict_sql(
     )
     template = t("ingest.rule.event_conflict", value="@@value@@", columns="@@columns@@")
     message = (
-        f"replace(replace({_lit(template)}, '@@value@@', coalesce({value}, '')), "
+        f"replace(replace({lit(template)}, '@@value@@', coalesce({value}, '')), "
         f"'@@columns@@', {columns})"
     )
     return (
         f"SELECT s._rid, s._file, s._row, {columns} AS col, 'event_conflict' AS rule, "
-        f"{value} AS value, {message} AS message, {_lit(t('ingest.hint.event_conflict'))} "
+        f"{value} AS value, {message} AS message, {lit(t('ingest.hint.event_conflict'))} "
         f"AS hint {source}"
     )
