@@ -236,6 +236,9 @@ def test_retention_page_links_cells_to_their_customers(
         assert audit.list_entries(session, action="cohort.export")[1] == 1
     shop = client.get(f"/retention?lang={lang}")
     assert words[2] in shop.text
+    subs = client.get(f"/retention?lang={lang}&definition=subs&by=country")
+    assert subs.status_code == 200, subs.text  # subscribers: survival of their subscriptions
+    assert 'data-note="survival"' in subs.text and "definition=subs" in subs.text
     assert client.get("/retention?by=nosuch").status_code == 422
     assert client.get("/retention?by=bad-name").status_code == 400
     assert client.get("/retention/cohort?cohort=2024-01-01&period_index=x").status_code == 400
