@@ -237,3 +237,27 @@ def test_a_workbook_whose_recorded_size_is_wrong(shop: Any, tmp_path: Path) -> N
     report = ingest("orders", bad, con=shop, settings=Settings())
     assert report.rows_inserted == 2
     assert sorted(shop.table("orders").amount.execute().astype(float)) == [1.0, 2.0]
+
+
+def test_a_mapping_names_the_sheet_and_the_columns(shop: Any, tmp_path: Path) -> None:
+    path = _book(
+        tmp_path / "エクスポート.xlsx",
+        {
+            "説明": [["このファイルについて"]],
+            "注文": [
+                ["注文番号", "会員ID", "注文日", "金額"],
+                ["m1", "会員1", date(2024, 3, 1), 3000],
+            ],
+        },
+    )
+    mapping: dict[str, Any] = {
+        "sheet": "注文",
+        "columns": {
+            "order_id": "注文番号",
+            "customer_id": "会員ID",
+            "ordered_at": "注文日",
+            "amount": "金額",
+        },
+    }
+    report = ingest("orders", path, con=shop, settings=Settings(), mapping=mapping)
+    assert (report.rows_inserted, report.source) == (1, "エクスポート.xlsx[注文]")

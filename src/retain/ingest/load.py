@@ -244,7 +244,8 @@ def ingest(
     on_progress
         Called with an :class:`IngestProgress` after each phase (and inside the merge).
     sheet
-        The sheet of Excel workbooks to load, by name or number from 1 (default: the first).
+        The sheet of Excel workbooks to load, by name or number from 1 (default: the mapping's
+        ``sheet``, else the first).
 
     Returns
     -------
@@ -273,6 +274,7 @@ def ingest(
     if encoding.lower().replace("_", "-") in {"utf-8", "utf8"} and plan_mapping.encoding:
         encoding = plan_mapping.encoding
     delimiter = delimiter or plan_mapping.delimiter
+    sheet = sheet or plan_mapping.sheet
     header = True if plan_mapping.header is None else plan_mapping.header
     own_con = con is None
     con = con or wh.connect(settings=settings)

@@ -5,6 +5,7 @@ A mapping is a TOML file (``retain ingest orders export.csv --mapping mapping.to
     # reader options (all optional; command-line options win)
     encoding = "cp932"
     delimiter = ","
+    sheet = "注文"                       # Excel workbooks: the sheet (name or number from 1)
     date_format = "%Y/%m/%d %H:%M"      # for every timestamp column without its own
     ignore = ["メモ"]                    # source columns to drop
 
@@ -50,7 +51,7 @@ from retain.schema import Table
 
 __all__ = ["ColumnPlan", "Mapping", "plan_columns", "read_mapping"]
 
-_READER_KEYS = {"encoding", "delimiter", "header", "source_columns", "date_format"}
+_READER_KEYS = {"encoding", "delimiter", "header", "source_columns", "date_format", "sheet"}
 _KEYS = _READER_KEYS | {"columns", "constants", "date_formats", "values", "ignore", "query"}
 
 
@@ -72,7 +73,7 @@ class Mapping:
         Source columns to drop.
     query
         SQL ``SELECT`` over ``source`` that reshapes the input first (aggregations, filters).
-    encoding, delimiter, header, source_columns, date_format
+    encoding, delimiter, header, source_columns, date_format, sheet
         Reader options; explicit arguments to :func:`retain.ingest.ingest` win over these.
     """
 
@@ -87,6 +88,7 @@ class Mapping:
     header: bool | None = None
     source_columns: tuple[str, ...] | None = None
     date_format: str | None = None
+    sheet: str | None = None
 
     @classmethod
     def from_dict(cls, data: MappingABC[str, Any], *, where: str = "mapping") -> Mapping:
@@ -118,6 +120,7 @@ class Mapping:
                     tuple(data["source_columns"]) if data.get("source_columns") else None
                 ),
                 date_format=data.get("date_format"),
+                sheet=None if data.get("sheet") is None else str(data["sheet"]),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(
