@@ -84,3 +84,23 @@ def test_subscriptions_without_orders_point_to_contractual() -> None:
         )
     assert "subscriptions and no orders" in str(caught.value)
     assert 'kind = "contractual"' in str(caught.value.hint)
+
+
+def test_events_are_activity_enough_not_to_call_the_line_contractual() -> None:
+    definition = ChurnDefinition(name="app", horizon_days=30, activity="events")
+    data = _snapshot()
+    ids = data["customers"]["customer_id"]
+    # Everyone active in July; every other customer again in August (the others churn).
+    events = pd.DataFrame(
+        {
+            "event_id": [f"E{i}" for i in range(len(ids) + len(ids[::2]))],
+            "customer_id": [*ids, *ids[::2]],
+            "occurred_at": [pd.Timestamp("2019-07-15")] * len(ids)
+            + [pd.Timestamp("2019-08-15")] * len(ids[::2]),
+            "name": "login",
+        }
+    )
+    sources = Sources.of({**data, "events": events})
+    counts = check_label_windows(sources, definition, ["2019-08-01"], data_end=END)
+    (row,) = counts.itertuples()
+    assert row.n == len(ids) and row.churned == len(ids) // 2  # no call to go contractual
