@@ -161,9 +161,10 @@ class ServiceSettings(BaseModel):
         "list, they do not copy it); roles not named get max_page_size",
     )
     list_pages_per_minute_by_role: dict[str, int] = Field(
-        default_factory=lambda: {"agent": 30, "analyst": 300},
+        default_factory=lambda: {"agent": 30},
         description="JSON at-risk list pages one caller (user or API key) of a role may read per "
-        "minute before 429 with Retry-After; roles not named (admin) are not limited",
+        "minute before 429 with Retry-After; roles not named are not limited (analysts and "
+        "admins may export the whole list anyway)",
     )
     login_window_seconds: int = Field(
         900,
