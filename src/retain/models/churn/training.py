@@ -156,9 +156,9 @@ def _drift_reference(
     one quarter, tenure_days then read PSI 8.17 ("shift") for a model scored the day it was
     trained. Profiling the features at the date scoring defaults to (the day after the data
     ends) compares like with like: a fresh model reads stable, and scoring after new data
-    arrives measures what changed since training. A snapshot (``latest`` given) is scored at
-    its own date (``snapshot``), so its latest labelled rows are the reference; so are they
-    when no customer is at risk at the origin.
+    arrives measures what changed since training. A ``snapshot`` is scored at its own date,
+    so its labelled rows (``latest``) are the reference; so are they when no customer is at
+    risk at the ``origin``.
     """
     frame, as_of = latest, pd.Timestamp(latest["as_of"].iloc[0])
     if not snapshot:
