@@ -35,7 +35,7 @@ def test_export_with_contact_quotes_formulas(scored: Any) -> None:
 
 def test_every_formula_start_is_neutralised() -> None:
     """Cells a spreadsheet would run: ASCII = + - @, their full-width forms, tab, CR, LF."""
-    from retain.targeting.export import _cell
+    from retain.targeting.export import csv_cell as _cell
 
     ascii_ = ("=1+1", "+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "\n=1")
     for text in (*ascii_, "＝1", "＋1", "－1", "＠A"):

@@ -24,7 +24,14 @@ from retain.targeting.query import AtRiskQuery
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
-__all__ = ["CONTACT_COLUMNS", "EXPORT_COLUMNS", "EXPORT_LIMIT", "AtRiskExport", "export_at_risk"]
+__all__ = [
+    "CONTACT_COLUMNS",
+    "EXPORT_COLUMNS",
+    "EXPORT_LIMIT",
+    "AtRiskExport",
+    "csv_cell",
+    "export_at_risk",
+]
 
 EXPORT_LIMIT = 1_000_000
 """The most rows one export writes."""
@@ -60,7 +67,7 @@ class AtRiskExport:
     chunks: Iterator[str]
 
 
-def _cell(value: Any) -> Any:
+def csv_cell(value: Any) -> Any:
     """A CSV cell; text starting with a formula character gets a leading ``'`` (shown as text)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -102,7 +109,7 @@ def export_at_risk(
             for record in batch.to_pylist():
                 reasons = render_stored_reasons(record.get("reasons"), lang=lang)
                 record["reasons"] = "; ".join(r["text"] for r in reasons)
-                writer.writerow([_cell(record.get(c)) for c in columns])
+                writer.writerow([csv_cell(record.get(c)) for c in columns])
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

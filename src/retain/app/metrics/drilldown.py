@@ -20,8 +20,7 @@ from retain.app._frames import records
 from retain.app.audit import service as audit
 from retain.app.auth.roles import Permission
 from retain.app.metrics.service import customers_table, metric_inputs
-from retain.targeting.export import CONTACT_COLUMNS, EXPORT_LIMIT
-from retain.targeting.export import _cell as csv_cell
+from retain.targeting.export import CONTACT_COLUMNS, EXPORT_LIMIT, csv_cell
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
