@@ -1,0 +1,159 @@
+"""Segment membership stored with its date, and movement between two dates.
+
+Memberships live in the warehouse table ``segment_memberships``
+(``customer_id, scheme, segment, as_of``). Storing a scheme's memberships for a date replaces
+that (scheme, date) and keeps every other one, so re-running a date is safe and history builds
+up one date at a time. Movement compares the customers present at both dates: a matrix of
+from-segment x to-segment counts (its total is that population) and the customer list of one
+transition ("who moved from loyal to at risk").
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from retain import warehouse as wh
+from retain.errors import InvalidParameterError
+from retain.facts import DateLike, as_timestamp
+from retain.targeting.segments.rules import SEGMENT_NAMES
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+__all__ = [
+    "MEMBERSHIPS",
+    "MEMBERSHIP_SCHEMA",
+    "membership_dates",
+    "memberships",
+    "movement_matrix",
+    "movers",
+    "store_memberships",
+]
+
+MEMBERSHIPS = "segment_memberships"
+"""The warehouse table of stored memberships."""
+
+MEMBERSHIP_SCHEMA = ibis.schema(
+    {"customer_id": "string", "scheme": "string", "segment": "string", "as_of": "timestamp"}
+)
+"""Its columns: one row per (customer, scheme, date)."""
+
+
+def _scheme(scheme: str) -> str:
+    if scheme not in SEGMENT_NAMES:
+        raise InvalidParameterError(
+            f"unknown segment scheme {scheme!r}", hint=f"one of: {', '.join(SEGMENT_NAMES)}"
+        )
+    return scheme
+
+
+def store_memberships(
+    con: BaseBackend, scheme: str, as_of: DateLike, members: ir.Table | pd.DataFrame
+) -> int:
+    """Write ``members`` (``customer_id, segment``) as ``scheme``'s memberships on ``as_of``.
+
+    Replaces what was stored for that scheme and date; returns the rows written.
+    """
+    _scheme(scheme)
+    stamp = as_timestamp(as_of)
+    frame = members.to_pandas() if isinstance(members, ir.Table) else members
+    rows = pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].astype(str),
+            "scheme": scheme,
+            "segment": frame["segment"].astype(str),
+            "as_of": stamp,
+        }
+    )
+    new = ibis.memtable(rows, schema=MEMBERSHIP_SCHEMA)
+    if wh.table_exists(con, MEMBERSHIPS):
+        old = con.table(MEMBERSHIPS)
+        keep = old.filter(~((old.scheme == scheme) & (old.as_of == stamp)))
+        keep = keep.select(*[keep[c].cast(t).name(c) for c, t in MEMBERSHIP_SCHEMA.items()])
+        # Materialise first: the replacement is built from the table it replaces.
+        combined = pd.concat([keep.to_pandas(), rows], ignore_index=True)
+        new = ibis.memtable(combined, schema=MEMBERSHIP_SCHEMA)
+    wh.write_table(con, MEMBERSHIPS, new)
+    return len(rows)
+
+
+def memberships(
+    con: BaseBackend, scheme: str, as_of: DateLike, segment: str | None = None
+) -> ir.Table:
+    """``customer_id, segment`` stored for ``scheme`` on ``as_of`` (one segment if given)."""
+    _scheme(scheme)
+    table = wh.read_table(con, MEMBERSHIPS)
+    rows = table.filter((table.scheme == scheme) & (table.as_of == as_timestamp(as_of)))
+    if segment is not None:
+        rows = rows.filter(rows.segment == segment)
+    return rows.select("customer_id", "segment")
+
+
+def membership_dates(con: BaseBackend, scheme: str) -> list[pd.Timestamp]:
+    """The dates ``scheme`` has stored memberships for, oldest first."""
+    _scheme(scheme)
+    if not wh.table_exists(con, MEMBERSHIPS):
+        return []
+    table = con.table(MEMBERSHIPS)
+    dates = table.filter(table.scheme == scheme).select("as_of").distinct().to_pandas()
+    return sorted(pd.Timestamp(v) for v in dates["as_of"])
+
+
+def _pairs(con: BaseBackend, scheme: str, start: DateLike, end: DateLike) -> ir.Table:
+    before = memberships(con, scheme, start)
+    after = memberships(con, scheme, end)
+    return before.inner_join(after, "customer_id").select(
+        before.customer_id, from_segment=before.segment, to_segment=after.segment
+    )
+
+
+def movement_matrix(con: BaseBackend, scheme: str, start: DateLike, end: DateLike) -> pd.DataFrame:
+    """From-segment x to-segment customer counts between two stored dates.
+
+    Rows and columns are the scheme's segments in their order (zeros kept); only customers
+    stored at both dates count, so the matrix total is that population.
+    """
+    counts = (
+        _pairs(con, scheme, start, end)
+        .group_by(["from_segment", "to_segment"])
+        .aggregate(customers=ibis._.count())
+        .to_pandas()
+    )
+    names = list(SEGMENT_NAMES[scheme])
+    extra = sorted((set(counts["from_segment"]) | set(counts["to_segment"])) - set(names))
+    order = names + extra
+    matrix: pd.DataFrame = counts.pivot_table(
+        index="from_segment", columns="to_segment", values="customers", aggfunc="sum", fill_value=0
+    )
+    matrix = matrix.reindex(index=order, columns=order, fill_value=0).astype("int64")
+    matrix.index.name = "from_segment"
+    matrix.columns.name = "to_segment"
+    return matrix
+
+
+def movers(
+    con: BaseBackend,
+    scheme: str,
+    start: DateLike,
+    end: DateLike,
+    *,
+    from_segment: str | None = None,
+    to_segment: str | None = None,
+) -> ir.Table:
+    """``customer_id, from_segment, to_segment`` of customers stored at both dates.
+
+    ``from_segment`` / ``to_segment`` keep one transition ("from loyal to at_risk"); with
+    neither, every customer whose segment changed.
+    """
+    pairs = _pairs(con, scheme, start, end)
+    if from_segment is None and to_segment is None:
+        pairs = pairs.filter(pairs.from_segment != pairs.to_segment)
+    if from_segment is not None:
+        pairs = pairs.filter(pairs.from_segment == from_segment)
+    if to_segment is not None:
+        pairs = pairs.filter(pairs.to_segment == to_segment)
+    return pairs.order_by("customer_id")
