@@ -386,3 +386,30 @@ def test_new_payers_churn_more_as_planted(demo: DemoBusiness) -> None:
         assert abs(np.log(estimates[name] / step["hazard_ratio"])) < 0.2, (name, estimates)
     for name, ratio in DRIVERS:
         assert abs(np.log(estimates[name] / ratio)) < 0.2, (name, estimates[name], ratio)
+
+
+def test_usage_can_follow_the_latent_dropout_rate() -> None:
+    """``usage_follows_dropout``: subscribers likelier to leave use the service less, line mean
+    kept; 0 (the default) leaves usage independent of the dropout rate."""
+    import datetime as dt
+
+    from retain.demo._world import build_world
+
+    def world(k: float) -> tuple[np.ndarray, np.ndarray]:
+        w = build_world(
+            np.random.default_rng(3),
+            n=20_000,
+            offset=0,
+            start=dt.datetime(2024, 1, 1),
+            horizon=730.0,
+            params=DemoParameters(usage_follows_dropout=k),
+        )
+        return w.mu[w.is_sub], w.engagement[w.is_sub]
+
+    mu, flat = world(0.0)
+    _, tied = world(1.0)
+    assert abs(np.corrcoef(np.log(mu), np.log(flat))[0, 1]) < 0.05
+    assert np.corrcoef(np.log(mu), np.log(tied))[0, 1] < -0.4
+    assert tied.mean() == pytest.approx(flat.mean(), rel=0.05)
+    with pytest.raises(ValueError, match="usage_follows_dropout"):
+        world(DemoParameters().subscription_s)

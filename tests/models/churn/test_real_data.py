@@ -136,7 +136,8 @@ def test_demo_planted_drivers_come_out_as_reasons() -> None:
             recent["complaints_unresolved"] > 0,
             "reasons.complaints_unresolved",
         ),
-        "payment_failed": (recent["payment_failures_90d"] > 0, "reasons.payment_failed"),
+        # A failed payment weighs for 60 days; the reason counts those (#17 item 2).
+        "payment_failed": (recent["payment_failures_60d"] > 0, "reasons.payment_failed_60d"),
         "usage_decline": (recent["events_change_pct"] < -50, "reasons.usage_down"),
         "no_contact": (recent["days_since_contact"] > 120, "reasons.no_contact"),
     }
