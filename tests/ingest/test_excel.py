@@ -261,3 +261,18 @@ def test_a_mapping_names_the_sheet_and_the_columns(shop: Any, tmp_path: Path) ->
     }
     report = ingest("orders", path, con=shop, settings=Settings(), mapping=mapping)
     assert (report.rows_inserted, report.source) == (1, "エクスポート.xlsx[注文]")
+
+
+def test_rows_packed_in_several_batches_keep_their_lines(
+    shop: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retain.ingest import excel
+
+    monkeypatch.setattr(excel, "_BATCH_ROWS", 2)
+    rows: list[list[Any]] = [ORDERS]
+    rows += [[f"q{i}", "c3", date(2024, 1, 2), i + 1, "completed"] for i in range(5)]
+    rows.insert(4, ["q9", "c3", "not a date", 1, "completed"])  # sheet row 5
+    path = _book(tmp_path / "many.xlsx", {"Sheet1": rows})
+    report = ingest("orders", path, con=shop, settings=Settings(), on_error="quarantine")
+    assert (report.rows_read, report.rows_inserted) == (6, 5)
+    assert [(v.row, v.rule) for v in report.violations] == [(5, "invalid_date")]

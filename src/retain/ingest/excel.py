@@ -157,11 +157,22 @@ def read_sheet(path: Path, *, sheet: str | None = None) -> ExcelSheet:
         book.close()
 
 
+_BATCH_ROWS = 65_536
+"""Rows held as Python strings before they are packed into an Arrow batch (bounded memory)."""
+
+
+def _batch(columns: list[str], values: list[list[str | None]], lines: list[str]) -> pa.RecordBatch:
+    arrays = [pa.array(col, type=pa.string()) for col in values]
+    arrays.append(pa.array(lines, type=pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, names=[*columns, LINE_COLUMN])
+
+
 def _read_rows(rows: Iterable[Sequence[Any]], label: str) -> ExcelSheet:
     columns: list[str] | None = None
     header_width = 0
     values: list[list[str | None]] = []
     lines: list[str] = []
+    batches: list[pa.RecordBatch] = []
     out = ExcelSheet(label, [], pa.table({}))
     for line, row in enumerate(rows, start=1):
         texts = [cell_text(v) for v in row]
@@ -194,6 +205,9 @@ def _read_rows(rows: Iterable[Sequence[Any]], label: str) -> ExcelSheet:
         for i in range(header_width):
             values[i].append(texts[i])
         lines.append(str(line))
+        if len(lines) >= _BATCH_ROWS:
+            batches.append(_batch(columns, values, lines))
+            values, lines = [[] for _ in columns], []
     if columns is None:
         raise DataValidationError(
             [
@@ -205,12 +219,9 @@ def _read_rows(rows: Iterable[Sequence[Any]], label: str) -> ExcelSheet:
                 )
             ]
         )
-    arrays = {
-        name: pa.array(col, type=pa.string()) for name, col in zip(columns, values, strict=True)
-    }
-    arrays[LINE_COLUMN] = pa.array(lines, type=pa.string())
+    batches.append(_batch(columns, values, lines))
     out.columns = columns
-    out.table = pa.table(arrays)
+    out.table = pa.Table.from_batches(batches)
     return out
 
 
