@@ -55,6 +55,7 @@ from retain.cli import (  # noqa: E402, F401  # isort: skip
     report,
     clv,
     churn,
+    segments,
     serve,
 )
 

@@ -24,10 +24,12 @@ from retain.targeting.segments.rules import (
 )
 from retain.targeting.segments.store import (
     MEMBERSHIPS,
+    check_segment,
     membership_dates,
     memberships,
     movement_matrix,
     movers,
+    require_stored,
     store_memberships,
 )
 
@@ -40,11 +42,13 @@ __all__ = [
     "SEGMENT_NAMES",
     "FrequencyThresholds",
     "SegmentRule",
+    "check_segment",
     "frequency_segments",
     "membership_dates",
     "memberships",
     "movement_matrix",
     "movers",
+    "require_stored",
     "rfm_scores",
     "rfm_segment",
     "store_memberships",

@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 
 from retain.errors import InvalidParameterError
 from retain.facts import DateLike
+from retain.i18n import t
 from retain.targeting.scores import latest_churn_scores, latest_clv_scores
 
 if TYPE_CHECKING:
@@ -49,8 +50,8 @@ def value_risk_grid(
     """
     if not 0 < high_pct < medium_pct < 100:
         raise InvalidParameterError(
-            f"need 0 < high_pct < medium_pct < 100, got {high_pct} and {medium_pct}",
-            hint="the defaults are high_pct=20 (top fifth) and medium_pct=50",
+            t("segments.bad_tiers", high=high_pct, medium=medium_pct),
+            hint=t("segments.bad_tiers_hint"),
         )
     churn = _riskiest(latest_churn_scores(con, definition, as_of=as_of))
     churn = churn.filter(churn.risk_band.notnull())

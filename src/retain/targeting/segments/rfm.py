@@ -26,6 +26,7 @@ import pandas as pd
 
 from retain.errors import InvalidParameterError
 from retain.facts import DateLike, as_timestamp, completed_orders, net_revenue
+from retain.i18n import t
 from retain.targeting.segments.rules import RFM_RULES
 
 __all__ = ["FrequencyThresholds", "frequency_segments", "rfm_scores"]
@@ -34,7 +35,7 @@ __all__ = ["FrequencyThresholds", "frequency_segments", "rfm_scores"]
 def _check_bins(bins: int) -> None:
     if not 2 <= bins <= 20:
         raise InvalidParameterError(
-            f"bins must be between 2 and 20, got {bins}", hint="quintiles are bins=5"
+            t("segments.bad_bins", bins=bins), hint=t("segments.bad_bins_hint")
         )
 
 
@@ -131,13 +132,17 @@ class FrequencyThresholds:
     def __post_init__(self) -> None:
         if not 2 <= self.occasional < self.frequent:
             raise InvalidParameterError(
-                f"need 2 <= occasional < frequent, got occasional={self.occasional}, "
-                f"frequent={self.frequent}",
-                hint="the defaults are occasional=2, frequent=4",
+                t(
+                    "segments.bad_thresholds",
+                    occasional=self.occasional,
+                    frequent=self.frequent,
+                ),
+                hint=t("segments.bad_thresholds_hint"),
             )
         if self.window_days is not None and self.window_days < 1:
             raise InvalidParameterError(
-                f"window_days must be positive, got {self.window_days}", hint="or leave it unset"
+                t("segments.bad_window", days=self.window_days),
+                hint=t("segments.bad_window_hint"),
             )
 
 

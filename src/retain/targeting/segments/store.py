@@ -17,8 +17,9 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from retain import warehouse as wh
-from retain.errors import InvalidParameterError
+from retain.errors import InvalidParameterError, NotFoundError
 from retain.facts import DateLike, as_timestamp
+from retain.i18n import t
 from retain.targeting.segments.rules import SEGMENT_NAMES
 
 if TYPE_CHECKING:
@@ -27,10 +28,12 @@ if TYPE_CHECKING:
 __all__ = [
     "MEMBERSHIPS",
     "MEMBERSHIP_SCHEMA",
+    "check_segment",
     "membership_dates",
     "memberships",
     "movement_matrix",
     "movers",
+    "require_stored",
     "store_memberships",
 ]
 
@@ -46,9 +49,21 @@ MEMBERSHIP_SCHEMA = ibis.schema(
 def _scheme(scheme: str) -> str:
     if scheme not in SEGMENT_NAMES:
         raise InvalidParameterError(
-            f"unknown segment scheme {scheme!r}", hint=f"one of: {', '.join(SEGMENT_NAMES)}"
+            t("segments.unknown_scheme", scheme=scheme, choices=", ".join(SEGMENT_NAMES)),
+            hint=t("segments.unknown_scheme_hint"),
         )
     return scheme
+
+
+def check_segment(scheme: str, segment: str) -> str:
+    """``segment`` if it is one of ``scheme``'s segment names, else a clear error."""
+    names = SEGMENT_NAMES[_scheme(scheme)]
+    if segment not in names:
+        raise InvalidParameterError(
+            t("segments.unknown_segment", segment=segment, scheme=scheme, choices=", ".join(names)),
+            hint=t("segments.unknown_segment_hint"),
+        )
+    return segment
 
 
 def store_memberships(
@@ -89,7 +104,7 @@ def memberships(
     table = wh.read_table(con, MEMBERSHIPS)
     rows = table.filter((table.scheme == scheme) & (table.as_of == as_timestamp(as_of)))
     if segment is not None:
-        rows = rows.filter(rows.segment == segment)
+        rows = rows.filter(rows.segment == check_segment(scheme, segment))
     return rows.select("customer_id", "segment")
 
 
@@ -101,6 +116,25 @@ def membership_dates(con: BaseBackend, scheme: str) -> list[pd.Timestamp]:
     table = con.table(MEMBERSHIPS)
     dates = table.filter(table.scheme == scheme).select("as_of").distinct().to_pandas()
     return sorted(pd.Timestamp(v) for v in dates["as_of"])
+
+
+def require_stored(con: BaseBackend, scheme: str, as_of: DateLike) -> pd.Timestamp:
+    """``as_of`` as a timestamp if ``scheme`` has memberships stored for it, else NotFoundError."""
+    stamp = as_timestamp(as_of)
+    dates = membership_dates(con, scheme)
+    if stamp not in dates:
+        day = stamp.date().isoformat()
+        stored = ", ".join(d.date().isoformat() for d in dates) or "-"
+        raise NotFoundError(
+            t("segments.nothing_stored", scheme=scheme, date=day),
+            hint=t(
+                "segments.nothing_stored_hint",
+                command=scheme.replace("_", "-"),
+                date=day,
+                dates=stored,
+            ),
+        )
+    return stamp
 
 
 def _pairs(con: BaseBackend, scheme: str, start: DateLike, end: DateLike) -> ir.Table:
@@ -150,6 +184,9 @@ def movers(
     neither, every customer whose segment changed.
     """
     pairs = _pairs(con, scheme, start, end)
+    for name in (from_segment, to_segment):
+        if name is not None:
+            check_segment(scheme, name)
     if from_segment is None and to_segment is None:
         pairs = pairs.filter(pairs.from_segment != pairs.to_segment)
     if from_segment is not None:

@@ -1,0 +1,285 @@
+"""``retain segments rfm | frequency | value-risk | movement | members``: customer segments.
+
+The first three compute a scheme's memberships as of a date in the warehouse's engine, store
+them with that date (``segment_memberships``) and print each segment's size; ``movement`` and
+``members`` read what was stored. Segment names are printed with their label in the reader's
+language; csv and json keep the stable names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+import retain.warehouse as wh
+from retain.cli._app import app, console, settings
+from retain.cli.metrics import FormatOpt, OutputFormat, OutputOpt, emit
+from retain.errors import InvalidParameterError
+from retain.i18n import format_date, t
+from retain.targeting.segments import (
+    SEGMENT_NAMES,
+    FrequencyThresholds,
+    check_segment,
+    frequency_segments,
+    membership_dates,
+    memberships,
+    movement_matrix,
+    movers,
+    require_stored,
+    rfm_scores,
+    store_memberships,
+    value_risk_grid,
+)
+
+__all__ = ["segments_app"]
+
+segments_app = typer.Typer(
+    help="Customer segments: RFM, purchase frequency and value x risk, stored by date, with the "
+    "movement between two dates.",
+    no_args_is_help=True,
+)
+app.add_typer(segments_app, name="segments")
+
+AsOfOpt = Annotated[
+    str, typer.Option("--as-of", help="Date of the segments, YYYY-MM-DD (orders before it count).")
+]
+CustomersOpt = Annotated[
+    bool,
+    typer.Option("--customers", help="Print every customer's row instead of the segment sizes."),
+]
+SchemeOpt = Annotated[str, typer.Option("--scheme", help="rfm (default), frequency or value_risk.")]
+
+
+def _date(value: str, option: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(dt.date.fromisoformat(value))
+    except ValueError:
+        raise InvalidParameterError(
+            t("segments.bad_date", name=option, value=repr(value)),
+            hint=t("segments.bad_date_hint"),
+        ) from None
+
+
+def label(name: str) -> str:
+    """A segment's name in the reader's language (the name itself when it has no label)."""
+    key = f"segments.label_{name}"
+    text = t(key)
+    return name if text == key else text
+
+
+def sizes(frame: pd.DataFrame, scheme: str) -> pd.DataFrame:
+    """``segment, label, customers, share`` of ``frame``'s ``segment`` column, in scheme order."""
+    counts = frame["segment"].value_counts()
+    names = list(SEGMENT_NAMES[scheme])
+    total = int(counts.sum())
+    rows = [
+        {
+            "segment": name,
+            "label": label(name),
+            "customers": int(counts.get(name, 0)),
+            "share": round(float(counts.get(name, 0)) / total, 4) if total else 0.0,
+        }
+        for name in names
+    ]
+    return pd.DataFrame(rows, columns=["segment", "label", "customers", "share"])
+
+
+def _store_and_show(
+    con: Any,
+    scheme: str,
+    stamp: pd.Timestamp,
+    frame: pd.DataFrame,
+    *,
+    title_key: str,
+    fmt: OutputFormat,
+    output: Path | None,
+    customers: bool,
+) -> None:
+    rows = store_memberships(con, scheme, stamp, frame)
+    title = t(title_key, date=format_date(stamp), customers=len(frame))
+    if customers:
+        emit(frame, fmt, output, title=title)
+    else:
+        emit(sizes(frame, scheme), fmt, output, title=title)
+    if fmt is OutputFormat.table:
+        console.print(
+            t("segments.stored", rows=rows, scheme=scheme, date=format_date(stamp)),
+            highlight=False,
+        )
+
+
+@segments_app.command("rfm")
+def rfm(
+    as_of: AsOfOpt,
+    bins: Annotated[int, typer.Option("--bins", help="Score bins (5: quintiles).")] = 5,
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+    customers: CustomersOpt = False,
+) -> None:
+    """Score recency, frequency and monetary value, name each customer's RFM segment, store it."""
+    stamp = _date(as_of, "--as-of")
+    con = wh.connect(settings=settings())
+    frame = rfm_scores(wh.read_table(con, "orders"), stamp, bins=bins).to_pandas()
+    frame = frame.sort_values("customer_id", ignore_index=True)
+    _store_and_show(
+        con,
+        "rfm",
+        stamp,
+        frame,
+        title_key="segments.title_rfm",
+        fmt=fmt,
+        output=output,
+        customers=customers,
+    )
+
+
+@segments_app.command("frequency")
+def frequency(
+    as_of: AsOfOpt,
+    frequent: Annotated[
+        int, typer.Option("--frequent", help="Completed orders that make a customer frequent.")
+    ] = 4,
+    occasional: Annotated[
+        int, typer.Option("--occasional", help="Completed orders that make one occasional.")
+    ] = 2,
+    window_days: Annotated[
+        int | None,
+        typer.Option("--window-days", help="Count only orders in these days before --as-of."),
+    ] = None,
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+    customers: CustomersOpt = False,
+) -> None:
+    """Split buyers into frequent, occasional and one-time as of a date, and store it."""
+    stamp = _date(as_of, "--as-of")
+    limits = FrequencyThresholds(frequent=frequent, occasional=occasional, window_days=window_days)
+    con = wh.connect(settings=settings())
+    orders = wh.read_table(con, "orders")
+    frame = frequency_segments(orders, stamp, thresholds=limits).to_pandas()
+    frame = frame.sort_values("customer_id", ignore_index=True)
+    _store_and_show(
+        con,
+        "frequency",
+        stamp,
+        frame,
+        title_key="segments.title_frequency",
+        fmt=fmt,
+        output=output,
+        customers=customers,
+    )
+
+
+@segments_app.command("value-risk")
+def value_risk(
+    as_of: AsOfOpt,
+    definition: Annotated[
+        str | None,
+        typer.Option("--definition", help="Churn line (default: each customer's riskiest line)."),
+    ] = None,
+    high_pct: Annotated[
+        int, typer.Option("--high-pct", help="Top percent of CLV that is high value.")
+    ] = 20,
+    medium_pct: Annotated[
+        int, typer.Option("--medium-pct", help="Top percent of CLV that is at least medium.")
+    ] = 50,
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+    customers: CustomersOpt = False,
+) -> None:
+    """Cross CLV tiers with churn risk bands from the latest scores known on a date; store it."""
+    stamp = _date(as_of, "--as-of")
+    con = wh.connect(settings=settings())
+    grid = value_risk_grid(
+        con, stamp, definition=definition, high_pct=high_pct, medium_pct=medium_pct
+    )
+    frame = grid.to_pandas().sort_values("customer_id", ignore_index=True)
+    _store_and_show(
+        con,
+        "value_risk",
+        stamp,
+        frame,
+        title_key="segments.title_grid",
+        fmt=fmt,
+        output=output,
+        customers=customers,
+    )
+
+
+@segments_app.command("movement")
+def movement(
+    start: Annotated[str, typer.Option("--from", help="The earlier stored date, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="The later stored date, YYYY-MM-DD.")],
+    scheme: SchemeOpt = "rfm",
+    source: Annotated[
+        str | None,
+        typer.Option("--from-segment", help="List the customers who left this segment."),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--to-segment", help="List the customers who arrived in this segment."),
+    ] = None,
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+) -> None:
+    """Customers moving between segments from one stored date to another: matrix or list."""
+    first, last = _date(start, "--from"), _date(end, "--to")
+    con = wh.connect(settings=settings(), read_only=True)
+    require_stored(con, scheme, first)
+    require_stored(con, scheme, last)
+    dates = {"start": format_date(first), "end": format_date(last)}
+    if source is not None or target is not None:
+        frame = movers(con, scheme, first, last, from_segment=source, to_segment=target)
+        rows = frame.to_pandas()
+        title = t(
+            "segments.title_movers",
+            source=label(source) if source else "*",
+            target=label(target) if target else "*",
+            customers=len(rows),
+            **dates,
+        )
+        emit(rows, fmt, output, title=title)
+        return
+    matrix = movement_matrix(con, scheme, first, last)
+    title = t(
+        "segments.title_movement", scheme=scheme, customers=int(matrix.to_numpy().sum()), **dates
+    )
+    if fmt is OutputFormat.table:
+        shown = matrix.rename(index=label, columns=label)
+        shown = shown.reset_index().rename(columns={"from_segment": t("segments.col_from")})
+        emit(shown, fmt, output, title=title)
+    else:
+        emit(matrix.reset_index(), fmt, output, title=title)
+
+
+@segments_app.command("members")
+def members(
+    segment: Annotated[str, typer.Argument(help="Segment name, e.g. at_risk or champions.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Stored date, YYYY-MM-DD (default: the latest stored)."),
+    ] = None,
+    scheme: SchemeOpt = "rfm",
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+) -> None:
+    """The customers of one stored segment on a date."""
+    check_segment(scheme, segment)
+    con = wh.connect(settings=settings(), read_only=True)
+    if as_of is None:
+        dates = membership_dates(con, scheme)
+        stamp = dates[-1] if dates else pd.Timestamp.now().normalize()
+    else:
+        stamp = _date(as_of, "--as-of")
+    require_stored(con, scheme, stamp)
+    frame = memberships(con, scheme, stamp, segment).order_by("customer_id").to_pandas()
+    title = t(
+        "segments.title_members",
+        segment=label(segment),
+        date=format_date(stamp),
+        customers=len(frame),
+    )
+    emit(frame, fmt, output, title=title)
