@@ -174,3 +174,16 @@ def test_identical_order_repeats_collapse_too(shop: Any, tmp_path: Path, write: 
     text = head + "o5,c1,2024-01-02,10\no5,c1,2024-01-02,10.00\n"
     report = ingest("orders", write(tmp_path / "o.csv", text), con=shop)
     assert (report.rows_inserted, report.rows_collapsed) == (1, 1)
+
+
+def test_a_broken_copy_is_no_second_version(shop: Any, tmp_path: Path, write: Any) -> None:
+    # Row 3 repeats e10 with a time that does not parse: it is rejected for that alone, and
+    # the good row 2 is the only version of e10, so it loads.
+    path = write(
+        tmp_path / "broken-copy.csv",
+        EVENTS + "e10,c1,2024-01-05 10:00:00,login,web\ne10,c2,soon,login,app\n",
+    )
+    report = ingest("events", path, con=shop, settings=Settings(), on_error="quarantine")
+    assert (report.rows_inserted, report.rows_rejected) == (1, 1)
+    assert report.rejected_by_rule == {"invalid_date": 1}
+    assert ("e10", "c1", "login", "web") in _events(shop)

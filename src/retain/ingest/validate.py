@@ -346,15 +346,16 @@ def _repeated_keys(
 
     Returns the temporary table of collapsed ``_rid`` (a ``..._g`` table beside it holds each
     repeated key with its number of distinct versions), how many rows collapsed, and whether
-    some key carries two different versions. A row that breaks a row rule is never the one
-    kept: it is rejected on its own, and a good copy of it loads.
+    some key carries two different valid versions. A row that breaks a row rule is no version:
+    it is rejected on its own and never kept, so the one good row with its key still loads.
     """
     key_cols = ", ".join(quote(k) for k in key)
     payload = "row(" + ", ".join(quote(c) for c in present) + ")"
     name = f"_retain_dups_{tag}"
     duck.execute(
         f"CREATE TEMP TABLE {quote(name + '_g')} AS SELECT {key_cols}, count(DISTINCT "
-        f"{payload}) AS versions, min(_rid) FILTER (WHERE NOT _bad) AS _keep FROM {typed} "
+        f"{payload}) FILTER (WHERE NOT _bad) AS versions, min(_rid) FILTER (WHERE NOT _bad) "
+        f"AS _keep FROM {typed} "
         f"WHERE {not_null} GROUP BY {key_cols} HAVING count(*) > 1"
     )
     on = " AND ".join(f"s.{quote(k)} = g.{quote(k)}" for k in key)
