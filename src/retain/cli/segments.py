@@ -19,7 +19,7 @@ import retain.warehouse as wh
 from retain.cli._app import app, console, settings
 from retain.cli.metrics import FormatOpt, OutputFormat, OutputOpt, emit
 from retain.errors import InvalidParameterError
-from retain.i18n import format_date, t
+from retain.i18n import format_date, format_number, format_percent, t
 from retain.targeting.segments import (
     SEGMENT_NAMES,
     FrequencyThresholds,
@@ -88,6 +88,27 @@ def sizes(frame: pd.DataFrame, scheme: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["segment", "label", "customers", "share"])
 
 
+def _readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The terminal's copy of a size or transition table: translated headers, percent shares."""
+    out = frame.copy()
+    for col in ("share", "share_of_from"):
+        if col in out.columns:
+            out[col] = [format_percent(v, digits=1) for v in out[col]]
+    return out.rename(columns={c: t(f"segments.col_{c}") for c in out.columns})
+
+
+def transitions(matrix: pd.DataFrame) -> pd.DataFrame:
+    """The movement matrix's non-empty cells, largest first: from, to, customers, share of from."""
+    cells = matrix.stack().rename("customers").reset_index()
+    cells.columns = pd.Index(["from_segment", "to_segment", "customers"])
+    totals = cells.groupby("from_segment")["customers"].transform("sum")
+    cells["share_of_from"] = (cells["customers"] / totals).round(4)
+    cells = cells[cells["customers"] > 0]
+    cells["from_segment"] = [label(v) for v in cells["from_segment"]]
+    cells["to_segment"] = [label(v) for v in cells["to_segment"]]
+    return cells.sort_values("customers", ascending=False, kind="stable", ignore_index=True)
+
+
 def _store_and_show(
     con: Any,
     scheme: str,
@@ -100,14 +121,21 @@ def _store_and_show(
     customers: bool,
 ) -> None:
     rows = store_memberships(con, scheme, stamp, frame)
-    title = t(title_key, date=format_date(stamp), customers=len(frame))
+    title = t(title_key, date=format_date(stamp), customers=format_number(len(frame)))
     if customers:
         emit(frame, fmt, output, title=title)
+    elif fmt is OutputFormat.table:
+        emit(_readable(sizes(frame, scheme)), fmt, output, title=title)
     else:
         emit(sizes(frame, scheme), fmt, output, title=title)
     if fmt is OutputFormat.table:
         console.print(
-            t("segments.stored", rows=rows, scheme=scheme, date=format_date(stamp)),
+            t(
+                "segments.stored",
+                rows=format_number(rows),
+                scheme=scheme,
+                date=format_date(stamp),
+            ),
             highlight=False,
         )
 
@@ -238,19 +266,17 @@ def movement(
             "segments.title_movers",
             source=label(source) if source else "*",
             target=label(target) if target else "*",
-            customers=len(rows),
+            customers=format_number(len(rows)),
             **dates,
         )
         emit(rows, fmt, output, title=title)
         return
     matrix = movement_matrix(con, scheme, first, last)
-    title = t(
-        "segments.title_movement", scheme=scheme, customers=int(matrix.to_numpy().sum()), **dates
-    )
+    total = format_number(int(matrix.to_numpy().sum()))
+    title = t("segments.title_movement", scheme=scheme, customers=total, **dates)
     if fmt is OutputFormat.table:
-        shown = matrix.rename(index=label, columns=label)
-        shown = shown.reset_index().rename(columns={"from_segment": t("segments.col_from")})
-        emit(shown, fmt, output, title=title)
+        # Eleven columns do not fit a terminal: the matrix's non-empty cells, one per line.
+        emit(_readable(transitions(matrix)), fmt, output, title=title)
     else:
         emit(matrix.reset_index(), fmt, output, title=title)
 
@@ -280,6 +306,6 @@ def members(
         "segments.title_members",
         segment=label(segment),
         date=format_date(stamp),
-        customers=len(frame),
+        customers=format_number(len(frame)),
     )
     emit(frame, fmt, output, title=title)
