@@ -12,6 +12,12 @@ script is the load generator, in a second process.
    Target: at least 5,000 events/s.
 3. Exactly once: after the run the server stops and the warehouse is opened directly; every
    acknowledged event id must be stored exactly once, and nothing else.
+4. Mixed reads (issue 16 item 18): at-risk list pages (a fifth: the first pages, later pages by
+   cursor, filters by country and band) and customer 360 reads, at 200 requests/s open loop.
+   Target: p99 under 100 ms on 2 cores. The same mix runs first against the code of
+   ``--baseline-rev`` (extracted with ``git archive``, served from the same warehouse file) for
+   ``--baseline-seconds``, so the figure is printed beside the old one; requests the service
+   sheds (503 with Retry-After) are counted apart from the answered ones.
 
 Data: the demo business (``retain.demo.generate``, 20,000 customers over 24 months by default)
 loaded into a DuckDB warehouse, plus one synthetic churn score and CLV per customer (the
@@ -44,6 +50,10 @@ import pandas as pd
 
 READ_RATE = 200
 P99_TARGET_MS = 50.0
+MIX_P99_TARGET_MS = 100.0
+AT_RISK_SHARE = 0.2
+BASELINE_REV = "e92f7fe"
+"""The last commit before the concurrent reads of issue 16 item 18."""
 INGEST_TARGET = 5_000.0
 CLIENTS = 10
 
@@ -109,8 +119,16 @@ def build_warehouse(folder: Path, customers: int, seed: int) -> list[str]:
 
 
 def serve(folder: Path, port: int) -> None:
-    """Server process: the service over the benchmark warehouse (blocks)."""
+    """Server process: the service over the benchmark warehouse (blocks).
+
+    ``kill -USR1`` prints every thread's stack (a stalled run can be looked into).
+    """
+    import faulthandler
+    import signal
+
     import uvicorn
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     from retain.app.main import create_app
     from retain.config import Settings
@@ -284,6 +302,146 @@ def _ingest(
     return acked, time.perf_counter() - t0, failures[0]
 
 
+def _mix_paths(base: str, key: str, ids: list[str], n: int) -> list[tuple[str, str]]:
+    """``n`` (kind, path) requests: at-risk pages (share :data:`AT_RISK_SHARE`) and 360 reads."""
+    pages = ["/api/v1/customers/at-risk"]
+    with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=300) as client:
+        cursor = None
+        for _ in range(4):  # later pages, as an agent working down the list asks for them
+            got = client.get(
+                "/api/v1/customers/at-risk", params={"cursor": cursor} if cursor else None
+            )
+            cursor = got.json().get("next_cursor") if got.status_code == 200 else None
+            if not cursor:
+                break
+            pages.append(f"/api/v1/customers/at-risk?cursor={cursor}")
+    pages += [
+        "/api/v1/customers/at-risk?risk_band=high",
+        "/api/v1/customers/at-risk?risk_band=high&risk_band=medium&risk_band=low",
+        *(f"/api/v1/customers/at-risk?country={c}" for c in ("US", "jp", "KR", "gb")),
+        "/api/v1/customers/at-risk?sort=probability",
+    ]
+    rnd = random.Random(13)
+    return [
+        ("at-risk", rnd.choice(pages))
+        if rnd.random() < AT_RISK_SHARE
+        else ("360", f"/api/v1/customers/{rnd.choice(ids)}")
+        for _ in range(n)
+    ]
+
+
+def _mix(
+    base: str, key: str, jobs_in: list[tuple[str, str]], rate: float, timeout: float
+) -> tuple[dict[str, list[float]], int, int]:
+    """Open loop over ``jobs_in`` at ``rate``; (latencies of 200s by kind, shed, failed)."""
+    import queue
+
+    jobs: queue.Queue[tuple[int, str, str] | None] = queue.Queue()
+    lat: dict[str, list[float]] = {"at-risk": [], "360": []}
+    counts = {"shed": 0, "failed": 0}
+    lock = threading.Lock()
+    clients = [
+        httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=timeout) for _ in range(64)
+    ]
+    for i, (kind, path) in enumerate(jobs_in):
+        jobs.put((i, kind, path))
+    for _ in clients:
+        jobs.put(None)
+    ready = threading.Barrier(len(clients) + 1)
+    start = 0.0
+
+    def sender(client: httpx.Client) -> None:
+        ready.wait()
+        while (job := jobs.get()) is not None:
+            i, kind, path = job
+            scheduled = start + i / rate
+            time.sleep(max(0.0, scheduled - time.perf_counter()))
+            try:
+                status = client.get(path).status_code
+            except httpx.TransportError:
+                status = 0
+            elapsed = (time.perf_counter() - scheduled) * 1000
+            with lock:
+                if status == 200:
+                    lat[kind].append(elapsed)
+                else:
+                    counts["shed" if status in {429, 503} else "failed"] += 1
+
+    threads = [threading.Thread(target=sender, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    start = time.perf_counter() + 0.1
+    ready.wait()
+    for t in threads:
+        t.join()
+    for c in clients:
+        c.close()
+    return lat, counts["shed"], counts["failed"]
+
+
+def _print_mix(label: str, lat: dict[str, list[float]], shed: int, failed: int) -> float:
+    """Print one mixed-read run; returns its p99 over answered requests."""
+    both = lat["at-risk"] + lat["360"]
+    p99 = _pct(both, 99)
+    print(f"  {label}: {len(both):,} answered, {shed:,} shed (503/429), {failed:,} failed")
+    for kind, values in lat.items():
+        print(
+            f"    {kind:>7}: n {len(values):5,}  p50 {_pct(values, 50):8.1f} ms  "
+            f"p99 {_pct(values, 99):8.1f} ms"
+        )
+    print(
+        f"        all: p50 {_pct(both, 50):8.1f} ms  p99 {p99:8.1f} ms  "
+        f"(target p99 < {MIX_P99_TARGET_MS:.0f} ms: ratio {p99 / MIX_P99_TARGET_MS:.2f})"
+    )
+    return p99
+
+
+def _start_server(folder: Path, port: int, src: Path | None = None) -> subprocess.Popen[bytes]:
+    """The server process (the code under ``src`` when given, else this checkout's)."""
+    env = {**os.environ}
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        )
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(folder), "--port", str(port)], env=env
+    )
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return server
+
+
+def _baseline_mix(
+    folder: Path, key: str, ids: list[str], rev: str, seconds: float, rate: float
+) -> None:
+    """The mixed reads against the code of ``rev`` (the figure the new one is compared with)."""
+    old = folder / "baseline"
+    old.mkdir()
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", rev, "src"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+    port = _free_port()
+    server = _start_server(folder, port, old / "src")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        jobs = _mix_paths(base, key, ids, int(rate * seconds))
+        with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=300) as warm:
+            for _, path in jobs[:10]:
+                warm.get(path)
+        lat, shed, failed = _mix(base, key, jobs, rate, timeout=30.0)
+        print(f"mixed reads, old code ({rev}), {rate:g} req/s for {seconds:g} s:")
+        _print_mix(f"old code {rev}", lat, shed, failed)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -297,6 +455,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--retry-share", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--mix-seconds", type=float, default=15.0, help="mixed-read phase")
+    parser.add_argument("--baseline-rev", default=BASELINE_REV, help="old code for the mix")
+    parser.add_argument(
+        "--baseline-seconds", type=float, default=3.0, help="mixed reads on the old code"
+    )
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -313,19 +476,13 @@ def main() -> None:
             f"built in {time.perf_counter() - t:.1f} s"
         )
         key = make_key(folder)
+        if args.baseline_rev and args.baseline_seconds > 0:
+            _baseline_mix(folder, key, ids, args.baseline_rev, args.baseline_seconds, args.rate)
         port = _free_port()
-        server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(folder), "--port", str(port)],
-            env={**os.environ},
-        )
+        server = _start_server(folder, port)
         base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            jobs = _mix_paths(base, key, ids, int(args.rate * args.mix_seconds))
             t = time.perf_counter()
             with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=120) as warm:
                 for i in range(20):  # warm up both endpoints (the first builds the indexes)
@@ -351,6 +508,13 @@ def main() -> None:
                 )
             both = lat["360"] + lat["scores"]
             print(f"     all: p50 {statistics.median(both):6.1f} ms   p99 {_pct(both, 99):6.1f} ms")
+
+            lat_mix, shed, failed = _mix(base, key, jobs, args.rate, timeout=30.0)
+            print(
+                f"mixed reads, this code, {args.rate:g} req/s for {args.mix_seconds:g} s "
+                f"({AT_RISK_SHARE:.0%} at-risk pages, the rest customer 360):"
+            )
+            _print_mix("this code", lat_mix, shed, failed)
 
             acked, wall, failures = _ingest(
                 base, key, ids, args.batches, args.batch_size, args.retry_share

@@ -402,16 +402,11 @@ def at_risk_table(
 
     The latest run of the query's line only (``run``, its date, when the caller has read it);
     with ``line``, customers who have already churned by ``now`` are left out. ``pii`` says
-    whether the search may match e-mail addresses. On a connection given
-    :func:`share_frames`, and at the current time, the joined frame comes from memory.
+    whether the search may match e-mail addresses.
     """
     definition = runnable(query)
-    frames = _SHARED.get(con) if now is None else None
-    if frames is not None:
-        run, table = frames.get(con, definition, tables=tables, line=line)
-    else:
-        run = run or latest_run_as_of(con, definition)
-        table = joined(con, definition, tables=tables, line=line, now=now, run=run)
+    run = run or latest_run_as_of(con, definition)
+    table = joined(con, definition, tables=tables, line=line, now=now, run=run)
     return _filtered(con, table, query, pii=pii, run=run, tables=tables)
 
 
@@ -519,12 +514,15 @@ def at_risk(
         cached = frames.page(key) if key is not None else None
         if cached is not None:
             return cached
-        run = frames.get(con, definition, tables=tables, line=line)[0]
+        run, base = frames.get(con, definition, tables=tables, line=line)
+        table = _filtered(con, base, query, pii=pii, run=run, tables=tables)
     else:
         run = latest_run_as_of(con, definition)
-    table = at_risk_table(con, query, tables=tables, pii=pii, line=line, now=now, run=run)
-    total = int(table.count().execute())
-    records = ordered(table, query).limit(query.limit + 1).to_pyarrow().to_pylist()
+        table = at_risk_table(con, query, tables=tables, pii=pii, line=line, now=now, run=run)
+    # Run on ``con`` itself: an expression over the in-memory frame alone has no backend of its
+    # own, and Ibis's default one is a single connection that threads must not share.
+    total = int(con.execute(table.count()))
+    records = con.to_pyarrow(ordered(table, query).limit(query.limit + 1)).to_pylist()
     next_cursor = None
     if len(records) > query.limit:
         records = records[: query.limit]
