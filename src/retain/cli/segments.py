@@ -99,7 +99,7 @@ def _readable(frame: pd.DataFrame) -> pd.DataFrame:
 
 def transitions(matrix: pd.DataFrame) -> pd.DataFrame:
     """The movement matrix's non-empty cells, largest first: from, to, customers, share of from."""
-    cells = matrix.stack().rename("customers").reset_index()
+    cells = pd.DataFrame(matrix.stack()).reset_index()
     cells.columns = pd.Index(["from_segment", "to_segment", "customers"])
     totals = cells.groupby("from_segment")["customers"].transform("sum")
     cells["share_of_from"] = (cells["customers"] / totals).round(4)

@@ -34,8 +34,7 @@ AS_OF = "2024-07-01"
 def _orders(cid: str, last: str, count: int, each: float) -> list[tuple[str, str, float, str]]:
     day = pd.Timestamp(last)
     return [
-        (cid, (day - pd.Timedelta(days=7 * i)).isoformat(), each, "completed")
-        for i in range(count)
+        (cid, (day - pd.Timedelta(days=7 * i)).isoformat(), each, "completed") for i in range(count)
     ]
 
 
@@ -88,7 +87,7 @@ def orders_frame(rows: list[tuple[str, str, float, str]]) -> pd.DataFrame:
 def _score(values: pd.Series, bins: int) -> pd.Series:
     """1 + floor(bins * (number of strictly smaller values) / n), the documented score."""
     n = len(values)
-    below = values.map(lambda v: int((values < v).sum()))
+    below = values.map(lambda v: int((values < v).sum())).astype("int64")
     return 1 + (below * bins) // n
 
 
