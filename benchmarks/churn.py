@@ -241,6 +241,7 @@ SELECT pop.customer_id,
   coalesce(o.rev, 0) revenue_total, coalesce(o.rev90, 0) revenue_90d, coalesce(o.revp, 0) revenue_prev_90d,
   (coalesce(o.rev90, 0) - coalesce(o.revp, 0)) * 100 / nullif(coalesce(o.revp, 0), 0) revenue_change_pct,
   o.rev / nullif(o.n, 0) average_order_value,
+  NULL::DOUBLE units_per_order, NULL::DOUBLE units_90d, NULL::DOUBLE largest_order_units,  -- no order_lines here
   o.disc / nullif(coalesce(o.rev, 0) + coalesce(o.disc, 0), 0) discount_share,
   o.ndisc / nullif(o.n, 0) discounted_order_share, coalesce(o.n_returns, 0) returns_total,
   coalesce(e.e30, 0) events_30d, coalesce(e.e90, 0) events_90d, coalesce(e.ep90, 0) events_prev_90d,
