@@ -1,0 +1,97 @@
+"""``retain segments``: compute and store at two dates, movement, members, errors, languages."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import retain.warehouse as wh
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "targeting" / "segments"))
+from _segment_data import AS_OF, EXPECTED, ROWS, orders_frame
+
+RETAIN = [sys.executable, "-m", "retain"]
+EARLIER = "2024-06-05"
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIN_")}
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [*RETAIN, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with the hand-checked orders, RFM stored on two dates."""
+    root = tmp_path_factory.mktemp("segments")
+    assert run("init", cwd=root).returncode == 0
+    con = wh.connect(f"duckdb:///{root / 'retain.duckdb'}")
+    wh.create_tables(con)
+    wh.write_table(con, "orders", orders_frame(ROWS))
+    con.disconnect()
+    for day in (EARLIER, AS_OF):
+        out = run("segments", "rfm", "--as-of", day, cwd=root)
+        assert out.returncode == 0, out.stderr
+    return root
+
+
+def test_rfm_prints_sizes_and_stores(project: Path) -> None:
+    out = run("segments", "rfm", "--as-of", AS_OF, cwd=project)
+    assert out.returncode == 0, out.stderr
+    assert "Champions" in out.stdout
+    assert "Stored 10 memberships of rfm" in out.stdout
+    sizes = pd.read_csv(
+        io.StringIO(run("segments", "rfm", "--as-of", AS_OF, "-f", "csv", cwd=project).stdout)
+    ).set_index("segment")
+    assert sizes.loc["champions", "customers"] == 2
+    assert sizes["customers"].sum() == len(EXPECTED)
+    scores = json.loads(
+        run("segments", "rfm", "--as-of", AS_OF, "-f", "json", "--customers", cwd=project).stdout
+    )
+    got = {row["customer_id"]: row["segment"] for row in scores}
+    assert got == {cid: want[3] for cid, want in EXPECTED.items()}
+
+
+def test_movement_matrix_and_one_transition(project: Path) -> None:
+    out = run("segments", "movement", "--from", EARLIER, "--to", AS_OF, "-f", "csv", cwd=project)
+    assert out.returncode == 0, out.stderr
+    matrix = pd.read_csv(io.StringIO(out.stdout)).set_index("from_segment")
+    assert int(matrix.to_numpy().sum()) == 9  # every buyer but c03, who first bought June 20
+    table = run("segments", "movement", "--from", EARLIER, "--to", AS_OF, cwd=project)
+    assert "9 customers at both dates" in table.stdout
+    cell = matrix.stack()
+    (source, target), count = next((k, v) for k, v in cell.items() if v > 0 and k[0] != k[1])
+    listed = run(
+        "segments", "movement", "--from", EARLIER, "--to", AS_OF,
+        "--from-segment", source, "--to-segment", target, "-f", "json", cwd=project,
+    )  # fmt: skip
+    assert len(json.loads(listed.stdout)) == count
+
+
+def test_members(project: Path) -> None:
+    out = run("segments", "members", "champions", "-f", "csv", cwd=project)
+    assert out.returncode == 0, out.stderr
+    assert pd.read_csv(io.StringIO(out.stdout))["customer_id"].tolist() == ["c01", "c02"]
+    ja = run("--lang", "ja", "segments", "members", "lost", "--as-of", AS_OF, cwd=project)
+    assert "離脱顧客" in ja.stdout and "c09" in ja.stdout
+
+
+def test_clear_errors(project: Path) -> None:
+    missing = run("segments", "movement", "--from", "2024-05-01", "--to", AS_OF, cwd=project)
+    assert missing.returncode == 2
+    assert "No rfm segments are stored for 2024-05-01" in missing.stderr
+    assert "2024-06-05, 2024-07-01" in missing.stderr
+    wrong = run("segments", "members", "loyalists", cwd=project)
+    assert wrong.returncode == 2
+    assert "'loyalists' is not a segment of the rfm scheme" in wrong.stderr
+    bad = run("segments", "rfm", "--as-of", "July", cwd=project)
+    assert bad.returncode == 2 and "--as-of" in bad.stderr
