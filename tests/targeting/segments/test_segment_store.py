@@ -88,3 +88,11 @@ def test_unknown_names_and_missing_dates_are_clear_errors(stored: Any) -> None:
     with pytest.raises(NotFoundError) as caught:
         require_stored(stored, "rfm", "2024-05-01")
     assert "2024-06-05, 2024-07-01" in (caught.value.hint or "")
+
+
+def test_storing_no_members_empties_that_date_only(stored: Any) -> None:
+    before = _stored_frame(stored, EARLIER)
+    empty = pd.DataFrame({"customer_id": pd.Series([], dtype=str), "segment": []})
+    assert store_memberships(stored, "rfm", AS_OF, empty) == 0
+    assert _stored_frame(stored, AS_OF).empty
+    pd.testing.assert_frame_equal(_stored_frame(stored, EARLIER), before)

@@ -10,6 +10,7 @@ transition ("who moved from loyal to at risk").
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 import ibis
@@ -45,6 +46,9 @@ MEMBERSHIP_SCHEMA = ibis.schema(
 )
 """Its columns: one row per (customer, scheme, date)."""
 
+_KEY = ("customer_id", "scheme", "as_of")
+_SCOPE = ("scheme", "as_of")
+
 
 def _scheme(scheme: str) -> str:
     if scheme not in SEGMENT_NAMES:
@@ -71,7 +75,10 @@ def store_memberships(
 ) -> int:
     """Write ``members`` (``customer_id, segment``) as ``scheme``'s memberships on ``as_of``.
 
-    Replaces what was stored for that scheme and date; returns the rows written.
+    Replaces what was stored for that scheme and date and keeps every other one, in one
+    transaction on DuckDB and PostgreSQL (:func:`retain.warehouse.upsert` keyed by customer,
+    scheme and date, pruned to the (scheme, date) written, as score tables are written by
+    :func:`retain.warehouse.replace_scope`). Returns the rows written.
     """
     _scheme(scheme)
     stamp = as_timestamp(as_of)
@@ -84,15 +91,24 @@ def store_memberships(
             "as_of": stamp,
         }
     )
-    new = ibis.memtable(rows, schema=MEMBERSHIP_SCHEMA)
-    if wh.table_exists(con, MEMBERSHIPS):
+    if not wh.table_exists(con, MEMBERSHIPS):
+        con.create_table(MEMBERSHIPS, schema=MEMBERSHIP_SCHEMA)
+    if rows.empty:
+        # Nothing staged means nothing to prune by: drop the (scheme, date) explicitly.
         old = con.table(MEMBERSHIPS)
-        keep = old.filter(~((old.scheme == scheme) & (old.as_of == stamp)))
-        keep = keep.select(*[keep[c].cast(t).name(c) for c, t in MEMBERSHIP_SCHEMA.items()])
-        # Materialise first: the replacement is built from the table it replaces.
-        combined = pd.concat([keep.to_pandas(), rows], ignore_index=True)
-        new = ibis.memtable(combined, schema=MEMBERSHIP_SCHEMA)
-    wh.write_table(con, MEMBERSHIPS, new)
+        keep = old.filter(~((old.scheme == scheme) & (old.as_of == stamp))).to_pandas()
+        wh.write_table(con, MEMBERSHIPS, ibis.memtable(keep, schema=MEMBERSHIP_SCHEMA))
+        return 0
+    new = ibis.memtable(rows, schema=MEMBERSHIP_SCHEMA)
+    if wh.backend_name(con) not in {"duckdb", "postgres"}:
+        wh.upsert(con, MEMBERSHIPS, new, key=_KEY, prune=_SCOPE)
+        return len(rows)
+    staged = f"_retain_segments_{uuid.uuid4().hex[:12]}"
+    con.create_table(staged, new.to_pyarrow(), temp=True)
+    try:
+        wh.upsert(con, MEMBERSHIPS, staged, key=_KEY, prune=_SCOPE)
+    finally:
+        con.drop_table(staged, force=True)
     return len(rows)
 
 
