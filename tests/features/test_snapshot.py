@@ -222,3 +222,35 @@ def test_same_features_on_every_engine(engine: object, business: dict[str, pd.Da
 def _snap_con(con: object) -> pd.DataFrame:
     frame = feature_snapshot(con, as_of=AS_OF, definition=ANY).to_pandas()
     return frame.set_index("customer_id")
+
+
+def test_money_features_are_in_the_reporting_currency(business: dict[str, pd.DataFrame]) -> None:
+    """A JPY order counts in USD at the loaded rate; without a rate the snapshot is refused."""
+    from retain.errors import DataValidationError
+
+    orders = business["orders"].copy()
+    orders["currency"] = "USD"
+    a = orders["customer_id"] == "a"
+    first = orders.index[a][0]  # a's 10 USD order becomes 1,000 JPY
+    orders.loc[first, ["amount", "currency"]] = [1000.0, "JPY"]
+    tables = {**business, "orders": orders}
+    con = wh.connect("duckdb://")
+    try:
+        for name, frame in tables.items():
+            wh.write_table(con, name, frame)
+        with pytest.raises(DataValidationError, match="JPY"):
+            feature_snapshot(con, as_of=AS_OF, definition=ANY).to_pandas()
+        rates = pd.DataFrame(
+            {
+                "currency": ["JPY"],
+                "reporting_currency": ["USD"],
+                "valid_from": pd.to_datetime(["2023-01-01"]).date,
+                "rate": [0.01],
+            }
+        )
+        wh.write_table(con, "exchange_rates", rates)
+        s = feature_snapshot(con, as_of=AS_OF, definition=ANY).to_pandas()
+    finally:
+        con.disconnect()
+    revenue = s.set_index("customer_id")["revenue_total"]
+    assert revenue["a"] == pytest.approx(60.0)  # 1,000 JPY x 0.01 + 20 + 30

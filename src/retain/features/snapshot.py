@@ -28,7 +28,7 @@ import ibis
 import ibis.expr.types as ir
 
 from retain.config import ChurnDefinition
-from retain.facts import DateLike, as_timestamp, is_completed
+from retain.facts import DateLike, as_timestamp, in_reporting_currency, is_completed
 from retain.features._catalog import FEATURES
 from retain.features._clock import DAY, Clock
 from retain.features.attributes import AttributeFeature, attribute_value
@@ -93,7 +93,12 @@ def _orders(sources: Sources, clock: Clock) -> _Part | None:
     orders = sources.orders
     if orders is None:
         return None
-    o = orders.filter(clock.before(orders.ordered_at))
+    o = in_reporting_currency(
+        orders.filter(clock.before(orders.ordered_at)),
+        name="orders",
+        date="ordered_at",
+        amounts=("amount", "discount_amount"),
+    )
     done = is_completed(o)
     at = o.ordered_at
     amount = o.amount.cast("float64")
@@ -343,7 +348,9 @@ def _subscriptions(sources: Sources, clock: Clock) -> _Part | None:
     subs = sources.subscriptions
     if subs is None:
         return None
-    s = subs.filter(clock.before(subs.started_at))
+    s = in_reporting_currency(
+        subs.filter(clock.before(subs.started_at)), name="subscriptions", date="started_at"
+    )
     active = s.ended_at.isnull() | (s.ended_at >= clock.lit())
     # The newest active subscription; of two started at one instant, the greater id.
     newest = active.ifelse(_newest_first(s.started_at, s.subscription_id), ibis.null("string"))
