@@ -9,12 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ibis
 import pandas as pd
 import pytest
 
 import retain.warehouse as wh
+from retain.schema import get_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "targeting" / "segments"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "targeting"))
+import _targeting_data as data
 from _segment_data import AS_OF, EXPECTED, ROWS, orders_frame
 
 RETAIN = [sys.executable, "-m", "retain"]
@@ -37,6 +41,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     con = wh.connect(f"duckdb:///{root / 'retain.duckdb'}")
     wh.create_tables(con)
     wh.write_table(con, "orders", orders_frame(ROWS))
+    for name, rows in (("churn_scores", data.CHURN), ("clv_scores", data.CLV)):
+        schema = get_table(name).ibis_schema()
+        frame = pd.DataFrame([{c: row.get(c) for c in schema.names} for row in rows])
+        wh.write_table(con, name, ibis.memtable(frame, schema=schema))
     con.disconnect()
     for day in (EARLIER, AS_OF):
         out = run("segments", "rfm", "--as-of", day, cwd=root)
@@ -95,3 +103,23 @@ def test_clear_errors(project: Path) -> None:
     assert "'loyalists' is not a segment of the rfm scheme" in wrong.stderr
     bad = run("segments", "rfm", "--as-of", "July", cwd=project)
     assert bad.returncode == 2 and "--as-of" in bad.stderr
+
+
+def test_value_risk_and_frequency(project: Path) -> None:
+    out = run("segments", "value-risk", "--as-of", AS_OF, "-f", "json", "--customers", cwd=project)
+    assert out.returncode == 0, out.stderr
+    got = {row["customer_id"]: row["segment"] for row in json.loads(out.stdout)}
+    assert got == {
+        "a1": "low_value_high_risk",
+        "a2": "medium_value_medium_risk",
+        "a3": "low_value_high_risk",
+        "a4": "high_value_low_risk",
+    }
+    members = run(
+        "segments", "members", "low_value_high_risk", "--scheme", "value_risk", "-f", "csv",
+        cwd=project,
+    )  # fmt: skip
+    assert pd.read_csv(io.StringIO(members.stdout))["customer_id"].tolist() == ["a1", "a3"]
+    freq = run("segments", "frequency", "--as-of", AS_OF, "-f", "csv", cwd=project)
+    sizes = pd.read_csv(io.StringIO(freq.stdout)).set_index("segment")["customers"].to_dict()
+    assert sizes == {"frequent": 4, "occasional": 2, "one_time": 4}
