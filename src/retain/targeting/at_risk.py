@@ -21,16 +21,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
-import time
-import weakref
-from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from retain import warehouse as wh
 from retain.config import ChurnDefinition
@@ -38,6 +35,13 @@ from retain.errors import InvalidParameterError
 from retain.i18n import get_language, t
 from retain.models.churn.reasons import RenderedReason, render_stored_reasons
 from retain.targeting._cursor import encode_cursor
+from retain.targeting._frames import (
+    JoinedFrames,
+    line_key,
+    page_key,
+    share_frames,
+    shared_frames,
+)
 from retain.targeting.query import TIE_BY_PROBABILITY, AtRiskQuery, reason_keys
 from retain.targeting.scores import latest_churn_scores, latest_clv_scores, latest_run_as_of
 from retain.targeting.value import total_value_at_risk, value_at_risk
@@ -301,91 +305,21 @@ def joined(
     return _attach(table, customers, PROFILE_COLUMNS)
 
 
-FRAME_TTL_S = 60.0
-"""How long a cached joined frame or page serves: who has already churned depends on the clock."""
-MAX_PAGES = 1024
-"""Pages a :class:`JoinedFrames` remembers (the most recently asked for)."""
+def _frame(
+    frames: JoinedFrames,
+    con: BaseBackend,
+    definition: str,
+    *,
+    tables: frozenset[str] | None,
+    line: ChurnDefinition | None,
+) -> tuple[dt.datetime | None, ir.Table]:
+    """The latest run's date and joined frame of ``definition`` from ``frames`` (built once)."""
 
-
-class JoinedFrames:
-    """The joined frame of each line's latest run, built once and read by every list query.
-
-    Scoring the list from the stored tables joins the latest scores, CLV and profiles again
-    on every call (a few hundred milliseconds); a service computes that frame once per line
-    and narrows it in memory. It holds while the warehouse is unchanged: whoever writes to the
-    warehouse calls :meth:`clear` (the service does after each write), and an entry is rebuilt
-    after :data:`FRAME_TTL_S` because "already churned" is judged against the clock.
-    """
-
-    def __init__(self, pages: int = MAX_PAGES) -> None:
-        self._lock = threading.Lock()
-        self._frames: dict[tuple[str, str | None], tuple[float, dt.datetime | None, ir.Table]] = {}
-        self._pages: OrderedDict[Hashable, tuple[float, AtRiskPage]] = OrderedDict()
-        self._max_pages = pages
-        self._version = 0
-
-    @property
-    def version(self) -> int:
-        """Counts :meth:`clear` calls: what was read under an older version is not kept."""
-        return self._version
-
-    def clear(self) -> None:
-        """Forget every frame and page (the warehouse changed)."""
-        with self._lock:
-            self._frames.clear()
-            self._pages.clear()
-            self._version += 1
-
-    def page(self, key: Hashable) -> AtRiskPage | None:
-        """A page answered before for the same request, while it holds."""
-        with self._lock:
-            found = self._pages.get(key)
-            if found is None or time.monotonic() - found[0] >= FRAME_TTL_S:
-                return None
-            self._pages.move_to_end(key)
-            return found[1]
-
-    def keep(self, key: Hashable, page: AtRiskPage, version: int) -> None:
-        """Remember ``page`` for ``key`` unless the warehouse changed since ``version``."""
-        with self._lock:
-            if version != self._version:
-                return
-            self._pages[key] = (time.monotonic(), page)
-            self._pages.move_to_end(key)
-            while len(self._pages) > self._max_pages:
-                self._pages.popitem(last=False)
-
-    def get(
-        self,
-        con: BaseBackend,
-        definition: str,
-        *,
-        tables: frozenset[str] | None,
-        line: ChurnDefinition | None,
-    ) -> tuple[dt.datetime | None, ir.Table]:
-        """The latest run's date and its joined frame (an in-memory table) for ``definition``."""
-        key = (definition, line.model_dump_json() if line is not None else None)
-        now = time.monotonic()
-        with self._lock:
-            found = self._frames.get(key)
-            version = self._version
-        if found is not None and now - found[0] < FRAME_TTL_S:
-            return found[1], found[2]
+    def build() -> tuple[dt.datetime | None, pa.Table]:
         run = latest_run_as_of(con, definition)
-        frame = joined(con, definition, tables=tables, line=line, run=run).to_pyarrow()
-        built = (now, run, ibis.memtable(frame))
-        with self._lock:
-            if version == self._version:
-                self._frames[key] = built
-        return built[1], built[2]
+        return run, joined(con, definition, tables=tables, line=line, run=run).to_pyarrow()
 
-
-_SHARED: weakref.WeakKeyDictionary[Any, JoinedFrames] = weakref.WeakKeyDictionary()
-
-
-def share_frames(con: BaseBackend, frames: JoinedFrames) -> None:
-    """Let list queries on ``con`` read ``frames`` (a service shares one across its cursors)."""
-    _SHARED[con] = frames
+    return frames.get((definition, line_key(line)), build)
 
 
 def at_risk_table(
@@ -506,15 +440,15 @@ def at_risk(
         by ``now`` (default: the current time) are left out (see the module docstring).
     """
     definition = runnable(query)
-    frames = _SHARED.get(con) if now is None else None
+    frames = shared_frames(con) if now is None else None
     key: Hashable = None
     if frames is not None:
         version = frames.version
-        key = _page_key(query, pii, lang or get_language(), line, tables)
+        key = page_key(query, pii, lang or get_language(), line_key(line), tables)
         cached = frames.page(key) if key is not None else None
         if cached is not None:
             return cached
-        run, base = frames.get(con, definition, tables=tables, line=line)
+        run, base = _frame(frames, con, definition, tables=tables, line=line)
         table = _filtered(con, base, query, pii=pii, run=run, tables=tables)
     else:
         run = latest_run_as_of(con, definition)
@@ -539,19 +473,3 @@ def at_risk(
     if frames is not None and key is not None:
         frames.keep(key, found, version)
     return found
-
-
-def _page_key(
-    query: AtRiskQuery,
-    pii: bool,
-    lang: str,
-    line: ChurnDefinition | None,
-    tables: frozenset[str] | None,
-) -> Hashable:
-    """What a page depends on besides the warehouse; None when the query cannot be a key."""
-    key = (query, pii, lang, line.model_dump_json() if line is not None else None, tables)
-    try:
-        hash(key)
-    except TypeError:
-        return None
-    return key
