@@ -70,6 +70,7 @@ def test_full_report_is_self_contained_with_a_reading_per_figure(
         "retention",
         "cohorts",
         "lifecycle",
+        "survival_buyers",
         "subscriptions",
         "survival",
     ]
@@ -79,8 +80,9 @@ def test_full_report_is_self_contained_with_a_reading_per_figure(
     assert "<title>Q1 &lt;review&gt;</title>" in html  # escaped
     assert not re.search(r"<script[^>]+src=", html) and "<link" not in html  # nothing fetched
     assert html.count('<script type="text/javascript">') == 1  # plotly.js inlined once
-    assert html.count("Plotly.newPlot") == 6  # retention, 2 heatmaps, lifecycle, MRR, survival
-    for key in ("kpis", "cohorts", "survival"):
+    # retention, 2 heatmaps, lifecycle, buyers' survival, MRR, subscribers' survival
+    assert html.count("Plotly.newPlot") == 7
+    for key in ("kpis", "cohorts", "survival_buyers", "survival"):
         assert f'id="{key}"' in html
     assert "Month-1 retention went from" in html
 
@@ -92,9 +94,13 @@ def test_orders_only_skips_subscription_sections_and_says_so(
     sections = build_report(warehouse_con, settings)
     last = sections[-1]
     assert last.key == "subscriptions" and not last.items
-    assert (
-        last.summary == "No subscriptions in the warehouse: MRR and survival curves are left out."
+    summary = (
+        "No subscriptions in the warehouse: MRR and subscription survival curves are left out."
     )
+    assert last.summary == summary
+    # buyers still get survival: time to churn under the line's inactivity rule
+    buyers = next(s for s in sections if s.key == "survival_buyers")
+    assert len(buyers.items) == 2 and "days without an order" in buyers.summary
 
 
 def test_subscriptions_only_counts_active_subscriptions_in_japanese(

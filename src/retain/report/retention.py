@@ -71,6 +71,10 @@ def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
             orders, activity=activity, tz=tz, horizon_days=horizon
         ).to_pandas()
         sections.append(_lifecycle(stages, horizon))
+    if orders is not None:
+        buyers = metrics.inactivity_durations(orders, horizon_days=horizon).to_pandas()
+        if int(buyers["n"].sum()) > 0:
+            sections.append(_buyer_survival(buyers, horizon))
     if subscriptions is None:
         sections.append(
             Section("subscriptions", t("report.mrr_section"), t("report.no_subscriptions"))
@@ -259,10 +263,45 @@ def _mrr(mrr: pd.DataFrame, currency: str) -> Section:
 
 
 def _survival(subscriptions: ir.Table) -> Section:
+    """How long subscriptions run, by plan when there are several."""
     has_plan = "plan" in subscriptions.columns
     durations = metrics.subscription_durations(subscriptions, by="plan" if has_plan else None)
     counts = durations.to_pandas()
     by = "plan" if has_plan and counts.plan.nunique() > 1 else None
+    return _survival_section(
+        counts,
+        by,
+        "survival",
+        t("report.survival_section"),
+        t("report.survival_summary"),
+        "report.survival_single",
+        "report.survival_table_reading",
+    )
+
+
+def _buyer_survival(counts: pd.DataFrame, horizon: int) -> Section:
+    """How long buyers stay before the line's inactivity rule calls them churned."""
+    return _survival_section(
+        counts,
+        None,
+        "survival_buyers",
+        t("report.survival_buyers_section"),
+        t("report.survival_buyers_summary", days=format_number(horizon)),
+        "report.survival_buyers_single",
+        "report.survival_buyers_table_reading",
+    )
+
+
+def _survival_section(
+    counts: pd.DataFrame,
+    by: str | None,
+    key: str,
+    title: str,
+    summary_text: str,
+    single: str,
+    table_reading: str,
+) -> Section:
+    """Kaplan-Meier curves and their table from duration counts (``duration, observed, n``)."""
     curves = metrics.kaplan_meier(counts, by=by)
     summary = metrics.survival_summary(counts, by=by)
     if by is not None:
@@ -276,10 +315,7 @@ def _survival(subscriptions: ir.Table) -> Section:
         reading = t(verdict, by=by, p=p_text, stat=format_number(test.statistic, digits=1))
     else:
         median = float(summary.median_lifetime.iloc[0])
-        reading = t(
-            "report.survival_single",
-            median="-" if math.isinf(median) else format_number(median, digits=1),
-        )
+        reading = t(single, median="-" if math.isinf(median) else format_number(median, digits=1))
     table = summary.rename(
         columns={
             "plan": t("report.plan"),
@@ -289,13 +325,11 @@ def _survival(subscriptions: ir.Table) -> Section:
         }
     )
     return Section(
-        "survival",
-        t("report.survival_section"),
-        t("report.survival_summary"),
+        key,
+        title,
+        summary_text,
         [
             Figure(t("report.survival_title"), reading, figure=charts.plot_survival(curves, by=by)),
-            Figure(
-                t("report.survival_table_title"), t("report.survival_table_reading"), table=table
-            ),
+            Figure(t("report.survival_table_title"), t(table_reading), table=table),
         ],
     )
