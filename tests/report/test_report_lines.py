@@ -108,8 +108,19 @@ def test_every_business_line_has_its_own_churn_section(con: Any, two_lines: Sett
     ],
 )
 def test_reasons_are_counted_by_family_with_a_label_never_a_key(
-    con: Any, two_lines: Settings, lang: str, tenure: str, no_contract: str
+    con: Any,
+    two_lines: Settings,
+    lang: str,
+    tenure: str,
+    no_contract: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # the Telco recipe loaded this project's data, so its labels apply here
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RETAIN_CONFIG", raising=False)
+    (tmp_path / ".retain").mkdir()
+    (tmp_path / ".retain" / "recipes").write_text("telco\n", encoding="utf-8")
     with language(lang):
         sections = build_report(con, two_lines)
         html = render_report(sections, title="r", lang=lang)
