@@ -110,7 +110,7 @@ def _pick_sheet(path: Path, book: Any, sheet: str | None) -> Any:
 
 def _header(cells: Sequence[Any]) -> list[str]:
     """Column names from the header cells: blanks named by their letter, repeats numbered."""
-    from openpyxl.utils import get_column_letter  # type: ignore[import-untyped,unused-ignore]
+    from openpyxl.utils import get_column_letter
 
     names: list[str] = []
     seen: dict[str, int] = {}
@@ -134,7 +134,7 @@ def read_sheet(path: Path, *, sheet: str | None = None) -> ExcelSheet:
         ``unreadable_file`` for a file that is not a readable workbook, ``missing_sheet`` for a
         sheet that does not exist, ``empty_file`` for a sheet without a header or rows.
     """
-    from openpyxl import load_workbook  # type: ignore[import-untyped,unused-ignore]
+    from openpyxl import load_workbook
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)
