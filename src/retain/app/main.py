@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from retain.app._openapi import document_errors
 from retain.app.deps import Warehouse, request_language
 from retain.app.errors import error_body, install_error_handlers, unexpected_error
 from retain.config import Settings, get_settings
@@ -251,6 +252,7 @@ def create_app(
         audit_router,
     ):
         app.include_router(router)
+    document_errors(app)  # every route lists the error statuses its dependencies can raise
     mount_web(app)
     app.add_middleware(BodyLimit, limit=settings.service.max_request_bytes)  # type: ignore[arg-type]
     app.add_middleware(ErrorBoundary)  # type: ignore[arg-type]
