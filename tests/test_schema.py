@@ -87,3 +87,13 @@ def test_exchange_rates_are_loaded_like_the_facts_but_not_generated_as_one() -> 
     assert rates.column("rate").minimum is not None and rates.column("rate").minimum > 0
     assert "exchange_rates" not in FACT_TABLES
     assert set(FACT_TABLES) < set(CANONICAL_TABLES)
+
+
+def test_segment_memberships_is_a_table_retain_writes() -> None:
+    from retain.schema import DERIVED_TABLES
+
+    table = DERIVED_TABLES["segment_memberships"]
+    assert table.key == ("customer_id", "scheme", "as_of")
+    assert table.column_names == ("customer_id", "scheme", "segment", "as_of")
+    assert table.column("scheme").allowed == ("rfm", "frequency", "value_risk")
+    assert "segment_memberships" not in CANONICAL_TABLES

@@ -451,6 +451,25 @@ CHURN_SCORES = Table(
     key=("customer_id", "as_of", "definition", "model_version"),
 )
 
+SEGMENT_MEMBERSHIPS = Table(
+    "segment_memberships",
+    "Each customer's segment in a scheme as of a date, written by ``retain segments rfm``, "
+    "``frequency`` and ``value-risk``; one date per run, so the history shows who moved.",
+    (
+        _c("customer_id", "string", "The customer.", required=True),
+        _c(
+            "scheme",
+            "string",
+            "The segmentation: rfm, frequency or value_risk.",
+            required=True,
+            allowed=("rfm", "frequency", "value_risk"),
+        ),
+        _c("segment", "string", "The segment's stable name, e.g. loyal, at_risk.", required=True),
+        _c("as_of", "timestamp", "The date the membership holds on.", required=True),
+    ),
+    key=("customer_id", "scheme", "as_of"),
+)
+
 FACT_TABLES: dict[str, Table] = {
     t.name: t for t in (CUSTOMERS, ORDERS, ORDER_LINES, EVENTS, SUBSCRIPTIONS, INTERACTIONS)
 }
@@ -460,7 +479,7 @@ CANONICAL_TABLES: dict[str, Table] = {**FACT_TABLES, EXCHANGE_RATES.name: EXCHAN
 """The tables users load (``retain ingest TABLE``): the facts and the exchange rates."""
 
 DERIVED_TABLES: dict[str, Table] = {
-    t.name: t for t in (INGEST_BATCHES, REJECTS, CLV_SCORES, CHURN_SCORES)
+    t.name: t for t in (INGEST_BATCHES, REJECTS, CLV_SCORES, CHURN_SCORES, SEGMENT_MEMBERSHIPS)
 }
 """Tables retain writes itself."""
 

@@ -10,7 +10,6 @@ transition ("who moved from loyal to at risk").
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING
 
 import ibis
@@ -21,6 +20,7 @@ from retain import warehouse as wh
 from retain.errors import InvalidParameterError, NotFoundError
 from retain.facts import DateLike, as_timestamp
 from retain.i18n import t
+from retain.schema import SEGMENT_MEMBERSHIPS
 from retain.targeting.segments.rules import SEGMENT_NAMES
 
 if TYPE_CHECKING:
@@ -41,12 +41,9 @@ __all__ = [
 MEMBERSHIPS = "segment_memberships"
 """The warehouse table of stored memberships."""
 
-MEMBERSHIP_SCHEMA = ibis.schema(
-    {"customer_id": "string", "scheme": "string", "segment": "string", "as_of": "timestamp"}
-)
-"""Its columns: one row per (customer, scheme, date)."""
+MEMBERSHIP_SCHEMA = SEGMENT_MEMBERSHIPS.ibis_schema()
+"""Its columns (``retain.schema.SEGMENT_MEMBERSHIPS``): one row per (customer, scheme, date)."""
 
-_KEY = ("customer_id", "scheme", "as_of")
 _SCOPE = ("scheme", "as_of")
 
 
@@ -76,9 +73,9 @@ def store_memberships(
     """Write ``members`` (``customer_id, segment``) as ``scheme``'s memberships on ``as_of``.
 
     Replaces what was stored for that scheme and date and keeps every other one, in one
-    transaction on DuckDB and PostgreSQL (:func:`retain.warehouse.upsert` keyed by customer,
-    scheme and date, pruned to the (scheme, date) written, as score tables are written by
-    :func:`retain.warehouse.replace_scope`). Returns the rows written.
+    transaction on DuckDB and PostgreSQL, through :func:`retain.warehouse.replace_scope` (the
+    one writer of the tables retain derives, keyed by customer, scheme and date as the schema's
+    ``segment_memberships`` says). Returns the rows written.
     """
     _scheme(scheme)
     stamp = as_timestamp(as_of)
@@ -91,24 +88,14 @@ def store_memberships(
             "as_of": stamp,
         }
     )
-    if not wh.table_exists(con, MEMBERSHIPS):
-        con.create_table(MEMBERSHIPS, schema=MEMBERSHIP_SCHEMA)
     if rows.empty:
         # Nothing staged means nothing to prune by: drop the (scheme, date) explicitly.
+        wh.create_tables(con, [MEMBERSHIPS])
         old = con.table(MEMBERSHIPS)
         keep = old.filter(~((old.scheme == scheme) & (old.as_of == stamp))).to_pandas()
         wh.write_table(con, MEMBERSHIPS, ibis.memtable(keep, schema=MEMBERSHIP_SCHEMA))
         return 0
-    new = ibis.memtable(rows, schema=MEMBERSHIP_SCHEMA)
-    if wh.backend_name(con) not in {"duckdb", "postgres"}:
-        wh.upsert(con, MEMBERSHIPS, new, key=_KEY, prune=_SCOPE)
-        return len(rows)
-    staged = f"_retain_segments_{uuid.uuid4().hex[:12]}"
-    con.create_table(staged, new.to_pyarrow(), temp=True)
-    try:
-        wh.upsert(con, MEMBERSHIPS, staged, key=_KEY, prune=_SCOPE)
-    finally:
-        con.drop_table(staged, force=True)
+    wh.replace_scope(con, MEMBERSHIPS, rows, scope=_SCOPE)
     return len(rows)
 
 
