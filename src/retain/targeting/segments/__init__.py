@@ -4,6 +4,8 @@
 - :mod:`~retain.targeting.segments.rfm`: RFM scores and segments and purchase-frequency segments,
   computed in the engine from completed orders (DuckDB, PostgreSQL and Spark alike).
 - :mod:`~retain.targeting.segments.grid`: CLV tiers x churn risk bands from the latest scores.
+- :mod:`~retain.targeting.segments.sources`: acquisition-source quality (retention, CLV and
+  discount dependence by acquisition channel and by first-order discount).
 - :mod:`~retain.targeting.segments.store`: memberships stored with their date, the movement
   matrix between two dates and the customers of one transition.
 
@@ -22,6 +24,12 @@ from retain.targeting.segments.rules import (
     rfm_segment,
     to_five,
 )
+from retain.targeting.segments.sources import (
+    DISCOUNT_TIERS,
+    SOURCE_DIMENSIONS,
+    SourceDimension,
+    source_quality,
+)
 from retain.targeting.segments.store import (
     MEMBERSHIPS,
     check_segment,
@@ -34,14 +42,17 @@ from retain.targeting.segments.store import (
 )
 
 __all__ = [
+    "DISCOUNT_TIERS",
     "FREQUENCY_SEGMENTS",
     "GRID_SEGMENTS",
     "MEMBERSHIPS",
     "RFM_RULES",
     "RFM_SEGMENTS",
     "SEGMENT_NAMES",
+    "SOURCE_DIMENSIONS",
     "FrequencyThresholds",
     "SegmentRule",
+    "SourceDimension",
     "check_segment",
     "frequency_segments",
     "membership_dates",
@@ -51,6 +62,7 @@ __all__ = [
     "require_stored",
     "rfm_scores",
     "rfm_segment",
+    "source_quality",
     "store_memberships",
     "to_five",
     "value_risk_grid",
