@@ -2,10 +2,11 @@
 
 The engine does the work that grows with the data: :func:`subscription_durations` reduces a
 subscriptions table, and :func:`inactivity_durations` a shop's activity (completed orders or
-events), to counts of identical ``(segment, duration, observed)`` rows. lifelines
-does the estimation on those counts (``weights=``), which gives exactly the estimates it gives
-on the raw rows, since Kaplan-Meier and the log-rank test depend on the data only through the
-number of events and of subjects at risk at each time.
+events), to counts of identical ``(segment, duration, observed)`` rows. Kaplan-Meier and the
+log-rank test depend on the data only through the number of events and of subjects at risk at
+each time, so counts and raw rows give the same estimates. Curves are counted here with numpy
+(lifelines' formulas, operation for operation, checked against lifelines in the tests); the
+log-rank test is lifelines' on the counts (``weights=``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import datetime as dt
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from retain.errors import InvalidParameterError
@@ -37,6 +40,7 @@ __all__ = [
 ]
 
 DurationUnit = Literal["day", "week", "month"]
+_CURVE_COLUMNS = ("timeline", "survival", "ci_lower", "ci_upper", "at_risk", "observed", "censored")
 
 
 def subscription_durations(
@@ -218,28 +222,149 @@ def _seconds_of_day(ts: ir.TimestampValue) -> ir.IntegerValue:
     return (ts.hour() * 3600 + ts.minute() * 60 + ts.second()).cast("int64")
 
 
-def _counts(
+def _columns(
     durations: ir.Table | pd.DataFrame, by: str | Sequence[str] | None
 ) -> tuple[pd.DataFrame, list[str]]:
+    """The durations as a frame (an Ibis table is executed; a frame is used without a copy)."""
     names = [by] if isinstance(by, str) else list(by or ())
-    frame = durations.to_pandas() if isinstance(durations, ir.Table) else durations.copy()
-    needed = ["duration", "observed", *names]
-    require_columns(frame, name="durations", columns=needed)
-    if "n" not in frame.columns:
-        frame["n"] = 1
-    frame = frame[frame["n"] > 0]
-    frame["duration"] = frame["duration"].astype("float64")
-    frame["observed"] = frame["observed"].astype("int64")
-    frame["n"] = frame["n"].astype("float64")
+    frame = durations.to_pandas() if isinstance(durations, ir.Table) else durations
+    require_columns(frame, name="durations", columns=["duration", "observed", *names])
     return frame, names
 
 
-def _groups(frame: pd.DataFrame, names: list[str]) -> list[tuple[tuple[object, ...], pd.DataFrame]]:
+@dataclass(frozen=True)
+class _Events:
+    """lifelines' event table of one curve: per distinct time, removed and observed counts."""
+
+    time: npt.NDArray[np.float64]
+    removed: npt.NDArray[np.float64]
+    observed: npt.NDArray[np.float64]
+
+
+def _events(
+    duration: npt.NDArray[Any], died: npt.NDArray[np.bool_], n: npt.NDArray[np.float64] | None
+) -> _Events:
+    """Counts per distinct duration, by counting (integers in a compact range) or by sorting.
+
+    lifelines adds the origin, ``min(0, first duration)``, where everyone enters; it is kept
+    here so the curves carry the same rows.
+    """
+    counted = _count(duration, died, n)
+    if counted is None:
+        values = duration.astype(np.float64, copy=False)
+        if not np.isfinite(values).all():
+            bad = values[~np.isfinite(values)][0]
+            raise InvalidParameterError(
+                t("clv.rule_not_finite", column="duration", value=repr(float(bad))),
+                hint=t("clv.rule_not_finite_hint"),
+            )
+        time, inverse = np.unique(values, return_inverse=True)
+        removed = np.asarray(np.bincount(inverse, weights=n, minlength=time.size), np.float64)
+        dead = died if n is None else n * died
+        observed = np.asarray(np.bincount(inverse, weights=dead, minlength=time.size), np.float64)
+    else:
+        time, removed, observed = counted
+    origin = min(0.0, float(time[0])) if time.size else 0.0
+    if not time.size or time[0] != origin:
+        time = np.concatenate([[origin], time])
+        removed = np.concatenate([[0.0], removed])
+        observed = np.concatenate([[0.0], observed])
+    return _Events(time=time, removed=removed, observed=observed)
+
+
+def _count(
+    duration: npt.NDArray[Any], died: npt.NDArray[np.bool_], n: npt.NDArray[np.float64] | None
+) -> tuple[npt.NDArray[np.float64], ...] | None:
+    """Counts per distinct integer duration with ``bincount``.
+
+    ``None`` when the durations are not integers in a range that fits a table of counts (the
+    caller then sorts).
+    """
+    if not duration.size or duration.dtype.kind not in "iu":
+        return None
+    limit = max(4 * duration.size, 1 << 16)
+    base, codes = 0, duration
+    if int(duration.max()) > limit or (duration.dtype.kind == "i" and int(duration.min()) < 0):
+        base = int(duration.min())
+        if int(duration.max()) - base > limit:
+            return None
+        codes = duration - base
+    # weights, not a boolean selection: bincount reads the rows in order, a selection does not
+    removed = np.asarray(np.bincount(codes, weights=n), dtype=np.float64)
+    dead = died if n is None else n * died
+    observed = np.asarray(np.bincount(codes, weights=dead, minlength=removed.size), np.float64)
+    keep = np.flatnonzero(removed)
+    return (keep + base).astype(np.float64), removed[keep], observed[keep]
+
+
+def _curve(events: _Events, alpha: float) -> pd.DataFrame:
+    """Kaplan-Meier curve and exponential Greenwood bands, operation for operation as lifelines.
+
+    lifelines (``KaplanMeierFitter``) sums ``log(n - d) - log(n)`` and the Greenwood terms
+    ``d / (n (n - d))`` (0 where ``n = d``), then bounds ``S`` by
+    ``exp(-exp(log(-log S) -+ z sqrt(var) / log S))`` (1 where undefined). The same floating
+    point operations in the same order give the same numbers.
+    """
+    from scipy.stats import norm
+
+    removed, deaths = events.removed, events.observed
+    total = removed.sum()
+    at_risk = total - np.concatenate([[0.0], np.cumsum(removed)[:-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_s = np.cumsum(np.log(at_risk - deaths) - np.log(at_risk))
+        terms = deaths / (at_risk * (at_risk - deaths))
+        terms[np.isposinf(terms)] = 0.0
+        var = np.cumsum(terms)
+        survival = np.exp(log_s)
+        v = np.log(survival)
+        z = float(norm.ppf(1 - alpha / 2))
+        lower = np.exp(-np.exp(np.log(-v) - z * np.sqrt(var) / v))
+        upper = np.exp(-np.exp(np.log(-v) + z * np.sqrt(var) / v))
+    return pd.DataFrame(
+        {
+            "timeline": events.time,
+            "survival": survival,
+            "ci_lower": np.nan_to_num(lower, nan=1.0),
+            "ci_upper": np.nan_to_num(upper, nan=1.0),
+            "at_risk": at_risk,
+            "observed": deaths,
+            "censored": np.trunc(removed - deaths),
+        }
+    )
+
+
+def _curves(
+    durations: ir.Table | pd.DataFrame, by: str | Sequence[str] | None
+) -> list[tuple[tuple[object, ...], _Events]]:
+    """One event table per segment of ``by`` (in sorted order; missing values last)."""
+    frame, names = _columns(durations, by)
+    duration = frame["duration"].to_numpy()
+    if duration.dtype.kind not in "iuf":
+        duration = duration.astype(np.float64)
+    observed = frame["observed"].to_numpy()
+    died = observed if observed.dtype == np.bool_ else observed.astype(np.int64, copy=False) != 0
+    n: npt.NDArray[np.float64] | None = None
+    keep: npt.NDArray[np.bool_] | None = None
+    if "n" in frame.columns:
+        n = frame["n"].to_numpy(dtype=np.float64)
+        if not (n > 0).all():
+            keep = n > 0
     if not names:
-        return [((), frame)]
+        if keep is not None:
+            assert n is not None
+            duration, died, n = duration[keep], died[keep], n[keep]
+        return [((), _events(duration, died, n))] if duration.size else []
     out = []
-    for key, part in frame.groupby(names, dropna=False, sort=True):
-        out.append((tuple(key) if isinstance(key, tuple) else (key,), part))  # type: ignore[redundant-expr]
+    parts = frame.groupby(names, dropna=False, sort=True).indices
+    for key, positions in parts.items():
+        rows = np.asarray(positions, dtype=np.intp)
+        if keep is not None:
+            rows = rows[keep[rows]]
+        if not rows.size:
+            continue
+        part_n = None if n is None else n[rows]
+        label = tuple(key) if isinstance(key, tuple) else (key,)
+        out.append((label, _events(duration[rows], died[rows], part_n)))
     return out
 
 
@@ -250,6 +375,10 @@ def kaplan_meier(
     alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Kaplan-Meier survival (retention) curves with confidence bands, per segment.
+
+    The estimates are lifelines' ``KaplanMeierFitter`` numbers (curves, exponential Greenwood
+    bands and event table), computed here by counting so that raw durations (one row per
+    customer) are not copied or sorted.
 
     Parameters
     ----------
@@ -264,58 +393,44 @@ def kaplan_meier(
     Returns
     -------
     pandas.DataFrame
-        ``by..., timeline, survival, ci_lower, ci_upper, at_risk, observed, censored``.
+        ``by..., timeline, survival, ci_lower, ci_upper, at_risk, observed, censored``; no rows
+        when there are no durations.
     """
-    from lifelines import KaplanMeierFitter
-
     if not 0 < alpha < 1:
         raise InvalidParameterError(t("metrics.bad_alpha", value=repr(alpha)))
-    frame, names = _counts(durations, by)
+    names = [by] if isinstance(by, str) else list(by or ())
     parts = []
-    for key, part in _groups(frame, names):
-        km = KaplanMeierFitter(alpha=alpha)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            km.fit(part["duration"], part["observed"], weights=part["n"])
-        sf = km.survival_function_.iloc[:, 0]
-        ci = km.confidence_interval_survival_function_
-        table = km.event_table
-        out = pd.DataFrame(
-            {
-                "timeline": sf.index.to_numpy(dtype="float64"),
-                "survival": sf.to_numpy(dtype="float64"),
-                "ci_lower": ci.iloc[:, 0].to_numpy(dtype="float64"),
-                "ci_upper": ci.iloc[:, 1].to_numpy(dtype="float64"),
-                "at_risk": table["at_risk"].reindex(sf.index).to_numpy(dtype="float64"),
-                "observed": table["observed"].reindex(sf.index).to_numpy(dtype="float64"),
-                "censored": table["censored"].reindex(sf.index).to_numpy(dtype="float64"),
-            }
-        )
-        for name, value in zip(names, key, strict=True):
-            out.insert(names.index(name), name, value)  # type: ignore[arg-type]
+    for key, events in _curves(durations, by):
+        out = _curve(events, alpha)
+        for i, value in enumerate(key):
+            out.insert(i, names[i], value)  # type: ignore[arg-type]
         parts.append(out)
-    return pd.concat(parts, ignore_index=True)
+    if not parts:
+        return pd.DataFrame(columns=[*names, *_CURVE_COLUMNS])
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def survival_summary(
     durations: ir.Table | pd.DataFrame, *, by: str | Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """Per segment: ``customers``, ``churned``, ``median_lifetime`` (``inf`` when not reached)."""
-    from lifelines import KaplanMeierFitter
+    """Per segment: ``customers``, ``churned``, ``median_lifetime`` (``inf`` when not reached).
 
-    frame, names = _counts(durations, by)
+    The median is lifelines' ``median_survival_time_``: the first time the curve is at or
+    below one half.
+    """
+    names = [by] if isinstance(by, str) else list(by or ())
     rows = []
-    for key, part in _groups(frame, names):
-        km = KaplanMeierFitter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            km.fit(part["duration"], part["observed"], weights=part["n"])
+    for key, events in _curves(durations, by):
+        curve = _curve(events, 0.05)
+        survival = curve["survival"].to_numpy()
+        reached = survival.size and survival[-1] <= 0.5
+        at = int(np.searchsorted(-survival, -0.5, side="left")) if reached else -1
         row: dict[str, object] = dict(zip(names, key, strict=True))
-        row["customers"] = int(part["n"].sum())
-        row["churned"] = int(part.loc[part["observed"] == 1, "n"].sum())
-        row["median_lifetime"] = float(km.median_survival_time_)
+        row["customers"] = int(events.removed.sum())
+        row["churned"] = int(events.observed.sum())
+        row["median_lifetime"] = float(events.time[at]) if reached else float("inf")
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*names, "customers", "churned", "median_lifetime"])
 
 
 @dataclass(frozen=True)
@@ -332,9 +447,12 @@ def logrank_test(durations: ir.Table | pd.DataFrame, *, by: str | Sequence[str])
     """Log-rank test across the segments of ``by`` (lifelines' ``multivariate_logrank_test``)."""
     from lifelines.statistics import multivariate_logrank_test
 
-    frame, names = _counts(durations, by)
+    frame, names = _columns(durations, by)
     if not names:
         raise InvalidParameterError(t("metrics.logrank_needs_by"))
+    if "n" in frame.columns:
+        frame = frame[frame["n"] > 0]
+    weights = frame["n"].astype("float64") if "n" in frame.columns else None
     labels = frame[names].astype("string").fillna("").agg(" / ".join, axis=1)
     if labels.nunique() < 2:
         raise InvalidParameterError(
@@ -344,7 +462,10 @@ def logrank_test(durations: ir.Table | pd.DataFrame, *, by: str | Sequence[str])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = multivariate_logrank_test(
-            frame["duration"], labels, frame["observed"], weights=frame["n"]
+            frame["duration"].astype("float64"),
+            labels,
+            frame["observed"].astype("int64"),
+            weights=weights,
         )
     return LogRankResult(
         statistic=float(result.test_statistic),
