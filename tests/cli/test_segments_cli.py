@@ -123,3 +123,54 @@ def test_value_risk_and_frequency(project: Path) -> None:
     freq = run("segments", "frequency", "--as-of", AS_OF, "-f", "csv", cwd=project)
     sizes = pd.read_csv(io.StringIO(freq.stdout)).set_index("segment")["customers"].to_dict()
     assert sizes == {"frequent": 4, "occasional": 2, "one_time": 4}
+
+
+@pytest.fixture(scope="module")
+def sources_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project holding the hand-checked acquisition-source business."""
+    from _source_data import load
+
+    root = tmp_path_factory.mktemp("sources")
+    assert run("init", cwd=root).returncode == 0
+    con = wh.connect(f"duckdb:///{root / 'retain.duckdb'}")
+    wh.create_tables(con)
+    load(con)
+    con.disconnect()
+    return root
+
+
+def test_sources_csv_json_and_table(sources_project: Path) -> None:
+    from _source_data import AS_OF as SOURCES_AS_OF
+    from _source_data import CHANNEL, DISCOUNT
+
+    out = run(
+        "segments", "sources", "--as-of", SOURCES_AS_OF, "--format", "json", cwd=sources_project
+    )
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    got = [(r["dimension"], r["source"], r["customers"]) for r in rows]
+    want = [("channel", r[0], r[1]) for r in CHANNEL] + [
+        ("first_discount", r[0], r[1]) for r in DISCOUNT
+    ]
+    assert got == want
+    assert rows[0]["retention_90d"] == pytest.approx(0.5)
+    assert rows[0]["mean_clv"] == pytest.approx(175.0)
+    csv = run(
+        "segments", "sources", "--as-of", SOURCES_AS_OF, "--by", "first_discount",
+        "--format", "csv", cwd=sources_project,
+    )  # fmt: skip
+    assert csv.returncode == 0, csv.stderr
+    frame = pd.read_csv(io.StringIO(csv.stdout))
+    assert frame["source"].tolist() == ["none", "some", "large"]
+    assert frame["discount_dependence"].iloc[2] == pytest.approx(1.0)
+    table = run("segments", "sources", "--as-of", SOURCES_AS_OF, cwd=sources_project)
+    assert table.returncode == 0, table.stderr
+    assert "Large discount" in table.stdout
+    assert "50.0%" in table.stdout
+    assert "(5 customers)" in table.stdout
+    ja = run("--lang", "ja", "segments", "sources", "--as-of", SOURCES_AS_OF, cwd=sources_project)
+    assert ja.returncode == 0, ja.stderr
+    assert "大幅割引" in ja.stdout and "獲得経路の質" in ja.stdout
+    bad = run("segments", "sources", "--by", "country", cwd=sources_project)
+    assert bad.returncode != 0
+    assert "channel, first_discount" in bad.stderr + bad.stdout

@@ -1,16 +1,17 @@
-"""``retain segments rfm | frequency | value-risk | movement | members``: customer segments.
+"""``retain segments rfm | frequency | value-risk | movement | members | sources``: segments.
 
 The first three compute a scheme's memberships as of a date in the warehouse's engine, store
 them with that date (``segment_memberships``) and print each segment's size; ``movement`` and
 ``members`` read what was stored. Segment names are printed with their label in the reader's
-language; csv and json keep the stable names.
+language; csv and json keep the stable names. ``sources`` reports acquisition-source quality
+(retention, CLV and discount dependence by channel and by first-order discount).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import pandas as pd
 import typer
@@ -23,7 +24,9 @@ from retain.i18n import format_date, format_number, format_percent, t
 from retain.targeting.segments import (
     SEGMENT_NAMES,
     FrequencyThresholds,
+    SourceDimension,
     check_segment,
+    default_as_of,
     frequency_segments,
     membership_dates,
     memberships,
@@ -31,6 +34,8 @@ from retain.targeting.segments import (
     movers,
     require_stored,
     rfm_scores,
+    source_label,
+    source_quality,
     store_memberships,
     value_risk_grid,
 )
@@ -309,3 +314,59 @@ def members(
         customers=format_number(len(frame)),
     )
     emit(frame, fmt, output, title=title)
+
+
+def _readable_sources(frame: pd.DataFrame) -> pd.DataFrame:
+    """The terminal's copy of the source table: labels, percentages, translated headers."""
+    out = pd.DataFrame(
+        {
+            "dimension": [t(f"segments.dimension_{d}") for d in frame["dimension"]],
+            "source": [
+                source_label(d, s) for d, s in zip(frame["dimension"], frame["source"], strict=True)
+            ],
+            "customers": [format_number(int(v)) for v in frame["customers"]],
+        }
+    )
+    for col in ("retention_90d", "retention_180d", "discount_dependence"):
+        out[col] = ["-" if pd.isna(v) else format_percent(float(v), digits=1) for v in frame[col]]
+    out["mean_clv"] = [
+        "-" if pd.isna(v) else format_number(float(v), digits=2) for v in frame["mean_clv"]
+    ]
+    order = ["dimension", "source", "customers", "retention_90d", "retention_180d"]
+    out = out[[*order, "mean_clv", "discount_dependence"]]
+    return out.rename(columns={c: t(f"segments.col_{c}") for c in out.columns})
+
+
+@segments_app.command("sources")
+def sources(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Date, YYYY-MM-DD (default: the day after the last order)."),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="channel or first_discount (default: both)."),
+    ] = None,
+    large_pct: Annotated[
+        float,
+        typer.Option("--large-pct", help="A first-order discount of this percent is large."),
+    ] = 20,
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+) -> None:
+    """Retention, CLV and discount dependence by acquisition channel and first-order discount."""
+    con = wh.connect(settings=settings(), read_only=True)
+    stamp = _date(as_of, "--as-of") if as_of is not None else default_as_of(con)
+    # source_quality names the groupings when ``by`` is none of them.
+    grouping = cast("SourceDimension | None", by)
+    frame = source_quality(con, stamp, by=grouping, large_pct=large_pct).to_pandas()
+    first = frame[frame["dimension"] == frame["dimension"].iloc[0]] if len(frame) else frame
+    title = t(
+        "segments.title_sources",
+        date=format_date(stamp) if stamp is not None else "-",
+        customers=format_number(int(first["customers"].sum())),
+    )
+    if fmt is OutputFormat.table:
+        emit(_readable_sources(frame), fmt, output, title=title)
+    else:
+        emit(frame, fmt, output, title=title)

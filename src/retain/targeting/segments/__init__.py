@@ -28,6 +28,8 @@ from retain.targeting.segments.sources import (
     DISCOUNT_TIERS,
     SOURCE_DIMENSIONS,
     SourceDimension,
+    default_as_of,
+    source_label,
     source_quality,
 )
 from retain.targeting.segments.store import (
@@ -54,6 +56,7 @@ __all__ = [
     "SegmentRule",
     "SourceDimension",
     "check_segment",
+    "default_as_of",
     "frequency_segments",
     "membership_dates",
     "memberships",
@@ -62,6 +65,7 @@ __all__ = [
     "require_stored",
     "rfm_scores",
     "rfm_segment",
+    "source_label",
     "source_quality",
     "store_memberships",
     "to_five",

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from retain import warehouse as wh
 from retain.errors import InvalidParameterError
@@ -38,7 +39,14 @@ from retain.targeting.scores import latest_clv_scores
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
-__all__ = ["DISCOUNT_TIERS", "SOURCE_DIMENSIONS", "SourceDimension", "source_quality"]
+__all__ = [
+    "DISCOUNT_TIERS",
+    "SOURCE_DIMENSIONS",
+    "SourceDimension",
+    "default_as_of",
+    "source_label",
+    "source_quality",
+]
 
 SourceDimension = Literal["channel", "first_discount"]
 SOURCE_DIMENSIONS: tuple[SourceDimension, ...] = ("channel", "first_discount")
@@ -69,6 +77,20 @@ COLUMNS = (
 def _default_as_of(done: ir.Table) -> ir.TimestampScalar:
     """The day after the last completed order: every order counts."""
     return (done.ordered_at.max().truncate("D") + ibis.interval(days=1)).cast("timestamp")
+
+
+def default_as_of(con: BaseBackend, currency: str | None = None) -> pd.Timestamp | None:
+    """The date :func:`source_quality` uses without one (``None`` when nobody bought)."""
+    done = completed_orders(wh.read_table(con, "orders"), currency=currency)
+    value = _default_as_of(done).execute()
+    return None if value is None or pd.isna(value) else pd.Timestamp(value)
+
+
+def source_label(dimension: str, source: str) -> str:
+    """A source's name for readers: discount tiers and ``unknown`` translated, channels as is."""
+    if dimension == "first_discount" or source == UNKNOWN_CHANNEL:
+        return t(f"segments.source_{source}")
+    return source
 
 
 def _buyers(
