@@ -390,7 +390,7 @@ def test_new_payers_churn_more_as_planted(demo: DemoBusiness) -> None:
 
 def test_usage_can_follow_the_latent_dropout_rate() -> None:
     """``usage_follows_dropout``: subscribers likelier to leave use the service less, line mean
-    kept; 0 (the default) leaves usage independent of the dropout rate."""
+    kept (on by default, at 1); 0 leaves usage independent of the dropout rate."""
     import datetime as dt
 
     from retain.demo._world import build_world
@@ -408,6 +408,7 @@ def test_usage_can_follow_the_latent_dropout_rate() -> None:
 
     mu, flat = world(0.0)
     _, tied = world(1.0)
+    assert DemoParameters().usage_follows_dropout == 1.0
     assert abs(np.corrcoef(np.log(mu), np.log(flat))[0, 1]) < 0.05
     assert np.corrcoef(np.log(mu), np.log(tied))[0, 1] < -0.4
     assert tied.mean() == pytest.approx(flat.mean(), rel=0.05)

@@ -188,17 +188,19 @@ class DemoParameters:
     engagement_shop: float = 0.6
     """Mean sessions per week of a shop customer (Gamma with shape 2 across customers)."""
     engagement_subscription: float = 1.2
-    usage_follows_dropout: float = 0.0
+    usage_follows_dropout: float = 1.0
     """How a subscriber's usage follows their latent dropout rate ``mu``: sessions are
     multiplied by ``(mu / mean mu) ** -usage_follows_dropout``, rescaled so the mean is kept.
 
-    Above 0, a subscriber who is likelier to leave uses the service less all along (not only
-    after a planted decline), so usage carries the base rate that no single event shows; it
-    must stay below :attr:`subscription_s` (the mean would be infinite). Off by default: at 1
-    the subscription line's pooled ROC AUC rises from 0.868 to 0.877 (20,000 customers), but
-    the model then reads usage *level* as the base rate, and a planted usage decline no
-    longer shows as the engagement family's reason in the planted order (its mean
-    contribution turns negative for the survivors it was planted on, who are the heavy users).
+    A subscriber who is likelier to leave uses the service less all along (not only after a
+    planted decline), as in real subscription data, so usage *level* carries the base rate that
+    no single event shows: at 1 the subscription line's pooled ROC AUC rises from 0.868 to
+    0.877 (20,000 customers). It must stay below :attr:`subscription_s` (the mean would be
+    infinite); 0 makes usage independent of ``mu``. With the tie, a planted decline is partly
+    explained away: a low count after a drop from a heavy user's level (a low ``mu``) says
+    less than the same low count all along, so the engagement family's total on the visible
+    decliners is no longer the decline's alone (the ``usage down`` reason still singles them
+    out; ``tests/models/churn/test_real_data.py``).
     """
     page_views_per_web_session: float = 0.6
     decline_factor: float = 0.3
