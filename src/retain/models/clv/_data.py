@@ -152,21 +152,26 @@ def check_columns(
                     )
                 ]
             )
-        arrays[name] = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        plain = series.dtype == np.float64  # a numpy float column: a view, no copy
+        arrays[name] = (
+            series.to_numpy() if plain else series.to_numpy(dtype=np.float64, na_value=np.nan)
+        )
     found: list[Violation] = []
     total = 0
 
     def collect(rule: str, column: str, mask: npt.NDArray[np.bool_]) -> None:
         nonlocal total
-        n = int(mask.sum())
+        n = int(np.count_nonzero(mask))
         if n:
             total += n
             message = t(f"clv.rule_{rule}", column=column, value="{value}")
             found.extend(_violations(frame, mask, rule, column, message, table))
 
-    for name, values in arrays.items():
-        collect("not_finite", name, ~np.isfinite(values))
-    finite = {k: np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0) for k, v in arrays.items()}
+    finite = arrays
+    if not all(np.isfinite(v).all() for v in arrays.values()):
+        for name, values in arrays.items():
+            collect("not_finite", name, ~np.isfinite(values))
+        finite = {k: np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0) for k, v in arrays.items()}
     for name in nonnegative:
         collect("negative", name, finite[name] < 0)
     for name in integer:
@@ -212,6 +217,14 @@ def read_input(
     )
     if not compress or len(frame) < 2 or "weight" in frame.columns:
         return checked  # a weight column means the rows are (already) a compressed summary
+    counted = _count_rows([checked.columns[c] for c in columns])
+    if counted is not None:
+        values, weight = counted
+        return Checked(
+            columns=dict(zip(columns, values, strict=True)),
+            weight=weight,
+            index=pd.RangeIndex(weight.size),
+        )
     grouped = (
         pd.DataFrame({**checked.columns, "weight": checked.weight})
         .groupby(list(columns), sort=False, observed=True)["weight"]
@@ -223,3 +236,74 @@ def read_input(
         weight=grouped["weight"].to_numpy(dtype=np.float64),
         index=pd.RangeIndex(len(grouped)),
     )
+
+
+_SCALES = (1.0, 7.0, 365.25 / 12)  # days, weeks, months: rfm_summary's units (rfm.UNIT_DAYS)
+_CHUNK = 1 << 16  # rows per step: the scratch arrays stay in the CPU cache
+
+
+def _scale(values: FloatArray) -> tuple[float, int, int] | None:
+    """``(s, lo, size)`` when ``values * s`` look like integers from ``lo`` (on a sample).
+
+    A summary in days, weeks or months is whole days divided by the unit, so multiplying back
+    and rounding gives the day counts; :func:`_count_rows` checks every value on the way.
+    """
+    sample = values[:4096]
+    for s in _SCALES:
+        k = np.rint(sample * s)
+        if np.array_equal(k / s, sample):
+            lo, hi = float(np.rint(values.min() * s)), float(np.rint(values.max() * s))
+            if hi - lo < 1 << 24:
+                return s, int(lo), int(hi - lo) + 1
+    return None
+
+
+def _count_rows(columns: list[FloatArray]) -> tuple[list[FloatArray], FloatArray] | None:
+    """Distinct rows of ``columns`` and how many times each occurs, by counting.
+
+    Each column is turned into small integers (value times its unit, see :func:`_scale`) and
+    the row into one mixed-radix key, so one ``bincount`` groups the rows: no hashing or
+    sorting of 10 million floats. Rows come out in lexicographic order, and the values are the
+    input's values exactly (each is checked to survive the round trip). ``None`` when a column
+    has no such unit or the keys would not fit a table of counts; the caller then groups with
+    pandas.
+    """
+    n = columns[0].size
+    scales = [_scale(c) for c in columns]
+    total = 1
+    for found in scales:
+        if found is None:
+            return None
+        total *= found[2]
+    if total > max(2 * n, 1 << 20) or total > 1 << 24:
+        return None
+    key = np.empty(n, dtype=np.int64)
+    step = min(_CHUNK, n)
+    k, back = np.empty(step), np.empty(step)
+    acc = np.empty(step, dtype=np.int64)
+    for start in range(0, n, step):
+        m = min(step, n - start)
+        acc[:m] = 0
+        for values, found in zip(columns, scales, strict=True):
+            assert found is not None
+            s, lo, size = found
+            chunk = values[start : start + m]
+            np.multiply(chunk, s, out=k[:m])
+            np.rint(k[:m], out=k[:m])
+            np.divide(k[:m], s, out=back[:m])
+            if not np.array_equal(back[:m], chunk):
+                return None
+            acc[:m] *= size
+            acc[:m] += k[:m].astype(np.int64) - lo
+        key[start : start + m] = acc[:m]
+    counts = np.bincount(key, minlength=total)
+    del key
+    rows = np.flatnonzero(counts)
+    weight = counts[rows].astype(np.float64)
+    out: list[FloatArray] = []
+    for found in reversed(scales):
+        assert found is not None
+        s, lo, size = found
+        out.append((rows % size + lo) / s)
+        rows = rows // size
+    return out[::-1], weight
