@@ -1,0 +1,262 @@
+"""The segments page: RFM sizes, movement between the two latest dates, value x risk, sources.
+
+``/segments`` reads what ``retain segments rfm`` stored (:mod:`retain.targeting.segments`): the
+RFM segment sizes on the latest stored date and the movement matrix from the date before it,
+each non-empty cell linking to ``/segments/movers``, the customers of that transition (each
+linked to their customer 360; e-mail and phone only for roles that may see personal data, as
+on the at-risk list). The value x risk grid and the acquisition-source table are computed from
+the latest scores and the orders. Every role that sees the at-risk list sees this page; a part
+whose data is missing says which command fills it, so the page renders on any warehouse.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlencode
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from retain.app.auth.roles import Permission
+from retain.app.deps import LockedWarehouseDep, Principal, SettingsDep
+from retain.app.metrics.service import has_rows
+from retain.app.web._page import page as _page
+from retain.app.web._session import render, require_page
+from retain.errors import RetainError
+from retain.i18n import t
+from retain.targeting.segments import (
+    SEGMENT_NAMES,
+    check_segment,
+    membership_dates,
+    memberships,
+    movement_matrix,
+    movers,
+    require_stored,
+    source_label,
+    source_quality,
+    value_risk_grid,
+)
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+__all__ = ["LARGE_PCT", "PAGE_SIZE", "router", "segment_label"]
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 100
+"""Customers per page of a transition's list."""
+LARGE_PCT = 20
+"""A first-order discount of this percent of the price is large (the library's default)."""
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIERS = ("high", "medium", "low")
+
+AtRiskReader = Annotated[Principal, Depends(require_page(Permission.at_risk_read))]
+
+
+def segment_label(name: str) -> str:
+    """A segment's name in the reader's language (the name itself when it has no label)."""
+    key = f"segments.label_{name}"
+    text = t(key)
+    return name if text == key else text
+
+
+def _day(stamp: pd.Timestamp) -> str:
+    return stamp.date().isoformat()
+
+
+def _sizes(con: BaseBackend, stamp: pd.Timestamp) -> dict[str, Any]:
+    counts = memberships(con, "rfm", stamp).segment.value_counts().to_pandas()
+    found = dict(zip(counts.iloc[:, 0], counts.iloc[:, 1], strict=True))
+    total = int(sum(found.values()))
+    rows = [
+        {
+            "segment": name,
+            "label": segment_label(name),
+            "customers": int(found.get(name, 0)),
+            "share": float(found.get(name, 0)) / total if total else 0.0,
+        }
+        for name in SEGMENT_NAMES["rfm"]
+    ]
+    return {"date": stamp, "total": total, "rows": rows}
+
+
+def _movement(con: BaseBackend, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, Any]:
+    matrix = movement_matrix(con, "rfm", start, end)
+    names = list(matrix.index)
+    base = {"start": _day(start), "end": _day(end)}
+    rows = []
+    for source in names:
+        cells = []
+        for target in names:
+            count = int(matrix.loc[source, target])
+            link = None
+            if count:
+                query = {**base, "from_segment": source, "to_segment": target}
+                link = "/segments/movers?" + urlencode(query)
+            cells.append({"count": count, "link": link, "stay": source == target})
+        rows.append({"segment": source, "label": segment_label(source), "cells": cells})
+    return {
+        "start": start,
+        "end": end,
+        "total": int(matrix.to_numpy().sum()),
+        "columns": [segment_label(n) for n in names],
+        "rows": rows,
+    }
+
+
+def _grid(con: BaseBackend) -> dict[str, Any] | None:
+    """Customers per CLV tier x risk band, or ``None`` before both scores exist."""
+    if not (has_rows(con, "clv_scores") and has_rows(con, "churn_scores")):
+        return None
+    counts = (
+        value_risk_grid(con)
+        .group_by(["value_tier", "risk_band"])
+        .aggregate(customers=lambda s: s.count())
+        .to_pandas()
+    )
+    found = {(r.value_tier, r.risk_band): int(r.customers) for r in counts.itertuples()}
+    if not found:
+        return None
+    return {
+        "bands": list(_TIERS),
+        "rows": [
+            {"tier": tier, "cells": [found.get((tier, band), 0) for band in _TIERS]}
+            for tier in _TIERS
+        ],
+        "total": sum(found.values()),
+    }
+
+
+def _sources(con: BaseBackend) -> list[dict[str, Any]]:
+    """The acquisition-source table, labelled; empty before any completed order."""
+    if not has_rows(con, "orders"):
+        return []
+    frame = source_quality(con, large_pct=LARGE_PCT).to_pandas()
+    rows = []
+    for row in frame.to_dict("records"):
+        clean = {k: (None if _missing(v) else v) for k, v in row.items()}
+        clean["dimension_label"] = t(f"segments.dimension_{row['dimension']}")
+        clean["label"] = source_label(str(row["dimension"]), str(row["source"]))
+        rows.append(clean)
+    return rows
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _part(build: Any) -> tuple[Any, str | None]:
+    """Run one part of the page; a retain error becomes that part's message, not the page's."""
+    try:
+        return build(), None
+    except RetainError as exc:
+        return None, exc.message
+
+
+@router.get("/segments", response_class=HTMLResponse)
+def segments_page(
+    request: Request, principal: AtRiskReader, settings: SettingsDep, warehouse: LockedWarehouseDep
+) -> HTMLResponse:
+    """RFM sizes, movement, the value x risk grid and acquisition-source quality."""
+
+    def build() -> HTMLResponse:
+        con = warehouse.con
+        dates = membership_dates(con, "rfm")
+        sizes = _sizes(con, dates[-1]) if dates else None
+        movement = _movement(con, dates[-2], dates[-1]) if len(dates) > 1 else None
+        grid, grid_error = _part(lambda: _grid(con))
+        sources, sources_error = _part(lambda: _sources(con))
+        return render(
+            request,
+            "segments.html",
+            principal=principal,
+            title_key="segments.page_title",
+            dates=dates,
+            sizes=sizes,
+            movement=movement,
+            grid=grid,
+            grid_error=grid_error,
+            sources=sources,
+            sources_error=sources_error,
+            large_pct=LARGE_PCT,
+            currency=settings.currency,
+        )
+
+    return _page(request, principal, build)
+
+
+def _bad() -> RetainError:
+    return RetainError(t("web.bad_picker"), code="parameter.invalid")
+
+
+def _contacts(con: BaseBackend, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """E-mail and phone of ``ids`` (for roles that may see personal data)."""
+    if not ids or not has_rows(con, "customers"):
+        return {}
+    table = con.table("customers")
+    found = table.filter(table.customer_id.isin(ids)).select("customer_id", "email", "phone")
+    return {
+        str(r["customer_id"]): {k: (None if _missing(v) else v) for k, v in r.items()}
+        for r in found.to_pandas().to_dict("records")
+    }
+
+
+@router.get("/segments/movers", response_class=HTMLResponse)
+def movers_page(
+    request: Request, principal: AtRiskReader, warehouse: LockedWarehouseDep
+) -> HTMLResponse:
+    """The customers of one transition between two stored dates, each linked to their 360."""
+
+    def build() -> HTMLResponse:
+        q = request.query_params
+        start, end = q.get("start", ""), q.get("end", "")
+        source, target = q.get("from_segment", ""), q.get("to_segment", "")
+        raw = q.get("page", "1")
+        if not (
+            _DATE.match(start)
+            and _DATE.match(end)
+            and raw.isdigit()
+            and 0 < int(raw) < 1_000_000
+            and source in SEGMENT_NAMES["rfm"]
+            and target in SEGMENT_NAMES["rfm"]
+        ):
+            raise _bad()
+        check_segment("rfm", source)
+        con = warehouse.con
+        first = require_stored(con, "rfm", start)
+        last = require_stored(con, "rfm", end)
+        found = movers(con, "rfm", first, last, from_segment=source, to_segment=target)
+        total = int(found.count().to_pandas())
+        number = int(raw)
+        rows = found.limit(PAGE_SIZE, offset=(number - 1) * PAGE_SIZE).to_pandas()
+        ids = [str(v) for v in rows["customer_id"]]
+        pii = principal.may(Permission.customers_pii)
+        contacts = _contacts(con, ids) if pii else {}
+        query = urlencode(
+            {"start": start, "end": end, "from_segment": source, "to_segment": target}
+        )
+        return render(
+            request,
+            "segments_movers.html",
+            principal=principal,
+            title_key="segments.page_title",
+            source=segment_label(source),
+            target=segment_label(target),
+            start=first,
+            end=last,
+            total=total,
+            customers=[{"customer_id": i, **contacts.get(i, {})} for i in ids],
+            pii=pii,
+            can_open=principal.may(Permission.customers_read),
+            page_number=number,
+            pages=max(1, -(-total // PAGE_SIZE)),
+            query=query,
+        )
+
+    return _page(request, principal, build)
