@@ -19,6 +19,7 @@ Usage::
     .venv/bin/python benchmarks/clv.py                 # 1e5 and 1e6 customers
     .venv/bin/python benchmarks/clv.py --sizes 1e5,1e6,1e7
     .venv/bin/python benchmarks/clv.py --sizes 1e7 --no-lifetimes-rows   # skip the ~4 min run
+    .venv/bin/python benchmarks/clv.py --frame-vs-ibis 1e7   # BG/NBD frame path vs Ibis path
 
 The worker modes (``--worker retain|lifetimes``) are internal: the lifetimes worker runs under
 the other environment's Python and imports nothing from retain.
@@ -324,6 +325,49 @@ def run_size(n: int, *, lifetimes_rows: bool, seed: int) -> None:
         )
 
 
+def frame_vs_ibis(n: int, rounds: int, seed: int) -> None:
+    """BG/NBD fit on an ``n``-row per-customer frame against the same rows as an Ibis table.
+
+    The summary is BG/NBD customers with CDNOW's acquisition window, in whole days shown in
+    weeks (what ``rfm_summary`` gives). Each round fits a new model on the DuckDB table (the
+    engine compresses, issue 21's Ibis path), then on the pandas frame (retain compresses in
+    Python), alternating so that both see the same machine load; ratios are frame / Ibis.
+    """
+    import ibis
+    import pandas as pd
+
+    from retain.models.clv import BetaGeoModel
+    from retain.models.clv.bgnbd import simulate as draw
+
+    rng = np.random.default_rng(seed)
+    days = CAL_END_DAY - rng.integers(0, 84, n)
+    sim = draw(TRUE_BG, n, T=days / 7.0, random_state=seed)
+    rec = np.floor(sim["recency"].to_numpy() * 7) / 7.0
+    frame = pd.DataFrame({"frequency": sim["frequency"].to_numpy(), "recency": rec, "T": days / 7})
+    del sim, rec
+    table = ibis.duckdb.connect().create_table("rfm", frame)
+    print(f"\n== BG/NBD first fit, {n:,} customers: Ibis table vs pandas frame, {rounds} rounds")
+    times: dict[str, list[float]] = {"ibis": [], "frame": []}
+    fits: dict[str, dict[str, float]] = {}
+    for i in range(rounds):
+        for path, data in (("ibis", table), ("frame", frame)):
+            t0 = time.perf_counter()
+            fits[path] = BetaGeoModel().fit(data).params_
+            times[path].append(time.perf_counter() - t0)
+        ratio = times["frame"][-1] / times["ibis"][-1]
+        print(
+            f"round {i + 1}: ibis {times['ibis'][-1]:.3f} s   frame {times['frame'][-1]:.3f} s"
+            f"   frame/ibis {ratio:.2f}x"
+        )
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    ratios = [f / b for f, b in zip(times["frame"], times["ibis"], strict=True)]
+    print(
+        f"median: ibis {med['ibis']:.3f} s   frame {med['frame']:.3f} s   median ratio "
+        f"{np.median(ratios):.2f}x (target <= 1.5x, frame < 1 s); params differ by "
+        f"{max_rel(fits['frame'], fits['ibis']):.1e}; peak RSS {peak_rss_mb():.0f} MB"
+    )
+
+
 def fmt(params: dict[str, float]) -> str:
     return ", ".join(f"{k}={v:.4f}" for k, v in params.items())
 
@@ -337,6 +381,14 @@ def main() -> None:
         help="skip lifetimes on one row per customer (about 4 min at 1e7)",
     )
     parser.add_argument("--seed", type=int, default=2005)
+    parser.add_argument(
+        "--frame-vs-ibis",
+        type=float,
+        default=0,
+        metavar="N",
+        help="only time BG/NBD on an N-row frame against the Ibis path (issue 21)",
+    )
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--worker", choices=["retain", "lifetimes"])
     parser.add_argument("--db")
     parser.add_argument("--out")
@@ -350,6 +402,11 @@ def main() -> None:
         print(json.dumps(lifetimes_worker(Path(args.npz), args.mode)))
         return
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+    if args.frame_vs_ibis:
+        print(f"load average {os.getloadavg()}")
+        frame_vs_ibis(int(args.frame_vs_ibis), args.rounds, args.seed)
+        print(f"load average {os.getloadavg()}")
+        return
     for size in args.sizes.split(","):
         run_size(int(float(size)), lifetimes_rows=not args.no_lifetimes_rows, seed=args.seed)
 
