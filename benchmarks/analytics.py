@@ -15,12 +15,14 @@ file first (not timed). Times are the best of ``--repeat`` runs.
 
     python benchmarks/analytics.py                       # 20,000 customers (1M orders)
     python benchmarks/analytics.py --customers 1000000   # the issue's full size
+    python benchmarks/analytics.py --kaplan-meier 1e7    # KM: numpy floor, retain, lifelines
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -338,6 +340,51 @@ def check_agreement(folder: Path) -> None:
     np.testing.assert_allclose(cohorts.revenue, sql_cohorts.revenue, rtol=1e-9, atol=1e-6)
 
 
+def kaplan_meier_paths(size: int, rounds: int, seed: int) -> None:
+    """Kaplan-Meier on ``size`` raw integer-day durations (issue 21), alternating per round:
+    the numpy counting floor (two ``bincount``), retain's frame path and lifelines."""
+    import warnings
+
+    from lifelines import KaplanMeierFitter
+
+    from retain.metrics import kaplan_meier
+
+    rng = np.random.default_rng(seed)
+    d = rng.integers(0, 730, size)
+    o = (rng.random(size) < 0.6).astype(np.int64)
+    frame = pd.DataFrame({"duration": d, "observed": o})
+
+    def floor() -> None:
+        n, e = np.bincount(d).astype(float), np.bincount(d, weights=o)
+        at_risk = n.sum() - np.concatenate([[0.0], np.cumsum(n)[:-1]])
+        np.cumprod(1 - e / np.where(at_risk > 0, at_risk, 1))
+
+    def theirs() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            KaplanMeierFitter().fit(d, o)
+
+    kaplan_meier(frame)  # imports scipy once, outside the timings
+    print(f"\nKaplan-Meier on {size:,} durations, {rounds} rounds (floor, retain, lifelines)")
+    times: dict[str, list[float]] = {"floor": [], "retain": [], "lifelines": []}
+    for i in range(rounds):
+        for name, fn in (("floor", floor), ("retain", lambda: kaplan_meier(frame))):
+            times[name].append(best_of(1, fn))
+        if i < 3:
+            times["lifelines"].append(best_of(1, theirs))
+        print(
+            f"round {i + 1}: floor {times['floor'][-1]:.3f} s  retain {times['retain'][-1]:.3f} s"
+            f"  retain/floor {times['retain'][-1] / times['floor'][-1]:.2f}x"
+        )
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    ratios = [r / f for r, f in zip(times["retain"], times["floor"], strict=True)]
+    print(
+        f"median: floor {med['floor']:.3f} s, retain {med['retain']:.3f} s, lifelines "
+        f"{med['lifelines']:.3f} s; retain/floor {np.median(ratios):.2f}x (target <= 2x), "
+        f"lifelines/retain {med['lifelines'] / med['retain']:.1f}x; peak RSS {peak_rss_mb():.0f} MB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -353,9 +400,22 @@ def main() -> None:
         default=0,
         help="also time retain on local PySpark on this many customers (0 = skip)",
     )
+    parser.add_argument(
+        "--kaplan-meier",
+        type=float,
+        default=0,
+        metavar="N",
+        help="only time Kaplan-Meier on N raw durations: floor, retain, lifelines (issue 21)",
+    )
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.kaplan_meier:
+        print(f"load average {os.getloadavg()}")
+        kaplan_meier_paths(int(args.kaplan_meier), args.rounds, args.seed)
+        print(f"load average {os.getloadavg()}")
+        return
     if args.variant:
         print(json.dumps(run_variant(args.variant, Path(args.folder), args.repeat)))
         return
