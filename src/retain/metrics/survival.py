@@ -283,16 +283,22 @@ def _count(
     if not duration.size or duration.dtype.kind not in "iu":
         return None
     limit = max(4 * duration.size, 1 << 16)
-    base, codes = 0, duration
-    if int(duration.max()) > limit or (duration.dtype.kind == "i" and int(duration.min()) < 0):
+    base, codes, top = 0, duration, int(duration.max())
+    if top > limit or (duration.dtype.kind == "i" and int(duration.min()) < 0):
         base = int(duration.min())
-        if int(duration.max()) - base > limit:
+        if top - base > limit:
             return None
         codes = duration - base
-    # weights, not a boolean selection: bincount reads the rows in order, a selection does not
-    removed = np.asarray(np.bincount(codes, weights=n), dtype=np.float64)
-    dead = died if n is None else n * died
-    observed = np.asarray(np.bincount(codes, weights=dead, minlength=removed.size), np.float64)
+    size = top - base + 1
+    removed, observed = np.zeros(size), np.zeros(size)
+    # in slices, so bincount's float copy of the weights stays small; weights, not a boolean
+    # selection, since bincount reads the rows in order and a selection does not
+    for start in range(0, codes.size, 1 << 20):
+        part = slice(start, start + (1 << 20))
+        w = None if n is None else n[part]
+        removed += np.bincount(codes[part], weights=w, minlength=size)
+        dead = died[part] if w is None else w * died[part]
+        observed += np.bincount(codes[part], weights=dead, minlength=size)
     keep = np.flatnonzero(removed)
     return (keep + base).astype(np.float64), removed[keep], observed[keep]
 
