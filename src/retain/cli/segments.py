@@ -34,6 +34,7 @@ from retain.targeting.segments import (
     movers,
     require_stored,
     rfm_scores,
+    segment_label,
     source_label,
     source_quality,
     store_memberships,
@@ -69,11 +70,8 @@ def _date(value: str, option: str) -> pd.Timestamp:
         ) from None
 
 
-def label(name: str) -> str:
-    """A segment's name in the reader's language (the name itself when it has no label)."""
-    key = f"segments.label_{name}"
-    text = t(key)
-    return name if text == key else text
+label = segment_label
+"""A segment's name in the reader's language (kept for the CLI's callers)."""
 
 
 def sizes(frame: pd.DataFrame, scheme: str) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from retain.targeting.segments import (
     membership_dates,
     memberships,
     movement_matrix,
+    segment_label,
 )
 
 if TYPE_CHECKING:
@@ -29,18 +30,12 @@ if TYPE_CHECKING:
 __all__ = ["report_sections"]
 
 
-def _label(name: str) -> str:
-    key = f"segments.label_{name}"
-    text = t(key)
-    return name if text == key else text
-
-
 def _sizes(con: BaseBackend, stamp: pd.Timestamp) -> Figure:
     counts = memberships(con, "rfm", stamp).to_pandas()["segment"].value_counts()
     total = int(counts.sum())
     table = pd.DataFrame(
         {
-            t("segments.col_segment"): [_label(n) for n in SEGMENT_NAMES["rfm"]],
+            t("segments.col_segment"): [segment_label(n) for n in SEGMENT_NAMES["rfm"]],
             t("segments.col_customers"): [int(counts.get(n, 0)) for n in SEGMENT_NAMES["rfm"]],
             t("segments.col_share"): [
                 format_percent(float(counts.get(n, 0)) / total if total else 0.0)
@@ -58,7 +53,7 @@ def _sizes(con: BaseBackend, stamp: pd.Timestamp) -> Figure:
 
 def _movement(con: BaseBackend, start: pd.Timestamp, end: pd.Timestamp) -> Figure:
     matrix = movement_matrix(con, "rfm", start, end)
-    table = matrix.rename(index=_label, columns=_label).reset_index()
+    table = matrix.rename(index=segment_label, columns=segment_label).reset_index()
     corner = f"{t('segments.col_from_segment')} \\ {t('segments.col_to_segment')}"
     table = table.rename(columns={table.columns[0]: corner})
     table.columns = pd.Index([str(c) for c in table.columns])

@@ -34,6 +34,7 @@ from retain.targeting.segments import (
     movement_matrix,
     movers,
     require_stored,
+    segment_label,
     source_label,
     source_quality,
     value_risk_grid,
@@ -42,7 +43,7 @@ from retain.targeting.segments import (
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
-__all__ = ["LARGE_PCT", "PAGE_SIZE", "router", "segment_label"]
+__all__ = ["LARGE_PCT", "PAGE_SIZE", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,13 +55,6 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIERS = ("high", "medium", "low")
 
 AtRiskReader = Annotated[Principal, Depends(require_page(Permission.at_risk_read))]
-
-
-def segment_label(name: str) -> str:
-    """A segment's name in the reader's language (the name itself when it has no label)."""
-    key = f"segments.label_{name}"
-    text = t(key)
-    return name if text == key else text
 
 
 def _day(stamp: pd.Timestamp) -> str:

@@ -29,6 +29,7 @@ from retain.targeting.segments.sources import (
     SOURCE_DIMENSIONS,
     SourceDimension,
     default_as_of,
+    segment_label,
     source_label,
     source_quality,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "require_stored",
     "rfm_scores",
     "rfm_segment",
+    "segment_label",
     "source_label",
     "source_quality",
     "store_memberships",

@@ -44,6 +44,7 @@ __all__ = [
     "SOURCE_DIMENSIONS",
     "SourceDimension",
     "default_as_of",
+    "segment_label",
     "source_label",
     "source_quality",
 ]
@@ -84,6 +85,13 @@ def default_as_of(con: BaseBackend, currency: str | None = None) -> pd.Timestamp
     done = completed_orders(wh.read_table(con, "orders"), currency=currency)
     value = _default_as_of(done).execute()
     return None if value is None or pd.isna(value) else pd.Timestamp(value)
+
+
+def segment_label(name: str) -> str:
+    """A segment's name in the reader's language (the name itself when it has no label)."""
+    key = f"segments.label_{name}"
+    text = t(key)
+    return name if text == key else text
 
 
 def source_label(dimension: str, source: str) -> str:
