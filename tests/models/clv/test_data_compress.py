@@ -72,6 +72,13 @@ def test_other_values_are_grouped_by_pandas() -> None:
     pd.testing.assert_frame_equal(_read(frame), _pandas_groups(frame), check_exact=True)
 
 
+def test_far_from_zero_values_keep_exact_keys() -> None:
+    x = np.array([0.0, 1.0, 1.0, 2.0, 0.0])
+    T = 1e9 + np.array([3.0, 4.0, 4.0, 3.0, 3.0])
+    frame = pd.DataFrame({"frequency": x, "recency": np.where(x > 0, 1.0, 0.0), "T": T})
+    pd.testing.assert_frame_equal(_read(frame), _pandas_groups(frame), check_exact=True)
+
+
 def test_frame_fit_equals_compressed_fit() -> None:
     from retain.models.clv.bgnbd import simulate
 

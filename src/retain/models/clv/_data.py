@@ -277,16 +277,25 @@ def _count_rows(columns: list[FloatArray]) -> tuple[list[FloatArray], FloatArray
         total *= found[2]
     if total > max(2 * n, 1 << 20) or total > 1 << 24:
         return None
+    # key = sum of (k_i - lo_i) * stride_i, built in floats (exact: total < 2**24) and shifted
+    # by the constant sum of lo_i * stride_i at the end of each chunk
+    offset = bound = 0
+    for found in scales:
+        assert found is not None
+        _, lo, size = found
+        offset = offset * size + lo
+        bound = bound * size + max(abs(lo), abs(lo + size - 1))
+    if bound >= 1 << 52:  # the float key would not be exact
+        return None
     key = np.empty(n, dtype=np.int64)
     step = min(_CHUNK, n)
-    k, back = np.empty(step), np.empty(step)
-    acc = np.empty(step, dtype=np.int64)
+    k, back, acc = np.empty(step), np.empty(step), np.empty(step)
     for start in range(0, n, step):
         m = min(step, n - start)
-        acc[:m] = 0
+        acc[:m] = 0.0
         for values, found in zip(columns, scales, strict=True):
             assert found is not None
-            s, lo, size = found
+            s, _, size = found
             chunk = values[start : start + m]
             np.multiply(chunk, s, out=k[:m])
             np.rint(k[:m], out=k[:m])
@@ -294,7 +303,8 @@ def _count_rows(columns: list[FloatArray]) -> tuple[list[FloatArray], FloatArray
             if not np.array_equal(back[:m], chunk):
                 return None
             acc[:m] *= size
-            acc[:m] += k[:m].astype(np.int64) - lo
+            acc[:m] += k[:m]
+        acc[:m] -= offset
         key[start : start + m] = acc[:m]
     counts = np.bincount(key, minlength=total)
     del key
