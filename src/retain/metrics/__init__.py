@@ -3,7 +3,8 @@
 Every metric is written once in Ibis and runs inside the warehouse engine (DuckDB, PySpark,
 PostgreSQL); nothing executes until the caller asks (``.to_pandas()``,
 :func:`retain.warehouse.write_table`). Survival estimation is the exception by design: the
-engine aggregates counts, lifelines estimates, and the result is a pandas frame.
+engine aggregates counts, numpy computes the Kaplan-Meier curves with lifelines' formulas (the
+log-rank test calls lifelines), and the result is a pandas frame.
 
 - :func:`period_metrics` customers at start/end, new, lost, reactivated, churn rate, CRR,
   repeat purchase rate, purchase frequency, average order value, revenue per customer.
