@@ -18,6 +18,10 @@ PAGES = {
     "/at-risk": "/at-risk",
     "/customers/{customer_id:path}": "/customers/c1",
     "/models": "/models",
+    "/segments": "/segments",
+    "/segments/movement/{start}/{end}/{from_segment}/{to_segment}": (
+        "/segments/movement/2024-05-31/2024-06-30/loyal/lost"
+    ),
     "/docs": "/docs",
     "/login": "/login",
     "/admin/users": "/admin/users",

@@ -69,14 +69,15 @@ def test_sizes_and_movement_link_to_each_transition(
     text = _page(client, f"/segments?lang={lang}")
     assert NONE_STORED[lang] not in text
     assert f'data-total="{int(matrix.to_numpy().sum())}"' in text
-    links = re.findall(r'href="(/segments/movers\?[^"]+)"', text)
+    links = re.findall(r'href="(/segments/movement/[^"]+)"', text)
     cells = [(s, d) for s in matrix.index for d in matrix.columns if matrix.loc[s, d]]
     assert len(links) == len(cells) > 0
     source, target = cells[0]
     want = movers(loaded_warehouse, "rfm", START, END, from_segment=source, to_segment=target)
     ids = want.to_pandas()["customer_id"].tolist()
-    link = next(u for u in links if f"from_segment={source}&" in u and f"to_segment={target}" in u)
-    listed = _page(client, link.replace("&amp;", "&") + f"&lang={lang}")
+    link = f"/segments/movement/{START}/{END}/{source}/{target}"
+    assert link in links
+    listed = _page(client, f"{link}?lang={lang}")
     assert f'data-total="{len(ids)}"' in listed
     for cid in ids:
         assert f'href="/customers/{cid}"' in listed
@@ -90,7 +91,7 @@ def test_contact_details_follow_the_role(
     pairs = movement_matrix(loaded_warehouse, "rfm", START, END)
     source = next(s for s in pairs.index if pairs.loc[s].sum())
     target = next(d for d in pairs.columns if pairs.loc[source, d])
-    path = f"/segments/movers?start={START}&end={END}&from_segment={source}&to_segment={target}"
+    path = f"/segments/movement/{START}/{END}/{source}/{target}"
     login(client, users["analyst"])
     assert "@example.com" not in _page(client, path)  # analysts do not see personal data
     client.post("/logout", follow_redirects=False)
@@ -108,13 +109,13 @@ def test_bad_or_unstored_transition_is_a_clear_error(
 ) -> None:
     _store_two_dates(loaded_warehouse)
     login(client, users["admin"])
-    base = f"/segments/movers?start={START}&end={END}"
-    assert client.get(base + "&from_segment=loyal&to_segment=nobody").status_code == 400
-    missing = client.get(
-        f"/segments/movers?start=2020-01-01&end={END}&from_segment=loyal&to_segment=lost"
-    )
-    assert missing.status_code == 404
-    assert "retain segments rfm" in html.unescape(missing.text)
+    assert client.get(f"/segments/movement/{START}/{END}/loyal/nobody").status_code == 400
+    assert client.get(f"/segments/movement/{START}/June/loyal/lost").status_code == 400
+    assert client.get(f"/segments/movement/{START}/{END}/loyal/lost?page=0").status_code == 400
+    missing = client.get(f"/segments/movement/2020-01-01/{END}/loyal/lost")
+    assert missing.status_code == 200  # data not there yet: the page says which command
+    assert 'id="not-stored"' in missing.text
+    assert "retain segments rfm --as-of 2020-01-01" in html.unescape(missing.text)
 
 
 def _browser(settings: Settings, con: Any) -> TestClient:

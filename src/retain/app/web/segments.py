@@ -2,18 +2,19 @@
 
 ``/segments`` reads what ``retain segments rfm`` stored (:mod:`retain.targeting.segments`): the
 RFM segment sizes on the latest stored date and the movement matrix from the date before it,
-each non-empty cell linking to ``/segments/movers``, the customers of that transition (each
-linked to their customer 360; e-mail and phone only for roles that may see personal data, as
-on the at-risk list). The value x risk grid and the acquisition-source table are computed from
-the latest scores and the orders. Every role that sees the at-risk list sees this page; a part
-whose data is missing says which command fills it, so the page renders on any warehouse.
+each non-empty cell linking to ``/segments/movement/START/END/FROM/TO``, the customers of that
+transition (each linked to their customer 360; e-mail and phone only for roles that may see
+personal data, as on the at-risk list). The value x risk grid and the acquisition-source table
+are computed from the latest scores and the orders. Every role that sees the at-risk list sees
+this page; a part whose data is missing says which command fills it, so the page renders on
+any warehouse.
 """
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Request
@@ -24,7 +25,7 @@ from retain.app.deps import LockedWarehouseDep, Principal, SettingsDep
 from retain.app.metrics.service import has_rows
 from retain.app.web._page import page as _page
 from retain.app.web._session import render, require_page
-from retain.errors import RetainError
+from retain.errors import NotFoundError, RetainError
 from retain.i18n import t
 from retain.targeting.segments import (
     SEGMENT_NAMES,
@@ -43,7 +44,7 @@ from retain.targeting.segments import (
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
-__all__ = ["LARGE_PCT", "PAGE_SIZE", "router"]
+__all__ = ["LARGE_PCT", "PAGE_SIZE", "movers_path", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,6 +56,11 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIERS = ("high", "medium", "low")
 
 AtRiskReader = Annotated[Principal, Depends(require_page(Permission.at_risk_read))]
+
+
+def movers_path(start: str, end: str, source: str, target: str) -> str:
+    """The page of one transition's customers (dates as YYYY-MM-DD, segment names)."""
+    return f"/segments/movement/{start}/{end}/{quote(source)}/{quote(target)}"
 
 
 def _day(stamp: pd.Timestamp) -> str:
@@ -88,8 +94,7 @@ def _movement(con: BaseBackend, start: pd.Timestamp, end: pd.Timestamp) -> dict[
             count = int(matrix.loc[source, target])
             link = None
             if count:
-                query = {**base, "from_segment": source, "to_segment": target}
-                link = "/segments/movers?" + urlencode(query)
+                link = movers_path(base["start"], base["end"], source, target)
             cells.append({"count": count, "link": link, "stay": source == target})
         rows.append({"segment": source, "label": segment_label(source), "cells": cells})
     return {
@@ -201,17 +206,27 @@ def _contacts(con: BaseBackend, ids: list[str]) -> dict[str, dict[str, Any]]:
     }
 
 
-@router.get("/segments/movers", response_class=HTMLResponse)
+@router.get(
+    "/segments/movement/{start}/{end}/{from_segment}/{to_segment}", response_class=HTMLResponse
+)
 def movers_page(
-    request: Request, principal: AtRiskReader, warehouse: LockedWarehouseDep
+    request: Request,
+    principal: AtRiskReader,
+    warehouse: LockedWarehouseDep,
+    start: str,
+    end: str,
+    from_segment: str,
+    to_segment: str,
 ) -> HTMLResponse:
-    """The customers of one transition between two stored dates, each linked to their 360."""
+    """The customers of one transition between two stored dates, each linked to their 360.
+
+    Malformed parameters are a 400; dates with nothing stored render the page with a notice
+    naming the command that stores them, as every page whose data is missing does.
+    """
 
     def build() -> HTMLResponse:
-        q = request.query_params
-        start, end = q.get("start", ""), q.get("end", "")
-        source, target = q.get("from_segment", ""), q.get("to_segment", "")
-        raw = q.get("page", "1")
+        source, target = from_segment, to_segment
+        raw = request.query_params.get("page", "1")
         if not (
             _DATE.match(start)
             and _DATE.match(end)
@@ -223,8 +238,21 @@ def movers_page(
             raise _bad()
         check_segment("rfm", source)
         con = warehouse.con
-        first = require_stored(con, "rfm", start)
-        last = require_stored(con, "rfm", end)
+        try:
+            first = require_stored(con, "rfm", start)
+            last = require_stored(con, "rfm", end)
+        except NotFoundError as exc:
+            # Not stored yet is no error of the reader's: say so and name the command.
+            return render(
+                request,
+                "segments_movers.html",
+                principal=principal,
+                title_key="segments.page_title",
+                source=segment_label(source),
+                target=segment_label(target),
+                missing=exc.message,
+                hint=exc.hint,
+            )
         found = movers(con, "rfm", first, last, from_segment=source, to_segment=target)
         total = int(found.count().to_pandas())
         number = int(raw)
@@ -232,9 +260,7 @@ def movers_page(
         ids = [str(v) for v in rows["customer_id"]]
         pii = principal.may(Permission.customers_pii)
         contacts = _contacts(con, ids) if pii else {}
-        query = urlencode(
-            {"start": start, "end": end, "from_segment": source, "to_segment": target}
-        )
+        here = movers_path(start, end, source, target)
         return render(
             request,
             "segments_movers.html",
@@ -250,7 +276,7 @@ def movers_page(
             can_open=principal.may(Permission.customers_read),
             page_number=number,
             pages=max(1, -(-total // PAGE_SIZE)),
-            query=query,
+            here=here,
         )
 
     return _page(request, principal, build)
