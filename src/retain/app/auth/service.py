@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from retain.app.audit import service as audit
 from retain.app.audit.service import Actor, Caller
-from retain.app.auth import throttle
+from retain.app.auth import keycache, throttle
 from retain.app.auth.models import ApiKey, AppSecret, LoginSession, User
 from retain.app.auth.roles import Role
 from retain.app.db.base import utcnow
@@ -303,8 +303,10 @@ def revoke_api_key(session: Session, *, key_id: int, actor: Actor | None = None)
         raise NotFoundError(t("app.key_not_found", id=key_id), code="auth.key_not_found")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+    keycache.forget_all()  # the service's cached keys: this one must stop working now
     if actor is not None:
         audit.record(session, actor, "key.revoke", ("api_key", key.id), name=key.name)
+        keycache.forget_all()  # a request between the two may have cached it before the commit
     return key
 
 
