@@ -66,3 +66,17 @@ def test_the_admin_reads_the_pii_reads_in_the_audit_log(client, keys):
         "/api/v1/audit", headers=headers(keys["admin"]), params={"action": "customer.read"}
     ).json()
     assert log["count"] == 1 and log["data"][0]["details"]["fields"] == ["email", "phone"]
+
+
+def test_a_repeated_page_is_audited_every_time(client, keys, app):
+    """The service keeps a page it answered (and its JSON form); every read is still audited."""
+    ask = {"risk_band": ["high", "medium", "low"], "limit": 2}
+    agent = headers(keys["agent"])
+    first = client.get("/api/v1/customers/at-risk", headers=agent, params=ask)
+    again = client.get("/api/v1/customers/at-risk", headers=agent, params=ask)
+    assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    masked = client.get("/api/v1/customers/at-risk", headers=headers(keys["analyst"]), params=ask)
+    assert {row["email"] for row in masked.json()["data"]} == {None}  # not the agent's page
+    entries = _entries(app)
+    assert [e.action for e in entries] == ["at_risk.read", "at_risk.read"]
+    assert all(json.loads(e.details)["rows"] == 2 for e in entries)

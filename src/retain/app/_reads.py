@@ -21,6 +21,7 @@ cached for a moment so each request does not list them again.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +49,8 @@ class CustomerIndex:
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table
+        self._names = table.column_names
+        self._converters = [_converter(f.type) for f in table.schema]
         ids = np.asarray(table.column("customer_id").to_numpy(zero_copy_only=False), dtype=object)
         self.ranges: dict[str, tuple[int, int]] = {}
         if len(ids):
@@ -62,7 +65,45 @@ class CustomerIndex:
             return []
         start, end = found
         part = self.table.slice(start, min(end - start, limit))
-        return [{k: json_value(v) for k, v in row.items()} for row in part.to_pylist()]
+        columns = [
+            convert(column.to_pylist())
+            for convert, column in zip(self._converters, part.columns, strict=True)
+        ]
+        names = self._names
+        return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _as_is(values: list[Any]) -> list[Any]:
+    return values
+
+
+def _iso(values: list[Any]) -> list[Any]:
+    return [None if v is None else v.isoformat() for v in values]
+
+
+def _finite(values: list[Any]) -> list[Any]:
+    return [None if v is None or math.isnan(v) or math.isinf(v) else v for v in values]
+
+
+def _each(values: list[Any]) -> list[Any]:
+    return [json_value(v) for v in values]
+
+
+def _converter(kind: pa.DataType) -> Callable[[list[Any]], list[Any]]:
+    """How a column of Arrow type ``kind`` becomes JSON-ready values.
+
+    The values are those :func:`json_value` makes one by one; a whole column at a time costs a
+    fraction of that.
+    """
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind):
+        return _as_is
+    if pa.types.is_boolean(kind) or pa.types.is_null(kind):
+        return _as_is
+    if pa.types.is_floating(kind):
+        return _finite
+    if pa.types.is_date(kind) or (pa.types.is_timestamp(kind) and kind.unit != "ns"):
+        return _iso  # (nanoseconds come back as pandas Timestamps: one by one)
+    return _each
 
 
 class Reads:

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from retain.app.audit.models import AuditEntry
+from retain.app.db.base import utcnow
 
-__all__ = ["Actor", "Caller", "Target", "list_entries", "record"]
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+
+__all__ = ["Actor", "Caller", "Target", "list_entries", "record", "record_read"]
 
 
 class Actor(Protocol):
@@ -64,6 +68,35 @@ def record(
     )
     session.commit()
     return entry
+
+
+_INSERT = insert(cast("Table", AuditEntry.__table__))
+"""One audit row as a plain INSERT (compiled once by SQLAlchemy's statement cache)."""
+
+
+def record_read(
+    session: Session, actor: Actor, action: str, target: Target | None = None, /, **details: Any
+) -> None:
+    """:func:`record` for a read (nothing else pending in ``session``): one INSERT and a commit.
+
+    A read of contact details is audited on every request of the busiest routes (customer 360,
+    at-risk pages); the ORM's unit of work costs more than the read itself there. The entry is
+    committed before the response leaves, as with :func:`record`.
+    """
+    kind, ident = target if target is not None else ("", "")
+    session.connection().execute(  # Core, not the ORM's bulk insert: a third of the cost
+        _INSERT,
+        {
+            "at": utcnow(),
+            "actor": actor.name,
+            "actor_kind": actor.kind,
+            "action": action,
+            "target_type": kind,
+            "target_id": str(ident),
+            "details": json.dumps(details, default=str, sort_keys=True),
+        },
+    )
+    session.commit()
 
 
 def _add(

@@ -9,6 +9,9 @@ what they are worth is decided in the service.
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +94,44 @@ def page(
     return AtRiskPage.from_page(found)
 
 
+MAX_BODIES = 1024
+"""Rendered pages kept (as many as :data:`retain.targeting._frames.MAX_PAGES`)."""
+
+
+class _Rendered:
+    """Pages in the API's form by the identity of the library's page, while that page lives.
+
+    The list keeps the pages it answered (:class:`retain.targeting.JoinedFrames`) and hands the
+    same object back for the same request, so its response model is built once, not per request
+    (building 50 rows through the model costs a few milliseconds; serialising it, a tenth).
+    Each entry holds the page and the contact fields its rows show (what the audit records).
+    """
+
+    def __init__(self, size: int = MAX_BODIES) -> None:
+        self._lock = threading.Lock()
+        self._size = size
+        self._kept: OrderedDict[
+            int, tuple[weakref.ref[targeting.AtRiskPage], AtRiskPage, list[str]]
+        ] = OrderedDict()
+
+    def get(self, found: targeting.AtRiskPage) -> tuple[AtRiskPage, list[str]]:
+        """``found`` in the API's form and its contact fields (made once per library page)."""
+        with self._lock:
+            kept = self._kept.get(id(found))
+            if kept is not None and kept[0]() is found:
+                return kept[1], kept[2]
+        made = AtRiskPage.from_page(found)
+        fields = contact_fields(vars(row) for row in found.rows)
+        with self._lock:
+            self._kept[id(found)] = (weakref.ref(found), made, fields)
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return made, fields
+
+
+_RENDERED = _Rendered()
+
+
 def list_page(
     session: Session,
     warehouse: LockedWarehouse,
@@ -105,7 +146,8 @@ def list_page(
     request without ``limit`` gets the default or the cap, whichever is smaller) and the
     page counts against the caller's pages per minute (429 with ``Retry-After`` past them). A
     page that returns contact details (:attr:`retain.schema.CUSTOMERS` marks them) is audited
-    like an export: how many rows and which contact fields; a page without them is not.
+    like an export: how many rows and which contact fields; a page without them is not. The
+    same request gets the same page object while the list keeps it (do not change it).
     """
     service = settings.service
     cap = caps.max_page_size(service, principal.role)
@@ -114,19 +156,26 @@ def list_page(
     query = resolve(values, settings=settings, session=session, max_limit=cap)
     caps.count_list_page(session, principal, principal.role, service, ident=principal.id)
     pii = principal.may(Permission.customers_pii)
-    found = page(warehouse, query, settings=settings, pii=pii, lang=get_language())
-    fields = contact_fields(row.model_dump() for row in found.data)
+    found = targeting.at_risk(
+        warehouse.con,
+        query,
+        pii=pii,
+        lang=get_language(),
+        tables=warehouse.reads.tables(),
+        line=line_of(settings, query),
+    )
+    made, fields = _RENDERED.get(found)
     if fields:
-        audit.record(
+        audit.record_read(
             session,
             principal,
             "at_risk.read",
             ("at_risk", ""),
-            rows=len(found.data),
+            rows=len(made.data),
             fields=fields,
-            definition=found.definition,
+            definition=made.definition,
         )
-    return found
+    return made
 
 
 def contact_fields(rows: Iterable[Mapping[str, Any]]) -> list[str]:

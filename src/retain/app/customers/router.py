@@ -2,6 +2,10 @@
 
 Handlers check the caller's permission, call :mod:`retain.app.customers.at_risk` or
 :mod:`retain.app.customers.service` (which call :mod:`retain.targeting`), and return the body.
+
+The busiest routes are coroutines that run their work in one worker thread: FastAPI would run
+a plain route in a worker thread and then check its return value in a second trip to the pool,
+and each trip costs a request about 0.3 ms of CPU (a tenth of what the read costs).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from retain.app._openapi import document_errors
 from retain.app.customers import at_risk, service
@@ -107,7 +112,7 @@ Params = Annotated[AtRiskParams, Depends()]
 
 
 @router.get("/at-risk", response_model=AtRiskPage)
-def list_at_risk(
+async def list_at_risk(
     principal: CanReadAtRisk,
     params: Params,
     settings: SettingsDep,
@@ -123,8 +128,8 @@ def list_at_risk(
     letter case), channel, reason (family or key), plan, tenure in days, or search by id or
     e-mail (e-mail only for roles that see contact details).
     """
-    return at_risk.list_page(
-        session, warehouse, params.values, settings=settings, principal=principal
+    return await run_in_threadpool(
+        at_risk.list_page, session, warehouse, params.values, settings=settings, principal=principal
     )
 
 
@@ -155,17 +160,19 @@ def export_at_risk(
 
 
 @router.get("/{customer_id:path}/scores", response_model=CustomerScores)
-def read_customer_scores(
+async def read_customer_scores(
     customer_id: CustomerId,
     _: CanReadCustomers,
     warehouse: LockedWarehouseDep,
 ) -> dict[str, Any]:
     """The customer's latest churn score per definition (with reasons) and latest CLV."""
-    return service.customer_scores(warehouse.reads, customer_id, lang=get_language())
+    return await run_in_threadpool(
+        service.customer_scores, warehouse.reads, customer_id, lang=get_language()
+    )
 
 
 @router.get("/{customer_id:path}", response_model=Customer360)
-def read_customer(
+async def read_customer(
     customer_id: CustomerId,
     principal: CanReadCustomers,
     session: SessionDep,
@@ -177,8 +184,13 @@ def read_customer(
     everything merged into one timeline (newest first). A read that returns the customer's
     contact details is audited (``customer.read``).
     """
-    return service.read_customer(
-        session, warehouse.reads, customer_id, principal=principal, lang=get_language()
+    return await run_in_threadpool(
+        service.read_customer,
+        session,
+        warehouse.reads,
+        customer_id,
+        principal=principal,
+        lang=get_language(),
     )
 
 

@@ -272,7 +272,7 @@ def read_customer(
     profile = found["profile"] or {}
     fields = [name for name in CUSTOMERS.pii_columns if profile.get(name) is not None]
     if fields:
-        audit.record(
+        audit.record_read(
             session, principal, "customer.read", ("customer", customer_id), rows=1, fields=fields
         )
     return found
