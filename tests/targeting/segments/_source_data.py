@@ -97,5 +97,8 @@ def load(con: Any) -> None:
     }
     for name, frame in frames.items():
         schema = get_table(name).ibis_schema()
-        full = pd.DataFrame({c: frame.get(c) for c in schema.names})
-        wh.write_table(con, name, ibis.memtable(full, schema=schema))
+        full = ibis.memtable(pd.DataFrame({c: frame.get(c) for c in schema.names}), schema=schema)
+        if wh.backend_name(con) == "pyspark":
+            con.create_table(name, full, overwrite=True)
+        else:
+            wh.write_table(con, name, full)

@@ -80,3 +80,11 @@ def test_identical_on_postgres(loaded: Any, postgres_warehouse: Any) -> None:
         want = source_quality(loaded, AS_OF, by=by).to_pandas()  # type: ignore[arg-type]
         got = source_quality(postgres_warehouse, AS_OF, by=by).to_pandas()  # type: ignore[arg-type]
         pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=1e-12)
+
+
+@pytest.mark.spark
+def test_identical_on_spark(loaded: Any, spark_warehouse: Any) -> None:
+    load(spark_warehouse)
+    want = source_quality(loaded, AS_OF).to_pandas()
+    got = source_quality(spark_warehouse, AS_OF).to_pandas()
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=1e-12)
