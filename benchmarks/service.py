@@ -18,6 +18,15 @@ script is the load generator, in a second process.
    ``--baseline-rev`` (extracted with ``git archive``, served from the same warehouse file) for
    ``--baseline-seconds``, so the figure is printed beside the old one; requests the service
    sheds (503 with Retry-After) are counted apart from the answered ones.
+5. CPU per request (issue 16 item 18, second round): the mix's two kinds, 400 requests each
+   one after another, and the server process's CPU time (``/proc``, all threads) divided by
+   them; the same for the code of ``--cpu-baseline-rev`` first. Unlike latency this hardly
+   depends on what else the machine runs. Target: well under 5 ms per read, so 200 reads/s
+   fit in one core. The mixed phases print the server's and this client's CPU too.
+
+The mixed and CPU phases use a small asyncio HTTP/1.1 keep-alive client (:class:`_Http`, about
+0.1-0.2 ms of CPU per request) rather than httpx (about a millisecond), since client and server
+share the same two cores.
 
 Data: the demo business (``retain.demo.generate``, 20,000 customers over 24 months by default)
 loaded into a DuckDB warehouse, plus one synthetic churn score and CLV per customer (the
@@ -32,6 +41,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -54,6 +64,14 @@ MIX_P99_TARGET_MS = 100.0
 AT_RISK_SHARE = 0.2
 BASELINE_REV = "e92f7fe"
 """The last commit before the concurrent reads of issue 16 item 18."""
+MIX_CONNECTIONS = 64
+"""Requests the mixed-read client keeps open at most (keep-alive connections)."""
+CPU_REQUESTS = 400
+"""Requests per kind in the CPU-per-request measurement."""
+CPU_TARGET_MS = 5.0
+"""Server CPU per read the mix may cost: 200 requests/s must leave room on two cores."""
+CPU_BASELINE_REV = "6fe55a8"
+"""The last commit before the per-request CPU work of issue 16 item 18 (second round)."""
 INGEST_TARGET = 5_000.0
 CLIENTS = 10
 
@@ -333,57 +351,163 @@ def _mix_paths(base: str, key: str, ids: list[str], n: int) -> list[tuple[str, s
 def _mix(
     base: str, key: str, jobs_in: list[tuple[str, str]], rate: float, timeout: float
 ) -> tuple[dict[str, list[float]], int, int]:
-    """Open loop over ``jobs_in`` at ``rate``; (latencies of 200s by kind, shed, failed)."""
-    import queue
+    """Open loop over ``jobs_in`` at ``rate``; (latencies of 200s by kind, shed, failed).
 
-    jobs: queue.Queue[tuple[int, str, str] | None] = queue.Queue()
+    At most :data:`MIX_CONNECTIONS` requests are open at once (each on a keep-alive connection
+    of :class:`_Http`); a request due while all are busy waits for one, and its latency counts
+    from when it was due.
+    """
+    host, port = base.removeprefix("http://").rsplit(":", 1)
     lat: dict[str, list[float]] = {"at-risk": [], "360": []}
     counts = {"shed": 0, "failed": 0}
-    lock = threading.Lock()
-    clients = [
-        httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=timeout) for _ in range(64)
-    ]
-    for i, (kind, path) in enumerate(jobs_in):
-        jobs.put((i, kind, path))
-    for _ in clients:
-        jobs.put(None)
-    ready = threading.Barrier(len(clients) + 1)
-    start = 0.0
 
-    def sender(client: httpx.Client) -> None:
-        ready.wait()
-        while (job := jobs.get()) is not None:
-            i, kind, path = job
+    async def run() -> None:
+        http = _Http(host, int(port), key)
+        slots = asyncio.Semaphore(MIX_CONNECTIONS)
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.1
+
+        async def one(i: int, kind: str, path: str) -> None:
             scheduled = start + i / rate
-            time.sleep(max(0.0, scheduled - time.perf_counter()))
-            try:
-                status = client.get(path).status_code
-            except httpx.TransportError:
-                status = 0
-            elapsed = (time.perf_counter() - scheduled) * 1000
-            with lock:
-                if status == 200:
-                    lat[kind].append(elapsed)
-                else:
-                    counts["shed" if status in {429, 503} else "failed"] += 1
+            await asyncio.sleep(max(0.0, scheduled - loop.time()))
+            async with slots:
+                try:
+                    status, _ = await asyncio.wait_for(http.get(path), timeout)
+                except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+                    status = 0
+            elapsed = (loop.time() - scheduled) * 1000
+            if status == 200:
+                lat[kind].append(elapsed)
+            else:
+                counts["shed" if status in {429, 503} else "failed"] += 1
 
-    threads = [threading.Thread(target=sender, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    start = time.perf_counter() + 0.1
-    ready.wait()
-    for t in threads:
-        t.join()
-    for c in clients:
-        c.close()
+        await asyncio.gather(*(one(i, kind, path) for i, (kind, path) in enumerate(jobs_in)))
+        http.close()
+
+    asyncio.run(run())
     return lat, counts["shed"], counts["failed"]
 
 
-def _print_mix(label: str, lat: dict[str, list[float]], shed: int, failed: int) -> float:
-    """Print one mixed-read run; returns its p99 over answered requests."""
+def _cpu_per_request(
+    base: str, pid: int, key: str, paths: dict[str, list[str]]
+) -> dict[str, tuple[float, float]]:
+    """Server and client CPU ms per request, by kind: the paths one after another.
+
+    The server's CPU is read from ``/proc`` (all its threads) before and after, so the figure
+    does not depend on what else the machine runs (unlike latency); the client's is this
+    process's. Each kind is warmed up first (its first 20 paths, and every list page once).
+    """
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    found: dict[str, tuple[float, float]] = {}
+
+    async def run() -> None:
+        http = _Http(host, int(port), key)
+        for kind, todo in paths.items():
+            for path in dict.fromkeys(todo[:20] + [p for p in todo if "at-risk" in p]):
+                await http.get(path)  # every list page once: a first page builds its frame
+            server, client = _server_cpu(pid), time.process_time()
+            for path in todo:
+                status, _ = await http.get(path)
+                if status != 200:
+                    raise SystemExit(f"{kind} {path}: status {status}")
+            found[kind] = (
+                (_server_cpu(pid) - server) * 1000 / len(todo),
+                (time.process_time() - client) * 1000 / len(todo),
+            )
+        http.close()
+
+    asyncio.run(run())
+    return found
+
+
+def _print_cpu(label: str, base: str, pid: int, key: str, mix: list[tuple[str, str]]) -> None:
+    """Print :func:`_cpu_per_request` for the mix's two kinds (:data:`CPU_REQUESTS` each)."""
+    by_kind: dict[str, list[str]] = {"at-risk": [], "360": []}
+    for kind, path in mix:
+        by_kind[kind].append(path)
+    cpu = _cpu_per_request(base, pid, key, {k: v[:CPU_REQUESTS] for k, v in by_kind.items()})
+    for kind, (server, client) in cpu.items():
+        print(
+            f"  {label}: CPU per request, {kind:>7}: server {server:5.2f} ms, client "
+            f"{client:5.2f} ms ({CPU_REQUESTS} one after another; target server < "
+            f"{CPU_TARGET_MS:g} ms)"
+        )
+
+
+class _Http:
+    """A minimal HTTP/1.1 keep-alive GET client over asyncio streams (the benchmark's client).
+
+    httpx costs the client about a millisecond of CPU per request, on the same two cores as the
+    server; this costs a fraction of that, so the server gets the CPU the figures are about.
+    """
+
+    def __init__(self, host: str, port: int, key: str) -> None:
+        self.host, self.port = host, port
+        self.head = f"Host: {host}:{port}\r\nX-API-Key: {key}\r\n\r\n".encode()
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        """GET ``path`` on an idle connection (or a new one); (status, body)."""
+        conn = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
+        reader, writer = conn
+        try:
+            writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self.head)
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ", 2)[1])
+            fields = {
+                name.strip().lower(): value.strip()
+                for name, _, value in (line.partition(":") for line in lines[1:] if line)
+            }
+            if "content-length" in fields:
+                body = await reader.readexactly(int(fields["content-length"]))
+            else:  # chunked
+                parts = []
+                while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+                    parts.append(await reader.readexactly(size))
+                    await reader.readexactly(2)
+                await reader.readexactly(2)
+                body = b"".join(parts)
+        except BaseException:
+            writer.close()
+            raise
+        if fields.get("connection", "").lower() == "close":
+            writer.close()
+        else:
+            self.idle.append(conn)
+        return status, body
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
+def _server_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) the process ``pid`` has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _print_mix(
+    label: str,
+    lat: dict[str, list[float]],
+    shed: int,
+    failed: int,
+    cost: tuple[float, float, float],
+) -> float:
+    """Print one mixed-read run and its CPU ``cost``; returns its p99 over answered requests."""
     both = lat["at-risk"] + lat["360"]
     p99 = _pct(both, 99)
+    server, client, wall = cost
+    requests = len(both) + shed + failed
     print(f"  {label}: {len(both):,} answered, {shed:,} shed (503/429), {failed:,} failed")
+    print(
+        f"    CPU: server {server:.1f} s ({server * 1000 / max(requests, 1):.2f} ms per request, "
+        f"{server / wall:.2f} cores), client {client:.1f} s "
+        f"({client * 1000 / max(requests, 1):.2f} ms per request) over {wall:.1f} s"
+    )
     for kind, values in lat.items():
         print(
             f"    {kind:>7}: n {len(values):5,}  p50 {_pct(values, 50):8.1f} ms  "
@@ -415,31 +539,63 @@ def _start_server(folder: Path, port: int, src: Path | None = None) -> subproces
     return server
 
 
+def _old_code(folder: Path, rev: str) -> Path:
+    """The ``src`` folder of commit ``rev``, extracted under ``folder`` (``git archive``)."""
+    old = folder / f"code-{rev}"
+    if not old.exists():
+        old.mkdir()
+        root = Path(__file__).resolve().parents[1]
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", rev, "src"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+    return old / "src"
+
+
 def _baseline_mix(
     folder: Path, key: str, ids: list[str], rev: str, seconds: float, rate: float
 ) -> None:
     """The mixed reads against the code of ``rev`` (the figure the new one is compared with)."""
-    old = folder / "baseline"
-    old.mkdir()
-    root = Path(__file__).resolve().parents[1]
-    archive = subprocess.run(
-        ["git", "-C", str(root), "archive", rev, "src"], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
     port = _free_port()
-    server = _start_server(folder, port, old / "src")
+    server = _start_server(folder, port, _old_code(folder, rev))
     base = f"http://127.0.0.1:{port}"
     try:
         jobs = _mix_paths(base, key, ids, int(rate * seconds))
         with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=300) as warm:
             for _, path in jobs[:10]:
                 warm.get(path)
-        lat, shed, failed = _mix(base, key, jobs, rate, timeout=30.0)
+        lat, shed, failed, cpu = _measured_mix(base, server.pid, key, jobs, rate)
         print(f"mixed reads, old code ({rev}), {rate:g} req/s for {seconds:g} s:")
-        _print_mix(f"old code {rev}", lat, shed, failed)
+        _print_mix(f"old code {rev}", lat, shed, failed, cpu)
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def _baseline_cpu(folder: Path, key: str, ids: list[str], rev: str) -> None:
+    """CPU per request of the code of ``rev`` (before the per-request work of item 18)."""
+    port = _free_port()
+    server = _start_server(folder, port, _old_code(folder, rev))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _print_cpu(f"code {rev}", base, server.pid, key, _mix_paths(base, key, ids, 4000))
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def _measured_mix(
+    base: str, pid: int, key: str, jobs: list[tuple[str, str]], rate: float
+) -> tuple[dict[str, list[float]], int, int, tuple[float, float, float]]:
+    """:func:`_mix` and what it cost: (server CPU s, client CPU s, wall s) besides its result."""
+    server, client, wall = _server_cpu(pid), time.process_time(), time.perf_counter()
+    lat, shed, failed = _mix(base, key, jobs, rate, timeout=30.0)
+    cost = (
+        _server_cpu(pid) - server,
+        time.process_time() - client,
+        time.perf_counter() - wall,
+    )
+    return lat, shed, failed, cost
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -460,6 +616,11 @@ def main() -> None:
     parser.add_argument(
         "--baseline-seconds", type=float, default=3.0, help="mixed reads on the old code"
     )
+    parser.add_argument(
+        "--cpu-baseline-rev",
+        default=CPU_BASELINE_REV,
+        help="old code whose CPU per request is printed first ('' to skip)",
+    )
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -476,6 +637,8 @@ def main() -> None:
             f"built in {time.perf_counter() - t:.1f} s"
         )
         key = make_key(folder)
+        if args.cpu_baseline_rev:
+            _baseline_cpu(folder, key, ids, args.cpu_baseline_rev)
         if args.baseline_rev and args.baseline_seconds > 0:
             _baseline_mix(folder, key, ids, args.baseline_rev, args.baseline_seconds, args.rate)
         port = _free_port()
@@ -509,12 +672,13 @@ def main() -> None:
             both = lat["360"] + lat["scores"]
             print(f"     all: p50 {statistics.median(both):6.1f} ms   p99 {_pct(both, 99):6.1f} ms")
 
-            lat_mix, shed, failed = _mix(base, key, jobs, args.rate, timeout=30.0)
+            _print_cpu("this code", base, server.pid, key, jobs)
+            lat_mix, shed, failed, cost = _measured_mix(base, server.pid, key, jobs, args.rate)
             print(
                 f"mixed reads, this code, {args.rate:g} req/s for {args.mix_seconds:g} s "
                 f"({AT_RISK_SHARE:.0%} at-risk pages, the rest customer 360):"
             )
-            _print_mix("this code", lat_mix, shed, failed)
+            _print_mix("this code", lat_mix, shed, failed, cost)
 
             acked, wall, failures = _ingest(
                 base, key, ids, args.batches, args.batch_size, args.retry_share
