@@ -117,6 +117,29 @@ def _churn(
                 }
 
 
+def _segments(con: BaseBackend, settings: Settings) -> None:
+    """RFM segments a month apart (so the movement matrix has movement) and the value x risk grid.
+
+    The same library calls as ``retain segments rfm`` and ``retain segments value-risk``.
+    """
+    import pandas as pd
+
+    import retain.warehouse as wh
+    from retain.targeting.segments import (
+        default_as_of,
+        rfm_scores,
+        store_memberships,
+        value_risk_grid,
+    )
+
+    end = default_as_of(con, settings.currency)
+    if end is None:  # nobody bought: a subscription-only business has no RFM
+        return
+    for day in (end - pd.DateOffset(months=1), end):
+        store_memberships(con, "rfm", day, rfm_scores(wh.read_table(con, "orders"), day))
+    store_memberships(con, "value_risk", end, value_risk_grid(con, end))
+
+
 def _report(con: BaseBackend, settings: Settings, path: Path) -> Path:
     from retain.report import build_report, render_report
 
@@ -165,6 +188,7 @@ def run_demo_pipeline(
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("clv", lambda: _clv(con, settings, result)),
         ("churn", lambda: _churn(con, settings, definitions, result)),
+        ("segments", lambda: _segments(con, settings)),
         ("report", lambda: setattr(result, "report", _report(con, settings, report_path))),
         ("login", lambda: setattr(result, "login", _login(settings))),
     ]
