@@ -279,11 +279,17 @@ def table_exists(con: BaseBackend, name: str) -> bool:
 def read_table(con: BaseBackend, name: str) -> ir.Table:
     """The warehouse table ``name`` as an Ibis expression (nothing is executed)."""
     if not table_exists(con, name):
-        hint = (
-            f"load it with 'retain ingest {name} FILE'"
-            if name in TABLES and name not in {"clv_scores", "churn_scores"}
-            else "run the step that writes it first (see 'retain --help')"
-        )
+        written_by = {
+            "clv_scores": "retain clv predict",
+            "churn_scores": "retain churn score",
+            "segment_memberships": "retain segments rfm",
+        }
+        if name in written_by:
+            hint = f"run '{written_by[name]}' first"
+        elif name in TABLES:
+            hint = f"load it with 'retain ingest {name} FILE'"
+        else:
+            hint = "run the step that writes it first (see 'retain --help')"
         raise NotFoundError(f"the warehouse has no table {name!r}", hint=hint)
     return con.table(name)
 
