@@ -85,6 +85,11 @@ def test_run_pipeline_scores_reports_and_prints_where_to_look(tmp_path: Path) ->
             "select reasons from churn_scores where risk_band = 'high' limit 1"
         ).fetchone()
         assert reasons is not None and '"key"' in reasons[0]
+        # segments a month apart, so the page and the report show movement
+        dates = con.execute(
+            "select scheme, count(distinct as_of) from segment_memberships group by 1"
+        ).fetchall()
+        assert dict(dates) == {"rfm": 2, "value_risk": 1}
     assert (tmp_path / "retain-app.db").is_file()
 
 
