@@ -49,7 +49,16 @@ def serve(
             console.print(t("app.cli_no_users"))
     shown = f"[{host}]" if ":" in host else host
     console.print(t("app.cli_serving", url=f"http://{shown}:{port}/"))
-    uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=True)
+    # No access log: at log level "warning" it shows nothing, yet each request would still
+    # build its record. uvicorn picks uvloop and httptools itself when they are installed.
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+    )
 
 
 def _safe_url(url: str) -> str:
