@@ -142,6 +142,7 @@ def serve(folder: Path, port: int) -> None:
     ``kill -USR1`` prints every thread's stack (a stalled run can be looked into).
     """
     import faulthandler
+    import gc
     import signal
 
     import uvicorn
@@ -156,8 +157,11 @@ def serve(folder: Path, port: int) -> None:
         database_url=f"sqlite:///{folder / 'app.db'}",
         models_dir=folder / "models",
     )
+    app = create_app(settings, migrate=True)
+    gc.collect()  # as retain serve does: full collections skip what exists now
+    gc.freeze()
     uvicorn.run(
-        create_app(settings, migrate=True),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
