@@ -9,6 +9,7 @@ routers do not commit audited work themselves.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -84,19 +85,32 @@ def record_read(
     committed before the response leaves, as with :func:`record`.
     """
     kind, ident = target if target is not None else ("", "")
-    session.connection().execute(  # Core, not the ORM's bulk insert: a third of the cost
-        _INSERT,
-        {
-            "at": utcnow(),
-            "actor": actor.name,
-            "actor_kind": actor.kind,
-            "action": action,
-            "target_type": kind,
-            "target_id": str(ident),
-            "details": json.dumps(details, default=str, sort_keys=True),
-        },
-    )
-    session.commit()
+    row = {
+        "at": utcnow(),
+        "actor": actor.name,
+        "actor_kind": actor.kind,
+        "action": action,
+        "target_type": kind,
+        "target_id": str(ident),
+        "details": json.dumps(details, default=str, sort_keys=True),
+    }
+    serial = session.get_bind().dialect.name == "sqlite"
+    if serial:  # see _SQLITE_WRITES
+        _SQLITE_WRITES.acquire()
+    try:
+        # Core, not the ORM's bulk insert: a third of the cost
+        session.connection().execute(_INSERT, row)
+        session.commit()
+    finally:
+        if serial:
+            _SQLITE_WRITES.release()
+
+
+_SQLITE_WRITES = threading.Lock()
+"""One SQLite writer at a time in this process. SQLite lets one transaction write at once; the
+others get SQLITE_BUSY and its busy handler sleeps 1, 2, 5 ... 100 ms between retries, so under
+concurrent audited reads a commit waited up to 180 ms (p99 57 ms with 32 threads). Queuing on a
+lock instead keeps each wait at the few hundred microseconds a commit takes."""
 
 
 def _add(
