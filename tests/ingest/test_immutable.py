@@ -187,3 +187,63 @@ def test_a_broken_copy_is_no_second_version(shop: Any, tmp_path: Path, write: An
     assert (report.rows_inserted, report.rows_rejected) == (1, 1)
     assert report.rejected_by_rule == {"invalid_date": 1}
     assert ("e10", "c1", "login", "web") in _events(shop)
+
+
+PROPS = "event_id,customer_id,occurred_at,name,properties\n"
+
+
+def _props(con: Any, event_id: str) -> str:
+    stored = con.table("events").filter(lambda t: t.event_id == event_id).to_pandas()
+    return str(stored.properties[0])
+
+
+def test_a_respaced_event_is_unchanged_and_never_rewritten(
+    shop: Any, tmp_path: Path, write: Any
+) -> None:
+    first = write(
+        tmp_path / "p1.csv", PROPS + 'j1,c1,2024-01-05 10:00:00,play,"{""a"":1,""b"":2}"\n'
+    )
+    ingest("events", first, con=shop, settings=Settings())
+    before = _props(shop, "j1")
+    again = write(
+        tmp_path / "p2.csv", PROPS + 'j1,c1,2024-01-05 10:00:00,play,"{""a"": 1, ""b"": 2}"\n'
+    )
+    report = ingest("events", again, con=shop, settings=Settings(), on_error="quarantine")
+    assert (report.rows_inserted, report.rows_updated, report.rows_unchanged) == (0, 0, 1)
+    assert report.rows_rejected == 0
+    assert _props(shop, "j1") == before
+
+
+def test_reordered_json_keys_are_the_same_event(shop: Any, tmp_path: Path, write: Any) -> None:
+    first = write(
+        tmp_path / "p1.csv",
+        PROPS + 'j2,c1,2024-01-05 10:00:00,play,"{""a"":1,""b"":{""y"":2,""x"":1}}"\n',
+    )
+    ingest("events", first, con=shop, settings=Settings())
+    before = _props(shop, "j2")
+    again = write(
+        tmp_path / "p2.csv",
+        PROPS + 'j2,c1,2024-01-05 10:00:00,play,"{""b"":{""x"":1,""y"":2},""a"":1}"\n',
+    )
+    report = ingest("events", again, con=shop, settings=Settings(), on_error="quarantine")
+    assert (report.rows_unchanged, report.rows_rejected, report.rows_updated) == (1, 0, 0)
+    assert _props(shop, "j2") == before
+    changed = write(
+        tmp_path / "p3.csv",
+        PROPS + 'j2,c1,2024-01-05 10:00:00,play,"{""b"":{""x"":1,""y"":3},""a"":1}"\n',
+    )
+    report = ingest("events", changed, con=shop, settings=Settings(), on_error="quarantine")
+    assert report.rejected_by_rule == {"event_conflict": 1}
+
+
+def test_respaced_json_repeats_in_a_batch_collapse(shop: Any, tmp_path: Path, write: Any) -> None:
+    path = write(
+        tmp_path / "p.csv",
+        PROPS + 'j3,c1,2024-01-05 10:00:00,play,"{""a"":1,""b"":2}"\n'
+        'j3,c1,2024-01-05 10:00:00,play,"{""b"": 2, ""a"": 1}"\n'
+        'j4,c1,2024-01-05 10:00:00,play,"{""a"":1}"\n'
+        'j4,c1,2024-01-05 10:00:00,play,"{""a"":2}"\n',
+    )
+    report = ingest("events", path, con=shop, settings=Settings(), on_error="quarantine")
+    assert (report.rows_inserted, report.rows_collapsed) == (1, 1)
+    assert report.rejected_by_rule == {"duplicate_key": 2}

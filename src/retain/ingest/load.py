@@ -533,6 +533,7 @@ def _load(
             progress=progress,
             records=records,
             scan_rejects=scan_table,
+            immutable=spec.name in IMMUTABLE_TABLES,
         )
     finally:
         for name in reversed(temps):

@@ -121,11 +121,15 @@ def merge_batch(
     progress: Callable[[str, int], None],
     records: str,
     scan_rejects: str | None = None,
+    immutable: bool = False,
 ) -> None:
     """Write the good rows of ``result``, the appends and the batch record; fill the counts.
 
     ``records`` is SQL giving each source row's ``_rid`` and its raw record as JSON (for the
     ``rejects`` rows); ``scan_rejects`` a table of malformed records found before staging.
+    ``immutable`` (events): only new keys are inserted and a stored key is never written again;
+    validation has rejected the rows that differ, so a stored key counts as unchanged, even when
+    its JSON is spelled differently.
     """
     tag = uuid.uuid4().hex[:10]
     typed = quote(result.typed)
@@ -206,7 +210,7 @@ def merge_batch(
                 spec.name,
                 staged_good,
                 key=spec.key,
-                update=present,
+                update=[] if immutable else present,
                 appends=staged_appends,
                 batch=batch,
                 on_step=on_step,
@@ -220,12 +224,18 @@ def merge_batch(
                 *[staged[c].cast(schema[c]).name(c) for c in staged.columns]
             )
             extra = [(target, _ibis_frame(con, target, frames[name])) for target, name in appends]
+            if immutable:
+                # This engine's merge rewrites every staged row: a stored key is staged with its
+                # stored values, so it is written back as it was (and counted unchanged).
+                stored = con.table(spec.name)
+                kept = stored.semi_join(staged_cast, list(spec.key)).select(*staged_cast.columns)
+                staged_cast = staged_cast.anti_join(stored, list(spec.key)).union(kept)
             counts = wh.upsert(
                 con,
                 spec.name,
                 staged_cast,
                 key=spec.key,
-                update=present,
+                update=[] if immutable else present,
                 appends=extra,
                 batch=batch,
             )

@@ -51,6 +51,7 @@ import duckdb
 
 from retain.errors import Violation
 from retain.i18n import t
+from retain.ingest.canonical import canonical_sql, register_canonical_json
 from retain.ingest.mapping import ColumnPlan
 from retain.ingest.readers import quote
 from retain.ingest.rules import Check, lit, message_sql, raw_name, row_checks, typed_sql
@@ -243,7 +244,7 @@ def validate_batch(
     n_collapsed = 0
     if key and len(key) == len(table.key) and repeated and repeated[0]:
         collapsed, n_collapsed, conflicting = _repeated_keys(
-            duck, typed_q, key, present, not_null, tag
+            duck, typed_q, table, key, present, not_null, tag
         )
         temps.extend([collapsed + "_g", collapsed])
         if conflicting:
@@ -337,6 +338,7 @@ def _inner_sql(base: str, raw_select: str, present: Sequence[str], typed_select:
 def _repeated_keys(
     duck: duckdb.DuckDBPyConnection,
     typed: str,
+    table: Table,
     key: Sequence[str],
     present: Sequence[str],
     not_null: str,
@@ -350,13 +352,19 @@ def _repeated_keys(
     it is rejected on its own and never kept, so the one good row with its key still loads.
     """
     key_cols = ", ".join(quote(k) for k in key)
-    payload = "row(" + ", ".join(quote(c) for c in present) + ")"
+    payload = "row(" + ", ".join(_compared(duck, table, "s", c) for c in present) + ")"
     name = f"_retain_dups_{tag}"
+    # Only the rows of repeated keys are compared (the semi-join), so canonical JSON is computed
+    # for those alone, not for the whole batch.
+    same_key = " AND ".join(f"s.{quote(k)} = r.{quote(k)}" for k in key)
     duck.execute(
-        f"CREATE TEMP TABLE {quote(name + '_g')} AS SELECT {key_cols}, count(DISTINCT "
-        f"{payload}) FILTER (WHERE NOT _bad) AS versions, min(_rid) FILTER (WHERE NOT _bad) "
-        f"AS _keep FROM {typed} "
-        f"WHERE {not_null} GROUP BY {key_cols} HAVING count(*) > 1"
+        f"CREATE TEMP TABLE {quote(name + '_g')} AS SELECT "
+        + ", ".join(f"s.{quote(k)}" for k in key)
+        + f", count(DISTINCT {payload}) FILTER (WHERE NOT s._bad) AS versions, "
+        f"min(s._rid) FILTER (WHERE NOT s._bad) AS _keep FROM {typed} AS s SEMI JOIN "
+        f"(SELECT {key_cols} FROM {typed} WHERE {not_null} GROUP BY {key_cols} "
+        f"HAVING count(*) > 1) AS r ON {same_key} GROUP BY "
+        + ", ".join(f"s.{quote(k)}" for k in key)
     )
     on = " AND ".join(f"s.{quote(k)} = g.{quote(k)}" for k in key)
     duck.execute(
@@ -383,19 +391,16 @@ def _conflict_sql(
     """Violations for batch rows whose key is stored with other values (immutable tables).
 
     Only the columns the batch carries are compared: a column it lacks keeps what is stored
-    either way. JSON is compared minified (a warehouse may store it with other spacing).
+    either way. JSON is compared in canonical form (a warehouse may store it with other spacing
+    or key order). A NULL against a stored value is a difference: an event is never enriched.
     ``None`` when no row conflicts (the count runs first, the listing only then).
     """
     compared = [c for c in present if c not in key]
     if not compared:
         return None
 
-    def side(alias: str, column: str) -> str:
-        ref = f"{alias}.{quote(column)}"
-        return f"json(CAST({ref} AS VARCHAR))" if table.column(column).kind == "json" else ref
-
     def differ(c: str) -> str:
-        return f"{side('s', c)} IS DISTINCT FROM {side('t', c)}"
+        return f"{_compared(duck, table, 's', c)} IS DISTINCT FROM {_compared(duck, table, 't', c)}"
 
     on = " AND ".join(f"s.{quote(k)} = t.{quote(k)}" for k in key)
     differs = " OR ".join(differ(c) for c in compared)
@@ -423,3 +428,12 @@ def _conflict_sql(
         f"{value} AS value, {message} AS message, {lit(t('ingest.hint.event_conflict'))} "
         f"AS hint {source}"
     )
+
+
+def _compared(duck: duckdb.DuckDBPyConnection, table: Table, alias: str, column: str) -> str:
+    """SQL for ``alias.column`` as compared between versions: JSON in canonical form."""
+    ref = f"{alias}.{quote(column)}"
+    if table.column(column).kind != "json":
+        return ref
+    register_canonical_json(duck)
+    return canonical_sql(ref)
