@@ -36,7 +36,7 @@ def test_mixed_clv_currencies_without_rates_are_refused(mixed: Any) -> None:
         at_risk_summary(mixed, definition="default").execute()
     message = str(info.value)
     assert "clv_scores" in message
-    assert "JPY: 1 rows" in message and "USD: 5 rows" in message
+    assert "JPY: 1 rows" in message and "USD: 3 rows" in message  # the current rows only
     assert "retain ingest exchange_rates" in (info.value.hint or "")
 
 
@@ -55,3 +55,18 @@ def test_with_rates_the_list_and_the_total_agree_in_the_reporting_currency(mixed
     every = AtRiskQuery(definition="default", risk_bands=("high", "medium", "low"))
     rows = {r.customer_id: r.at_risk_value or 0.0 for r in at_risk(mixed, every, pii=False).rows}
     assert rows == pytest.approx(data.VALUE_AT_RISK)  # a2: 0.65 x 62500 x 0.0064 = 260
+
+
+def test_an_old_run_in_a_currency_without_rates_does_not_refuse_todays_list(
+    warehouse: Any,
+) -> None:
+    """Only each customer's newest CLV is converted: a superseded JPY run needs no rate."""
+    clv = [dict(row) for row in data.CLV]
+    for row in clv:
+        if row["customer_id"] == "a1" and row["clv"] == 100.0:  # a1's May run, superseded
+            row.update(clv=15625.0, currency="JPY")
+    data.write(warehouse, "customers", data.CUSTOMERS)
+    data.write(warehouse, "churn_scores", data.CHURN)
+    data.write(warehouse, "clv_scores", clv)
+    summary = at_risk_summary(warehouse, definition="default").execute().iloc[0]
+    assert summary.at_risk_value == pytest.approx(sum(data.VALUE_AT_RISK.values()))

@@ -97,10 +97,14 @@ def latest_clv_scores(con: BaseBackend, *, as_of: DateLike | None = None) -> ir.
     """One row per customer: the newest ``clv_scores`` row (``as_of`` as in churn scores).
 
     Its money columns are in the reporting currency
-    (:func:`~retain.targeting.value.clv_in_reporting_currency`).
+    (:func:`~retain.targeting.value.clv_in_reporting_currency`). The newest row is picked
+    before converting: a superseded run in a currency that has no rate now is never read, so
+    it cannot refuse today's list.
     """
-    scores = clv_in_reporting_currency(_known_on(wh.read_table(con, "clv_scores"), as_of))
-    return _newest(scores, ["customer_id"], CLV_RECENCY)
+    newest = _newest(
+        _known_on(wh.read_table(con, "clv_scores"), as_of), ["customer_id"], CLV_RECENCY
+    )
+    return clv_in_reporting_currency(newest)
 
 
 def latest_per_definition(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
