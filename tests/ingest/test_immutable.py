@@ -247,3 +247,32 @@ def test_respaced_json_repeats_in_a_batch_collapse(shop: Any, tmp_path: Path, wr
     report = ingest("events", path, con=shop, settings=Settings(), on_error="quarantine")
     assert (report.rows_inserted, report.rows_collapsed) == (1, 1)
     assert report.rejected_by_rule == {"duplicate_key": 2}
+
+
+def test_an_empty_cell_against_a_stored_value_is_a_conflict(
+    shop: Any, tmp_path: Path, write: Any
+) -> None:
+    # Events are never enriched or blanked later: a missing channel differs from "web".
+    path = write(tmp_path / "blank.csv", EVENTS + "e1,c1,2024-01-02 10:00:00,login,\n")
+    report = ingest("events", path, con=shop, settings=Settings(), on_error="quarantine")
+    assert report.rejected_by_rule == {"event_conflict": 1}
+    assert report.violations[0].column == "channel"
+    assert _events(shop)[0] == ("e1", "c1", "login", "web")
+
+
+def test_only_the_stored_events_the_batch_repeats_are_read(shop: Any) -> None:
+    # Off DuckDB the stored events are copied into the staging engine: only those whose ids
+    # the batch carries (a semi-join), never the whole table.
+    import duckdb
+
+    from retain import warehouse as wh
+    from retain.ingest.merge import stored_relation
+    from retain.schema import get_table
+
+    duck = duckdb.connect() if wh.backend_name(shop) != "duckdb" else shop.con
+    temps: list[str] = []
+    relation = stored_relation(shop, duck, get_table("events"), temps)(
+        "SELECT * FROM (VALUES ('e2'), ('zz')) AS k(event_id)"
+    )
+    read = duck.execute(f"SELECT event_id FROM {relation} ORDER BY event_id").fetchall()
+    assert read == ([("e1",), ("e2",)] if wh.backend_name(shop) == "duckdb" else [("e2",)])

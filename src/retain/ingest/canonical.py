@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 import duckdb
+from duckdb.func import ARROW, SPECIAL
 from duckdb.sqltypes import VARCHAR
 
 __all__ = ["CANONICAL_JSON", "canonical_json", "canonical_sql", "register_canonical_json"]
@@ -51,8 +52,8 @@ def register_canonical_json(duck: duckdb.DuckDBPyConnection) -> None:
         _canonical_arrow,
         [VARCHAR],
         VARCHAR,
-        type="arrow",
-        null_handling="special",
+        type=ARROW,
+        null_handling=SPECIAL,
         side_effects=False,
     )
 

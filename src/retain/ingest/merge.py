@@ -13,7 +13,7 @@ import io
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -85,25 +85,45 @@ def reference_relations(
 
 def stored_relation(
     con: BaseBackend, duck: duckdb.DuckDBPyConnection, spec: Table, temps: list[str]
-) -> str:
-    """SQL relation in ``duck`` of the rows already stored in ``spec``'s table.
+) -> Callable[[str], str]:
+    """A function giving the SQL relation in ``duck`` of the stored rows the batch may repeat.
 
-    On a DuckDB warehouse it is the table itself (the join reads only the batch's keys). On
-    another engine the stored rows whose keys the batch may carry are not known before
-    validation, so the whole table is copied once into the staging engine: immutable tables are
-    append-mostly and a conflict check must see every stored key.
+    It is called (by validation, once the batch is typed) with SQL in ``duck`` listing the
+    batch's keys. On a DuckDB warehouse the relation is the table itself (the join reads only
+    the batch's keys). On another engine only the stored rows with those keys are read into the
+    staging engine (a semi-join in the warehouse): a load of ten events reads at most ten, not
+    the whole events table. PostgreSQL gets the keys by ``COPY`` into a temporary table.
     """
     if wh.backend_name(con) == "duckdb":
-        return quote(spec.name)
-    name = f"_retain_stored_{uuid.uuid4().hex[:10]}"
-    view = f"{name}_arrow"
-    duck.register(view, con.table(spec.name).to_pyarrow())
-    try:
-        duck.execute(f"CREATE TEMP TABLE {quote(name)} AS SELECT * FROM {quote(view)}")
-    finally:
-        duck.unregister(view)
-    temps.append(name)
-    return quote(name)
+        return lambda _keys: quote(spec.name)
+
+    def stored(keys: str) -> str:
+        key = list(spec.key)
+        if wh.backend_name(con) == "postgres":
+            with _postgres_copy(con, duck, spec.name, keys, key) as pg_keys:
+                on = " AND ".join(f"t.{quote(k)} = k.{quote(k)}" for k in key)
+                rows = con.sql(
+                    f"SELECT t.* FROM {quote(spec.name)} AS t WHERE EXISTS (SELECT 1 FROM "
+                    f"{quote(pg_keys)} AS k WHERE {on})"
+                ).to_pyarrow()
+        else:
+            import ibis
+
+            table = con.table(spec.name)
+            mem = ibis.memtable(duck.execute(keys).to_arrow_table())
+            wanted = mem.select(*[mem[k].cast(table.schema()[k]).name(k) for k in key])
+            rows = table.semi_join(wanted, key).select(*table.columns).to_pyarrow()
+        name = f"_retain_stored_{uuid.uuid4().hex[:10]}"
+        view = f"{name}_arrow"
+        duck.register(view, rows)
+        try:
+            duck.execute(f"CREATE TEMP TABLE {quote(name)} AS SELECT * FROM {quote(view)}")
+        finally:
+            duck.unregister(view)
+        temps.append(name)
+        return quote(name)
+
+    return stored
 
 
 def merge_batch(
@@ -279,36 +299,50 @@ def _postgres_stage(
     appends: list[tuple[str, str]],
 ) -> Iterator[tuple[str, list[tuple[str, str]]]]:
     """Copy the validated rows into PostgreSQL temporary tables (COPY, in record batches)."""
+    with ExitStack() as stack:
+        staged = [
+            stack.enter_context(
+                _postgres_copy(
+                    con,
+                    duck,
+                    table_name,
+                    f"SELECT * FROM {quote(duck_name)}",
+                    list(duck.table(duck_name).columns),
+                )
+            )
+            for table_name, duck_name in [(target, good), *appends]
+        ]
+        yield staged[0], [(t_, s_) for (t_, _), s_ in zip(appends, staged[1:], strict=True)]
+
+
+@contextmanager
+def _postgres_copy(
+    con: BaseBackend, duck: duckdb.DuckDBPyConnection, like: str, query: str, cols: list[str]
+) -> Iterator[str]:
+    """A PostgreSQL temporary table (columns ``cols`` typed as in ``like``) of ``query``'s rows.
+
+    The rows go by ``COPY`` in record batches; the table is dropped on exit.
+    """
     import pyarrow.csv as pacsv
 
     pg = con.con  # type: ignore[attr-defined]
-    made: list[str] = []
+    name = f"_retain_pg_{uuid.uuid4().hex[:10]}"
+    collist = ", ".join(quote(c) for c in cols)
     try:
-        pairs = [(target, good), *appends]
-        staged: list[str] = []
-        for table_name, duck_name in pairs:
-            cols = list(duck.table(duck_name).columns)
-            name = f"_retain_pg_{uuid.uuid4().hex[:10]}"
-            collist = ", ".join(quote(c) for c in cols)
-            with pg.cursor() as cur:
-                cur.execute(
-                    f"CREATE TEMP TABLE {quote(name)} AS SELECT {collist} FROM "
-                    f"{quote(table_name)} WITH NO DATA"
-                )
-                made.append(name)
-                reader = duck.execute(f"SELECT {collist} FROM {quote(duck_name)}").to_arrow_reader(
-                    100_000
-                )
-                with cur.copy(f"COPY {quote(name)} ({collist}) FROM STDIN (FORMAT csv)") as copy:
-                    for chunk in reader:
-                        buf = io.BytesIO()
-                        pacsv.write_csv(
-                            chunk, buf, write_options=pacsv.WriteOptions(include_header=False)
-                        )
-                        copy.write(buf.getvalue())
-            staged.append(name)
-        yield staged[0], [(t_, s_) for (t_, _), s_ in zip(appends, staged[1:], strict=True)]
+        with pg.cursor() as cur:
+            cur.execute(
+                f"CREATE TEMP TABLE {quote(name)} AS SELECT {collist} FROM {quote(like)} "
+                "WITH NO DATA"
+            )
+            reader = duck.execute(f"SELECT {collist} FROM ({query})").to_arrow_reader(100_000)
+            with cur.copy(f"COPY {quote(name)} ({collist}) FROM STDIN (FORMAT csv)") as copy:
+                for chunk in reader:
+                    buf = io.BytesIO()
+                    pacsv.write_csv(
+                        chunk, buf, write_options=pacsv.WriteOptions(include_header=False)
+                    )
+                    copy.write(buf.getvalue())
+        yield name
     finally:
         with pg.cursor() as cur:
-            for name in made:
-                cur.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+            cur.execute(f"DROP TABLE IF EXISTS {quote(name)}")

@@ -103,7 +103,7 @@ def validate_batch(
     check_references: Sequence[str],
     positional: tuple[str, str] | None = None,
     raw_base: Callable[[], str] | None = None,
-    stored: str | None = None,
+    stored: Callable[[str], str] | None = None,
 ) -> Validation:
     """Cast a staged batch to the canonical types and find every broken rule.
 
@@ -118,10 +118,11 @@ def validate_batch(
     ``references`` maps a referencing column to the SQL relation holding the referenced keys
     (one column of the same name); only columns in ``check_references`` are enforced.
 
-    ``stored`` is a SQL relation of the rows already in an immutable table (events): a batch
-    row whose key is stored with other values breaks ``event_conflict``; an identical one is a
-    no-op for the merge. Within the batch, rows repeating a key with identical values collapse
-    into the first (``Validation.collapsed``); differing ones all break ``duplicate_key``.
+    ``stored`` gives, for SQL listing the batch's keys, a SQL relation of the rows already in an
+    immutable table (events) with those keys: a batch row whose key is stored with other values
+    breaks ``event_conflict``; an identical one is a no-op for the merge. Within the batch, rows
+    repeating a key with identical values collapse into the first (``Validation.collapsed``);
+    differing ones all break ``duplicate_key``.
     """
     tag = uuid.uuid4().hex[:10]
     typed_name, bad_name, viol_name = (
@@ -259,7 +260,8 @@ def validate_batch(
     if collapsed is not None:
         live += f" AND _rid NOT IN (SELECT _rid FROM {quote(collapsed)})"
     if stored is not None and key and len(key) == len(table.key):
-        conflict = _conflict_sql(duck, live, stored, table, key, present)
+        keys = f"SELECT DISTINCT {', '.join(quote(k) for k in key)} FROM {live}"
+        conflict = _conflict_sql(duck, live, stored(keys), table, key, present)
         if conflict is not None:
             parts.append(conflict)
     for column in check_references:
