@@ -19,6 +19,7 @@ import retain.warehouse as wh
 from retain.errors import DataValidationError
 from retain.facts import (
     completed_orders,
+    currency_code,
     currency_counts,
     in_reporting_currency,
     net_revenue,
@@ -213,3 +214,10 @@ def test_ingest_exchange_rates_rejects_bad_rows(warehouse: Any, tmp_path: Path) 
     assert report.rows_rejected == 2
     stored = wh.read_table(warehouse, "exchange_rates").to_pandas()
     assert sorted(stored["currency"]) == ["JPY", "KRW"]
+
+
+def test_currency_code_is_public_and_trims_upper_cases_and_empties() -> None:
+    """Other layers (subscriber values) compare codes with the same rule as the sums do."""
+    codes = ibis.memtable({"currency": [" usd", "", "Jpy ", None]})
+    out = codes.select(code=currency_code(codes.currency)).to_pandas()["code"]
+    assert list(out.where(out.notna(), None)) == ["USD", None, "JPY", None]

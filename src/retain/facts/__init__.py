@@ -14,6 +14,7 @@ from retain.facts.columns import missing_columns_error, require_columns, require
 from retain.facts.dates import DateLike, as_timestamp, parse_timestamp
 from retain.facts.money import (
     RATES_TABLE,
+    currency_code,
     currency_counts,
     in_reporting_currency,
     mixed_currencies_error,
@@ -29,6 +30,7 @@ __all__ = [
     "activity_rows",
     "as_timestamp",
     "completed_orders",
+    "currency_code",
     "currency_counts",
     "flag",
     "in_reporting_currency",

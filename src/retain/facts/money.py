@@ -32,6 +32,7 @@ from retain.i18n import t
 
 __all__ = [
     "RATES_TABLE",
+    "currency_code",
     "currency_counts",
     "in_reporting_currency",
     "mixed_currencies_error",
@@ -53,8 +54,8 @@ def reporting_currency(currency: str | None = None) -> str:
     return currency.strip().upper()
 
 
-def _code(value: ir.StringValue) -> ir.StringValue:
-    """A currency code as compared: trimmed, upper case, empty as null."""
+def currency_code(value: ir.StringValue) -> ir.StringValue:
+    """A currency code as compared: trimmed, upper case, empty as null (null: the reporting one)."""
     code = value.cast("string").strip().upper()
     return ibis.ifelse(code == "", ibis.null("string"), code)
 
@@ -63,7 +64,7 @@ def currency_counts(table: ir.Table) -> dict[str | None, int]:
     """Rows per currency code of ``table`` (``None``: rows without one); runs one query."""
     if "currency" not in table.columns:
         return {}
-    codes = table.select(code=_code(table.currency))
+    codes = table.select(code=currency_code(table.currency))
     counted = codes.group_by("code").agg(n=codes.count()).to_pyarrow().to_pylist()
     return {row["code"]: int(row["n"]) for row in counted}
 
@@ -124,10 +125,11 @@ def _stored_rates(table: ir.Table) -> ir.Table | None:
 def _rate_codes(rates: ir.Table, reporting: str, wanted: Sequence[str]) -> ir.Table:
     """Rates into ``reporting`` for the ``wanted`` codes: one row per (code, valid_from)."""
     usable = rates.filter(
-        (_code(rates.reporting_currency) == reporting) & _code(rates.currency).isin(list(wanted))
+        (currency_code(rates.reporting_currency) == reporting)
+        & currency_code(rates.currency).isin(list(wanted))
     )
     per_day = usable.group_by(
-        code=_code(usable.currency), valid_from=usable.valid_from.cast("timestamp")
+        code=currency_code(usable.currency), valid_from=usable.valid_from.cast("timestamp")
     ).agg(rate=usable.rate.cast("float64").max())
     return per_day.filter(per_day.rate.notnull() & per_day.valid_from.notnull())
 
@@ -203,7 +205,7 @@ def _convert(
             f"{_PREFIX}rate": usable.rate,
         }
     )
-    rows = table.mutate(**{f"{_PREFIX}row_code": _code(table.currency)})
+    rows = table.mutate(**{f"{_PREFIX}row_code": currency_code(table.currency)})
     when = rows[date].cast("timestamp")
     start, end = spans[f"{_PREFIX}start"], spans[f"{_PREFIX}end"]
     joined = rows.left_join(

@@ -9,8 +9,10 @@ of all plans with its billing period, and the fit says so.
 A subscriber's value is the margin on the payments still to come within the horizon: the next
 renewal's payment and each later one, weighted by the probability of renewing that far
 (``S(n + k) / S(n)`` after ``n`` renewals) and discounted monthly, in the subscription's currency.
-A subscription that ended on or before ``as_of`` is worth nothing more. Dates after ``as_of``
-are never read: a cancellation recorded for a later day counts as still active (no look-ahead).
+A subscription that ended on or before ``as_of`` is worth nothing more. A cancellation recorded
+by ``as_of`` but effective later (at the end of the paid period, or of a commitment) is known
+already: the fit counts the subscription as active up to ``as_of``, and its value is the
+payments still due before ``ended_at``, with no renewal after it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pandas as pd
 from scipy.special import betaln
 
 from retain.errors import ConvergenceError
+from retain.facts import currency_code, reporting_currency
 from retain.i18n import t
 from retain.models.clv.checks import captured, degenerate_params
 from retain.models.clv.sbg import ShiftedBetaGeometricModel
@@ -85,13 +88,19 @@ def subscription_spells(subscriptions: Any, *, as_of: pd.Timestamp, currency: st
     Columns: the subscription's ``customer_id``, ``plan``, ``billing_period``, ``amount``,
     ``currency``, ``started_at``; ``ended`` (cancelled on or before ``as_of``); ``periods`` (paid
     periods if ended, renewals survived if active); ``entered`` (renewals survived before the
-    first cancellation the data record, for left truncation); ``elapsed_months``.
+    first cancellation the data record, for left truncation); ``elapsed_months``;
+    ``paid_until`` (for an active subscription with a recorded cancellation after ``as_of``: the
+    periods it pays in all before ``ended_at``; infinite when none is recorded). ``currency`` is
+    the code as :func:`retain.facts.currency_code` compares it, empty or null as ``currency``.
     """
     end = pd.Timestamp(as_of).floor("D") + pd.Timedelta(days=1)
     subs = subscriptions.filter(subscriptions.started_at < end)
     cols = ["customer_id", "plan", "billing_period", "amount", "currency", "started_at", "ended_at"]
+    if "currency" in subs.columns:
+        subs = subs.mutate(currency=currency_code(subs.currency))
     frame = subs.select(*[c for c in cols if c in subs.columns]).to_pandas()
-    for name, default in (("billing_period", "month"), ("currency", currency), ("amount", 0.0)):
+    reporting = reporting_currency(currency)
+    for name, default in (("billing_period", "month"), ("currency", reporting), ("amount", 0.0)):
         if name not in frame:
             frame[name] = default
         frame[name] = frame[name].fillna(default)
@@ -104,6 +113,9 @@ def subscription_spells(subscriptions: Any, *, as_of: pd.Timestamp, currency: st
     stop = ended_at.where(frame["ended"], end)
     whole, part = _elapsed(frame["started_at"], stop, frame["billing_period"])
     frame["periods"] = np.where(frame["ended"], np.maximum(whole + part, 1.0), whole)
+    leaving = (ended_at.notna() & ~frame["ended"]).to_numpy()
+    whole, part = _elapsed(frame["started_at"], ended_at.fillna(end), frame["billing_period"])
+    frame["paid_until"] = np.where(leaving, np.maximum(whole + part, 1.0), np.inf)
     first = ended_at[frame["ended"]].min()
     if pd.isna(first):
         frame["entered"] = 0.0
@@ -159,6 +171,7 @@ def fit_subscriptions(spells: pd.DataFrame) -> SubscriptionFit:
     for period, by_period in spells.groupby("billing_period", sort=True):
         pooled_role = role(str(period), None)
         pooled: ShiftedBetaGeometricModel | None = None
+        pooled_failed = False
         for plan, rows in by_period.groupby("plan", sort=True):
             key = role(str(period), str(plan))
             label = f"{plan} ({period})"
@@ -168,13 +181,18 @@ def fit_subscriptions(spells: pd.DataFrame) -> SubscriptionFit:
                     fit.models[key] = model
                     fit.plans[key] = key
                     continue
+            if pooled_failed:
+                continue
             if pooled is None and pooled_role not in fit.models:
                 if int(by_period["ended"].sum()) == 0:
                     fit.notes.append(t("clv.sbg_no_cancellations", period=str(period)))
                     break
                 pooled = _fit_one(by_period, t("clv.sbg_all_plans", period=str(period)), fit.notes)
                 if pooled is None:
-                    break
+                    # _fit_one noted the failure; plans of this period with data of their own
+                    # are still fitted, the small ones stay unvalued.
+                    pooled_failed = True
+                    continue
                 fit.models[pooled_role] = pooled
             fit.plans[key] = pooled_role
             fit.notes.append(t("clv.sbg_pooled", plan=label, subscriptions=len(rows)))
@@ -192,14 +210,22 @@ def subscriber_values(
     """Per subscriber and currency: expected payments within the horizon and their value.
 
     Columns: ``customer_id``, ``currency``, ``probability_alive`` (1 with an active
-    subscription, else 0), ``expected_purchases`` (expected payments), ``expected_spend``
-    (amount per payment), ``clv`` (null where no renewal model could be fitted).
+    subscription and no cancellation recorded, else 0), ``expected_purchases`` (expected
+    payments), ``expected_spend`` (amount per payment), ``clv`` (null where no renewal model
+    could be fitted). A recorded cancellation after ``as_of`` (``paid_until``) leaves the
+    payments due before it, certain, and none after it.
     """
     d_m = monthly_discount_rate(annual_discount_rate)
     value = np.zeros(len(spells))
     payments = np.zeros(len(spells))
     known = np.ones(len(spells), dtype=bool)
     active = ~spells["ended"].to_numpy(dtype=bool)
+    paid_until = (
+        spells["paid_until"].to_numpy(dtype=float)
+        if "paid_until" in spells
+        else np.full(len(spells), np.inf)
+    )
+    staying = active & np.isinf(paid_until)
     for (period, plan), rows in spells[active].groupby(["billing_period", "plan"]):
         model_role = fit.plans.get(role(str(period), str(plan)))
         idx = rows.index.to_numpy()
@@ -214,6 +240,9 @@ def subscriber_values(
         ahead = (n + k) * step - rows["elapsed_months"].to_numpy(dtype=float)[:, None]
         due = (ahead > 0) & (ahead <= horizon_months)
         alive = np.exp(betaln(alpha, beta + n + k) - betaln(alpha, beta + n))
+        # a recorded cancellation: the payments before it are owed, none follows it
+        until = paid_until[idx][:, None]
+        alive = np.where(np.isinf(until), alive, (n + k < until).astype(float))
         counted = np.where(due, alive, 0.0)
         payments[idx] = counted.sum(axis=1)
         value[idx] = (
@@ -225,7 +254,7 @@ def subscriber_values(
         {
             "customer_id": spells["customer_id"],
             "currency": spells["currency"].astype(str),
-            "probability_alive": active.astype(float),
+            "probability_alive": staying.astype(float),
             "expected_purchases": payments,
             "spend_due": np.where(active, spells["amount"].to_numpy(dtype=float), 0.0),
             "clv": np.where(known, value, np.nan),

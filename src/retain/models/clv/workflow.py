@@ -15,7 +15,13 @@ import pandas as pd
 
 import retain.warehouse as wh
 from retain.errors import NotFoundError
-from retain.facts import DateLike, as_timestamp
+from retain.facts import (
+    RATES_TABLE,
+    DateLike,
+    as_timestamp,
+    in_reporting_currency,
+    reporting_currency,
+)
 from retain.features.sources import Sources
 from retain.i18n import t
 from retain.models.clv.bgbb import BetaGeoBetaBinomModel
@@ -262,7 +268,7 @@ def score_clv(
             margin=settings.clv.margin,
             annual_discount_rate=settings.clv.annual_discount_rate,
         )
-        parts.append(subscribers)
+        parts.append(_in_reporting(con, subscribers, as_of=end, currency=settings.currency))
     scores = scores_frame(
         _combine(parts),
         as_of=end,
@@ -275,29 +281,58 @@ def score_clv(
     return scores
 
 
-def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """One row per customer: a buyer's row plus the value of their subscriptions (same currency).
+def _in_reporting(
+    con: BaseBackend, values: pd.DataFrame, *, as_of: pd.Timestamp, currency: str
+) -> pd.DataFrame:
+    """One row per subscriber, every currency converted into the reporting one and added.
 
-    A subscriber in several currencies keeps the most valuable one; one whose subscriptions are
-    in another currency than their orders keeps the order row (values in two currencies are
-    never added).
+    Future payments are valued at the rates valid on ``as_of`` (the warehouse's
+    ``exchange_rates``); a currency without a rate stops scoring with the same error as any sum
+    of amounts (:func:`retain.facts.in_reporting_currency`).
+    """
+    rates = None
+    if wh.table_exists(con, RATES_TABLE):
+        rates = ibis.memtable(con.table(RATES_TABLE).to_pyarrow())
+    table = ibis.memtable(values.assign(as_of=as_of))
+    converted = in_reporting_currency(
+        table,
+        name="subscriptions",
+        date="as_of",
+        amounts=("clv", "expected_spend"),
+        currency=currency,
+        rates=rates,
+    ).to_pandas()
+    out = converted.groupby("customer_id", sort=False).agg(
+        probability_alive=("probability_alive", "max"),
+        expected_purchases=("expected_purchases", "sum"),
+        expected_spend=("expected_spend", "sum"),
+        clv=("clv", lambda v: v.sum(min_count=len(v))),
+    )
+    result: pd.DataFrame = out.reset_index().assign(currency=reporting_currency(currency))
+    return result
+
+
+def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """One row per customer: a buyer's row plus the value of their subscriptions.
+
+    Both parts are in the reporting currency (orders are summed through
+    :func:`retain.facts.in_reporting_currency`, subscribers by :func:`_in_reporting`), so a
+    customer's values are added, never picked by comparing raw numbers across currencies.
     """
     if len(parts) == 1:
         first = parts[0]
         if "frequency" in first:
             return first
     buyers = parts[0] if "frequency" in parts[0] else None
-    subs = parts[-1].sort_values("clv", ascending=False, na_position="last")
-    subs = subs.drop_duplicates("customer_id").set_index("customer_id")
+    subs = parts[-1].set_index("customer_id")
     if buyers is None:
         return subs.reset_index()
     buyers = buyers.set_index("customer_id")
     both = buyers.index.intersection(subs.index)
-    same = both[buyers.loc[both, "currency"].to_numpy() == subs.loc[both, "currency"].to_numpy()]
     for column in ("clv", "expected_purchases"):
-        buyers.loc[same, column] = buyers.loc[same, column] + subs.loc[same, column]
-    buyers.loc[same, "probability_alive"] = subs.loc[same, "probability_alive"].combine(
-        buyers.loc[same, "probability_alive"], max
+        buyers.loc[both, column] = buyers.loc[both, column] + subs.loc[both, column]
+    buyers.loc[both, "probability_alive"] = subs.loc[both, "probability_alive"].combine(
+        buyers.loc[both, "probability_alive"], max
     )
     only = subs.loc[subs.index.difference(buyers.index)]
     return pd.concat([buyers, only]).reset_index()
