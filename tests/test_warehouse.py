@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +198,49 @@ def test_hold_and_release_are_this_process_s_record(tmp_path: Path) -> None:
     assert not Path(path + wh.HOLDER_SUFFIX).exists()
     assert wh.duckdb_path("duckdb:///a/b.duckdb") == "a/b.duckdb"
     assert wh.duckdb_path("duckdb://") is None and wh.duckdb_path("postgres://h/db") is None
+
+
+def test_a_write_open_waits_for_a_reader_and_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader elsewhere: a write open waits OPEN_WAIT_S, then says the other process reads."""
+    path = str(tmp_path / "w.duckdb")
+    wh.connect(f"duckdb:///{path}").disconnect()
+    monkeypatch.setattr(wh, "OPEN_WAIT_S", 0.6)
+    proc = _holding(path, "ro", record=False)
+    try:
+        started = time.monotonic()
+        with pytest.raises(wh.WarehouseBusyError) as caught:
+            wh.connect(f"duckdb:///{path}", write=True)
+        assert time.monotonic() - started >= 0.6
+        assert f"pid {proc.pid}" in caught.value.message
+        assert "reading" in caught.value.message and "writing" not in caught.value.message
+        con = wh.connect(f"duckdb:///{path}")  # a plain open reads at once, read-only
+        assert wh.is_read_only(con)
+        with pytest.raises(wh.WarehouseBusyError) as refused:
+            wh.write_table(con, "t", pd.DataFrame({"a": [1]}))
+        assert "reading" in refused.value.message and f"pid {proc.pid}" in refused.value.message
+        con.disconnect()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_write_open_gets_the_file_when_the_reader_closes_within_the_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "w.duckdb")
+    wh.connect(f"duckdb:///{path}").disconnect()
+    monkeypatch.setattr(wh, "OPEN_WAIT_S", 10.0)
+    proc = _holding(path, "ro", record=False)
+    timer = threading.Timer(0.5, proc.kill)
+    timer.start()
+    try:
+        con = wh.connect(f"duckdb:///{path}", write=True)
+        assert not wh.is_read_only(con)
+        wh.write_table(con, "t", pd.DataFrame({"a": [1]}))
+        con.disconnect()
+    finally:
+        timer.cancel()
+        proc.kill()
+        proc.wait()

@@ -99,6 +99,7 @@ def connect(
     settings: Settings | None = None,
     spark_session: Any = None,
     read_only: bool = False,
+    write: bool = False,
 ) -> BaseBackend:
     """Open the warehouse named by ``url`` (default: ``settings.warehouse_url``).
 
@@ -115,6 +116,10 @@ def connect(
         Open a DuckDB file for reading only (others may read it at the same time). Without it,
         a file that a live process holds (see the module docstring) or that another process
         has open is opened read-only too; writes through it raise :class:`WarehouseBusyError`.
+    write
+        The caller is about to write (the service's ingest): a DuckDB file is opened read-write,
+        never read-only, waiting up to :data:`OPEN_WAIT_S` for the process that has it open
+        (reading or writing) to close it, then :class:`WarehouseBusyError`.
     """
     if spark_session is not None:
         con = ibis.pyspark.connect(spark_session)
@@ -132,7 +137,7 @@ def connect(
             path = url[len("duckdb:///") :]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            return _open_duckdb(path, read_only=read_only)
+            return _open_duckdb(path, read_only=read_only, write=write)
         return ibis.duckdb.connect()
     if scheme in {"postgres", "postgresql"}:
         return ibis.connect(url.replace("postgresql://", "postgres://", 1))
@@ -148,6 +153,8 @@ HOLDER_SUFFIX = ".holder.json"
 OPEN_WAIT_S = 3.0
 """How long opening a DuckDB file waits for a lock that another process holds a moment."""
 _READ_ONLY: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+_READER_LOCK: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+"""DuckDB's lock error for a connection opened read-only because another process reads the file."""
 
 
 class WarehouseBusyError(ConflictError):
@@ -203,8 +210,12 @@ def release(path: str) -> None:
             file.unlink()
 
 
-def busy_error(path: str, detail: str = "") -> WarehouseBusyError:
-    """The error naming who holds ``path``: the holder record, else the pid DuckDB reports."""
+def busy_error(path: str, detail: str = "", *, reader: bool = False) -> WarehouseBusyError:
+    """The error naming who holds ``path``: the holder record, else the pid DuckDB reports.
+
+    ``reader``: the other process has the file open read-only (a command reading it), so the
+    message says it reads rather than writes.
+    """
     found = holder_of(path)
     if found is not None:
         return WarehouseBusyError(
@@ -215,12 +226,12 @@ def busy_error(path: str, detail: str = "") -> WarehouseBusyError:
                 command=found.get("command", "?"),
                 since=found.get("since", "?"),
             ),
-            hint=t("cli.warehouse_held_hint", pid=found["pid"]),
+            hint=t("cli.warehouse_held_file_hint", pid=found["pid"], holder=path + HOLDER_SUFFIX),
         )
     pid = re.search(r"\(PID (\d+)\)", detail)
+    key = "cli.warehouse_read_busy" if reader else "cli.warehouse_busy"
     return WarehouseBusyError(
-        t("cli.warehouse_busy", path=path, pid=pid.group(1) if pid else "?"),
-        hint=t("cli.warehouse_busy_hint"),
+        t(key, path=path, pid=pid.group(1) if pid else "?"), hint=t(f"{key}_hint")
     )
 
 
@@ -228,8 +239,13 @@ def _is_lock(exc: Exception) -> bool:
     return "lock" in str(exc).lower()
 
 
-def _open_duckdb(path: str, *, read_only: bool) -> BaseBackend:
-    """Open ``path``: read-write unless asked or held elsewhere; waits a moment on a lock."""
+def _open_duckdb(path: str, *, read_only: bool, write: bool = False) -> BaseBackend:
+    """Open ``path``: read-write unless asked or held elsewhere; waits a moment on a lock.
+
+    With ``write`` the read-write open is retried until :data:`OPEN_WAIT_S` passes, whoever has
+    the file open (a reader's lock too); without it a file another process has open is opened
+    read-only at once, so commands that only read never wait for each other.
+    """
     import duckdb
 
     deadline = time.monotonic() + OPEN_WAIT_S
@@ -237,14 +253,23 @@ def _open_duckdb(path: str, *, read_only: bool) -> BaseBackend:
         try:
             if read_only:
                 return ibis.duckdb.connect(path, read_only=True)
-            if holder_of(path) is None:
+            if write or holder_of(path) is None:
                 try:
                     return ibis.duckdb.connect(path)
                 except duckdb.IOException as exc:
                     if not _is_lock(exc):
                         raise
+                    if write:
+                        if time.monotonic() > deadline:
+                            raise busy_error(path, str(exc), reader=_readable(path)) from exc
+                        time.sleep(0.05)
+                        continue
+                    reader_lock = str(exc)
+            else:
+                reader_lock = ""
             con = ibis.duckdb.connect(path, read_only=True)
             _READ_ONLY[con] = path
+            _READER_LOCK[con] = reader_lock
             return con
         except duckdb.IOException as exc:
             if not _is_lock(exc):
@@ -252,6 +277,17 @@ def _open_duckdb(path: str, *, read_only: bool) -> BaseBackend:
             if time.monotonic() > deadline:
                 raise busy_error(path, str(exc)) from exc
             time.sleep(0.05)
+
+
+def _readable(path: str) -> bool:
+    """Whether ``path`` opens read-only now: the process locking it out of writing only reads."""
+    import duckdb
+
+    try:
+        duckdb.connect(path, read_only=True).close()
+    except duckdb.Error:
+        return False
+    return True
 
 
 def is_read_only(con: BaseBackend) -> bool:
@@ -263,7 +299,8 @@ def _writable(con: BaseBackend) -> None:
     """Refuse a write through a connection opened read-only because another process holds it."""
     path = _READ_ONLY.get(con)
     if path is not None:
-        raise busy_error(path)
+        lock = _READER_LOCK.get(con, "")
+        raise busy_error(path, lock, reader=bool(lock))
 
 
 def backend_name(con: BaseBackend) -> str:

@@ -228,3 +228,52 @@ def test_close_waits_for_the_lock_and_reopens_later(tmp_path):
     assert handle.con_ is None
     assert handle.root is not first
     handle.close()
+
+
+_READER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print("open", flush=True)
+time.sleep(60)
+"""
+
+
+def test_an_ingest_waits_for_a_command_reading_the_file(
+    duck: tuple[TestClient, Warehouse], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A CLI read elsewhere: the write waits OPEN_WAIT_S for it (503 only after that)."""
+    import subprocess
+    import sys
+
+    api, _ = duck
+    assert api.get("/count").json() == {"n": 3}
+    path = str(tmp_path / "w.duckdb")
+
+    def reader() -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _READER, path], stdout=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "open"
+        return proc
+
+    monkeypatch.setattr(wh, "OPEN_WAIT_S", 10.0)
+    proc = reader()
+    timer = threading.Timer(0.5, proc.kill)
+    timer.start()
+    try:
+        assert api.post("/add").status_code == 200  # the reader finished within the wait
+    finally:
+        timer.cancel()
+        proc.kill()
+        proc.wait()
+    monkeypatch.setattr(wh, "OPEN_WAIT_S", 0.5)
+    proc = reader()
+    try:
+        started = time.monotonic()
+        answer = api.post("/add")
+        assert answer.status_code == 503 and time.monotonic() - started >= 0.5
+        assert "reading" in answer.json()["error"]["message"]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert api.get("/count").json() == {"n": 4}

@@ -220,10 +220,8 @@ class Warehouse:
             from retain import warehouse as wh
 
             self._close_connections()
-            con = wh.connect(self.settings.warehouse_url)
-            if wh.is_read_only(con):
-                con.disconnect()
-                raise wh.busy_error(path)
+            # waits up to wh.OPEN_WAIT_S for a command reading or writing the file elsewhere
+            con = wh.connect(self.settings.warehouse_url, write=True)
             with self._opening:
                 self.con_ = con
         self._writing = True
