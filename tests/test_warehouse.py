@@ -244,3 +244,44 @@ def test_a_write_open_gets_the_file_when_the_reader_closes_within_the_wait(
         timer.cancel()
         proc.kill()
         proc.wait()
+
+
+def test_a_crashed_holder_s_record_does_not_hold_once_its_pid_is_reused(tmp_path: Path) -> None:
+    """The record names a running pid that started at another time: a reused pid, not the holder."""
+    path = str(tmp_path / "w.duckdb")
+    wh.hold(path, "retain serve")
+    record = json.loads(Path(path + wh.HOLDER_SUFFIX).read_text())
+    assert record["host"] and record["started"]
+    other = os.getppid()  # alive, and not this process
+    Path(path + wh.HOLDER_SUFFIX).write_text(json.dumps(record | {"pid": other, "started": "1"}))
+    assert wh.holder_of(path) is None
+    con = wh.connect(f"duckdb:///{path}")
+    assert not wh.is_read_only(con)
+    con.disconnect()
+
+
+def test_a_live_holder_is_held_and_the_hint_names_the_holder_file(tmp_path: Path) -> None:
+    path = str(tmp_path / "w.duckdb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import retain.warehouse as w, sys, time; "
+            "w.hold(sys.argv[1], 'retain serve'); print('held', flush=True); time.sleep(60)",
+            path,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        found = wh.holder_of(path)
+        assert found is not None and found["pid"] == proc.pid
+        error = wh.busy_error(path)
+        assert error.hint and path + wh.HOLDER_SUFFIX in error.hint
+        elsewhere = found | {"host": "another-host", "started": "1"}
+        Path(path + wh.HOLDER_SUFFIX).write_text(json.dumps(elsewhere))
+        assert wh.holder_of(path) is not None  # another host's process: not checkable here
+    finally:
+        proc.kill()
+        proc.wait()

@@ -11,7 +11,9 @@ in, so a crash in the middle leaves the previous table intact.
 
 An embedded DuckDB file admits one writing process or many reading ones. ``retain serve`` opens
 it read-only (writing only for the moment of an API ingest) and leaves a holder file beside it
-(``<file>.holder.json``: pid, command, since); while a live process holds it, :func:`connect`
+(``<file>.holder.json``: pid, command, since, the process's start time and host); while a live
+process holds it (that pid runs with that start time, so a crashed server's record does not
+count once another process gets its pid), :func:`connect`
 opens the file read-only, so reads work, and a write raises :class:`WarehouseBusyError` naming
 that process instead of DuckDB's lock error.
 """
@@ -23,6 +25,7 @@ import datetime as dt
 import json
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -182,22 +185,63 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started, as the OS tells it; None where it cannot be read.
+
+    Linux: field 22 of ``/proc/PID/stat`` (clock ticks since boot), else psutil's create time
+    when it is installed. With the pid it tells a live holder from a process that got its pid
+    after the holder crashed (PID 1 in every container).
+    """
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+        return stat[stat.rindex(")") + 2 :].split()[19]  # fields from 3 on, after "(comm)"
+    try:
+        import psutil  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        return None
+    try:
+        return str(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def _is_live(found: dict[str, Any]) -> bool:
+    """Whether the holder record ``found`` names a process running now.
+
+    A record from another host cannot be checked here and counts as live (the hint names the
+    file to delete); on this host the pid must run and, where recorded, have the same start time.
+    """
+    pid = int(found["pid"])
+    if found.get("host", socket.gethostname()) != socket.gethostname():
+        return True
+    if pid == os.getpid() or not _alive(pid):
+        return False
+    recorded, now = found.get("started"), _started(pid)
+    return recorded is None or now is None or str(recorded) == now
+
+
 def holder_of(path: str) -> dict[str, Any] | None:
     """The live process holding the DuckDB file ``path`` (pid, command, since), if any."""
     try:
         found = json.loads(Path(path + HOLDER_SUFFIX).read_text(encoding="utf-8"))
-        pid = int(found["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return found if _is_live(found) else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return found if pid != os.getpid() and _alive(pid) else None
 
 
 def hold(path: str, command: str | None = None) -> None:
     """Record that this process holds ``path`` (a server does, for as long as it runs)."""
     since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    row = {"pid": os.getpid(), "command": command or " ".join(sys.argv), "since": since}
+    pid = os.getpid()
+    row = {
+        "pid": pid,
+        "command": command or " ".join(sys.argv),
+        "since": since,
+        "started": _started(pid),
+        "host": socket.gethostname(),
+    }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(f"{path}{HOLDER_SUFFIX}.{os.getpid()}")
+    tmp = Path(f"{path}{HOLDER_SUFFIX}.{pid}")
     tmp.write_text(json.dumps(row), encoding="utf-8")
     tmp.replace(path + HOLDER_SUFFIX)
 
