@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
+import ibis
+import pandas as pd
 import pyarrow as pa
+import pytest
 
+from retain.app import _reads
 from retain.app._frames import json_value
-from retain.app._reads import CustomerIndex
+from retain.app._reads import CustomerIndex, Reads
 
 
 def _table() -> pa.Table:
@@ -51,3 +56,39 @@ def test_rows_keep_the_limit_and_an_unknown_customer_has_none() -> None:
     index = CustomerIndex(_table())
     assert [r["n"] for r in index.rows("a", 2)] == [1, None]
     assert index.rows("nobody", 5) == []
+
+
+def _scores_reads(con: Any) -> Reads:
+    con.create_table("s", pd.DataFrame({"customer_id": ["a"], "p": [0.1]}), overwrite=True)
+    return Reads(con)
+
+
+def _p(reads: Reads) -> list[float]:
+    index = reads.index("s", ("p",))
+    assert index is not None
+    return [row["p"] for row in index.rows("a", 10)]
+
+
+def test_off_duckdb_the_index_is_rebuilt_once_it_is_index_ttl_old(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another process re-scores (a CLI write on PostgreSQL): the service sees it within the TTL."""
+    reads = _scores_reads(ibis.sqlite.connect())
+    assert _p(reads) == [0.1]
+    reads.con.insert("s", pd.DataFrame({"customer_id": ["a"], "p": [0.9]}))
+    assert _p(reads) == [0.1]  # within INDEX_TTL_S: the index built before
+    monkeypatch.setattr(_reads, "INDEX_TTL_S", 0.0)
+    assert _p(reads) == [0.9, 0.1]
+
+
+def test_on_duckdb_the_index_lives_until_the_service_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DuckDB: the service is the only writer, so no time limit; its writes forget the index."""
+    reads = _scores_reads(ibis.duckdb.connect())
+    assert _p(reads) == [0.1]
+    monkeypatch.setattr(_reads, "INDEX_TTL_S", 0.0)
+    reads.con.insert("s", pd.DataFrame({"customer_id": ["a"], "p": [0.9]}))
+    assert _p(reads) == [0.1]
+    reads.forget("s")
+    assert _p(reads) == [0.9, 0.1]

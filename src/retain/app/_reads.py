@@ -5,9 +5,11 @@ milliseconds per query however small the answer. So each table the hot paths rea
 serving index: the table sorted by ``customer_id`` (then newest first) in Arrow, with each
 customer's row range, built on first use and dropped when the service writes the table (API
 ingest calls :meth:`Reads.forget`). Tables above ``MAX_INDEX_ROWS`` rows are not indexed and
-use the per-query path below. While the service runs it is the warehouse's only writer (it holds
-the DuckDB file, see ``retain.app.deps.Warehouse``), so the index cannot go stale behind its
-back; every service write forgets it.
+use the per-query path below. On DuckDB the service is the warehouse's only writer while it runs
+(it holds the file, see ``retain.app.deps.Warehouse``), so the index cannot go stale behind its
+back and lives until a service write forgets it. PostgreSQL and Spark take writes from other
+processes too (``retain churn score`` from the CLI while the service runs), so there an index is
+also rebuilt once it is :data:`INDEX_TTL_S` old: a customer's scores are at most that stale.
 
 Reads run in many threads at once: each query runs on the calling thread's connection (a DuckDB
 cursor of its own), given by the ``connection`` function, and the caches are shared.
@@ -42,6 +44,8 @@ __all__ = ["CustomerIndex", "Reads"]
 _SENTINEL = "__retain_customer_id_marker__"
 TABLES_TTL = 2.0
 MAX_INDEX_ROWS = 5_000_000
+INDEX_TTL_S = 60.0
+"""Age at which a serving index is rebuilt on engines other processes write (not DuckDB)."""
 
 
 class CustomerIndex:
@@ -124,7 +128,7 @@ class Reads:
         self._tables: tuple[float, frozenset[str]] | None = None
         self._lock = threading.Lock()
         self._duckdb = wh.backend_name(con) == "duckdb"
-        self._indexes: dict[tuple[str, tuple[str, ...]], CustomerIndex | None] = {}
+        self._indexes: dict[tuple[str, tuple[str, ...]], tuple[float, CustomerIndex | None]] = {}
         self._building = threading.Lock()
 
     @property
@@ -133,23 +137,32 @@ class Reads:
         return self._connection()
 
     def index(self, table: str, newest_first: tuple[str, ...]) -> CustomerIndex | None:
-        """The serving index of ``table`` ordered by ``newest_first`` (None when too large)."""
+        """The serving index of ``table`` ordered by ``newest_first`` (None when too large).
+
+        Kept until :meth:`forget`; off DuckDB also rebuilt once :data:`INDEX_TTL_S` old.
+        """
         key = (table, newest_first)
         with self._lock:
-            if key in self._indexes:
-                return self._indexes[key]
+            found = self._indexes.get(key)
+            if found is not None and self._fresh(found[0]):
+                return found[1]
         with self._building:  # one thread builds it, the others wait for it
             with self._lock:
-                if key in self._indexes:
-                    return self._indexes[key]
+                found = self._indexes.get(key)
+                if found is not None and self._fresh(found[0]):
+                    return found[1]
+            built_at = time.monotonic()
             t = wh.read_table(self.con, table)
             built: CustomerIndex | None = None
             if int(t.count().to_pandas()) <= MAX_INDEX_ROWS:
                 ordered = t.order_by([t.customer_id.asc(), *(t[c].desc() for c in newest_first)])
                 built = CustomerIndex(ordered.to_pyarrow())
             with self._lock:
-                self._indexes[key] = built
+                self._indexes[key] = (built_at, built)
         return built
+
+    def _fresh(self, built_at: float) -> bool:
+        return self._duckdb or time.monotonic() - built_at < INDEX_TTL_S
 
     def lookup(
         self,
