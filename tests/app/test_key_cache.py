@@ -70,3 +70,35 @@ def test_an_entry_expires(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cache.get("rk_a_b") == "p"
     now[0] += 0.2
     assert cache.get("rk_a_b") is None
+
+
+def test_a_lookup_from_before_a_revoke_is_not_cached_after_it() -> None:
+    """The lookup read the key live, then a revoke forgot every key: its put keeps nothing."""
+    cache: KeyCache[str] = KeyCache(ttl=60)
+    before = cache.generation
+    keycache.forget_all()  # the revoke committed while the lookup ran
+    cache.put("rk_a_b", "p", before)
+    assert cache.get("rk_a_b") is None
+    cache.put("rk_a_b", "p", cache.generation)
+    assert cache.get("rk_a_b") == "p"
+
+
+def test_a_request_whose_lookup_raced_a_revoke_leaves_nothing_cached(
+    client: Any, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retain.app import deps
+
+    looked_up: list[int] = []
+    real = deps._identify
+
+    def racing(request: Any, session: Any) -> Any:
+        found = real(request, session)
+        looked_up.append(1)
+        keycache.forget_all()  # a revoke commits after this lookup read the key
+        return found
+
+    monkeypatch.setattr(deps, "_identify", racing)
+    agent = headers(keys["agent"])
+    assert client.get(ME, headers=agent).status_code == 200
+    assert client.get(ME, headers=agent).status_code == 200
+    assert len(looked_up) == 2  # the raced lookup was not cached: looked up again

@@ -477,10 +477,11 @@ def current_principal(request: Request) -> Principal:
     if isinstance(known, Principal):
         request.state.principal = known
         return known
+    generation = keys.generation  # before the lookup: a revoke meanwhile must not be undone
     with request.app.state.sessionmaker() as session:
         principal = _identify(request, session)
     if raw is not None and principal.kind == "api_key":
-        keys.put(raw, principal)
+        keys.put(raw, principal, generation)
     request.state.principal = principal
     return principal
 

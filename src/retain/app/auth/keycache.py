@@ -6,6 +6,10 @@ for :data:`KEY_TTL_S` under an HMAC of the raw key with a secret made at start (
 itself is never held in the cache); each app holds its own cache. Revoking a key in this
 process forgets every cached key at once; a key revoked by another process (``retain keys
 revoke`` beside a running service) stops working within :data:`KEY_TTL_S`.
+
+A lookup that read a key before a revoke committed must not put it back after the revoke
+forgot every key: the caller reads :attr:`KeyCache.generation` before the lookup and passes it
+to :meth:`KeyCache.put`, which drops the entry when the cache was cleared in between.
 """
 
 from __future__ import annotations
@@ -37,7 +41,13 @@ class KeyCache(Generic[V]):
         self._secret = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._entries: dict[bytes, tuple[float, V]] = {}
+        self._generation = 0
         _CACHES.add(self)
+
+    @property
+    def generation(self) -> int:
+        """How many times the cache was cleared: read it before a lookup, give it to put."""
+        return self._generation
 
     def _tag(self, raw: str) -> bytes:
         return hmac.new(self._secret, raw.encode("utf-8"), hashlib.sha256).digest()
@@ -49,9 +59,15 @@ class KeyCache(Generic[V]):
             return None
         return found[1]
 
-    def put(self, raw: str, value: V) -> None:
-        """Remember that ``raw`` verified as ``value`` for the next :attr:`ttl` seconds."""
+    def put(self, raw: str, value: V, generation: int | None = None) -> None:
+        """Remember that ``raw`` verified as ``value`` for the next :attr:`ttl` seconds.
+
+        ``generation``: :attr:`generation` as read before the lookup; when the cache was cleared
+        since (a key was revoked meanwhile), the lookup may be stale and nothing is kept.
+        """
         with self._lock:
+            if generation is not None and generation != self._generation:
+                return
             if len(self._entries) >= MAX_KEYS:
                 self._entries.clear()
             self._entries[self._tag(raw)] = (time.monotonic() + self.ttl, value)
@@ -60,6 +76,7 @@ class KeyCache(Generic[V]):
         """Forget every key (one was revoked: the next requests are looked up again)."""
         with self._lock:
             self._entries.clear()
+            self._generation += 1
 
 
 _CACHES: weakref.WeakSet[KeyCache[Any]] = weakref.WeakSet()

@@ -306,7 +306,9 @@ def revoke_api_key(session: Session, *, key_id: int, actor: Actor | None = None)
     keycache.forget_all()  # the service's cached keys: this one must stop working now
     if actor is not None:
         audit.record(session, actor, "key.revoke", ("api_key", key.id), name=key.name)
-        keycache.forget_all()  # a request between the two may have cached it before the commit
+        # after the commit: a lookup that read the key before it cannot cache it any more (its
+        # put sees a newer generation), and one after it reads the key revoked
+        keycache.forget_all()
     return key
 
 
