@@ -327,3 +327,37 @@ def test_spark_load_is_idempotent(spark_warehouse: Any) -> None:
     assert [float(a) for a in got.amount] == [1.5, 3.0]
     assert got.status.tolist() == ["completed", "completed"]
     assert spark_warehouse.table("ingest_batches").count().to_pyarrow().as_py() == 2
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_events_are_insert_only(spark_warehouse: Any) -> None:
+    """Spark's merge rewrites the table: a stored event must come back exactly as it was."""
+    events = pd.DataFrame(
+        {
+            "event_id": ["e1"],
+            "customer_id": ["c1"],
+            "occurred_at": ["2024-01-02 10:00:00"],
+            "name": ["play"],
+            "properties": ['{"a":1,"b":2}'],
+        }
+    )
+    ingest("events", events, con=spark_warehouse, settings=Settings(), unknown_customers="create")
+    again = pd.concat(
+        [
+            events.assign(properties=['{"b": 2, "a": 1}']),
+            events.assign(event_id=["e2"], properties=['{"a":3}']),
+        ]
+    )
+    report = ingest("events", again, con=spark_warehouse, settings=Settings())
+    assert (report.rows_inserted, report.rows_updated, report.rows_unchanged) == (1, 0, 1)
+    got = spark_warehouse.table("events").order_by("event_id").to_pandas()
+    assert got.properties.tolist() == ['{"a":1,"b":2}', '{"a":3}']
+    changed = events.assign(name=["stop"])
+    report = ingest(
+        "events", changed, con=spark_warehouse, settings=Settings(), on_error="quarantine"
+    )
+    assert report.rejected_by_rule == {"event_conflict": 1}
+    assert spark_warehouse.table("events").filter(
+        lambda t: t.event_id == "e1"
+    ).name.to_pyarrow().to_pylist() == ["play"]
