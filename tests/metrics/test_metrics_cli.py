@@ -91,6 +91,8 @@ def test_cohorts_json_parquet_file_and_table(url: str, tmp_path: Path) -> None:
     assert "new_mrr" in run("metrics", "mrr", "--format", "csv").output
     survival = run("metrics", "survival", "--by", "plan").output
     assert "Log-rank test across plan" in survival
+    counts = run("metrics", "survival", "--format", "csv", "--columns", "at_risk").output
+    assert "." not in counts.split("\n", 1)[1]  # counts are whole numbers, not 3.0
 
 
 def test_report_writes_one_file_in_korean(url: str, tmp_path: Path) -> None:

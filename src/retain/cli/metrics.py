@@ -441,6 +441,10 @@ def survival(
     table, title = _line_durations(con, line, spec, unit=unit, as_of=as_of, by=by)
     durations = table.to_pandas()
     curves = metrics.kaplan_meier(durations, by=by)
+    for name in ("at_risk", "observed", "censored"):  # counts: 23,570, not 23,570.00
+        values = curves[name]
+        if len(values) and (values == values.round()).all():
+            curves[name] = values.astype("int64")
     emit(curves, fmt, output, title=title, columns=parse_columns(columns))
     if fmt is OutputFormat.table:
         summary = metrics.survival_summary(durations, by=by)
