@@ -57,6 +57,7 @@ class JoinedFrames:
         self._pages: OrderedDict[Hashable, tuple[float, AtRiskPage]] = OrderedDict()
         self._max_pages = pages
         self._version = 0
+        self._building: dict[Hashable, threading.Lock] = {}
 
     @property
     def version(self) -> int:
@@ -90,19 +91,36 @@ class JoinedFrames:
                 self._pages.popitem(last=False)
 
     def get(self, key: Hashable, build: Callable[[], tuple[Run, pa.Table]]) -> tuple[Run, ir.Table]:
-        """The run date and frame (an in-memory table) under ``key``, from ``build`` if stale."""
+        """The run date and frame (an in-memory table) under ``key``, from ``build`` if stale.
+
+        One caller builds a key at a time: while it does, the others get the frame it replaces
+        (at most one TTL older) or, when there is none yet, wait for it. Without this, every
+        request arriving while a frame expired built its own copy (0.3-0.4 s of CPU each), and
+        a burst of them queued every read behind it.
+        """
         now = time.monotonic()
         with self._lock:
             found = self._frames.get(key)
-            version = self._version
+            builder = self._building.setdefault(key, threading.Lock())
         if found is not None and now - found[0] < FRAME_TTL_S:
             return found[1], found[2]
-        run, frame = build()
-        built = (now, run, ibis.memtable(frame))
-        with self._lock:
-            if version == self._version:
-                self._frames[key] = built
-        return built[1], built[2]
+        if not builder.acquire(blocking=found is None):
+            assert found is not None  # a stale frame serves while another caller rebuilds
+            return found[1], found[2]
+        try:
+            with self._lock:
+                again = self._frames.get(key)
+                version = self._version
+            if again is not None and time.monotonic() - again[0] < FRAME_TTL_S:
+                return again[1], again[2]  # built by the caller this one waited for
+            run, frame = build()
+            built = (time.monotonic(), run, ibis.memtable(frame))
+            with self._lock:
+                if version == self._version:
+                    self._frames[key] = built
+            return built[1], built[2]
+        finally:
+            builder.release()
 
 
 _SHARED: weakref.WeakKeyDictionary[Any, JoinedFrames] = weakref.WeakKeyDictionary()
