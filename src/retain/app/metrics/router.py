@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import StringConstraints
 
@@ -121,26 +121,6 @@ def read_cohorts(
     return CohortsAnswer(period=period, kind=kind, mode=mode, by=names, data=rows, count=len(rows))
 
 
-def _cell(
-    cohort: str,
-    period_index: int,
-    period: str,
-    mode: Mode,
-    definition: str | None,
-    by: str | None,
-    group: str | None,
-) -> drilldown.CohortCell:
-    return drilldown.CohortCell(
-        cohort=cohort,
-        period_index=period_index,
-        period=period,
-        mode=mode,
-        definition=definition,
-        by=by,
-        group=group if by else None,
-    )
-
-
 CohortDate = Annotated[
     str,
     Query(
@@ -154,11 +134,7 @@ Group = Annotated[
 ]
 
 
-@router.get("/cohorts/customers", response_model=CohortCustomersAnswer)
-def read_cohort_customers(
-    principal: AnalystOnly,
-    settings: SettingsDep,
-    warehouse: LockedWarehouseDep,
+def _cell(
     cohort: CohortDate,
     period_index: PeriodIndex,
     period: Period = "month",
@@ -166,6 +142,28 @@ def read_cohort_customers(
     definition: LineName = None,
     by: ByOne = None,
     group: Group = None,
+) -> drilldown.CohortCell:
+    """One cohort cell from the query (the list and its CSV take the same parameters)."""
+    return drilldown.CohortCell(
+        cohort=cohort,
+        period_index=period_index,
+        period=period,
+        mode=mode,
+        definition=definition,
+        by=by,
+        group=group if by else None,
+    )
+
+
+Cell = Annotated[drilldown.CohortCell, Depends(_cell)]
+
+
+@router.get("/cohorts/customers", response_model=CohortCustomersAnswer)
+def read_cohort_customers(
+    principal: AnalystOnly,
+    settings: SettingsDep,
+    warehouse: LockedWarehouseDep,
+    cell: Cell,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> CohortCustomersAnswer:
@@ -177,7 +175,6 @@ def read_cohort_customers(
     cap = caps.max_page_size(settings.service, principal.role)
     if limit > cap:
         raise InvalidParameterError(t("metrics.page_too_large", limit=limit, cap=cap))
-    cell = _cell(cohort, period_index, period, mode, definition, by, group)
     return CohortCustomersAnswer(
         **drilldown.members(warehouse.con, settings, cell, limit=limit, offset=offset)
     )
@@ -193,16 +190,9 @@ def export_cohort_customers(
     settings: SettingsDep,
     session: SessionDep,
     warehouse: LockedWarehouseDep,
-    cohort: CohortDate,
-    period_index: PeriodIndex,
-    period: Period = "month",
-    mode: Mode = "classic",
-    definition: LineName = None,
-    by: ByOne = None,
-    group: Group = None,
+    cell: Cell,
 ) -> StreamingResponse:
     """Every customer of one cohort cell as CSV (bulk export: analysts and admins; audited)."""
-    cell = _cell(cohort, period_index, period, mode, definition, by, group)
     found = drilldown.export(session, warehouse, cell, settings=settings, principal=principal)
     return cohort_csv(found, cell)
 
