@@ -123,6 +123,7 @@ def _store_and_show(
     output: Path | None,
     customers: bool,
 ) -> None:
+    frame = frame.sort_values("customer_id", ignore_index=True)
     rows = store_memberships(con, scheme, stamp, frame)
     title = t(title_key, date=format_date(stamp), customers=format_number(len(frame)))
     if customers:
@@ -155,7 +156,6 @@ def rfm(
     stamp = _date(as_of, "--as-of")
     con = wh.connect(settings=settings())
     frame = rfm_scores(wh.read_table(con, "orders"), stamp, bins=bins).to_pandas()
-    frame = frame.sort_values("customer_id", ignore_index=True)
     _store_and_show(
         con,
         "rfm",
@@ -191,7 +191,6 @@ def frequency(
     con = wh.connect(settings=settings())
     orders = wh.read_table(con, "orders")
     frame = frequency_segments(orders, stamp, thresholds=limits).to_pandas()
-    frame = frame.sort_values("customer_id", ignore_index=True)
     _store_and_show(
         con,
         "frequency",
@@ -227,7 +226,7 @@ def value_risk(
     grid = value_risk_grid(
         con, stamp, definition=definition, high_pct=high_pct, medium_pct=medium_pct
     )
-    frame = grid.to_pandas().sort_values("customer_id", ignore_index=True)
+    frame = grid.to_pandas()
     _store_and_show(
         con,
         "value_risk",
