@@ -4,6 +4,7 @@ PostgreSQL app databases)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from _app_helpers import PASSWORD, headers, login
 from fastapi.testclient import TestClient
@@ -321,3 +322,29 @@ def test_changing_ones_own_password_keeps_the_current_session(app, users):
         left = session.query(LoginSession).filter(LoginSession.user_id == user.id).all()
         assert [s.token_hash for s in left] == [auth_service.digest(here)]
         assert auth_service.lookup_session(session, here) is not None
+
+
+def test_keys_made_by_a_deactivated_user_stop_working_at_once(
+    app: Any, client: TestClient, users: dict[str, str], keys: dict[str, str]
+) -> None:
+    """A key acts for the person who made it: deactivating them ends their keys too (cached ones
+    included), while keys made elsewhere (here by the tests, like `retain keys create`) go on."""
+    with app.state.sessionmaker() as session:
+        _, theirs = auth_service.create_api_key(
+            session, name="leaver", role="analyst", created_by=users["analyst"]
+        )
+        session.commit()
+    probe = "/api/v1/customers/c1/scores"
+    assert client.get(probe, headers=headers(theirs)).status_code == 200
+    assert client.get(probe, headers=headers(theirs)).status_code == 200  # now cached
+    admin = headers(keys["admin"])
+    listed = client.get("/api/v1/users", headers=admin).json()["data"]
+    user_id = next(u["id"] for u in listed if u["email"] == users["analyst"])
+    assert client.patch(
+        f"/api/v1/users/{user_id}", headers=admin, json={"active": False}
+    ).is_success
+    refused = client.get(probe, headers=headers(theirs))
+    assert refused.status_code == 401
+    assert client.get(probe, headers=headers(keys["analyst"])).status_code == 200
+    assert client.patch(f"/api/v1/users/{user_id}", headers=admin, json={"active": True}).is_success
+    assert client.get(probe, headers=headers(theirs)).status_code == 200

@@ -207,6 +207,7 @@ def update_user(
                 select(LoginSession).where(LoginSession.user_id == user.id)
             ):
                 session.delete(login)
+            keycache.forget_all()  # the service's cached keys of this user must stop working now
     if password is not None:
         _check_password(password)
         user.password_hash = _hasher.hash(password)
@@ -320,8 +321,19 @@ def lookup_api_key(session: Session, raw: str) -> ApiKey | None:
     wanted = digest(raw)
     for key in session.scalars(select(ApiKey).where(ApiKey.prefix == parts[1])):
         if key.revoked_at is None and hmac.compare_digest(key.key_hash, wanted):
-            return key
+            return None if _owner_deactivated(session, key) else key
     return None
+
+
+def _owner_deactivated(session: Session, key: ApiKey) -> bool:
+    """Whether the key was made by a user who has since been deactivated.
+
+    A key acts for the person who made it: when they leave (their account is deactivated), their
+    keys stop working with their dashboard login. Keys made outside a login (``created_by`` is not
+    a user's e-mail, e.g. from the command line) are unaffected.
+    """
+    owner = session.scalar(select(User).where(User.email == key.created_by))
+    return owner is not None and not owner.active
 
 
 def start_session(session: Session, *, user: User) -> tuple[str, LoginSession]:
