@@ -15,6 +15,10 @@ TABLES = {
     "idempotency_keys",
     "app_secrets",
     "login_failures",
+    "engage_outbox",
+    "engage_suppressions",
+    "engage_delivery_attempts",
+    "engage_keys",
     "alembic_version",
 }
 

@@ -6,13 +6,18 @@ from retain.app.audit.models import AuditEntry
 from retain.app.auth.models import ApiKey, AppSecret, LoginSession, User
 from retain.app.ingest.models import IdempotencyRecord
 from retain.app.segments.models import SavedSegment
+from retain.engage._tables import DeliveryAttempt, EngageKey, OutboxMessage, Suppression
 
 __all__ = [
     "ApiKey",
     "AppSecret",
     "AuditEntry",
+    "DeliveryAttempt",
+    "EngageKey",
     "IdempotencyRecord",
     "LoginSession",
+    "OutboxMessage",
     "SavedSegment",
+    "Suppression",
     "User",
 ]

@@ -1,0 +1,95 @@
+"""The outbox's tables in the app database: messages, suppressions, delivery attempts, keys.
+
+They derive from :class:`retain.appdb.Base`, so the app's Alembic migrations create them
+(revision ``0004_engage_outbox``) and ``tests/app/test_db.py`` checks the migration matches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final
+
+from sqlalchemy import Boolean, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from retain.appdb import Base, utcnow
+
+__all__ = [
+    "CHANNELS",
+    "STATES",
+    "DeliveryAttempt",
+    "EngageKey",
+    "OutboxMessage",
+    "Suppression",
+]
+
+#: A message's life: queued -> sending (claimed by a worker) -> sent, or back to queued for a
+#: retry, or failed (permanent: a 5xx, a suppressed address) or dead (tries exhausted).
+STATES: Final = ("queued", "sending", "sent", "failed", "dead")
+CHANNELS: Final = ("email", "webhook")
+
+
+class OutboxMessage(Base):
+    """One message to deliver, written in the same transaction as the decision to send it."""
+
+    __tablename__ = "engage_outbox"
+    __table_args__ = (Index("ix_engage_outbox_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    customer_id: Mapped[str] = mapped_column(String(200), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(2000))
+    payload: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    advertising: Mapped[bool] = mapped_column(Boolean, default=True)
+    playbook: Mapped[str | None] = mapped_column(String(200), default=None)
+    campaign_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    state: Mapped[str] = mapped_column(String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claim_token: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class Suppression(Base):
+    """An address (e-mail, lower case) that receives nothing more: unsubscribed, bounced, complained."""
+
+    __tablename__ = "engage_suppressions"
+
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    detail: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DeliveryAttempt(Base):
+    """One try to deliver a message and its outcome; ``logged`` once appended to interactions."""
+
+    __tablename__ = "engage_delivery_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64), index=True)
+    customer_id: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20))
+    campaign_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    attempt: Mapped[int] = mapped_column()
+    outcome: Mapped[str] = mapped_column(String(12))
+    detail: Mapped[str | None] = mapped_column(Text, default=None)
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    logged: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class EngageKey(Base):
+    """A secret engage generates once and keeps (the unsubscribe-link signing key)."""
+
+    __tablename__ = "engage_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
