@@ -28,6 +28,8 @@ __all__ = [
     "ClvSettings",
     "IngestSettings",
     "LabelSettings",
+    "OfferAction",
+    "OfferSettings",
     "ServiceSettings",
     "Settings",
     "get_settings",
@@ -205,6 +207,104 @@ class LabelSettings(BaseModel):
     )
 
 
+class OfferAction(BaseModel):
+    """One retention action the offer planner may give a customer ([[offers.actions]])."""
+
+    name: str = Field(min_length=1, description="Stable name, e.g. coupon_10")
+    kind: Literal["discount", "shipping", "message", "call"] = Field(
+        "message", description="discount, shipping, message or call"
+    )
+    cost_per_contact: float = Field(
+        0.0, ge=0, description="Cost of reaching one customer, in the reporting currency"
+    )
+    discount_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of an order given away; paid on every redeemed order, also by "
+        "customers who would have stayed anyway",
+    )
+    capacity_per_week: int | None = Field(
+        None, ge=0, description="Most customers this action can reach per week (none: no limit)"
+    )
+    assumed_response_rate: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Without campaign history: the share of at-risk customers it keeps "
+        "(the heuristic uplift is risk x this rate)",
+    )
+
+
+DEFAULT_OFFER_ACTIONS = (
+    OfferAction(name="reminder", kind="message", cost_per_contact=0.02, assumed_response_rate=0.01),
+    OfferAction(
+        name="free_shipping",
+        kind="shipping",
+        cost_per_contact=0.05,
+        discount_share=0.05,
+        assumed_response_rate=0.03,
+    ),
+    OfferAction(
+        name="coupon_10",
+        kind="discount",
+        cost_per_contact=0.05,
+        discount_share=0.10,
+        assumed_response_rate=0.05,
+    ),
+    OfferAction(
+        name="coupon_20",
+        kind="discount",
+        cost_per_contact=0.05,
+        discount_share=0.20,
+        assumed_response_rate=0.08,
+    ),
+)
+"""The planner's actions when retain.toml names none (the demo's four offers)."""
+
+
+class OfferSettings(BaseModel):
+    """The offer planner: candidate actions and how a plan is cut."""
+
+    actions: list[OfferAction] = Field(
+        default_factory=list,
+        description="Candidate actions, one [[offers.actions]] each (name, kind, "
+        "cost_per_contact, discount_share, capacity_per_week, assumed_response_rate); none "
+        "configured uses the built-in reminder, free_shipping, coupon_10 and coupon_20. Doing "
+        "nothing is always a choice",
+    )
+    weeks: int = Field(4, gt=0, description="Weeks a plan covers (capacity = per week x weeks)")
+    holdout_share: float = Field(
+        0.1, ge=0, lt=1, description="Share of the chosen customers held out to measure the plan"
+    )
+    stay_probability: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description='Customers at least this likely to stay are left out as "would stay anyway"',
+    )
+    min_uplift: float = Field(
+        0.005,
+        ge=0,
+        description='Below this uplift a customer is left out as "unlikely to respond"',
+    )
+    what_if_points: float = Field(
+        5.0, gt=0, le=100, description="The what-if line: retention raised by this many points"
+    )
+
+    def candidate_actions(self) -> list[OfferAction]:
+        """The configured actions, or :data:`DEFAULT_OFFER_ACTIONS` when none is configured."""
+        return list(self.actions) if self.actions else list(DEFAULT_OFFER_ACTIONS)
+
+    @field_validator("actions")
+    @classmethod
+    def _distinct(cls, value: list[OfferAction]) -> list[OfferAction]:
+        names = [a.name for a in value]
+        if len(set(names)) != len(names) or "nothing" in names:
+            raise ValueError(f"action names must be distinct and not 'nothing': {names}")
+        return value
+
+
 class Settings(BaseSettings):
     """All of retain's configuration. Paths are relative to the working folder."""
 
@@ -252,6 +352,9 @@ class Settings(BaseSettings):
     )
     service: ServiceSettings = Field(
         default_factory=lambda: ServiceSettings(), description="The web service (retain serve)"
+    )
+    offers: OfferSettings = Field(
+        default_factory=lambda: OfferSettings(), description="The offer planner (retain plan)"
     )
     labels: LabelSettings = Field(
         default_factory=lambda: LabelSettings(),
