@@ -1,0 +1,267 @@
+"""Message templates: ``templates/<template>.<lang>.toml`` with ``subject`` and ``body``.
+
+Both are Jinja2, rendered in a :class:`~jinja2.sandbox.SandboxedEnvironment` so a template can
+read the customer's fields and nothing of Python's internals. A template is checked when its
+playbook is loaded (:func:`check_template`): the English file must exist (it is the fallback),
+every file must parse, name only known fields, and reach no attribute starting with ``_``; A/B/n
+variants (``[variants.<name>]`` tables with their own ``subject`` and ``body``) must be the same
+in every language. The customer's ``language`` picks the file (``pt-BR`` reads ``pt``), English
+when there is none.
+
+Fields a template may use: ``customer`` (:data:`CUSTOMER_FIELDS`, and ``customer.attributes``
+with any key), ``trigger`` (what fired: ``kind``, ``days``, ``step``, ``product_id``,
+``product_name``, ``due_at``, ``ends_at``, ``event``, ``band``), ``offer`` (``name``) and
+``unsubscribe_url``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Template, TemplateSyntaxError, meta, nodes
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+
+from retain.errors import ConfigError
+from retain.i18n import t
+
+__all__ = [
+    "CONTEXT_NAMES",
+    "CUSTOMER_FIELDS",
+    "DEFAULT_VARIANT",
+    "MessageTemplate",
+    "check_template",
+    "load_template",
+    "render",
+]
+
+CUSTOMER_FIELDS = frozenset(
+    {
+        "customer_id",
+        "first_name",
+        "name",
+        "email",
+        "language",
+        "country",
+        "time_zone",
+        "acquisition_channel",
+        "acquired_at",
+        "attributes",
+    }
+)
+"""``customer.<field>`` names a template may read (``attributes`` holds any key)."""
+CONTEXT_NAMES = frozenset({"customer", "trigger", "offer", "unsubscribe_url", "playbook"})
+"""Top-level names a template may use."""
+DEFAULT_VARIANT = "a"
+"""The variant written as the file's top-level ``subject`` and ``body``."""
+
+_ENV = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+_SAMPLE: dict[str, Any] = {
+    "customer": {f: "x" for f in CUSTOMER_FIELDS} | {"attributes": {}},
+    "trigger": {
+        "kind": "inactive",
+        "days": 60,
+        "step": 1,
+        "product_id": "p",
+        "product_name": "p",
+        "due_at": "2024-01-01",
+        "ends_at": "2024-01-01",
+        "event": "e",
+        "band": "high",
+    },
+    "offer": {"name": "coupon", "cost": 1.0},
+    "unsubscribe_url": "https://example.invalid/u",
+    "playbook": "p",
+}
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """One template: per language, per variant, ``(subject, body)`` sources."""
+
+    name: str
+    languages: dict[str, dict[str, tuple[str, str]]]
+    files: dict[str, str]
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """Variant names, the default first."""
+        return tuple(self.languages["en"])
+
+    def language_for(self, language: str | None) -> str:
+        """The file language used for a customer's ``language`` (English fallback)."""
+        code = (language or "en").strip().lower()
+        for candidate in (code, code.split("-")[0].split("_")[0]):
+            if candidate in self.languages:
+                return candidate
+        return "en"
+
+
+def _error(key: str, hint_key: str, **params: Any) -> ConfigError:
+    return ConfigError(
+        t(f"engage_playbooks.{key}", **params), hint=t(f"engage_playbooks.{hint_key}")
+    )
+
+
+def _unsafe_attributes(tree: nodes.Template) -> list[str]:
+    """Attributes or items starting with ``_`` that a template reaches for."""
+    found = [n.attr for n in tree.find_all(nodes.Getattr) if n.attr.startswith("_")]
+    for item in tree.find_all(nodes.Getitem):
+        arg = item.arg
+        if (
+            isinstance(arg, nodes.Const)
+            and isinstance(arg.value, str)
+            and arg.value.startswith("_")
+        ):
+            found.append(arg.value)
+    return found
+
+
+def _unknown_fields(tree: nodes.Template) -> list[str]:
+    """Top-level names and ``customer.<field>`` names a template may not use."""
+    names = sorted(meta.find_undeclared_variables(tree) - CONTEXT_NAMES)
+    for node in tree.find_all(nodes.Getattr):
+        target = node.node
+        is_customer = isinstance(target, nodes.Name) and target.name == "customer"
+        if is_customer and node.attr not in CUSTOMER_FIELDS:
+            names.append(f"customer.{node.attr}")
+    return names
+
+
+def _check_source(source: str, *, file: str, key: str, playbook: str) -> None:
+    where = {"file": file, "key": key, "playbook": playbook}
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        raise _error(
+            "template_syntax", "template_syntax_hint", problem=exc.message, **where
+        ) from None
+    unsafe = _unsafe_attributes(tree)
+    if unsafe:
+        raise _error("template_unsafe", "template_unsafe_hint", name=unsafe[0], **where)
+    unknown = _unknown_fields(tree)
+    if unknown:
+        raise _error(
+            "template_unknown_field",
+            "template_unknown_field_hint",
+            name=unknown[0],
+            known=", ".join(sorted(CONTEXT_NAMES)),
+            **where,
+        )
+    try:
+        _ENV.from_string(source).render(_SAMPLE)
+    except SecurityError as exc:
+        raise _error("template_unsafe", "template_unsafe_hint", name=str(exc), **where) from None
+    except (UndefinedError, TypeError, ValueError, ArithmeticError) as exc:
+        raise _error("template_render", "template_render_hint", problem=str(exc), **where) from None
+
+
+def _read_file(path: Path, *, playbook: str) -> dict[str, tuple[str, str]]:
+    """``{variant: (subject, body)}`` of one language file, checked."""
+    file = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise _error("bad_toml", "bad_toml_hint", file=file, problem=str(exc)) from None
+    variants: dict[str, Any] = {DEFAULT_VARIANT: {k: v for k, v in data.items() if k != "variants"}}
+    extra = data.get("variants", {})
+    if not isinstance(extra, dict) or DEFAULT_VARIANT in extra:
+        raise _error("template_variants", "template_variants_hint", file=file, playbook=playbook)
+    variants.update(extra)
+    out: dict[str, tuple[str, str]] = {}
+    for variant, table in variants.items():
+        prefix = "" if variant == DEFAULT_VARIANT else f"variants.{variant}."
+        if not isinstance(table, dict):
+            raise _error(
+                "template_variants", "template_variants_hint", file=file, playbook=playbook
+            )
+        unknown = sorted(set(table) - {"subject", "body"})
+        if unknown:
+            raise _error(
+                "template_key",
+                "template_key_hint",
+                file=file,
+                key=prefix + unknown[0],
+                playbook=playbook,
+            )
+        for key in ("subject", "body"):
+            value = table.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise _error(
+                    "template_missing",
+                    "template_missing_hint",
+                    file=file,
+                    key=prefix + key,
+                    playbook=playbook,
+                )
+            _check_source(value, file=file, key=prefix + key, playbook=playbook)
+        out[variant] = (table["subject"], table["body"])
+    return out
+
+
+def _load(name: str, dirs: tuple[Path, ...], playbook: str, source: str) -> MessageTemplate:
+    languages: dict[str, dict[str, tuple[str, str]]] = {}
+    files: dict[str, str] = {}
+    for folder in dirs:
+        for path in sorted(folder.glob(f"{name}.*.toml")) if folder.is_dir() else []:
+            lang = path.name[len(name) + 1 : -len(".toml")]
+            if "." in lang or lang in languages:
+                continue
+            languages[lang] = _read_file(path, playbook=playbook)
+            files[lang] = str(path)
+    if "en" not in languages:
+        raise _error(
+            "template_no_english",
+            "template_no_english_hint",
+            file=source,
+            playbook=playbook,
+            template=name,
+            folders=", ".join(str(d) for d in dirs),
+        )
+    want = sorted(languages["en"])
+    for lang, variants in languages.items():
+        if sorted(variants) != want:
+            raise _error(
+                "template_variant_mismatch",
+                "template_variant_mismatch_hint",
+                file=files[lang],
+                playbook=playbook,
+                found=", ".join(sorted(variants)),
+                expected=", ".join(want),
+            )
+    return MessageTemplate(name, languages, files)
+
+
+def check_template(
+    name: str, dirs: tuple[Path, ...], *, playbook: str, source: str
+) -> MessageTemplate:
+    """Find and check template ``name``: per language the first folder holding it wins."""
+    return _load(name, tuple(dirs), playbook, source)
+
+
+def load_template(name: str, dirs: tuple[Path, ...]) -> MessageTemplate:
+    """Template ``name`` from ``dirs``, checked."""
+    return _load(name, tuple(dirs), name, name)
+
+
+@lru_cache(maxsize=1024)
+def _compiled(source: str) -> Template:
+    return _ENV.from_string(source)
+
+
+def render(
+    template: MessageTemplate, *, language: str | None, variant: str, context: dict[str, Any]
+) -> tuple[str, str, str]:
+    """``(language used, subject, body)`` for one customer; the default variant when unknown."""
+    lang = template.language_for(language)
+    variants = template.languages[lang]
+    subject, body = variants.get(variant, variants[DEFAULT_VARIANT])
+    return (
+        lang,
+        _compiled(subject).render(context).strip(),
+        _compiled(body).render(context).strip(),
+    )

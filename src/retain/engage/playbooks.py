@@ -1,0 +1,354 @@
+"""Playbooks as data: when to act (trigger), on whom (audience), how (action), and how it is judged.
+
+A playbook file is TOML with one ``[[playbook]]`` table per playbook, and optional ``[caps]``
+(frequency caps, quiet hours, the global control group) shared by every playbook of the file::
+
+    [[playbook]]
+    name = "winback-60"
+    trigger = { kind = "inactive", days = 60 }
+    channel = "email"            # or "sms", "webhook", "best" (most active consented channel)
+    holdout = 0.2                # share kept as randomized control
+    template = "winback"
+
+:func:`load_playbooks` reads and checks a file: every unknown key, wrong type or bad template is
+reported with the file, the playbook and the key at fault, and a hint. Templates are checked by
+:mod:`retain.engage.messages` when the file is loaded, not when the first message is rendered.
+The shipped playbooks (:func:`shipped_playbooks`) cover every trigger kind.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from retain.errors import ConfigError, Violation
+from retain.i18n import t
+
+__all__ = [
+    "SHIPPED_FILE",
+    "Action",
+    "Audience",
+    "Caps",
+    "ContractEndTrigger",
+    "DateAttributeTrigger",
+    "EventTrigger",
+    "Goal",
+    "InactiveTrigger",
+    "LifecycleTrigger",
+    "Offer",
+    "Playbook",
+    "PlaybookFile",
+    "PlaybookSet",
+    "ReplenishmentTrigger",
+    "RiskBandTrigger",
+    "Trigger",
+    "load_playbooks",
+    "shipped_playbooks",
+]
+
+SHIPPED_FILE = "playbooks.toml"
+"""The ready-made playbooks' file inside this package, beside the shipped ``templates/``."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InactiveTrigger(_Model):
+    """No activity (completed order or event) for ``days`` days; once per silence."""
+
+    kind: Literal["inactive"]
+    days: int = Field(ge=1)
+    max_days: int | None = Field(default=None, ge=1)
+    """Customers silent for longer than this are left alone (long gone); None: no limit."""
+
+
+class LifecycleTrigger(_Model):
+    """Entered a lifecycle stage; ``new`` runs a series ``delays`` days after acquisition."""
+
+    kind: Literal["lifecycle"]
+    stage: Literal["new"] = "new"
+    delays: tuple[int, ...] = (0,)
+    """Days after acquisition of each step of the series (step 1 is the first)."""
+    grace_days: int = Field(default=7, ge=1)
+    """A step not taken within this many days of its day is skipped (a late start)."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LifecycleTrigger:
+        if not self.delays or list(self.delays) != sorted(set(self.delays)) or self.delays[0] < 0:
+            raise ValueError(t("engage_playbooks.bad_delays"))
+        return self
+
+
+class RiskBandTrigger(_Model):
+    """The latest churn score moved into ``band`` (from another band, or a first score)."""
+
+    kind: Literal["risk_band"]
+    band: Literal["high", "medium", "low"] = "high"
+    definition: str | None = None
+    within_days: int = Field(default=30, ge=1)
+    """Only crossings scored within this many days before the run count."""
+
+
+class ReplenishmentTrigger(_Model):
+    """A product the customer buys again is due to run out (:mod:`retain.engage.replenishment`)."""
+
+    kind: Literal["replenishment"]
+    lead_days: int = Field(default=10, ge=0)
+    min_customer_intervals: int = Field(default=3, ge=1)
+    min_product_intervals: int = Field(default=5, ge=1)
+    product: str | None = None
+
+
+class ContractEndTrigger(_Model):
+    """An open contract's committed term ends within ``days`` days."""
+
+    kind: Literal["contract_end"]
+    days: int = Field(ge=1)
+
+
+class EventTrigger(_Model):
+    """An event called ``event`` occurred in the last ``within_days`` days."""
+
+    kind: Literal["event"]
+    event: str = Field(min_length=1)
+    within_days: int = Field(default=1, ge=1)
+
+
+class DateAttributeTrigger(_Model):
+    """A yearly date in ``attributes`` (birthday, anniversary) is ``days_before`` days away."""
+
+    kind: Literal["date_attribute"]
+    attribute: str = Field(min_length=1)
+    days_before: int = Field(default=0, ge=0)
+
+
+Trigger = Annotated[
+    InactiveTrigger
+    | LifecycleTrigger
+    | RiskBandTrigger
+    | ReplenishmentTrigger
+    | ContractEndTrigger
+    | EventTrigger
+    | DateAttributeTrigger,
+    Field(discriminator="kind"),
+]
+"""One of the trigger kinds, told apart by ``kind``."""
+
+
+class Audience(_Model):
+    """Who may enter: every condition given must hold (none given: everyone the trigger finds)."""
+
+    segment: str | None = None
+    """A segment name stored in ``segment_memberships`` (latest date on or before the run)."""
+    scheme: str | None = None
+    risk_bands: tuple[Literal["high", "medium", "low"], ...] = ()
+    clv_tiers: tuple[Literal["high", "medium", "low"], ...] = ()
+    attributes: dict[str, str] = Field(default_factory=dict)
+    """``attributes`` keys and the text value each must have, e.g. ``{ plan = "gold" }``."""
+    countries: tuple[str, ...] = ()
+
+
+class Offer(_Model):
+    """An incentive sent with the message, and what each redemption costs the business."""
+
+    name: str
+    cost: float = Field(default=0.0, ge=0)
+    """Cost of one redemption (a converted treated customer), in the reporting currency."""
+
+
+class Action(_Model):
+    """What a decision does beyond the templated message."""
+
+    kind: Literal["message", "webhook", "save_desk", "offer"] = "message"
+    url: str | None = None
+    """The webhook's target, for ``kind = "webhook"``."""
+    queue: str | None = None
+    """The save desk's queue, for ``kind = "save_desk"``."""
+
+
+class Goal(_Model):
+    """What success is: e.g. a treated conversion of 8 % within 30 days."""
+
+    metric: Literal["conversion", "retention", "revenue", "lift"] = "conversion"
+    window_days: int = Field(default=30, ge=1)
+    target: float
+
+
+class Playbook(_Model):
+    """One playbook: trigger, audience, action, holdout, caps category, priority and goal."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    trigger: Trigger
+    audience: Audience = Field(default_factory=Audience)
+    channel: Literal["email", "sms", "webhook", "best"] = "email"
+    fallbacks: tuple[Literal["email", "sms", "webhook"], ...] = ("email", "sms")
+    """Channels tried in order when ``channel = "best"`` finds no recent activity."""
+    template: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    action: Action = Field(default_factory=Action)
+    offer: Offer | None = None
+    holdout: float = Field(default=0.1, ge=0.0, lt=1.0)
+    category: str = "marketing"
+    """The frequency-cap category its messages count against."""
+    priority: int = 0
+    """Higher wins a customer's last slot under a cap."""
+    expected_value: float = 0.0
+    """Expected incremental value per message; breaks priority ties."""
+    margin: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Share of revenue that is profit, for incremental profit."""
+    attribution_days: int = Field(default=30, ge=1)
+    goal: Goal | None = None
+    enabled: bool = True
+
+
+class QuietHours(_Model):
+    """Local hours in which nothing is sent; messages wait until ``end``."""
+
+    start: int = Field(default=21, ge=0, le=23)
+    end: int = Field(default=8, ge=0, le=23)
+
+
+class Caps(_Model):
+    """Guardrails shared by a file's playbooks."""
+
+    window_days: int = Field(default=7, ge=1)
+    global_limit: int | None = Field(default=3, ge=0)
+    """Messages per customer per window, every category together; None: no limit."""
+    categories: dict[str, int] = Field(default_factory=lambda: {"marketing": 2})
+    quiet_hours: QuietHours | None = Field(default_factory=QuietHours)
+    global_control: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """Share of all customers never messaged by any playbook (a stable hash picks them)."""
+
+
+class PlaybookFile(_Model):
+    """The TOML file's shape."""
+
+    playbook: tuple[Playbook, ...] = ()
+    caps: Caps = Field(default_factory=Caps)
+
+
+@dataclass(frozen=True)
+class PlaybookSet:
+    """Checked playbooks, their caps, and where their templates are looked up (first wins)."""
+
+    playbooks: tuple[Playbook, ...]
+    caps: Caps
+    template_dirs: tuple[Path, ...]
+    source: str
+
+    def get(self, name: str) -> Playbook:
+        """The playbook called ``name`` (ConfigError naming the known ones)."""
+        for playbook in self.playbooks:
+            if playbook.name == name:
+                return playbook
+        known = ", ".join(p.name for p in self.playbooks)
+        raise ConfigError(
+            t("engage_playbooks.unknown_playbook", name=name, file=self.source),
+            hint=t("engage_playbooks.unknown_playbook_hint", known=known),
+        )
+
+
+def _shipped_dir() -> Path:
+    return Path(str(resources.files("retain.engage")))
+
+
+def _where(data: dict[str, Any], loc: tuple[int | str, ...]) -> tuple[str, str]:
+    """``(playbook name, dotted key)`` of a pydantic error location."""
+    if len(loc) >= 2 and loc[0] == "playbook" and isinstance(loc[1], int):
+        items = data.get("playbook") or []
+        entry = items[loc[1]] if loc[1] < len(items) else {}
+        name = entry.get("name") if isinstance(entry, dict) else None
+        rest = [str(p) for p in loc[2:] if not str(p).endswith("Trigger")]
+        return str(name or f"#{loc[1] + 1}"), ".".join(rest) or "playbook"
+    return "-", ".".join(str(p) for p in loc)
+
+
+def _violations(file: str, data: dict[str, Any], error: ValidationError) -> list[Violation]:
+    out: list[Violation] = []
+    for item in error.errors():
+        playbook, key = _where(data, tuple(item["loc"]))
+        out.append(
+            Violation(
+                rule=item["type"],
+                message=t(
+                    "engage_playbooks.bad_key",
+                    file=file,
+                    playbook=playbook,
+                    key=key,
+                    problem=item["msg"],
+                ),
+                file=file,
+                column=key,
+                hint=t(f"engage_playbooks.hint_{item['type']}")
+                if item["type"] in _HINTED
+                else t("engage_playbooks.hint_default"),
+            )
+        )
+    return out
+
+
+_HINTED = frozenset({"extra_forbidden", "missing", "union_tag_invalid", "literal_error"})
+
+
+def _raise(violations: list[Violation]) -> None:
+    first = violations[0]
+    more = len(violations) - 1
+    message = first.message + (t("engage_playbooks.and_more", count=more) if more else "")
+    error = ConfigError(message, hint=first.hint)
+    error.violations = violations  # type: ignore[attr-defined]
+    raise error
+
+
+def parse_playbooks(text: str, *, source: str, template_dirs: tuple[Path, ...]) -> PlaybookSet:
+    """Playbooks from TOML ``text``, checked, templates included (``source`` names it in errors)."""
+    from retain.engage.messages import check_template
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            t("engage_playbooks.bad_toml", file=source, problem=str(exc)),
+            hint=t("engage_playbooks.bad_toml_hint"),
+        ) from None
+    try:
+        parsed = PlaybookFile.model_validate(data)
+    except ValidationError as exc:
+        _raise(_violations(source, data, exc))
+        raise  # unreachable: _raise always raises
+    names = [p.name for p in parsed.playbook]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ConfigError(
+            t("engage_playbooks.duplicate", file=source, name=duplicated[0]),
+            hint=t("engage_playbooks.duplicate_hint"),
+        )
+    for playbook in parsed.playbook:
+        check_template(playbook.template, template_dirs, playbook=playbook.name, source=source)
+    return PlaybookSet(parsed.playbook, parsed.caps, template_dirs, source)
+
+
+def load_playbooks(path: Path | str) -> PlaybookSet:
+    """Read and check a playbook file; its ``templates/`` folder wins over the shipped one."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            t("engage_playbooks.unreadable", file=str(file), problem=exc.strerror or str(exc)),
+            hint=t("engage_playbooks.unreadable_hint"),
+        ) from None
+    dirs = (file.parent / "templates", _shipped_dir() / "templates")
+    return parse_playbooks(text, source=str(file), template_dirs=dirs)
+
+
+def shipped_playbooks() -> PlaybookSet:
+    """The ready-made playbooks, one or more per trigger kind, with their en/ja/ko templates."""
+    root = _shipped_dir()
+    text = (root / SHIPPED_FILE).read_text(encoding="utf-8")
+    return parse_playbooks(text, source=SHIPPED_FILE, template_dirs=(root / "templates",))
