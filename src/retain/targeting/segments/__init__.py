@@ -8,10 +8,38 @@
   discount dependence by acquisition channel and by first-order discount).
 - :mod:`~retain.targeting.segments.store`: memberships stored with their date, the movement
   matrix between two dates and the customers of one transition.
+- :mod:`~retain.targeting.segments.builder`: the segment builder's typed rule model (all, any,
+  not, comparisons, event counts, saved segments), read from JSON and checked with its path.
+- :mod:`~retain.targeting.segments.evaluate`: a rule compiled to one Ibis query and evaluated
+  point in time; its size at month ends.
 
 docs/segments.md explains each segment and the commands (``retain segments ...``).
 """
 
+from retain.targeting.segments.builder import (
+    FIELDS,
+    OPERATORS,
+    AllOf,
+    AnyOf,
+    Condition,
+    EventCount,
+    FieldSpec,
+    Not,
+    Rule,
+    SavedRef,
+    expand,
+    field_spec,
+    parse_rule,
+    rule_to_dict,
+    rule_to_json,
+    saved_refs,
+)
+from retain.targeting.segments.evaluate import (
+    month_ends,
+    segment_members,
+    segment_size,
+    size_history,
+)
 from retain.targeting.segments.grid import value_risk_grid
 from retain.targeting.segments.rfm import FrequencyThresholds, frequency_segments, rfm_scores
 from retain.targeting.segments.rules import (
@@ -46,27 +74,47 @@ from retain.targeting.segments.store import (
 
 __all__ = [
     "DISCOUNT_TIERS",
+    "FIELDS",
     "FREQUENCY_SEGMENTS",
     "GRID_SEGMENTS",
     "MEMBERSHIPS",
+    "OPERATORS",
     "RFM_RULES",
     "RFM_SEGMENTS",
     "SEGMENT_NAMES",
     "SOURCE_DIMENSIONS",
+    "AllOf",
+    "AnyOf",
+    "Condition",
+    "EventCount",
+    "FieldSpec",
     "FrequencyThresholds",
+    "Not",
+    "Rule",
+    "SavedRef",
     "SegmentRule",
     "SourceDimension",
     "check_segment",
     "default_as_of",
+    "expand",
+    "field_spec",
     "frequency_segments",
     "membership_dates",
     "memberships",
+    "month_ends",
     "movement_matrix",
     "movers",
+    "parse_rule",
     "require_stored",
     "rfm_scores",
     "rfm_segment",
+    "rule_to_dict",
+    "rule_to_json",
+    "saved_refs",
     "segment_label",
+    "segment_members",
+    "segment_size",
+    "size_history",
     "source_label",
     "source_quality",
     "store_memberships",
