@@ -26,6 +26,7 @@ from retain.errors import ConfigError
 __all__ = [
     "ChurnDefinition",
     "ClvSettings",
+    "EngageSettings",
     "IngestSettings",
     "LabelSettings",
     "OfferAction",
@@ -187,6 +188,51 @@ class ServiceSettings(BaseModel):
     )
 
 
+class EngageSettings(BaseModel):
+    """Delivery of messages from the outbox (``retain worker``): sender, legal footer, webhooks."""
+
+    sender: str = Field("", description="From address of e-mail, e.g. news@shop.example")
+    sender_name: str = Field("", description="Sender's name shown in From and in the footer")
+    postal_address: str = Field(
+        "",
+        description="Sender's postal address, printed in the footer (Japan's Act on Specified "
+        "Electronic Mail requires it)",
+    )
+    contact: str = Field(
+        "", description="Where recipients send questions and complaints (an address or a URL)"
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Base URL of retain serve as recipients reach it (unsubscribe links)",
+    )
+    signing_secret: str = Field(
+        "",
+        description="Signs unsubscribe links; generated and kept in the app database when empty",
+    )
+    webhook_secret: str = Field(
+        "", description="HMAC-SHA256 key of the X-Retain-Signature header on webhooks"
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Per webhook request")
+    webhook_allow_private: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR) or host names webhooks may reach although private, loopback "
+        "or link-local; empty: only public addresses",
+    )
+    max_attempts: int = Field(8, ge=1, description="Tries before a message is dead")
+    backoff_seconds: float = Field(
+        30.0, gt=0, description="First retry delay; doubles each try, with random jitter"
+    )
+    backoff_max_seconds: float = Field(3600.0, gt=0, description="Longest retry delay")
+    lease_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="How long a worker holds a claimed message; a crashed worker's messages are "
+        "taken over after it",
+    )
+    batch_size: int = Field(50, ge=1, description="Messages a worker claims at once")
+    poll_seconds: float = Field(5.0, gt=0, description="Pause of retain worker when idle")
+
+
 class LabelSettings(BaseModel):
     """Words for the customer attributes that churn reasons name, in en / ja / ko."""
 
@@ -315,7 +361,14 @@ class Settings(BaseSettings):
     warehouse_url: str = Field(
         "duckdb:///retain.duckdb",
         description="Where the facts live: duckdb:///file.duckdb (default), "
-        "postgres://user@host/db, pyspark://local",
+        "postgres://user@host/db, pyspark://local (Spark in this process) or sc://host:15002 "
+        "(a Spark cluster through Spark Connect)",
+    )
+    spark_warehouse_dir: Path = Field(
+        Path("spark-warehouse"),
+        description="pyspark://local: the folder that holds the Spark tables and their catalog "
+        "(a Derby metastore in metastore_db/), so that tables last between commands; one "
+        "process opens it at a time. A sc:// server keeps its own catalog",
     )
     database_url: str = Field(
         "sqlite:///retain-app.db",
@@ -355,6 +408,17 @@ class Settings(BaseSettings):
     )
     offers: OfferSettings = Field(
         default_factory=lambda: OfferSettings(), description="The offer planner (retain plan)"
+    )
+    smtp_host: str = Field("", description="SMTP server for e-mail (RETAIN_SMTP_HOST)")
+    smtp_port: int = Field(587, description="SMTP port (RETAIN_SMTP_PORT)")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS")
+    smtp_ssl: bool = Field(False, description="Connect with implicit TLS (port 465)")
+    smtp_username: str = Field("", description="SMTP login; no authentication when empty")
+    smtp_password: str = Field("", description="SMTP password")
+    smtp_timeout_seconds: float = Field(30.0, gt=0, description="SMTP socket timeout")
+    engage: EngageSettings = Field(
+        default_factory=lambda: EngageSettings(),
+        description="Delivery from the outbox: sender, footer, webhooks, retries",
     )
     labels: LabelSettings = Field(
         default_factory=lambda: LabelSettings(),

@@ -57,6 +57,7 @@ from retain.cli import (  # noqa: E402, F401  # isort: skip
     churn,
     segments,
     serve,
+    worker,
 )
 
 

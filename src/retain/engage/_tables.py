@@ -57,7 +57,7 @@ class OutboxMessage(Base):
 
 
 class Suppression(Base):
-    """An address (e-mail, lower case) that receives nothing more: unsubscribed, bounced, complained."""
+    """An e-mail address (lower case) that gets nothing more: unsubscribed, bounced, complained."""
 
     __tablename__ = "engage_suppressions"
 

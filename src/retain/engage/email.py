@@ -1,0 +1,175 @@
+"""E-mail over SMTP: the message as the law and the mailbox providers want it, and its sending.
+
+Every message carries a stable ``Message-ID`` (from the outbox's message id: a re-send after a
+crash is recognisably the same message), ``List-Unsubscribe`` with a signed link and
+``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058), and a footer in the message's
+language naming the sender, its postal address and contact, and how to opt out — what Japan's
+Act on Specified Electronic Mail (特定電子メール法) asks of advertising mail. Korean advertising
+mail starts its subject with "(광고)" (Information and Communications Network Act, Art. 50).
+Refusals with a 5xx code are permanent; the worker then lists the address as suppressed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+from typing import Any
+
+from retain.config import Settings
+from retain.engage._tables import OutboxMessage
+from retain.i18n import language, t
+
+__all__ = ["KOREAN_AD_PREFIX", "SendResult", "SmtpSender", "compose", "subject_for"]
+
+KOREAN_AD_PREFIX = "(광고)"
+
+
+def subject_for(subject: str, lang: str, advertising: bool) -> str:
+    """The subject, with "(광고)" first for Korean advertising mail (once, never twice)."""
+    subject = subject.strip()
+    if lang == "ko" and advertising and not subject.startswith(KOREAN_AD_PREFIX):
+        return f"{KOREAN_AD_PREFIX} {subject}"
+    return subject
+
+
+def _domain(sender: str) -> str:
+    return sender.rsplit("@", 1)[-1].strip("> ") or "retain.invalid"
+
+
+def _footer(settings: Settings, lang: str, unsubscribe_url: str, advertising: bool) -> str:
+    engage = settings.engage
+    name = engage.sender_name or engage.sender
+    with language(lang):
+        lines = [t("engage.footer_sender", sender=name)]
+        if engage.postal_address:
+            lines.append(t("engage.footer_address", address=engage.postal_address))
+        if engage.contact:
+            lines.append(t("engage.footer_contact", contact=engage.contact))
+        if advertising:
+            lines.append(t("engage.footer_optout", url=unsubscribe_url))
+        else:
+            lines.append(t("engage.footer_manage", url=unsubscribe_url))
+    return "\n".join(lines)
+
+
+def compose(settings: Settings, message: OutboxMessage, unsubscribe_url: str) -> EmailMessage:
+    """The MIME message for an e-mail outbox row (payload ``subject``, ``body``, ``html``)."""
+    payload: dict[str, Any] = json.loads(message.payload)
+    engage = settings.engage
+    footer = _footer(settings, message.language, unsubscribe_url, message.advertising)
+    mail = EmailMessage()
+    mail["From"] = (
+        formataddr((engage.sender_name, engage.sender)) if engage.sender_name else (engage.sender)
+    )
+    mail["To"] = message.recipient
+    mail["Subject"] = subject_for(
+        str(payload.get("subject", "")), message.language, message.advertising
+    )
+    mail["Message-ID"] = f"<{message.message_id}@{_domain(engage.sender)}>"
+    mail["Date"] = formatdate(localtime=False)
+    mail["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    mail["Content-Language"] = message.language
+    mail["X-Retain-Message"] = message.message_id
+    mail.set_content(f"{payload.get('body', '')}\n\n-- \n{footer}\n", cte="8bit")
+    if payload.get("html"):
+        footer_html = "<br>".join(
+            line.replace("&", "&amp;").replace("<", "&lt;") for line in footer.splitlines()
+        )
+        mail.add_alternative(
+            f'{payload["html"]}<hr><p style="font-size:small">{footer_html}</p>', subtype="html"
+        )
+    return mail
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """``ok``; else whether a retry may help and whether the address must be suppressed."""
+
+    ok: bool
+    retryable: bool
+    suppress: bool
+    detail: str
+
+
+class SmtpSender:
+    """One SMTP connection reused across messages, opened on first use and again after a drop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        s = self.settings
+        timeout = s.smtp_timeout_seconds
+        smtp: smtplib.SMTP
+        if s.smtp_ssl:
+            smtp = smtplib.SMTP_SSL(
+                s.smtp_host, s.smtp_port, timeout=timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=timeout)
+            smtp.ehlo()
+            if s.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+        if s.smtp_username:
+            smtp.login(s.smtp_username, s.smtp_password)
+        return smtp
+
+    def close(self) -> None:
+        """Say QUIT (best effort) and forget the connection."""
+        if self._smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._smtp.quit()
+            self._smtp = None
+
+    def send(self, mail: EmailMessage) -> SendResult:
+        """Hand ``mail`` to the server: accepted, refused for good (5xx) or for now."""
+        for retry in (False, True):
+            try:
+                if self._smtp is None:
+                    self._smtp = self._open()
+                refused = self._smtp.send_message(mail)
+            except smtplib.SMTPServerDisconnected as exc:
+                self._smtp = None
+                if retry:
+                    return SendResult(False, True, False, f"disconnected: {exc}")
+                continue
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, text = next(iter(exc.recipients.values()))
+                return self._refusal(code, text, recipient=True)
+            except smtplib.SMTPSenderRefused as exc:
+                return SendResult(False, True, False, f"sender refused {exc.smtp_code}")
+            except smtplib.SMTPAuthenticationError as exc:
+                self.close()
+                return SendResult(False, True, False, f"authentication {exc.smtp_code}")
+            except smtplib.SMTPResponseException as exc:
+                self._reset()
+                return self._refusal(exc.smtp_code, exc.smtp_error, recipient=True)
+            except (smtplib.SMTPException, OSError) as exc:
+                self.close()
+                return SendResult(False, True, False, f"{type(exc).__name__}: {exc}")
+            if refused:
+                code, text = next(iter(refused.values()))
+                return self._refusal(code, text, recipient=True)
+            return SendResult(True, False, False, "250")
+        return SendResult(False, True, False, "disconnected")
+
+    def _reset(self) -> None:
+        try:
+            if self._smtp is not None:
+                self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    @staticmethod
+    def _refusal(code: int, text: bytes | str, *, recipient: bool) -> SendResult:
+        detail = f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+        permanent = 500 <= code < 600
+        return SendResult(False, not permanent, permanent and recipient, detail.strip())

@@ -1,0 +1,91 @@
+"""Guard webhooks against server-side request forgery: no private, loopback or link-local target.
+
+A URL's host is resolved first and every address checked (a public name that resolves to
+``127.0.0.1`` or ``169.254.169.254`` is refused), and the connection then goes to the checked
+address, so a second lookup cannot swap it (DNS rebinding). Redirects are followed by the caller,
+which checks each hop again. Networks or host names in ``engage.webhook_allow_private`` are let
+through (a receiver on the same host or in the office network).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from retain.errors import PermissionDeniedError
+from retain.i18n import t
+
+__all__ = ["BlockedTargetError", "Resolver", "Target", "check_url", "is_public", "system_resolver"]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: ``(host, port) -> addresses``; tests pass a stub so no real lookup or private connect happens.
+Resolver = Callable[[str, int], list[str]]
+
+
+class BlockedTargetError(PermissionDeniedError):
+    """The URL's host is (or resolves to) an address webhooks may not reach."""
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address the system resolver gives for ``host``."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def is_public(ip: IPAddress) -> bool:
+    """A globally routable unicast address (not private, loopback, link-local, reserved...)."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _allowed(ip: IPAddress, host: str, allow: Sequence[str]) -> bool:
+    for entry in allow:
+        if entry.lower() == host.lower():
+            return True
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked URL: connect to ``address`` (never re-resolve ``host``)."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: str
+
+
+def check_url(url: str, *, allow: Sequence[str] = (), resolver: Resolver | None = None) -> Target:
+    """Resolve ``url``'s host and refuse it unless every address is public or allowed."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BlockedTargetError(t("engage.bad_url", url=url))
+    host = parts.hostname
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = (resolver or system_resolver)(host, port)
+    except OSError as exc:
+        raise BlockedTargetError(t("engage.unresolvable", host=host, error=str(exc))) from exc
+    if not addresses:
+        raise BlockedTargetError(t("engage.unresolvable", host=host, error="no address"))
+    for text in addresses:
+        ip = ipaddress.ip_address(text.split("%", 1)[0])
+        if not is_public(ip) and not _allowed(ip, host, allow):
+            raise BlockedTargetError(
+                t("engage.private_target", host=host, address=text),
+                hint=t("engage.private_target_hint"),
+            )
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Target(parts.scheme, host, port, path, addresses[0])

@@ -1,0 +1,302 @@
+"""The outbox: a message is queued in the decision's transaction and claimed safely for delivery.
+
+The playbooks call::
+
+    enqueue(
+        session,                   # the caller's SQLAlchemy Session (its transaction)
+        *,
+        customer_id: str,
+        channel: "email" | "webhook",
+        recipient: str,            # an e-mail address, or the webhook's URL
+        payload: Mapping[str, Any],  # e-mail: {"subject", "body"[, "html"]}; webhook: any JSON
+        idempotency_key: str,      # e.g. "winback-60:C123:2026-12-06"; one row per key, ever
+        language: str = "en",
+        advertising: bool = True,  # marketing mail: "(광고)" prefix in Korean, opt-out footer
+        playbook: str | None = None,
+        campaign_id: str | None = None,
+        not_before: datetime | None = None,  # naive UTC; quiet hours wait, not drop
+    ) -> OutboxMessage
+
+It only adds a row (inside a SAVEPOINT) and flushes; the caller commits, so the decision and the
+row commit together or not at all. A second call with the same key returns the first row.
+
+Workers claim due rows (:func:`claim`) under a lease with a fresh token: on PostgreSQL with
+``SELECT ... FOR UPDATE SKIP LOCKED``, on SQLite with one ``UPDATE`` (SQLite has one writer at a
+time). A row is marked ``sent`` only after the channel accepted it, with its token, so the
+checkpoint never advances at fetch time (listmonk #3022), and a sent row is never claimed again
+(listmonk #2070). A worker killed between the send and the mark leaves the row ``sending``; after
+the lease another worker takes it over: at most that one in-flight message is sent twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from retain.appdb import utcnow
+from retain.engage._tables import CHANNELS, STATES, DeliveryAttempt, OutboxMessage
+from retain.errors import InvalidParameterError
+from retain.i18n import t
+
+__all__ = [
+    "Claim",
+    "claim",
+    "counts",
+    "enqueue",
+    "insert_ignoring",
+    "mark_failed",
+    "mark_retry",
+    "mark_sent",
+    "message_id_for",
+    "renew",
+]
+
+
+def message_id_for(idempotency_key: str) -> str:
+    """The stable message id of a key (the same key always names the same message)."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+
+
+def enqueue(
+    session: Session,
+    *,
+    customer_id: str,
+    channel: str,
+    recipient: str,
+    payload: Mapping[str, Any],
+    idempotency_key: str,
+    language: str = "en",
+    advertising: bool = True,
+    playbook: str | None = None,
+    campaign_id: str | None = None,
+    not_before: dt.datetime | None = None,
+) -> OutboxMessage:
+    """Queue one message in ``session``'s transaction; idempotent on ``idempotency_key``."""
+    if channel not in CHANNELS:
+        raise InvalidParameterError(
+            t("engage.bad_channel", channel=channel, allowed=", ".join(CHANNELS))
+        )
+    if not idempotency_key or len(idempotency_key) > 200:
+        raise InvalidParameterError(t("engage.bad_key"))
+    existing = session.scalar(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
+    )
+    if existing is not None:
+        return existing
+    values = {
+        "message_id": message_id_for(idempotency_key),
+        "idempotency_key": idempotency_key,
+        "customer_id": customer_id,
+        "channel": channel,
+        "recipient": recipient,
+        "payload": json.dumps(dict(payload), ensure_ascii=False, sort_keys=True, default=str),
+        "language": language,
+        "advertising": advertising,
+        "playbook": playbook,
+        "campaign_id": campaign_id or playbook,
+        "state": "queued",
+        "attempts": 0,
+        "next_attempt_at": not_before or utcnow(),
+        "created_at": utcnow(),
+    }
+    # INSERT ... ON CONFLICT DO NOTHING: a concurrent transaction that queued the same key first
+    # wins without aborting the caller's transaction (no SAVEPOINT, which pysqlite mishandles).
+    session.execute(insert_ignoring(session, OutboxMessage.__table__, values))
+    return session.scalars(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
+    ).one()
+
+
+def insert_ignoring(session: Session, table: Any, values: dict[str, Any]) -> Any:
+    """``INSERT`` that does nothing when a unique key already exists (SQLite, PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).values(**values).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).values(**values).on_conflict_do_nothing()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Rows one worker holds until ``lease_expires_at``, under ``token``."""
+
+    token: str
+    messages: Sequence[OutboxMessage]
+
+
+def _due(now: dt.datetime) -> Any:
+    return or_(
+        (OutboxMessage.state == "queued") & (OutboxMessage.next_attempt_at <= now),
+        (OutboxMessage.state == "sending") & (OutboxMessage.lease_expires_at < now),
+    )
+
+
+def claim(
+    session: Session,
+    *,
+    limit: int,
+    lease_seconds: float,
+    channels: Sequence[str] = CHANNELS,
+) -> Claim:
+    """Take up to ``limit`` due rows (queued and due, or sending with an expired lease); commits.
+
+    Each claimed row becomes ``sending`` with this claim's token and lease and one more attempt.
+    Two workers never hold the same row: PostgreSQL skips rows another transaction locked;
+    SQLite serialises writers, and the ``UPDATE`` re-checks due-ness under its write lock.
+    """
+    now = utcnow()
+    token = secrets.token_hex(16)
+    lease = now + dt.timedelta(seconds=lease_seconds)
+    pick = (
+        select(OutboxMessage.id)
+        .where(_due(now), OutboxMessage.channel.in_(list(channels)))
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        ids = list(session.scalars(pick.with_for_update(skip_locked=True)))
+        where: Any = OutboxMessage.id.in_(ids) if ids else None
+    else:
+        where = OutboxMessage.id.in_(pick.scalar_subquery()) & _due(now)
+    if where is None:
+        session.commit()
+        return Claim(token, [])
+    session.execute(
+        update(OutboxMessage)
+        .where(where)
+        .values(
+            state="sending",
+            claim_token=token,
+            lease_expires_at=lease,
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.claim_token == token, OutboxMessage.state == "sending")
+        .order_by(OutboxMessage.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    return Claim(token, rows)
+
+
+def renew(session: Session, token: str, *, lease_seconds: float) -> set[int]:
+    """Extend this claim's lease; return the ids it still holds (others may have taken some)."""
+    lease = utcnow() + dt.timedelta(seconds=lease_seconds)
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.claim_token == token, OutboxMessage.state == "sending")
+        .values(lease_expires_at=lease)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return set(
+        session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.claim_token == token, OutboxMessage.state == "sending"
+            )
+        )
+    )
+
+
+def _finish(
+    session: Session,
+    message: OutboxMessage,
+    token: str,
+    *,
+    outcome: str,
+    detail: str | None,
+    values: dict[str, Any],
+) -> bool:
+    """Move a claimed row on, only while this claim still holds it; log the attempt; commit."""
+    done = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message.id,
+            OutboxMessage.claim_token == token,
+            OutboxMessage.state == "sending",
+        )
+        .values(claim_token=None, lease_expires_at=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    held = bool(getattr(done, "rowcount", 0))
+    if held:
+        session.add(
+            DeliveryAttempt(
+                message_id=message.message_id,
+                customer_id=message.customer_id,
+                channel=message.channel,
+                campaign_id=message.campaign_id,
+                attempt=message.attempts,
+                outcome=outcome,
+                detail=detail,
+                occurred_at=utcnow(),
+                logged=False,
+            )
+        )
+    session.commit()
+    return held
+
+
+def mark_sent(session: Session, message: OutboxMessage, token: str) -> bool:
+    """The channel accepted the message: ``sent`` (False when the claim was lost meanwhile)."""
+    now = utcnow()
+    return _finish(
+        session,
+        message,
+        token,
+        outcome="sent",
+        detail=None,
+        values={"state": "sent", "sent_at": now, "last_error": None},
+    )
+
+
+def mark_retry(
+    session: Session, message: OutboxMessage, token: str, *, error: str, at: dt.datetime
+) -> bool:
+    """A transient failure: back to ``queued`` until ``at``."""
+    return _finish(
+        session,
+        message,
+        token,
+        outcome="retry",
+        detail=error,
+        values={"state": "queued", "next_attempt_at": at, "last_error": error},
+    )
+
+
+def mark_failed(
+    session: Session, message: OutboxMessage, token: str, *, error: str, dead: bool = False
+) -> bool:
+    """A permanent failure (``failed``) or tries exhausted (``dead``, the dead-letter state)."""
+    state = "dead" if dead else "failed"
+    return _finish(
+        session,
+        message,
+        token,
+        outcome=state,
+        detail=error,
+        values={"state": state, "last_error": error},
+    )
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Messages per state (every state present, zero when none)."""
+    found = dict(
+        session.execute(
+            select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+        ).all()
+    )
+    return {state: int(found.get(state, 0)) for state in STATES}

@@ -1,0 +1,121 @@
+"""The suppression list and signed unsubscribe links.
+
+An address lands on the list when its owner unsubscribes (the page or the RFC 8058 one-click
+POST), when the SMTP server refuses it permanently (5xx) or when a complaint is recorded; the
+worker never sends e-mail to a listed address. Unsubscribe tokens are HMAC-SHA256 signed with
+``engage.signing_secret`` or, when that is empty, a key generated once and kept in the app
+database, so a link cannot be forged to unsubscribe someone else.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from retain.appdb import utcnow
+from retain.engage._tables import EngageKey, Suppression
+from retain.engage.outbox import insert_ignoring
+
+__all__ = [
+    "REASONS",
+    "Unsubscribe",
+    "is_suppressed",
+    "make_token",
+    "read_token",
+    "signing_key",
+    "suppress",
+]
+
+REASONS = ("unsubscribe", "bounce", "complaint", "manual")
+_KEY_NAME = "unsubscribe"
+
+
+def _normal(address: str) -> str:
+    return address.strip().lower()
+
+
+def suppress(
+    session: Session,
+    address: str,
+    reason: str,
+    *,
+    customer_id: str | None = None,
+    detail: str | None = None,
+) -> bool:
+    """Put ``address`` on the list (in the caller's transaction); False when already there."""
+    key = _normal(address)
+    if session.get(Suppression, key) is not None:
+        return False
+    values = {
+        "address": key,
+        "reason": reason,
+        "customer_id": customer_id,
+        "detail": detail,
+        "created_at": utcnow(),
+    }
+    result = session.execute(insert_ignoring(session, Suppression.__table__, values))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def is_suppressed(session: Session, address: str) -> bool:
+    """Whether ``address`` receives nothing more."""
+    return session.get(Suppression, _normal(address)) is not None
+
+
+def signing_key(session: Session, configured: str = "") -> bytes:
+    """The configured secret, else the key kept in the app database (created on first use)."""
+    if configured:
+        return configured.encode()
+    row = session.get(EngageKey, _KEY_NAME)
+    if row is None:
+        values = {"name": _KEY_NAME, "value": secrets.token_hex(32), "created_at": utcnow()}
+        session.execute(insert_ignoring(session, EngageKey.__table__, values))
+        session.commit()
+        row = session.scalars(select(EngageKey).where(EngageKey.name == _KEY_NAME)).one()
+    return row.value.encode()
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """Who an unsubscribe token names."""
+
+    address: str
+    customer_id: str
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def make_token(key: bytes, address: str, customer_id: str) -> str:
+    """A URL-safe token naming ``address``; only ``key`` can make one that verifies."""
+    body = _b64(json.dumps([_normal(address), customer_id], ensure_ascii=False).encode())
+    mac = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+    return f"{body}.{mac}"
+
+
+def read_token(key: bytes, token: str) -> Unsubscribe | None:
+    """The address and customer a valid token names; None when forged or malformed."""
+    body, _, mac = token.partition(".")
+    if not body or not mac:
+        return None
+    expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(expected, mac):
+        return None
+    try:
+        address, customer_id = json.loads(_unb64(body))
+    except (ValueError, binascii.Error, TypeError):
+        return None
+    return Unsubscribe(str(address), str(customer_id))

@@ -1,0 +1,293 @@
+"""``retain worker``'s engine: claim due outbox rows, deliver them, record every attempt.
+
+One :class:`Worker` serves one process. It claims a batch (:func:`retain.engage.outbox.claim`),
+delivers each message and marks it with its own commit right after the channel answered, so a
+``kill -9`` loses nothing and re-sends at most the one message in flight. Before each send it
+renews its lease once half of it has passed and drops rows another worker has taken over, so a
+slow server never makes two workers hold one row. Attempts are appended to the warehouse's
+``interactions`` table (``message_sent`` / ``message_failed``, keyed by message and attempt, so
+re-appending after a crash changes nothing) and flagged ``logged`` only after the append.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from retain.appdb import utcnow
+from retain.config import Settings
+from retain.engage import outbox, suppression
+from retain.engage._tables import DeliveryAttempt, OutboxMessage
+from retain.engage.email import SmtpSender, compose
+from retain.engage.netguard import Resolver
+from retain.engage.webhooks import backoff_seconds, post_json
+from retain.i18n import t
+
+__all__ = ["DeliveryReport", "Worker", "append_interactions"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryReport:
+    """What one drain did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    dead: int = 0
+    logged: int = 0
+    channels: list[str] = field(default_factory=list)
+
+    def add(self, other: DeliveryReport) -> None:
+        """Sum ``other`` into this report."""
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.dead += other.dead
+        self.logged += other.logged
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    ok: bool
+    retryable: bool
+    detail: str
+    suppress: bool = False
+
+
+def append_interactions(session: Session, settings: Settings, *, limit: int = 5000) -> int:
+    """Append attempts not yet logged to the warehouse's ``interactions``; return how many."""
+    rows = session.scalars(
+        select(DeliveryAttempt)
+        .where(DeliveryAttempt.logged.is_(False))
+        .order_by(DeliveryAttempt.id)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return 0
+    import pyarrow as pa
+
+    from retain.ingest import ingest
+
+    frame = pa.table(
+        {
+            "interaction_id": [f"msg-{r.message_id}-{r.attempt}" for r in rows],
+            "customer_id": [r.customer_id for r in rows],
+            "occurred_at": [r.occurred_at for r in rows],
+            "kind": ["message_sent" if r.outcome == "sent" else "message_failed" for r in rows],
+            "channel": [r.channel for r in rows],
+            "campaign_id": [r.campaign_id for r in rows],
+            "properties": [
+                json.dumps(
+                    {
+                        "message_id": r.message_id,
+                        "attempt": r.attempt,
+                        "outcome": r.outcome,
+                        "detail": r.detail,
+                    },
+                    ensure_ascii=False,
+                )
+                for r in rows
+            ],
+        }
+    )
+    ingest("interactions", frame, settings=settings, on_error="quarantine")
+    session.execute(
+        update(DeliveryAttempt)
+        .where(DeliveryAttempt.id.in_([r.id for r in rows]))
+        .values(logged=True)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return len(rows)
+
+
+class Worker:
+    """Delivers the outbox of one app database with one SMTP connection.
+
+    Parameters
+    ----------
+    settings
+        SMTP, sender, webhook secret, retries, lease.
+    sessions
+        A sessionmaker on the app database.
+    resolver
+        Host name lookup for the webhook guard (tests pass a stub).
+    log_interactions
+        Append attempts to the warehouse's ``interactions`` after each drain.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        *,
+        resolver: Resolver | None = None,
+        log_interactions: bool = True,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.resolver = resolver
+        self.log_interactions = log_interactions
+        self.rng = rng or random.Random()  # noqa: S311  (jitter, not security)
+        self.clock = clock
+        self.smtp = SmtpSender(settings)
+        self._key: bytes | None = None
+
+    def channels(self) -> list[str]:
+        """The channels this configuration can deliver (e-mail needs a server and a sender)."""
+        found = []
+        if self.settings.smtp_host and self.settings.engage.sender:
+            found.append("email")
+        if self.settings.engage.webhook_secret:
+            found.append("webhook")
+        return found
+
+    def drain(self, *, stop: threading.Event | None = None) -> DeliveryReport:
+        """Deliver every due message until none is left (or ``stop`` is set)."""
+        report = DeliveryReport(channels=self.channels())
+        engage = self.settings.engage
+        try:
+            while not (stop and stop.is_set()):
+                with self.sessions() as session:
+                    claim = outbox.claim(
+                        session,
+                        limit=engage.batch_size,
+                        lease_seconds=engage.lease_seconds,
+                        channels=report.channels,
+                    )
+                    if not claim.messages:
+                        break
+                    self._deliver_batch(session, claim, report, stop)
+        finally:
+            self.smtp.close()
+        if self.log_interactions:
+            report.logged += self.flush_interactions()
+        return report
+
+    def run(self, stop: threading.Event) -> DeliveryReport:
+        """Drain, then wait ``engage.poll_seconds``, until ``stop`` is set."""
+        total = DeliveryReport(channels=self.channels())
+        while not stop.is_set():
+            total.add(self.drain(stop=stop))
+            stop.wait(self.settings.engage.poll_seconds)
+        return total
+
+    def flush_interactions(self) -> int:
+        """Append logged-pending attempts to ``interactions``; a busy warehouse waits a round."""
+        done = 0
+        try:
+            with self.sessions() as session:
+                while n := append_interactions(session, self.settings):
+                    done += n
+        except Exception:  # the warehouse may be busy or down: the rows stay pending
+            log.warning("could not append deliveries to interactions", exc_info=True)
+        return done
+
+    def _deliver_batch(
+        self,
+        session: Session,
+        claim: outbox.Claim,
+        report: DeliveryReport,
+        stop: threading.Event | None,
+    ) -> None:
+        lease = self.settings.engage.lease_seconds
+        renewed = self.clock()
+        held = {m.id for m in claim.messages}
+        for message in claim.messages:
+            if stop and stop.is_set():
+                break  # the rest waits for its lease to pass; none was sent
+            if self.clock() - renewed > lease / 2:
+                held = outbox.renew(session, claim.token, lease_seconds=lease)
+                renewed = self.clock()
+            if message.id not in held:
+                continue
+            self._deliver(session, message, claim.token, report)
+
+    def _deliver(
+        self, session: Session, message: OutboxMessage, token: str, report: DeliveryReport
+    ) -> None:
+        if message.channel == "email":
+            result = self._email(session, message)
+        else:
+            result = self._webhook(message)
+        engage = self.settings.engage
+        if result.ok:
+            if outbox.mark_sent(session, message, token):
+                report.sent += 1
+            return
+        if result.suppress:
+            suppression.suppress(
+                session,
+                message.recipient,
+                "bounce",
+                customer_id=message.customer_id,
+                detail=result.detail,
+            )
+        if not result.retryable:
+            outbox.mark_failed(session, message, token, error=result.detail)
+            report.failed += 1
+        elif message.attempts >= engage.max_attempts:
+            outbox.mark_failed(session, message, token, error=result.detail, dead=True)
+            report.dead += 1
+        else:
+            delay = backoff_seconds(
+                message.attempts,
+                base=engage.backoff_seconds,
+                cap=engage.backoff_max_seconds,
+                rng=self.rng,
+            )
+            at = utcnow() + dt.timedelta(seconds=delay)
+            outbox.mark_retry(session, message, token, error=result.detail, at=at)
+            report.retried += 1
+
+    def _signing_key(self, session: Session) -> bytes:
+        if self._key is None:
+            self._key = suppression.signing_key(session, self.settings.engage.signing_secret)
+        return self._key
+
+    def _email(self, session: Session, message: OutboxMessage) -> _Outcome:
+        if suppression.is_suppressed(session, message.recipient):
+            return _Outcome(False, False, t("engage.suppressed"))
+        token = suppression.make_token(
+            self._signing_key(session), message.recipient, message.customer_id
+        )
+        url = f"{self.settings.engage.public_url.rstrip('/')}/unsubscribe/{token}"
+        result = self.smtp.send(compose(self.settings, message, url))
+        return _Outcome(result.ok, result.retryable, result.detail, result.suppress)
+
+    def _webhook(self, message: OutboxMessage) -> _Outcome:
+        engage = self.settings.engage
+        body: dict[str, Any] = {
+            "id": message.message_id,
+            "idempotency_key": message.idempotency_key,
+            "customer_id": message.customer_id,
+            "playbook": message.playbook,
+            "campaign_id": message.campaign_id,
+            "created_at": message.created_at.isoformat() + "Z",
+            "attempt": message.attempts,
+            "data": json.loads(message.payload),
+        }
+        result = post_json(
+            message.recipient,
+            json.dumps(body, ensure_ascii=False, sort_keys=True).encode(),
+            secret=engage.webhook_secret,
+            idempotency_key=message.idempotency_key,
+            timeout=engage.webhook_timeout_seconds,
+            allow=engage.webhook_allow_private,
+            resolver=self.resolver,
+        )
+        return _Outcome(result.ok, result.retryable, result.detail)
