@@ -1,0 +1,41 @@
+"""The offer planner: with this budget, whom to give what, what it should earn, and who not.
+
+- :mod:`~retain.targeting.offers.plan`: :func:`plan_offers` and the :class:`OfferPlan` it
+  returns (targets with reasons, the customers left out and why, honest totals, the what-if).
+- :mod:`~retain.targeting.offers.optimize`: the greedy under budget and capacities.
+- :mod:`~retain.targeting.offers.holdout`: the plan's stable random holdout.
+- :mod:`~retain.targeting.offers.load`: the customers in scope, read from the warehouse.
+
+Uplift comes in as a frame of :data:`UPLIFT_COLUMNS` (``retain.models.uplift``'s out-of-fold
+estimates); without it the plan uses a documented heuristic and says so. docs/offers.md.
+"""
+
+from retain.targeting.offers.holdout import holdout_draw, holdout_mask
+from retain.targeting.offers.load import planning_customers, segment_scheme
+from retain.targeting.offers.optimize import LEFT_OUT_REASONS, Choice, choose
+from retain.targeting.offers.plan import (
+    CUSTOMER_COLUMNS,
+    UPLIFT_COLUMNS,
+    ActionSummary,
+    OfferPlan,
+    PlanSummary,
+    heuristic_uplift,
+    plan_offers,
+)
+
+__all__ = [
+    "CUSTOMER_COLUMNS",
+    "LEFT_OUT_REASONS",
+    "UPLIFT_COLUMNS",
+    "ActionSummary",
+    "Choice",
+    "OfferPlan",
+    "PlanSummary",
+    "choose",
+    "heuristic_uplift",
+    "holdout_draw",
+    "holdout_mask",
+    "plan_offers",
+    "planning_customers",
+    "segment_scheme",
+]

@@ -1,0 +1,85 @@
+"""The customers a plan covers, read from the warehouse: risk, value and order value.
+
+One row per customer in a business line's latest churn scores (as known on ``as_of``), with
+the latest CLV (in the reporting currency) and the expected spend of one order, which prices a
+discount. A customer without a CLV is planned with a value of 0, so no offer is ever worth it
+for them (they are left out as "not worth the cost" rather than valued by a guess).
+``segment`` keeps the members of a stored segment (``retain segments ...``) on its newest date
+on or before ``as_of``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ibis
+import pandas as pd
+
+from retain.errors import InvalidParameterError, NotFoundError
+from retain.facts import DateLike, as_timestamp
+from retain.i18n import t
+from retain.targeting.scores import latest_churn_scores, latest_clv_scores
+from retain.targeting.segments import SEGMENT_NAMES, membership_dates, memberships
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+__all__ = ["planning_customers", "segment_scheme"]
+
+
+def segment_scheme(segment: str) -> str:
+    """The scheme a segment name belongs to, or a clear error listing the names."""
+    for scheme, names in SEGMENT_NAMES.items():
+        if segment in names:
+            return scheme
+    known = ", ".join(n for names in SEGMENT_NAMES.values() for n in names)
+    raise InvalidParameterError(
+        t("offers.unknown_segment", segment=segment, known=known),
+        hint=t("offers.unknown_segment_hint"),
+    )
+
+
+def planning_customers(
+    con: BaseBackend,
+    *,
+    definition: str,
+    as_of: DateLike | None = None,
+    segment: str | None = None,
+) -> pd.DataFrame:
+    """``customer_id, churn_probability, clv, order_value`` of the customers a plan covers."""
+    churn = latest_churn_scores(con, definition, as_of=as_of)
+    run = churn.as_of.max()
+    churn = churn.filter(churn.as_of == run).select(
+        "customer_id", churn_probability=churn.probability
+    )
+    clv = latest_clv_scores(con, as_of=as_of)
+    clv = clv.select(
+        _cid=clv.customer_id,
+        clv=clv.clv,
+        order_value=ibis.coalesce(clv.expected_spend, clv.monetary_value, 0.0),
+    )
+    table = churn.left_join(clv, churn.customer_id == clv._cid).drop("_cid")
+    if segment is not None:
+        table = _in_segment(con, table, segment, as_of)
+    frame = table.order_by("customer_id").to_pandas()
+    frame["clv"] = frame["clv"].astype("float64").fillna(0.0)
+    frame["order_value"] = frame["order_value"].astype("float64").fillna(0.0)
+    frame["churn_probability"] = frame["churn_probability"].astype("float64")
+    out: pd.DataFrame = frame[["customer_id", "churn_probability", "clv", "order_value"]]
+    return out
+
+
+def _in_segment(
+    con: BaseBackend, table: ibis.Table, segment: str, as_of: DateLike | None
+) -> ibis.Table:
+    scheme = segment_scheme(segment)
+    dates = membership_dates(con, scheme)
+    if as_of is not None:
+        dates = [d for d in dates if d <= as_timestamp(as_of)]
+    if not dates:
+        raise NotFoundError(
+            t("offers.segment_not_stored", segment=segment, scheme=scheme),
+            hint=t("offers.segment_not_stored_hint", command=scheme.replace("_", "-")),
+        )
+    members = memberships(con, scheme, dates[-1], segment).select(_mid="customer_id")
+    return table.inner_join(members, table.customer_id == members._mid).drop("_mid")

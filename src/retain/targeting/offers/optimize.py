@@ -1,0 +1,204 @@
+"""Choosing who gets what: the greedy behind the plan, and why everyone else is left out.
+
+Each customer may get one action or nothing. A (customer, action) pair is *eligible* when its
+expected incremental profit is positive and its uplift is at least ``min_uplift``; nothing
+else is ever chosen, so an action with negative expected profit never is.
+
+The greedy (a multiple-choice knapsack with per-action capacities):
+
+1. every eligible customer is ranked by the profit per unit of cost of their most profitable
+   eligible action (free actions first), ties by that profit;
+2. walking down that ranking, a customer gets their most profitable action that still has
+   capacity (the next most profitable one when it is full; none left: "over capacity");
+3. the walk stops at the first customer whose action no longer fits the budget; that customer
+   and everyone after them is "over budget";
+4. when the single most profitable pair that fits beats the whole walk (a costly customer
+   ranked first and stopped it at once), the plan is that one pair.
+
+Stopping at the first misfit, rather than skipping it and trying cheaper customers, makes the
+chosen set at a larger budget a superset of the one at a smaller budget: more budget never
+lowers the expected profit. The price is the unused rest of the budget, which is less than the
+cost of the next decision. ``tests/targeting/test_offers_exact.py`` compares the greedy with an
+exact solver on small cases (docs/offers.md gives the measured gap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "LEFT_OUT_REASONS",
+    "NOTHING",
+    "OVER_BUDGET",
+    "OVER_CAPACITY",
+    "Choice",
+    "choose",
+]
+
+FloatMatrix = npt.NDArray[np.float64]
+NOTHING = -1
+"""The action index of doing nothing."""
+WOULD_STAY = "would_stay"
+NOT_WORTH = "not_worth_cost"
+UNLIKELY = "unlikely_to_respond"
+OVER_CAPACITY = "over_capacity"
+OVER_BUDGET = "over_budget"
+LEFT_OUT_REASONS = (WOULD_STAY, NOT_WORTH, UNLIKELY, OVER_CAPACITY, OVER_BUDGET)
+"""Why a customer is deliberately left out, in the order the outputs list them."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The greedy's answer: per customer an action index (:data:`NOTHING`) and a reason."""
+
+    action: npt.NDArray[np.int64]
+    reason: npt.NDArray[np.object_]
+    """``""`` for a chosen customer, else one of :data:`LEFT_OUT_REASONS`."""
+
+
+def _unfit_reasons(
+    uplift: FloatMatrix, p_stay: npt.NDArray[np.float64], stay_probability: float, min_uplift: float
+) -> npt.NDArray[np.object_]:
+    """Why a customer with no eligible action has none."""
+    best_uplift = np.nanmax(np.where(np.isfinite(uplift), uplift, -np.inf), axis=1, initial=-np.inf)
+    return np.where(
+        p_stay >= stay_probability,
+        WOULD_STAY,
+        np.where(best_uplift < min_uplift, UNLIKELY, NOT_WORTH),
+    ).astype(object)
+
+
+def choose(
+    profit: FloatMatrix,
+    cost: FloatMatrix,
+    uplift: FloatMatrix,
+    p_stay: npt.NDArray[np.float64],
+    *,
+    budget: float,
+    capacity: npt.NDArray[np.int64],
+    stay_probability: float = 0.9,
+    min_uplift: float = 0.0,
+) -> Choice:
+    """Pick at most one action per customer, most profit per cost first, within the limits.
+
+    Parameters
+    ----------
+    profit, cost, uplift
+        ``(customers, actions)`` expected incremental profit, expected cost and uplift of each
+        pair (NaN: no estimate, never chosen).
+    p_stay
+        Each customer's probability of staying without any action.
+    budget
+        Most total expected cost.
+    capacity
+        Most customers per action; negative means no limit.
+    stay_probability, min_uplift
+        Label the left-out customers ("would stay anyway" at or above ``stay_probability``;
+        "unlikely to respond" below ``min_uplift``, which also makes a pair ineligible).
+    """
+    n = profit.shape[0]
+    eligible = np.isfinite(profit) & np.isfinite(cost) & (profit > 0) & (uplift >= min_uplift)
+    masked = np.where(eligible, profit, -np.inf)
+    order = np.argsort(-masked, axis=1, kind="stable")
+    rows = np.arange(n)
+    best = order[:, 0]
+    has = eligible[rows, best]
+    action = np.full(n, NOTHING, dtype=np.int64)
+    reason = np.full(n, "", dtype=object)
+    unfit = ~has
+    reason[unfit] = _unfit_reasons(uplift[unfit], p_stay[unfit], stay_probability, min_uplift)
+
+    best_profit = masked[rows, best]
+    best_cost = cost[rows, best]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = np.where(best_cost > 0, best_profit / best_cost, np.inf)
+    candidates = np.flatnonzero(has)
+    seq = candidates[np.lexsort((-best_profit[candidates], -ratio[candidates]))]
+
+    if (capacity < 0).all():
+        spent = np.cumsum(best_cost[seq])
+        fits = spent <= budget + 1e-9
+        stop = int(np.argmin(fits)) if not fits.all() else seq.size
+        action[seq[:stop]] = best[seq[:stop]]
+        reason[seq[stop:]] = OVER_BUDGET
+    else:
+        _walk(seq, order, eligible, cost, capacity, budget, action, reason)
+    _single_if_better(profit, cost, eligible, capacity, budget, action, reason)
+    return Choice(action, reason)
+
+
+def _single_if_better(
+    profit: FloatMatrix,
+    cost: FloatMatrix,
+    eligible: npt.NDArray[np.bool_],
+    capacity: npt.NDArray[np.int64],
+    budget: float,
+    action: npt.NDArray[np.int64],
+    reason: npt.NDArray[np.object_],
+) -> None:
+    """Keep the single most profitable pair that fits instead, when it beats the walk.
+
+    The walk can stop early when one costly customer ranks first; taking the better of the two
+    makes the greedy a 1/2-approximation of the optimum with one action (the classical
+    knapsack bound) and, both being monotone in the budget, keeps more budget never worse.
+    """
+    fits = eligible & (cost <= budget + 1e-9) & (capacity != 0)[None, :]
+    if not fits.any():
+        return
+    single = np.where(fits, profit, -np.inf)
+    i, a = np.unravel_index(int(np.argmax(single)), single.shape)
+    picked = action != NOTHING
+    walked = float(profit[np.flatnonzero(picked), action[picked]].sum())
+    if single[i, a] <= walked:
+        return
+    reason[picked] = OVER_BUDGET
+    action[:] = NOTHING
+    action[i] = a
+    reason[i] = ""
+
+
+def _walk(
+    seq: npt.NDArray[np.int64],
+    order: npt.NDArray[np.int64],
+    eligible: npt.NDArray[np.bool_],
+    cost: FloatMatrix,
+    capacity: npt.NDArray[np.int64],
+    budget: float,
+    action: npt.NDArray[np.int64],
+    reason: npt.NDArray[np.object_],
+) -> None:
+    """The ranked walk with capacities (filled into ``action`` / ``reason``)."""
+    k = order.shape[1]
+    left = [int(c) if c >= 0 else -1 for c in capacity]
+    remaining = budget + 1e-9
+    sub_order = order[seq].tolist()
+    sub_elig = np.take_along_axis(eligible[seq], order[seq], axis=1).tolist()
+    sub_cost = np.take_along_axis(cost[seq], order[seq], axis=1).tolist()
+    picked = [NOTHING] * seq.size
+    over_capacity = [False] * seq.size
+    stop = seq.size
+    for pos in range(seq.size):
+        acts, ok, costs = sub_order[pos], sub_elig[pos], sub_cost[pos]
+        j = 0
+        while j < k and ok[j] and left[acts[j]] == 0:
+            j += 1
+        if j == k or not ok[j]:
+            over_capacity[pos] = True
+            continue
+        if costs[j] > remaining:
+            stop = pos
+            break
+        remaining -= costs[j]
+        a = acts[j]
+        if left[a] > 0:
+            left[a] -= 1
+        picked[pos] = a
+    chosen = np.asarray(picked[:stop], dtype=np.int64)
+    full = np.asarray(over_capacity[:stop], dtype=bool)
+    head = seq[:stop]
+    action[head] = chosen
+    reason[head[full]] = OVER_CAPACITY
+    reason[seq[stop:]] = OVER_BUDGET

@@ -1,0 +1,69 @@
+"""The greedy against an exact solver on small cases (tests/targeting/_offers_exact.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _offers_exact import exact_profit
+
+from retain.targeting.offers import choose
+
+
+def _case(
+    seed: int, k: int, with_capacity: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 7))
+    profit = rng.normal(1.0, 2.0, (n, k))
+    cost = rng.uniform(0.1, 3.0, (n, k))
+    capacity = rng.integers(-1, 3, k) if with_capacity else np.full(k, -1)
+    return profit, cost, capacity.astype(np.int64), float(rng.uniform(0.0, 6.0))
+
+
+def _greedy(profit: np.ndarray, cost: np.ndarray, capacity: np.ndarray, budget: float) -> float:
+    n = profit.shape[0]
+    choice = choose(
+        profit, cost, np.ones_like(profit), np.zeros(n), budget=budget, capacity=capacity
+    )
+    picked = choice.action >= 0
+    return float(profit[np.flatnonzero(picked), choice.action[picked]].sum())
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_without_limits_the_greedy_is_optimal(seed: int) -> None:
+    """Budget and capacity not binding: each customer's most profitable action, as the optimum."""
+    profit, cost, _, _ = _case(seed, 3, with_capacity=False)
+    unlimited = np.full(3, -1, dtype=np.int64)
+    budget = float(cost.sum()) + 1.0
+    assert _greedy(profit, cost, unlimited, budget) == pytest.approx(
+        exact_profit(profit, cost, budget=budget, capacity=unlimited)
+    )
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_one_action_is_within_the_knapsack_bound(seed: int) -> None:
+    """One action, a budget: greedy + the best single profit >= optimum (Dantzig's bound), and
+    so greedy >= half the optimum (the better of the walk and the best single pair)."""
+    profit, cost, capacity, budget = _case(seed, 1, with_capacity=False)
+    greedy = _greedy(profit, cost, capacity, budget)
+    optimum = exact_profit(profit, cost, budget=budget, capacity=capacity)
+    assert greedy <= optimum + 1e-9
+    assert greedy >= optimum / 2 - 1e-9
+    assert greedy + max(0.0, float(profit.max())) >= optimum - 1e-9
+
+
+def test_measured_gap_with_actions_and_capacities() -> None:
+    """300 random small cases with 1-3 actions and capacities: the greedy reaches 94% of the
+    optimum on average (median 100%, never below 49%); docs/offers.md quotes these numbers."""
+    ratios = []
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        k = int(rng.integers(1, 4))
+        profit, cost, capacity, budget = _case(seed + 10_000, k, with_capacity=True)
+        optimum = exact_profit(profit, cost, budget=budget, capacity=capacity)
+        greedy = _greedy(profit, cost, capacity, budget)
+        assert greedy <= optimum + 1e-9
+        ratios.append(greedy / optimum if optimum > 0 else 1.0)
+    assert np.mean(ratios) >= 0.9
+    assert np.median(ratios) == pytest.approx(1.0)
+    assert min(ratios) >= 0.45
