@@ -44,6 +44,7 @@ from retain.targeting._frames import (
 )
 from retain.targeting.query import TIE_BY_PROBABILITY, AtRiskQuery, reason_keys
 from retain.targeting.scores import latest_churn_scores, latest_clv_scores, latest_run_as_of
+from retain.targeting.segments.evaluate import segment_members
 from retain.targeting.value import total_value_at_risk, value_at_risk
 
 if TYPE_CHECKING:
@@ -225,9 +226,21 @@ def _filtered(
     pii: bool,
     run: dt.datetime | None,
     tables: frozenset[str] | None,
+    line: ChurnDefinition | None = None,
 ) -> ir.Table:
-    """``table`` (scored rows with profile columns) narrowed by every filter of ``query``."""
+    """``table`` (scored rows with profile columns) narrowed by every filter of ``query``.
+
+    A segment rule is evaluated as of the run's date, for ``line`` (or a line named after the
+    query's definition), and keeps its customers.
+    """
     table = table.filter(table.risk_band.isin(list(query.bands)))
+    if query.rule is not None:
+        if run is None:
+            return table.filter(ibis.literal(False))
+        definition = line or ChurnDefinition(name=query.definition or "default")
+        kept = segment_members(con, query.rule, as_of=run, line=definition, tables=tables)
+        kept = kept.select(_rid="customer_id")
+        table = table.semi_join(kept, table.customer_id == kept._rid)
     if query.clv_min is not None:
         table = table.filter(table.clv >= query.clv_min)
     if query.clv_max is not None:
@@ -341,7 +354,7 @@ def at_risk_table(
     definition = runnable(query)
     run = run or latest_run_as_of(con, definition)
     table = joined(con, definition, tables=tables, line=line, now=now, run=run)
-    return _filtered(con, table, query, pii=pii, run=run, tables=tables)
+    return _filtered(con, table, query, pii=pii, run=run, tables=tables, line=line)
 
 
 def ordered(table: ir.Table, query: AtRiskQuery) -> ir.Table:
@@ -428,7 +441,8 @@ def at_risk(
         The warehouse backend (with ``churn_scores``; ``clv_scores``, ``customers`` and
         ``subscriptions`` are joined when present).
     query
-        What to show, with its definition set and any saved segment applied.
+        What to show, with its definition set and any saved segment applied (a segment rule,
+        :attr:`AtRiskQuery.rule`, is evaluated as of the run's date).
     pii
         Whether rows carry the customer's e-mail and phone (and the search matches e-mails).
     lang
@@ -449,7 +463,7 @@ def at_risk(
         if cached is not None:
             return cached
         run, base = _frame(frames, con, definition, tables=tables, line=line)
-        table = _filtered(con, base, query, pii=pii, run=run, tables=tables)
+        table = _filtered(con, base, query, pii=pii, run=run, tables=tables, line=line)
     else:
         run = latest_run_as_of(con, definition)
         table = at_risk_table(con, query, tables=tables, pii=pii, line=line, now=now, run=run)

@@ -6,7 +6,8 @@ order, and which page. Without bands the list shows the high and medium bands
 (:data:`DEFAULT_BANDS`): the customers a team works. Every way of asking converts to and from
 it: the API's query parameters and the dashboard's form (:meth:`AtRiskQuery.from_params` /
 :meth:`~AtRiskQuery.to_params`), and a saved segment's stored filter
-(:meth:`~AtRiskQuery.from_dict` / :meth:`~AtRiskQuery.to_dict`). A value out of range is refused
+(:meth:`~AtRiskQuery.from_dict` / :meth:`~AtRiskQuery.to_dict`), which may hold a segment rule
+(:mod:`retain.targeting.segments.builder`) besides the filters. A value out of range is refused
 when the object is built, with an :class:`~retain.errors.InvalidParameterError` that names the
 field (code ``parameter.<field>``), so no caller checks on its own.
 """
@@ -21,6 +22,17 @@ from typing import Any, Literal, get_args
 from retain.errors import InvalidParameterError
 from retain.i18n import catalog, t
 from retain.targeting._cursor import bad_cursor, decode_cursor
+from retain.targeting.segments.builder import (
+    AllOf,
+    AnyOf,
+    Condition,
+    EventCount,
+    Not,
+    Rule,
+    SavedRef,
+    parse_rule,
+    rule_to_dict,
+)
 
 __all__ = [
     "DEFAULT_BANDS",
@@ -78,7 +90,7 @@ FILTER_FIELDS = (
     "tenure_min",
     "tenure_max",
 )
-"""The fields that choose customers, which is what a saved segment stores."""
+"""The filter fields that choose customers; a saved segment stores them and may add a rule."""
 
 _PARAM_NAMES = {"risk_bands": "risk_band"}
 """Query-string names that differ from the field names (one ``risk_band`` per band)."""
@@ -210,6 +222,10 @@ class AtRiskQuery:
         Keep customers with a subscription on this plan that has not ended by the run's date.
     tenure_min, tenure_max : int or None
         Keep customers acquired this many whole days or more / at most before the run's date.
+    rule : Rule or None
+        Keep the customers a segment rule keeps, evaluated as of the run's date
+        (:func:`retain.targeting.segments.segment_members`); its saved-segment references must
+        have been expanded. Given as its dict or JSON form, it is read and checked.
     sort : {"at_risk_value", "probability", "clv", "customer_id"}
         The list's order, ties broken by customer id.
     order : {"desc", "asc"}
@@ -231,6 +247,7 @@ class AtRiskQuery:
     plan: str | None = None
     tenure_min: int | None = None
     tenure_max: int | None = None
+    rule: Rule | None = None
     sort: SortKey = "at_risk_value"
     order: Order = "desc"
     limit: int = DEFAULT_LIMIT
@@ -242,6 +259,8 @@ class AtRiskQuery:
         for name in ("definition", "segment", "country", "channel", "search", "reason", "plan"):
             set_(self, name, _text(name, getattr(self, name)))
         set_(self, "cursor", _text("cursor", self.cursor))
+        if self.rule is not None and not _is_rule(self.rule):
+            set_(self, "rule", parse_rule(self.rule))
         if self.reason is not None:
             reason_keys(self.reason)
         set_(self, "tenure_min", _days("tenure_min", self.tenure_min))
@@ -327,6 +346,8 @@ class AtRiskQuery:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "rule":  # not a request parameter: a saved segment carries it
+                continue
             if not defaults and (value == f.default or value is None):
                 continue
             name = _PARAM_NAMES.get(f.name, f.name)
@@ -352,25 +373,29 @@ class AtRiskQuery:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if value != f.default and value is not None:
+            if f.name == "rule" and value is not None:
+                out["rule"] = rule_to_dict(value)
+            elif value != f.default and value is not None:
                 out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 
     # -- derived queries -----------------------------------------------------------------------
 
     def filters(self) -> AtRiskQuery:
-        """Only the fields that choose customers (:data:`FILTER_FIELDS`): a segment's content."""
-        return AtRiskQuery(**{name: getattr(self, name) for name in FILTER_FIELDS})
+        """Only the fields that choose customers (:data:`FILTER_FIELDS` and the rule)."""
+        return AtRiskQuery(rule=self.rule, **{name: getattr(self, name) for name in FILTER_FIELDS})
 
     def narrowed_by(self, saved: AtRiskQuery) -> AtRiskQuery:
         """The query with a saved segment's filters filling the filter fields it leaves unset.
 
-        What the caller asked for wins over what the segment stored; ``segment`` is cleared, as
-        it has now been applied.
+        What the caller asked for wins over what the segment stored; a rule of both keeps the
+        customers both rules keep. ``segment`` is cleared, as it has now been applied.
         """
+        rules = [r for r in (self.rule, saved.rule) if r is not None]
         return replace(
             self,
             segment=None,
+            rule=rules[0] if len(rules) == 1 else AllOf(tuple(rules)) if rules else None,
             risk_bands=self.risk_bands or saved.risk_bands,
             clv_min=self.clv_min if self.clv_min is not None else saved.clv_min,
             clv_max=self.clv_max if self.clv_max is not None else saved.clv_max,
@@ -385,6 +410,11 @@ class AtRiskQuery:
     def first_page(self) -> AtRiskQuery:
         """The same query without a cursor (the export reads every page at once)."""
         return replace(self, cursor=None)
+
+
+def _is_rule(value: object) -> bool:
+    """Whether ``value`` is a rule already read (not its dict or JSON form)."""
+    return isinstance(value, Condition | EventCount | SavedRef | AllOf | AnyOf | Not)
 
 
 def _gather(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, list[Any]]:
