@@ -74,9 +74,9 @@ def compose(settings: Settings, message: OutboxMessage, unsubscribe_url: str) ->
     mail["Date"] = formatdate(localtime=False)
     mail["List-Unsubscribe"] = f"<{unsubscribe_url}>"
     mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    mail["Content-Language"] = message.language
     mail["X-Retain-Message"] = message.message_id
-    mail.set_content(f"{payload.get('body', '')}\n\n-- \n{footer}\n", cte="8bit")
+    mail.set_content(f"{payload.get('body', '')}\n\n-- \n{footer}\n")
+    mail["Content-Language"] = message.language  # after set_content, which resets Content-*
     if payload.get("html"):
         footer_html = "<br>".join(
             line.replace("&", "&amp;").replace("<", "&lt;") for line in footer.splitlines()

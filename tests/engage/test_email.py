@@ -1,0 +1,135 @@
+"""E-mail through a real SMTP server (aiosmtpd on a free loopback port)."""
+
+from __future__ import annotations
+
+import pytest
+from _delivery import app_db, engage_settings, sessions_for, smtp_server
+
+from retain.engage import outbox, suppression
+from retain.engage.email import KOREAN_AD_PREFIX, subject_for
+from retain.engage.worker import Worker
+
+__all__ = ["app_db"]
+
+
+def _queue(sessions, key: str, to: str, *, language: str = "en", advertising: bool = True):
+    with sessions() as session:
+        row = outbox.enqueue(
+            session,
+            customer_id=f"C-{key}",
+            channel="email",
+            recipient=to,
+            payload={"subject": "We miss you", "body": f"Hello {key}"},
+            idempotency_key=key,
+            language=language,
+            advertising=advertising,
+            playbook="winback-60",
+        )
+        session.commit()
+        return row.message_id
+
+
+@pytest.fixture
+def smtp():
+    with smtp_server() as server:
+        yield server
+
+
+def test_headers_footer_and_stable_message_id(app_db, tmp_path, smtp):
+    handler, port = smtp
+    sessions = sessions_for(app_db)
+    settings = engage_settings(tmp_path, app_db, port)
+    message_id = _queue(sessions, "en-1", "Alice@Example.com")
+    report = Worker(settings, sessions, log_interactions=False).drain()
+    assert report.sent == 1
+    (mail,) = handler.messages
+    assert mail["Message-ID"] == f"<{message_id}@shop.example>"
+    assert mail["From"] == "Tea Shop <news@shop.example>"
+    assert mail["To"] == "Alice@Example.com"
+    assert mail["Subject"] == "We miss you"
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = mail["List-Unsubscribe"].strip("<>")
+    assert link.startswith("http://127.0.0.1:8000/unsubscribe/")
+    body = mail.get_content()
+    assert "Hello en-1" in body and link in body
+    assert "Tea Shop" in body and "1-2-3 Example, Tokyo" in body and "help@shop.example" in body
+    with sessions() as session:
+        key = suppression.signing_key(session)
+        who = suppression.read_token(key, link.rsplit("/", 1)[1])
+        assert who == suppression.Unsubscribe("alice@example.com", "C-en-1")
+        assert suppression.read_token(key, link.rsplit("/", 1)[1][:-2] + "xx") is None
+        assert outbox.counts(session)["sent"] == 1
+
+
+def test_japanese_mail_carries_the_act_on_specified_electronic_mail_footer(
+    app_db, tmp_path, smtp
+):
+    handler, port = smtp
+    sessions = sessions_for(app_db)
+    _queue(sessions, "ja-1", "hanako@example.jp", language="ja")
+    Worker(engage_settings(tmp_path, app_db, port), sessions, log_interactions=False).drain()
+    (mail,) = handler.messages
+    body = mail.get_content()
+    # 特定電子メール法 第4条: the sender's name, the opt-out address and a notice that the
+    # recipient may refuse, the postal address and a contact for complaints.
+    for words in ("送信者: Tea Shop", "住所: 1-2-3 Example, Tokyo", "お問い合わせ先", "配信停止"):
+        assert words in body
+    assert mail["Content-Language"] == "ja"
+
+
+def test_korean_advertising_subject_starts_with_the_ad_marker(app_db, tmp_path, smtp):
+    handler, port = smtp
+    sessions = sessions_for(app_db)
+    _queue(sessions, "ko-ad", "minsu@example.kr", language="ko")
+    _queue(sessions, "ko-info", "jiwoo@example.kr", language="ko", advertising=False)
+    Worker(engage_settings(tmp_path, app_db, port), sessions, log_interactions=False).drain()
+    subjects = {str(m["To"]): str(m["Subject"]) for m in handler.messages}
+    assert subjects["minsu@example.kr"] == "(광고) We miss you"
+    assert subjects["jiwoo@example.kr"] == "We miss you"
+    assert "수신거부" in handler.messages[0].get_content()
+
+
+def test_subject_prefix_is_never_doubled():
+    assert subject_for(f"{KOREAN_AD_PREFIX} Hi", "ko", True) == f"{KOREAN_AD_PREFIX} Hi"
+    assert subject_for("Hi", "ja", True) == "Hi"
+
+
+def test_a_permanent_refusal_suppresses_the_address(app_db, tmp_path, smtp):
+    handler, port = smtp
+    handler.refuse.add("gone@example.com")
+    sessions = sessions_for(app_db)
+    _queue(sessions, "gone", "gone@example.com")
+    _queue(sessions, "ok", "ok@example.com")
+    report = Worker(engage_settings(tmp_path, app_db, port), sessions, log_interactions=False).drain()
+    assert (report.sent, report.failed) == (1, 1)
+    with sessions() as session:
+        assert suppression.is_suppressed(session, "GONE@example.com")
+        assert not suppression.is_suppressed(session, "ok@example.com")
+    # A later message to the suppressed address is not even offered to the server.
+    _queue(sessions, "gone-again", "gone@example.com")
+    report = Worker(engage_settings(tmp_path, app_db, port), sessions, log_interactions=False).drain()
+    assert report.failed == 1 and len(handler.messages) == 1
+
+
+def test_a_temporary_refusal_is_retried(app_db, tmp_path, smtp):
+    handler, port = smtp
+    handler.transient.add("busy@example.com")
+    sessions = sessions_for(app_db)
+    _queue(sessions, "busy", "busy@example.com")
+    settings = engage_settings(tmp_path, app_db, port, backoff_seconds=3600)
+    report = Worker(settings, sessions, log_interactions=False).drain()
+    assert report.retried == 1
+    with sessions() as session:
+        counts = outbox.counts(session)
+        assert counts["queued"] == 1
+        assert not suppression.is_suppressed(session, "busy@example.com")
+
+
+def test_an_unreachable_server_keeps_the_messages(app_db, tmp_path):
+    from _delivery import free_port
+
+    sessions = sessions_for(app_db)
+    _queue(sessions, "k", "a@example.com")
+    settings = engage_settings(tmp_path, app_db, free_port(), backoff_seconds=3600)
+    report = Worker(settings, sessions, log_interactions=False).drain()
+    assert report.retried == 1 and report.sent == 0
