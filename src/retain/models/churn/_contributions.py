@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
-from retain.models.churn._inputs import as_matrix, feature_matrix
+from retain.models.churn._inputs import feature_matrix
 from retain.models.churn._treeshap import ensemble_of
 
 if TYPE_CHECKING:
     from retain.models.churn.classifier import ChurnClassifier
 
-__all__ = ["compile_trees", "contributions_of", "grouped"]
+__all__ = ["compile_trees", "contributions_of", "grouped", "tree_contributions"]
 
 
 def _n_iter(booster: Any) -> int:
@@ -32,12 +33,26 @@ def grouped(contrib: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
     """Per-feature contributions summed into the columns ``groups`` names (bias kept last)."""
     if groups is None:
         return contrib
+    groups = np.asarray(groups, dtype=np.int64)
     width = int(groups.max()) + 1 if len(groups) else 0
     out = np.zeros((contrib.shape[0], width + 1))
-    for j, g in enumerate(groups.tolist()):
-        out[:, g] += contrib[:, j]
-    out[:, width] = contrib[:, -1]
+    _grouped(np.asarray(contrib, dtype=np.float64), groups, out)
     return out
+
+
+@njit(cache=True, nogil=True)  # type: ignore[misc]
+def _grouped(contrib: np.ndarray, groups: np.ndarray, out: np.ndarray) -> None:
+    """Row by row, each feature added into its group in feature order from 0; the bias last.
+
+    The same additions in the same order as adding whole columns (``out[:, g] +=
+    contrib[:, j]`` for each ``j``), so the same floats, without a strided pass per column.
+    """
+    width = out.shape[1] - 1
+    last = contrib.shape[1] - 1
+    for i in range(contrib.shape[0]):
+        for j in range(groups.shape[0]):
+            out[i, groups[j]] += contrib[i, j]
+        out[i, width] = contrib[i, last]
 
 
 def compile_trees(model: ChurnClassifier) -> None:
@@ -55,13 +70,27 @@ def contributions_of(
     None when the compiled path cannot read this model (the caller falls back to LightGBM's
     ``pred_contrib``). With ``groups`` the columns come summed per group, bias last.
     """
-    booster = model.booster_
-    ensemble = ensemble_of(booster, _n_iter(booster)) if len(X) else None
-    if ensemble is None or ensemble.n_features != X.shape[1]:
+    if not len(X):
         return None
-    if getattr(model, "linear_", None) is not None:  # its terms are computed from the frame
-        frame = model.prepare(X)
-        contrib = ensemble.contributions(as_matrix(frame))
-        return grouped(model.linear_contributions(frame, contrib), groups)
-    out: np.ndarray = ensemble.contributions(feature_matrix(model, X), groups)
+    return tree_contributions(model, feature_matrix(model, X), groups)
+
+
+def tree_contributions(
+    model: ChurnClassifier, x: np.ndarray, groups: np.ndarray | None
+) -> np.ndarray | None:
+    """:func:`contributions_of` on the feature matrix ``x`` (``feature_matrix(model, X)``).
+
+    Callers that already hold the matrix (the champion, whose parts read the same one) pass
+    it instead of the frame, so it is built once.
+    """
+    booster = model.booster_
+    ensemble = ensemble_of(booster, _n_iter(booster)) if len(x) else None
+    if ensemble is None or ensemble.n_features != x.shape[1]:
+        return None
+    linear = getattr(model, "linear_", None)
+    if linear is not None:  # per feature first: the linear base's terms add to the trees'
+        contrib = ensemble.contributions(x)
+        linear.add_contributions(x, None, 1.0, contrib)
+        return grouped(contrib, groups)
+    out: np.ndarray = ensemble.contributions(x, groups)
     return out

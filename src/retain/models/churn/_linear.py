@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numba import njit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
@@ -154,3 +155,182 @@ class LinearBase:
         out = centred @ owner
         out[:, -1] = self.intercept_ + float(self.mean_ @ self.coef_)
         return np.asarray(out, dtype=np.float64)
+
+    def add_contributions(
+        self, x: np.ndarray, groups: np.ndarray | None, weight: float, out: np.ndarray
+    ) -> None:
+        """Add ``weight`` times :meth:`contributions`, summed per group, into ``out``, in place.
+
+        ``x`` is the feature matrix as the trees read it (float64, categories as codes, NaN
+        for missing: :func:`~retain.models.churn._inputs.feature_matrix`), so batch scoring
+        needs no prepared frame; ``groups`` as in
+        :func:`~retain.models.churn._contributions.grouped` (``None``: one column per feature),
+        bias last. The values are those of ``out + weight * grouped(contributions(frame),
+        groups)`` to the last bit: the same operations in the same order, in one compiled pass
+        over the rows instead of a design matrix, a product and a loop over columns.
+        """
+        kind, source, zcol, param, f_start, medians, numeric = self._plan()
+        n_features = len(f_start) - 1
+        if groups is None:
+            groups = np.arange(n_features, dtype=np.int64)
+        groups = np.asarray(groups, dtype=np.int64)
+        width = int(groups.max()) + 1 if len(groups) else 0
+        if out.shape != (x.shape[0], width + 1):
+            raise ValueError(f"out has shape {out.shape}, expected {(x.shape[0], width + 1)}")
+        # asinh by numpy, as _design computes it (numpy's SIMD asinh may differ from libm's in
+        # the last bit); one call over a contiguous block of the numeric columns.
+        x = np.asarray(x, dtype=np.float64)
+        z = np.empty((x.shape[0], len(numeric)), dtype=np.float64, order="F")
+        _fill_missing(x, np.asarray(numeric, dtype=np.int64), medians, z)
+        np.arcsinh(z, out=z)
+        bias = self.intercept_ + float(self.mean_ @ self.coef_)
+        _add_linear(
+            x,
+            z,
+            kind,
+            source,
+            zcol,
+            param,
+            f_start,
+            self.mean_,
+            self.coef_,
+            groups,
+            float(weight),
+            bias,
+            out,
+        )
+
+    def _plan(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[int]]:
+        """The design columns as flat arrays for :func:`_add_linear` (built once, cached).
+
+        Per design column: its kind (0 scaled number, 1 missing indicator, 2 category), the
+        feature it reads, its numeric column in ``z`` and its parameters (mean and standard
+        deviation of the asinh, or the category code); per feature the first design column;
+        the numeric features with their medians.
+        """
+        cached = getattr(self, "_plan_", None)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        kind: list[int] = []
+        source: list[int] = []
+        zcol: list[int] = []
+        param: list[tuple[float, float]] = []
+        f_start = [0]
+        medians: list[float] = []
+        numeric: list[int] = []
+        for j, spec in enumerate(self.specs_):
+            if spec[0] == "num":
+                _, median, mean, std, has_missing = spec
+                kind.append(0)
+                source.append(j)
+                zcol.append(len(numeric))
+                param.append((mean, std))
+                if has_missing:
+                    kind.append(1)
+                    source.append(j)
+                    zcol.append(-1)
+                    param.append((0.0, 1.0))
+                numeric.append(j)
+                medians.append(median)
+            elif spec[0] == "cat":
+                for code in spec[1]:
+                    kind.append(2)
+                    source.append(j)
+                    zcol.append(-1)
+                    param.append((float(code), 1.0))
+            f_start.append(len(kind))
+        plan = (
+            np.asarray(kind, dtype=np.int64),
+            np.asarray(source, dtype=np.int64),
+            np.asarray(zcol, dtype=np.int64),
+            np.asarray(param, dtype=np.float64).reshape(-1, 2),
+            np.asarray(f_start, dtype=np.int64),
+            np.asarray(medians, dtype=np.float64),
+            numeric,
+        )
+        self._plan_ = plan
+        return plan
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the cached plan (it is rebuilt from the fitted attributes)."""
+        state = dict(self.__dict__)
+        state.pop("_plan_", None)
+        return state
+
+
+@njit(cache=True, nogil=True)  # type: ignore[misc]
+def _fill_missing(x: np.ndarray, columns: np.ndarray, medians: np.ndarray, z: np.ndarray) -> None:
+    """``z[:, c] = x[:, columns[c]]`` with missing values replaced by ``medians[c]``."""
+    for c in range(columns.shape[0]):
+        j, median = columns[c], medians[c]
+        for i in range(x.shape[0]):
+            v = x[i, j]
+            z[i, c] = median if np.isnan(v) else v
+
+
+_ROWS = 256
+"""Rows :func:`_add_linear` works on together: a column of the block is contiguous in ``x``."""
+
+
+@njit(cache=True, nogil=True)  # type: ignore[misc]
+def _add_linear(
+    x: np.ndarray,
+    z: np.ndarray,
+    kind: np.ndarray,
+    source: np.ndarray,
+    zcol: np.ndarray,
+    param: np.ndarray,
+    f_start: np.ndarray,
+    mean: np.ndarray,
+    coef: np.ndarray,
+    groups: np.ndarray,
+    weight: float,
+    bias: float,
+    out: np.ndarray,
+) -> None:
+    """``out[i] += weight * (the linear contributions of row i, summed per group)``.
+
+    The order of operations is :meth:`LinearBase.contributions` followed by ``grouped``'s:
+    each design value centred and scaled by its coefficient, a feature's terms added in
+    design order from 0 (the product with the 0/1 owner matrix), the features added into
+    their group in feature order from 0; the bias last. Blocks of rows, column by column
+    within a block (``x`` and ``z`` are column-major).
+    """
+    n = x.shape[0]
+    n_features = f_start.shape[0] - 1
+    width = out.shape[1] - 1
+    acc = np.zeros((width, _ROWS))
+    s = np.zeros(_ROWS)
+    for start in range(0, n, _ROWS):
+        stop = min(start + _ROWS, n)
+        m = stop - start
+        acc[:, :m] = 0.0
+        for f in range(n_features):
+            s[:m] = 0.0
+            for k in range(f_start[f], f_start[f + 1]):
+                code = kind[k]
+                mu, beta = mean[k], coef[k]
+                if code == 0:
+                    c, a, b = zcol[k], param[k, 0], param[k, 1]
+                    for r in range(m):
+                        s[r] += ((z[start + r, c] - a) / b - mu) * beta
+                elif code == 1:
+                    j = source[k]
+                    for r in range(m):
+                        d = 1.0 if np.isnan(x[start + r, j]) else 0.0
+                        s[r] += (d - mu) * beta
+                else:
+                    j, a = source[k], param[k, 0]
+                    for r in range(m):
+                        d = 1.0 if x[start + r, j] == a else 0.0
+                        s[r] += (d - mu) * beta
+            g = groups[f]
+            for r in range(m):
+                acc[g, r] += s[r]
+        for r in range(m):
+            i = start + r
+            for g in range(width):
+                out[i, g] += weight * acc[g, r]
+            out[i, width] += weight * bias
