@@ -170,35 +170,45 @@ def _walk(
     action: npt.NDArray[np.int64],
     reason: npt.NDArray[np.object_],
 ) -> None:
-    """The ranked walk with capacities (filled into ``action`` / ``reason``)."""
-    k = order.shape[1]
-    left = [int(c) if c >= 0 else -1 for c in capacity]
+    """The ranked walk with capacities (filled into ``action`` / ``reason``).
+
+    Vectorized in stretches: while the set of full actions stays the same, every customer's
+    pick is their most profitable eligible action that is not full, so a stretch is assigned
+    at once up to the first customer who would overfill an action (which then becomes full)
+    or overspend the budget. There are at most one stretch per limited action, plus one.
+    """
+    m, k = seq.size, order.shape[1]
+    ranked = order[seq]
+    ok_ranked = np.take_along_axis(eligible[seq], ranked, axis=1)
+    cost_ranked = np.take_along_axis(cost[seq], ranked, axis=1)
+    limited = capacity >= 0
+    left = np.where(limited, capacity, 0).astype(np.int64)
+    full = limited & (left == 0)
     remaining = budget + 1e-9
-    sub_order = order[seq].tolist()
-    sub_elig = np.take_along_axis(eligible[seq], order[seq], axis=1).tolist()
-    sub_cost = np.take_along_axis(cost[seq], order[seq], axis=1).tolist()
-    picked = [NOTHING] * seq.size
-    over_capacity = [False] * seq.size
-    stop = seq.size
-    for pos in range(seq.size):
-        acts, ok, costs = sub_order[pos], sub_elig[pos], sub_cost[pos]
-        j = 0
-        while j < k and ok[j] and left[acts[j]] == 0:
-            j += 1
-        if j == k or not ok[j]:
-            over_capacity[pos] = True
-            continue
-        if costs[j] > remaining:
-            stop = pos
-            break
-        remaining -= costs[j]
-        a = acts[j]
-        if left[a] > 0:
-            left[a] -= 1
-        picked[pos] = a
-    chosen = np.asarray(picked[:stop], dtype=np.int64)
-    full = np.asarray(over_capacity[:stop], dtype=bool)
-    head = seq[:stop]
-    action[head] = chosen
-    reason[head[full]] = OVER_CAPACITY
-    reason[seq[stop:]] = OVER_BUDGET
+    pos = 0
+    while pos < m:
+        ok = ok_ranked[pos:] & ~full[ranked[pos:]]
+        has = ok.any(axis=1)
+        j = ok.argmax(axis=1)
+        rows = np.arange(m - pos)
+        pick = np.where(has, ranked[pos:][rows, j], NOTHING)
+        price = np.where(has, cost_ranked[pos:][rows, j], 0.0)
+        end = m - pos
+        for b in np.flatnonzero(limited & ~full):
+            over = np.flatnonzero(np.cumsum(pick == b) > left[b])
+            if over.size:
+                end = min(end, int(over[0]))
+        spent = np.cumsum(price[:end])
+        broke = np.flatnonzero(spent > remaining)
+        stop = int(broke[0]) if broke.size else end
+        block = seq[pos : pos + stop]
+        action[block] = pick[:stop]
+        reason[block[~has[:stop]]] = OVER_CAPACITY
+        if broke.size:
+            reason[seq[pos + stop :]] = OVER_BUDGET
+            return
+        remaining -= float(spent[-1]) if stop else 0.0
+        taken = np.bincount(pick[:stop][has[:stop]], minlength=k)
+        left -= np.where(limited, taken, 0)
+        full |= limited & (left <= 0)
+        pos += stop

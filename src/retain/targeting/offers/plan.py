@@ -257,8 +257,9 @@ def plan_offers(
         profit_honest,
         profit,
     )
-    chosen = decisions["action"] != "nothing"
-    held = chosen & holdout_mask(pid, decisions["customer_id"], conf.holdout_share)
+    chosen = (decisions["action"] != "nothing").to_numpy()
+    held = np.zeros(len(decisions), dtype=bool)
+    held[chosen] = holdout_mask(pid, decisions["customer_id"][chosen], conf.holdout_share)
     decisions.loc[held, "status"] = "holdout"
     decisions.loc[held, "reason"] = "holdout"
     summary = _summary(decisions, actions, conf, budget, clv)
