@@ -1,12 +1,14 @@
 """Message templates: ``templates/<template>.<lang>.toml`` with ``subject`` and ``body``.
 
 Both are Jinja2, rendered in a :class:`~jinja2.sandbox.SandboxedEnvironment` so a template can
-read the customer's fields and nothing of Python's internals. A template is checked when its
-playbook is loaded (:func:`check_template`): the English file must exist (it is the fallback),
-every file must parse, name only known fields, and reach no attribute starting with ``_``; A/B/n
-variants (``[variants.<name>]`` tables with their own ``subject`` and ``body``) must be the same
-in every language. The customer's ``language`` picks the file (``pt-BR`` reads ``pt``), English
-when there is none.
+read the customer's fields and nothing of Python's internals. The first folder holding any file
+of a template is its home (a playbook file's own ``templates/`` before the shipped ones), and all
+its languages come from there. A template is checked when its playbook is loaded
+(:func:`check_template`): the English file must exist (it is the fallback), every file must
+parse, name only known fields, and reach no attribute starting with ``_``; A/B/n variants
+(``[variants.<name>]`` tables with their own ``subject`` and ``body``) must be the same in every
+language. The customer's ``language`` picks the file (``pt-BR`` reads ``pt``), English when
+there is none.
 
 Fields a template may use: ``customer`` (:data:`CUSTOMER_FIELDS`, and ``customer.attributes``
 with any key), ``trigger`` (what fired: ``kind``, ``days``, ``step``, ``product_id``,
@@ -101,15 +103,16 @@ class MessageTemplate:
         return "en"
 
 
-def _error(key: str, hint_key: str, **params: Any) -> ConfigError:
+def _error(message_key: str, hint_key: str, /, **params: Any) -> ConfigError:
     return ConfigError(
-        t(f"engage_playbooks.{key}", **params), hint=t(f"engage_playbooks.{hint_key}")
+        t(f"engage_playbooks.{message_key}", **params), hint=t(f"engage_playbooks.{hint_key}")
     )
 
 
 def _unsafe_attributes(tree: nodes.Template) -> list[str]:
     """Attributes or items starting with ``_`` that a template reaches for."""
-    found = [n.attr for n in tree.find_all(nodes.Getattr) if n.attr.startswith("_")]
+    # find_all walks outside in: reversed, ``a.__class__.__mro__`` names ``__class__`` first
+    found = [n.attr for n in tree.find_all(nodes.Getattr) if n.attr.startswith("_")][::-1]
     for item in tree.find_all(nodes.Getitem):
         arg = item.arg
         if (
@@ -209,10 +212,11 @@ def _load(name: str, dirs: tuple[Path, ...], playbook: str, source: str) -> Mess
     for folder in dirs:
         for path in sorted(folder.glob(f"{name}.*.toml")) if folder.is_dir() else []:
             lang = path.name[len(name) + 1 : -len(".toml")]
-            if "." in lang or lang in languages:
-                continue
-            languages[lang] = _read_file(path, playbook=playbook)
-            files[lang] = str(path)
+            if "." not in lang:
+                languages[lang] = _read_file(path, playbook=playbook)
+                files[lang] = str(path)
+        if languages:  # the first folder holding the template is its only home
+            break
     if "en" not in languages:
         raise _error(
             "template_no_english",
@@ -239,7 +243,7 @@ def _load(name: str, dirs: tuple[Path, ...], playbook: str, source: str) -> Mess
 def check_template(
     name: str, dirs: tuple[Path, ...], *, playbook: str, source: str
 ) -> MessageTemplate:
-    """Find and check template ``name``: per language the first folder holding it wins."""
+    """Find and check template ``name`` in the first of ``dirs`` that holds it."""
     return _load(name, tuple(dirs), playbook, source)
 
 

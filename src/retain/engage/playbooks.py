@@ -264,14 +264,17 @@ def _where(data: dict[str, Any], loc: tuple[int | str, ...]) -> tuple[str, str]:
         items = data.get("playbook") or []
         entry = items[loc[1]] if loc[1] < len(items) else {}
         name = entry.get("name") if isinstance(entry, dict) else None
-        rest = [str(p) for p in loc[2:] if not str(p).endswith("Trigger")]
+        rest = [str(p) for p in loc[2:]]
+        if rest[:1] == ["trigger"] and len(rest) > 1 and rest[1] in _TRIGGER_KINDS:
+            del rest[1]  # the union's tag: "trigger.inactive.days" reads "trigger.days"
         return str(name or f"#{loc[1] + 1}"), ".".join(rest) or "playbook"
     return "-", ".".join(str(p) for p in loc)
 
 
 def _violations(file: str, data: dict[str, Any], error: ValidationError) -> list[Violation]:
     out: list[Violation] = []
-    for item in error.errors():
+    # a misspelt key is reported before the key it was meant to be (missing)
+    for item in sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden"):
         playbook, key = _where(data, tuple(item["loc"]))
         out.append(
             Violation(
@@ -293,6 +296,17 @@ def _violations(file: str, data: dict[str, Any], error: ValidationError) -> list
     return out
 
 
+_TRIGGER_KINDS = frozenset(
+    {
+        "inactive",
+        "lifecycle",
+        "risk_band",
+        "replenishment",
+        "contract_end",
+        "event",
+        "date_attribute",
+    }
+)
 _HINTED = frozenset({"extra_forbidden", "missing", "union_tag_invalid", "literal_error"})
 
 

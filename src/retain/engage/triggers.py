@@ -20,10 +20,10 @@ past date decides as it would have then.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from retain.engage.playbooks import (
     ContractEndTrigger,
@@ -41,9 +41,6 @@ from retain.facts import DateLike, activity_rows, as_timestamp, json_text
 from retain.features import Sources
 from retain.i18n import t
 from retain.targeting import CHURN_RECENCY
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["FIRED_COLUMNS", "fired"]
 
@@ -178,7 +175,7 @@ def _risk_band(trigger: RiskBandTrigger, scores: ir.Table, run: pd.Timestamp) ->
     crossed = current.filter(
         (current.risk_band == trigger.band)
         & (current._prev.isnull() | (current._prev != trigger.band))
-        & (current.as_of >= run - ibis.interval(days=trigger.within_days))
+        & (current.as_of >= run - pd.Timedelta(days=trigger.within_days))
     )
     newest = ibis.window(group_by=crossed.customer_id, order_by=crossed.as_of.desc())
     crossed = crossed.mutate(_pick=ibis.row_number().over(newest))
@@ -233,7 +230,7 @@ def _contract_end(trigger: ContractEndTrigger, sources: Sources, run: pd.Timesta
         (subs.started_at <= run)
         & subs.ended_at.isnull()
         & (ends > run)
-        & (ends <= run + ibis.interval(days=trigger.days))
+        & (ends <= run + pd.Timedelta(days=trigger.days))
     )
     first = ibis.window(group_by=open_.customer_id, order_by=[open_.contract_ends_at])
     open_ = open_.mutate(_pick=ibis.row_number().over(first))
@@ -256,7 +253,7 @@ def _event(trigger: EventTrigger, sources: Sources, run: pd.Timestamp) -> ir.Tab
     recent = events.filter(
         (events.name == trigger.event)
         & (events.occurred_at <= run)
-        & (events.occurred_at > run - ibis.interval(days=trigger.within_days))
+        & (events.occurred_at > run - pd.Timedelta(days=trigger.within_days))
     )
     newest = ibis.window(group_by=recent.customer_id, order_by=recent.occurred_at.desc())
     recent = recent.mutate(_pick=ibis.row_number().over(newest))

@@ -1,0 +1,115 @@
+"""A run's decisions: every guardrail gives its reason, once, in order."""
+
+from __future__ import annotations
+
+import pandas as pd
+from _engage_data import AS_OF, churn_scores, sources
+
+from retain.engage.decisions import Guardrails, decide, decision_key, summary
+from retain.engage.playbooks import PlaybookSet, parse_playbooks, shipped_playbooks
+
+TEXT = """
+[caps]
+global_limit = 3
+categories = { marketing = 2 }
+quiet_hours = { start = 21, end = 8 }
+
+[[playbook]]
+name = "winback"
+trigger = { kind = "inactive", days = 60 }
+channel = "email"
+holdout = 0.0
+template = "winback"
+priority = 10
+
+[[playbook]]
+name = "winback-best"
+trigger = { kind = "inactive", days = 60 }
+channel = "best"
+holdout = 0.0
+template = "winback"
+priority = 5
+"""
+
+
+def _set(text: str = TEXT) -> PlaybookSet:
+    return parse_playbooks(
+        text, source="test.toml", template_dirs=shipped_playbooks().template_dirs
+    )
+
+
+def _rails() -> Guardrails:
+    last = (AS_OF - pd.Timedelta(days=90)).date()
+    return Guardrails(
+        already=frozenset({decision_key("winback", "a7", f"inactive:{last}")}),
+        suppressed=frozenset({"a3@example.com"}),
+        history=pd.DataFrame({"customer_id": ["a6", "a6"], "category": ["marketing"] * 2}),
+    )
+
+
+def test_each_guardrail_gives_its_reason() -> None:
+    got = decide(_set(), sources(), AS_OF, names=["winback"], guardrails=_rails())
+    by = got.set_index("customer_id")
+    assert by.loc["a1", "status"] == "send" and by.loc["a1", "channel"] == "email"
+    assert by.loc["a1", "recipient"] == "a1@example.com"
+    assert by.loc["a2", "reason"] == "no_consent"  # SMS only; this playbook sends e-mail
+    assert by.loc["a3", "reason"] == "suppressed"
+    assert by.loc["a4", "status"] == "delayed" and by.loc["a4", "reason"] == "quiet_hours"
+    assert by.loc["a4", "send_at"] == pd.Timestamp("2024-06-30 20:00")  # 08:00 in Auckland
+    assert by.loc["a6", "reason"] == "capped"
+    assert by.loc["a7", "reason"] == "already_messaged"
+    assert by.loc["a12", "status"] == "send"
+    assert "a5" not in by.index  # active: the trigger does not fire
+    assert by.loc["a1", "language"] == "en" and by.loc["a3", "language"] == "ko"
+
+
+def test_best_channel_reaches_the_sms_customer_and_priority_shares_the_cap() -> None:
+    got = decide(_set(), sources(), AS_OF, guardrails=_rails())
+    best = got[got["playbook"] == "winback-best"].set_index("customer_id")
+    assert best.loc["a2", "channel"] == "sms" and best.loc["a2", "recipient"] == "+81-3-0000-0000"
+    # a2 is at 21:00 in Tokyo: delayed to 08:00 JST
+    assert best.loc["a2", "status"] == "delayed"
+    assert best.loc["a2", "send_at"] == pd.Timestamp("2024-06-30 23:00")
+    # a1: winback (priority 10) takes marketing slot 1, winback-best slot 2: both go
+    assert best.loc["a1", "status"] == "send"
+    # with one slot left, the higher priority wins, whatever order the file lists them in
+    rails = Guardrails(history=pd.DataFrame({"customer_id": ["a1"], "category": ["marketing"]}))
+    for text in (TEXT, TEXT.replace('name = "winback"\n', 'name = "zz"\n')):
+        run = decide(_set(text), sources(), AS_OF, guardrails=rails)
+        a1 = run[run["customer_id"] == "a1"].set_index("playbook")["reason"]
+        assert a1.isna().sum() == 1 and (a1 == "capped").sum() == 1
+        assert pd.isna(a1.drop("winback-best").iloc[0])  # priority 10 is the one sent
+
+
+def test_holdout_is_recorded_and_the_global_control_skips() -> None:
+    text = TEXT.replace("holdout = 0.0", "holdout = 0.5", 1)
+    got = decide(_set(text), sources(), AS_OF, names=["winback"])
+    held = got[got["status"] == "holdout"]
+    assert len(held) > 0 and set(held["reason"]) == {"holdout"}
+    again = decide(_set(text), sources(), AS_OF, names=["winback"])
+    assert list(again[again["status"] == "holdout"]["customer_id"]) == list(held["customer_id"])
+    everyone = decide(
+        _set(TEXT.replace("[caps]", "[caps]\nglobal_control = 0.999")),
+        sources(),
+        AS_OF,
+        names=["winback"],
+    )
+    assert set(everyone["reason"]) == {"global_control"}
+
+
+def test_every_shipped_playbook_runs_and_the_summary_adds_up() -> None:
+    got = decide(shipped_playbooks(), sources(), AS_OF, churn_scores=churn_scores())
+    fired = set(zip(got["playbook"], got["customer_id"], strict=True))
+    assert {
+        ("payment-failed", "a8"),
+        ("renewal-30", "a9"),
+        ("birthday", "a10"),
+        ("onboarding", "a11"),
+        ("risk-high", "a12"),
+        ("winback-60", "a1"),
+    } <= fired
+    assert "order_lines" in got.attrs["unavailable"]["replenish"]
+    table = summary(got).set_index("playbook")
+    counted = table.drop(columns="found").sum(axis=1)
+    # every customer has one status; skipped ones one reason (holdout and delayed count twice)
+    assert (table["found"] <= counted).all()
