@@ -5,13 +5,14 @@
 - :mod:`~retain.targeting.offers.optimize`: the greedy under budget and capacities.
 - :mod:`~retain.targeting.offers.holdout`: the plan's stable random holdout.
 - :mod:`~retain.targeting.offers.load`: the customers in scope, read from the warehouse.
+- :mod:`~retain.targeting.offers.render`: the summary lines every output prints.
 
 Uplift comes in as a frame of :data:`UPLIFT_COLUMNS` (``retain.models.uplift``'s out-of-fold
 estimates); without it the plan uses a documented heuristic and says so. docs/offers.md.
 """
 
 from retain.targeting.offers.holdout import holdout_draw, holdout_mask
-from retain.targeting.offers.load import planning_customers, segment_scheme
+from retain.targeting.offers.load import plan_from_warehouse, planning_customers, segment_scheme
 from retain.targeting.offers.optimize import LEFT_OUT_REASONS, Choice, choose
 from retain.targeting.offers.plan import (
     CUSTOMER_COLUMNS,
@@ -22,6 +23,7 @@ from retain.targeting.offers.plan import (
     heuristic_uplift,
     plan_offers,
 )
+from retain.targeting.offers.render import reason_label, source_note, summary_lines
 
 __all__ = [
     "CUSTOMER_COLUMNS",
@@ -35,7 +37,11 @@ __all__ = [
     "heuristic_uplift",
     "holdout_draw",
     "holdout_mask",
+    "plan_from_warehouse",
     "plan_offers",
     "planning_customers",
+    "reason_label",
     "segment_scheme",
+    "source_note",
+    "summary_lines",
 ]

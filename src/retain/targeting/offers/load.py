@@ -15,16 +15,18 @@ from typing import TYPE_CHECKING
 import ibis
 import pandas as pd
 
+from retain.config import OfferSettings
 from retain.errors import InvalidParameterError, NotFoundError
 from retain.facts import DateLike, as_timestamp
 from retain.i18n import t
+from retain.targeting.offers.plan import OfferPlan, plan_offers
 from retain.targeting.scores import latest_churn_scores, latest_clv_scores
 from retain.targeting.segments import SEGMENT_NAMES, membership_dates, memberships
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
-__all__ = ["planning_customers", "segment_scheme"]
+__all__ = ["plan_from_warehouse", "planning_customers", "segment_scheme"]
 
 
 def segment_scheme(segment: str) -> str:
@@ -83,3 +85,32 @@ def _in_segment(
         )
     members = memberships(con, scheme, dates[-1], segment).select(_mid="customer_id")
     return table.inner_join(members, table.customer_id == members._mid).drop("_mid")
+
+
+def plan_from_warehouse(
+    con: BaseBackend,
+    *,
+    budget: float,
+    definition: str,
+    settings: OfferSettings,
+    as_of: DateLike | None = None,
+    segment: str | None = None,
+    uplift: pd.DataFrame | None = None,
+    plan_id: str | None = None,
+) -> OfferPlan:
+    """:func:`planning_customers` planned with :func:`plan_offers`; nobody scored is an error."""
+    customers = planning_customers(con, definition=definition, as_of=as_of, segment=segment)
+    if customers.empty and segment is None:
+        raise NotFoundError(
+            t("offers.no_scores", definition=definition), hint=t("offers.no_scores_hint")
+        )
+    day = as_timestamp(as_of).date() if as_of is not None else None
+    return plan_offers(
+        customers,
+        budget=budget,
+        settings=settings,
+        uplift=uplift,
+        plan_id=plan_id,
+        as_of=day,
+        segment=segment,
+    )

@@ -1,0 +1,133 @@
+"""``retain plan``: the plan of a small scored business, checked by hand, in every format."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import retain.warehouse as wh
+from retain.errors import InvalidParameterError, NotFoundError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "targeting"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _targeting_data as data
+
+from _cli_runner import make_invoker
+
+CONFIG = """
+warehouse_url = "duckdb:///{db}"
+[offers]
+weeks = 1
+holdout_share = 0.0
+[[offers.actions]]
+name = "coupon"
+cost_per_contact = 1.0
+assumed_response_rate = 0.1
+[[offers.actions]]
+name = "call"
+kind = "call"
+cost_per_contact = 10.0
+capacity_per_week = 1
+assumed_response_rate = 0.3
+"""
+# Heuristic uplift = p(churn) x rate; profit = uplift x CLV - cost (order value 0: no discount):
+#   a2 call 0.65*0.3*400-10 = 68 (ratio 6.8), a1 call 0.9*0.3*200-10 = 44 -> the call's one
+#   slot is taken, coupon 0.09*200-1 = 17; a3 coupon 0.08*50-1 = 3; a4 call full, coupon
+#   0.01*1000-1 = 9; a5 has no CLV: not worth the cost.
+
+
+@pytest.fixture
+def retain_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    db = tmp_path / "retain.duckdb"
+    con = wh.connect(f"duckdb:///{db.as_posix()}")
+    wh.create_tables(con)
+    data.write(con, "customers", data.CUSTOMERS)
+    data.write(con, "churn_scores", data.CHURN)
+    data.write(con, "clv_scores", data.CLV)
+    con.disconnect()
+    config = tmp_path / "retain.toml"
+    config.write_text(CONFIG.format(db=db.as_posix()), encoding="utf-8")
+    return make_invoker(config, monkeypatch)
+
+
+def test_json_plan_matches_the_hand_count(retain_cli: Callable[..., Any]) -> None:
+    out = retain_cli("plan", "--budget", "100", "--format", "json")
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["uplift_source"] == "heuristic"
+    assert doc["assumed_response_rates"] == {"coupon": 0.1, "call": 0.3}
+    assert "assumed" in doc["note"]
+    got = {d["customer_id"]: (d["action"], d["reason"]) for d in doc["decisions"]}
+    assert got == {
+        "a2": ("call", "target"),
+        "a1": ("coupon", "target"),
+        "a3": ("coupon", "target"),
+        "a4": ("coupon", "target"),
+        "a5": ("nothing", "not_worth_cost"),
+    }
+    assert doc["summary"]["total_cost"] == pytest.approx(13.0)
+    assert doc["summary"]["expected_profit"] == pytest.approx(68 + 17 + 3 + 9)
+    assert doc["summary"]["what_if_profit"] == pytest.approx(0.05 * 1650)
+
+
+def test_a_tight_budget_stops_the_walk(retain_cli: Callable[..., Any]) -> None:
+    out = retain_cli("plan", "--budget", "11.5", "-f", "csv")
+    assert out.exit_code == 0, out.output
+    frame = pd.read_csv(io.StringIO(out.stdout)).set_index("customer_id")
+    assert frame.loc[["a2", "a1"], "status"].tolist() == ["target", "target"]
+    assert frame.loc[["a3", "a4"], "reason"].tolist() == ["over_budget", "over_budget"]
+    assert set(frame["uplift_source"]) == {"heuristic"}
+
+
+def test_table_says_heuristic_and_lists_targets(retain_cli: Callable[..., Any]) -> None:
+    out = retain_cli("plan", "--budget", "100")
+    assert out.exit_code == 0, out.output
+    assert "No campaign history" in out.stdout
+    assert "coupon 10.0%" in out.stdout and "call 30.0%" in out.stdout
+    assert "Over budget 0" in out.stdout
+    assert "a2" in out.stdout
+    ja = retain_cli("--lang", "ja", "plan", "--budget", "100")
+    assert "キャンペーン履歴がない" in ja.stdout
+
+
+def test_uplift_file_is_history_and_shows_the_correction(
+    retain_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    path = tmp_path / "uplift.csv"
+    pd.DataFrame(
+        {
+            "customer_id": ["a1", "a2"],
+            "action": ["coupon", "coupon"],
+            "uplift": [0.2, 0.2],
+            "uplift_honest": [0.1, 0.05],
+        }
+    ).to_csv(path, index=False)
+    out = retain_cli("plan", "--budget", "100", "--uplift", str(path), "-f", "json")
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["uplift_source"] == "history"
+    # Chosen on 0.2: a1 40 - 1, a2 80 - 1; valued out of fold: 20 - 1 and 20 - 1.
+    assert doc["summary"]["naive_profit"] == pytest.approx(118.0)
+    assert doc["summary"]["expected_profit"] == pytest.approx(38.0)
+    table = retain_cli("plan", "--budget", "100", "--uplift", str(path))
+    assert "winner's curse" in table.stdout
+
+
+def test_errors_name_the_problem(retain_cli: Callable[..., Any]) -> None:
+    """The in-process runner hands back the RetainError that ``retain`` prints with exit 2."""
+    out = retain_cli("plan", "--budget", "-5")
+    assert isinstance(out.exception, InvalidParameterError)
+    assert "budget" in out.exception.message
+    out = retain_cli("plan", "--budget", "5", "--segment", "nonsense")
+    assert isinstance(out.exception, InvalidParameterError)
+    assert "'nonsense' is not a segment" in out.exception.message
+    out = retain_cli("plan", "--budget", "5", "--segment", "champions")
+    assert isinstance(out.exception, NotFoundError)
+    assert "retain segments rfm" in (out.exception.hint or "")
