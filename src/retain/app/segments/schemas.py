@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from retain.app._openapi import UtcDateTime
 from retain.targeting import RISK_BANDS, AtRiskQuery, RiskBand
 from retain.targeting.query import MAX_ABS_VALUE, MAX_TENURE_DAYS, MAX_TEXT_LENGTH
 
-__all__ = ["SegmentCreate", "SegmentFilters", "SegmentPublic", "SegmentUpdate", "SegmentsPublic"]
+__all__ = [
+    "SegmentCreate",
+    "SegmentFilters",
+    "SegmentMembers",
+    "SegmentPublic",
+    "SegmentSize",
+    "SegmentSizes",
+    "SegmentUpdate",
+    "SegmentsPublic",
+]
+
+RULE_DESCRIPTION = (
+    "The segment's rule (docs/segments.md): a JSON object with one of field (and op, value), "
+    "event (at_least, days), segment (a saved segment's name), all, any or not. Checked when "
+    "saved; a mistake is a 422 whose message starts with its path, e.g. rule.all[2].field."
+)
 
 
 class SegmentFilters(BaseModel):
@@ -36,13 +54,18 @@ class SegmentFilters(BaseModel):
 
 
 class SegmentCreate(BaseModel):
-    """A new saved segment."""
+    """A new saved segment: a rule, at-risk filters, or both."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\s].*$")
     description: str = Field("", max_length=2000)
     filters: SegmentFilters = Field(default_factory=SegmentFilters)
+    rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
+
+    def to_query(self) -> AtRiskQuery:
+        """The filters and the rule as the query a segment stores (refused if invalid)."""
+        return replace(self.filters.to_query(), rule=self.rule)  # type: ignore[arg-type]
 
 
 class SegmentUpdate(BaseModel):
@@ -53,6 +76,9 @@ class SegmentUpdate(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[^\s].*$")
     description: str | None = Field(None, max_length=2000)
     filters: SegmentFilters | None = None
+    rule: dict[str, Any] | None = Field(
+        None, description=RULE_DESCRIPTION + " Send null to remove the rule."
+    )
 
 
 class SegmentPublic(BaseModel):
@@ -61,7 +87,12 @@ class SegmentPublic(BaseModel):
     id: int
     name: str
     description: str
+    kind: Literal["rule", "filters"] = Field(
+        description="rule: customers a rule keeps, at any date; filters: the at-risk list's "
+        "customers the filters keep (the older form; a rule may be added to them)"
+    )
     filters: SegmentFilters
+    rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
     created_by: str
     created_at: UtcDateTime
     updated_at: UtcDateTime
@@ -72,3 +103,27 @@ class SegmentsPublic(BaseModel):
 
     data: list[SegmentPublic]
     count: int
+
+
+class SegmentMembers(BaseModel):
+    """One page of a saved segment's customers on a date."""
+
+    name: str
+    as_of: UtcDateTime | None = Field(description="The date the members hold on; None if never.")
+    total: int
+    offset: int
+    data: list[str] = Field(description="Customer ids, sorted.")
+
+
+class SegmentSize(BaseModel):
+    """A saved rule's size on one date."""
+
+    as_of: UtcDateTime
+    customers: int
+
+
+class SegmentSizes(BaseModel):
+    """A saved rule's size at month ends, oldest first (the rule evaluated at each)."""
+
+    name: str
+    data: list[SegmentSize]

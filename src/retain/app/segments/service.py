@@ -6,22 +6,29 @@ read segments reads them all.
 
 A segment stores the filter part of an :class:`~retain.targeting.AtRiskQuery` as the JSON of
 its dict form (``query.filters().to_dict()``), the same keys segments always stored, so those
-saved before read unchanged.
+saved before read unchanged; a segment built as a rule (docs/segments.md) stores it under the key
+``rule`` of the same JSON, so no migration was needed. A rule may name other saved segments:
+they must exist when it is saved (and not lead back to it), and a segment another one names can
+be neither renamed nor deleted (:class:`~retain.errors.ConflictError` naming who uses it).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from retain.app.audit import service as audit
 from retain.app.segments.models import SavedSegment
 from retain.errors import ConflictError, NotFoundError, PermissionDeniedError
 from retain.i18n import t
 from retain.targeting import AtRiskQuery
+from retain.targeting.segments import Rule, expand, parse_rule, saved_refs
+from retain.targeting.segments.builder import rule_error
+from retain.targeting.segments.saved import has_filters
 
 __all__ = [
     "Editor",
@@ -30,8 +37,12 @@ __all__ = [
     "get",
     "get_by_name_or_id",
     "list_all",
+    "referrers",
+    "resolver",
     "stored_filters",
     "stored_query",
+    "stored_query_unexpanded",
+    "stored_rule",
     "update",
 ]
 
@@ -102,36 +113,119 @@ def _stored_text(query: AtRiskQuery) -> str:
     return json.dumps(query.filters().to_dict(), sort_keys=True)
 
 
-def stored_filters(segment: SavedSegment) -> dict[str, Any]:
-    """The segment's filters as stored (a dict of :class:`AtRiskQuery` fields), unchecked.
-
-    For showing a segment: one stored before checks were added still lists.
-    """
+def _stored(segment: SavedSegment) -> dict[str, Any]:
     data = json.loads(segment.filters or "{}")
     return data if isinstance(data, dict) else {}
 
 
+def stored_filters(segment: SavedSegment) -> dict[str, Any]:
+    """The segment's filters as stored (a dict of :class:`AtRiskQuery` fields), unchecked.
+
+    For showing a segment: one stored before checks were added still lists. The rule, if any,
+    is not among them (:func:`stored_rule`).
+    """
+    return {k: v for k, v in _stored(segment).items() if k != "rule"}
+
+
+def stored_rule(segment: SavedSegment) -> dict[str, Any] | None:
+    """The segment's rule in its JSON form as stored, or None (a segment of filters only)."""
+    rule = _stored(segment).get("rule")
+    return rule if isinstance(rule, dict) else None
+
+
+def resolver(session: Session) -> Any:
+    """Name -> rule of the saved segments in ``session``, for :func:`expand`.
+
+    A segment of at-risk filters cannot be part of a rule (its customers are the at-risk
+    list's); naming one is refused, saying so.
+    """
+
+    def resolve(name: str) -> Rule | None:
+        found = session.scalar(select(SavedSegment).where(SavedSegment.name == name))
+        if found is None:
+            return None
+        query = AtRiskQuery.from_dict(_stored(found))
+        if query.rule is None or has_filters(query):
+            raise rule_error("rule_ref_filters", path="rule", name=name)
+        return query.rule
+
+    return resolve
+
+
 def stored_query(segment: SavedSegment) -> AtRiskQuery:
-    """The segment's filters as a checked query (apply with ``query.narrowed_by(...)``)."""
-    return AtRiskQuery.from_dict(stored_filters(segment)).filters()
+    """The segment's filters and rule as a checked query (apply with ``query.narrowed_by``).
+
+    The rule's references to other saved segments are replaced by their rules, read in the
+    segment's own session.
+    """
+    query = AtRiskQuery.from_dict(_stored(segment)).filters()
+    session = object_session(segment)
+    if query.rule is not None and session is not None:
+        query = replace(query, rule=expand(query.rule, resolver(session)))
+    return query
+
+
+def stored_query_unexpanded(segment: SavedSegment) -> AtRiskQuery:
+    """The segment's filters and rule as stored, references to other segments kept (to edit)."""
+    return AtRiskQuery.from_dict(_stored(segment)).filters()
+
+
+def referrers(session: Session, name: str) -> list[str]:
+    """The saved segments whose rule names the segment ``name``."""
+    out = []
+    for other in list_all(session):
+        rule = stored_rule(other)
+        if rule is not None and name in saved_refs(parse_rule(rule)):
+            out.append(other.name)
+    return out
+
+
+def _check_refs(session: Session, name: str, query: AtRiskQuery) -> None:
+    """Every segment the rule names exists, holds a rule, and does not lead back to ``name``."""
+    if query.rule is None:
+        return
+    resolve = resolver(session)
+
+    def named(other: str) -> Rule | None:
+        return query.rule if other == name else resolve(other)
+
+    expand(query.rule, named, within=(name,))
+
+
+def _in_use(session: Session, segment: SavedSegment) -> None:
+    users = [n for n in referrers(session, segment.name) if n != segment.name]
+    if users:
+        raise ConflictError(
+            t("segments.saved_in_use", name=segment.name, users=", ".join(users)),
+            code="segments.in_use",
+        )
 
 
 def create(
-    session: Session, *, name: str, description: str, query: AtRiskQuery, actor: Editor
+    session: Session,
+    *,
+    name: str,
+    description: str,
+    query: AtRiskQuery,
+    actor: Editor | audit.Actor,
 ) -> SavedSegment:
-    """Add a segment choosing the customers ``query``'s filters choose; names are unique.
+    """Add a segment choosing the customers ``query``'s filters and rule choose; names unique.
 
-    Only the filters are stored (not the definition, order or page). ``actor`` made it: it is
-    recorded as the creator and owner, and in the audit log.
+    Only the filters and the rule are stored (not the definition, order or page); the saved
+    segments the rule names must exist and hold rules. ``actor`` made it: it is recorded as
+    the creator, as the owner when it has an id (a user or API key; the CLI has none, so only
+    admins change what it saved), and in the audit log.
     """
     _unique(session, name)
+    _check_refs(session, name, query)
+    ident = getattr(actor, "id", None)
     segment = SavedSegment(
         name=name,
         description=description,
         filters=_stored_text(query),
         created_by=actor.name,
-        owner_kind=actor.kind,
-        owner_id=actor.id,
+        owner_kind=actor.kind if ident is not None else None,
+        owner_id=ident,
     )
     session.add(segment)
     session.flush()
@@ -156,12 +250,14 @@ def update(
     changed = []
     if name is not None and name != segment.name:
         _unique(session, name, except_id=segment.id)
+        _in_use(session, segment)
         segment.name = name
         changed.append("name")
     if description is not None and description != segment.description:
         segment.description = description
         changed.append("description")
     if query is not None:
+        _check_refs(session, segment.name, query)
         text = _stored_text(query)
         if text != segment.filters:
             segment.filters = text
@@ -175,6 +271,7 @@ def update(
 def delete(session: Session, *, segment: SavedSegment, actor: Editor) -> None:
     """Remove a segment (audited); only its owner or an admin may."""
     _check_owner(segment, actor)
+    _in_use(session, segment)
     target, name = ("segment", segment.id), segment.name
     session.delete(segment)
     audit.record(session, actor, "segment.delete", target, name=name)

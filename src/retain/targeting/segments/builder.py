@@ -482,13 +482,15 @@ def saved_refs(rule: Rule) -> list[str]:
 
 
 def expand(
-    rule: Rule, resolve: Callable[[str], Rule | None], *, _chain: tuple[str, ...] = ()
+    rule: Rule, resolve: Callable[[str], Rule | None], *, within: tuple[str, ...] = ()
 ) -> Rule:
     """``rule`` with every saved-segment reference replaced by that segment's rule.
 
     ``resolve`` returns a saved segment's rule by name, or None when there is none (refused,
-    naming it). A segment that refers back to itself, directly or not, is refused too.
+    naming it). ``within`` names the segments being expanded (``rule``'s own name, when it has
+    one): a reference back to one of them, directly or not, is a cycle and refused too.
     """
+    _chain = within
     if isinstance(rule, SavedRef):
         if rule.name in _chain:
             chain = " -> ".join((*_chain, rule.name))
@@ -496,11 +498,11 @@ def expand(
         found = resolve(rule.name)
         if found is None:
             raise rule_error("rule_unknown_saved", path="rule", name=rule.name)
-        return expand(found, resolve, _chain=(*_chain, rule.name))
+        return expand(found, resolve, within=(*_chain, rule.name))
     if isinstance(rule, AllOf):
-        return AllOf(tuple(expand(r, resolve, _chain=_chain) for r in rule.rules))
+        return AllOf(tuple(expand(r, resolve, within=_chain) for r in rule.rules))
     if isinstance(rule, AnyOf):
-        return AnyOf(tuple(expand(r, resolve, _chain=_chain) for r in rule.rules))
+        return AnyOf(tuple(expand(r, resolve, within=_chain) for r in rule.rules))
     if isinstance(rule, Not):
-        return Not(expand(rule.rule, resolve, _chain=_chain))
+        return Not(expand(rule.rule, resolve, within=_chain))
     return rule
