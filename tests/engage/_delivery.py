@@ -46,7 +46,9 @@ class SmtpHandler:
     transient: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
         if address.lower() in self.refuse:
             return "550 5.1.1 mailbox unavailable"
         if address.lower() in self.transient:
@@ -54,7 +56,7 @@ class SmtpHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(parsed)  # type: ignore[arg-type]
@@ -102,7 +104,7 @@ def webhook_receiver() -> Iterator[Receiver]:
         def log_message(self, *args: Any) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             record = {"path": self.path, "headers": dict(self.headers), "body": body}
             with state.lock:
@@ -134,7 +136,9 @@ def webhook_receiver() -> Iterator[Receiver]:
         server.server_close()
 
 
-def engage_settings(tmp_path: Any, database_url: str, smtp_port: int = 0, **engage: Any) -> Settings:
+def engage_settings(
+    tmp_path: Any, database_url: str, smtp_port: int = 0, **engage: Any
+) -> Settings:
     """Settings for delivery tests: loopback SMTP without TLS, loopback webhooks allowed."""
     values: dict[str, Any] = {
         "sender": "news@shop.example",

@@ -48,7 +48,7 @@ def test_headers_footer_and_stable_message_id(app_db, tmp_path, smtp):
     assert mail["To"] == "Alice@Example.com"
     assert mail["Subject"] == "We miss you"
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    link = mail["List-Unsubscribe"].strip("<>")
+    link = mail["List-Unsubscribe"].strip().strip("<>")
     assert link.startswith("http://127.0.0.1:8000/unsubscribe/")
     body = mail.get_content()
     assert "Hello en-1" in body and link in body
@@ -61,9 +61,7 @@ def test_headers_footer_and_stable_message_id(app_db, tmp_path, smtp):
         assert outbox.counts(session)["sent"] == 1
 
 
-def test_japanese_mail_carries_the_act_on_specified_electronic_mail_footer(
-    app_db, tmp_path, smtp
-):
+def test_japanese_mail_carries_the_act_on_specified_electronic_mail_footer(app_db, tmp_path, smtp):
     handler, port = smtp
     sessions = sessions_for(app_db)
     _queue(sessions, "ja-1", "hanako@example.jp", language="ja")
@@ -100,14 +98,18 @@ def test_a_permanent_refusal_suppresses_the_address(app_db, tmp_path, smtp):
     sessions = sessions_for(app_db)
     _queue(sessions, "gone", "gone@example.com")
     _queue(sessions, "ok", "ok@example.com")
-    report = Worker(engage_settings(tmp_path, app_db, port), sessions, log_interactions=False).drain()
+    report = Worker(
+        engage_settings(tmp_path, app_db, port), sessions, log_interactions=False
+    ).drain()
     assert (report.sent, report.failed) == (1, 1)
     with sessions() as session:
         assert suppression.is_suppressed(session, "GONE@example.com")
         assert not suppression.is_suppressed(session, "ok@example.com")
     # A later message to the suppressed address is not even offered to the server.
     _queue(sessions, "gone-again", "gone@example.com")
-    report = Worker(engage_settings(tmp_path, app_db, port), sessions, log_interactions=False).drain()
+    report = Worker(
+        engage_settings(tmp_path, app_db, port), sessions, log_interactions=False
+    ).drain()
     assert report.failed == 1 and len(handler.messages) == 1
 
 

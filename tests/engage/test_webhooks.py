@@ -93,7 +93,13 @@ def test_a_redirect_to_an_allowed_target_is_followed():
 
 def test_status_classes():
     with webhook_receiver() as rx:
-        for status, retryable in ((500, True), (503, True), (429, True), (400, False), (410, False)):
+        for status, retryable in (
+            (500, True),
+            (503, True),
+            (429, True),
+            (400, False),
+            (410, False),
+        ):
             rx.status = status
             result = post_json(
                 rx.url, b"{}", secret=SECRET, idempotency_key="k", timeout=5, allow=LOOPBACK

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -32,6 +33,7 @@ __all__ = [
     "read_token",
     "signing_key",
     "suppress",
+    "suppressed_among",
 ]
 
 REASONS = ("unsubscribe", "bounce", "complaint", "manual")
@@ -68,6 +70,14 @@ def suppress(
 def is_suppressed(session: Session, address: str) -> bool:
     """Whether ``address`` receives nothing more."""
     return session.get(Suppression, _normal(address)) is not None
+
+
+def suppressed_among(session: Session, addresses: Iterable[str]) -> set[str]:
+    """Which of ``addresses`` (normalised: lower case) are listed; one query for a batch."""
+    wanted = sorted({_normal(a) for a in addresses})
+    if not wanted:
+        return set()
+    return set(session.scalars(select(Suppression.address).where(Suppression.address.in_(wanted))))
 
 
 def signing_key(session: Session, configured: str = "") -> bytes:

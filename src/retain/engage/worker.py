@@ -146,6 +146,7 @@ class Worker:
         self.clock = clock
         self.smtp = SmtpSender(settings)
         self._key: bytes | None = None
+        self._suppressed: set[str] = set()
 
     def channels(self) -> list[str]:
         """The channels this configuration can deliver (e-mail needs a server and a sender)."""
@@ -207,6 +208,9 @@ class Worker:
         lease = self.settings.engage.lease_seconds
         renewed = self.clock()
         held = {m.id for m in claim.messages}
+        self._suppressed = suppression.suppressed_among(
+            session, [m.recipient for m in claim.messages if m.channel == "email"]
+        )
         for message in claim.messages:
             if stop and stop.is_set():
                 break  # the rest waits for its lease to pass; none was sent
@@ -230,6 +234,7 @@ class Worker:
                 report.sent += 1
             return
         if result.suppress:
+            self._suppressed.add(message.recipient.strip().lower())
             suppression.suppress(
                 session,
                 message.recipient,
@@ -260,7 +265,7 @@ class Worker:
         return self._key
 
     def _email(self, session: Session, message: OutboxMessage) -> _Outcome:
-        if suppression.is_suppressed(session, message.recipient):
+        if message.recipient.strip().lower() in self._suppressed:
             return _Outcome(False, False, t("engage.suppressed"))
         token = suppression.make_token(
             self._signing_key(session), message.recipient, message.customer_id
