@@ -100,3 +100,64 @@ def test_concurrent_reads_answer_as_sequential_ones(served: tuple[TestClient, st
     for path, status, body in got:
         assert status == 200, (path, body)
         assert body == expected[path], path
+
+
+def test_concurrent_requests_for_one_expired_page_compute_it_once(
+    served: tuple[TestClient, str, Any], monkeypatch: pytest.MonkeyPatch
+):
+    client, key, warehouse = served
+    headers = {"X-API-Key": key}
+    path = f"{AT_RISK}?risk_band=high&risk_band=medium&risk_band=low"
+    expected = client.get(path, headers=headers).json()
+    computed: list[int] = []
+    real = at_risk_module.ordered
+
+    def slow(*args: Any, **kwargs: Any) -> Any:  # only a page being computed gets here
+        computed.append(1)
+        threading.Event().wait(0.3)  # long enough for every request below to arrive meanwhile
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(at_risk_module, "ordered", slow)
+    warehouse.frames.clear()  # the page expired (as every minute)
+    got: list[Any] = []
+    threads = [
+        threading.Thread(target=lambda: got.append(client.get(path, headers=headers)))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [r.status_code for r in got] == [200] * 8
+    assert all(r.json() == expected for r in got)
+    assert len(computed) == 1  # not once per request
+
+
+def test_waiters_compute_their_own_page_when_the_first_computation_fails():
+    from retain.app.customers.at_risk import _OneAtATime
+
+    shared = _OneAtATime()
+    started, release = threading.Event(), threading.Event()
+    page: Any = object()
+    results: list[Any] = []
+
+    def failing() -> Any:
+        started.set()
+        release.wait(5)
+        raise RuntimeError("the warehouse went away")
+
+    def first() -> None:
+        with pytest.raises(RuntimeError):
+            shared.run("k", failing)
+
+    leader = threading.Thread(target=first)
+    leader.start()
+    started.wait(5)
+    waiter = threading.Thread(target=lambda: results.append(shared.run("k", lambda: page)))
+    waiter.start()
+    threading.Event().wait(0.1)  # the waiter is waiting on the leader
+    release.set()
+    leader.join(5)
+    waiter.join(5)
+    assert results == [page]
+    assert shared.run("k", lambda: "again") == "again"  # nothing left running under the key
