@@ -117,7 +117,7 @@ def test_lists_every_kind_newest_first_with_unique_ids(both: dict[str, Any]) -> 
     assert [c.version for c in registry.cards("churn")] == [both["churn_new"], both["churn_old"]]
     assert [c.kind for c in registry.cards("clv")] == ["clv"]
     assert [c.version for c in registry.cards("churn", name="default")] == [both["churn_old"]]
-    assert set(KINDS) == {"churn", "clv"}
+    assert set(KINDS) == {"churn", "clv", "uplift"}
 
 
 def test_churn_card_has_the_common_fields(both: dict[str, Any]) -> None:
@@ -293,7 +293,8 @@ def test_unknown_ids(both: dict[str, Any]) -> None:
     registry = ModelRegistry(both["root"])
     cases = {
         "no-slash": "is not a model id",
-        "uplift/v1": "no model kind 'uplift'",
+        "nope/v1": "no model kind 'nope'",
+        "uplift/v1": "no uplift model is registered",
         "churn/nope": "no churn model has version nope",
         "clv/nope": "no CLV model version nope",
         "churn/../clv": "no churn model has version ../clv",

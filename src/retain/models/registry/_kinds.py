@@ -27,7 +27,7 @@ from retain.models.registry._card import (
     parse_timestamp,
 )
 
-__all__ = ["DIGEST_FIELD", "KINDS", "ChurnKind", "ClvKind", "ModelKind"]
+__all__ = ["DIGEST_FIELD", "KINDS", "ChurnKind", "ClvKind", "ModelKind", "UpliftKind"]
 
 DIGEST_FIELD = "artifact_sha256"
 
@@ -283,5 +283,49 @@ class ClvKind(ModelKind):
         return StoredModels(version=card.version, models=models, meta=document.get("meta") or {})
 
 
-KINDS: dict[str, ModelKind] = {kind.name: kind for kind in (ChurnKind(), ClvKind())}
+class UpliftKind(ChurnKind):
+    """Uplift models: ``uplift/<version>/card.json`` and the pickled learner ``model.pkl``.
+
+    The card (written by :func:`retain.models.uplift.save_uplift_model`) names the campaign and
+    outcome and holds flat held-out ``metrics`` (Qini, AUUC).
+    """
+
+    name = "uplift"
+    command = "'retain uplift train'"
+    no_models_keys = ("uplift.no_model", "uplift.no_model_hint")
+    unknown_version_keys = ("uplift.unknown_version", "uplift.unknown_version_hint")
+
+    def describe(self, version: str, path: Path, data: Mapping[str, Any]) -> ModelCard:
+        """Name and metrics as the card records them."""
+        metrics = data.get("metrics")
+        sha = _digest(data)
+        return ModelCard(
+            kind=self.name,
+            version=version,
+            name=_text(data.get("name")) or self.name,
+            created_at=parse_timestamp(data.get("created_at"), version=version),
+            metrics={
+                str(k): n
+                for k, v in (metrics.items() if isinstance(metrics, Mapping) else ())
+                if (n := _number(v)) is not None
+            },
+            window=_window(data.get("data_window")),
+            path=path,
+            artifact=path.parent / self.artifact_name,
+            sha256=sha,
+            notes=() if sha else (t("registry.no_digest_refused"),),
+            data=data,
+        )
+
+    def build(self, card: ModelCard, blob: bytes) -> object:
+        """Unpickle the verified learner; anything else is refused."""
+        from retain.models.uplift.learners import UpliftLearner
+
+        model = pickle.loads(blob)  # noqa: S301 - the registry checked the card's SHA-256 first
+        if not isinstance(model, UpliftLearner):
+            raise self.wrong_class(card, model, "UpliftLearner")
+        return model
+
+
+KINDS: dict[str, ModelKind] = {kind.name: kind for kind in (ChurnKind(), ClvKind(), UpliftKind())}
 """The kinds every registry reads, by name (the first part of a model id)."""

@@ -1,0 +1,258 @@
+"""A past randomized campaign as training data: who got what, what happened, what was known then.
+
+A campaign with a random holdout shows in ``interactions`` as one assignment row per targeted
+customer, with the campaign's ``campaign_id``: a ``message_sent`` with ``properties.group =
+"treatment"`` for the treated and a ``holdout`` with ``properties.group = "control"`` for the
+holdout (the demo's campaigns and the ``hillstrom`` recipe look like this). A treated row's
+``properties.arm`` names its arm when a campaign had several (Hillstrom's ``Mens E-Mail`` /
+``Womens E-Mail``); otherwise the arm is ``"treatment"``. Holdout rows form the arm
+``"control"``.
+
+The campaign starts at its first assignment. The outcome is measured in ``[start, start +
+window_days)``: ``retention`` (any activity as the churn definition counts it), ``conversion``
+(a completed order) or ``revenue`` (completed order amounts, reporting currency). The features
+are the churn features of :func:`retain.features.feature_snapshot` at the start, from data
+strictly before it, so nothing the campaign caused leaks into them; a targeted customer outside
+the snapshot's population gets missing features.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from retain.config import ChurnDefinition
+from retain.errors import InvalidParameterError, NotFoundError
+from retain.features import SourceLike, Sources, feature_snapshot
+from retain.i18n import t
+
+__all__ = ["CONTROL", "OUTCOMES", "CampaignData", "Outcome", "campaign_dataset", "list_campaigns"]
+
+Outcome = Literal["retention", "conversion", "revenue"]
+OUTCOMES: tuple[Outcome, ...] = ("retention", "conversion", "revenue")
+CONTROL = "control"
+"""The arm name of a campaign's holdout."""
+_ASSIGNMENT_KINDS = ("message_sent", "holdout")
+
+
+@dataclass(frozen=True)
+class CampaignData:
+    """One campaign's customers: arm, outcome and features at the start, one row each.
+
+    ``frame`` holds ``customer_id``, ``arm``, ``y`` and the feature columns listed in
+    ``features``; :attr:`X`, :attr:`treatment` and :attr:`y` are what a learner's ``fit`` takes.
+    """
+
+    campaign_id: str
+    started_at: pd.Timestamp
+    outcome: Outcome
+    window_days: int
+    frame: pd.DataFrame
+    features: tuple[str, ...]
+
+    @property
+    def X(self) -> pd.DataFrame:
+        """The features at the start, one row per customer."""
+        return self.frame[list(self.features)]
+
+    @property
+    def treatment(self) -> np.ndarray:
+        """Each customer's arm name (the holdout is :data:`CONTROL`)."""
+        return self.frame["arm"].to_numpy(dtype=object)
+
+    @property
+    def y(self) -> np.ndarray:
+        """Each customer's outcome in the window."""
+        return self.frame["y"].to_numpy(dtype=np.float64)
+
+    @property
+    def arms(self) -> list[str]:
+        """The treatment arms, sorted (as the learners order them)."""
+        return sorted(a for a in set(self.frame["arm"]) if a != CONTROL)
+
+    def observed_effect(self) -> pd.DataFrame:
+        """Per arm: customers, mean outcome of arm and control, and their difference."""
+        frame = self.frame
+        control = frame.loc[frame["arm"] == CONTROL, "y"]
+        rows = []
+        for arm in self.arms:
+            treated = frame.loc[frame["arm"] == arm, "y"]
+            rows.append(
+                {
+                    "arm": arm,
+                    "n_treated": len(treated),
+                    "n_control": len(control),
+                    "mean_treated": float(treated.mean()),
+                    "mean_control": float(control.mean()),
+                    "effect": float(treated.mean() - control.mean()),
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def _group(properties: object) -> tuple[str | None, str | None]:
+    """``(group, arm)`` from an assignment's JSON properties; ``(None, None)`` when absent."""
+    if not isinstance(properties, str) or not properties:
+        return None, None
+    try:
+        data = json.loads(properties)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    group, arm = data.get("group"), data.get("arm")
+    return (
+        group if group in ("treatment", "control") else None,
+        arm if isinstance(arm, str) and arm else None,
+    )
+
+
+def _assignments(sources: Sources, campaign_id: str | None) -> pd.DataFrame:
+    """``campaign_id, customer_id, occurred_at, arm`` of every randomized assignment."""
+    table = sources.interactions
+    if table is None:
+        return pd.DataFrame(columns=["campaign_id", "customer_id", "occurred_at", "arm"])
+    rows = table.filter(table.kind.isin(_ASSIGNMENT_KINDS) & table.campaign_id.notnull())
+    if campaign_id is not None:
+        rows = rows.filter(rows.campaign_id == campaign_id)
+    rows = rows.filter(rows.properties.cast("string").contains('"group"'))
+    frame = rows.select(
+        "campaign_id", "customer_id", "occurred_at", props=rows.properties.cast("string")
+    ).to_pandas()
+    parsed = [_group(p) for p in frame["props"]]
+    group = pd.Series([g for g, _ in parsed], index=frame.index, dtype=object)
+    named = pd.Series([a or "treatment" for _, a in parsed], index=frame.index, dtype=object)
+    frame["arm"] = named.where(group != "control", CONTROL)
+    frame = frame[group.notna()].drop(columns="props")
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"])
+    frame = frame.sort_values(["campaign_id", "occurred_at", "customer_id"])
+    first: pd.DataFrame = frame.drop_duplicates(["campaign_id", "customer_id"])
+    return first.reset_index(drop=True)
+
+
+def list_campaigns(con_or_tables: SourceLike) -> pd.DataFrame:
+    """Every campaign with a random holdout, oldest first.
+
+    Columns: ``campaign_id``, ``started_at``, ``arms``, ``n_treated``, ``n_control``.
+    """
+    frame = _assignments(Sources.of(con_or_tables), None)
+    rows = []
+    for campaign_id, part in frame.groupby("campaign_id", sort=False):
+        control = part["arm"] == CONTROL
+        if control.all() or not control.any():
+            continue
+        rows.append(
+            {
+                "campaign_id": str(campaign_id),
+                "started_at": part["occurred_at"].min(),
+                "arms": ", ".join(sorted(set(part.loc[~control, "arm"]))),
+                "n_treated": int((~control).sum()),
+                "n_control": int(control.sum()),
+            }
+        )
+    columns = ["campaign_id", "started_at", "arms", "n_treated", "n_control"]
+    out = pd.DataFrame(rows, columns=columns)
+    return out.sort_values(["started_at", "campaign_id"]).reset_index(drop=True)
+
+
+def _outcomes(
+    sources: Sources,
+    definition: ChurnDefinition,
+    outcome: Outcome,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+) -> pd.DataFrame:
+    """``customer_id, y`` for customers with a nonzero outcome in ``[start, end)``."""
+    lo, hi = ibis.literal(start.to_pydatetime()), ibis.literal(end.to_pydatetime())
+    if outcome == "retention":
+        acts = sources.activity(definition)
+        rows = acts.filter((acts.at >= lo) & (acts.at < hi))
+        result = rows.group_by("customer_id").aggregate(y=ibis.literal(1.0))
+    else:
+        orders = sources.completed_orders()
+        if orders is None:
+            return pd.DataFrame({"customer_id": pd.Series(dtype=object), "y": 0.0})
+        rows = orders.filter((orders.ordered_at >= lo) & (orders.ordered_at < hi))
+        value = rows.amount.cast("float64").sum() if outcome == "revenue" else ibis.literal(1.0)
+        result = rows.group_by("customer_id").aggregate(y=value)
+    out: pd.DataFrame = result.to_pandas()
+    return out
+
+
+def _whole_days(value: object) -> bool:
+    """Whether ``value`` is an int (not a bool) of at least 1."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def campaign_dataset(
+    con_or_tables: SourceLike,
+    campaign_id: str,
+    *,
+    outcome: Outcome = "retention",
+    window_days: int = 60,
+    definition: ChurnDefinition | None = None,
+) -> CampaignData:
+    """One past campaign with a random holdout as uplift training data (see the module doc).
+
+    Parameters
+    ----------
+    con_or_tables
+        A warehouse connection or a mapping of canonical tables (as for the features).
+    campaign_id
+        The campaign, as in ``interactions.campaign_id`` (:func:`list_campaigns` lists them).
+    outcome
+        ``"retention"``, ``"conversion"`` or ``"revenue"``.
+    window_days
+        Length of the outcome window after the start.
+    definition
+        The churn definition: what counts as activity and which features are built (default
+        the non-contractual one on orders).
+
+    Raises
+    ------
+    NotFoundError
+        No randomized assignment (treated and holdout) for ``campaign_id``.
+    InvalidParameterError
+        An unknown ``outcome`` or a window that is not a positive whole number of days.
+    """
+    if outcome not in OUTCOMES:
+        raise InvalidParameterError(
+            t("uplift.bad_outcome", value=outcome, allowed=", ".join(OUTCOMES)),
+            hint=t("uplift.outcome_hint"),
+        )
+    if not _whole_days(window_days):
+        raise InvalidParameterError(
+            t("uplift.bad_window", value=repr(window_days)), hint=t("uplift.bad_window_hint")
+        )
+    definition = definition or ChurnDefinition()
+    sources = Sources.of(con_or_tables)
+    assigned = _assignments(sources, campaign_id)
+    control = assigned["arm"] == CONTROL
+    if assigned.empty or control.all() or not control.any():
+        raise NotFoundError(
+            t("uplift.no_campaign", campaign=campaign_id), hint=t("uplift.no_campaign_hint")
+        )
+    start = pd.Timestamp(assigned["occurred_at"].min())
+    end = start + pd.Timedelta(days=window_days)
+    ys = _outcomes(sources, definition, outcome, start, end)
+    snapshot = feature_snapshot(sources, as_of=start, definition=definition)
+    ids = ibis.memtable({"customer_id": assigned["customer_id"].astype(str).tolist()})
+    features = snapshot.semi_join(ids, "customer_id").to_pandas()
+    names = tuple(c for c in features.columns if c != "customer_id")
+    frame = assigned[["customer_id", "arm"]].merge(ys, on="customer_id", how="left")
+    frame["y"] = frame["y"].fillna(0.0).astype(np.float64)
+    frame = frame.merge(features, on="customer_id", how="left")
+    frame = frame.sort_values("customer_id").reset_index(drop=True)
+    return CampaignData(
+        campaign_id=campaign_id,
+        started_at=start,
+        outcome=outcome,
+        window_days=window_days,
+        frame=frame,
+        features=names,
+    )
