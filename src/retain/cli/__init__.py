@@ -56,6 +56,7 @@ from retain.cli import (  # noqa: E402, F401  # isort: skip
     clv,
     churn,
     segments,
+    playbooks,
     plan,
     serve,
     worker,

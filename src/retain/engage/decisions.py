@@ -24,6 +24,7 @@ The result is a pandas frame with :data:`DECISION_COLUMNS`, which the dry run pr
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import warnings
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ DECISION_COLUMNS = [
 ]
 """The columns of :func:`decide`'s frame (trigger columns follow them)."""
 
+_KEY_LIMIT = 200
 _CUSTOMER_COLUMNS = (
     "email",
     "phone",
@@ -110,8 +112,15 @@ class Guardrails:
 
 
 def decision_key(playbook: str, customer_id: str, occurrence: str) -> str:
-    """The re-entry key of one trigger occurrence for one customer (the outbox's idempotency)."""
-    return f"{playbook}:{customer_id}:{occurrence}"
+    """The re-entry key of one trigger occurrence for one customer (the outbox's idempotency).
+
+    ``playbook:customer:occurrence``, its tail hashed when longer than the outbox's 200
+    characters (a long customer id), so the same occurrence always gives the same key.
+    """
+    key = f"{playbook}:{customer_id}:{occurrence}"
+    if len(key) <= _KEY_LIMIT:
+        return key
+    return key[:150] + ":" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
 def _audience(

@@ -12,8 +12,9 @@ there is none.
 
 Fields a template may use: ``customer`` (:data:`CUSTOMER_FIELDS`, and ``customer.attributes``
 with any key), ``trigger`` (what fired: ``kind``, ``days``, ``step``, ``product_id``,
-``product_name``, ``due_at``, ``ends_at``, ``event``, ``band``), ``offer`` (``name``) and
-``unsubscribe_url``.
+``product_name``, ``due_at``, ``ends_at``, ``event``, ``band``), ``offer`` (``name``, ``cost``)
+and ``playbook`` (its name). The sender's identity and the opt-out link are not the template's
+job: the e-mail sender appends them in the customer's language (:mod:`retain.engage.email`).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ CUSTOMER_FIELDS = frozenset(
     }
 )
 """``customer.<field>`` names a template may read (``attributes`` holds any key)."""
-CONTEXT_NAMES = frozenset({"customer", "trigger", "offer", "unsubscribe_url", "playbook"})
+CONTEXT_NAMES = frozenset({"customer", "trigger", "offer", "playbook"})
 """Top-level names a template may use."""
 DEFAULT_VARIANT = "a"
 """The variant written as the file's top-level ``subject`` and ``body``."""
@@ -76,7 +77,6 @@ _SAMPLE: dict[str, Any] = {
         "band": "high",
     },
     "offer": {"name": "coupon", "cost": 1.0},
-    "unsubscribe_url": "https://example.invalid/u",
     "playbook": "p",
 }
 

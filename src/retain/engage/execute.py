@@ -1,0 +1,247 @@
+"""Carrying out a run's decisions: outbox rows for the sends, records for the holdouts.
+
+:func:`guardrails` reads what earlier runs left (the outbox's keys and recent messages, the
+suppression list, recorded holdouts, other recent messages in ``interactions``) so
+:func:`retain.engage.decisions.decide` can apply the re-entry rule and the caps.
+
+:func:`execute` then writes, for each decision:
+
+- ``send`` / ``delayed`` on e-mail or a webhook: one outbox row
+  (:func:`retain.engage.outbox.enqueue`) keyed by the decision's key, so the row and the
+  decision are one, a second run finds the key and queues nothing, and a delayed message waits
+  for its ``send_at`` (quiet hours). Every row of a run commits in the caller's one transaction.
+  Decisions on a channel the outbox cannot deliver (SMS) are counted, not queued.
+- ``holdout``: a ``holdout`` interaction (``campaign_id`` = the playbook, ``properties.group =
+  "control"``, the same shape as the demo's campaigns) under an id derived from the key, so
+  recording it twice changes nothing. Holdouts are written first: a crash before the outbox
+  commit leaves records a rerun writes again unchanged, never a send without its control.
+
+Treated rows carry ``campaign_id = <playbook>`` or ``<playbook>:<variant>`` when the template
+has variants, which the worker copies into ``interactions`` and results read back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from retain.config import Settings
+from retain.engage._tables import OutboxMessage, Suppression
+from retain.engage.decisions import Guardrails
+from retain.engage.messages import load_template, render
+from retain.engage.outbox import enqueue
+from retain.engage.playbooks import PlaybookSet
+from retain.features import Sources
+
+__all__ = ["ExecuteReport", "execute", "guardrails", "holdout_records", "message_context"]
+
+_TRIGGER_FIELDS = (
+    "days",
+    "step",
+    "product_id",
+    "product_name",
+    "due_at",
+    "ends_at",
+    "event",
+    "band",
+)
+
+
+@dataclass
+class ExecuteReport:
+    """What one run wrote."""
+
+    queued: int = 0
+    holdouts: int = 0
+    unsupported: int = 0
+
+
+def _holdout_id(key: str) -> str:
+    return "holdout-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def guardrails(
+    session: Session,
+    sources: Sources,
+    playbooks: PlaybookSet,
+    *,
+    now: dt.datetime,
+) -> Guardrails:
+    """Keys used, suppressed addresses and messages in the caps' window, as of ``now``."""
+    since = now - dt.timedelta(days=playbooks.caps.window_days)
+    categories = {p.name: p.category for p in playbooks.playbooks}
+    rows = session.execute(
+        select(
+            OutboxMessage.idempotency_key,
+            OutboxMessage.customer_id,
+            OutboxMessage.playbook,
+            OutboxMessage.created_at,
+            OutboxMessage.state,
+        )
+    ).all()
+    already = {r.idempotency_key for r in rows}
+    recent = [
+        {"customer_id": r.customer_id, "category": categories.get(r.playbook or "", "marketing")}
+        for r in rows
+        if r.created_at >= since and r.state not in ("failed", "dead")
+    ]
+    suppressed = frozenset(a.lower() for a in session.scalars(select(Suppression.address)))
+    history = pd.DataFrame(recent, columns=["customer_id", "category"])
+    if sources.interactions is not None:
+        it = sources.interactions
+        names = list(categories)
+        held = it.filter((it.kind == "holdout") & it.interaction_id.startswith("holdout-"))
+        # the key itself is kept in properties, so a recorded holdout blocks its re-entry
+        keys = held.select("properties").to_pandas()["properties"]
+        already |= {
+            str(json.loads(p).get("key")) for p in keys if isinstance(p, str) and '"key"' in p
+        }
+        other = it.filter(
+            (it.kind == "message_sent")
+            & (it.occurred_at >= since)
+            & (it.occurred_at <= now)
+            & (it.campaign_id.isnull() | ~it.campaign_id.split(":")[0].isin(names))
+        )
+        extra = other.select("customer_id").to_pandas().assign(category="marketing")
+        history = pd.concat([history, extra], ignore_index=True) if len(extra) else history
+    return Guardrails(frozenset(already), suppressed, history)
+
+
+def _clean(value: Any) -> Any:
+    """A frame cell as a template value: missing as None, a moment as its ISO date."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def message_context(row: Mapping[str, Any], playbooks: PlaybookSet) -> dict[str, Any]:
+    """What a template sees for one decision: customer, trigger, offer and playbook."""
+    raw = row.get("attributes")
+    try:
+        attributes = json.loads(raw) if isinstance(raw, str) and raw else {}
+    except json.JSONDecodeError:
+        attributes = {}
+    if not isinstance(attributes, dict):
+        attributes = {}
+    customer = {
+        "customer_id": row.get("customer_id"),
+        "email": _clean(row.get("email")),
+        "language": _clean(row.get("language")),
+        "country": _clean(row.get("country")),
+        "time_zone": _clean(row.get("time_zone")),
+        "acquisition_channel": _clean(row.get("acquisition_channel")),
+        "first_name": attributes.get("first_name"),
+        "name": attributes.get("name"),
+        "attributes": attributes,
+    }
+    playbook = playbooks.get(str(row["playbook"]))
+    trigger = {"kind": playbook.trigger.kind} | {f: _clean(row.get(f)) for f in _TRIGGER_FIELDS}
+    offer = playbook.offer.model_dump() if playbook.offer else None
+    return {"customer": customer, "trigger": trigger, "offer": offer, "playbook": playbook.name}
+
+
+def holdout_records(decisions: pd.DataFrame, *, now: dt.datetime) -> pd.DataFrame:
+    """The ``holdout`` interactions of a run's held-out decisions (ids stable per key)."""
+    held = decisions[decisions["status"] == "holdout"]
+    return pd.DataFrame(
+        {
+            "interaction_id": [_holdout_id(k) for k in held["key"]],
+            "customer_id": held["customer_id"].astype(str).to_list(),
+            "occurred_at": [now] * len(held),
+            "kind": ["holdout"] * len(held),
+            "channel": held["channel"].to_list(),
+            "campaign_id": held["playbook"].to_list(),
+            "properties": [
+                json.dumps({"group": "control", "key": k, "occurrence": o}, ensure_ascii=False)
+                for k, o in zip(held["key"], held["occurrence"], strict=True)
+            ],
+        }
+    )
+
+
+def execute(
+    session: Session,
+    decisions: pd.DataFrame,
+    playbooks: PlaybookSet,
+    *,
+    settings: Settings,
+    now: dt.datetime,
+    con: Any = None,
+) -> ExecuteReport:
+    """Record the holdouts, then queue the sends in ``session``; the caller commits.
+
+    Holdouts go to ``con`` (default: the configured warehouse) through the ingest path.
+    """
+    from retain.ingest import ingest
+
+    report = ExecuteReport()
+    records = holdout_records(decisions, now=now)
+    if len(records):
+        ingest("interactions", records, con=con, settings=settings, on_error="reject")
+        report.holdouts = len(records)
+    going = decisions[decisions["status"].isin(["send", "delayed"])]
+    for record in going.to_dict("records"):
+        row = {str(k): v for k, v in record.items()}
+        channel = row["channel"]
+        if channel not in ("email", "webhook"):
+            report.unsupported += 1
+            continue
+        playbook = playbooks.get(str(row["playbook"]))
+        template = load_template(playbook.template, playbooks.template_dirs)
+        context = message_context(row, playbooks)
+        lang, subject, body = render(
+            template,
+            language=context["customer"]["language"],
+            variant=row["variant"],
+            context=context,
+        )
+        payload: dict[str, Any]
+        if channel == "email":
+            payload = {"subject": subject, "body": body}
+        else:
+            payload = {
+                "playbook": playbook.name,
+                "action": playbook.action.kind,
+                "queue": playbook.action.queue,
+                "occurrence": row["occurrence"],
+                "variant": row["variant"],
+                "customer": context["customer"],
+                "trigger": context["trigger"],
+                "offer": context["offer"],
+                "message": {"language": lang, "subject": subject, "body": body},
+            }
+        send_at = row.get("send_at")
+        campaign = (
+            playbook.name if len(template.variants) == 1 else f"{playbook.name}:{row['variant']}"
+        )
+        enqueue(
+            session,
+            customer_id=str(row["customer_id"]),
+            channel=channel,
+            recipient=str(row["recipient"]),
+            payload=payload,
+            idempotency_key=str(row["key"]),
+            language=lang,
+            advertising=playbook.category == "marketing",
+            playbook=playbook.name,
+            campaign_id=campaign,
+            not_before=None if pd.isna(send_at) else pd.Timestamp(send_at).to_pydatetime(),
+        )
+        report.queued += 1
+    return report
