@@ -236,6 +236,7 @@ def create_app(
     from retain.app.audit.router import router as audit_router
     from retain.app.auth.router import router as auth_router
     from retain.app.customers.router import router as customers_router
+    from retain.app.engage.router import router as engage_router
     from retain.app.ingest.router import router as ingest_router
     from retain.app.metrics.router import router as metrics_router
     from retain.app.models.router import router as models_router
@@ -250,6 +251,7 @@ def create_app(
         models_router,
         segments_router,
         audit_router,
+        engage_router,
     ):
         app.include_router(router)
     document_errors(app)  # every route lists the error statuses its dependencies can raise
