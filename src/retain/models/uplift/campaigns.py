@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Literal
 
 import ibis
@@ -75,21 +76,33 @@ class CampaignData:
         """The treatment arms, sorted (as the learners order them)."""
         return sorted(a for a in set(self.frame["arm"]) if a != CONTROL)
 
-    def observed_effect(self) -> pd.DataFrame:
-        """Per arm: customers, mean outcome of arm and control, and their difference."""
+    def observed_effect(self, level: float = 0.95) -> pd.DataFrame:
+        """Per arm: the campaign's measured effect, arm mean - control mean, with its interval.
+
+        Columns: ``arm``, ``n_treated``, ``n_control``, ``mean_treated``, ``mean_control``,
+        ``effect``, ``effect_low``, ``effect_high`` (normal approximation with unpooled
+        variances, at ``level``). Randomization makes the difference of means unbiased.
+        """
+        z = float(NormalDist().inv_cdf(0.5 + level / 2.0))
         frame = self.frame
-        control = frame.loc[frame["arm"] == CONTROL, "y"]
+        control = frame.loc[frame["arm"] == CONTROL, "y"].to_numpy(dtype=np.float64)
         rows = []
         for arm in self.arms:
-            treated = frame.loc[frame["arm"] == arm, "y"]
+            treated = frame.loc[frame["arm"] == arm, "y"].to_numpy(dtype=np.float64)
+            effect = float(treated.mean() - control.mean())
+            se = float(
+                np.sqrt(treated.var(ddof=1) / treated.size + control.var(ddof=1) / control.size)
+            )
             rows.append(
                 {
                     "arm": arm,
-                    "n_treated": len(treated),
-                    "n_control": len(control),
+                    "n_treated": int(treated.size),
+                    "n_control": int(control.size),
                     "mean_treated": float(treated.mean()),
                     "mean_control": float(control.mean()),
-                    "effect": float(treated.mean() - control.mean()),
+                    "effect": effect,
+                    "effect_low": effect - z * se,
+                    "effect_high": effect + z * se,
                 }
             )
         return pd.DataFrame(rows)
