@@ -56,7 +56,9 @@ __all__ = [
     "mark_retry",
     "mark_sent",
     "message_id_for",
+    "problems",
     "renew",
+    "requeue",
 ]
 
 
@@ -300,3 +302,24 @@ def counts(session: Session) -> dict[str, int]:
         ).all()
     )
     return {state: int(found.get(state, 0)) for state in STATES}
+
+
+def requeue(session: Session, message_id: str) -> bool:
+    """Give a ``failed`` or ``dead`` message a fresh set of tries, due now (caller commits)."""
+    done = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.message_id == message_id, OutboxMessage.state.in_(("failed", "dead")))
+        .values(state="queued", attempts=0, next_attempt_at=utcnow(), last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(done, "rowcount", 0))
+
+
+def problems(session: Session, *, limit: int = 100) -> Sequence[OutboxMessage]:
+    """The latest ``failed`` and ``dead`` messages (the dead-letter view), newest first."""
+    return session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.state.in_(("failed", "dead")))
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    ).all()

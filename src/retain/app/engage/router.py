@@ -9,18 +9,87 @@ links; a GET never unsubscribes); ``POST`` — the page's button, or a mailbox p
 from __future__ import annotations
 
 from html import escape
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from retain.app.deps import SessionDep, SettingsDep
-from retain.engage import suppression
+from retain.app._openapi import UtcDateTime
+from retain.app.audit import service as audit
+from retain.app.deps import AdminOnly, AnalystOnly, SessionDep, SettingsDep
+from retain.engage import outbox, suppression
+from retain.errors import NotFoundError
 from retain.i18n import get_language, t
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["engage"])
+
+MessageIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern="^[0-9a-f]+$")]
+
+
+class OutboxProblem(BaseModel):
+    """A message that failed for good or ran out of tries (no recipient address: PII)."""
+
+    message_id: str
+    customer_id: str
+    channel: str
+    playbook: str | None
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: UtcDateTime
+
+
+class OutboxStatus(BaseModel):
+    """Messages per state, and the latest failed and dead ones (the dead-letter view)."""
+
+    counts: dict[str, int]
+    problems: list[OutboxProblem]
+
+
+class Requeued(BaseModel):
+    """A failed or dead message queued again with a fresh set of tries."""
+
+    message_id: str
+    state: str
+
+
+@router.get("/api/v1/engage/outbox", response_model=OutboxStatus)
+def outbox_status(
+    _: AnalystOnly,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> OutboxStatus:
+    """How delivery goes: counts per state and the dead letters."""
+    rows = outbox.problems(session, limit=limit)
+    return OutboxStatus(
+        counts=outbox.counts(session),
+        problems=[
+            OutboxProblem(
+                message_id=r.message_id,
+                customer_id=r.customer_id,
+                channel=r.channel,
+                playbook=r.playbook,
+                state=r.state,
+                attempts=r.attempts,
+                last_error=r.last_error,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ],
+    )
+
+
+@router.post("/api/v1/engage/outbox/{message_id}/retry", response_model=Requeued)
+def retry_message(admin: AdminOnly, session: SessionDep, message_id: MessageIdPath) -> Requeued:
+    """Queue a failed or dead message again (after fixing the receiver or the address)."""
+    if not outbox.requeue(session, message_id):
+        raise NotFoundError(t("engage.not_requeueable", id=message_id), code="engage.not_found")
+    audit.record(session, admin, "engage.requeue", ("outbox_message", message_id))
+    return Requeued(message_id=message_id, state="queued")
 
 
 def _page(body: str, status_code: int = 200) -> HTMLResponse:

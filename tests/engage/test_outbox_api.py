@@ -1,0 +1,69 @@
+"""The dead-letter view of the API: counts, failed and dead messages, and requeueing one."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from retain.app.auth.service import create_api_key
+from retain.app.db import make_engine, make_sessionmaker
+from retain.app.main import create_app
+from retain.config import Settings
+from retain.engage import outbox
+
+
+def test_outbox_status_and_requeue(tmp_path):
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'app.db'}",
+        warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}",
+    )
+    app = create_app(settings, migrate=True)
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    with sessions() as session:
+        keys = {
+            role: create_api_key(session, name=role, role=role, created_by="t")[1]
+            for role in ("admin", "analyst", "agent")
+        }
+        for i in range(3):
+            outbox.enqueue(
+                session,
+                customer_id=f"C{i}",
+                channel="webhook",
+                recipient="https://hooks.example.com/x",
+                payload={},
+                idempotency_key=f"k{i}",
+                playbook="sync",
+            )
+        session.commit()
+        claim = outbox.claim(session, limit=3, lease_seconds=60)
+        a, b, c = claim.messages
+        outbox.mark_sent(session, a, claim.token)
+        outbox.mark_failed(session, b, claim.token, error="HTTP 410")
+        outbox.mark_failed(session, c, claim.token, error="HTTP 503", dead=True)
+    with TestClient(app) as client:
+        assert client.get("/api/v1/engage/outbox").status_code == 401
+        agent = {"X-API-Key": keys["agent"]}
+        assert client.get("/api/v1/engage/outbox", headers=agent).status_code == 403
+        analyst = {"X-API-Key": keys["analyst"]}
+        body = client.get("/api/v1/engage/outbox", headers=analyst).json()
+        assert body["counts"] == {"queued": 0, "sending": 0, "sent": 1, "failed": 1, "dead": 1}
+        assert [(p["state"], p["last_error"]) for p in body["problems"]] == [
+            ("dead", "HTTP 503"),
+            ("failed", "HTTP 410"),
+        ]
+        assert "recipient" not in body["problems"][0]
+        url = f"/api/v1/engage/outbox/{c.message_id}/retry"
+        assert client.post(url, headers=analyst).status_code == 403
+        admin = {"X-API-Key": keys["admin"]}
+        assert client.post(url, headers=admin).json() == {
+            "message_id": c.message_id,
+            "state": "queued",
+        }
+        assert client.post(url, headers=admin).status_code == 404  # queued, not dead any more
+        sent = f"/api/v1/engage/outbox/{a.message_id}/retry"
+        assert client.post(sent, headers=admin).status_code == 404  # a sent message stays sent
+        audit = client.get("/api/v1/audit", headers=admin).json()["data"]
+        assert audit[0]["action"] == "engage.requeue"
+    with sessions() as session:
+        assert outbox.counts(session)["queued"] == 1
+        (row,) = outbox.claim(session, limit=5, lease_seconds=60).messages
+        assert row.message_id == c.message_id and row.attempts == 1
