@@ -149,8 +149,11 @@ def serve(folder: Path, port: int) -> None:
 
     faulthandler.register(signal.SIGUSR1, all_threads=True)
 
+    from retain.app import main as app_main
     from retain.app.main import create_app
     from retain.config import Settings
+
+    prepare_process = getattr(app_main, "prepare_process", None)
 
     settings = Settings(
         warehouse_url=f"duckdb:///{folder / 'warehouse.duckdb'}",
@@ -158,8 +161,11 @@ def serve(folder: Path, port: int) -> None:
         models_dir=folder / "models",
     )
     app = create_app(settings, migrate=True)
-    gc.collect()  # as retain serve does: full collections skip what exists now
-    gc.freeze()
+    if prepare_process is not None:
+        prepare_process()  # as retain serve does: the collector tuned for serving
+    else:  # the code of an older revision
+        gc.collect()
+        gc.freeze()
     uvicorn.run(
         app,
         host="127.0.0.1",

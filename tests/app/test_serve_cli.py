@@ -200,3 +200,17 @@ def test_commands_while_serve_runs_read_and_name_the_holder_on_writes(tmp_path, 
     assert not (tmp_path / ("retain.duckdb" + ".holder.json")).exists()
     after = _run(["ingest", "orders", str(more)], tmp_path)
     assert after.returncode == 0, after.stderr
+
+
+def test_the_serving_process_freezes_the_heap_and_collects_rarely():
+    # In a child process: the thresholds and the frozen heap outlive the call.
+    code = (
+        "import gc\n"
+        "from retain.app.main import GC_THRESHOLDS, prepare_process\n"
+        "prepare_process()\n"
+        "assert gc.get_threshold() == GC_THRESHOLDS, gc.get_threshold()\n"
+        "assert GC_THRESHOLDS[0] >= 10_000\n"
+        "assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

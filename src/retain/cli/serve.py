@@ -35,11 +35,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: service.port).")] = None,
 ) -> None:
     """Apply the app database's migrations and serve the API and dashboard with Uvicorn."""
-    import gc
-
     import uvicorn
 
     from retain.app import count_users, create_app
+    from retain.app.main import prepare_process
 
     cfg = settings()
     host = host or cfg.service.host
@@ -51,12 +50,10 @@ def serve(
             console.print(t("app.cli_no_users"))
     shown = f"[{host}]" if ":" in host else host
     console.print(t("app.cli_serving", url=f"http://{shown}:{port}/"))
-    # Exempt what exists now (the libraries, the app) from full garbage collections: each walks
-    # every object the process tracks, holding the GIL, and with FastAPI, pydantic, Ibis, pandas
-    # and DuckDB loaded that took 40-160 ms at a time while serving (the slowest requests).
-    # These objects live as long as the process; what requests make is collected as before.
-    gc.collect()
-    gc.freeze()
+    # The collector tuned for serving (retain.app.main.prepare_process): what exists now is
+    # exempt from collections and young ones run rarely; full collections stopped every thread
+    # for 40-160 ms at a time while serving (the slowest requests).
+    prepare_process()
     # No access log: at log level "warning" it shows nothing, yet each request would still
     # build its record. uvicorn picks uvloop and httptools itself when they are installed.
     uvicorn.run(
