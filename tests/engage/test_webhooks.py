@@ -177,3 +177,26 @@ def test_a_blocked_target_fails_at_once(app_db, tmp_path):
         report = Worker(settings, sessions, log_interactions=False).drain()
         assert rx.requests == []
     assert report.failed == 1
+
+
+def test_audience_sync_posts_members_in_parts_once(app_db, tmp_path):
+    from retain.engage.audience import queue_audience_sync
+
+    sessions = sessions_for(app_db)
+    settings = engage_settings(tmp_path, app_db, webhook_allow_private=LOOPBACK)
+    members = [{"customer_id": f"C{i}", "risk": 0.5} for i in range(2500)]
+    with webhook_receiver() as rx:
+        for _ in range(2):  # the same run queued twice: still three parts
+            with sessions() as session:
+                queue_audience_sync(
+                    session, url=rx.url, audience="at-risk", members=members, run_key="sync-1"
+                )
+                session.commit()
+        report = Worker(settings, sessions).drain()  # interactions on: audience parts skip it
+        parts = sorted(rx.accepted.values(), key=lambda b: b["data"]["part"])
+    assert report.sent == 3 and report.logged == 3
+    assert [p["data"]["part"] for p in parts] == [1, 2, 3]
+    assert [len(p["data"]["members"]) for p in parts] == [1000, 1000, 500]
+    assert {p["data"]["total"] for p in parts} == {2500}
+    got = [m["customer_id"] for p in parts for m in p["data"]["members"]]
+    assert got == [m["customer_id"] for m in members]

@@ -68,14 +68,15 @@ class _Outcome:
 
 def append_interactions(session: Session, settings: Settings, *, limit: int = 5000) -> int:
     """Append attempts not yet logged to the warehouse's ``interactions``; return how many."""
-    rows = session.scalars(
+    pending = session.scalars(
         select(DeliveryAttempt)
         .where(DeliveryAttempt.logged.is_(False))
         .order_by(DeliveryAttempt.id)
         .limit(limit)
     ).all()
-    if not rows:
+    if not pending:
         return 0
+    rows = [r for r in pending if r.customer_id]  # audience parts concern no one customer
     import pyarrow as pa
 
     from retain.ingest import ingest
@@ -102,15 +103,16 @@ def append_interactions(session: Session, settings: Settings, *, limit: int = 50
             ],
         }
     )
-    ingest("interactions", frame, settings=settings, on_error="quarantine")
+    if rows:
+        ingest("interactions", frame, settings=settings, on_error="quarantine")
     session.execute(
         update(DeliveryAttempt)
-        .where(DeliveryAttempt.id.in_([r.id for r in rows]))
+        .where(DeliveryAttempt.id.in_([r.id for r in pending]))
         .values(logged=True)
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return len(rows)
+    return len(pending)
 
 
 class Worker:
