@@ -7,7 +7,8 @@ This package's names are the app's one door for the CLI (the import-linter contr
 the app only through retain.app" in pyproject.toml): ``create_app`` to serve, ``open_session``
 (or ``upgrade``, ``make_engine`` and ``make_sessionmaker``) to open the app database,
 ``ensure_user`` and ``count_users`` for logins, ``create_api_key``, ``list_api_keys`` and
-``revoke_api_key`` for keys, and ``Caller`` to name the CLI as the actor in the audit log. They
+``revoke_api_key`` for keys, ``list_segments``, ``find_segment`` and ``save_segment`` for saved
+segments, and ``Caller`` to name the CLI as the actor in the audit log. They
 are imported on first use, so importing the CLI does not import FastAPI.
 """
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     )
     from retain.app.db import make_engine, make_sessionmaker, open_session, upgrade
     from retain.app.main import create_app
+    from retain.app.segments.store import find_segment, list_segments, save_segment
 
 __all__ = [
     "Caller",
@@ -36,12 +38,15 @@ __all__ = [
     "create_api_key",
     "create_app",
     "ensure_user",
+    "find_segment",
     "list_api_keys",
+    "list_segments",
     "list_users",
     "make_engine",
     "make_sessionmaker",
     "open_session",
     "revoke_api_key",
+    "save_segment",
     "upgrade",
 ]
 
@@ -51,12 +56,15 @@ _HOMES = {
     "create_api_key": "retain.app.auth.service",
     "create_app": "retain.app.main",
     "ensure_user": "retain.app.auth.service",
+    "find_segment": "retain.app.segments.store",
     "list_api_keys": "retain.app.auth.service",
+    "list_segments": "retain.app.segments.store",
     "list_users": "retain.app.auth.service",
     "make_engine": "retain.app.db",
     "make_sessionmaker": "retain.app.db",
     "open_session": "retain.app.db",
     "revoke_api_key": "retain.app.auth.service",
+    "save_segment": "retain.app.segments.store",
     "upgrade": "retain.app.db",
 }
 

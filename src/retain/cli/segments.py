@@ -1,10 +1,14 @@
-"""``retain segments rfm | frequency | value-risk | movement | members | sources``: segments.
+"""``retain segments``: stored segments (RFM, frequency, value x risk) and saved rules.
 
-The first three compute a scheme's memberships as of a date in the warehouse's engine, store
-them with that date (``segment_memberships``) and print each segment's size; ``movement`` and
-``members`` read what was stored. Segment names are printed with their label in the reader's
-language; csv and json keep the stable names. ``sources`` reports acquisition-source quality
-(retention, CLV and discount dependence by channel and by first-order discount).
+``rfm | frequency | value-risk | movement | members | sources`` and the segment builder's
+``create | list | show | size | fields``. The first three compute a scheme's memberships as of
+a date in the warehouse's engine, store them with that date (``segment_memberships``) and print
+each segment's size; ``movement`` and ``members`` read what was stored. ``members NAME`` lists a
+stored scheme segment (``--scheme``, or an RFM segment's name) or else the saved segment named
+NAME (:mod:`retain.cli._segment_rules` holds the saved-segment commands). Segment names are
+printed with their label in the reader's language; csv and json keep the stable names.
+``sources`` reports acquisition-source quality (retention, CLV and discount dependence by
+channel and by first-order discount).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import typer
 
 import retain.warehouse as wh
 from retain.cli._app import app, console, settings
+from retain.cli._segment_rules import DefinitionOpt, find_saved, register, saved_members
 from retain.cli.metrics import FormatOpt, OutputFormat, OutputOpt, emit
 from retain.errors import InvalidParameterError
 from retain.i18n import format_date, format_number, format_percent, t
@@ -49,6 +54,7 @@ segments_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(segments_app, name="segments")
+register(segments_app)
 
 AsOfOpt = Annotated[
     str, typer.Option("--as-of", help="Date of the segments, YYYY-MM-DD (orders before it count).")
@@ -285,16 +291,38 @@ def movement(
 
 @segments_app.command("members")
 def members(
-    segment: Annotated[str, typer.Argument(help="Segment name, e.g. at_risk or champions.")],
+    segment: Annotated[
+        str,
+        typer.Argument(help="A stored segment (at_risk, champions...) or a saved segment's name."),
+    ],
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Stored date, YYYY-MM-DD (default: the latest stored)."),
+        typer.Option(
+            "--as-of",
+            help="Date, YYYY-MM-DD (stored segments: default the latest stored; saved rules: "
+            "default the latest scoring run).",
+        ),
     ] = None,
-    scheme: SchemeOpt = "rfm",
+    scheme: Annotated[
+        str | None,
+        typer.Option("--scheme", help="rfm, frequency or value_risk: a stored segment."),
+    ] = None,
+    definition: DefinitionOpt = None,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
 ) -> None:
-    """The customers of one stored segment on a date."""
+    """The customers of a stored segment on a date, or of a saved segment.
+
+    NAME is a stored segment with ``--scheme`` or when it is an RFM segment's name; otherwise
+    the saved segment of that name (or id).
+    """
+    if scheme is None and segment not in SEGMENT_NAMES["rfm"]:
+        found = find_saved(segment)
+        if found is not None:
+            view, query = found
+            saved_members(view, query, as_of=as_of, definition=definition, fmt=fmt, output=output)
+            return
+    scheme = scheme or "rfm"
     check_segment(scheme, segment)
     con = wh.connect(settings=settings(), read_only=True)
     if as_of is None:

@@ -28,7 +28,6 @@ from retain.app.segments import service
 from retain.app.segments.models import SavedSegment
 from retain.app.segments.schemas import (
     SegmentCreate,
-    SegmentFilters,
     SegmentMembers,
     SegmentPublic,
     SegmentSize,
@@ -54,19 +53,7 @@ DefinitionQuery = Annotated[
 
 
 def _public(segment: SavedSegment) -> SegmentPublic:
-    filters = service.stored_filters(segment)
-    rule = service.stored_rule(segment)
-    return SegmentPublic(
-        id=segment.id,
-        name=segment.name,
-        description=segment.description,
-        kind="rule" if rule is not None and not any(filters.values()) else "filters",
-        filters=SegmentFilters.model_validate(filters),
-        rule=rule,
-        created_by=segment.created_by,
-        created_at=segment.created_at,
-        updated_at=segment.updated_at,
-    )
+    return SegmentPublic.of(segment)
 
 
 @router.get("", response_model=SegmentsPublic)

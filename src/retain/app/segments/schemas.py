@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from retain.app._openapi import UtcDateTime
+from retain.app.segments import service
+from retain.app.segments.models import SavedSegment
 from retain.targeting import RISK_BANDS, AtRiskQuery, RiskBand
 from retain.targeting.query import MAX_ABS_VALUE, MAX_TENURE_DAYS, MAX_TEXT_LENGTH
 
@@ -83,6 +85,23 @@ class SegmentUpdate(BaseModel):
 
 class SegmentPublic(BaseModel):
     """A saved segment."""
+
+    @classmethod
+    def of(cls, segment: SavedSegment) -> SegmentPublic:
+        """The stored segment as the API shows it (kind, filters and rule read from its JSON)."""
+        filters = service.stored_filters(segment)
+        rule = service.stored_rule(segment)
+        return cls(
+            id=segment.id,
+            name=segment.name,
+            description=segment.description,
+            kind="rule" if rule is not None and not any(filters.values()) else "filters",
+            filters=SegmentFilters.model_validate(filters),
+            rule=rule,
+            created_by=segment.created_by,
+            created_at=segment.created_at,
+            updated_at=segment.updated_at,
+        )
 
     id: int
     name: str

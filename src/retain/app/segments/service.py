@@ -213,8 +213,8 @@ def create(
 
     Only the filters and the rule are stored (not the definition, order or page); the saved
     segments the rule names must exist and hold rules. ``actor`` made it: it is recorded as
-    the creator, as the owner when it has an id (a user or API key; the CLI has none, so only
-    admins change what it saved), and in the audit log.
+    the creator, as the owner when it has an id (a user or API key; the CLI's editor is
+    ``cli`` with id 0), and in the audit log.
     """
     _unique(session, name)
     _check_refs(session, name, query)
