@@ -254,3 +254,44 @@ def test_money_features_are_in_the_reporting_currency(business: dict[str, pd.Dat
         con.disconnect()
     revenue = s.set_index("customer_id")["revenue_total"]
     assert revenue["a"] == pytest.approx(60.0)  # 1,000 JPY x 0.01 + 20 + 30
+
+
+def test_no_currency_column_means_no_currency_query(
+    business: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Data without a currency column is all in the reporting currency: building the snapshot
+    asks the engine nothing (the check queried orders twice and subscriptions once per build),
+    and gives the values it gave with the check."""
+    import retain.facts.money as money
+    from retain.features.sources import Sources
+
+    assert all("currency" not in frame.columns for frame in business.values())
+    con = wh.connect("duckdb://")
+    try:
+        for name, frame in business.items():
+            wh.write_table(con, name, frame)
+        checked = feature_snapshot(con, as_of=AS_OF, definition=ANY).to_pandas()
+        sources = Sources.of(con)
+        assert "currency" in sources.filled["orders"] and "currency" in sources.orders.columns
+        assert "currency" not in sources.for_amounts("orders").columns  # type: ignore[union-attr]
+        asked: list[str] = []
+
+        def present(table: Any) -> set[str | None]:
+            asked.append(str(table))
+            return {None}
+
+        monkeypatch.setattr(money, "_present_codes", present)
+        expr = feature_snapshot(con, as_of=AS_OF, definition=ANY)
+        assert asked == []
+        pd.testing.assert_frame_equal(expr.to_pandas(), checked)
+        # A currency column of the data's own is still checked (orders twice: the population
+        # and the order features; subscriptions once).
+        orders = business["orders"].assign(currency="USD")
+        wh.write_table(con, "orders", orders, mode="replace")
+        sources = Sources.of(con)
+        assert "currency" not in sources.filled["orders"]
+        assert "currency" in sources.for_amounts("orders").columns  # type: ignore[union-attr]
+        feature_snapshot(sources, as_of=AS_OF, definition=ANY)
+        assert len(asked) == 2
+    finally:
+        con.disconnect()

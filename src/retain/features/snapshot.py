@@ -90,7 +90,7 @@ def _newest_first(at: ir.Value, tie: ir.Value) -> ir.StringValue:
 
 def _orders(sources: Sources, clock: Clock) -> _Part | None:
     """One pass over orders before ``as_of``: completed orders and returns in one group-by."""
-    orders = sources.orders
+    orders = sources.for_amounts("orders")
     if orders is None:
         return None
     o = in_reporting_currency(
@@ -345,7 +345,7 @@ def _tickets(sources: Sources, clock: Clock) -> _Part | None:
 
 
 def _subscriptions(sources: Sources, clock: Clock) -> _Part | None:
-    subs = sources.subscriptions
+    subs = sources.for_amounts("subscriptions")
     if subs is None:
         return None
     s = in_reporting_currency(

@@ -59,6 +59,8 @@ class Sources:
     """The products of each order; timed by their order (basket-size features)."""
     warehouse: BaseBackend | None = field(default=None, compare=False, repr=False)
     """The connection the tables came from; ``None`` for frames. Results are written only here."""
+    filled: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
+    """Per table, the optional columns the data lacks, added here as typed nulls."""
 
     def __post_init__(self) -> None:
         if self.orders is None and self.events is None and self.subscriptions is None:
@@ -105,7 +107,11 @@ class Sources:
     @classmethod
     def _build(cls, tables: Mapping[str, ir.Table], *, warehouse: BaseBackend | None) -> Sources:
         completed = {name: _complete(name, table) for name, table in tables.items()}
-        return cls(**completed, warehouse=warehouse)
+        filled = {
+            name: frozenset(c for c in table.columns if c not in tables[name].columns)
+            for name, table in completed.items()
+        }
+        return cls(**completed, warehouse=warehouse, filled=filled)
 
     def table(self, name: str) -> ir.Table | None:
         """The table called ``name`` (one of :data:`TABLES`), or ``None`` when absent."""
@@ -118,6 +124,19 @@ class Sources:
         """Names of the tables that are present, in canonical order."""
         return [f.name for f in fields(self) if f.name in TABLES and getattr(self, f.name)]
 
+    def for_amounts(self, name: str) -> ir.Table | None:
+        """The table called ``name`` to read amounts from, ready for ``in_reporting_currency``.
+
+        Without the ``currency`` column where the data has none (it was added here as nulls):
+        every amount is then in the reporting currency, and ``in_reporting_currency`` returns
+        the table as it is instead of querying the engine for the codes present (a query per
+        call, each time a feature snapshot is built).
+        """
+        table = self.table(name)
+        if table is None or "currency" not in self.filled.get(name, frozenset()):
+            return table
+        return table.drop("currency")
+
     def completed_orders(self) -> ir.Table | None:
         """Orders that count as purchases (:func:`retain.facts.is_completed`), or ``None``."""
         return None if self.orders is None else completed_orders(self.orders)
@@ -125,7 +144,7 @@ class Sources:
     def activity(self, definition: ChurnDefinition) -> ir.Table:
         """``(customer_id, at)``: what counts as activity for a non-contractual definition."""
         parts = activity_rows(
-            orders=self.orders,
+            orders=self.for_amounts("orders"),  # (customer_id, at): the amounts are not read
             events=self.events,
             kind=definition.activity,
             event_names=definition.event_names,
