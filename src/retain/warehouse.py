@@ -1,8 +1,10 @@
 """The warehouse: where the facts live, read and written through Ibis.
 
 ``connect(url)`` returns an Ibis backend for ``duckdb:///path.duckdb`` (the default, embedded),
-``postgres://user:pass@host:port/db`` or ``pyspark://local`` (a local Spark session; pass
-``spark_session=`` to use your own). Every read and write of facts goes through this module, so
+``postgres://user:pass@host:port/db``, ``pyspark://local`` (a local Spark session whose tables
+last in ``Settings.spark_warehouse_dir``; pass ``spark_session=`` to use your own) or
+``sc://host:15002`` (a Spark cluster through Spark Connect); :mod:`retain._spark` opens Spark.
+Every read and write of facts goes through this module, so
 it is the only place that executes queries against the warehouse; everything else builds Ibis
 expressions.
 
@@ -27,7 +29,6 @@ import os
 import re
 import socket
 import sys
-import threading
 import time
 import uuid
 import weakref
@@ -42,6 +43,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
+from retain._spark import is_spark_url, local_spark_session, spark_backend
 from retain.errors import ConflictError, NotFoundError, UnsupportedBackendError
 from retain.i18n import t
 from retain.schema import TABLES, Table, get_table
@@ -73,27 +75,6 @@ __all__ = [
 ]
 
 Frame: TypeAlias = ir.Table | pd.DataFrame | pa.Table
-_spark_lock = threading.Lock()
-
-
-def local_spark_session(app_name: str = "retain") -> Any:
-    """A local Spark session set up for retain: 2 cores, UTC, UI off, small shuffles."""
-    from pyspark.sql import SparkSession
-
-    with _spark_lock:
-        return (
-            SparkSession.builder.master("local[2]")
-            .appName(app_name)
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.default.parallelism", "4")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.driver.memory", "4g")
-            .config("spark.sql.ansi.enabled", "false")
-            .getOrCreate()
-        )
 
 
 def connect(
@@ -110,9 +91,10 @@ def connect(
     ----------
     url
         ``duckdb:///retain.duckdb``, ``duckdb://`` (in memory), ``postgres://...``,
-        ``postgresql://...`` or ``pyspark://local``.
+        ``postgresql://...``, ``pyspark://local`` or ``sc://host:15002`` (Spark Connect).
     settings
-        Where to read the default URL; :func:`retain.config.get_settings` when omitted.
+        Where to read the default URL (and, for ``pyspark://local``, the folder of the Spark
+        tables); :func:`retain.config.get_settings` when omitted.
     spark_session
         An existing Spark session; implies the PySpark backend.
     read_only
@@ -127,12 +109,12 @@ def connect(
     if spark_session is not None:
         con = ibis.pyspark.connect(spark_session)
         return con
-    if url is None:
+    if url is None or (settings is None and url.lower().startswith("pyspark://")):
         if settings is None:
             from retain.config import get_settings
 
             settings = get_settings()
-        url = settings.warehouse_url
+        url = url or settings.warehouse_url
     scheme = urlparse(url).scheme.lower()
     if scheme == "duckdb":
         path = url.split("://", 1)[1].lstrip("/") if "://" in url else ""
@@ -144,11 +126,14 @@ def connect(
         return ibis.duckdb.connect()
     if scheme in {"postgres", "postgresql"}:
         return ibis.connect(url.replace("postgresql://", "postgres://", 1))
-    if scheme == "pyspark":
-        return ibis.pyspark.connect(local_spark_session())
+    if is_spark_url(url):
+        return spark_backend(
+            url, warehouse_dir=settings.spark_warehouse_dir if settings is not None else None
+        )
     raise UnsupportedBackendError(
         f"warehouse URL {url!r} names an engine retain does not support",
-        hint="use duckdb:///retain.duckdb, postgres://user@host/db or pyspark://local",
+        hint="use duckdb:///retain.duckdb, postgres://user@host/db, pyspark://local or "
+        "sc://host:15002",
     )
 
 
