@@ -8,7 +8,7 @@ Qini and AUUC are normalized as scikit-uplift's ``qini_auc_score`` / ``uplift_au
 random, 1 perfect; the script checks that retain's functions give the same numbers), with 95 %
 percentile intervals from 200 bootstrap resamples of the held-out rows.
 
-1. retain's learners (TLearner, XLearner, ClassTransformation) run in this process.
+1. retain's learners (TLearner, XLearner, SLearner, ClassTransformation) run in this process.
 2. scikit-uplift and causalml run in a fresh process of a separate virtual environment
    (``benchmarks/.data/venv-uplift``, created on first use from ``requirements-uplift.txt``),
    which imports nothing from retain; they get the same split, the categorical columns one-hot
@@ -194,7 +194,7 @@ def main() -> None:
         _others(*args.worker)
         return
     sys.path.insert(0, str(HERE.parent / "src"))
-    from retain.models.uplift import ClassTransformation, TLearner, XLearner
+    from retain.models.uplift import ClassTransformation, SLearner, TLearner, XLearner
 
     df, train, test = _data()
     arm = df["segment"].to_numpy().astype(str)
@@ -204,7 +204,7 @@ def main() -> None:
     times: dict[str, float] = {}
     for outcome in OUTCOMES:
         y = df[outcome].to_numpy()
-        for cls in (TLearner, XLearner, ClassTransformation):
+        for cls in (TLearner, XLearner, SLearner, ClassTransformation):
             start = time.perf_counter()
             model = cls(control=CONTROL, random_state=0).fit(x.iloc[train], arm[train], y[train])
             pred = model.predict_uplift(x.iloc[test])

@@ -10,13 +10,14 @@ from sklearn.base import clone
 from retain.errors import InvalidParameterError, NotFittedError
 from retain.models.uplift import (
     ClassTransformation,
+    SLearner,
     TLearner,
     UpliftLearner,
     XLearner,
     cross_fit_uplift,
 )
 
-LEARNERS = [TLearner, XLearner, ClassTransformation]
+LEARNERS = [TLearner, XLearner, SLearner, ClassTransformation]
 
 
 def _campaign(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:

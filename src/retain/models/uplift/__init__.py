@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     )
     from retain.models.uplift.learners import (
         ClassTransformation,
+        SLearner,
         TLearner,
         UpliftLearner,
         XLearner,
@@ -56,6 +57,7 @@ __all__ = [
     "ClassTransformation",
     "Estimate",
     "Outcome",
+    "SLearner",
     "TLearner",
     "UpliftLearner",
     "XLearner",
@@ -85,6 +87,7 @@ _HOMES = {
     "save_uplift_model": "retain.models.uplift.store",
     "ClassTransformation": "retain.models.uplift.learners",
     "Estimate": "retain.models.uplift.evaluate",
+    "SLearner": "retain.models.uplift.learners",
     "TLearner": "retain.models.uplift.learners",
     "UpliftLearner": "retain.models.uplift.learners",
     "XLearner": "retain.models.uplift.learners",
