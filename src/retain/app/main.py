@@ -240,6 +240,7 @@ def create_app(
     from retain.app.ingest.router import router as ingest_router
     from retain.app.metrics.router import router as metrics_router
     from retain.app.models.router import router as models_router
+    from retain.app.offers.router import router as offers_router
     from retain.app.segments.router import router as segments_router
     from retain.app.web import mount_web
 
@@ -250,6 +251,7 @@ def create_app(
         metrics_router,
         models_router,
         segments_router,
+        offers_router,
         audit_router,
         engage_router,
     ):
