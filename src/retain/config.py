@@ -31,6 +31,7 @@ __all__ = [
     "LabelSettings",
     "OfferAction",
     "OfferSettings",
+    "ScheduledJob",
     "ServiceSettings",
     "Settings",
     "get_settings",
@@ -233,6 +234,31 @@ class EngageSettings(BaseModel):
     poll_seconds: float = Field(5.0, gt=0, description="Pause of retain worker when idle")
 
 
+class ScheduledJob(BaseModel):
+    """A recurring job ``retain worker`` runs ([[schedule]]): a retain command at a local time."""
+
+    name: str = Field(min_length=1, max_length=100, description="Stable name, e.g. nightly-scores")
+    command: list[str] = Field(
+        default_factory=list,
+        description='The retain command and its arguments, e.g. ["churn", "score"]; with '
+        "email_report_to and no command: the report",
+    )
+    at: str = Field(
+        "06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local time HH:MM of each run"
+    )
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=list, description="Weekdays it runs on; every day when empty"
+    )
+    zone: str = Field("", description="IANA zone of `at` (default: time_zone)")
+    email_report_to: list[str] = Field(
+        default_factory=list,
+        description="E-mail the report (retain report) to these addresses after the command",
+    )
+    retries: int = Field(3, ge=0, description="Tries after a failure before the run is given up")
+    retry_minutes: float = Field(10.0, gt=0, description="Wait between tries")
+    timeout_minutes: float = Field(60.0, gt=0, description="A run taking longer fails")
+
+
 class LabelSettings(BaseModel):
     """Words for the customer attributes that churn reasons name, in en / ja / ko."""
 
@@ -419,6 +445,11 @@ class Settings(BaseSettings):
     engage: EngageSettings = Field(
         default_factory=lambda: EngageSettings(),
         description="Delivery from the outbox: sender, footer, webhooks, retries",
+    )
+    schedule: list[ScheduledJob] = Field(
+        default_factory=list,
+        description="Recurring jobs retain worker runs ([[schedule]]: refresh scores, run "
+        "playbooks, e-mail the report), each run recorded with its outcome",
     )
     labels: LabelSettings = Field(
         default_factory=lambda: LabelSettings(),

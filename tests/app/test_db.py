@@ -19,6 +19,7 @@ TABLES = {
     "engage_suppressions",
     "engage_delivery_attempts",
     "engage_keys",
+    "engage_job_runs",
     "alembic_version",
 }
 

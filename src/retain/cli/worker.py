@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from retain.cli._app import app, console, err_console, settings
+from retain.cli._app import app, console, err_console, settings, state
 from retain.i18n import t
 
 __all__ = ["worker"]
@@ -36,6 +36,7 @@ def worker(
     """Deliver queued messages (e-mail, webhooks) from the outbox, retrying failures."""
     from retain.app import make_engine, make_sessionmaker, upgrade
     from retain.engage.outbox import counts
+    from retain.engage.schedule import Scheduler
     from retain.engage.worker import Worker
 
     cfg = settings()
@@ -52,7 +53,17 @@ def worker(
         runner = Worker(cfg, sessions, log_interactions=interactions)
         if "email" not in runner.channels():
             err_console.print(t("engage.no_smtp"), t("engage.no_smtp_hint"), sep="\n")
-        report = runner.drain(stop=stop) if once else runner.run(stop)
+        scheduler = Scheduler(cfg, sessions, config_path=state.config_path)
+
+        def jobs() -> None:
+            for outcome in scheduler.run_due():
+                _show(outcome)
+
+        if once:
+            jobs()
+            report = runner.drain(stop=stop)
+        else:
+            report = runner.run(stop, each_round=jobs)
         with sessions() as session:
             queued = counts(session)
         console.print(
@@ -69,3 +80,9 @@ def worker(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         engine.dispose()
+
+
+def _show(outcome: Any) -> None:
+    key = "engage.job_succeeded" if outcome.succeeded else "engage.job_failed"
+    text = t(key, job=outcome.job, attempt=outcome.attempt, detail=outcome.detail[-300:])
+    (console if outcome.succeeded else err_console).print(text, markup=False)

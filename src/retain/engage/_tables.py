@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Final
 
-from sqlalchemy import Boolean, Index, String, Text
+from sqlalchemy import Boolean, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from retain.appdb import Base, utcnow
@@ -19,6 +19,7 @@ __all__ = [
     "STATES",
     "DeliveryAttempt",
     "EngageKey",
+    "JobRun",
     "OutboxMessage",
     "Suppression",
 ]
@@ -93,3 +94,24 @@ class EngageKey(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class JobRun(Base):
+    """One try of a scheduled job for one slot; the unique key makes one worker its owner."""
+
+    __tablename__ = "engage_job_runs"
+    __table_args__ = (
+        UniqueConstraint("job", "slot", "attempt", name="uq_engage_job_runs_job_slot_attempt"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(100), index=True)
+    slot: Mapped[dt.datetime] = mapped_column()
+    attempt: Mapped[int] = mapped_column()
+    state: Mapped[str] = mapped_column(String(12), default="running")
+    worker: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    lease_expires_at: Mapped[dt.datetime] = mapped_column()
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    retry_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    detail: Mapped[str | None] = mapped_column(Text, default=None)

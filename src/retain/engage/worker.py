@@ -181,10 +181,17 @@ class Worker:
             report.logged += self.flush_interactions()
         return report
 
-    def run(self, stop: threading.Event) -> DeliveryReport:
-        """Drain, then wait ``engage.poll_seconds``, until ``stop`` is set."""
+    def run(
+        self, stop: threading.Event, *, each_round: Callable[[], object] | None = None
+    ) -> DeliveryReport:
+        """Drain, then wait ``engage.poll_seconds``, until ``stop`` is set.
+
+        ``each_round`` runs before each drain (``retain worker`` runs the due scheduled jobs).
+        """
         total = DeliveryReport(channels=self.channels())
         while not stop.is_set():
+            if each_round is not None:
+                each_round()
             total.add(self.drain(stop=stop))
             stop.wait(self.settings.engage.poll_seconds)
         return total

@@ -6,7 +6,7 @@ from retain.app.audit.models import AuditEntry
 from retain.app.auth.models import ApiKey, AppSecret, LoginSession, User
 from retain.app.ingest.models import IdempotencyRecord
 from retain.app.segments.models import SavedSegment
-from retain.engage._tables import DeliveryAttempt, EngageKey, OutboxMessage, Suppression
+from retain.engage._tables import DeliveryAttempt, EngageKey, JobRun, OutboxMessage, Suppression
 
 __all__ = [
     "ApiKey",
@@ -15,6 +15,7 @@ __all__ = [
     "DeliveryAttempt",
     "EngageKey",
     "IdempotencyRecord",
+    "JobRun",
     "LoginSession",
     "OutboxMessage",
     "SavedSegment",

@@ -1,4 +1,4 @@
-"""engage: the outbox, the suppression list, the delivery attempts log and engage's own keys
+"""engage: the outbox, the suppression list, the delivery attempts log, keys and scheduled job runs
 
 Revision ID: 0004_engage_outbox
 Revises: 0003_idempotency_lease
@@ -76,6 +76,25 @@ def upgrade() -> None:
     op.create_index(op.f("ix_engage_outbox_customer_id"), "engage_outbox", ["customer_id"])
     op.create_index("ix_engage_outbox_due", "engage_outbox", ["state", "next_attempt_at"])
     op.create_table(
+        "engage_job_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("job", sa.String(length=100), nullable=False),
+        sa.Column("slot", sa.DateTime(), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(length=12), nullable=False),
+        sa.Column("worker", sa.String(length=200), nullable=False),
+        sa.Column("started_at", sa.DateTime(), nullable=False),
+        sa.Column("lease_expires_at", sa.DateTime(), nullable=False),
+        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("retry_at", sa.DateTime(), nullable=True),
+        sa.Column("detail", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_engage_job_runs")),
+        sa.UniqueConstraint(
+            "job", "slot", "attempt", name="uq_engage_job_runs_job_slot_attempt"
+        ),
+    )
+    op.create_index(op.f("ix_engage_job_runs_job"), "engage_job_runs", ["job"])
+    op.create_table(
         "engage_suppressions",
         sa.Column("address", sa.String(length=320), nullable=False),
         sa.Column("reason", sa.String(length=20), nullable=False),
@@ -88,6 +107,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop the engage tables."""
+    op.drop_index(op.f("ix_engage_job_runs_job"), table_name="engage_job_runs")
+    op.drop_table("engage_job_runs")
     op.drop_table("engage_suppressions")
     op.drop_index("ix_engage_outbox_due", table_name="engage_outbox")
     op.drop_index(op.f("ix_engage_outbox_customer_id"), table_name="engage_outbox")
