@@ -137,7 +137,7 @@ def test_dry_run_lists_every_decision_and_writes_nothing(invoke: Any, project: P
     with engine.connect() as db:
         assert db.execute(text("select count(*) from engage_outbox")).scalar() == 0
     table = invoke("playbooks", "run", "--as-of", AT, "--dry-run")
-    assert "winback" in table.stdout and "no_consent" in table.stdout
+    assert "winback" in table.stdout and "No consent" in table.stdout
 
 
 def test_run_queues_records_holdouts_and_never_twice(invoke: Any, project: Path) -> None:
@@ -187,6 +187,6 @@ def test_results_json_compares_treated_with_holdout(invoke: Any) -> None:
     assert variant["difference"]["revenue"]["estimate"] == pytest.approx(12.5)
     assert variant["incremental_profit"] == pytest.approx(4 * 12.5)
     table = invoke("playbooks", "results", "RC-1", "--as-of", "2024-06-01", "--window-days", "30")
-    assert "incremental profit" in table.stdout
+    assert "incremental profit" in table.stdout and "95% low" in table.stdout
     missing = invoke("playbooks", "results", "nope", "--as-of", "2024-06-01")
     assert isinstance(missing.exception, NotFoundError) and "nope" in str(missing.exception)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from _engage_data import AS_OF, churn_scores, sources
 
 from retain.engage.decisions import Guardrails, decide, decision_key, summary
 from retain.engage.playbooks import PlaybookSet, parse_playbooks, shipped_playbooks
+from retain.errors import ConfigError
 
 TEXT = """
 [caps]
@@ -26,6 +28,7 @@ priority = 10
 name = "winback-best"
 trigger = { kind = "inactive", days = 60 }
 channel = "best"
+fallbacks = ["email", "sms"]
 holdout = 0.0
 template = "winback"
 priority = 5
@@ -113,3 +116,23 @@ def test_every_shipped_playbook_runs_and_the_summary_adds_up() -> None:
     counted = table.drop(columns="found").sum(axis=1)
     # every customer has one status; skipped ones one reason (holdout and delayed count twice)
     assert (table["found"] <= counted).all()
+
+
+def test_webhook_needs_a_url_and_best_uses_it_only_then() -> None:
+    hook = TEXT.replace('channel = "best"', 'channel = "webhook"')
+    with pytest.raises(ConfigError, match="key playbook"):
+        _set(hook)
+    with_url = TEXT.replace(
+        'fallbacks = ["email", "sms"]',
+        'fallbacks = ["webhook", "email"]\n'
+        'action = { kind = "webhook", url = "https://crm.example/h" }',
+    )
+    got = decide(_set(with_url), sources(), AS_OF, names=["winback-best"])
+    by = got.set_index("customer_id")
+    # no recent activity on any channel: the first fallback, the business's own webhook
+    assert by.loc["a1", "channel"] == "webhook"
+    assert by.loc["a1", "recipient"] == "https://crm.example/h"
+    assert by.loc["a2", "channel"] == "webhook"  # no e-mail consent needed for one's own tools
+    no_url = TEXT.replace('fallbacks = ["email", "sms"]', 'fallbacks = ["webhook", "email"]')
+    plain = decide(_set(no_url), sources(), AS_OF, names=["winback-best"]).set_index("customer_id")
+    assert plain.loc["a1", "channel"] == "email" and plain.loc["a2", "reason"] == "no_consent"

@@ -23,7 +23,7 @@ from retain.cli._app import app, console, settings, state
 from retain.cli.metrics import OutputFormat, OutputOpt, emit
 from retain.engage.decisions import decide, summary
 from retain.engage.execute import execute, guardrails, message_context
-from retain.engage.messages import load_template, render
+from retain.engage.messages import MessageTemplate, load_template, render
 from retain.engage.playbooks import PlaybookSet, load_playbooks, shipped_playbooks
 from retain.engage.results import playbook_results
 from retain.errors import InvalidParameterError
@@ -62,6 +62,11 @@ _SHOWN = [
     "send_at",
     "occurrence",
 ]
+
+
+def _readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The terminal's copy of a table: headers in the reader's language."""
+    return frame.rename(columns={c: t(f"engage_playbooks.col_{c}") for c in frame.columns})
 
 
 def _playbooks(file: Path | None) -> PlaybookSet:
@@ -116,10 +121,13 @@ def load(
 def _with_subjects(decisions: pd.DataFrame, playbooks: PlaybookSet) -> pd.DataFrame:
     """The decisions with each customer's rendered subject (what they would get)."""
     subjects = []
+    templates: dict[str, MessageTemplate] = {}
     for record in decisions.to_dict("records"):
         row = {str(k): v for k, v in record.items()}
         playbook = playbooks.get(str(row["playbook"]))
-        template = load_template(playbook.template, playbooks.template_dirs)
+        if playbook.template not in templates:
+            templates[playbook.template] = load_template(playbook.template, playbooks.template_dirs)
+        template = templates[playbook.template]
         context = message_context(row, playbooks)
         subjects.append(
             render(template, language=row["language"], variant=row["variant"], context=context)[1]
@@ -173,7 +181,8 @@ def run(
     for playbook, why in decisions.attrs.get("unavailable", {}).items():
         console.print(t("engage_playbooks.unavailable", playbook=playbook, why=why))
     if fmt is OutputFormat.table and output is None:
-        emit(summary(decisions), fmt, None, title=t("engage_playbooks.run_title", date=moment))
+        title = t("engage_playbooks.run_title", date=moment)
+        emit(_readable(summary(decisions)), fmt, None, title=title)
     else:
         columns = [c for c in _SHOWN if c in shown.columns]
         emit(shown[columns] if len(shown) else shown, fmt, output, title="")
@@ -250,7 +259,8 @@ def results(
         customers=format_number(result["customers"]),
         pending=format_number(result["pending"]),
     )
-    emit(_flat(result), fmt, None, title=title)
+    flat = _flat(result)
+    emit(_readable(flat) if fmt is OutputFormat.table else flat, fmt, None, title=title)
     if fmt is OutputFormat.table:
         for variant in result["variants"]:
             if variant["incremental_profit"] is not None:

@@ -17,8 +17,10 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from retain.errors import InvalidParameterError
 from retain.facts import DateLike, as_timestamp
 from retain.features import Sources
+from retain.i18n import t
 
 __all__ = ["ENGAGED_KINDS", "best_channel", "channel_activity", "consented"]
 
@@ -82,8 +84,11 @@ def best_channel(
     Customers with no consented channel among them are absent.
     """
     customers = sources.customers
-    if customers is None:
-        raise ValueError("best_channel needs the customers table")
+    if customers is None or not fallbacks:
+        raise InvalidParameterError(
+            t("engage_playbooks.trigger_needs_table", kind="best channel", table="customers"),
+            hint=t("engage_playbooks.trigger_needs_table_hint", table="customers"),
+        )
     options: list[ir.Table] = []
     for rank, channel in enumerate(fallbacks):
         ok = customers.filter(consented(customers, channel))

@@ -171,7 +171,7 @@ def _candidates(
         return bare
     cust = customers.select("customer_id", *_CUSTOMER_COLUMNS, "email_opt_in", "sms_opt_in")
     if playbook.channel == "best":
-        pick = best_channel(sources, run, fallbacks=playbook.fallbacks)
+        pick = best_channel(sources, run, fallbacks=playbook.channels)
         cust = cust.left_join(pick, "customer_id").drop("customer_id_right")
     else:
         ok = consented(cust, playbook.channel)

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from retain.config import Settings
 from retain.engage._tables import OutboxMessage, Suppression
 from retain.engage.decisions import Guardrails
-from retain.engage.messages import load_template, render
+from retain.engage.messages import MessageTemplate, load_template, render
 from retain.engage.outbox import enqueue
 from retain.engage.playbooks import PlaybookSet
 from retain.features import Sources
@@ -196,6 +196,7 @@ def execute(
         ingest("interactions", records, con=con, settings=settings, on_error="reject")
         report.holdouts = len(records)
     going = decisions[decisions["status"].isin(["send", "delayed"])]
+    templates: dict[str, MessageTemplate] = {}
     for record in going.to_dict("records"):
         row = {str(k): v for k, v in record.items()}
         channel = row["channel"]
@@ -203,7 +204,9 @@ def execute(
             report.unsupported += 1
             continue
         playbook = playbooks.get(str(row["playbook"]))
-        template = load_template(playbook.template, playbooks.template_dirs)
+        if playbook.template not in templates:
+            templates[playbook.template] = load_template(playbook.template, playbooks.template_dirs)
+        template = templates[playbook.template]
         context = message_context(row, playbooks)
         lang, subject, body = render(
             template,

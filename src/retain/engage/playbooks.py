@@ -188,8 +188,12 @@ class Playbook(_Model):
     trigger: Trigger
     audience: Audience = Field(default_factory=Audience)
     channel: Literal["email", "sms", "webhook", "best"] = "email"
-    fallbacks: tuple[Literal["email", "sms", "webhook"], ...] = ("email", "sms")
-    """Channels tried in order when ``channel = "best"`` finds no recent activity."""
+    fallbacks: tuple[Literal["email", "sms", "webhook"], ...] = ("email", "webhook")
+    """Channels ``channel = "best"`` chooses among, in order when activity does not decide.
+
+    ``webhook`` counts only when ``action.url`` is set. ``sms`` may be listed, but the outbox
+    has no SMS sender yet: such decisions are listed and counted, not queued.
+    """
     template: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
     action: Action = Field(default_factory=Action)
     offer: Offer | None = None
@@ -205,6 +209,18 @@ class Playbook(_Model):
     attribution_days: int = Field(default=30, ge=1)
     goal: Goal | None = None
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _webhook_has_url(self) -> Playbook:
+        wants = self.channel == "webhook" or self.action.kind == "webhook"
+        if wants and not self.action.url:
+            raise ValueError(t("engage_playbooks.webhook_needs_url"))
+        return self
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels ``best`` may choose: the fallbacks, webhook only with a URL."""
+        return tuple(c for c in self.fallbacks if c != "webhook" or self.action.url)
 
 
 class QuietHours(_Model):
