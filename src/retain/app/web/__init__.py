@@ -16,6 +16,7 @@ def mount_web(app: FastAPI) -> None:
     from fastapi.responses import RedirectResponse, Response
 
     from retain.app.web import account, admin, cohort, customers, docs, models, overview, segments
+    from retain.app.web import plan as plan_page
     from retain.app.web._page import error_page
     from retain.app.web._session import LoginRequired, PageDenied, PageElsewhere, login_redirect
     from retain.app.web.auth_pages import router as auth_router
@@ -37,7 +38,7 @@ def mount_web(app: FastAPI) -> None:
     app.add_exception_handler(PageElsewhere, _elsewhere)
 
     app.include_router(auth_router)
-    for pages in (overview, cohort, customers, segments, models, admin, account, docs):
+    for pages in (overview, cohort, customers, segments, plan_page, models, admin, account, docs):
         app.include_router(pages.router)
     static = resources.files("retain.app.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
