@@ -58,6 +58,7 @@ from retain.cli import (  # noqa: E402, F401  # isort: skip
     segments,
     playbooks,
     plan,
+    uplift,
     serve,
     worker,
 )

@@ -1,0 +1,201 @@
+"""``retain uplift campaigns|evaluate|train``: whom a past campaign's offer actually changed.
+
+``campaigns`` lists the campaigns with a random holdout. ``evaluate`` reads one (``--campaign``,
+default the newest), fits the chosen learner on 70 % of its customers and shows, on the other
+30 %, the measured effect, how well ranking by predicted uplift finds the customers the offer
+changes (Qini, AUUC, uplift in the top 30 %, with intervals) next to "highest churn risk first"
+and random targeting, and the observed uplift by decile. ``train`` does the same, then refits on
+every customer and stores the model in the registry (``retain.models.registry``, kind
+``uplift``). The library does the work (:func:`retain.models.uplift.assess.assess_campaign`).
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from sklearn.base import clone
+
+import retain.warehouse as wh
+from retain.cli._app import app, console, settings
+from retain.cli._tables import print_frame
+from retain.errors import NotFoundError
+from retain.i18n import format_date, format_number, t
+from retain.models.uplift import campaign_dataset, list_campaigns, save_uplift_model
+from retain.models.uplift.assess import Assessment, assess_campaign, churn_risk, make_learner
+
+__all__ = ["uplift_app"]
+
+uplift_app = typer.Typer(
+    help="Uplift models from past campaigns with a random holdout: whom an offer changes.",
+    no_args_is_help=True,
+)
+app.add_typer(uplift_app, name="uplift")
+
+
+class Format(StrEnum):
+    """How results are printed."""
+
+    table = "table"
+    json = "json"
+
+
+class OutcomeName(StrEnum):
+    """What the campaign should change."""
+
+    retention = "retention"
+    conversion = "conversion"
+    revenue = "revenue"
+
+
+class LearnerName(StrEnum):
+    """The uplift learner."""
+
+    t = "t"
+    x = "x"
+    s = "s"
+    class_transformation = "class_transformation"
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table (default) or json.")]
+CampaignOpt = Annotated[
+    str | None,
+    typer.Option("--campaign", help="The campaign_id (default: the newest with a holdout)."),
+]
+OutcomeOpt = Annotated[
+    OutcomeName,
+    typer.Option("--outcome", help="retention (any activity), conversion (an order) or revenue."),
+]
+WindowOpt = Annotated[
+    int, typer.Option("--window", min=1, help="Days after the start the outcome is counted in.")
+]
+LearnerOpt = Annotated[
+    LearnerName, typer.Option("--learner", help="t, x, s or class_transformation.")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the split and the models.")]
+DefinitionOpt = Annotated[
+    str | None,
+    typer.Option("--definition", "-d", help="Churn definition ([[churn]] name in retain.toml)."),
+]
+
+
+@uplift_app.command("campaigns")
+def campaigns(fmt: FormatOpt = Format.table) -> None:
+    """List the campaigns with a random holdout, oldest first."""
+    con = wh.connect(settings=settings())
+    frame = list_campaigns(con)
+    if fmt is Format.json:
+        console.print_json(frame.to_json(orient="records", date_format="iso"))
+        return
+    print_frame(console, frame, title=t("uplift.title_campaigns", count=len(frame)))
+
+
+def _run(
+    campaign: str | None,
+    outcome: OutcomeName,
+    window: int,
+    learner: LearnerName,
+    seed: int,
+    definition: str | None,
+) -> tuple[Any, Assessment, Any]:
+    cfg = settings()
+    con = wh.connect(settings=cfg)
+    chosen = cfg.churn_definition(definition)
+    if campaign is None:
+        listed = list_campaigns(con)
+        if listed.empty:
+            raise NotFoundError(t("uplift.no_campaigns"), hint=t("uplift.no_campaigns_hint"))
+        campaign = str(listed["campaign_id"].iloc[-1])
+    data = campaign_dataset(
+        con, campaign, outcome=outcome.value, window_days=window, definition=chosen
+    )
+    risk = churn_risk(data, cfg.models_dir)
+    model = make_learner(learner.value, random_state=seed)
+    assessment, _ = assess_campaign(data, model, risk=risk, random_state=seed)
+    return data, assessment, model
+
+
+def _show(data: Any, found: Assessment, fmt: Format, extra: dict[str, Any]) -> None:
+    if fmt is Format.json:
+        out = {
+            "campaign_id": found.campaign_id,
+            "started_at": data.started_at.isoformat(),
+            "outcome": found.outcome,
+            "window_days": data.window_days,
+            "learner": found.learner,
+            "n_train": found.n_train,
+            "n_test": found.n_test,
+            **extra,
+        }
+        for name in ("effects", "policies", "deciles"):
+            frame: pd.DataFrame = getattr(found, name)
+            out[name] = json.loads(frame.round(6).to_json(orient="records"))
+        console.print_json(json.dumps(out))
+        return
+    title = t(
+        "uplift.title_effects",
+        campaign=found.campaign_id,
+        date=format_date(data.started_at),
+        outcome=found.outcome,
+        days=data.window_days,
+    )
+    print_frame(console, found.effects.round(4), title=title)
+    title = t("uplift.title_policies", customers=format_number(found.n_test), learner=found.learner)
+    print_frame(console, found.policies.round(4), title=title)
+    if "churn_risk" not in set(found.policies["policy"]):
+        console.print(t("uplift.no_risk"), highlight=False)
+    columns = ["arm", "decile", "n_treated", "n_control", "uplift", "uplift_low", "uplift_high"]
+    deciles = found.deciles[[*columns, "predicted"]]
+    print_frame(console, deciles.round(4), title=t("uplift.title_deciles"))
+
+
+@uplift_app.command("evaluate")
+def evaluate(
+    campaign: CampaignOpt = None,
+    outcome: OutcomeOpt = OutcomeName.retention,
+    window: WindowOpt = 60,
+    learner: LearnerOpt = LearnerName.t,
+    seed: SeedOpt = 0,
+    definition: DefinitionOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Judge an uplift model of one campaign on held-out customers (nothing is stored)."""
+    data, found, _ = _run(campaign, outcome, window, learner, seed, definition)
+    _show(data, found, fmt, {})
+
+
+@uplift_app.command("train")
+def train(
+    campaign: CampaignOpt = None,
+    outcome: OutcomeOpt = OutcomeName.retention,
+    window: WindowOpt = 60,
+    learner: LearnerOpt = LearnerName.t,
+    seed: SeedOpt = 0,
+    definition: DefinitionOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Evaluate as ``evaluate`` does, then fit on every customer and store the model."""
+    data, found, model = _run(campaign, outcome, window, learner, seed, definition)
+    final = clone(model).fit(data.X, data.treatment, data.y)
+    end = data.started_at + pd.Timedelta(days=data.window_days)
+    card = {
+        "name": f"{found.campaign_id} {found.outcome}",
+        "campaign_id": found.campaign_id,
+        "outcome": found.outcome,
+        "window_days": data.window_days,
+        "features": list(data.features),
+        "n_customers": len(data.frame),
+        "metrics": found.metrics(),
+        "data_window": {"start": data.started_at.isoformat(), "end": end.isoformat()},
+    }
+    folder = save_uplift_model(final, card, models_dir=settings().models_dir)
+    model_id = f"uplift/{folder.name}"
+    _show(data, found, fmt, {"model_id": model_id})
+    if fmt is Format.table:
+        console.print(
+            t("uplift.saved", id=model_id, customers=format_number(len(data.frame))),
+            highlight=False,
+        )
