@@ -8,25 +8,36 @@ personal data, as on the at-risk list). The value x risk grid and the acquisitio
 are computed from the latest scores and the orders. Every role that sees the at-risk list sees
 this page; a part whose data is missing says which command fills it, so the page renders on
 any warehouse.
+
+``/segments/saved`` lists the saved segments (analysts and admins) with the builder's form: a
+rule written as JSON, checked when saved (a mistake is shown above the form, naming its path,
+with what was typed kept). ``/segments/saved/{id}`` shows one: its rule or filters, its size at
+month ends, its first customers (linked to their 360) and links to its CSV (an audited export)
+and to the at-risk list narrowed to it.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from retain.app.auth.roles import Permission
-from retain.app.deps import LockedWarehouseDep, Principal, SettingsDep
+from retain.app.deps import IdPath, LockedWarehouseDep, Principal, SessionDep, SettingsDep
 from retain.app.metrics.service import has_rows
+from retain.app.segments import members as saved_members
+from retain.app.segments import service as saved
+from retain.app.segments.schemas import SegmentPublic
 from retain.app.web._page import page as _page
-from retain.app.web._session import render, require_page
+from retain.app.web._session import check_csrf, render, require_page
 from retain.errors import NotFoundError, RetainError
 from retain.i18n import t
+from retain.targeting import AtRiskQuery
 from retain.targeting.segments import (
     SEGMENT_NAMES,
     check_segment,
@@ -56,6 +67,9 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIERS = ("high", "medium", "low")
 
 AtRiskReader = Annotated[Principal, Depends(require_page(Permission.at_risk_read))]
+SegmentReader = Annotated[Principal, Depends(require_page(Permission.segments_read))]
+SegmentWriter = Annotated[Principal, Depends(require_page(Permission.segments_write))]
+Exporter = Annotated[Principal, Depends(require_page(Permission.export))]
 
 
 def movers_path(start: str, end: str, source: str, target: str) -> str:
@@ -185,6 +199,7 @@ def segments_page(
             sources_error=sources_error,
             large_pct=LARGE_PCT,
             currency=settings.currency,
+            can_read_saved=principal.may(Permission.segments_read),
         )
 
     return _page(request, principal, build)
@@ -277,6 +292,149 @@ def movers_page(
             page_number=number,
             pages=max(1, -(-total // PAGE_SIZE)),
             here=here,
+        )
+
+    return _page(request, principal, build)
+
+
+# -- saved segments: list, builder form, one segment ---------------------------------------------
+
+
+def _saved_list(
+    request: Request,
+    principal: Principal,
+    session: Any,
+    *,
+    form: dict[str, str] | None = None,
+    error: RetainError | None = None,
+) -> HTMLResponse:
+    from retain.app.errors import status_for
+
+    views = [SegmentPublic.of(s) for s in saved.list_all(session)]
+    return render(
+        request,
+        "segments_saved.html",
+        principal=principal,
+        status_code=status_for(error) if error is not None else 200,
+        title_key="segments.page_saved_title",
+        segments=views,
+        can_write=principal.may(Permission.segments_write),
+        form=form or {"name": "", "description": "", "rule": ""},
+        error=error,
+    )
+
+
+@router.get("/segments/saved", response_class=HTMLResponse)
+def saved_segments_page(
+    request: Request, principal: SegmentReader, session: SessionDep
+) -> HTMLResponse:
+    """Every saved segment, and the builder's form for roles that may save one."""
+    return _page(request, principal, lambda: _saved_list(request, principal, session))
+
+
+@router.post("/segments/saved", response_model=None)
+def create_saved_segment(
+    request: Request,
+    principal: SegmentWriter,
+    session: SessionDep,
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    rule: Annotated[str, Form(max_length=100_000)],
+    description: Annotated[str, Form(max_length=2000)] = "",
+    csrf: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Save the builder's rule (form with CSRF token); a mistake re-shows the form with it."""
+
+    def build() -> Any:
+        check_csrf(principal, csrf)
+        try:
+            query = AtRiskQuery(rule=rule)  # type: ignore[arg-type]
+            segment = saved.create(
+                session,
+                name=name.strip(),
+                description=description.strip(),
+                query=query,
+                actor=principal,
+            )
+        except RetainError as exc:
+            session.rollback()
+            form = {"name": name, "description": description, "rule": rule}
+            return _saved_list(request, principal, session, form=form, error=exc)
+        return RedirectResponse(f"/segments/saved/{segment.id}", status_code=303)
+
+    return _page(request, principal, build)
+
+
+SHOWN_MEMBERS = 100
+"""Customers a segment's page lists (the CSV holds them all)."""
+
+
+@router.get("/segments/saved/{segment_id}", response_class=HTMLResponse)
+def saved_segment_page(
+    request: Request,
+    principal: SegmentReader,
+    session: SessionDep,
+    settings: SettingsDep,
+    warehouse: LockedWarehouseDep,
+    segment_id: IdPath,
+) -> HTMLResponse:
+    """One saved segment: rule or filters, size at month ends, its first customers."""
+
+    def build() -> HTMLResponse:
+        segment = saved.get(session, segment_id=segment_id)
+        view = SegmentPublic.of(segment)
+        found, members_error = _part(
+            lambda: saved_members.members(
+                segment, warehouse, settings=settings, limit=SHOWN_MEMBERS
+            )
+        )
+        sizes, sizes_error = None, None
+        if view.kind == "rule":
+            sizes, sizes_error = _part(
+                lambda: saved_members.sizes(segment, warehouse, settings=settings)
+            )
+        filters = {k: v for k, v in view.filters.model_dump().items() if v not in (None, [])}
+        return render(
+            request,
+            "segments_saved_one.html",
+            principal=principal,
+            title_key="segments.page_saved_title",
+            segment=view,
+            rule_text=json.dumps(view.rule, ensure_ascii=False, indent=2) if view.rule else "",
+            filters=filters,
+            members=found,
+            members_error=members_error,
+            shown=SHOWN_MEMBERS,
+            sizes=sizes.to_dict("records") if sizes is not None else None,
+            sizes_error=sizes_error,
+            can_open=principal.may(Permission.customers_read),
+            can_export=principal.may(Permission.export),
+            at_risk_link="/at-risk?" + urlencode({"segment": view.name}),
+        )
+
+    return _page(request, principal, build)
+
+
+@router.get("/segments/saved/{segment_id}/members.csv", response_model=None)
+def saved_segment_csv(
+    request: Request,
+    principal: Exporter,
+    session: SessionDep,
+    settings: SettingsDep,
+    warehouse: LockedWarehouseDep,
+    segment_id: IdPath,
+) -> Response:
+    """Every customer id of the segment as CSV (an audited export: analysts and admins)."""
+
+    def build() -> Any:
+        segment = saved.get(session, segment_id=segment_id)
+        chunks = saved_members.export_csv(
+            session, segment, warehouse, settings=settings, actor=principal
+        )
+        name = f"segment-{segment.id}-members.csv"
+        return StreamingResponse(
+            chunks,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
     return _page(request, principal, build)
