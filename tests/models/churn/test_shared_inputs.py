@@ -13,7 +13,7 @@ import pytest
 from retain.models.churn import ChurnClassifier
 from retain.models.churn._contributions import _n_iter, grouped, tree_contributions
 from retain.models.churn._inputs import as_matrix
-from retain.models.churn._linear import LinearBase
+from retain.models.churn._linear import _Z_ROWS, LinearBase
 from retain.models.churn._treeshap import ensemble_of
 from retain.models.churn.champion import ChurnChampion
 from retain.models.churn.reasons import family_groups
@@ -94,8 +94,9 @@ def test_linear_terms_from_the_matrix_equal_the_design_matrix_ones() -> None:
     assert kinds == {"num", "cat", "none"}
     assert any(spec[0] == "num" and spec[4] for spec in linear.specs_)
     assert max(len(spec[1]) for spec in linear.specs_ if spec[0] == "cat") >= 3
-    scored, _ = _frame(2000, seed=2)
+    scored, _ = _frame(9000, seed=2)  # more rows than one block of _Z_ROWS
     x = model.feature_matrix(scored)
+    assert len(x) > 2 * _Z_ROWS
     prepared = model.prepare(scored)
     reference = linear.contributions(prepared)
     groups = family_groups(list(scored.columns))
