@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import _engage_data as data
 from _engage_data import AS_OF, churn_scores, sources
 
 from retain.engage.decisions import Guardrails, decide, decision_key, summary
@@ -136,3 +137,81 @@ def test_webhook_needs_a_url_and_best_uses_it_only_then() -> None:
     no_url = TEXT.replace('fallbacks = ["email", "sms"]', 'fallbacks = ["webhook", "email"]')
     plain = decide(_set(no_url), sources(), AS_OF, names=["winback-best"]).set_index("customer_id")
     assert plain.loc["a1", "channel"] == "email" and plain.loc["a2", "reason"] == "no_consent"
+
+
+def test_audience_narrows_by_attributes_country_risk_clv_and_segment() -> None:
+    import datetime as dt
+
+    import ibis
+
+    import retain.warehouse as wh
+    from retain.features import Sources
+    from retain.ingest import ingest
+    from retain.schema import get_table
+
+    con = wh.connect("duckdb://")
+    wh.create_tables(con)
+    customers = pd.DataFrame(data.CUSTOMERS)
+    customers.loc[customers["customer_id"] == "a6", "country"] = "JP"
+    ingest("customers", customers, con=con)
+    ingest("orders", data.orders(), con=con)
+
+    def put(name: str, rows: list[dict[str, object]]) -> None:
+        schema = get_table(name).ibis_schema()
+        frame = pd.DataFrame([{c: r.get(c) for c in schema.names} for r in rows])
+        wh.write_table(con, name, ibis.memtable(frame, schema=schema))
+
+    day = dt.datetime(2024, 6, 1)
+    put(
+        "churn_scores",
+        [
+            {
+                "customer_id": c,
+                "as_of": day,
+                "definition": "shop",
+                "probability": p,
+                "risk_band": b,
+                "model_version": "1",
+                "scored_at": day,
+            }
+            for c, p, b in (("a1", 0.9, "high"), ("a3", 0.5, "medium"), ("a4", 0.1, "low"))
+        ],
+    )
+    # CLV: a1 and a3 top 20 % (high) of ten customers, a4 low
+    clv = {"a1": 900.0, "a3": 800.0, "a4": 1.0, **{f"z{i}": 100.0 + i for i in range(7)}}
+    put(
+        "clv_scores",
+        [
+            {"customer_id": c, "as_of": day, "model_version": "1", "clv": v, "currency": "USD"}
+            for c, v in clv.items()
+        ],
+    )
+    put(
+        "segment_memberships",
+        [
+            {"customer_id": "a1", "scheme": "rfm", "segment": "at_risk", "as_of": day},
+            {
+                "customer_id": "a4",
+                "scheme": "rfm",
+                "segment": "at_risk",
+                "as_of": dt.datetime(2024, 5, 1),
+            },
+            {"customer_id": "a4", "scheme": "rfm", "segment": "lost", "as_of": day},
+        ],
+    )
+    source = Sources.from_warehouse(con)
+
+    def who(audience: str) -> set[str]:
+        text = TEXT.replace("priority = 10\n", f"priority = 10\naudience = {audience}\n", 1)
+        got = decide(_set(text), source, AS_OF, names=["winback"])
+        return set(got["customer_id"])
+
+    everyone = who("{}")
+    assert {"a1", "a3", "a4", "a6", "a12"} <= everyone
+    assert who('{ attributes = { plan = "gold" } }') == {"a12"}
+    assert who('{ countries = ["JP"] }') == {"a6"}
+    assert who('{ risk_bands = ["high", "medium"] }') == {"a1", "a3"}
+    assert who('{ clv_tiers = ["high"] }') == {"a1", "a3"}
+    # the newest stored date: a4 left at_risk for lost on 1 June
+    assert who('{ segment = "at_risk", scheme = "rfm" }') == {"a1"}
+    con.disconnect()

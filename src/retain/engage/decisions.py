@@ -150,8 +150,9 @@ def _audience(
         seg = seg.filter(seg.as_of <= run)
         if audience.scheme:
             seg = seg.filter(seg.scheme == audience.scheme)
-        newest = seg.filter(seg.as_of == seg.as_of.max())
-        hit = newest.filter(newest.segment == audience.segment).select("customer_id")
+        last = seg.group_by("scheme").agg(last_as_of=seg.as_of.max())
+        newest = seg.join(last, [seg.scheme == last.scheme, seg.as_of == last.last_as_of])
+        hit = newest.filter(newest.segment == audience.segment).select("customer_id").distinct()
         table = table.semi_join(hit, "customer_id")
     return table
 
