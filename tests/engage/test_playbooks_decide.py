@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import _engage_data as data
 import pandas as pd
 import pytest
-import _engage_data as data
 from _engage_data import AS_OF, churn_scores, sources
 
 from retain.engage.decisions import Guardrails, decide, decision_key, summary
