@@ -243,13 +243,13 @@ class ScheduledJob(BaseModel):
         description='The retain command and its arguments, e.g. ["churn", "score"]; with '
         "email_report_to and no command: the report",
     )
-    at: str = Field(
+    time: str = Field(
         "06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local time HH:MM of each run"
     )
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
         default_factory=list, description="Weekdays it runs on; every day when empty"
     )
-    zone: str = Field("", description="IANA zone of `at` (default: time_zone)")
+    zone: str = Field("", description="IANA zone of `time` (default: time_zone)")
     email_report_to: list[str] = Field(
         default_factory=list,
         description="E-mail the report (retain report) to these addresses after the command",

@@ -67,3 +67,40 @@ def test_outbox_status_and_requeue(tmp_path):
         assert outbox.counts(session)["queued"] == 1
         (row,) = outbox.claim(session, limit=5, lease_seconds=60).messages
         assert row.message_id == c.message_id and row.attempts == 1
+
+
+def test_job_runs_are_shown(tmp_path):
+    import datetime as dt
+
+    from retain.engage._tables import JobRun
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'app.db'}",
+        warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}",
+    )
+    app = create_app(settings, migrate=True)
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    at = dt.datetime(2026, 12, 6, 6, 0)
+    with sessions() as session:
+        key = create_api_key(session, name="a", role="analyst", created_by="t")[1]
+        for attempt, state in ((1, "failed"), (2, "succeeded")):
+            session.add(
+                JobRun(
+                    job="nightly",
+                    slot=at,
+                    attempt=attempt,
+                    state=state,
+                    worker="w1",
+                    started_at=at,
+                    lease_expires_at=at,
+                    detail="exit 1: boom" if state == "failed" else "exit 0",
+                )
+            )
+        session.commit()
+    with TestClient(app) as client:
+        data = client.get("/api/v1/engage/jobs", headers={"X-API-Key": key}).json()["data"]
+    assert [(r["attempt"], r["state"], r["detail"]) for r in data] == [
+        (2, "succeeded", "exit 0"),
+        (1, "failed", "exit 1: boom"),
+    ]
+    assert data[0]["slot"].startswith("2026-12-06T06:00")

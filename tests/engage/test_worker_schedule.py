@@ -19,19 +19,19 @@ UTC = dt.datetime
 
 
 def test_latest_slot_in_the_jobs_zone():
-    job = ScheduledJob(name="n", command=["x"], at="06:00", zone="Asia/Tokyo")
+    job = ScheduledJob(name="n", command=["x"], time="06:00", zone="Asia/Tokyo")
     # 2026-12-06 20:59 UTC is 12-07 05:59 in Tokyo: the due slot is 12-06 06:00 JST.
     assert latest_slot(job, UTC(2026, 12, 6, 20, 59), "UTC") == UTC(2026, 12, 5, 21, 0)
     assert latest_slot(job, UTC(2026, 12, 6, 21, 0), "UTC") == UTC(2026, 12, 6, 21, 0)
     # Mondays only (2026-12-07 is a Monday): on Sunday the 6th the slot is the Monday before.
-    monday = ScheduledJob(name="m", command=["x"], at="06:00", days=["mon"])
+    monday = ScheduledJob(name="m", command=["x"], time="06:00", days=["mon"])
     assert latest_slot(monday, UTC(2026, 12, 6, 12, 0), "UTC") == UTC(2026, 11, 30, 6, 0)
     assert latest_slot(monday, UTC(2026, 12, 7, 6, 0), "UTC") == UTC(2026, 12, 7, 6, 0)
 
 
 def _settings(tmp_path, url: str, **job) -> Settings:
     settings = engage_settings(tmp_path, url)
-    values = {"name": "nightly", "command": ["churn", "score"], "at": "00:00", "retries": 2}
+    values = {"name": "nightly", "command": ["churn", "score"], "time": "00:00", "retries": 2}
     values.update(job)
     settings.schedule = [ScheduledJob(**values)]
     return settings

@@ -47,7 +47,7 @@ def latest_slot(job: ScheduledJob, now: dt.datetime, default_zone: str) -> dt.da
     """The job's most recent due time at or before ``now`` (both naive UTC), or None."""
     zone = zoneinfo.ZoneInfo(job.zone or default_zone)
     local_now = now.replace(tzinfo=dt.UTC).astimezone(zone)
-    hour, minute = (int(part) for part in job.at.split(":"))
+    hour, minute = (int(part) for part in job.time.split(":"))
     for back in range(_CATCH_UP.days + 1):
         day = local_now.date() - dt.timedelta(days=back)
         if job.days and _DAYS[day.weekday()] not in job.days:

@@ -1,9 +1,10 @@
-"""``/unsubscribe/{token}``: the page an e-mail's link opens, and RFC 8058 one-click POSTs.
+"""The unsubscribe page and the delivery views of the API (dead letters, scheduled job runs).
 
-Open to anyone holding a link: the token is HMAC-signed (:mod:`retain.engage.suppression`), so
-it names one address and cannot be forged. ``GET`` asks for confirmation (mail scanners follow
-links; a GET never unsubscribes); ``POST`` — the page's button, or a mailbox provider's one-click
-``List-Unsubscribe=One-Click`` — puts the address on the suppression list and says so.
+``/unsubscribe/{token}`` is open to anyone holding a link: the token is HMAC-signed
+(:mod:`retain.engage.suppression`), so it names one address and cannot be forged. ``GET`` asks
+for confirmation (mail scanners follow links; a GET never unsubscribes); ``POST`` — the page's
+button, or a mailbox provider's one-click ``List-Unsubscribe=One-Click`` — puts the address on
+the suppression list and says so.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from retain.app._openapi import UtcDateTime
 from retain.app.audit import service as audit
 from retain.app.deps import AdminOnly, AnalystOnly, SessionDep, SettingsDep
 from retain.engage import outbox, suppression
+from retain.engage.schedule import recent_runs
 from retain.errors import NotFoundError
 from retain.i18n import get_language, t
 
@@ -80,6 +82,51 @@ def outbox_status(
             )
             for r in rows
         ],
+    )
+
+
+class JobRunPublic(BaseModel):
+    """One try of a scheduled job."""
+
+    job: str
+    slot: UtcDateTime
+    attempt: int
+    state: str
+    worker: str
+    started_at: UtcDateTime
+    finished_at: UtcDateTime | None
+    retry_at: UtcDateTime | None
+    detail: str | None
+
+
+class JobRunsPublic(BaseModel):
+    """The latest runs of the scheduled jobs, newest first."""
+
+    data: list[JobRunPublic]
+
+
+@router.get("/api/v1/engage/jobs", response_model=JobRunsPublic)
+def job_runs(
+    _: AnalystOnly,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> JobRunsPublic:
+    """What the scheduled jobs did: each try with its outcome, failures first to see."""
+    return JobRunsPublic(
+        data=[
+            JobRunPublic(
+                job=r.job,
+                slot=r.slot,
+                attempt=r.attempt,
+                state=r.state,
+                worker=r.worker,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
+                retry_at=r.retry_at,
+                detail=r.detail,
+            )
+            for r in recent_runs(session, limit)
+        ]
     )
 
 
