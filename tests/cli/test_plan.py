@@ -54,7 +54,8 @@ def retain_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[...,
     con.disconnect()
     config = tmp_path / "retain.toml"
     config.write_text(CONFIG.format(db=db.as_posix()), encoding="utf-8")
-    return make_invoker(config, monkeypatch)
+    invoke: Callable[..., Any] = make_invoker(config, monkeypatch)
+    return invoke
 
 
 def test_json_plan_matches_the_hand_count(retain_cli: Callable[..., Any]) -> None:
