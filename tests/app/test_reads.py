@@ -92,3 +92,15 @@ def test_on_duckdb_the_index_lives_until_the_service_writes(
     assert _p(reads) == [0.1]
     reads.forget("s")
     assert _p(reads) == [0.9, 0.1]
+
+
+def test_tables_leave_out_the_in_memory_tables_a_cursor_has_queried() -> None:
+    # Each service thread has its own cursor, and a cursor lists the Ibis memtables it has
+    # queried: the at-risk list keys its remembered pages by this set, so it must not depend
+    # on which thread read it.
+    con = ibis.duckdb.connect()
+    con.create_table("orders", pa.table({"customer_id": ["a"], "n": [1]}))
+    frame = ibis.memtable(pa.table({"x": [1, 2]}))
+    assert int(con.execute(frame.count())) == 2
+    assert any(name.startswith("ibis_") for name in con.list_tables())  # what the cursor lists
+    assert Reads(con).tables() == frozenset({"orders"})

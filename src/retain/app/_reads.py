@@ -44,6 +44,8 @@ __all__ = ["CustomerIndex", "Reads"]
 _SENTINEL = "__retain_customer_id_marker__"
 TABLES_TTL = 2.0
 MAX_INDEX_ROWS = 5_000_000
+IBIS_PREFIX = "ibis_"
+"""How the names of Ibis's own temporary tables (memtables, caches) begin."""
 INDEX_TTL_S = 60.0
 """Age at which a serving index is rebuilt on engines other processes write (not DuckDB)."""
 
@@ -179,11 +181,18 @@ class Reads:
         return self.customer_rows(f"{table}:{','.join(newest_first)}:{limit}", build, customer_id)
 
     def tables(self) -> frozenset[str]:
-        """Names of the warehouse tables (cached for ``TABLES_TTL`` seconds)."""
+        """Names of the warehouse tables (cached for ``TABLES_TTL`` seconds).
+
+        Without the in-memory tables Ibis registers on a connection (``ibis_...``): each
+        thread's cursor lists the frames it has queried, so the set depended on which thread
+        read it last, and the at-risk list, whose remembered pages are keyed by it, computed
+        every page again each time it changed (every few seconds under load).
+        """
         now = time.monotonic()
         with self._lock:
             if self._tables is None or now - self._tables[0] > TABLES_TTL:
-                self._tables = (now, frozenset(self.con.list_tables()))
+                names = (n for n in self.con.list_tables() if not n.startswith(IBIS_PREFIX))
+                self._tables = (now, frozenset(names))
             return self._tables[1]
 
     def has(self, name: str) -> bool:
