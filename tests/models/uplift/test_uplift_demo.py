@@ -25,6 +25,7 @@ from retain.models.uplift import (
     cross_fit_uplift,
     list_campaigns,
 )
+from retain.models.uplift.assess import assess_campaign
 
 CUSTOMERS = 12_000
 SEED = 7
@@ -152,3 +153,22 @@ def test_revenue_and_retention_outcomes(demo: tuple[DemoBusiness, Any]) -> None:
     retention = campaign_dataset(con, "CMP-04", outcome="retention", window_days=30)
     assert set(np.unique(retention.y)) <= {0.0, 1.0}
     assert retention.y.mean() <= conversion.y.mean()
+
+
+def test_assessment_compares_the_model_with_churn_risk_and_random(
+    campaigns: dict[str, CampaignData],
+) -> None:
+    """The held-out comparison has one row per policy; a risk score joins as ``churn_risk``."""
+    data = campaigns["CMP-04"]
+    risk = data.frame["days_since_last_order"].to_numpy(dtype=float)  # stale = risky
+    found, model = assess_campaign(
+        data, TLearner(random_state=0, min_child_samples=20), risk=risk, n_boot=50
+    )
+    assert model.arms_ == ["treatment"]
+    assert list(found.policies["policy"]) == ["model", "churn_risk", "random"]
+    assert found.n_train + found.n_test == len(data.frame)
+    assert found.n_test == pytest.approx(0.3 * len(data.frame), abs=2)
+    assert len(found.deciles) == 10
+    assert set(found.metrics()) == {"qini_treatment", "auuc_treatment", "uplift_at_treatment"}
+    effect = found.effects.iloc[0]
+    assert effect["effect"] == pytest.approx(data.observed_effect().iloc[0]["effect"])
