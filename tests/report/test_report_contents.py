@@ -34,7 +34,7 @@ def empty_warehouse(tmp_path: Path) -> Any:
 
 def test_sections_are_a_static_tuple_of_every_area() -> None:
     assert isinstance(SECTIONS, tuple)
-    assert [p.key for p in SECTIONS] == ["retention", "clv", "churn", "segments"]
+    assert [p.key for p in SECTIONS] == ["retention", "clv", "churn", "segments", "offers"]
     for provider in SECTIONS:
         module = importlib.import_module(f"retain.report.{provider.key}")
         assert provider.build is module.report_sections
