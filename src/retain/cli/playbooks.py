@@ -196,6 +196,10 @@ def run(
             ),
             highlight=False,
         )
+        if report.tasks:
+            console.print(
+                t("engage_playbooks.tasks", tasks=format_number(report.tasks)), highlight=False
+            )
 
 
 def _flat(result: dict[str, Any]) -> pd.DataFrame:

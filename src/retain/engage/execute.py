@@ -11,6 +11,8 @@ suppression list, recorded holdouts, other recent messages in ``interactions``) 
   decision are one, a second run finds the key and queues nothing, and a delayed message waits
   for its ``send_at`` (quiet hours). Every row of a run commits in the caller's one transaction.
   Decisions on a channel the outbox cannot deliver (SMS) are counted, not queued.
+  A playbook whose ``action`` has a ``url`` (a save-desk task, a CRM call) also queues one
+  webhook row beside the message, keyed ``<key>:task``; it does not count against caps.
 - ``holdout``: a ``holdout`` interaction (``campaign_id`` = the playbook, ``properties.group =
   "control"``, the same shape as the demo's campaigns) under an id derived from the key, so
   recording it twice changes nothing. Holdouts are written first: a crash before the outbox
@@ -40,10 +42,17 @@ from retain.engage._tables import OutboxMessage, Suppression
 from retain.engage.decisions import Guardrails
 from retain.engage.messages import MessageTemplate, load_template, render
 from retain.engage.outbox import enqueue
-from retain.engage.playbooks import PlaybookSet
+from retain.engage.playbooks import Playbook, PlaybookSet
 from retain.features import Sources
 
-__all__ = ["ExecuteReport", "execute", "guardrails", "holdout_records", "message_context"]
+__all__ = [
+    "ExecuteReport",
+    "execute",
+    "guardrails",
+    "holdout_records",
+    "message_context",
+    "task_key",
+]
 
 _TRIGGER_FIELDS = (
     "days",
@@ -64,6 +73,34 @@ class ExecuteReport:
     queued: int = 0
     holdouts: int = 0
     unsupported: int = 0
+    tasks: int = 0
+    """Webhook rows for the action beside a message (a save-desk task, a CRM call)."""
+
+
+def task_key(key: str) -> str:
+    """The outbox key of the action webhook that goes beside decision ``key``'s message."""
+    return key[:190] + ":task"
+
+
+def _webhook_payload(
+    row: Mapping[str, Any],
+    context: Mapping[str, Any],
+    playbook: Playbook,
+    message: tuple[str, str, str],
+) -> dict[str, Any]:
+    """The JSON a webhook receives: who, why, what to do, and the message in their language."""
+    lang, subject, body = message
+    return {
+        "playbook": playbook.name,
+        "action": playbook.action.kind,
+        "queue": playbook.action.queue,
+        "occurrence": row["occurrence"],
+        "variant": row["variant"],
+        "customer": context["customer"],
+        "trigger": context["trigger"],
+        "offer": context["offer"],
+        "message": {"language": lang, "subject": subject, "body": body},
+    }
 
 
 def _holdout_id(key: str) -> str:
@@ -93,7 +130,9 @@ def guardrails(
     recent = [
         {"customer_id": r.customer_id, "category": categories.get(r.playbook or "", "marketing")}
         for r in rows
-        if r.created_at >= since and r.state not in ("failed", "dead")
+        if r.created_at >= since
+        and r.state not in ("failed", "dead")
+        and not r.idempotency_key.endswith(":task")
     ]
     suppressed = frozenset(a.lower() for a in session.scalars(select(Suppression.address)))
     history = pd.DataFrame(recent, columns=["customer_id", "category"])
@@ -214,21 +253,11 @@ def execute(
             variant=row["variant"],
             context=context,
         )
-        payload: dict[str, Any]
-        if channel == "email":
-            payload = {"subject": subject, "body": body}
-        else:
-            payload = {
-                "playbook": playbook.name,
-                "action": playbook.action.kind,
-                "queue": playbook.action.queue,
-                "occurrence": row["occurrence"],
-                "variant": row["variant"],
-                "customer": context["customer"],
-                "trigger": context["trigger"],
-                "offer": context["offer"],
-                "message": {"language": lang, "subject": subject, "body": body},
-            }
+        payload = (
+            {"subject": subject, "body": body}
+            if channel == "email"
+            else _webhook_payload(row, context, playbook, (lang, subject, body))
+        )
         send_at = row.get("send_at")
         campaign = (
             playbook.name if len(template.variants) == 1 else f"{playbook.name}:{row['variant']}"
@@ -247,4 +276,19 @@ def execute(
             not_before=None if pd.isna(send_at) else pd.Timestamp(send_at).to_pydatetime(),
         )
         report.queued += 1
+        if playbook.action.url and channel != "webhook":
+            # a save-desk task or a CRM call beside the message, to the business's own tools
+            enqueue(
+                session,
+                customer_id=str(row["customer_id"]),
+                channel="webhook",
+                recipient=playbook.action.url,
+                payload=_webhook_payload(row, context, playbook, (lang, subject, body)),
+                idempotency_key=task_key(str(row["key"])),
+                language=lang,
+                advertising=False,
+                playbook=playbook.name,
+                campaign_id=campaign,
+            )
+            report.tasks += 1
     return report
