@@ -52,11 +52,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
+
+import service_trace
 
 READ_RATE = 200
 P99_TARGET_MS = 50.0
@@ -139,7 +142,8 @@ def build_warehouse(folder: Path, customers: int, seed: int) -> list[str]:
 def serve(folder: Path, port: int) -> None:
     """Server process: the service over the benchmark warehouse (blocks).
 
-    ``kill -USR1`` prints every thread's stack (a stalled run can be looked into).
+    ``kill -USR1`` prints every thread's stack (a stalled run can be looked into); ``kill
+    -USR2`` writes the server trace (:mod:`service_trace`) beside the warehouse.
     """
     import faulthandler
     import gc
@@ -166,7 +170,8 @@ def serve(folder: Path, port: int) -> None:
     else:  # the code of an older revision
         gc.collect()
         gc.freeze()
-    uvicorn.run(
+    trace = service_trace.install(folder / f"trace-{port}.json")
+    config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=port,
@@ -175,6 +180,13 @@ def serve(folder: Path, port: int) -> None:
         timeout_keep_alive=60,
         backlog=4096,
     )
+
+    async def run() -> None:
+        monitor = asyncio.get_running_loop().create_task(service_trace.lag_monitor(trace))
+        await uvicorn.Server(config).serve()
+        monitor.cancel()
+
+    asyncio.run(run())
 
 
 def make_key(folder: Path) -> str:
@@ -360,8 +372,11 @@ def _mix_paths(base: str, key: str, ids: list[str], n: int) -> list[tuple[str, s
 
 def _mix(
     base: str, key: str, jobs_in: list[tuple[str, str]], rate: float, timeout: float
-) -> tuple[dict[str, list[float]], int, int]:
-    """Open loop over ``jobs_in`` at ``rate``; (latencies of 200s by kind, shed, failed).
+) -> tuple[dict[str, list[float]], int, int, list[tuple[float, float]]]:
+    """Open loop over ``jobs_in`` at ``rate``; (latencies of 200s by kind, shed, failed, slow).
+
+    ``slow`` holds (when it was due on the monotonic clock, latency in s) of each request
+    slower than :data:`service_trace.SLOW_MS`, for :func:`service_trace.print_summary`.
 
     At most :data:`MIX_CONNECTIONS` requests are open at once (each on a keep-alive connection
     of :class:`_Http`); a request due while all are busy waits for one, and its latency counts
@@ -370,6 +385,7 @@ def _mix(
     host, port = base.removeprefix("http://").rsplit(":", 1)
     lat: dict[str, list[float]] = {"at-risk": [], "360": []}
     counts = {"shed": 0, "failed": 0}
+    slow: list[tuple[float, float]] = []
 
     async def run() -> None:
         http = _Http(host, int(port), key)
@@ -386,6 +402,8 @@ def _mix(
                 except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
                     status = 0
             elapsed = (loop.time() - scheduled) * 1000
+            if elapsed > service_trace.SLOW_MS:  # loop.time() is time.monotonic()
+                slow.append((scheduled, elapsed / 1000))
             if status == 200:
                 lat[kind].append(elapsed)
             else:
@@ -395,7 +413,7 @@ def _mix(
         http.close()
 
     asyncio.run(run())
-    return lat, counts["shed"], counts["failed"]
+    return lat, counts["shed"], counts["failed"], slow
 
 
 def _cpu_per_request(
@@ -574,9 +592,12 @@ def _baseline_mix(
         with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=300) as warm:
             for _, path in jobs[:10]:
                 warm.get(path)
-        lat, shed, failed, cpu = _measured_mix(base, server.pid, key, jobs, rate)
+        lat, shed, failed, cpu, trace = _measured_mix(
+            base, server.pid, key, jobs, rate, folder / f"trace-{port}.json"
+        )
         print(f"mixed reads, old code ({rev}), {rate:g} req/s for {seconds:g} s:")
         _print_mix(f"old code {rev}", lat, shed, failed, cpu)
+        trace()
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -595,17 +616,28 @@ def _baseline_cpu(folder: Path, key: str, ids: list[str], rev: str) -> None:
 
 
 def _measured_mix(
-    base: str, pid: int, key: str, jobs: list[tuple[str, str]], rate: float
-) -> tuple[dict[str, list[float]], int, int, tuple[float, float, float]]:
-    """:func:`_mix` and what it cost: (server CPU s, client CPU s, wall s) besides its result."""
+    base: str, pid: int, key: str, jobs: list[tuple[str, str]], rate: float, trace_file: Path
+) -> tuple[dict[str, list[float]], int, int, tuple[float, float, float], Callable[[], None]]:
+    """:func:`_mix` and what it cost: (server CPU s, client CPU s, wall s) besides its result.
+
+    The last item prints the server's trace over the mix (``trace_file``: where the server
+    ``pid`` writes it); call it after printing the rest.
+    """
     server, client, wall = _server_cpu(pid), time.process_time(), time.perf_counter()
-    lat, shed, failed = _mix(base, key, jobs, rate, timeout=30.0)
+    began = time.monotonic()
+    lat, shed, failed, slow = _mix(base, key, jobs, rate, timeout=30.0)
     cost = (
         _server_cpu(pid) - server,
         time.process_time() - client,
         time.perf_counter() - wall,
     )
-    return lat, shed, failed, cost
+    window = (began, time.monotonic())
+
+    def summary() -> None:
+        trace = service_trace.read(trace_file, pid)
+        service_trace.print_summary(trace, window, slow)
+
+    return lat, shed, failed, cost, summary
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -683,12 +715,15 @@ def main() -> None:
             print(f"     all: p50 {statistics.median(both):6.1f} ms   p99 {_pct(both, 99):6.1f} ms")
 
             _print_cpu("this code", base, server.pid, key, jobs)
-            lat_mix, shed, failed, cost = _measured_mix(base, server.pid, key, jobs, args.rate)
+            lat_mix, shed, failed, cost, trace = _measured_mix(
+                base, server.pid, key, jobs, args.rate, folder / f"trace-{port}.json"
+            )
             print(
                 f"mixed reads, this code, {args.rate:g} req/s for {args.mix_seconds:g} s "
                 f"({AT_RISK_SHARE:.0%} at-risk pages, the rest customer 360):"
             )
             _print_mix("this code", lat_mix, shed, failed, cost)
+            trace()
 
             acked, wall, failures = _ingest(
                 base, key, ids, args.batches, args.batch_size, args.retry_share
