@@ -21,8 +21,8 @@ import typer
 import retain.warehouse as wh
 from retain.cli._app import app, console, settings, state
 from retain.cli.metrics import OutputFormat, OutputOpt, emit
-from retain.engage.decisions import decide, summary
-from retain.engage.execute import execute, guardrails, message_context
+from retain.engage.decisions import summary
+from retain.engage.execute import execute, message_context, run_playbooks
 from retain.engage.messages import MessageTemplate, load_template, render
 from retain.engage.playbooks import PlaybookSet, load_playbooks, shipped_playbooks
 from retain.engage.results import playbook_results
@@ -160,14 +160,14 @@ def run(
     try:
         sources = Sources.from_warehouse(con)
         with open_session(conf.database_url) as session:
-            rails = guardrails(session, sources, playbooks, now=moment)
-            decisions = decide(
-                playbooks,
+            decisions, _ = run_playbooks(
+                session,
                 sources,
-                moment,
-                names=[name] if name else None,
+                playbooks,
+                settings=conf,
                 now=moment,
-                guardrails=rails,
+                names=[name] if name else None,
+                dry_run=True,
             )
             shown = _with_subjects(decisions, playbooks) if len(decisions) else decisions
             con.disconnect()  # the holdouts are written through ingest, which opens its own

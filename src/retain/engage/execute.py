@@ -28,7 +28,7 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from retain.config import Settings
 from retain.engage._tables import OutboxMessage, Suppression
-from retain.engage.decisions import Guardrails
+from retain.engage.decisions import Guardrails, decide
 from retain.engage.messages import MessageTemplate, load_template, render
 from retain.engage.outbox import enqueue
 from retain.engage.playbooks import Playbook, PlaybookSet
@@ -51,6 +51,7 @@ __all__ = [
     "guardrails",
     "holdout_records",
     "message_context",
+    "run_playbooks",
     "task_key",
 ]
 
@@ -292,3 +293,26 @@ def execute(
             )
             report.tasks += 1
     return report
+
+
+def run_playbooks(
+    session: Session,
+    sources: Sources,
+    playbooks: PlaybookSet,
+    *,
+    settings: Settings,
+    now: dt.datetime,
+    names: Sequence[str] | None = None,
+    dry_run: bool = False,
+    con: Any = None,
+) -> tuple[pd.DataFrame, ExecuteReport | None]:
+    """One run as of ``now``: guardrails read, decisions made, and (unless ``dry_run``) written.
+
+    The entry point for ``retain playbooks run`` and a scheduled job alike; the caller commits
+    ``session``. Returns the decisions and, when written, what was written.
+    """
+    rails = guardrails(session, sources, playbooks, now=now)
+    decisions = decide(playbooks, sources, now, names=names, now=now, guardrails=rails)
+    if dry_run:
+        return decisions, None
+    return decisions, execute(session, decisions, playbooks, settings=settings, now=now, con=con)
