@@ -21,6 +21,7 @@ def test_section_plans_with_the_stated_default_budget(scored: Any) -> None:
     customers = planning_customers(scored, definition="default")
     plan = plan_offers(customers, budget=29.0, settings=settings.offers)
     _actions, left, targets = section.items
+    assert left.table is not None and targets.table is not None
     assert len(targets.table) == min(20, plan.summary.targets)
     counts = dict(zip(left.table.iloc[:, 0], left.table.iloc[:, 1], strict=True))
     assert counts["Not worth the cost"] == str(plan.summary.left_out["not_worth_cost"])
