@@ -34,7 +34,14 @@ def empty_warehouse(tmp_path: Path) -> Any:
 
 def test_sections_are_a_static_tuple_of_every_area() -> None:
     assert isinstance(SECTIONS, tuple)
-    assert [p.key for p in SECTIONS] == ["retention", "clv", "churn", "segments", "offers"]
+    assert [p.key for p in SECTIONS] == [
+        "retention",
+        "clv",
+        "churn",
+        "segments",
+        "offers",
+        "uplift",
+    ]
     for provider in SECTIONS:
         module = importlib.import_module(f"retain.report.{provider.key}")
         assert provider.build is module.report_sections

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from retain.errors import RetainError
-from retain.report import churn, clv, offers, retention, segments
+from retain.report import churn, clv, offers, retention, segments, uplift
 from retain.report.section import Section
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ SECTIONS: tuple[SectionProvider, ...] = (
     SectionProvider("churn", churn.report_sections),
     SectionProvider("segments", segments.report_sections),
     SectionProvider("offers", offers.report_sections),
+    SectionProvider("uplift", uplift.report_sections),
 )
 """Every area of ``retain report``, in display order: retention, lifetime value, churn, segments."""
 

@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import retain.warehouse as wh
-from retain.demo import DemoBusiness, generate
+from retain.demo import DemoBusiness
 from retain.errors import InvalidParameterError, NotFoundError
 from retain.models.uplift import (
     CONTROL,
@@ -26,17 +25,6 @@ from retain.models.uplift import (
     list_campaigns,
 )
 from retain.models.uplift.assess import assess_campaign
-
-CUSTOMERS = 12_000
-SEED = 7
-
-
-@pytest.fixture(scope="module")
-def demo() -> tuple[DemoBusiness, Any]:
-    business = generate(customers=CUSTOMERS, seed=SEED)
-    con = wh.connect("duckdb://")
-    business.load(con)
-    return business, con
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,12 @@ from sklearn.model_selection import train_test_split
 
 from retain.errors import RetainError
 from retain.models.uplift.campaigns import CONTROL, CampaignData
-from retain.models.uplift.evaluate import arm_rows, compare_targeting, uplift_by_decile
+from retain.models.uplift.evaluate import (
+    arm_rows,
+    compare_targeting,
+    qini_curve,
+    uplift_by_decile,
+)
 from retain.models.uplift.learners import (
     ClassTransformation,
     SLearner,
@@ -56,7 +61,10 @@ class Assessment:
     ``effects``: :meth:`CampaignData.observed_effect` on every customer. ``policies``: ``arm``,
     ``policy`` (``model``, ``churn_risk``, ``random``) and Qini / AUUC / ``uplift_at`` with
     ``_low`` / ``_high``, on the held-out customers. ``deciles``: ``arm`` plus
-    :func:`uplift_by_decile`'s columns. ``n_train`` / ``n_test``: customers in each part.
+    :func:`uplift_by_decile`'s columns. ``curves``: ``arm``, ``policy``, ``share`` (of the
+    held-out customers targeted, 0 to 1 in steps of 0.01) and ``qini`` (incremental outcomes
+    per targeted-share, as a share of all customers: the Qini curve divided by their number).
+    ``n_train`` / ``n_test``: customers in each part.
     """
 
     campaign_id: str
@@ -65,6 +73,7 @@ class Assessment:
     effects: pd.DataFrame
     policies: pd.DataFrame
     deciles: pd.DataFrame
+    curves: pd.DataFrame
     n_train: int
     n_test: int
 
@@ -76,6 +85,19 @@ class Assessment:
             for key in ("qini", "auuc", "uplift_at"):
                 out[f"{key}_{row['arm']}"] = float(row[key])
         return out
+
+
+_GRID = np.linspace(0.0, 1.0, 101)
+
+
+def _curve(y: np.ndarray, w: np.ndarray, score: np.ndarray | None) -> pd.DataFrame:
+    """The Qini curve on a grid of targeted shares; ``None`` is the random-targeting line."""
+    if score is None:
+        x, q = np.array([0.0, 1.0]), np.array([0.0, qini_curve(y, w, np.zeros(y.size))[1][-1]])
+    else:
+        x, q = qini_curve(y, w, score)
+        x = x / x[-1]
+    return pd.DataFrame({"share": _GRID, "qini": np.interp(_GRID, x, q) / y.size})
 
 
 def churn_risk(data: CampaignData, models_dir: Path) -> np.ndarray | None:
@@ -117,7 +139,7 @@ def assess_campaign(
     )
     learner.fit(data.X.iloc[train], arms[train], y[train])
     uplift = np.asarray(learner.predict_uplift(data.X.iloc[test])).reshape(test.size, -1)
-    policies, deciles = [], []
+    policies, deciles, curves = [], [], []
     for k, arm in enumerate(learner.arms_):
         mask, w = arm_rows(arms[test], arm, CONTROL)
         ys, score = y[test][mask], uplift[mask, k]
@@ -126,6 +148,8 @@ def assess_campaign(
             scores["churn_risk"] = np.nan_to_num(risk[test][mask], nan=0.0)
         table = compare_targeting(ys, w, scores, n_boot=n_boot, random_state=random_state)
         policies.append(table.assign(arm=arm))
+        for policy, values in [*scores.items(), ("random", None)]:
+            curves.append(_curve(ys, w, values).assign(arm=arm, policy=policy))
         decile = uplift_by_decile(ys, w, score, n_boot=n_boot, random_state=random_state)
         deciles.append(decile.assign(arm=arm))
     first = ["arm"]
@@ -138,6 +162,7 @@ def assess_campaign(
         effects=data.observed_effect(),
         policies=policy_frame[first + [c for c in policy_frame.columns if c != "arm"]],
         deciles=decile_frame[first + [c for c in decile_frame.columns if c != "arm"]],
+        curves=pd.concat(curves, ignore_index=True)[["arm", "policy", "share", "qini"]],
         n_train=int(train.size),
         n_test=int(test.size),
     )
