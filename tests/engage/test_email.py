@@ -118,7 +118,9 @@ def test_a_temporary_refusal_is_retried(app_db, tmp_path, smtp):
     handler.transient.add("busy@example.com")
     sessions = sessions_for(app_db)
     _queue(sessions, "busy", "busy@example.com")
-    settings = engage_settings(tmp_path, app_db, port, backoff_seconds=3600)
+    settings = engage_settings(
+        tmp_path, app_db, port, backoff_seconds=3600, backoff_max_seconds=7200
+    )
     report = Worker(settings, sessions, log_interactions=False).drain()
     assert report.retried == 1
     with sessions() as session:
@@ -132,6 +134,54 @@ def test_an_unreachable_server_keeps_the_messages(app_db, tmp_path):
 
     sessions = sessions_for(app_db)
     _queue(sessions, "k", "a@example.com")
-    settings = engage_settings(tmp_path, app_db, free_port(), backoff_seconds=3600)
+    settings = engage_settings(
+        tmp_path, app_db, free_port(), backoff_seconds=3600, backoff_max_seconds=7200
+    )
     report = Worker(settings, sessions, log_interactions=False).drain()
     assert report.retried == 1 and report.sent == 0
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_smtp_authentication_is_used_when_configured(app_db, tmp_path):
+    from _delivery import SmtpHandler, free_port
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.password == b"s3cret")
+
+    handler, port = SmtpHandler(), free_port()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticator,
+        auth_required=True,
+        auth_require_tls=False,  # loopback test only; real servers use STARTTLS first
+    )
+    controller.start()
+    try:
+        sessions = sessions_for(app_db)
+        _queue(sessions, "auth-ok", "a@example.com")
+        settings = engage_settings(
+            tmp_path, app_db, port, backoff_seconds=3600, backoff_max_seconds=7200
+        )
+        settings.smtp_username, settings.smtp_password = "mailer", "wrong"
+        report = Worker(settings, sessions, log_interactions=False).drain()
+        # A refused login is the sender's problem, not the address's: retried, not suppressed.
+        assert report.retried == 1 and handler.messages == []
+        with sessions() as session:
+            assert not suppression.is_suppressed(session, "a@example.com")
+            session.execute(
+                outbox.update(outbox.OutboxMessage).values(next_attempt_at=outbox.utcnow())
+            )
+            session.commit()
+        settings.smtp_password = "s3cret"
+        report = Worker(settings, sessions, log_interactions=False).drain()
+        assert report.sent == 1 and len(handler.messages) == 1
+    finally:
+        controller.stop()
+    assert logins[-1] == (b"mailer", b"s3cret")
