@@ -80,6 +80,8 @@ def test_errors_name_file_playbook_key_and_hint(
         ('subject = "Hi {{ coupon }}"\nbody = "x"', "coupon"),
         ('subject = "{{ customer.__class__.__mro__ }}"\nbody = "x"', "__class__"),
         ('subject = "x"\nbody = "{{ playbook.__len__() }}"', "__len__"),
+        ('subject = "{{ customer.attributes|attr(\'__class__\') }}"\nbody = "x"', "__class__"),
+        ('subject = "{{ customer.attributes[\'_secret\'] }}"\nbody = "x"', "_secret"),
         ('subject = "{% if %}"\nbody = "x"', "subject"),
         ('subject = "x"\nbodi = "y"', "bodi"),
     ],

@@ -113,15 +113,11 @@ def _unsafe_attributes(tree: nodes.Template) -> list[str]:
     """Attributes or items starting with ``_`` that a template reaches for."""
     # find_all walks outside in: reversed, ``a.__class__.__mro__`` names ``__class__`` first
     found = [n.attr for n in tree.find_all(nodes.Getattr) if n.attr.startswith("_")][::-1]
-    for item in tree.find_all(nodes.Getitem):
-        arg = item.arg
-        if (
-            isinstance(arg, nodes.Const)
-            and isinstance(arg.value, str)
-            and arg.value.startswith("_")
-        ):
-            found.append(arg.value)
-    return found
+    names: list[nodes.Node] = [item.arg for item in tree.find_all(nodes.Getitem)]
+    # ``x|attr("__class__")`` reaches an attribute through a filter
+    names += [f.args[0] for f in tree.find_all(nodes.Filter) if f.name == "attr" and f.args]
+    texts = [a.value for a in names if isinstance(a, nodes.Const) and isinstance(a.value, str)]
+    return found + [text for text in texts if text.startswith("_")]
 
 
 def _unknown_fields(tree: nodes.Template) -> list[str]:
