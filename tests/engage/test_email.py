@@ -185,3 +185,40 @@ def test_smtp_authentication_is_used_when_configured(app_db, tmp_path):
     finally:
         controller.stop()
     assert logins[-1] == (b"mailer", b"s3cret")
+
+
+def test_header_injection_is_refused_and_subjects_stay_on_one_line(app_db, tmp_path, smtp):
+    from retain.engage.email import valid_address
+
+    handler, port = smtp
+    for bad in ("a@example.com\r\nBcc: victim@example.com", "A <a@example.com>", "no-at", "a@b"):
+        assert not valid_address(bad)
+    assert valid_address("first.last+tag@example.co.jp")
+    assert subject_for("Hi\r\nBcc: x@example.com", "en", True) == "Hi Bcc: x@example.com"
+    sessions = sessions_for(app_db)
+    _queue(sessions, "inject", "a@example.com\nBcc: victim@example.com")
+    report = Worker(
+        engage_settings(tmp_path, app_db, port), sessions, log_interactions=False
+    ).drain()
+    assert report.failed == 1 and handler.messages == []
+
+
+def test_a_bad_row_does_not_stop_the_worker(app_db, tmp_path, smtp):
+    handler, port = smtp
+    sessions = sessions_for(app_db)
+    _queue(sessions, "broken", "a@example.com")
+    _queue(sessions, "fine", "b@example.com")
+    with sessions() as session:
+        row = session.scalars(
+            outbox.select(outbox.OutboxMessage).where(
+                outbox.OutboxMessage.idempotency_key == "broken"
+            )
+        ).one()
+        row.payload = "not json"
+        session.commit()
+    settings = engage_settings(
+        tmp_path, app_db, port, backoff_seconds=3600, backoff_max_seconds=7200
+    )
+    report = Worker(settings, sessions, log_interactions=False).drain()
+    assert (report.sent, report.retried) == (1, 1)
+    assert [str(m["To"]) for m in handler.messages] == ["b@example.com"]

@@ -27,14 +27,27 @@ from retain.config import Settings
 from retain.engage._tables import OutboxMessage
 from retain.i18n import language, t
 
-__all__ = ["KOREAN_AD_PREFIX", "SendResult", "SmtpSender", "compose", "subject_for"]
+__all__ = [
+    "KOREAN_AD_PREFIX",
+    "SendResult",
+    "SmtpSender",
+    "compose",
+    "subject_for",
+    "valid_address",
+]
 
 KOREAN_AD_PREFIX = "(광고)"
 
 
+def valid_address(address: str) -> bool:
+    """One plain ``local@domain`` address: no display name, no line break (header injection)."""
+    local, at, domain = address.strip().rpartition("@")
+    return bool(at and local and "." in domain) and not any(c in address for c in "\r\n<>,;\t ")
+
+
 def subject_for(subject: str, lang: str, advertising: bool) -> str:
-    """The subject, with "(광고)" first for Korean advertising mail (once, never twice)."""
-    subject = subject.strip()
+    """The subject on one line, with "(광고)" first for Korean advertising mail (never twice)."""
+    subject = " ".join(subject.split())
     if lang == "ko" and advertising and not subject.startswith(KOREAN_AD_PREFIX):
         return f"{KOREAN_AD_PREFIX} {subject}"
     return subject
@@ -88,7 +101,7 @@ def compose(settings: Settings, message: OutboxMessage, unsubscribe_url: str) ->
     mail["From"] = (
         formataddr((engage.sender_name, sender), "utf-8") if engage.sender_name else sender
     )
-    mail["To"] = message.recipient
+    mail["To"] = message.recipient.strip()
     subject = subject_for(str(payload.get("subject", "")), message.language, message.advertising)
     mail["Subject"] = _header(subject)
     mail["Message-ID"] = f"<{message.message_id}@{_domain(sender)}>"

@@ -28,7 +28,7 @@ from retain.appdb import utcnow
 from retain.config import Settings
 from retain.engage import outbox, suppression
 from retain.engage._tables import DeliveryAttempt, OutboxMessage
-from retain.engage.email import SmtpSender, compose
+from retain.engage.email import SmtpSender, compose, valid_address
 from retain.engage.netguard import Resolver
 from retain.engage.webhooks import backoff_seconds, post_json
 from retain.i18n import t
@@ -233,10 +233,14 @@ class Worker:
     def _deliver(
         self, session: Session, message: OutboxMessage, token: str, report: DeliveryReport
     ) -> None:
-        if message.channel == "email":
-            result = self._email(session, message)
-        else:
-            result = self._webhook(message)
+        try:
+            if message.channel == "email":
+                result = self._email(session, message)
+            else:
+                result = self._webhook(message)
+        except Exception as exc:  # a bug or a bad row must not kill the worker on every claim
+            log.exception("delivering %s failed", message.message_id)
+            result = _Outcome(False, True, f"{type(exc).__name__}: {exc}")
         engage = self.settings.engage
         if result.ok:
             if outbox.mark_sent(session, message, token):
@@ -276,6 +280,8 @@ class Worker:
     def _email(self, session: Session, message: OutboxMessage) -> _Outcome:
         if message.recipient.strip().lower() in self._suppressed:
             return _Outcome(False, False, t("engage.suppressed"))
+        if not valid_address(message.recipient):
+            return _Outcome(False, False, t("engage.bad_address"))
         token = suppression.make_token(
             self._signing_key(session), message.recipient, message.customer_id
         )
