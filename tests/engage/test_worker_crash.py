@@ -16,6 +16,7 @@ def test_crashes_lose_nothing_and_duplicate_at_most_the_in_flight_message(app_db
     result = crash_trial(app_db, tmp_path, messages=200, crashes=3, seed=19)
     assert result.kills >= 2, result  # the kills really happened mid-delivery
     assert result.lost == 0, result
-    assert result.email_duplicates <= result.kills, result
+    # One message is in flight when a worker dies, by e-mail or by webhook: at most one re-send
+    # per kill in all; the receiver's idempotency check absorbs the webhook ones.
+    assert result.email_duplicates + result.webhook_redeliveries <= result.kills, result
     assert result.webhook_duplicate_effects == 0, result
-    assert result.webhook_redeliveries <= result.kills, result
