@@ -118,22 +118,27 @@ def guardrails(
     """Keys used, suppressed addresses and messages in the caps' window, as of ``now``."""
     since = now - dt.timedelta(days=playbooks.caps.window_days)
     categories = {p.name: p.category for p in playbooks.playbooks}
+    # every key of these playbooks ever queued (the re-entry rule has no horizon) ...
+    already = set(
+        session.scalars(
+            select(OutboxMessage.idempotency_key).where(
+                OutboxMessage.playbook.in_(list(categories))
+            )
+        )
+    )
+    # ... and every message of the caps' window, whichever playbook (or none) queued it
     rows = session.execute(
         select(
             OutboxMessage.idempotency_key,
             OutboxMessage.customer_id,
             OutboxMessage.playbook,
-            OutboxMessage.created_at,
             OutboxMessage.state,
-        )
+        ).where(OutboxMessage.created_at >= since)
     ).all()
-    already = {r.idempotency_key for r in rows}
     recent = [
         {"customer_id": r.customer_id, "category": categories.get(r.playbook or "", "marketing")}
         for r in rows
-        if r.created_at >= since
-        and r.state not in ("failed", "dead")
-        and not r.idempotency_key.endswith(":task")
+        if r.state not in ("failed", "dead") and not r.idempotency_key.endswith(":task")
     ]
     suppressed = frozenset(a.lower() for a in session.scalars(select(Suppression.address)))
     history = pd.DataFrame(recent, columns=["customer_id", "category"])
