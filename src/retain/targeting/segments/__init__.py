@@ -10,6 +10,10 @@
   matrix between two dates and the customers of one transition.
 - :mod:`~retain.targeting.segments.builder`: the segment builder's typed rule model (all, any,
   not, comparisons, event counts, saved segments), read from JSON and checked with its path.
+- :mod:`~retain.targeting.segments.fields`: the fields a rule may name (customer columns,
+  attributes, scores, CLV, churn features, stored memberships).
+- :mod:`~retain.targeting.segments.saved`: a saved segment's members and size whichever form it
+  was saved in (imported from its module: it imports the at-risk list).
 - :mod:`~retain.targeting.segments.evaluate`: a rule compiled to one Ibis query and evaluated
   point in time; its size at month ends.
 

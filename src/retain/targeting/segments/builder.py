@@ -32,19 +32,24 @@ Compiling a rule to an Ibis expression is :mod:`~retain.targeting.segments.evalu
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from retain.errors import InvalidParameterError
-from retain.facts.attributes import PORTABLE_KEY
-from retain.features import FEATURES
 from retain.i18n import t
-from retain.schema import CUSTOMERS
-from retain.targeting.segments.rules import SEGMENT_NAMES
+from retain.targeting.segments.fields import (
+    ATTRIBUTE_FIELD,
+    FEATURE_FIELD,
+    FIELDS,
+    FieldKind,
+    FieldSpec,
+    field_spec,
+    rule_error,
+    show,
+    suggest,
+)
 
 __all__ = [
     "ATTRIBUTE_FIELD",
@@ -79,8 +84,6 @@ Operator = Literal[
     "=", "!=", "<", "<=", ">", ">=", "in", "not_in", "between", "is_null", "not_null"
 ]
 OPERATORS: tuple[Operator, ...] = get_args(Operator)
-FieldKind = Literal["text", "number", "days", "time", "bool", "choice", "attribute"]
-"""How a field's values read: ``days`` are whole days, ``choice`` one of a closed list."""
 
 MAX_DEPTH = 12
 """Rules nest at most this deep (``all``/``any``/``not`` levels)."""
@@ -92,64 +95,8 @@ MAX_DAYS = 100 * 366
 """Event windows and day counts run from 1 day to a century."""
 MAX_TEXT = 200
 """Text values, event names and saved-segment names are at most this long."""
-ATTRIBUTE_FIELD = "attributes."
-"""Fields ``attributes.<key>`` read a key of ``customers.attributes``."""
-FEATURE_FIELD = "features."
-"""Fields ``features.<name>`` read a churn feature, point in time."""
-
 _ORDERING: frozenset[str] = frozenset({"<", "<=", ">", ">=", "between"})
 _NULL_OPS: frozenset[str] = frozenset({"is_null", "not_null"})
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One field a condition may name: its kind, where it comes from, its allowed values."""
-
-    name: str
-    kind: FieldKind
-    source: Literal["customer", "score", "clv", "feature", "segment", "attribute"]
-    choices: tuple[str, ...] = ()
-    pii: bool = False
-    """Contact details: only ``is_null`` / ``not_null`` (a rule must not probe their values)."""
-
-
-def _catalog() -> dict[str, FieldSpec]:
-    kinds: dict[str, FieldKind] = {"string": "text", "timestamp": "time", "boolean": "bool"}
-    out: dict[str, FieldSpec] = {}
-    for col in CUSTOMERS.columns:
-        if col.name == "attributes":
-            continue
-        out[col.name] = FieldSpec(col.name, kinds[col.kind], "customer", pii=col.pii)
-    out["tenure_days"] = FieldSpec("tenure_days", "days", "customer")
-    out["churn_probability"] = FieldSpec("churn_probability", "number", "score")
-    out["risk_band"] = FieldSpec("risk_band", "choice", "score", ("high", "medium", "low"))
-    for name in (
-        "clv",
-        "probability_alive",
-        "expected_purchases",
-        "probability_order_30d",
-        "probability_order_60d",
-        "probability_order_90d",
-        "at_risk_value",
-    ):
-        out[name] = FieldSpec(name, "number", "clv")
-    for feature in FEATURES:
-        name = FEATURE_FIELD + feature.name
-        out[name] = FieldSpec(name, "text" if feature.categorical else "number", "feature")
-    for scheme, names in SEGMENT_NAMES.items():
-        out[f"segment.{scheme}"] = FieldSpec(f"segment.{scheme}", "choice", "segment", names)
-    return out
-
-
-FIELDS: dict[str, FieldSpec] = _catalog()
-"""Every field a condition may name, besides ``attributes.<key>`` (docs/segments.md lists them).
-
-Customer columns (current values) and ``tenure_days`` (whole days since ``acquired_at``); the
-churn score of the business line evaluated (``churn_probability``, ``risk_band``); the latest
-CLV (``clv`` ... ``at_risk_value``); ``features.<name>``, the churn features
-(:data:`retain.features.FEATURES`); ``segment.<scheme>``, the stored segment of each scheme.
-Scores, features and memberships are read as known on the date the rule is evaluated.
-"""
 
 
 # -- the rule model ----------------------------------------------------------------------------
@@ -218,41 +165,6 @@ _KEYS: dict[str, tuple[str, ...]] = {
 """Each node's leading key and every key it takes."""
 
 
-def rule_error(message: str, /, **params: Any) -> InvalidParameterError:
-    """An invalid rule: message ``segments.<message>``, the syntax hint, code segments.rule."""
-    return InvalidParameterError(
-        t(f"segments.{message}", **params), hint=t("segments.rule_hint"), code="segments.rule"
-    )
-
-
-def _show(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _suggest(name: str, choices: Iterator[str] | list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return t("segments.rule_did_you_mean", name=close[0]) if close else ""
-
-
-def field_spec(name: str, path: str = "rule.field") -> FieldSpec:
-    """The spec of field ``name`` (``attributes.<key>`` included), or an error naming ``path``."""
-    spec = FIELDS.get(name)
-    if spec is not None:
-        return spec
-    if name.startswith(ATTRIBUTE_FIELD):
-        key = name[len(ATTRIBUTE_FIELD) :]
-        if not key or not PORTABLE_KEY.fullmatch(key):
-            raise rule_error("rule_bad_attribute", path=path, name=name)
-        return FieldSpec(name, "attribute", "attribute")
-    raise rule_error(
-        "rule_unknown_field",
-        path=path,
-        name=name,
-        suggestion=_suggest(name, (*FIELDS, "attributes.<key>")),
-    )
-
-
 def _time(value: object) -> bool:
     if not isinstance(value, str):
         return False
@@ -284,9 +196,9 @@ def _scalar(spec: FieldSpec, value: object, path: str) -> Scalar:
                 "rule_bad_choice",
                 path=path,
                 field=spec.name,
-                value=_show(value),
+                value=show(value),
                 choices=", ".join(spec.choices),
-                suggestion=_suggest(value, spec.choices),
+                suggestion=suggest(value, spec.choices),
             )
         ok = isinstance(value, str)
     else:
@@ -296,7 +208,7 @@ def _scalar(spec: FieldSpec, value: object, path: str) -> Scalar:
     if not ok:
         expected = t(f"segments.rule_kind_{spec.kind}")
         raise rule_error(
-            "rule_bad_value", path=path, field=spec.name, expected=expected, value=_show(value)
+            "rule_bad_value", path=path, field=spec.name, expected=expected, value=show(value)
         )
     return value  # type: ignore[return-value]
 
@@ -313,20 +225,20 @@ def _values(spec: FieldSpec, op: str, value: object, path: str) -> Value:
         raise rule_error("rule_op_for_kind", path=path, op=op, field=spec.name)
     if op in ("in", "not_in"):
         if not isinstance(value, list | tuple) or not 1 <= len(value) <= MAX_LIST:
-            raise rule_error("rule_needs_list", path=path, op=op, max=MAX_LIST, value=_show(value))
+            raise rule_error("rule_needs_list", path=path, op=op, max=MAX_LIST, value=show(value))
         items = tuple(_scalar(spec, v, f"{path}[{i}]") for i, v in enumerate(value))
         _same_type(spec, items, path)
         return items
     if op == "between":
         if not isinstance(value, list | tuple) or len(value) != 2:
-            raise rule_error("rule_bad_between", path=path, value=_show(value))
+            raise rule_error("rule_bad_between", path=path, value=show(value))
         low, high = (_scalar(spec, v, f"{path}[{i}]") for i, v in enumerate(value))
         _same_type(spec, (low, high), path)
         if _key(low) > _key(high):
-            raise rule_error("rule_bad_between", path=path, value=_show(value))
+            raise rule_error("rule_bad_between", path=path, value=show(value))
         return (low, high)
     if isinstance(value, list | tuple):
-        raise rule_error("rule_one_value", path=path, op=op, value=_show(value))
+        raise rule_error("rule_one_value", path=path, op=op, value=show(value))
     return _scalar(spec, value, path)
 
 
@@ -347,14 +259,14 @@ def _count(node: Mapping[str, Any], name: str, default: int, low: int, path: str
     value = node.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_DAYS:
         raise rule_error(
-            "rule_bad_count", path=f"{path}.{name}", low=low, high=MAX_DAYS, value=_show(value)
+            "rule_bad_count", path=f"{path}.{name}", low=low, high=MAX_DAYS, value=show(value)
         )
     return value
 
 
 def _text(value: object, path: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
-        raise rule_error("rule_bad_name", path=path, max=MAX_TEXT, value=_show(value))
+        raise rule_error("rule_bad_name", path=path, max=MAX_TEXT, value=show(value))
     return value.strip()
 
 
@@ -366,7 +278,7 @@ class _Reader:
 
     def read(self, data: object, path: str, depth: int) -> Rule:
         if not isinstance(data, Mapping):
-            raise rule_error("rule_not_object", path=path, value=_show(data))
+            raise rule_error("rule_not_object", path=path, value=show(data))
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise rule_error("rule_too_large", path=path, max=MAX_NODES)
@@ -413,16 +325,16 @@ class _Reader:
     def _condition(self, data: Mapping[str, Any], path: str) -> Condition:
         name = data["field"]
         if not isinstance(name, str):
-            raise rule_error("rule_bad_name", path=f"{path}.field", max=MAX_TEXT, value=_show(name))
+            raise rule_error("rule_bad_name", path=f"{path}.field", max=MAX_TEXT, value=show(name))
         spec = field_spec(name, f"{path}.field")
         op = data.get("op", "=")
         if op not in OPERATORS:
             raise rule_error(
                 "rule_bad_op",
                 path=f"{path}.op",
-                op=_show(op),
+                op=show(op),
                 choices=", ".join(OPERATORS),
-                suggestion=_suggest(str(op), OPERATORS),
+                suggestion=suggest(str(op), OPERATORS),
             )
         value = _values(spec, op, data.get("value"), f"{path}.value")
         return Condition(field=name, op=op, value=value)
