@@ -4,6 +4,8 @@
   returns (targets with reasons, the customers left out and why, honest totals, the what-if).
 - :mod:`~retain.targeting.offers.optimize`: the greedy under budget and capacities.
 - :mod:`~retain.targeting.offers.holdout`: the plan's stable random holdout.
+- :mod:`~retain.targeting.offers.honest`: uplift from a past campaign, split so the estimates
+  that choose never value the plan.
 - :mod:`~retain.targeting.offers.load`: the customers in scope, read from the warehouse.
 - :mod:`~retain.targeting.offers.render`: the summary lines every output prints.
 
@@ -12,6 +14,7 @@ estimates); without it the plan uses a documented heuristic and says so. docs/of
 """
 
 from retain.targeting.offers.holdout import holdout_draw, holdout_mask
+from retain.targeting.offers.honest import uplift_by_halves
 from retain.targeting.offers.load import plan_from_warehouse, planning_customers, segment_scheme
 from retain.targeting.offers.optimize import LEFT_OUT_REASONS, Choice, choose
 from retain.targeting.offers.plan import (
@@ -44,4 +47,5 @@ __all__ = [
     "segment_scheme",
     "source_note",
     "summary_lines",
+    "uplift_by_halves",
 ]
