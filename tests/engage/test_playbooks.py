@@ -148,3 +148,20 @@ def test_a_variant_renders_its_own_text() -> None:
     }
     _, subject, body = render(template, language="ko", variant="b", context=ctx)
     assert subject == "지난 방문 이후 새로워졌어요" and "10% off" in body and "고객님" in body
+
+
+def test_errors_read_in_the_reader_s_language(tmp_path: Path) -> None:
+    from retain.i18n import language
+
+    path = _write(tmp_path, MINIMAL.replace("holdout = 0.2", "holdout = 1.5"))
+    for lang, expected in (
+        ("en", "must be less than 1.0"),
+        ("ja", "1.0 未満にしてください"),
+        ("ko", "1.0 미만이어야 합니다"),
+    ):
+        with language(lang), pytest.raises(ConfigError) as info:
+            load_playbooks(path)
+        assert expected in str(info.value)
+    hook = _write(tmp_path, MINIMAL.replace('channel = "email"', 'channel = "webhook"'))
+    with language("ja"), pytest.raises(ConfigError, match="action.url が必要です"):
+        load_playbooks(hook)

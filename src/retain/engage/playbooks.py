@@ -287,6 +287,42 @@ def _where(data: dict[str, Any], loc: tuple[int | str, ...]) -> tuple[str, str]:
     return "-", ".".join(str(p) for p in loc)
 
 
+_PROBLEMS = {
+    "extra_forbidden": (),
+    "missing": (),
+    "literal_error": ("expected",),
+    "union_tag_invalid": ("tag", "expected_tags"),
+    "greater_than_equal": ("ge",),
+    "greater_than": ("gt",),
+    "less_than_equal": ("le",),
+    "less_than": ("lt",),
+    "int_parsing": (),
+    "int_type": (),
+    "int_from_float": (),
+    "float_parsing": (),
+    "float_type": (),
+    "string_type": (),
+    "bool_type": (),
+    "bool_parsing": (),
+    "string_pattern_mismatch": ("pattern",),
+    "string_too_short": ("min_length",),
+    "string_too_long": ("max_length",),
+}
+"""Pydantic error types told in the reader's language, with the context values they show."""
+
+
+def _problem(item: Any) -> str:
+    """What is wrong, in the reader's language where the error type is known."""
+    kind = item["type"]
+    ctx = item.get("ctx") or {}
+    if kind == "value_error" and "error" in ctx:
+        return str(ctx["error"])  # our own validators' messages, already translated
+    if kind not in _PROBLEMS:
+        return str(item["msg"])
+    values = {k: str(ctx.get(k, "")).replace(" or ", ", ") for k in _PROBLEMS[kind]}
+    return t(f"engage_playbooks.problem_{kind}", **values)
+
+
 def _violations(file: str, data: dict[str, Any], error: ValidationError) -> list[Violation]:
     out: list[Violation] = []
     # a misspelt key is reported before the key it was meant to be (missing)
@@ -300,7 +336,7 @@ def _violations(file: str, data: dict[str, Any], error: ValidationError) -> list
                     file=file,
                     playbook=playbook,
                     key=key,
-                    problem=item["msg"],
+                    problem=_problem(item),
                 ),
                 file=file,
                 column=key,
