@@ -202,15 +202,24 @@ def test_commands_while_serve_runs_read_and_name_the_holder_on_writes(tmp_path, 
     assert after.returncode == 0, after.stderr
 
 
-def test_the_serving_process_freezes_the_heap_and_collects_rarely():
-    # In a child process: the thresholds and the frozen heap outlive the call.
+def test_the_serving_process_freezes_the_heap_and_collects_rarely(tmp_path):
+    # In a child process: the thresholds and the frozen heap outlive the call. A built app
+    # leaves them alone unless it is to be served (as retain serve builds it).
     code = (
-        "import gc\n"
-        "from retain.app.main import GC_THRESHOLDS, prepare_process\n"
-        "prepare_process()\n"
+        "import gc, sys\n"
+        "from retain.app.main import GC_THRESHOLDS, create_app\n"
+        "from retain.config import Settings\n"
+        "folder = sys.argv[1]\n"
+        "settings = Settings(database_url=f'sqlite:///{folder}/app.db',\n"
+        "    warehouse_url=f'duckdb:///{folder}/w.duckdb', models_dir=folder)\n"
+        "create_app(settings, migrate=True)\n"
+        "assert gc.get_threshold() == (700, 10, 10) and gc.get_freeze_count() == 0\n"
+        "create_app(settings, serving=True)\n"
         "assert gc.get_threshold() == GC_THRESHOLDS, gc.get_threshold()\n"
         "assert GC_THRESHOLDS[0] >= 10_000\n"
         "assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr

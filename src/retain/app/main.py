@@ -184,7 +184,11 @@ class LanguageAndHeaders:
 
 
 def create_app(
-    settings: Settings | None = None, *, warehouse: Any = None, migrate: bool = False
+    settings: Settings | None = None,
+    *,
+    warehouse: Any = None,
+    migrate: bool = False,
+    serving: bool = False,
 ) -> FastAPI:
     """Build the service.
 
@@ -197,6 +201,9 @@ def create_app(
         ``settings.warehouse_url`` on first use and closes it at shutdown.
     migrate
         Apply the app database's migrations at start (``retain serve`` does).
+    serving
+        This process is about to serve the app and nothing else (``retain serve``): tune its
+        garbage collector once the app is built (:func:`prepare_process`).
     """
     settings = settings or get_settings()
     handle = Warehouse(settings=settings, con_=warehouse)
@@ -267,6 +274,8 @@ def create_app(
         """Liveness probe (load balancers, the test servers wait on it)."""
         return Health()
 
+    if serving:
+        prepare_process()
     return app
 
 

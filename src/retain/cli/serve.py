@@ -38,22 +38,20 @@ def serve(
     import uvicorn
 
     from retain.app import count_users, create_app
-    from retain.app.main import prepare_process
 
     cfg = settings()
     host = host or cfg.service.host
     port = port if port is not None else cfg.service.port
-    application = create_app(cfg, migrate=True)
+    # serving: the collector tuned for serving (retain.app.main.prepare_process): what exists
+    # once the app is built is exempt from collections and young ones run rarely; full
+    # collections stopped every thread for 40-160 ms at a time while serving.
+    application = create_app(cfg, migrate=True, serving=True)
     console.print(t("app.cli_migrated", url=_safe_url(cfg.database_url)))
     with application.state.sessionmaker() as session:
         if not count_users(session):
             console.print(t("app.cli_no_users"))
     shown = f"[{host}]" if ":" in host else host
     console.print(t("app.cli_serving", url=f"http://{shown}:{port}/"))
-    # The collector tuned for serving (retain.app.main.prepare_process): what exists now is
-    # exempt from collections and young ones run rarely; full collections stopped every thread
-    # for 40-160 ms at a time while serving (the slowest requests).
-    prepare_process()
     # No access log: at log level "warning" it shows nothing, yet each request would still
     # build its record. uvicorn picks uvloop and httptools itself when they are installed.
     uvicorn.run(
