@@ -163,5 +163,5 @@ def test_errors_read_in_the_reader_s_language(tmp_path: Path) -> None:
             load_playbooks(path)
         assert expected in str(info.value)
     hook = _write(tmp_path, MINIMAL.replace('channel = "email"', 'channel = "webhook"'))
-    with language("ja"), pytest.raises(ConfigError, match="action.url が必要です"):
+    with language("ja"), pytest.raises(ConfigError, match=r"action\.url が必要です"):
         load_playbooks(hook)
