@@ -1,4 +1,4 @@
-"""Segment rules keep the same customers on DuckDB and PostgreSQL (one query, no engine SQL)."""
+"""Segment rules keep the same customers on DuckDB, PostgreSQL and Spark (one Ibis query)."""
 
 from __future__ import annotations
 
@@ -73,3 +73,8 @@ def test_rules_are_identical_on_postgres(postgres_url: str, reference: dict[str,
         assert _run(con) == reference
     finally:
         con.disconnect()
+
+
+@pytest.mark.spark
+def test_rules_are_identical_on_spark(spark_warehouse: Any, reference: dict[str, Any]) -> None:
+    assert _run(spark_warehouse) == reference

@@ -117,7 +117,10 @@ def write_business(con: Any) -> Any:
         ("churn_scores", data.CHURN),
         ("clv_scores", data.CLV),
     ):
-        wh.write_table(con, name, _typed(name, rows))
+        if wh.backend_name(con) == "pyspark":
+            con.create_table(name, _typed(name, rows), overwrite=True)
+        else:
+            wh.write_table(con, name, _typed(name, rows))
     for day, members in MEMBERSHIPS:
         frame = pd.DataFrame({"customer_id": list(members), "segment": list(members.values())})
         store_memberships(con, "rfm", day, frame)
