@@ -7,7 +7,8 @@ who is left out and why) and the customers to contact. ``--format csv|json`` wri
 customer's decision, left-out ones with their reason; each row and the JSON name the uplift
 source, so a heuristic plan never passes for a measured one. ``--uplift FILE`` reads campaign
 uplift (``customer_id, action, uplift, uplift_honest``, CSV or Parquet) as
-``retain.models.uplift`` writes it.
+``retain.models.uplift`` writes it; ``--campaign CMP-04=coupon_20`` learns it from a past
+campaign with a random holdout instead (:func:`retain.targeting.offers.campaign_uplift`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,19 @@ def read_uplift(path: Path) -> pd.DataFrame:
             t("offers.bad_uplift_file", path=str(path), error=str(exc)),
             hint=t("offers.bad_uplift_file_hint"),
         ) from None
+
+
+def _campaigns(values: list[str]) -> dict[str, str]:
+    """``CAMPAIGN=ACTION`` options as a mapping, or a clear error naming the bad one."""
+    out: dict[str, str] = {}
+    for value in values:
+        campaign, sep, action = value.partition("=")
+        if not sep or not campaign.strip() or not action.strip():
+            raise InvalidParameterError(
+                t("offers.bad_campaign", value=value), hint=t("offers.bad_campaign_hint")
+            )
+        out[campaign.strip()] = action.strip()
+    return out
 
 
 def plan_json(plan: OfferPlan, currency: str) -> dict[str, Any]:
@@ -145,6 +159,14 @@ def plan(
             "Without it the plan uses risk x assumed response rate, and says so.",
         ),
     ] = None,
+    campaign: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--campaign",
+            help="Learn uplift from a past campaign with a random holdout, as CAMPAIGN=ACTION "
+            "(e.g. CMP-04=coupon_20); repeatable.",
+        ),
+    ] = None,
     plan_id: Annotated[
         str | None,
         typer.Option("--plan-id", help="Names the plan and seeds its holdout (default: derived)."),
@@ -169,6 +191,8 @@ def plan(
         segment=segment,
         uplift=read_uplift(uplift) if uplift is not None else None,
         plan_id=plan_id,
+        campaigns=_campaigns(campaign or []),
+        line=line,
     )
     if fmt is PlanFormat.table:
         _table(result, conf.currency)

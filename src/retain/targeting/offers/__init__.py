@@ -15,7 +15,12 @@ estimates); without it the plan uses a documented heuristic and says so. docs/of
 
 from retain.targeting.offers.holdout import holdout_draw, holdout_mask
 from retain.targeting.offers.honest import uplift_by_halves
-from retain.targeting.offers.load import plan_from_warehouse, planning_customers, segment_scheme
+from retain.targeting.offers.load import (
+    campaign_uplift,
+    plan_from_warehouse,
+    planning_customers,
+    segment_scheme,
+)
 from retain.targeting.offers.optimize import LEFT_OUT_REASONS, Choice, choose
 from retain.targeting.offers.plan import (
     CUSTOMER_COLUMNS,
@@ -36,6 +41,7 @@ __all__ = [
     "Choice",
     "OfferPlan",
     "PlanSummary",
+    "campaign_uplift",
     "choose",
     "heuristic_uplift",
     "holdout_draw",

@@ -10,15 +10,17 @@ on or before ``as_of``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import ibis
 import pandas as pd
 
-from retain.config import OfferSettings
+from retain.config import ChurnDefinition, OfferSettings
 from retain.errors import InvalidParameterError, NotFoundError
 from retain.facts import DateLike, as_timestamp
 from retain.i18n import t
+from retain.targeting.offers.honest import uplift_by_halves
 from retain.targeting.offers.plan import OfferPlan, plan_offers
 from retain.targeting.scores import latest_churn_scores, latest_clv_scores
 from retain.targeting.segments import SEGMENT_NAMES, membership_dates, memberships
@@ -26,7 +28,7 @@ from retain.targeting.segments import SEGMENT_NAMES, membership_dates, membershi
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
-__all__ = ["plan_from_warehouse", "planning_customers", "segment_scheme"]
+__all__ = ["campaign_uplift", "plan_from_warehouse", "planning_customers", "segment_scheme"]
 
 
 def segment_scheme(segment: str) -> str:
@@ -97,13 +99,29 @@ def plan_from_warehouse(
     segment: str | None = None,
     uplift: pd.DataFrame | None = None,
     plan_id: str | None = None,
+    campaigns: Mapping[str, str] | None = None,
+    line: ChurnDefinition | None = None,
 ) -> OfferPlan:
-    """:func:`planning_customers` planned with :func:`plan_offers`; nobody scored is an error."""
+    """:func:`planning_customers` planned with :func:`plan_offers`; nobody scored is an error.
+
+    ``campaigns`` (``{campaign_id: action}``) learns the uplift from those past campaigns with
+    :func:`campaign_uplift` (``line`` is the business line's definition, needed then), added
+    to ``uplift`` when both are given.
+    """
     customers = planning_customers(con, definition=definition, as_of=as_of, segment=segment)
     if customers.empty and segment is None:
         raise NotFoundError(
             t("offers.no_scores", definition=definition), hint=t("offers.no_scores_hint")
         )
+    if campaigns:
+        learned = campaign_uplift(
+            con,
+            customers,
+            campaigns,
+            definition=line or ChurnDefinition(name=definition),
+            as_of=as_of,
+        )
+        uplift = learned if uplift is None else pd.concat([uplift, learned], ignore_index=True)
     day = as_timestamp(as_of).date() if as_of is not None else None
     return plan_offers(
         customers,
@@ -114,3 +132,56 @@ def plan_from_warehouse(
         as_of=day,
         segment=segment,
     )
+
+
+def campaign_uplift(
+    con: BaseBackend,
+    customers: pd.DataFrame,
+    campaigns: Mapping[str, str],
+    *,
+    definition: ChurnDefinition,
+    as_of: DateLike | None = None,
+    window_days: int = 60,
+) -> pd.DataFrame:
+    """Uplift of ``customers`` from past campaigns: ``{campaign_id: action}``, one action each.
+
+    Each campaign (a randomized holdout in ``interactions``) becomes training data with
+    :func:`retain.models.uplift.campaign_dataset` (retention within ``window_days``, features
+    at its start); a T-learner is split by halves with :func:`uplift_by_halves` and applied to
+    the customers' features now (as of ``as_of``, default their scores' date), so the plan is
+    chosen and valued on independent estimates.
+    """
+    from retain.features import feature_snapshot
+    from retain.models.uplift import TLearner, campaign_dataset
+
+    ids = customers["customer_id"].astype(str)
+    frames = []
+    for campaign_id, action in campaigns.items():
+        data = campaign_dataset(
+            con, campaign_id, outcome="retention", window_days=window_days, definition=definition
+        )
+        stamp = as_timestamp(as_of) if as_of is not None else _scores_date(con, definition.name)
+        snapshot = feature_snapshot(con, as_of=stamp, definition=definition).to_pandas()
+        plan_x = (
+            snapshot.assign(customer_id=snapshot["customer_id"].astype(str))
+            .set_index("customer_id")
+            .reindex(ids)[list(data.features)]
+            .reset_index(drop=True)
+        )
+        frames.append(
+            uplift_by_halves(
+                TLearner(random_state=0, min_child_samples=400),
+                data.X,
+                data.treatment,
+                data.y,
+                plan_X=plan_x,
+                customer_ids=ids.tolist(),
+                actions=dict.fromkeys(data.arms, action),
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _scores_date(con: BaseBackend, definition: str) -> pd.Timestamp:
+    run = latest_churn_scores(con, definition).as_of.max().execute()
+    return pd.Timestamp(run)
