@@ -63,6 +63,8 @@ def test_rules_name_other_segments_which_then_stay(client, keys):
     )
     members = client.get(f"/api/v1/segments/{both['id']}/members", headers=h).json()
     assert members["data"] == ["c1"]
+    listed = client.get("/api/v1/customers/at-risk", headers=h, params={"segment": "japan high"})
+    assert [row["customer_id"] for row in listed.json()["data"]] == ["c1"]
     missing = client.post(
         "/api/v1/segments", headers=h, json={"name": "x", "rule": {"segment": "nope"}}
     )
