@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retain.engage.caps import capped, quiet_until
+from retain.engage.caps import allocate, capped, quiet_until
 from retain.engage.holdout import in_global_control, in_holdout, variant_of
 from retain.engage.playbooks import Caps, QuietHours
 
@@ -100,3 +100,37 @@ def test_holdout_is_stable_sized_and_independent_per_playbook() -> None:
     assert np.allclose(shares.sort_index().to_numpy(), 1 / 3, atol=0.015)
     # variants are independent of the holdout draw
     assert pd.Series(variants[a]).value_counts(normalize=True).min() > 0.3
+
+
+def test_a_waiting_lower_priority_message_gives_its_slot_up() -> None:
+    """Across runs: the low-priority message queued earlier (still waiting) loses the slot."""
+    history = pd.DataFrame(
+        [
+            {"customer_id": "c1", "category": "marketing", "preemptible": False},  # sent
+            {
+                "customer_id": "c1",
+                "category": "marketing",
+                "preemptible": True,
+                "key": "low:c1:x",
+                "playbook": "low",
+                "priority": 1,
+                "expected_value": 0.0,
+            },
+            {
+                "customer_id": "c2",
+                "category": "marketing",
+                "preemptible": True,
+                "key": "top:c2:x",
+                "playbook": "top",
+                "priority": 99,
+                "expected_value": 0.0,
+            },
+        ]
+    )
+    frame = _cands([("high", "c1", "marketing", 9), ("high", "c2", "marketing", 9)])
+    refused, withdrawn = allocate(frame, history, CAPS)
+    assert list(refused) == [False, False] and withdrawn == ["low:c1:x"]
+    # a tie keeps the message queued first; a sent message never moves
+    tie = _cands([("low2", "c1", "marketing", 1)])
+    refused, withdrawn = allocate(tie, history, CAPS)
+    assert list(refused) == [True] and withdrawn == []

@@ -91,3 +91,50 @@ def sources_with(con: object) -> object:
     from retain.features import Sources
 
     return Sources.from_warehouse(con)  # type: ignore[arg-type]
+
+
+def test_a_later_higher_priority_run_withdraws_the_waiting_message(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    upgrade(url)
+    sessions = make_sessionmaker(make_engine(url))
+    settings = Settings(database_url=url, warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}")
+    low = """
+[caps]
+categories = { marketing = 1 }
+
+[[playbook]]
+name = "low"
+trigger = { kind = "inactive", days = 60 }
+holdout = 0.0
+template = "winback"
+priority = 1
+"""
+    high = low + low.split("[caps]\ncategories = { marketing = 1 }\n")[1].replace(
+        'name = "low"', 'name = "high"'
+    ).replace("priority = 1", "priority = 5").replace(
+        'template = "winback"', 'template = "renewal"'
+    )
+    dirs = shipped_playbooks().template_dirs
+    first = parse_playbooks(low, source="low.toml", template_dirs=dirs)
+    both = parse_playbooks(high, source="both.toml", template_dirs=dirs)
+    with sessions() as session:
+        rails = guardrails(session, sources(), first, now=AS_OF)
+        decisions = decide(first, sources(), AS_OF, guardrails=rails)
+        report = execute(session, decisions, first, settings=settings, now=AS_OF)
+        session.commit()
+    queued = report.queued
+    assert queued > 0
+    later = AS_OF + dt.timedelta(hours=1)
+    with sessions() as session:
+        rails = guardrails(session, sources(), both, now=later)
+        decisions = decide(both, sources(), later, names=["high"], guardrails=rails)
+        withdrawn = decisions.attrs["withdrawn"]
+        assert len(withdrawn) == queued and all(k.startswith("low:") for k in withdrawn)
+        report = execute(session, decisions, both, settings=settings, now=later)
+        session.commit()
+    assert report.withdrawn == queued and report.queued == queued
+    with sessions() as session:
+        rows = session.scalars(select(OutboxMessage)).all()
+    states = {(r.playbook, r.state) for r in rows}
+    assert states == {("low", "failed"), ("high", "queued")}
+    assert all("withdrawn" in (r.last_error or "") for r in rows if r.playbook == "low")

@@ -196,6 +196,11 @@ def run(
             ),
             highlight=False,
         )
+        if report.withdrawn:
+            console.print(
+                t("engage_playbooks.withdrawn", count=format_number(report.withdrawn)),
+                highlight=False,
+            )
         if report.tasks:
             console.print(
                 t("engage_playbooks.tasks", tasks=format_number(report.tasks)), highlight=False

@@ -5,8 +5,9 @@ every category together (``global_limit``) and per category (``categories``, e.g
 ``marketing`` messages a week). Messages already queued or sent in the window count first. The
 remaining slots go to the run's candidates by **priority**, then expected value, then playbook
 name: when two playbooks compete for a customer's last slot the higher-priority one wins, in
-whatever order the playbooks were evaluated. A candidate refused by its category's cap does not
-use a global slot.
+whatever order the playbooks were evaluated, and even across runs: a queued message that has not
+left yet competes again (:func:`allocate`) and is withdrawn when it loses. A candidate refused
+by its category's cap does not use a global slot.
 
 **Quiet hours** (:func:`quiet_until`) are local: a message decided at 23:00 in the customer's
 time zone waits until the morning's ``end`` hour; it is delayed, never dropped. Customers
@@ -23,7 +24,7 @@ import pandas as pd
 
 from retain.engage.playbooks import Caps, QuietHours
 
-__all__ = ["capped", "quiet_until"]
+__all__ = ["allocate", "capped", "quiet_until"]
 
 
 def _counts(history: pd.DataFrame, keys: list[str]) -> pd.Series:
@@ -37,14 +38,51 @@ def capped(candidates: pd.DataFrame, history: pd.DataFrame, caps: Caps) -> np.nd
 
     ``candidates`` has ``customer_id, category, priority, expected_value, playbook``;
     ``history`` has ``customer_id, category``, one row per message already queued or sent in
-    the window.
+    the window; see :func:`allocate` for history rows that may still give up their slot.
     """
+    return allocate(candidates, history, caps)[0]
+
+
+def allocate(
+    candidates: pd.DataFrame, history: pd.DataFrame, caps: Caps
+) -> tuple[np.ndarray, list[str]]:
+    """Slots for ``candidates`` and for queued messages that have not left yet.
+
+    History rows with ``preemptible`` true (queued, never tried; they carry ``key``,
+    ``priority``, ``expected_value`` and ``playbook``) compete with the candidates for the
+    customer's slots instead of holding one: a higher-priority playbook run later takes the
+    slot of a lower-priority message still waiting (e.g. for quiet hours to end), whatever ran
+    first. Returns whether each candidate is refused, and the keys of the queued messages that
+    lost their slot (to withdraw). On a tie the message queued first keeps its slot.
+    """
+    flags = history.get("preemptible", pd.Series(False, index=history.index))
+    movable = history[flags.astype("boolean").fillna(False).to_numpy(dtype=bool)]
+    fixed = history.drop(movable.index)
+    columns = ["customer_id", "category", "priority", "expected_value", "playbook"]
+    parts = [candidates[columns].assign(_new=True, _key="")]
+    if len(movable):
+        moved = movable.reindex(columns=[*columns, "key"]).rename(columns={"key": "_key"})
+        parts.append(moved.assign(_new=False))
+    pool = (
+        pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    )
+    refused = _refused(pool, fixed, caps)
     n = len(candidates)
-    if n == 0:
+    lost = pool["_key"][n:][refused[n:]]
+    return refused[:n], [str(k) for k in lost]
+
+
+def _refused(pool: pd.DataFrame, history: pd.DataFrame, caps: Caps) -> np.ndarray:
+    """Whether each row of ``pool`` is refused, the slots given by priority (module doc)."""
+    if len(pool) == 0:
         return np.zeros(0, dtype=bool)
-    order = candidates.sort_values(
-        ["priority", "expected_value", "playbook", "customer_id"],
-        ascending=[False, False, True, True],
+    pool = pool.assign(
+        priority=pd.to_numeric(pool["priority"]).fillna(0),
+        expected_value=pd.to_numeric(pool["expected_value"]).fillna(0.0),
+    )
+    order = pool.sort_values(
+        ["priority", "expected_value", "_new", "playbook", "customer_id"],
+        ascending=[False, False, True, True, True],
         kind="stable",
     )
     refused = pd.Series(False, index=order.index)
@@ -63,7 +101,7 @@ def capped(candidates: pd.DataFrame, history: pd.DataFrame, caps: Caps) -> np.nd
         used = before.reindex(sub["customer_id"]).fillna(0).to_numpy()
         rank = sub.groupby("customer_id", sort=False).cumcount().to_numpy()
         refused[sub.index] = (used + rank) >= caps.global_limit
-    return refused.reindex(candidates.index).to_numpy()
+    return refused.reindex(pool.index).to_numpy()
 
 
 def _zone(name: object) -> ZoneInfo:

@@ -10,8 +10,9 @@ one ``status`` and, when not sent, one ``reason``):
 3. ``no_consent``: no channel the customer consented to (``channel = "best"``: none at all);
 4. ``suppressed``: the address is on the suppression list;
 5. ``capped``: a frequency cap is full (priority decides who gets the last slot,
-   :mod:`retain.engage.caps`). Held-out customers take a slot like treated ones, so both arms
-   see the same caps;
+   :mod:`retain.engage.caps`; a lower-priority message still queued from an earlier run gives
+   its slot up, listed in ``attrs["withdrawn"]``). Held-out customers take a slot like treated
+   ones, so both arms see the same caps;
 6. ``holdout``: the stable hash puts the customer in the playbook's holdout (``status =
    "holdout"``, recorded so results can compare);
 7. ``quiet_hours``: it is night where the customer lives; ``status = "delayed"`` with the
@@ -34,7 +35,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from retain.engage.caps import capped, quiet_until
+from retain.engage.caps import allocate, quiet_until
 from retain.engage.channels import best_channel, consented
 from retain.engage.holdout import in_global_control, in_holdout, variant_of
 from retain.engage.messages import load_template
@@ -108,7 +109,11 @@ class Guardrails:
     history: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame({"customer_id": [], "category": []})
     )
-    """``customer_id, category``: one row per message queued or sent in the caps' window."""
+    """``customer_id, category``: one row per message queued or sent in the caps' window.
+
+    Rows with ``preemptible`` true (queued, not tried yet; with ``key``, ``priority``,
+    ``expected_value``, ``playbook``) may lose their slot to a higher-priority decision.
+    """
 
 
 def decision_key(playbook: str, customer_id: str, occurrence: str) -> str:
@@ -254,6 +259,7 @@ def decide(
     if not frames:
         empty = pd.DataFrame(columns=DECISION_COLUMNS + list(FIRED_COLUMNS)[2:])
         empty.attrs["unavailable"] = unavailable
+        empty.attrs["withdrawn"] = []
         return empty
     with warnings.catch_warnings():  # a playbook's all-null trigger columns keep their type
         warnings.simplefilter("ignore", FutureWarning)
@@ -278,7 +284,7 @@ def decide(
     mark(email.isin(rails.suppressed) & (email != ""), "suppressed")
     open_ = (status == "send").to_numpy()
     refused = np.zeros(len(frame), dtype=bool)
-    refused[open_] = capped(frame[open_], rails.history, playbooks.caps)
+    refused[open_], withdrawn = allocate(frame[open_], rails.history, playbooks.caps)
     mark(refused, "capped")
     mark(frame["in_holdout"].to_numpy(), "holdout", state="holdout")
     wait = quiet_until(frame["time_zone"], moment, playbooks.caps.quiet_hours)
@@ -295,6 +301,7 @@ def decide(
     out = frame[[c for c in keep if c in frame.columns]]
     out = out.sort_values(["playbook", "customer_id"], kind="stable", ignore_index=True)
     out.attrs["unavailable"] = unavailable
+    out.attrs["withdrawn"] = withdrawn
     return out
 
 

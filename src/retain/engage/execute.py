@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from retain.config import Settings
@@ -53,6 +53,7 @@ __all__ = [
     "message_context",
     "run_playbooks",
     "task_key",
+    "withdraw",
 ]
 
 _TRIGGER_FIELDS = (
@@ -76,6 +77,8 @@ class ExecuteReport:
     unsupported: int = 0
     tasks: int = 0
     """Webhook rows for the action beside a message (a save-desk task, a CRM call)."""
+    withdrawn: int = 0
+    """Queued lower-priority messages (and their tasks) that gave their slot up."""
 
 
 def task_key(key: str) -> str:
@@ -102,6 +105,24 @@ def _webhook_payload(
         "offer": context["offer"],
         "message": {"language": lang, "subject": subject, "body": body},
     }
+
+
+def withdraw(session: Session, keys: Sequence[str]) -> int:
+    """Withdraw queued, never-tried messages (and their action tasks) that lost their slot.
+
+    Only rows still ``queued`` change (to ``failed``, "withdrawn"), in the caller's
+    transaction: one a worker claimed meanwhile is delivered, and the cap is one over.
+    """
+    if not keys:
+        return 0
+    wanted = [*keys, *(task_key(k) for k in keys)]
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.idempotency_key.in_(wanted), OutboxMessage.state == "queued")
+        .values(state="failed", last_error="withdrawn: a higher-priority playbook took the slot")
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _holdout_id(key: str) -> str:
@@ -133,15 +154,37 @@ def guardrails(
             OutboxMessage.customer_id,
             OutboxMessage.playbook,
             OutboxMessage.state,
+            OutboxMessage.attempts,
         ).where(OutboxMessage.created_at >= since)
     ).all()
+    known = {p.name: p for p in playbooks.playbooks}
     recent = [
-        {"customer_id": r.customer_id, "category": categories.get(r.playbook or "", "marketing")}
+        {
+            "customer_id": r.customer_id,
+            "category": categories.get(r.playbook or "", "marketing"),
+            "key": r.idempotency_key,
+            "playbook": r.playbook,
+            "priority": known[r.playbook].priority if r.playbook in known else None,
+            "expected_value": known[r.playbook].expected_value if r.playbook in known else None,
+            # waiting and never tried: a higher-priority decision may still take its slot
+            "preemptible": r.state == "queued" and r.attempts == 0 and r.playbook in known,
+        }
         for r in rows
         if r.state not in ("failed", "dead") and not r.idempotency_key.endswith(":task")
     ]
     suppressed = frozenset(a.lower() for a in session.scalars(select(Suppression.address)))
-    history = pd.DataFrame(recent, columns=["customer_id", "category"])
+    history = pd.DataFrame(
+        recent,
+        columns=[
+            "customer_id",
+            "category",
+            "key",
+            "playbook",
+            "priority",
+            "expected_value",
+            "preemptible",
+        ],
+    )
     if sources.interactions is not None:
         it = sources.interactions
         names = list(categories)
@@ -236,6 +279,7 @@ def execute(
     from retain.ingest import ingest
 
     report = ExecuteReport()
+    report.withdrawn = withdraw(session, decisions.attrs.get("withdrawn", []))
     records = holdout_records(decisions, now=now)
     if len(records):
         ingest("interactions", records, con=con, settings=settings, on_error="reject")
