@@ -1,4 +1,4 @@
-"""``retain uplift campaigns|evaluate|train``: whom a past campaign's offer actually changed.
+"""``retain uplift campaigns|evaluate|train|score``: whom a past campaign's offer actually changed.
 
 ``campaigns`` lists the campaigns with a random holdout. ``evaluate`` reads one (``--campaign``,
 default the newest), fits the chosen learner on 70 % of its customers and shows, on the other
@@ -6,13 +6,16 @@ default the newest), fits the chosen learner on 70 % of its customers and shows,
 changes (Qini, AUUC, uplift in the top 30 %, with intervals) next to "highest churn risk first"
 and random targeting, and the observed uplift by decile. ``train`` does the same, then refits on
 every customer and stores the model in the registry (``retain.models.registry``, kind
-``uplift``). The library does the work (:func:`retain.models.uplift.assess.assess_campaign`).
+``uplift``). ``score`` writes every current customer's uplift in the offer planner's format
+(``customer_id, action, uplift, uplift_honest``; ``retain plan --uplift FILE``). The library
+does the work (:func:`retain.models.uplift.assess.assess_campaign`).
 """
 
 from __future__ import annotations
 
 import json
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
@@ -22,9 +25,15 @@ from sklearn.base import clone
 import retain.warehouse as wh
 from retain.cli._app import app, console, settings
 from retain.cli._tables import print_frame
-from retain.errors import NotFoundError
+from retain.errors import InvalidParameterError, NotFoundError
+from retain.features import feature_snapshot
 from retain.i18n import format_date, format_number, t
-from retain.models.uplift import campaign_dataset, list_campaigns, save_uplift_model
+from retain.models.uplift import (
+    campaign_dataset,
+    list_campaigns,
+    save_uplift_model,
+    split_uplift,
+)
 from retain.models.uplift.assess import Assessment, assess_campaign, churn_risk, make_learner
 
 __all__ = ["uplift_app"]
@@ -104,11 +113,7 @@ def _run(
     cfg = settings()
     con = wh.connect(settings=cfg)
     chosen = cfg.churn_definition(definition)
-    if campaign is None:
-        listed = list_campaigns(con)
-        if listed.empty:
-            raise NotFoundError(t("uplift.no_campaigns"), hint=t("uplift.no_campaigns_hint"))
-        campaign = str(listed["campaign_id"].iloc[-1])
+    campaign = campaign or _newest(con)
     data = campaign_dataset(
         con, campaign, outcome=outcome.value, window_days=window, definition=chosen
     )
@@ -199,3 +204,93 @@ def train(
             t("uplift.saved", id=model_id, customers=format_number(len(data.frame))),
             highlight=False,
         )
+
+
+@uplift_app.command("score")
+def score(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="CSV or Parquet file for 'retain plan --uplift'.")
+    ],
+    action: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--action",
+            help="ARM=ACTION: the planner's action an arm stands for (repeatable; default: "
+            "a one-arm campaign's arm is ACTION when given as a bare name, else arm names).",
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Date of the customers' features, YYYY-MM-DD (default today)."
+        ),
+    ] = None,
+    campaign: CampaignOpt = None,
+    outcome: OutcomeOpt = OutcomeName.retention,
+    window: WindowOpt = 60,
+    learner: LearnerOpt = LearnerName.t,
+    seed: SeedOpt = 0,
+    definition: DefinitionOpt = None,
+) -> None:
+    """Write every current customer's uplift for the offer planner: one to choose, one honest.
+
+    Two halves of the campaign train two models (:func:`retain.models.uplift.split_uplift`):
+    ``uplift`` chooses, ``uplift_honest`` values the choice without the winner's curse.
+    """
+    cfg = settings()
+    con = wh.connect(settings=cfg)
+    chosen = cfg.churn_definition(definition)
+    campaign = campaign or _newest(con)
+    data = campaign_dataset(
+        con, campaign, outcome=outcome.value, window_days=window, definition=chosen
+    )
+    day = pd.Timestamp(as_of) if as_of else pd.Timestamp.now().normalize()
+    current = feature_snapshot(con, as_of=day, definition=chosen).to_pandas()
+    model = make_learner(learner.value, random_state=seed)
+    pick, honest = split_uplift(
+        model, data.X, data.treatment, data.y, current[list(data.features)], random_state=seed
+    )
+    names = _actions(data.arms, action or [])
+    parts = [
+        pd.DataFrame(
+            {
+                "customer_id": current["customer_id"].astype(str),
+                "action": names[arm],
+                "uplift": pick.reshape(len(current), -1)[:, k],
+                "uplift_honest": honest.reshape(len(current), -1)[:, k],
+            }
+        )
+        for k, arm in enumerate(data.arms)
+    ]
+    frame = pd.concat(parts, ignore_index=True)
+    if output.suffix.lower() in (".parquet", ".pq"):
+        frame.to_parquet(output, index=False)
+    else:
+        frame.to_csv(output, index=False)
+    console.print(
+        t("uplift.scored", customers=format_number(len(current)), path=str(output)),
+        highlight=False,
+    )
+
+
+def _newest(con: Any) -> str:
+    listed = list_campaigns(con)
+    if listed.empty:
+        raise NotFoundError(t("uplift.no_campaigns"), hint=t("uplift.no_campaigns_hint"))
+    return str(listed["campaign_id"].iloc[-1])
+
+
+def _actions(arms: list[str], given: list[str]) -> dict[str, str]:
+    """Each arm's action name from ``ARM=ACTION`` pairs (a bare name names a lone arm)."""
+    names = {arm: arm for arm in arms}
+    for item in given:
+        arm, sep, name = item.partition("=")
+        if not sep and len(arms) == 1:
+            arm, name = arms[0], item
+        if arm not in names or not name:
+            raise InvalidParameterError(
+                t("uplift.bad_action", value=item, arms=", ".join(arms)),
+                hint=t("uplift.bad_action_hint"),
+            )
+        names[arm] = name
+    return names

@@ -8,12 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import retain.warehouse as wh
 from retain.demo import generate
-from retain.errors import NotFoundError
+from retain.errors import InvalidParameterError, NotFoundError
 from retain.models.registry import ModelRegistry
+from retain.targeting.offers import UPLIFT_COLUMNS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from _cli_runner import make_invoker
@@ -93,3 +96,21 @@ def test_unknown_campaign_is_a_clear_error(retain_cli: Callable[..., Any]) -> No
     assert isinstance(result.exception, NotFoundError)
     assert "'NOPE'" in result.exception.message
     assert "retain uplift campaigns" in str(result.exception.hint)
+
+
+def test_score_writes_the_planners_uplift_file(
+    retain_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    target = tmp_path / "uplift.csv"
+    result = retain_cli(
+        "uplift", "score", "--campaign", "CMP-04", "--action", "treatment=coupon",
+        "--as-of", "2025-12-01", "--output", str(target),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(target, dtype={"customer_id": str})
+    assert list(frame.columns) == list(UPLIFT_COLUMNS)
+    assert set(frame["action"]) == {"coupon"} and frame["customer_id"].is_unique
+    assert frame[["uplift", "uplift_honest"]].notna().all().all()
+    assert not np.allclose(frame["uplift"], frame["uplift_honest"])
+    bad = retain_cli("uplift", "score", "--action", "nope=x", "--output", str(target))
+    assert isinstance(bad.exception, InvalidParameterError)

@@ -15,6 +15,7 @@ from retain.models.uplift import (
     UpliftLearner,
     XLearner,
     cross_fit_uplift,
+    split_uplift,
 )
 
 LEARNERS = [TLearner, XLearner, SLearner, ClassTransformation]
@@ -180,3 +181,22 @@ def test_cross_fit_multi_arm_columns_follow_arm_names(
     assert np.corrcoef(oof[:, 0], effect[:, 0])[0, 1] > 0.5
     with pytest.raises(InvalidParameterError):
         cross_fit_uplift(TLearner(control="holdout"), X, arm, y, n_folds=1)
+
+
+def test_split_uplift_chooses_and_values_with_disjoint_halves() -> None:
+    """A row's outcome reaches exactly one of the two models: change it and only one moves."""
+    rng = np.random.default_rng(9)
+    n = 1_200
+    X = pd.DataFrame({"x": rng.normal(size=n)})
+    w = rng.integers(0, 2, n)
+    y = rng.gamma(2.0, 5.0, n) + 5.0 * w * (X["x"] > 0)
+    new = pd.DataFrame({"x": np.linspace(-2, 2, 50)})
+    learner = TLearner(random_state=0, min_child_samples=5, n_estimators=50)
+    pick, honest = split_uplift(learner, X, w, y, new)
+    assert pick.shape == honest.shape == (50,)
+    assert not np.array_equal(pick, honest)
+    changed = y.copy()
+    changed[3] += 500.0
+    pick2, honest2 = split_uplift(learner, X, w, changed, new)
+    moved = [not np.array_equal(pick, pick2), not np.array_equal(honest, honest2)]
+    assert sorted(moved) == [False, True]

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         campaign_dataset,
         list_campaigns,
     )
-    from retain.models.uplift.crossfit import cross_fit_uplift
+    from retain.models.uplift.crossfit import cross_fit_uplift, split_uplift
     from retain.models.uplift.evaluate import (
         Estimate,
         arm_rows,
@@ -72,6 +72,7 @@ __all__ = [
     "qini_curve",
     "save_uplift_model",
     "score_intervals",
+    "split_uplift",
     "uplift_at",
     "uplift_by_decile",
     "uplift_curve",
@@ -99,6 +100,7 @@ _HOMES = {
     "qini_auc": "retain.models.uplift.evaluate",
     "qini_curve": "retain.models.uplift.evaluate",
     "score_intervals": "retain.models.uplift.evaluate",
+    "split_uplift": "retain.models.uplift.crossfit",
     "uplift_at": "retain.models.uplift.evaluate",
     "uplift_by_decile": "retain.models.uplift.evaluate",
     "uplift_curve": "retain.models.uplift.evaluate",

@@ -22,7 +22,7 @@ from retain.i18n import t
 from retain.models.uplift._inputs import binary_outcome, code_arms, outcome
 from retain.models.uplift.learners import UpliftLearner
 
-__all__ = ["cross_fit_uplift"]
+__all__ = ["cross_fit_uplift", "split_uplift"]
 
 
 def _rows(X: Any, index: np.ndarray) -> Any:
@@ -80,3 +80,35 @@ def cross_fit_uplift(
         columns = [model.arms_.index(arm) for arm in arms.names]
         out[test] = np.asarray(predicted).reshape(test.size, -1)[:, columns]
     return out[:, 0] if out.shape[1] == 1 else out
+
+
+def split_uplift(
+    learner: UpliftLearner,
+    X: Any,
+    treatment: Any,
+    y: Any,
+    X_new: Any,
+    *,
+    random_state: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Uplift of new customers twice, from two disjoint halves of a campaign: choose, then value.
+
+    A plan for customers outside the campaign cannot use out-of-fold estimates for them, but it
+    can choose with one estimate and value the choice with another whose errors are independent
+    of the first: clones of ``learner`` are fitted on two halves of the campaign (stratified as
+    in :func:`cross_fit_uplift`), the first half's estimates choose and the second's are the
+    honest value of what was chosen. Returns ``(choosing, honest)``, each shaped as
+    ``learner.predict_uplift(X_new)``.
+    """
+    n = len(X)
+    arms = code_arms(treatment, learner.control, n)
+    target = outcome(y, n)
+    strata = arms.codes * 2 + target.astype(np.int64) if binary_outcome(target) else arms.codes
+    labels = np.asarray(treatment)
+    halves = StratifiedKFold(n_splits=2, shuffle=True, random_state=random_state)
+    first, second = (test for _, test in halves.split(np.zeros(n), strata))
+    out = []
+    for rows in (first, second):
+        model = clone(learner).fit(_rows(X, rows), labels[rows], target[rows])
+        out.append(np.asarray(model.predict_uplift(X_new)))
+    return out[0], out[1]
