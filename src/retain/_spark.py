@@ -17,6 +17,7 @@ Either way the session runs with the settings retain's queries rely on (:data:`S
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +116,9 @@ def connect_session(url: str) -> Any:
     """
     from pyspark.sql.connect.session import SparkSession as RemoteSparkSession
 
+    # Ibis passes createDataFrame a verifySchema argument that Spark Connect ignores, and
+    # PySpark warns on every upload of a frame: nothing a user can act on.
+    warnings.filterwarnings("ignore", "'verifySchema' is ignored", UserWarning)
     with _lock:
         session = _remote.get(url)
         if session is None or session.is_stopped:

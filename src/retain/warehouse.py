@@ -628,7 +628,10 @@ def replace_scope(
     if not isinstance(rows, ir.Table):
         frame = rows.to_pandas() if isinstance(rows, pa.Table) else rows
         present = [c for c in schema.names if c in frame.columns]
-        rows = ibis.memtable(frame[present], schema={c: schema[c] for c in present})
+        frame = frame[present]
+        if backend_name(con) == "pyspark":
+            frame = _plain_strings(frame)
+        rows = ibis.memtable(frame, schema={c: schema[c] for c in present})
     typed = rows.select(
         *[
             (rows[c] if c in rows.columns else ibis.null()).cast(schema[c]).name(c)
@@ -643,6 +646,24 @@ def replace_scope(
         return upsert(con, name, staged, key=spec.key, prune=scope)
     finally:
         con.drop_table(staged, force=True)
+
+
+def _arrow_text(dtype: Any) -> bool:
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow"
+    return isinstance(dtype, pd.ArrowDtype) and pa.types.is_string(dtype.pyarrow_dtype)
+
+
+def _plain_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with Arrow-backed text columns (``string[pyarrow]``) as Python strings.
+
+    Spark Connect uploads a pandas frame column by column through numpy, where an Arrow-backed
+    column arrives as a chunked array that PySpark 4.0 cannot batch.
+    """
+    text = [c for c in frame.columns if _arrow_text(frame[c].dtype)]
+    if not text:
+        return frame
+    return frame.assign(**{c: frame[c].astype(object).where(frame[c].notna(), None) for c in text})
 
 
 def _upsert_ibis(

@@ -310,13 +310,6 @@ def test_churn_is_identical_on_each_engine(
     check(engine, tmp_path, reference, dates)
 
 
-@pytest.mark.postgres
-def test_churn_is_identical_on_postgres(
-    postgres_warehouse: Any, tmp_path: Path, reference: dict[Any, Any]
-) -> None:
-    check(postgres_warehouse, tmp_path, reference, DATES)
-
-
 @pytest.fixture
 def postgres_linguistic(postgres_server: str) -> Any:
     """A PostgreSQL warehouse whose text sorts by ICU's English rules, as many servers do."""
