@@ -134,6 +134,8 @@ def assess_campaign(
     y, arms = data.y, data.treatment
     binary = bool(np.isin(y, (0.0, 1.0)).all())
     strata = pd.Series(arms).astype(str) + (pd.Series(y).astype(str) if binary else "")
+    if strata.value_counts().min() < 2:  # a stratum of one row cannot be split
+        strata = pd.Series(arms).astype(str)
     train, test = train_test_split(
         np.arange(len(y)), test_size=test_size, random_state=random_state, stratify=strata
     )
