@@ -20,6 +20,11 @@ TABLES = {
     "engage_delivery_attempts",
     "engage_keys",
     "engage_job_runs",
+    "voice_surveys",
+    "voice_survey_invitations",
+    "voice_survey_responses",
+    "voice_followups",
+    "voice_cancellations",
     "alembic_version",
 }
 

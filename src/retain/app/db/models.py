@@ -7,18 +7,44 @@ from retain.app.auth.models import ApiKey, AppSecret, LoginSession, User
 from retain.app.ingest.models import IdempotencyRecord
 from retain.app.segments.models import SavedSegment
 from retain.engage._tables import DeliveryAttempt, EngageKey, JobRun, OutboxMessage, Suppression
+from retain.voice._case_tables import (
+    CallLog,
+    CustomerNote,
+    CustomerTask,
+    SaveDeskTask,
+    Ticket,
+    TicketUpdate,
+)
+from retain.voice._survey_tables import (
+    CancellationRecord,
+    FollowUpTask,
+    Survey,
+    SurveyInvitation,
+    SurveyResponse,
+)
 
 __all__ = [
     "ApiKey",
     "AppSecret",
     "AuditEntry",
+    "CallLog",
+    "CancellationRecord",
+    "CustomerNote",
+    "CustomerTask",
     "DeliveryAttempt",
     "EngageKey",
+    "FollowUpTask",
     "IdempotencyRecord",
     "JobRun",
     "LoginSession",
     "OutboxMessage",
+    "SaveDeskTask",
     "SavedSegment",
     "Suppression",
+    "Survey",
+    "SurveyInvitation",
+    "SurveyResponse",
+    "Ticket",
+    "TicketUpdate",
     "User",
 ]
