@@ -25,6 +25,12 @@ TABLES = {
     "voice_survey_responses",
     "voice_followups",
     "voice_cancellations",
+    "voice_tickets",
+    "voice_ticket_updates",
+    "voice_savedesk_tasks",
+    "voice_notes",
+    "voice_tasks",
+    "voice_calls",
     "alembic_version",
 }
 
