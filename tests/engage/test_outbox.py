@@ -149,3 +149,15 @@ def test_renew_keeps_only_rows_still_held(app_db):
         theirs = outbox.claim(b, limit=1, lease_seconds=60)
         held = outbox.renew(a, mine.token, lease_seconds=60)
         assert held == {m.id for m in mine.messages} - {theirs.messages[0].id}
+
+
+def test_insert_ignoring_tells_who_won(app_db):
+    """PostgreSQL reports no row count for INSERT ... ON CONFLICT through SQLAlchemy (-1)."""
+    from retain.engage._tables import Suppression
+
+    sessions = sessions_for(app_db)
+    row = {"address": "a@example.com", "reason": "manual", "created_at": utcnow()}
+    with sessions() as session:
+        assert outbox.insert_ignoring(session, Suppression.__table__, row) is True
+        assert outbox.insert_ignoring(session, Suppression.__table__, row) is False
+        session.commit()

@@ -111,21 +111,28 @@ def enqueue(
     }
     # INSERT ... ON CONFLICT DO NOTHING: a concurrent transaction that queued the same key first
     # wins without aborting the caller's transaction (no SAVEPOINT, which pysqlite mishandles).
-    session.execute(insert_ignoring(session, OutboxMessage.__table__, values))
+    insert_ignoring(session, OutboxMessage.__table__, values)
     return session.scalars(
         select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
     ).one()
 
 
-def insert_ignoring(session: Session, table: Any, values: dict[str, Any]) -> Any:
-    """``INSERT`` that does nothing when a unique key already exists (SQLite, PostgreSQL)."""
+def insert_ignoring(session: Session, table: Any, values: dict[str, Any]) -> bool:
+    """``INSERT`` unless a unique key already holds the row (SQLite, PostgreSQL); True if added.
+
+    Tells by ``RETURNING`` the primary key: PostgreSQL reports no row count for this statement
+    through SQLAlchemy (-1), which would make every racer believe it won.
+    """
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).values(**values).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert(table).values(**values).on_conflict_do_nothing()
+        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+    key = next(iter(table.primary_key.columns))
+    return session.execute(stmt.returning(key)).first() is not None
 
 
 @dataclass(frozen=True)

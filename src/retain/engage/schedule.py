@@ -145,9 +145,9 @@ class Scheduler:
                 "started_at": now,
                 "lease_expires_at": lease,
             }
-            won = session.execute(insert_ignoring(session, JobRun.__table__, values))
+            won = insert_ignoring(session, JobRun.__table__, values)
             session.commit()
-            return attempt if getattr(won, "rowcount", 0) else None
+            return attempt if won else None
 
     def _finish(
         self,

@@ -63,8 +63,7 @@ def suppress(
         "detail": detail,
         "created_at": utcnow(),
     }
-    result = session.execute(insert_ignoring(session, Suppression.__table__, values))
-    return bool(getattr(result, "rowcount", 0))
+    return insert_ignoring(session, Suppression.__table__, values)
 
 
 def is_suppressed(session: Session, address: str) -> bool:
@@ -87,7 +86,7 @@ def signing_key(session: Session, configured: str = "") -> bytes:
     row = session.get(EngageKey, _KEY_NAME)
     if row is None:
         values = {"name": _KEY_NAME, "value": secrets.token_hex(32), "created_at": utcnow()}
-        session.execute(insert_ignoring(session, EngageKey.__table__, values))
+        insert_ignoring(session, EngageKey.__table__, values)
         session.commit()
         row = session.scalars(select(EngageKey).where(EngageKey.name == _KEY_NAME)).one()
     return row.value.encode()
