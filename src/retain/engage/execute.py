@@ -37,11 +37,12 @@ import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from retain.appdb import utcnow
 from retain.config import Settings
 from retain.engage._tables import OutboxMessage, Suppression
 from retain.engage.decisions import Guardrails, decide
 from retain.engage.messages import MessageTemplate, load_template, render
-from retain.engage.outbox import enqueue
+from retain.engage.outbox import message_id_for
 from retain.engage.playbooks import Playbook, PlaybookSet
 from retain.features import Sources
 
@@ -263,6 +264,62 @@ def holdout_records(decisions: pd.DataFrame, *, now: dt.datetime) -> pd.DataFram
     )
 
 
+def _outbox_row(
+    *,
+    customer_id: str,
+    channel: str,
+    recipient: str,
+    payload: Mapping[str, Any],
+    key: str,
+    language: str,
+    advertising: bool,
+    playbook: str,
+    campaign_id: str,
+    not_before: dt.datetime | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """One outbox row's values, exactly as :func:`retain.engage.outbox.enqueue` writes them."""
+    return {
+        "message_id": message_id_for(key),
+        "idempotency_key": key,
+        "customer_id": customer_id,
+        "channel": channel,
+        "recipient": recipient,
+        "payload": json.dumps(dict(payload), ensure_ascii=False, sort_keys=True, default=str),
+        "language": language,
+        "advertising": advertising,
+        "playbook": playbook,
+        "campaign_id": campaign_id,
+        "state": "queued",
+        "attempts": 0,
+        "next_attempt_at": not_before or now,
+        "created_at": now,
+    }
+
+
+def _insert_many(session: Session, rows: Sequence[dict[str, Any]], *, chunk: int = 5000) -> None:
+    """Insert outbox rows in batches, a key already queued (a concurrent run) left as it is.
+
+    ``INSERT ... ON CONFLICT DO NOTHING`` executed many rows at a time: the same outcome as
+    :func:`retain.engage.outbox.enqueue` per row (idempotent on the key, the caller's
+    transaction), three statements per message fewer, which is what lets a run of a million
+    customers queue in seconds.
+    """
+    if not rows:
+        return
+    table: Any = OutboxMessage.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(table).on_conflict_do_nothing()
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).on_conflict_do_nothing()
+    for start in range(0, len(rows), chunk):
+        session.execute(stmt, list(rows[start : start + chunk]))
+
+
 def execute(
     session: Session,
     decisions: pd.DataFrame,
@@ -286,6 +343,8 @@ def execute(
         report.holdouts = len(records)
     going = decisions[decisions["status"].isin(["send", "delayed"])]
     templates: dict[str, MessageTemplate] = {}
+    rows: list[dict[str, Any]] = []
+    created = utcnow()
     for record in going.to_dict("records"):
         row = {str(k): v for k, v in record.items()}
         channel = row["channel"]
@@ -312,35 +371,41 @@ def execute(
         campaign = (
             playbook.name if len(template.variants) == 1 else f"{playbook.name}:{row['variant']}"
         )
-        enqueue(
-            session,
-            customer_id=str(row["customer_id"]),
-            channel=channel,
-            recipient=str(row["recipient"]),
-            payload=payload,
-            idempotency_key=str(row["key"]),
-            language=lang,
-            advertising=playbook.category == "marketing",
-            playbook=playbook.name,
-            campaign_id=campaign,
-            not_before=None if pd.isna(send_at) else pd.Timestamp(send_at).to_pydatetime(),
+        rows.append(
+            _outbox_row(
+                customer_id=str(row["customer_id"]),
+                channel=channel,
+                recipient=str(row["recipient"]),
+                payload=payload,
+                key=str(row["key"]),
+                language=lang,
+                advertising=playbook.category == "marketing",
+                playbook=playbook.name,
+                campaign_id=campaign,
+                not_before=None if pd.isna(send_at) else pd.Timestamp(send_at).to_pydatetime(),
+                now=created,
+            )
         )
         report.queued += 1
         if playbook.action.url and channel != "webhook":
             # a save-desk task or a CRM call beside the message, to the business's own tools
-            enqueue(
-                session,
-                customer_id=str(row["customer_id"]),
-                channel="webhook",
-                recipient=playbook.action.url,
-                payload=_webhook_payload(row, context, playbook, (lang, subject, body)),
-                idempotency_key=task_key(str(row["key"])),
-                language=lang,
-                advertising=False,
-                playbook=playbook.name,
-                campaign_id=campaign,
+            rows.append(
+                _outbox_row(
+                    customer_id=str(row["customer_id"]),
+                    channel="webhook",
+                    recipient=playbook.action.url,
+                    payload=_webhook_payload(row, context, playbook, (lang, subject, body)),
+                    key=task_key(str(row["key"])),
+                    language=lang,
+                    advertising=False,
+                    playbook=playbook.name,
+                    campaign_id=campaign,
+                    not_before=None,
+                    now=created,
+                )
             )
             report.tasks += 1
+    _insert_many(session, rows)
     return report
 
 
