@@ -23,6 +23,7 @@ from _cli_runner import make_invoker
 
 CONFIG = """
 warehouse_url = "duckdb:///{db}"
+database_url = "sqlite:///{app}"
 [offers]
 weeks = 1
 holdout_share = 0.0
@@ -53,7 +54,8 @@ def retain_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[...,
     data.write(con, "clv_scores", data.CLV)
     con.disconnect()
     config = tmp_path / "retain.toml"
-    config.write_text(CONFIG.format(db=db.as_posix()), encoding="utf-8")
+    app_db = (tmp_path / "retain-app.db").as_posix()
+    config.write_text(CONFIG.format(db=db.as_posix(), app=app_db), encoding="utf-8")
     invoke: Callable[..., Any] = make_invoker(config, monkeypatch)
     return invoke
 
@@ -132,3 +134,16 @@ def test_errors_name_the_problem(retain_cli: Callable[..., Any]) -> None:
     out = retain_cli("plan", "--budget", "5", "--segment", "champions")
     assert isinstance(out.exception, NotFoundError)
     assert "retain segments rfm" in (out.exception.hint or "")
+
+
+def test_a_saved_segment_keeps_only_its_members(retain_cli: Callable[..., Any]) -> None:
+    """``--segment`` also takes a saved segment (``retain segments create``): its rule's members
+    are planned, nobody else; a stored segment name still means the stored segment."""
+    rule = json.dumps({"field": "country", "op": "=", "value": "JP"})
+    made = retain_cli("segments", "create", "japan", "--rule", rule)
+    assert made.exit_code == 0, made.output
+    out = retain_cli("plan", "--budget", "100", "--segment", "japan", "--format", "json")
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert {d["customer_id"] for d in doc["decisions"]} == {"a1", "a3", "a5"}
+    assert doc["plan_id"].endswith("-japan")  # the segment names the plan and seeds its holdout

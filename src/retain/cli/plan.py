@@ -19,12 +19,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import ibis
 import pandas as pd
 import typer
 
 import retain.warehouse as wh
 from retain.cli._app import app, console, settings
+from retain.cli._segment_rules import find_saved
 from retain.cli._tables import print_frame
+from retain.config import ChurnDefinition
 from retain.errors import InvalidParameterError
 from retain.i18n import format_currency, format_percent, t
 from retain.targeting.offers import (
@@ -34,6 +37,8 @@ from retain.targeting.offers import (
     source_note,
     summary_lines,
 )
+from retain.targeting.segments import SEGMENT_NAMES
+from retain.targeting.segments.saved import members_of
 
 __all__ = ["plan", "plan_json", "read_uplift"]
 
@@ -73,6 +78,24 @@ def _campaigns(values: list[str]) -> dict[str, str]:
             )
         out[campaign.strip()] = action.strip()
     return out
+
+
+def _saved_members(
+    con: Any, segment: str, *, line: ChurnDefinition, as_of: str | None
+) -> ibis.Table | None:
+    """A saved segment's members when ``segment`` names one and no stored segment; else None.
+
+    Stored segment names (``at_risk``, ``champions``...) win, as before saved segments existed;
+    an unknown name falls through to the planner's error, which lists the stored names.
+    """
+    if any(segment in names for names in SEGMENT_NAMES.values()):
+        return None
+    found = find_saved(segment)
+    if found is None:
+        return None
+    _, query = found
+    members, _ = members_of(con, query, line=line, as_of=as_of)
+    return members
 
 
 def plan_json(plan: OfferPlan, currency: str) -> dict[str, Any]:
@@ -139,7 +162,11 @@ def plan(
         float, typer.Option("--budget", help="Most to spend, in the reporting currency.")
     ],
     segment: Annotated[
-        str | None, typer.Option("--segment", help="Only this stored segment, e.g. at_risk.")
+        str | None,
+        typer.Option(
+            "--segment",
+            help="Only this segment: a stored one (e.g. at_risk) or a saved segment's name.",
+        ),
     ] = None,
     as_of: Annotated[
         str | None,
@@ -182,6 +209,7 @@ def plan(
     conf = settings()
     line = conf.churn_definition(definition)
     con = wh.connect(settings=conf, read_only=True)
+    members = _saved_members(con, segment, line=line, as_of=as_of) if segment else None
     result = plan_from_warehouse(
         con,
         budget=budget,
@@ -189,6 +217,7 @@ def plan(
         settings=conf.offers,
         as_of=as_of,
         segment=segment,
+        members=members,
         uplift=read_uplift(uplift) if uplift is not None else None,
         plan_id=plan_id,
         campaigns=_campaigns(campaign or []),

@@ -49,8 +49,14 @@ def planning_customers(
     definition: str,
     as_of: DateLike | None = None,
     segment: str | None = None,
+    members: ibis.Table | None = None,
 ) -> pd.DataFrame:
-    """``customer_id, churn_probability, clv, order_value`` of the customers a plan covers."""
+    """``customer_id, churn_probability, clv, order_value`` of the customers a plan covers.
+
+    ``segment`` keeps a stored segment's members (``retain segments rfm`` ...); ``members``, a
+    table with a ``customer_id`` column, keeps those customers (a saved segment's members, from
+    :func:`retain.targeting.segments.saved.members_of`).
+    """
     churn = latest_churn_scores(con, definition, as_of=as_of)
     run = churn.as_of.max()
     churn = churn.filter(churn.as_of == run).select(
@@ -63,7 +69,10 @@ def planning_customers(
         order_value=ibis.coalesce(clv.expected_spend, clv.monetary_value, 0.0),
     )
     table = churn.left_join(clv, churn.customer_id == clv._cid).drop("_cid")
-    if segment is not None:
+    if members is not None:
+        kept = members.select(_mid="customer_id").distinct()
+        table = table.inner_join(kept, table.customer_id == kept._mid).drop("_mid")
+    elif segment is not None:
         table = _in_segment(con, table, segment, as_of)
     frame = table.order_by("customer_id").to_pandas()
     frame["clv"] = frame["clv"].astype("float64").fillna(0.0)
@@ -97,6 +106,7 @@ def plan_from_warehouse(
     settings: OfferSettings,
     as_of: DateLike | None = None,
     segment: str | None = None,
+    members: ibis.Table | None = None,
     uplift: pd.DataFrame | None = None,
     plan_id: str | None = None,
     campaigns: Mapping[str, str] | None = None,
@@ -106,9 +116,12 @@ def plan_from_warehouse(
 
     ``campaigns`` (``{campaign_id: action}``) learns the uplift from those past campaigns with
     :func:`campaign_uplift` (``line`` is the business line's definition, needed then), added
-    to ``uplift`` when both are given.
+    to ``uplift`` when both are given. ``members`` (a saved segment's customers) keeps only
+    them; ``segment`` then just names it in the plan.
     """
-    customers = planning_customers(con, definition=definition, as_of=as_of, segment=segment)
+    customers = planning_customers(
+        con, definition=definition, as_of=as_of, segment=segment, members=members
+    )
     if customers.empty and segment is None:
         raise NotFoundError(
             t("offers.no_scores", definition=definition), hint=t("offers.no_scores_hint")
