@@ -1,0 +1,243 @@
+"""The hosted cancellation flow: the stated reason, the offer that pays, the recorded outcome.
+
+The company's site links a subscription customer to ``/cancel/{token}`` (a signed ``cancel``
+link, :func:`cancel_link`). The page asks the reason (:data:`REASONS`, configurable by passing
+another tuple), records it at once (:func:`state_reason`; it becomes an ``exit_survey``
+interaction with ``reason`` and ``comment``, whatever the customer does next), then offers
+what :func:`choose_offer` picks and records the outcome, ``saved`` with the accepted offer or
+``cancelled`` (:func:`decide`). One link records one outcome.
+
+Which offer: an :data:`OfferSource` (a callable giving the offer planner's action for a customer,
+e.g. :func:`offer_from_plan` over a :class:`retain.targeting.offers.OfferPlan`) decides. When it
+has nothing for the customer (not in the plan, held out, left out, or no planner configured),
+the documented fallback :data:`FALLBACK_OFFERS` maps the stated reason to one offer: a pause for
+someone leaving for a while or not using it, a discount for price or a competitor, a smaller
+plan for a missing feature, and a call from the save desk for a service problem or anything
+else, because a person can find out what no rule knows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Final
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from retain.appdb import utcnow
+from retain.config import Settings
+from retain.errors import RetainError
+from retain.i18n import t
+from retain.voice._survey_tables import CancellationRecord
+from retain.voice.links import LinkClaims, LinkError, id_hash, sign, verify
+
+if TYPE_CHECKING:
+    from retain.targeting.offers import OfferPlan
+
+__all__ = [
+    "FALLBACK_OFFERS",
+    "OFFERS",
+    "REASONS",
+    "CancelError",
+    "OfferSource",
+    "append_interactions",
+    "cancel_link",
+    "choose_offer",
+    "decide",
+    "offer_from_plan",
+    "open_cancellation",
+    "state_reason",
+]
+
+REASONS: Final = (
+    "price",
+    "not_using",
+    "missing_feature",
+    "competitor",
+    "service_problem",
+    "temporary",
+    "other",
+)
+OFFERS: Final = ("pause", "downgrade", "discount", "save_desk_call")
+FALLBACK_OFFERS: Final[dict[str, str]] = {
+    "price": "discount",
+    "competitor": "discount",
+    "not_using": "pause",
+    "temporary": "pause",
+    "missing_feature": "downgrade",
+    "service_problem": "save_desk_call",
+    "other": "save_desk_call",
+}
+DEFAULT_TTL: Final = dt.timedelta(days=2)
+
+#: The planner's offer for (customer id, stated reason), or None when it has nothing to offer.
+OfferSource = Callable[[str, str], str | None]
+
+
+class CancelError(RetainError):
+    """A cancellation step the flow cannot take (unknown reason, an offer it did not make)."""
+
+    default_code = "voice.bad_cancellation"
+
+
+def offer_from_plan(plan: OfferPlan) -> OfferSource:
+    """An :data:`OfferSource` giving a plan's action for its targets (nothing for the rest).
+
+    A planner action is used when its name contains one of :data:`OFFERS` (``discount_10``
+    counts as ``discount``); other actions count as nothing, so the fallback decides.
+    """
+    decisions = plan.decisions
+    targets = decisions[decisions["status"] == "target"]
+    by_customer = dict(zip(targets["customer_id"].astype(str), targets["action"], strict=True))
+
+    def source(customer_id: str, _reason: str) -> str | None:
+        action = str(by_customer.get(customer_id, ""))
+        return next((o for o in OFFERS if o in action), None)
+
+    return source
+
+
+def choose_offer(customer_id: str, reason: str, source: OfferSource | None = None) -> str:
+    """The planner's offer for this customer, else :data:`FALLBACK_OFFERS` for the reason."""
+    planned = source(customer_id, reason) if source is not None else None
+    if planned in OFFERS:
+        return str(planned)
+    return FALLBACK_OFFERS.get(reason, "save_desk_call")
+
+
+def cancel_link(
+    secret: str | bytes,
+    customer_id: str,
+    *,
+    language: str = "en",
+    ttl: dt.timedelta = DEFAULT_TTL,
+    now: dt.datetime | None = None,
+) -> str:
+    """A signed token for ``/cancel/{token}``, to put on the company's own site."""
+    token, _ = sign(
+        secret,
+        purpose="cancel",
+        customer_id=customer_id,
+        language=language,
+        expires_at=(now or utcnow()) + ttl,
+    )
+    return token
+
+
+def open_cancellation(
+    session: Session, secret: str | bytes, token: str, *, now: dt.datetime | None = None
+) -> tuple[LinkClaims, CancellationRecord | None]:
+    """A genuine, unexpired link and its record so far; a decided one is :class:`LinkError`."""
+    claims = verify(secret, token, purpose="cancel", now=now or utcnow())
+    record = session.scalar(
+        select(CancellationRecord).where(CancellationRecord.token_hash == id_hash(claims.link_id))
+    )
+    if record is not None and record.outcome is not None:
+        raise LinkError("used")
+    return claims, record
+
+
+def state_reason(
+    session: Session,
+    secret: str | bytes,
+    token: str,
+    *,
+    reason: str,
+    comment: str = "",
+    reasons: Sequence[str] = REASONS,
+    now: dt.datetime | None = None,
+) -> CancellationRecord:
+    """Record the stated reason (once per link; a second statement replaces the first)."""
+    if reason not in reasons:
+        raise CancelError(t("voice_surveys.bad_reason", reason=reason, allowed=", ".join(reasons)))
+    claims, record = open_cancellation(session, secret, token, now=now)
+    if record is None:
+        record = CancellationRecord(
+            token_hash=id_hash(claims.link_id),
+            customer_id=claims.customer_id,
+            language=claims.language,
+            created_at=now or utcnow(),
+        )
+        session.add(record)
+    record.reason = reason
+    record.comment = comment.strip()[:4000]
+    session.commit()
+    return record
+
+
+def decide(
+    session: Session,
+    secret: str | bytes,
+    token: str,
+    *,
+    accepted: bool,
+    offer: str,
+    now: dt.datetime | None = None,
+) -> CancellationRecord:
+    """Record ``saved`` (the offer was accepted) or ``cancelled``; one outcome per link."""
+    if offer not in OFFERS:
+        raise CancelError(t("voice_surveys.bad_offer", offer=offer))
+    _claims, record = open_cancellation(session, secret, token, now=now)
+    if record is None or record.reason is None:
+        raise LinkError("unknown")
+    done = session.execute(
+        update(CancellationRecord)
+        .where(CancellationRecord.id == record.id, CancellationRecord.outcome.is_(None))
+        .values(
+            outcome="saved" if accepted else "cancelled",
+            offer=offer,
+            decided_at=now or utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(done, "rowcount", 0) != 1:
+        session.rollback()
+        raise LinkError("used")
+    session.commit()
+    session.refresh(record)
+    return record
+
+
+def append_interactions(session: Session, settings: Settings, records: Sequence[int]) -> int:
+    """Append the stated reasons of ``records`` (ids) as ``exit_survey`` interactions.
+
+    Keyed ``exit-<id>``, so appending a record again (a retry) changes nothing; the outcome
+    rides along in the properties once decided.
+    """
+    rows = session.scalars(
+        select(CancellationRecord).where(
+            CancellationRecord.id.in_(list(records)), CancellationRecord.reason.is_not(None)
+        )
+    ).all()
+    if not rows:
+        return 0
+    import pyarrow as pa
+
+    from retain.ingest import ingest
+
+    frame = pa.table(
+        {
+            "interaction_id": [f"exit-{r.id}" for r in rows],
+            "customer_id": [r.customer_id for r in rows],
+            "occurred_at": [r.created_at for r in rows],
+            "kind": ["exit_survey"] * len(rows),
+            "channel": ["web"] * len(rows),
+            "campaign_id": pa.array([None] * len(rows), pa.string()),
+            "properties": [
+                json.dumps(
+                    {
+                        "reason": r.reason,
+                        "comment": r.comment,
+                        "offer": r.offer,
+                        "outcome": r.outcome,
+                    },
+                    ensure_ascii=False,
+                )
+                for r in rows
+            ],
+        }
+    )
+    ingest("interactions", frame, settings=settings, on_error="quarantine")
+    return len(rows)
