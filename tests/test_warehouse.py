@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import retain.warehouse as wh
+from retain import _spark
 from retain.errors import NotFoundError, UnsupportedBackendError
 from retain.schema import TABLES
 
@@ -56,8 +57,45 @@ def test_read_missing_table_names_it_and_hints() -> None:
 
 
 def test_unknown_url_scheme_is_refused() -> None:
-    with pytest.raises(UnsupportedBackendError, match="mysql"):
+    with pytest.raises(UnsupportedBackendError, match="mysql") as caught:
         wh.connect("mysql://localhost/db")
+    assert "sc://host:15002" in (caught.value.hint or "")
+
+
+def test_spark_urls_are_local_or_spark_connect() -> None:
+    assert _spark.is_spark_url("pyspark://local")
+    assert _spark.is_spark_url("sc://spark.internal:15002/;use_ssl=true;token=x")
+    assert _spark.is_spark_url("SC://host")
+    assert not _spark.is_spark_url("duckdb:///retain.duckdb")
+    assert not _spark.is_spark_url("spark-warehouse")
+
+
+def test_a_metastore_another_process_holds_is_seen_before_spark_starts(tmp_path: Path) -> None:
+    """Derby's POSIX lock on dbex.lck, taken by another process, marks the local catalog busy."""
+    pytest.importorskip("fcntl")
+    assert not _spark._metastore_held(tmp_path)  # no metastore yet
+    lock = tmp_path / _spark.METASTORE / "dbex.lck"
+    lock.parent.mkdir()
+    lock.write_bytes(b"")
+    assert not _spark._metastore_held(tmp_path)  # a lock file left by a crashed process
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys; f = open(sys.argv[1], 'r+b'); "
+            "fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()",
+            str(lock),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert _spark._metastore_held(tmp_path)
+    finally:
+        holder.communicate("")
+    assert not _spark._metastore_held(tmp_path)
 
 
 @pytest.mark.postgres
