@@ -61,6 +61,7 @@ from retain.cli import (  # noqa: E402, F401  # isort: skip
     uplift,
     serve,
     worker,
+    savedesk,
 )
 
 

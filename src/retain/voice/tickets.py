@@ -21,6 +21,7 @@ import csv
 import datetime as dt
 import hashlib
 import hmac
+import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from retain.config import Settings
 from retain.engage import outbox
 from retain.errors import InvalidParameterError
 from retain.i18n import t
+from retain.targeting.export import csv_cell
 from retain.voice._case_tables import STAGES, Ticket, TicketUpdate
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "Sla",
     "add_update",
     "append_interactions",
+    "export_csv",
     "import_file",
     "move",
     "open_ticket",
@@ -398,3 +401,30 @@ def import_file(session: Session, path: Path, *, sla: Sla | None = None) -> Sequ
                 )
             )
     return out
+
+
+_EXPORT: Final = (
+    "id",
+    "external_id",
+    "customer_id",
+    "subject",
+    "category",
+    "stage",
+    "owner",
+    "opened_at",
+    "respond_due_at",
+    "resolve_due_at",
+    "resolved_at",
+    "response_breached",
+    "resolution_breached",
+)
+
+
+def export_csv(session: Session) -> str:
+    """Every ticket as CSV; text a spreadsheet would run as a formula gets a leading ``'``."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(_EXPORT)
+    for ticket in session.scalars(select(Ticket).order_by(Ticket.id)):
+        writer.writerow([csv_cell(getattr(ticket, name)) for name in _EXPORT])
+    return out.getvalue()

@@ -1,0 +1,137 @@
+"""``retain savedesk rates`` and ``retain tickets import | export``: the save desk and complaints.
+
+``savedesk rates`` reports save rates of closed save-desk cases per agent, reason or offer with
+Wilson 95% intervals (``--random-only`` keeps the randomly routed cases, free of the routing's
+selection). ``tickets import FILE`` opens a ticket per CSV row (idempotent on ``ticket_id``) and
+``tickets export`` writes every ticket as CSV with formula-like text neutralised.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from retain.cli._app import app, console, settings
+from retain.i18n import t
+
+__all__ = ["savedesk_app", "tickets_app"]
+
+savedesk_app = typer.Typer(
+    help="The save desk: save rates per agent, reason and offer, with intervals.",
+    no_args_is_help=True,
+)
+app.add_typer(savedesk_app, name="savedesk")
+tickets_app = typer.Typer(
+    help="Complaints and tickets: import them from a CSV file, export them.", no_args_is_help=True
+)
+app.add_typer(tickets_app, name="tickets")
+
+
+class RateFormat(StrEnum):
+    """How save rates are printed."""
+
+    table = "table"
+    json = "json"
+
+
+class GroupBy(StrEnum):
+    """What save rates are grouped by."""
+
+    agent = "agent"
+    reason = "reason"
+    offer = "offer"
+    kind = "kind"
+    segment = "segment"
+    value_band = "value_band"
+
+
+@savedesk_app.command("rates")
+def rates(
+    by: Annotated[GroupBy, typer.Option("--by", help="agent (default), reason or offer.")] = (
+        GroupBy.agent
+    ),
+    fmt: Annotated[
+        RateFormat, typer.Option("--format", "-f", help="table (default) or json.")
+    ] = RateFormat.table,
+    random_only: Annotated[
+        bool, typer.Option("--random-only", help="Only the randomly routed cases.")
+    ] = False,
+) -> None:
+    """Save rates of closed save-desk cases with Wilson 95% intervals."""
+    from retain.app import make_engine, make_sessionmaker, upgrade
+    from retain.voice.savedesk import rates as save_rates
+
+    cfg = settings()
+    upgrade(cfg.database_url)
+    engine = make_engine(cfg.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            found = save_rates(session, by=by.value, randomized_only=random_only)
+    finally:
+        engine.dispose()
+    if fmt is RateFormat.json:
+        console.print_json(json.dumps([asdict(r) for r in found]))
+        return
+    from rich.table import Table
+
+    table = Table(by.value, "cases", "saved", "rate", "95% interval", "random")
+    for r in found:
+        table.add_row(
+            r.group,
+            f"{r.cases:,}",
+            f"{r.saved:,}",
+            f"{r.rate:.1%}",
+            f"{r.ci_low:.1%} - {r.ci_high:.1%}",
+            f"{r.random_cases:,}",
+        )
+    console.print(table)
+
+
+@tickets_app.command("import")
+def import_tickets(
+    path: Annotated[Path, typer.Argument(help="CSV file: customer_id, subject, ...")],
+) -> None:
+    """Open a ticket per row of a CSV file and queue each customer's acknowledgement."""
+    from retain.app import make_engine, make_sessionmaker, upgrade
+    from retain.voice.tickets import append_interactions, import_file
+
+    cfg = settings()
+    upgrade(cfg.database_url)
+    engine = make_engine(cfg.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            made = import_file(session, path)
+            session.commit()
+            append_interactions(session, cfg)
+    finally:
+        engine.dispose()
+    console.print(t("voice_cases.tickets_imported", count=len(made)))
+
+
+@tickets_app.command("export")
+def export_tickets(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file.")
+    ] = None,
+) -> None:
+    """Every ticket as CSV (formula-like text neutralised)."""
+    from retain.app import make_engine, make_sessionmaker, upgrade
+    from retain.voice.tickets import export_csv
+
+    cfg = settings()
+    upgrade(cfg.database_url)
+    engine = make_engine(cfg.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            text = export_csv(session)
+    finally:
+        engine.dispose()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")

@@ -1,0 +1,72 @@
+"""``retain savedesk rates`` and ``retain tickets import|export`` against real stores."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pyarrow as pa
+import pytest
+
+import retain.warehouse as wh
+from _cli_runner import make_invoker
+from retain.app import make_engine, make_sessionmaker, upgrade
+from retain.config import get_settings
+from retain.ingest import ingest
+from retain.voice import savedesk
+
+
+@pytest.fixture
+def project(tmp_path):
+    config = tmp_path / "retain.toml"
+    config.write_text(
+        f'database_url = "sqlite:///{tmp_path / "app.db"}"\n'
+        f'warehouse_url = "duckdb:///{tmp_path / "w.duckdb"}"\n'
+    )
+    return config
+
+
+def test_rates_as_json_with_wilson_intervals(project, monkeypatch):
+    settings = get_settings(project)
+    upgrade(settings.database_url)
+    with make_sessionmaker(make_engine(settings.database_url))() as session:
+        for i in range(20):
+            savedesk.open_case(session, kind="cancellation", customer_id=f"C{i}", reason="price")
+        savedesk.route(session, [savedesk.Agent("ann", 10), savedesk.Agent("bob", 10)], explore=0)
+        for i, task in enumerate(savedesk.queue_of(session, "ann")):
+            savedesk.record_outcome(session, task, "saved" if i < 7 else "cancelled")
+        session.commit()
+    run = make_invoker(project, monkeypatch)
+    result = run("savedesk", "rates", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [(r["group"], r["cases"], r["saved"]) for r in rows] == [("ann", 10, 7)]
+    low, high = savedesk.wilson(7, 10)
+    assert rows[0]["ci_low"] == pytest.approx(low) and rows[0]["ci_high"] == pytest.approx(high)
+    table = run("savedesk", "rates", "--by", "offer")
+    assert table.exit_code == 0 and "discount" in table.output and "70.0%" in table.output
+
+
+def test_tickets_import_then_export_neutralises_formulas(project, tmp_path, monkeypatch):
+    settings = get_settings(project)
+    ingest("customers", pa.table({"customer_id": ["C1", "C2"]}), settings=settings)
+    path = tmp_path / "t.csv"
+    path.write_text(
+        'ticket_id,customer_id,subject\nT1,C1,=HYPERLINK("http://x")\nT2,C2,<script>x</script>\n',
+        encoding="utf-8",
+    )
+    run = make_invoker(project, monkeypatch)
+    result = run("tickets", "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "Imported 2 tickets." in result.output
+    assert "Imported 2 tickets." in run("tickets", "import", str(path)).output  # idempotent
+    exported = run("tickets", "export")
+    rows = list(csv.DictReader(io.StringIO(exported.output)))
+    assert [r["subject"] for r in rows] == ['\'=HYPERLINK("http://x")', "<script>x</script>"]
+    con = wh.connect(settings.warehouse_url)
+    try:
+        kinds = sorted(con.table("interactions").to_pandas()["kind"])
+    finally:
+        con.disconnect()
+    assert kinds == ["complaint", "complaint", "ticket_stage", "ticket_stage"]
