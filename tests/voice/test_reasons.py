@@ -140,7 +140,7 @@ def test_summary_shares_and_revenue_lost(answered: Any) -> None:
 
 def test_split_by_cohort_and_month(answered: Any) -> None:
     cohort = reason_summary(answered, by="cohort")
-    assert list(cohort.columns)[0] == "cohort"
+    assert cohort.columns[0] == "cohort"
     jan = cohort[cohort.cohort == "2024-01"].set_index("reason")
     assert jan.loc["price", "customers"] == 2 and jan.loc["price", "share"] == 100.0
     march = cohort[cohort.cohort == "2024-03"].set_index("reason")

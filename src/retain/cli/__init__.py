@@ -59,6 +59,7 @@ from retain.cli import (  # noqa: E402, F401  # isort: skip
     playbooks,
     plan,
     uplift,
+    voice,
     serve,
     worker,
     savedesk,

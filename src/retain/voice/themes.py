@@ -124,7 +124,9 @@ def find_themes(
         picked: tuple[str, ...] = ()
         top = np.zeros(0, dtype=np.int64)
         if members.size and vocabulary.size:
-            lift = np.asarray(words[members].mean(axis=0)).ravel() - overall  # type: ignore[index]
+            lift = np.asarray(words[members].mean(axis=0)).ravel()  # type: ignore[index]
+            if n_themes > 1:  # what sets the theme apart; one theme is just its top words
+                lift = lift - overall
             top = np.argsort(-lift, kind="stable")[:top_terms]
             top = top[lift[top] > 0]
         if members.size and quotes > 0:
