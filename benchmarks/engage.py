@@ -137,7 +137,8 @@ def generate(con: object, n: int) -> None:
 
 
 def _load() -> str:
-    return "load average %.2f %.2f %.2f" % os.getloadavg()
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,17 +180,25 @@ def main(argv: list[str] | None = None) -> int:
             timings["decide_cpu"] = time.process_time() - cpu0
             if not args.decide_only:
                 t0 = time.perf_counter()
-                report = execute(session, decisions, playbooks, settings=settings, now=AS_OF, con=con)
+                if profiler:
+                    profiler.enable()
+                report = execute(
+                    session, decisions, playbooks, settings=settings, now=AS_OF, con=con
+                )
                 session.commit()
+                if profiler:
+                    profiler.disable()
                 timings["execute"] = time.perf_counter() - t0
-                print(f"queued {report.queued:,}, holdouts {report.holdouts:,}, "
-                      f"tasks {report.tasks:,}, unsupported {report.unsupported:,}")
+                print(
+                    f"queued {report.queued:,}, holdouts {report.holdouts:,}, "
+                    f"tasks {report.tasks:,}, unsupported {report.unsupported:,}"
+                )
         print(summary(decisions).to_string(index=False))
         total = sum(v for k, v in timings.items() if k != "decide_cpu")
         print(json.dumps({k: round(v, 2) for k, v in timings.items()} | {"total": round(total, 2)}))
         print(_load())
         if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
         con.disconnect()
     return 0
 

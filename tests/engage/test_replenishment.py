@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from retain.engage.playbooks import ReplenishmentTrigger
-from retain.engage.replenishment import due_reminders, repurchase_intervals
+from retain.engage.replenishment import due_reminders, purchases, repurchase_intervals
 from retain.engage.triggers import fired
 from retain.features import Sources
 
@@ -91,3 +92,50 @@ def test_trigger_fires_from_day_20_to_run_out_once_per_purchase() -> None:
     # the same purchase on day 25 is the same occurrence (the re-entry rule keys on it)
     assert who(25).loc["t1", "occurrence"] == day20.loc["t1", "occurrence"]
     assert "t1" not in who(31).index  # ran out: no longer a reminder
+
+
+def _mixed_shop(seed: int = 7) -> Sources:
+    """200 customers, four products, random dates and quantities, some buying twice a day."""
+    rng = np.random.default_rng(seed)
+    orders, lines = [], []
+    for c in range(200):
+        for k in range(int(rng.integers(1, 9))):
+            oid = f"o{c}-{k}"
+            at = START + dt.timedelta(days=int(rng.integers(0, 300)), hours=int(rng.integers(24)))
+            orders.append({"order_id": oid, "customer_id": f"c{c}", "ordered_at": at, "amount": 1})
+            for n, product in enumerate(rng.choice(["a", "b", "c", "d"], size=2, replace=False)):
+                lines.append(
+                    {
+                        "order_id": oid,
+                        "line_no": n,
+                        "product_id": str(product),
+                        "product_name": f"{product}-{k}",
+                        "quantity": int(rng.integers(0, 4)),
+                        "unit_price": 1.0,
+                    }
+                )
+    return Sources.from_tables({"orders": pd.DataFrame(orders), "order_lines": pd.DataFrame(lines)})
+
+
+def test_due_reminders_match_the_intervals_joined_to_each_last_purchase() -> None:
+    # due_reminders computes the last purchase and the intervals in one pass over the
+    # purchases; the reference composes the public pieces as they were first written
+    shop, as_of = _mixed_shop(), dt.datetime(2024, 9, 1)
+    bought = purchases(shop, as_of).to_pandas()
+    last = bought.sort_values("ordered_at").groupby(["customer_id", "product_id"]).tail(1)
+    intervals = repurchase_intervals(shop, as_of, min_customer_intervals=2).to_pandas()
+    want = last.merge(intervals, on=["customer_id", "product_id"])
+    got = due_reminders(shop, as_of, lead_days=5, min_customer_intervals=2).to_pandas()
+    assert len(got) == len(want) > 100
+    assert set(want["source"]) == {"customer", "product"}
+    key = ["customer_id", "product_id"]
+    got, want = got.sort_values(key, ignore_index=True), want.sort_values(key, ignore_index=True)
+    assert got["last_ordered_at"].tolist() == want["ordered_at"].tolist()
+    assert got["product_name"].tolist() == want["product_name"].tolist()
+    assert got["quantity"].tolist() == want["quantity"].tolist()
+    assert got["source"].tolist() == want["source"].tolist()
+    assert np.allclose(got["interval_days"], want["interval_days"])
+    units = want["interval_days"] * want["quantity"] * 86_400
+    run_out = (want["ordered_at"] + pd.to_timedelta(units.round(), unit="s")).dt.floor("D")
+    assert got["run_out_at"].tolist() == run_out.tolist()
+    assert (got["due_at"] == got["run_out_at"] - pd.Timedelta(days=5)).all()

@@ -88,14 +88,33 @@ def repurchase_intervals(
     every customer when it has at least ``min_product_intervals`` gaps (``"product"``).
     Products with fewer gaps have no interval (nobody buys them again often enough to tell).
     """
-    gaps = _gaps(purchases(sources, as_of))
+    bought = purchases(sources, as_of)
+    return _intervals(
+        bought,
+        bought.select("customer_id", "product_id").distinct(),
+        min_customer_intervals=min_customer_intervals,
+        min_product_intervals=min_product_intervals,
+    )
+
+
+def _intervals(
+    bought: ir.Table,
+    pairs: ir.Table,
+    *,
+    min_customer_intervals: int,
+    min_product_intervals: int,
+) -> ir.Table:
+    """:func:`repurchase_intervals` of ``pairs`` (distinct customer-product) from ``bought``.
+
+    Takes the purchases already built, so a caller that needs them too reads the order lines
+    once (the warehouse scans and joins them once per use otherwise).
+    """
+    gaps = _gaps(bought)
     own = gaps.group_by(["customer_id", "product_id"]).agg(
         own=gaps.gap.median(), own_n=gaps.gap.count()
     )
     product = gaps.group_by("product_id").agg(typical=gaps.gap.median(), n=gaps.gap.count())
     product = product.filter(product.n >= min_product_intervals)
-    bought = purchases(sources, as_of)
-    pairs = bought.select("customer_id", "product_id").distinct()
     joined = pairs.left_join(own, ["customer_id", "product_id"]).drop(
         "customer_id_right", "product_id_right"
     )
@@ -127,18 +146,39 @@ def due_reminders(
     purchase + interval x units, at midnight); ``due_at`` is ``lead_days`` before it.
     """
     bought = purchases(sources, as_of)
-    newest = ibis.window(
-        group_by=[bought.customer_id, bought.product_id], order_by=bought.ordered_at.desc()
+    # one pass over the purchases: each pair's gaps (own median) and its last purchase
+    # together; only the product medians read the gaps a second time
+    window = ibis.window(
+        group_by=[bought.customer_id, bought.product_id], order_by=bought.ordered_at
     )
-    last = bought.mutate(_rank=ibis.row_number().over(newest))
-    last = last.filter(last._rank == 0).drop("_rank")
-    intervals = repurchase_intervals(
-        sources,
-        as_of,
-        min_customer_intervals=min_customer_intervals,
-        min_product_intervals=min_product_intervals,
+    prev_at = bought.ordered_at.lag().over(window)
+    prev_qty = bought.quantity.lag().over(window)
+    seconds = bought.ordered_at.epoch_seconds() - prev_at.epoch_seconds()
+    steps = bought.mutate(_gap=(seconds / _DAY) / prev_qty.cast("float64"))
+    own = steps.group_by(["customer_id", "product_id"]).agg(
+        product_name=steps.product_name.argmax(steps.ordered_at),
+        quantity=steps.quantity.argmax(steps.ordered_at),
+        ordered_at=steps.ordered_at.max(),
+        own=steps._gap.median(),
+        own_n=steps._gap.count(),
     )
-    joined = last.join(intervals, ["customer_id", "product_id"])
+    gaps = steps.filter(steps._gap.notnull())
+    product = gaps.group_by("product_id").agg(typical=gaps._gap.median(), n=gaps._gap.count())
+    product = product.filter(product.n >= min_product_intervals)
+    both = own.left_join(product, "product_id").drop("product_id_right")
+    mine = both.own.notnull() & (both.own_n >= min_customer_intervals)
+    last = both.select(
+        "customer_id",
+        "product_id",
+        "product_name",
+        "ordered_at",
+        "quantity",
+        interval_days=mine.ifelse(both.own, both.typical),
+        source=mine.ifelse(
+            "customer", both.typical.notnull().ifelse("product", ibis.null("string"))
+        ),
+    )
+    joined = last.filter(last.interval_days.notnull() & (last.interval_days > 0))
     lasts = (joined.interval_days * joined.quantity.cast("float64") * _DAY).round().cast("int64")
     run_out = (joined.ordered_at + lasts.as_interval("s")).truncate("D")  # type: ignore[attr-defined]
     joined = joined.mutate(run_out_at=run_out)
