@@ -249,6 +249,7 @@ def create_app(
     from retain.app.models.router import router as models_router
     from retain.app.offers.router import router as offers_router
     from retain.app.segments.router import router as segments_router
+    from retain.app.surveys.router import router as surveys_router
     from retain.app.web import mount_web
 
     for router in (
@@ -261,8 +262,12 @@ def create_app(
         offers_router,
         audit_router,
         engage_router,
+        surveys_router,
     ):
         app.include_router(router)
+    from retain.app.voice_cases.router import router as voice_cases_router
+
+    app.include_router(voice_cases_router)
     document_errors(app)  # every route lists the error statuses its dependencies can raise
     mount_web(app)
     app.add_middleware(BodyLimit, limit=settings.service.max_request_bytes)  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -200,7 +200,9 @@ def decide(
     return record
 
 
-def append_interactions(session: Session, settings: Settings, records: Sequence[int]) -> int:
+def append_interactions(
+    session: Session, settings: Settings, records: Sequence[int], *, con: Any = None
+) -> int:
     """Append the stated reasons of ``records`` (ids) as ``exit_survey`` interactions.
 
     Keyed ``exit-<id>``, so appending a record again (a retry) changes nothing; the outcome
@@ -239,5 +241,5 @@ def append_interactions(session: Session, settings: Settings, records: Sequence[
             ],
         }
     )
-    ingest("interactions", frame, settings=settings, on_error="quarantine")
+    ingest("interactions", frame, con=con, settings=settings, on_error="quarantine")
     return len(rows)

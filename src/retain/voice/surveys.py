@@ -19,7 +19,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -238,8 +238,10 @@ def answer(
     return response
 
 
-def append_interactions(session: Session, settings: Settings, *, limit: int = 5000) -> int:
-    """Append answers not yet logged to the warehouse's ``interactions``; return how many."""
+def append_interactions(
+    session: Session, settings: Settings, *, limit: int = 5000, con: Any = None
+) -> int:
+    """Append answers not yet logged to ``interactions`` (``con`` or the settings' warehouse)."""
     pending = session.scalars(
         select(SurveyResponse)
         .where(SurveyResponse.logged.is_(False))
@@ -269,7 +271,7 @@ def append_interactions(session: Session, settings: Settings, *, limit: int = 50
             ],
         }
     )
-    ingest("interactions", frame, settings=settings, on_error="quarantine")
+    ingest("interactions", frame, con=con, settings=settings, on_error="quarantine")
     session.execute(
         update(SurveyResponse)
         .where(SurveyResponse.id.in_([r.id for r in pending]))

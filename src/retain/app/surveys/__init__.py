@@ -1,0 +1,1 @@
+"""Surveys and the cancellation flow in the service: customers' pages and the surveys API."""
