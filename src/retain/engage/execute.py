@@ -345,8 +345,11 @@ def execute(
     templates: dict[str, MessageTemplate] = {}
     rows: list[dict[str, Any]] = []
     created = utcnow()
-    for record in going.to_dict("records"):
-        row = {str(k): v for k, v in record.items()}
+    names = [str(c) for c in going.columns]
+    # column lists zipped into rows: the values to_dict("records") gives, without its per-cell
+    # boxing (a third of the run's time at a million customers)
+    for values in zip(*(going[c].tolist() for c in going.columns), strict=True):
+        row = dict(zip(names, values, strict=True))
         channel = row["channel"]
         if channel not in ("email", "webhook"):
             report.unsupported += 1
