@@ -60,6 +60,7 @@ from retain.cli import (  # noqa: E402, F401  # isort: skip
     plan,
     uplift,
     voice,
+    surveys,
     serve,
     worker,
     savedesk,
