@@ -103,3 +103,36 @@ def test_overlapping_workers_never_send_a_message_twice(app_db, tmp_path):
     assert len(hooks) == n and max(hooks.values()) == 1
     with sessions() as session:
         assert outbox.counts(session)["sent"] == 2 * n
+
+
+def test_a_requeued_message_logs_its_new_tries_to_interactions(app_db, tmp_path):
+    # requeue() restarts the attempt count, so a key of (message, attempt) named the retry
+    # after a fix like the failure before it: the warehouse saw an event conflict and dropped
+    # the successful send.
+    sessions = sessions_for(app_db)
+    with smtp_server() as (_handler, port), webhook_receiver() as rx:
+        settings = engage_settings(tmp_path, app_db, port, max_attempts=1)
+        ingest("customers", pa.table({"customer_id": ["C0"]}), settings=settings)
+        with sessions() as session:
+            outbox.enqueue(
+                session,
+                customer_id="C0",
+                channel="webhook",
+                recipient=rx.url,
+                payload={"i": 0},
+                idempotency_key="hook-0",
+            )
+            session.commit()
+        rx.status = 500
+        assert Worker(settings, sessions).drain().dead == 1
+        rx.status = 200
+        with sessions() as session:
+            assert outbox.requeue(session, outbox.message_id_for("hook-0"))
+            session.commit()
+        assert Worker(settings, sessions).drain().sent == 1
+    con = wh.connect(settings.warehouse_url)
+    try:
+        rows = con.table("interactions").to_pyarrow().to_pylist()
+    finally:
+        con.disconnect()
+    assert sorted(r["kind"] for r in rows) == ["message_failed", "message_sent"]

@@ -5,8 +5,8 @@ delivers each message and marks it with its own commit right after the channel a
 ``kill -9`` loses nothing and re-sends at most the one message in flight. Before each send it
 renews its lease once half of it has passed and drops rows another worker has taken over, so a
 slow server never makes two workers hold one row. Attempts are appended to the warehouse's
-``interactions`` table (``message_sent`` / ``message_failed``, keyed by message and attempt, so
-re-appending after a crash changes nothing) and flagged ``logged`` only after the append.
+``interactions`` table (``message_sent`` / ``message_failed``, keyed by message and attempt row,
+so re-appending after a crash changes nothing) and flagged ``logged`` only after the append.
 """
 
 from __future__ import annotations
@@ -83,7 +83,9 @@ def append_interactions(session: Session, settings: Settings, *, limit: int = 50
 
     frame = pa.table(
         {
-            "interaction_id": [f"msg-{r.message_id}-{r.attempt}" for r in rows],
+            # The attempt row's own id, not the attempt number: requeue() restarts that count,
+            # and a repeated key with a new outcome would be dropped as an event conflict.
+            "interaction_id": [f"msg-{r.message_id}-{r.attempt}-{r.id}" for r in rows],
             "customer_id": [r.customer_id for r in rows],
             "occurred_at": [r.occurred_at for r in rows],
             "kind": ["message_sent" if r.outcome == "sent" else "message_failed" for r in rows],
