@@ -208,3 +208,18 @@ def test_customer_texts_reads_comments_and_text(answered: Any) -> None:
     assert "배송이 늦어요" in set(texts.text)
     assert "" not in set(texts.text)  # C and D wrote nothing
     assert len(customer_texts(answered, kinds=["complaint"])) == 1
+
+
+def test_complaint_volume_report_section(answered: Any) -> None:
+    from retain.config import Settings
+    from retain.report.voice import report_sections
+    from retain.voice.volume import complaint_volume
+
+    volume = complaint_volume(answered)
+    assert volume.to_dict("records") == [
+        {"day": pd.Timestamp("2025-01-01"), "group": "unknown", "complaints": 1}
+    ]
+    (section,) = report_sections(answered, Settings())
+    assert section.key == "complaints" and len(section.items[0].figure.data) == 1
+    assert complaint_volume(answered, kinds=["ticket_opened"]).empty
+    assert report_sections(answered, Settings()) and not complaint_volume(answered, by="x").empty

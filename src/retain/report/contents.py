@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from retain.errors import RetainError
-from retain.report import churn, clv, offers, retention, segments, uplift
+from retain.report import churn, clv, offers, retention, segments, uplift, voice
 from retain.report.section import Section
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ SECTIONS: tuple[SectionProvider, ...] = (
     SectionProvider("segments", segments.report_sections),
     SectionProvider("offers", offers.report_sections),
     SectionProvider("uplift", uplift.report_sections),
+    SectionProvider("complaints", voice.report_sections),
 )
 """Every area of ``retain report``, in display order: retention, lifetime value, churn, segments."""
 

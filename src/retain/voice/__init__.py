@@ -10,6 +10,7 @@ complaint and save-desk modules are imported from their own submodules.
 - :mod:`~retain.voice.themes`: themes in free text (TF-IDF + NMF) with labels and quotes.
 - :mod:`~retain.voice.agreement`: themes scored against coded reasons (AMI, with a baseline).
 - :mod:`~retain.voice.texts`: the free text customers wrote, read from ``interactions``.
+- :mod:`~retain.voice.volume`: complaint volume per day and group (channel, brand...).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from retain.voice.texts import TEXT_KEYS, customer_texts
     from retain.voice.themes import DEFAULT_K, Theme, Themes, choose_k, find_themes
     from retain.voice.tokenize import char_ngrams, features, terms
+    from retain.voice.volume import VOLUME_COLUMNS, complaint_volume, daily_volume
 
 __all__ = [
     "DEFAULT_K",
@@ -38,13 +40,16 @@ __all__ = [
     "REASON_COLUMNS",
     "TAXONOMY",
     "TEXT_KEYS",
+    "VOLUME_COLUMNS",
     "Agreement",
     "Theme",
     "Themes",
     "baseline_groups",
     "char_ngrams",
     "choose_k",
+    "complaint_volume",
     "customer_texts",
+    "daily_volume",
     "features",
     "find_themes",
     "reason_summary",
@@ -60,13 +65,16 @@ _HOMES = {
     "REASON_COLUMNS": "retain.voice.reasons",
     "TAXONOMY": "retain.voice.reasons",
     "TEXT_KEYS": "retain.voice.texts",
+    "VOLUME_COLUMNS": "retain.voice.volume",
     "Agreement": "retain.voice.agreement",
     "Theme": "retain.voice.themes",
     "Themes": "retain.voice.themes",
     "baseline_groups": "retain.voice.agreement",
     "char_ngrams": "retain.voice.tokenize",
     "choose_k": "retain.voice.themes",
+    "complaint_volume": "retain.voice.volume",
     "customer_texts": "retain.voice.texts",
+    "daily_volume": "retain.voice.volume",
     "features": "retain.voice.tokenize",
     "find_themes": "retain.voice.themes",
     "reason_summary": "retain.voice.reasons",
