@@ -200,3 +200,10 @@ def test_audience_sync_posts_members_in_parts_once(app_db, tmp_path):
     assert {p["data"]["total"] for p in parts} == {2500}
     got = [m["customer_id"] for p in parts for m in p["data"]["members"]]
     assert got == [m["customer_id"] for m in members]
+
+
+def test_verify_refuses_a_non_ascii_signature_instead_of_raising():
+    # hmac.compare_digest raises TypeError on non-ASCII str; a receiver must just say False.
+    stamp = int(time.time())
+    assert verify("k", f"t={stamp},v1=\u3042", b"{}") is False
+    assert verify("k", f"t={stamp},v1=\u3042".encode().decode("latin-1"), b"{}") is False

@@ -121,7 +121,8 @@ def read_token(key: bytes, token: str) -> Unsubscribe | None:
     if not body or not mac:
         return None
     expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(expected, mac):
+    # Bytes: compare_digest raises TypeError on a str that is not ASCII (a forged link).
+    if not hmac.compare_digest(expected.encode(), mac.encode()):
         return None
     try:
         address, customer_id = json.loads(_unb64(body))

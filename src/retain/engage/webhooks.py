@@ -44,7 +44,8 @@ def verify(secret: str, header: str, body: bytes, *, tolerance_seconds: int = 30
         return False
     if abs(time.time() - timestamp) > tolerance_seconds:
         return False
-    return hmac.compare_digest(sign(secret, timestamp, body), header)
+    # Bytes: compare_digest raises TypeError on a str that is not ASCII (a forged header).
+    return hmac.compare_digest(sign(secret, timestamp, body).encode(), header.encode())
 
 
 def backoff_seconds(
