@@ -120,7 +120,7 @@ def test_batch_limits(client, keys):
     h = headers(keys["ingest"])
     empty = client.post("/api/v1/ingest/events", headers=h, json={"records": []})
     assert empty.status_code == 422
-    unknown = client.post("/api/v1/ingest/subscriptions", headers=h, json={"records": _events("x")})
+    unknown = client.post("/api/v1/ingest/refunds", headers=h, json={"records": _events("x")})
     assert unknown.status_code == 422
     assert unknown.json()["error"]["details"][0]["field"] == "table"
 

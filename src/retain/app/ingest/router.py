@@ -1,4 +1,9 @@
-"""``POST /api/v1/ingest/{table}``: JSON batches of events, orders or customers."""
+"""``POST /api/v1/ingest/{table}``: JSON batches of any canonical table.
+
+Customers, orders, order lines, events, subscriptions, interactions (survey answers, exit
+reasons, complaints collected elsewhere) and exchange rates all take the same validation,
+Idempotency-Key handling and per-record errors (#20 item 7).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,17 @@ from retain.app.ingest.schemas import IngestBatch, IngestResult
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
+
+IngestTable = Literal[
+    "customers",
+    "orders",
+    "order_lines",
+    "events",
+    "subscriptions",
+    "interactions",
+    "exchange_rates",
+]
+"""The tables a batch may go to: every canonical table (``service.INGEST_TABLES``)."""
 
 
 @dataclass
@@ -33,7 +49,7 @@ class Claim:
 
 
 def claim_key(
-    table: Literal["events", "orders", "customers"],
+    table: IngestTable,
     body: IngestBatch,
     principal: CanIngest,
     session: SessionDep,

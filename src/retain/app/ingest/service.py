@@ -29,7 +29,7 @@ from retain.app.ingest.lease import LEASE, current_owner, owner_is_gone
 from retain.app.ingest.models import IdempotencyRecord
 from retain.errors import ConflictError
 from retain.i18n import t
-from retain.schema import get_table
+from retain.schema import CANONICAL_TABLES, get_table
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -46,7 +46,8 @@ __all__ = [
     "request_hash",
 ]
 
-INGEST_TABLES = ("events", "orders", "customers")
+INGEST_TABLES = tuple(CANONICAL_TABLES)
+"""Every canonical table takes JSON batches (the router's ``IngestTable`` lists the same)."""
 
 log = logging.getLogger("retain.app")
 
@@ -166,6 +167,14 @@ def _cell(value: Any) -> str | None:
     return str(value)
 
 
+def _record_id(record: dict[str, Any], key: tuple[str, ...]) -> str | None:
+    """The record's key as text: one column's value, or a compound key's parts joined by ``/``."""
+    parts = [record.get(column) for column in key]
+    if all(p is None for p in parts):
+        return None
+    return "/".join("" if p is None else str(p) for p in parts)
+
+
 def _prepare(
     table: str, records: list[dict[str, Any]]
 ) -> tuple[list[dict[str, str | None]], list[int], list[dict[str, Any]]]:
@@ -176,7 +185,6 @@ def _prepare(
     """
     spec = get_table(table)
     json_columns = {c.name for c in spec.columns if c.kind == "json"}
-    key_column = spec.key[0]
     rows: list[dict[str, str | None]] = []
     kept: list[int] = []
     errors: list[dict[str, Any]] = []
@@ -194,11 +202,10 @@ def _prepare(
         if bad is None and not any(v is not None for v in row.values()):
             bad = ""
         if bad is not None:
-            record_id = record.get(key_column)
             errors.append(
                 {
                     "index": index,
-                    "record_id": None if record_id is None else str(record_id),
+                    "record_id": _record_id(record, spec.key),
                     "field": bad or None,
                     "rule": "nested_value" if bad else "empty_record",
                     "message": t("app.nested_value", column=bad) if bad else t("app.empty_record"),
@@ -230,7 +237,7 @@ def ingest_records(
     """
     from retain.ingest import ingest
 
-    key_column = get_table(table).key[0]
+    key = get_table(table).key
     rows, kept, errors = _prepare(table, records)
     counts: dict[str, Any] = {
         "batch_id": "",
@@ -260,11 +267,10 @@ def ingest_records(
         rejected += report.rows_rejected
         for v in report.violations:
             index = kept[v.row] if isinstance(v.row, int) and 0 <= v.row < len(kept) else None
-            record_id = records[index].get(key_column) if index is not None else None
             errors.append(
                 {
                     "index": index,
-                    "record_id": None if record_id is None else str(record_id),
+                    "record_id": _record_id(records[index], key) if index is not None else None,
                     "field": v.column,
                     "rule": v.rule,
                     "message": v.message,
