@@ -1,9 +1,10 @@
 """A local Spark warehouse lasts between commands: one process ingests, the next one reads.
 
 ``retain ingest --recipe cdnow`` and ``retain metrics periods`` run as two separate CLI
-processes against ``warehouse_url = "pyspark://local"``; the second finds the tables the first
-wrote (their catalog is the Derby metastore in ``spark_warehouse_dir``) and prints the same
-period metrics as the same two commands on DuckDB. The data is CDNOW's purchase log
+processes against ``warehouse_url = "pyspark://local"`` (the second finds the tables the first
+wrote: their catalog is the Derby metastore in ``spark_warehouse_dir``) and against a Spark
+Connect server (``sc://``, whose catalog keeps them), and print the same period metrics as the
+same two commands on DuckDB. The data is CDNOW's purchase log
 (../shared/datasets/cdnow/CDNOW_master.txt, see its README), cut to its first 2,500 customers
 to keep two Spark starts and a load under a minute or two.
 """
@@ -55,14 +56,36 @@ def first_customers(master: Path, out: Path, n: int) -> Path:
     return out
 
 
-def test_a_local_spark_warehouse_lasts_between_commands(tmp_path: Path, datasets: Path) -> None:
-    sample = first_customers(
-        datasets / "cdnow" / "CDNOW_master.txt", tmp_path / "CDNOW_2500.txt", 2500
-    )
-    want = ingest_then_periods(tmp_path / "duck", "duckdb:///retain.duckdb", sample)
-    got = ingest_then_periods(tmp_path / "spark", "pyspark://local", sample)
-    assert len(want) == 18  # Jan 1997 .. Jun 1998
-    pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=1e-12)
+@pytest.fixture(scope="module")
+def duckdb_periods(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """The period metrics of the cut CDNOW log, ingested and read by two DuckDB commands."""
+    datasets = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+    if not (datasets / "cdnow").is_dir():
+        pytest.skip(f"shared datasets not found at {datasets} (see DEVELOPERS.md)")
+    root = tmp_path_factory.mktemp("duck")
+    frame = ingest_then_periods(root / "duck", "duckdb:///retain.duckdb", sample(datasets, root))
+    assert len(frame) == 18  # Jan 1997 .. Jun 1998
+    return frame
+
+
+def sample(datasets: Path, folder: Path) -> Path:
+    return first_customers(datasets / "cdnow" / "CDNOW_master.txt", folder / "CDNOW.txt", 2500)
+
+
+def test_a_spark_connect_warehouse_lasts_between_commands(
+    tmp_path: Path, datasets: Path, duckdb_periods: pd.DataFrame, spark_connect_url: str
+) -> None:
+    """The same two commands as thin clients of a Spark Connect server: its catalog keeps them."""
+    got = ingest_then_periods(tmp_path / "connect", spark_connect_url, sample(datasets, tmp_path))
+    pd.testing.assert_frame_equal(got, duckdb_periods, check_dtype=False, rtol=1e-12)
+    assert not (tmp_path / "connect" / "tables").exists()  # the folder setting is local only
+
+
+def test_a_local_spark_warehouse_lasts_between_commands(
+    tmp_path: Path, datasets: Path, duckdb_periods: pd.DataFrame
+) -> None:
+    got = ingest_then_periods(tmp_path / "spark", "pyspark://local", sample(datasets, tmp_path))
+    pd.testing.assert_frame_equal(got, duckdb_periods, check_dtype=False, rtol=1e-12)
     tables = tmp_path / "spark" / "tables"
     assert {"customers", "orders", "metastore_db"} <= {p.name for p in tables.iterdir()}
     assert not (tmp_path / "spark" / "spark-warehouse").exists()
