@@ -98,3 +98,36 @@ def test_a_bad_attribute_or_date_is_an_error(invoke: Any) -> None:
     bad = invoke("surveys", "nps", "--by", "shoe_size")
     assert isinstance(bad.exception, InvalidParameterError) and "country" in str(bad.exception)
     assert invoke("surveys", "nps", "--since", "yesterday").exit_code != 0
+
+
+def test_flush_appends_held_back_answers_and_exit_reasons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retain.app.db import make_engine, make_sessionmaker, upgrade
+    from retain.voice import cancel, surveys
+
+    db, shop = f"sqlite:///{tmp_path / 'app.db'}", f"duckdb:///{tmp_path / 'shop.duckdb'}"
+    (tmp_path / "retain.toml").write_text(f'warehouse_url = "{shop}"\ndatabase_url = "{db}"\n')
+    con = wh.connect(shop)
+    wh.create_tables(con)
+    ingest("customers", pd.DataFrame({"customer_id": ["c1"]}), con=con)
+    con.disconnect()
+    upgrade(db)
+    engine = make_engine(db)
+    with make_sessionmaker(engine)() as s:
+        inv = surveys.invite(s, "k", survey="nps", customer_id="c1")
+        s.commit()
+        surveys.answer(s, "k", inv.token, score=4, comment="=1+1")
+        token = cancel.cancel_link("k", "c1")
+        cancel.state_reason(s, "k", token, reason="temporary")
+    engine.dispose()
+    monkeypatch.chdir(tmp_path)
+    invoke = make_invoker(tmp_path / "retain.toml", monkeypatch)
+    result = invoke("surveys", "flush")
+    assert result.exit_code == 0, result.output
+    assert "1 survey answers and 1 exit reasons" in result.output
+    con = wh.connect(shop)
+    kinds = sorted(r["kind"] for r in con.table("interactions").to_pyarrow().to_pylist())
+    con.disconnect()
+    assert kinds == ["exit_survey", "survey_answer"]
+    assert "0 survey answers" in invoke("surveys", "flush").output

@@ -136,9 +136,12 @@ def _group(group: pd.DataFrame) -> NpsResult:
 
 @surveys_app.command("flush")
 def flush() -> None:
-    """Append survey answers not yet in ``interactions`` (the service appends as it goes)."""
+    """Append survey answers and exit reasons to ``interactions`` (idempotent, by their ids)."""
+    from sqlalchemy import select
+
     from retain.app import make_engine, make_sessionmaker, upgrade
-    from retain.voice import surveys
+    from retain.voice import cancel, surveys
+    from retain.voice._survey_tables import CancellationRecord
 
     cfg = settings()
     upgrade(cfg.database_url)
@@ -146,6 +149,10 @@ def flush() -> None:
     try:
         with make_sessionmaker(engine)() as session:
             count = surveys.append_interactions(session, cfg)
+            stated = session.scalars(
+                select(CancellationRecord.id).where(CancellationRecord.reason.is_not(None))
+            ).all()
+            exits = cancel.append_interactions(session, cfg, list(stated)) if stated else 0
     finally:
         engine.dispose()
-    typer.echo(t("voice_surveys.flushed", count=count))
+    typer.echo(t("voice_surveys.flushed", count=count, exits=exits))
