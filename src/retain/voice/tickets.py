@@ -26,7 +26,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -293,11 +293,14 @@ def verify_status_token(secret: bytes, token: str, *, at: dt.datetime | None = N
     return int(parts[0])
 
 
-def append_interactions(session: Session, settings: Settings, *, limit: int = 5000) -> int:
+def append_interactions(
+    session: Session, settings: Settings, *, con: Any = None, limit: int = 5000
+) -> int:
     """Copy ticket events not yet logged into the warehouse's ``interactions``; return how many.
 
     Ids are derived from the event (``ticket-<event id>-<kind>``), so re-appending after a crash
-    replaces rather than duplicates. An opening is ``complaint``; a stage change is
+    replaces rather than duplicates. ``con`` is an open warehouse connection to write through
+    (the app's, which holds DuckDB's single writer); without it one is opened. An opening is ``complaint``; a stage change is
     ``ticket_stage``, and a move to ``resolved`` also yields ``ticket_resolved``, which the
     churn features pair with the opening (same ``ticket_id``) for time to resolve.
     """
@@ -346,7 +349,10 @@ def append_interactions(session: Session, settings: Settings, *, limit: int = 50
             "properties": [r[4] for r in rows],
         }
     )
-    ingest("interactions", frame, settings=settings, on_error="quarantine")
+    if con is not None:
+        ingest("interactions", frame, con=con, on_error="quarantine")
+    else:
+        ingest("interactions", frame, settings=settings, on_error="quarantine")
     session.execute(
         update(TicketUpdate)
         .where(TicketUpdate.id.in_([r.id for r in pending]))

@@ -17,6 +17,8 @@ def mount_web(app: FastAPI) -> None:
 
     from retain.app.web import account, admin, cohort, customers, docs, models, overview, segments
     from retain.app.web import plan as plan_page
+    from retain.app.web import savedesk as savedesk_page
+    from retain.app.web import tickets as tickets_page
     from retain.app.web._page import error_page
     from retain.app.web._session import LoginRequired, PageDenied, PageElsewhere, login_redirect
     from retain.app.web.auth_pages import router as auth_router
@@ -39,6 +41,8 @@ def mount_web(app: FastAPI) -> None:
 
     app.include_router(auth_router)
     for pages in (overview, cohort, customers, segments, plan_page, models, admin, account, docs):
+        app.include_router(pages.router)
+    for pages in (tickets_page, savedesk_page):  # complaints and the save desk (#20)
         app.include_router(pages.router)
     static = resources.files("retain.app.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

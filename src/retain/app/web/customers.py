@@ -1,5 +1,8 @@
 """Dashboard pages about customers: the at-risk list, its CSV, saved segments, customer 360.
 
+The 360 is worked in: notes, tasks with an owner and due date, logged calls with their
+outcome, and the open save-desk cases (an agent sees only those in their own queue).
+
 The pages ask the same services as the API: the page's query string becomes one
 :class:`~retain.targeting.AtRiskQuery` (:func:`retain.app.customers.at_risk.resolve`), and the
 form shows that query's parameters back, with a selector of the configured business lines:
@@ -9,13 +12,15 @@ Customer ids may contain ``/``: the customer page's route takes the rest of the 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
-from retain.app.auth.roles import Permission
+from retain.app.auth.roles import Permission, Role
 from retain.app.customers import at_risk as at_risk_service
 from retain.app.customers import service as customers
 from retain.app.customers.router import csv_response
@@ -28,6 +33,8 @@ from retain.app.web._session import check_csrf, render, require_page
 from retain.i18n import get_language
 from retain.models.churn.reasons.rules import RULES_BY_FAMILY
 from retain.targeting import AtRiskQuery
+from retain.voice import work
+from retain.voice._case_tables import CustomerTask, SaveDeskTask
 
 __all__ = ["router"]
 
@@ -140,13 +147,23 @@ def customer(
     principal: CustomerReader,
     customer_id: Annotated[str, Path(min_length=1, max_length=200)],
     settings: SettingsDep,
+    session: SessionDep,
     warehouse: LockedWarehouseDep,
 ) -> HTMLResponse:
-    """Customer 360 with the timeline."""
+    """Customer 360 with the timeline, and the notes, tasks, calls and cases to work on."""
 
     def build() -> HTMLResponse:
         pii = principal.may(Permission.customers_pii)
         data = customers.customer_360(warehouse.reads, customer_id, pii=pii, lang=get_language())
+        cases = [
+            c
+            for c in session.scalars(
+                select(SaveDeskTask).where(
+                    SaveDeskTask.customer_id == customer_id, SaveDeskTask.status != "done"
+                )
+            )
+            if principal.role != Role.agent.value or c.agent == principal.name
+        ]
         return render(
             request,
             "customer.html",
@@ -155,6 +172,52 @@ def customer(
             c=data,
             currency=settings.currency,
             commands=MISSING_COMMANDS,
+            work=work.timeline(session, customer_id),
+            tasks=[t for t in work.open_tasks(session) if t.customer_id == customer_id],
+            cases=cases,
+            today=dt.date.today().isoformat(),
         )
+
+    return _page(request, principal, build)
+
+
+@router.post("/customers/{customer_id:path}", response_model=None)
+def customer_work(
+    request: Request,
+    principal: CustomerReader,
+    customer_id: Annotated[str, Path(min_length=1, max_length=200)],
+    session: SessionDep,
+    action: Annotated[str, Form(max_length=20)],
+    csrf: Annotated[str, Form(max_length=500)] = "",
+    text: Annotated[str, Form(max_length=20000)] = "",
+    owner: Annotated[str, Form(max_length=320)] = "",
+    due_on: Annotated[str, Form(max_length=10)] = "",
+    outcome: Annotated[str, Form(max_length=40)] = "",
+    task_id: Annotated[int, Form(ge=0, le=2**53)] = 0,
+) -> Response:
+    """Add a ``note``, a ``task`` (owner, due date), a ``call`` (outcome), or a task ``done``."""
+
+    def build() -> Any:
+        check_csrf(principal, csrf)
+        if action == "note":
+            work.add_note(session, customer_id, text, author=principal.name)
+        elif action == "task":
+            due = dt.date.fromisoformat(due_on) if due_on else None
+            work.add_task(
+                session,
+                customer_id,
+                text,
+                owner=owner.strip() or principal.name,
+                created_by=principal.name,
+                due_on=due,
+            )
+        elif action == "call":
+            work.log_call(session, customer_id, agent=principal.name, outcome=outcome, summary=text)
+        elif action == "done":
+            task = session.get(CustomerTask, task_id)
+            if task is not None and task.customer_id == customer_id:
+                work.complete_task(session, task)
+        session.commit()
+        return RedirectResponse(f"/customers/{quote(customer_id, safe='')}", status_code=303)
 
     return _page(request, principal, build)

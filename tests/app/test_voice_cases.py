@@ -1,0 +1,168 @@
+"""Complaints over HTTP: the API, the dashboard pages, the save desk, the status page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from _app_helpers import headers, login
+from sqlalchemy import select
+
+from retain.engage._tables import OutboxMessage
+from retain.voice import savedesk, tickets
+from retain.voice._case_tables import SaveDeskTask
+
+XSS = "<script>alert('x')</script>"
+FORMULA = '=HYPERLINK("http://evil")'
+
+
+def _csrf(text: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', text)
+    assert found, text
+    return found.group(1)
+
+
+def test_api_opens_tickets_with_per_record_errors_and_moves_them(client, keys, app):
+    body = {
+        "records": [
+            {"customer_id": "c1", "subject": "late", "email": "c1@example.com", "ticket_id": "Z1"},
+            {"customer_id": "c2", "subject": " "},
+        ]
+    }
+    r = client.post("/api/v1/tickets", json=body, headers=headers(keys["ingest"]))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert [e["index"] for e in out["errors"]] == [0 + 1]
+    ticket_id = out["accepted"][0]["id"]
+    again = client.post("/api/v1/tickets", json=body, headers=headers(keys["ingest"])).json()
+    assert again["accepted"][0]["id"] == ticket_id  # idempotent on ticket_id
+    bad = client.post(
+        f"/api/v1/tickets/{ticket_id}/stage",
+        json={"stage": "closed"},
+        headers=headers(keys["agent"]),
+    )
+    assert bad.status_code == 422
+    ok = client.post(
+        f"/api/v1/tickets/{ticket_id}/stage",
+        json={"stage": "investigating", "message": "on it"},
+        headers=headers(keys["agent"]),
+    )
+    assert ok.status_code == 200 and ok.json()["stage"] == "investigating"
+    assert (
+        client.get(f"/api/v1/tickets/{ticket_id}", headers=headers(keys["analyst"])).json()["stage"]
+        == "investigating"
+    )
+    with app.state.sessionmaker() as session:
+        mails = session.scalars(select(OutboxMessage)).all()
+    assert len(mails) == 2
+    denied = client.post("/api/v1/tickets", json=body, headers=headers(keys["analyst"]))
+    assert denied.status_code == 403
+
+
+def test_dashboard_ticket_escapes_text_and_the_status_link_works_once_signed(client, users, app):
+    login(client, users["agent"])
+    page = client.get("/tickets")
+    assert page.status_code == 200
+    made = client.post(
+        "/tickets",
+        data={
+            "csrf": _csrf(page.text),
+            "customer_id": "c1",
+            "subject": XSS,
+            "body": FORMULA,
+            "language": "ko",
+        },
+        follow_redirects=False,
+    )
+    assert made.status_code == 303, made.text
+    detail = client.get(made.headers["location"])
+    assert XSS not in detail.text and "&lt;script&gt;" in detail.text
+    token = _csrf(detail.text)
+    client.post(
+        made.headers["location"],
+        data={"csrf": token, "action": "note", "text": "secret internal " + XSS},
+    )
+    client.post(
+        made.headers["location"],
+        data={"csrf": token, "action": "move", "stage": "investigating", "text": "확인 중"},
+    )
+    link = re.search(
+        r'data-testid="status-link">([^<]+)<', client.get(made.headers["location"]).text
+    )
+    assert link
+    client.cookies.clear()  # the customer has no login
+    status = client.get(link.group(1))
+    assert status.status_code == 200
+    assert "조사 중" in status.text and "확인 중" in status.text
+    assert "secret internal" not in status.text and XSS not in status.text
+    forged = link.group(1)[:-2] + ("AA" if not link.group(1).endswith("AA") else "BB")
+    assert client.get(forged).status_code == 410
+    with app.state.sessionmaker() as session:
+        secret_url = link.group(1)
+        ticket_id = int(secret_url.split("/t/")[1].split(".")[0])
+        expired_at = dt.datetime(2020, 1, 1)
+        # A genuine signature that has run out: refused like a forgery.
+        from retain.app.voice_cases.router import status_secret
+
+        class _Req:
+            app = client.app
+
+        expired = tickets.sign_status_token(status_secret(_Req, session), ticket_id, expired_at)
+    r = client.get(f"/t/{expired}")
+    assert r.status_code == 410 and "확인 중" not in r.text
+
+
+def test_agents_see_only_their_queue_and_record_outcomes(client, users, app):
+    with app.state.sessionmaker() as session:
+        for i, cid in enumerate(("c1", "c2", "c3")):
+            savedesk.open_case(
+                session, kind="cancellation", customer_id=cid, reason=XSS if i else "price"
+            )
+        savedesk.route(
+            session,
+            [savedesk.Agent(users["agent"], 1), savedesk.Agent("other@example.org", 5)],
+            explore=0.0,
+        )
+        session.commit()
+        mine = savedesk.queue_of(session, users["agent"])
+        theirs = savedesk.queue_of(session, "other@example.org")
+    assert len(mine) == 1 and len(theirs) == 2
+    login(client, users["agent"])
+    page = client.get("/savedesk")
+    assert page.status_code == 200
+    assert f"/customers/{mine[0].customer_id}" in page.text
+    assert all(f'/customers/{t.customer_id}"' not in page.text for t in theirs)
+    assert XSS not in page.text
+    token = _csrf(page.text)
+    refused = client.post(f"/savedesk/{theirs[0].id}", data={"csrf": token, "result": "saved"})
+    assert refused.status_code == 403
+    done = client.post(
+        f"/savedesk/{mine[0].id}",
+        data={"csrf": token, "result": "saved", "offer": "discount"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    with app.state.sessionmaker() as session:
+        row = session.get(SaveDeskTask, mine[0].id)
+        assert row is not None and (row.outcome, row.outcome_offer) == ("saved", "discount")
+    assert client.post("/savedesk-route", data={"csrf": token}).status_code == 403
+    client.cookies.clear()
+    login(client, users["analyst"])
+    manager = client.get("/savedesk")
+    assert 'data-testid="rates"' in manager.text and users["agent"] in manager.text
+
+
+def test_rates_api_reports_wilson_intervals(client, keys, app):
+    with app.state.sessionmaker() as session:
+        for cid in ("c1", "c2", "c3", "c4"):
+            savedesk.open_case(session, kind="cancellation", customer_id=cid, reason="price")
+        savedesk.route(session, [savedesk.Agent("ann@example.org", 9)], explore=0.0)
+        for i, task in enumerate(savedesk.queue_of(session, "ann@example.org")):
+            savedesk.record_outcome(session, task, "saved" if i else "cancelled")
+        session.commit()
+    r = client.get("/api/v1/savedesk/rates?by=agent", headers=headers(keys["analyst"]))
+    assert r.status_code == 200, r.text
+    (row,) = r.json()["rates"]
+    assert (row["group"], row["cases"], row["saved"]) == ("ann@example.org", 4, 3)
+    assert (row["ci_low"], row["ci_high"]) == savedesk.wilson(3, 4)
+    assert client.get("/api/v1/savedesk/rates", headers=headers(keys["agent"])).status_code == 403
