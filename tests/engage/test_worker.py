@@ -136,3 +136,53 @@ def test_a_requeued_message_logs_its_new_tries_to_interactions(app_db, tmp_path)
     finally:
         con.disconnect()
     assert sorted(r["kind"] for r in rows) == ["message_failed", "message_sent"]
+
+
+def test_a_slow_send_late_in_the_lease_is_not_taken_over_and_sent_twice(app_db, tmp_path):
+    # The lease was renewed only once half of it had passed since the last renewal, so a send
+    # starting just before that mark had barely half a lease: a receiver slower than that let a
+    # second worker claim the same row mid-send and post it again.
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    delays = [0.9, 1.6]
+    seen: list[str] = []
+
+    class Slow(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append(self.headers["Idempotency-Key"])
+            time.sleep(delays.pop(0) if delays else 0.0)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    sessions = sessions_for(app_db)
+    try:
+        settings = engage_settings(tmp_path, app_db, lease_seconds=2.0)
+        with sessions() as session:
+            for i in range(2):
+                outbox.enqueue(
+                    session,
+                    customer_id=f"C{i}",
+                    channel="webhook",
+                    recipient=url,
+                    payload={"i": i},
+                    idempotency_key=f"hook-{i}",
+                )
+            session.commit()
+        first = threading.Thread(target=Worker(settings, sessions, log_interactions=False).drain)
+        first.start()
+        time.sleep(2.2)  # the first worker is inside its second, slow send
+        Worker(settings, sessions_for(app_db), log_interactions=False).drain()
+        first.join(30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(seen) == ["hook-0", "hook-1"]

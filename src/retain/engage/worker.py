@@ -3,10 +3,11 @@
 One :class:`Worker` serves one process. It claims a batch (:func:`retain.engage.outbox.claim`),
 delivers each message and marks it with its own commit right after the channel answered, so a
 ``kill -9`` loses nothing and re-sends at most the one message in flight. Before each send it
-renews its lease once half of it has passed and drops rows another worker has taken over, so a
-slow server never makes two workers hold one row. Attempts are appended to the warehouse's
-``interactions`` table (``message_sent`` / ``message_failed``, keyed by message and attempt row,
-so re-appending after a crash changes nothing) and flagged ``logged`` only after the append.
+renews its lease once a tenth of it has passed and drops rows another worker has taken over, so
+a send shorter than nine tenths of the lease is never taken over by a second worker. Attempts
+are appended to the warehouse's ``interactions`` table (``message_sent`` / ``message_failed``,
+keyed by message and attempt row, so re-appending after a crash changes nothing) and flagged
+``logged`` only after the append.
 """
 
 from __future__ import annotations
@@ -225,7 +226,10 @@ class Worker:
         for message in claim.messages:
             if stop and stop.is_set():
                 break  # the rest waits for its lease to pass; none was sent
-            if self.clock() - renewed > lease / 2:
+            # Renew early (a tenth of the lease), so every send starts with nine tenths of a
+            # lease ahead of it: at "half", a slow server let another worker take the row over
+            # mid-send and send it again.
+            if self.clock() - renewed > lease / 10:
                 held = outbox.renew(session, claim.token, lease_seconds=lease)
                 renewed = self.clock()
             if message.id not in held:
