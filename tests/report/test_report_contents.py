@@ -41,6 +41,7 @@ def test_sections_are_a_static_tuple_of_every_area() -> None:
         "segments",
         "offers",
         "uplift",
+        "voice",
     ]
     for provider in SECTIONS:
         module = importlib.import_module(f"retain.report.{provider.key}")

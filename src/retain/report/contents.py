@@ -39,7 +39,7 @@ SECTIONS: tuple[SectionProvider, ...] = (
     SectionProvider("segments", segments.report_sections),
     SectionProvider("offers", offers.report_sections),
     SectionProvider("uplift", uplift.report_sections),
-    SectionProvider("complaints", voice.report_sections),
+    SectionProvider("voice", voice.report_sections),
 )
 """Every area of ``retain report``, in display order: retention, lifetime value, churn, segments."""
 
