@@ -100,7 +100,7 @@ def build(con: object, n: int, seed: int = 0) -> None:
     props = np.where(
         np.isin(kinds, ["complaint", "ticket_resolved"]),
         np.char.add(np.char.add('{"ticket_id": "T', tickets.astype(str)), '"}'),
-        np.where(kinds == "survey_answer", '{"score": 7}', None),
+        np.where(kinds == "survey_answer", '{"score": 7}', np.array(None, dtype=object)),
     ).astype(object)
     interactions = pa.table(
         {
