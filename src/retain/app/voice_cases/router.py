@@ -34,6 +34,7 @@ from retain.app.deps import (
     LockedWarehouseDep,
     SessionDep,
     SettingsDep,
+    request_language,
 )
 from retain.app.web._render import environment
 from retain.config import Settings
@@ -241,12 +242,20 @@ def get_rates(_principal: AnalystOnly, session: SessionDep, by: str = "agent") -
 
 @router.get("/t/{token}", response_class=HTMLResponse, include_in_schema=False)
 def status_page(request: Request, token: str, session: SessionDep) -> HTMLResponse:
-    """The customer's view of their ticket; a forged or expired link gets 410 and no details."""
+    """The customer's view of their ticket; a forged or expired link gets 410 and no details.
+
+    The page speaks ``?lang=``, else the ticket's language; a refused link the browser's.
+    """
     chosen = request.query_params.get("lang")
     ticket_id = tickets.verify_status_token(status_secret(request, session), token)
     ticket = session.get(Ticket, ticket_id) if ticket_id is not None else None
-    fallback = ticket.language if ticket is not None else request.cookies.get("lang", "en")
-    lang = normalize_language(chosen if chosen in LANGUAGES else fallback)
+    lang: str
+    if chosen in LANGUAGES:
+        lang = normalize_language(chosen)
+    elif ticket is not None:
+        lang = normalize_language(ticket.language)
+    else:  # a refused link names no ticket: the browser's language
+        lang = request_language(request)
     context: dict[str, Any] = {"lang": lang, "ticket": ticket, "stages": tickets.STAGES}
     if ticket is not None:
         context["updates"] = session.scalars(
