@@ -3,6 +3,7 @@ phone-sized screen, under the service's Content-Security-Policy."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,10 +14,17 @@ import pytest
 from sqlalchemy import select
 
 import retain.warehouse as wh
-from conftest import _free_port
 from retain.config import Settings
 
 PHONE = {"width": 390, "height": 844}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 SCRIPT = "<script>document.title='pwned'</script> =1+1"
 
 
