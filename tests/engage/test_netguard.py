@@ -37,6 +37,13 @@ def stub(table: dict[str, list[str]]):
         "fd00::1",
         "::ffff:127.0.0.1",  # IPv4-mapped loopback
         "224.0.0.1",
+        # IPv6 forms that carry an IPv4 address, which Python's is_global calls global:
+        "64:ff9b::a9fe:a9fe",  # NAT64 (RFC 6052) to the metadata service
+        "64:ff9b::a00:5",  # NAT64 to 10.0.0.5
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "::7f00:1",  # IPv4-compatible loopback (deprecated, still routed by some stacks)
+        "::ffff:0:a9fe:a9fe",  # IPv4-translated (SIIT, RFC 2765)
+        "fec0::1",  # site-local (deprecated, still used as a private range)
     ],
 )
 def test_a_public_name_resolving_to_a_private_address_is_refused(address):
@@ -92,3 +99,8 @@ def test_post_json_refuses_a_blocked_target_without_connecting():
     )
     assert not result.ok and not result.retryable and result.status is None
     assert "169.254.169.254" in result.detail
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2002:808:808::1", "2606:4700::1111"])
+def test_an_ipv6_address_carrying_a_public_ipv4_stays_public(address):
+    assert is_public(ipaddress.ip_address(address))

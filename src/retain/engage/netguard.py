@@ -35,10 +35,37 @@ def system_resolver(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+#: IPv6 prefixes whose last 32 bits are an IPv4 address a packet may end up at: NAT64
+#: (RFC 6052), IPv4-translated (RFC 2765) and IPv4-compatible (deprecated). Python's
+#: ``is_global`` calls them global whatever IPv4 address they carry.
+_EMBEDDING_V4 = tuple(
+    ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "::ffff:0:0:0/96", "::/96")
+)
+_SITE_LOCAL = ipaddress.IPv6Network("fec0::/10")  # deprecated, still used as a private range
+
+
+def _carried_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, 6to4, NAT64...), if any."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if any(ip in net for net in _EMBEDDING_V4) and int(ip) > 1:  # not :: or ::1
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def is_public(ip: IPAddress) -> bool:
-    """A globally routable unicast address (not private, loopback, link-local, reserved...)."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """A globally routable unicast address (not private, loopback, link-local, reserved...).
+
+    An IPv6 address carrying an IPv4 one (mapped, 6to4, NAT64) is judged by that IPv4 address.
+    """
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _SITE_LOCAL:
+            return False
+        carried = _carried_ipv4(ip)
+        if carried is not None:
+            return carried.is_global and not carried.is_multicast
     return ip.is_global and not ip.is_multicast
 
 
