@@ -268,6 +268,9 @@ def create_app(
     from retain.app.voice_cases.router import router as voice_cases_router
 
     app.include_router(voice_cases_router)
+    from retain.app.playbooks.router import router as playbooks_router
+
+    app.include_router(playbooks_router)
     document_errors(app)  # every route lists the error statuses its dependencies can raise
     mount_web(app)
     app.add_middleware(BodyLimit, limit=settings.service.max_request_bytes)  # type: ignore[arg-type]
