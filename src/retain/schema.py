@@ -470,6 +470,30 @@ SEGMENT_MEMBERSHIPS = Table(
     key=("customer_id", "scheme", "as_of"),
 )
 
+UPLIFT_SCORES = Table(
+    "uplift_scores",
+    "Per-customer uplift of a planner action learned from a past randomized campaign, written "
+    "by ``retain uplift score --store`` and the demo pipeline; read by the offer planner.",
+    (
+        _c("customer_id", "string", "The customer.", required=True),
+        _c(
+            "action", "string", "The planner action the campaign's offer stands for.", required=True
+        ),
+        _c("uplift", "float", "Rise in P(stay) from one half's model: chooses.", required=True),
+        _c(
+            "uplift_honest",
+            "float",
+            "The same from the other half's model: values the choice.",
+            required=True,
+        ),
+        _c("campaign_id", "string", "The campaign it was learned from.", required=True),
+        _c("model_version", "string", "Version of the scoring run.", required=True),
+        _c("as_of", "timestamp", "Date of the customers' features."),
+        _c("scored_at", "timestamp", "When the uplift was computed."),
+    ),
+    key=("customer_id", "action", "campaign_id"),
+)
+
 FACT_TABLES: dict[str, Table] = {
     t.name: t for t in (CUSTOMERS, ORDERS, ORDER_LINES, EVENTS, SUBSCRIPTIONS, INTERACTIONS)
 }
@@ -479,7 +503,15 @@ CANONICAL_TABLES: dict[str, Table] = {**FACT_TABLES, EXCHANGE_RATES.name: EXCHAN
 """The tables users load (``retain ingest TABLE``): the facts and the exchange rates."""
 
 DERIVED_TABLES: dict[str, Table] = {
-    t.name: t for t in (INGEST_BATCHES, REJECTS, CLV_SCORES, CHURN_SCORES, SEGMENT_MEMBERSHIPS)
+    t.name: t
+    for t in (
+        INGEST_BATCHES,
+        REJECTS,
+        CLV_SCORES,
+        CHURN_SCORES,
+        SEGMENT_MEMBERSHIPS,
+        UPLIFT_SCORES,
+    )
 }
 """Tables retain writes itself."""
 

@@ -26,15 +26,14 @@ import retain.warehouse as wh
 from retain.cli._app import app, console, settings
 from retain.cli._tables import print_frame
 from retain.errors import InvalidParameterError, NotFoundError
-from retain.features import feature_snapshot
 from retain.i18n import format_date, format_number, t
 from retain.models.uplift import (
     campaign_dataset,
     list_campaigns,
     save_uplift_model,
-    split_uplift,
 )
 from retain.models.uplift.assess import Assessment, assess_campaign, churn_risk, make_learner
+from retain.models.uplift.scores import score_campaign, store_uplift_scores
 
 __all__ = ["uplift_app"]
 
@@ -209,14 +208,17 @@ def train(
 @uplift_app.command("score")
 def score(
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="CSV or Parquet file for 'retain plan --uplift'.")
-    ],
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Also write a CSV or Parquet file (retain plan --uplift)."
+        ),
+    ] = None,
     action: Annotated[
         list[str] | None,
         typer.Option(
             "--action",
             help="ARM=ACTION: the planner's action an arm stands for (repeatable; default: "
-            "a one-arm campaign's arm is ACTION when given as a bare name, else arm names).",
+            "a one-arm campaign's offer, or a bare name given here, else arm names).",
         ),
     ] = None,
     as_of: Annotated[
@@ -225,6 +227,14 @@ def score(
             "--as-of", help="Date of the customers' features, YYYY-MM-DD (default today)."
         ),
     ] = None,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store/--no-store",
+            help="Store the uplift in the warehouse (uplift_scores), where retain plan, the "
+            "plan page, the API and the report find it.",
+        ),
+    ] = True,
     campaign: CampaignOpt = None,
     outcome: OutcomeOpt = OutcomeName.retention,
     window: WindowOpt = 60,
@@ -232,45 +242,54 @@ def score(
     seed: SeedOpt = 0,
     definition: DefinitionOpt = None,
 ) -> None:
-    """Write every current customer's uplift for the offer planner: one to choose, one honest.
+    """Score every current customer's uplift for the offer planner: one to choose, one honest.
 
     Two halves of the campaign train two models (:func:`retain.models.uplift.split_uplift`):
-    ``uplift`` chooses, ``uplift_honest`` values the choice without the winner's curse.
+    ``uplift`` chooses, ``uplift_honest`` values the choice without the winner's curse. The
+    result is stored in ``uplift_scores`` (replacing this campaign's earlier scoring of the same
+    action) and, with ``--output``, written to a file.
     """
     cfg = settings()
     con = wh.connect(settings=cfg)
     chosen = cfg.churn_definition(definition)
     campaign = campaign or _newest(con)
+    day = pd.Timestamp(as_of) if as_of else pd.Timestamp.now().normalize()
     data = campaign_dataset(
         con, campaign, outcome=outcome.value, window_days=window, definition=chosen
     )
-    day = pd.Timestamp(as_of) if as_of else pd.Timestamp.now().normalize()
-    current = feature_snapshot(con, as_of=day, definition=chosen).to_pandas()
-    model = make_learner(learner.value, random_state=seed)
-    pick, honest = split_uplift(
-        model, data.X, data.treatment, data.y, current[list(data.features)], random_state=seed
+    names = _actions(data.arms, action) if action else None
+    frame = score_campaign(
+        con,
+        campaign,
+        definition=chosen,
+        as_of=day,
+        actions=names,
+        learner=learner.value,
+        outcome=outcome.value,
+        window_days=window,
+        seed=seed,
+        data=data,
     )
-    names = _actions(data.arms, action or [])
-    parts = [
-        pd.DataFrame(
-            {
-                "customer_id": current["customer_id"].astype(str),
-                "action": names[arm],
-                "uplift": pick.reshape(len(current), -1)[:, k],
-                "uplift_honest": honest.reshape(len(current), -1)[:, k],
-            }
+    customers = format_number(frame["customer_id"].nunique())
+    if store:
+        version = store_uplift_scores(con, frame, campaign_id=campaign, as_of=day)
+        actions = ", ".join(sorted(set(frame["action"])))
+        console.print(
+            t(
+                "uplift.stored",
+                customers=customers,
+                actions=actions,
+                campaign=campaign,
+                version=version,
+            ),
+            highlight=False,
         )
-        for k, arm in enumerate(data.arms)
-    ]
-    frame = pd.concat(parts, ignore_index=True)
-    if output.suffix.lower() in (".parquet", ".pq"):
-        frame.to_parquet(output, index=False)
-    else:
-        frame.to_csv(output, index=False)
-    console.print(
-        t("uplift.scored", customers=format_number(len(current)), path=str(output)),
-        highlight=False,
-    )
+    if output is not None:
+        if output.suffix.lower() in (".parquet", ".pq"):
+            frame.to_parquet(output, index=False)
+        else:
+            frame.to_csv(output, index=False)
+        console.print(t("uplift.scored", customers=customers, path=str(output)), highlight=False)
 
 
 def _newest(con: Any) -> str:

@@ -114,3 +114,24 @@ def test_score_writes_the_planners_uplift_file(
     assert not np.allclose(frame["uplift"], frame["uplift_honest"])
     bad = retain_cli("uplift", "score", "--action", "nope=x", "--output", str(target))
     assert isinstance(bad.exception, InvalidParameterError)
+
+
+def test_score_stores_the_uplift_named_by_the_campaigns_offer(
+    retain_cli: Callable[..., Any], project: Path
+) -> None:
+    """Without ``--output`` the uplift goes to ``uplift_scores``, as the demo's offer names it."""
+    result = retain_cli("uplift", "score", "--campaign", "CMP-04", "--as-of", "2025-12-01")
+    assert result.exit_code == 0, result.output
+    assert "CMP-04" in result.output and "coupon_20" in result.output
+    db = project.parent / "retain.duckdb"
+    con = wh.connect(f"duckdb:///{db.as_posix()}", read_only=True)
+    try:
+        rows = wh.read_table(con, "uplift_scores").to_pandas()
+    finally:
+        con.disconnect()
+    # (The --output test above stored its own "coupon" action too; each is its own scope.)
+    stored = rows[(rows["campaign_id"] == "CMP-04") & (rows["action"] == "coupon_20")]
+    assert len(stored) > 1000 and stored["customer_id"].is_unique
+    assert stored["model_version"].nunique() == 1
+    assert (stored["as_of"] == pd.Timestamp("2025-12-01")).all()
+    assert not np.allclose(stored["uplift"], stored["uplift_honest"])

@@ -111,13 +111,16 @@ def plan_from_warehouse(
     plan_id: str | None = None,
     campaigns: Mapping[str, str] | None = None,
     line: ChurnDefinition | None = None,
+    use_stored: bool = True,
 ) -> OfferPlan:
     """:func:`planning_customers` planned with :func:`plan_offers`; nobody scored is an error.
 
     ``campaigns`` (``{campaign_id: action}``) learns the uplift from those past campaigns with
     :func:`campaign_uplift` (``line`` is the business line's definition, needed then), added
-    to ``uplift`` when both are given. ``members`` (a saved segment's customers) keeps only
-    them; ``segment`` then just names it in the plan.
+    to ``uplift`` when both are given. Without either, the newest uplift stored per action in
+    ``uplift_scores`` (``retain uplift score --store``, the demo pipeline) is used and named in
+    the plan (``use_stored=False`` skips it); without that, the heuristic. ``members`` (a
+    saved segment's customers) keeps only them; ``segment`` then just names it in the plan.
     """
     customers = planning_customers(
         con, definition=definition, as_of=as_of, segment=segment, members=members
@@ -126,6 +129,13 @@ def plan_from_warehouse(
         raise NotFoundError(
             t("offers.no_scores", definition=definition), hint=t("offers.no_scores_hint")
         )
+    source = None
+    if uplift is None and not campaigns and use_stored:
+        from retain.models.uplift.scores import stored_uplift
+
+        stored = stored_uplift(con, as_of=as_of)
+        if stored is not None:
+            uplift, source = stored.frame, stored.label()
     if campaigns:
         learned = campaign_uplift(
             con,
@@ -144,6 +154,7 @@ def plan_from_warehouse(
         plan_id=plan_id,
         as_of=day,
         segment=segment,
+        source=source,
     )
 
 

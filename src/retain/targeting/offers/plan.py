@@ -115,6 +115,9 @@ class OfferPlan:
     """True when no campaign history was given: uplift = risk x assumed response rate."""
     response_rates: dict[str, float]
     """The assumed response rate per action (the heuristic's; shown in every output)."""
+    source: str | None = None
+    """Where measured uplift came from (e.g. ``coupon_20: campaign CMP-04, model ...``); None
+    when it was given without a name or is the heuristic."""
 
 
 def heuristic_uplift(customers: pd.DataFrame, actions: Sequence[OfferAction]) -> pd.DataFrame:
@@ -184,6 +187,7 @@ def plan_offers(
     plan_id: str | None = None,
     as_of: dt.date | None = None,
     segment: str | None = None,
+    source: str | None = None,
 ) -> OfferPlan:
     """Plan whom to give which action within ``budget``.
 
@@ -200,6 +204,8 @@ def plan_offers(
         :func:`heuristic_uplift` and the plan says so.
     plan_id
         Names the plan and seeds its holdout; derived from date, budget and segment when None.
+    source
+        Where ``uplift`` came from, named in every output (ignored for the heuristic).
     """
     conf = settings or OfferSettings()
     if not np.isfinite(budget) or budget < 0:
@@ -274,6 +280,7 @@ def plan_offers(
         summary=summary,
         heuristic=heuristic,
         response_rates={a.name: a.assumed_response_rate for a in actions} if heuristic else {},
+        source=None if heuristic else source,
     )
 
 

@@ -25,6 +25,8 @@ def source_note(plan: OfferPlan) -> str:
             f"{name} {format_percent(rate, digits=1)}" for name, rate in plan.response_rates.items()
         )
         return t("offers.heuristic", rates=rates)
+    if plan.source:
+        return t("offers.history_from", source=plan.source)
     return t("offers.history")
 
 

@@ -1,0 +1,143 @@
+"""``retain plan`` on uplift stored in the warehouse (``uplift_scores``): used, named, replaced.
+
+The business is ``_targeting_data`` (a1..a5 with hand-checked risk and CLV); the stored uplift
+is written by hand, so each plan's profit is counted by hand below.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import retain.warehouse as wh
+from retain.models.uplift.scores import store_uplift_scores, stored_uplift
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "targeting"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _targeting_data as data
+
+from _cli_runner import make_invoker
+
+CONFIG = """
+warehouse_url = "duckdb:///{db}"
+database_url = "sqlite:///{app}"
+[offers]
+weeks = 1
+holdout_share = 0.0
+[[offers.actions]]
+name = "coupon"
+cost_per_contact = 1.0
+assumed_response_rate = 0.1
+[[offers.actions]]
+name = "call"
+kind = "call"
+cost_per_contact = 10.0
+capacity_per_week = 1
+assumed_response_rate = 0.3
+"""
+
+
+def _uplift(ids: list[str], action: str, up: float, honest: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"customer_id": ids, "action": action, "uplift": up, "uplift_honest": honest}
+    )
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "retain.duckdb"
+    con = wh.connect(f"duckdb:///{path.as_posix()}")
+    wh.create_tables(con)
+    data.write(con, "customers", data.CUSTOMERS)
+    data.write(con, "churn_scores", data.CHURN)
+    data.write(con, "clv_scores", data.CLV)
+    con.disconnect()
+    return path
+
+
+@pytest.fixture
+def retain_cli(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    config = tmp_path / "retain.toml"
+    app_db = (tmp_path / "retain-app.db").as_posix()
+    config.write_text(CONFIG.format(db=db.as_posix(), app=app_db), encoding="utf-8")
+    invoke: Callable[..., Any] = make_invoker(config, monkeypatch)
+    return invoke
+
+
+def _store(db: Path, frame: pd.DataFrame, campaign: str, version: str, day: str) -> None:
+    con = wh.connect(f"duckdb:///{db.as_posix()}")
+    try:
+        store_uplift_scores(
+            con,
+            frame,
+            campaign_id=campaign,
+            as_of="2024-06-30",
+            model_version=version,
+            scored_at=pd.Timestamp(day),
+        )
+    finally:
+        con.disconnect()
+
+
+def test_an_empty_table_keeps_the_heuristic(retain_cli: Callable[..., Any]) -> None:
+    out = retain_cli("plan", "--budget", "100", "--format", "json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["uplift_source"] == "heuristic"
+
+
+def test_the_plan_uses_and_names_the_stored_uplift(
+    retain_cli: Callable[..., Any], db: Path
+) -> None:
+    _store(db, _uplift(["a1", "a2"], "coupon", 0.2, 0.1), "CMP-04", "v1", "2024-07-01")
+    out = retain_cli("plan", "--budget", "100", "--format", "json")
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["uplift_source"] == "history"
+    assert "coupon: campaign CMP-04, model v1" in doc["note"]
+    # Only stored actions for stored customers: a1 0.2 x 200 - 1, a2 0.2 x 400 - 1 chosen;
+    # valued on the honest half: 0.1 x 200 - 1 + 0.1 x 400 - 1.
+    targets = {d["customer_id"]: d["action"] for d in doc["decisions"] if d["reason"] == "target"}
+    assert targets == {"a1": "coupon", "a2": "coupon"}
+    assert doc["summary"]["naive_profit"] == pytest.approx(118.0)
+    assert doc["summary"]["expected_profit"] == pytest.approx(58.0)
+    table = retain_cli("plan", "--budget", "100")
+    assert "Uplift source: coupon: campaign CMP-04, model v1" in table.stdout
+    ja = retain_cli("--lang", "ja", "plan", "--budget", "100")
+    assert "アップリフトの出所: coupon: campaign CMP-04" in ja.stdout
+
+
+def test_the_newest_scoring_per_action_wins_and_rerunning_replaces(
+    retain_cli: Callable[..., Any], db: Path
+) -> None:
+    _store(db, _uplift(["a1", "a2"], "coupon", 0.2, 0.1), "CMP-02", "old", "2024-07-01")
+    _store(db, _uplift(["a3"], "coupon", 0.5, 0.5), "CMP-04", "new", "2024-07-02")
+    _store(db, _uplift(["a4"], "call", 0.3, 0.2), "CMP-05", "c1", "2024-07-01")
+    con = wh.connect(f"duckdb:///{db.as_posix()}")
+    found = stored_uplift(con)
+    assert found is not None
+    assert found.sources.set_index("action")["campaign_id"].to_dict() == {
+        "call": "CMP-05",
+        "coupon": "CMP-04",
+    }
+    con.disconnect()
+    doc = json.loads(retain_cli("plan", "--budget", "100", "-f", "json").stdout)
+    targets = {d["customer_id"]: d["action"] for d in doc["decisions"] if d["reason"] == "target"}
+    # a3: 0.5 x 50 - 1 = 24; a4 call 0.2 x 1000 - 10 = 190; CMP-02's a1/a2 are not used.
+    assert targets == {"a3": "coupon", "a4": "call"}
+    assert doc["summary"]["expected_profit"] == pytest.approx(24.0 + 190.0)
+    # Re-running CMP-04's scoring replaces its rows: a3 is gone, a1 takes its place.
+    _store(db, _uplift(["a1"], "coupon", 0.5, 0.5), "CMP-04", "new2", "2024-07-03")
+    con = wh.connect(f"duckdb:///{db.as_posix()}")
+    rows = wh.read_table(con, "uplift_scores").to_pandas()
+    con.disconnect()
+    assert sorted(rows.loc[rows["campaign_id"] == "CMP-04", "customer_id"]) == ["a1"]
+    doc = json.loads(retain_cli("plan", "--budget", "100", "-f", "json").stdout)
+    targets = {d["customer_id"]: d["action"] for d in doc["decisions"] if d["reason"] == "target"}
+    assert targets == {"a1": "coupon", "a4": "call"}
+    assert "model new2" in doc["note"]
