@@ -7,6 +7,7 @@ import random
 
 import pytest
 from _case_db import sessions
+from sqlalchemy import select
 
 from retain.errors import InvalidParameterError
 from retain.voice import savedesk
@@ -162,3 +163,32 @@ def test_high_risk_high_value_customers_become_cases(tmp_path):
         assert [(c.customer_id, c.kind, c.value_band, c.offer) for c in made] == [
             ("A", "high_risk", "high", "discount")
         ]
+
+
+def test_a_cancellation_asking_for_a_call_becomes_one_case(tmp_path):
+    from retain.voice._survey_tables import CancellationRecord
+
+    with sessions(tmp_path)() as session:
+        for i, (offer, reason) in enumerate(
+            [("save_desk_call", "service_problem"), ("discount", "price")]
+        ):
+            session.add(
+                CancellationRecord(
+                    token_hash=f"h{i}",
+                    customer_id=f"K{i}",
+                    reason=reason,
+                    offer=offer,
+                    outcome="saved",
+                    comment="",
+                )
+            )
+        session.flush()
+        made = savedesk.from_cancellations(session, values={"K0": 2500.0})
+        assert [(c.customer_id, c.reason, c.value_band) for c in made] == [
+            ("K0", "service_problem", "high")
+        ]
+        savedesk.route(session, [savedesk.Agent("ann", 5)], explore=0.0)
+        savedesk.record_outcome(session, made[0], "saved")
+        again = savedesk.from_cancellations(session)
+        assert [c.id for c in again] == [made[0].id]  # closed, not queued a second time
+        assert len(session.scalars(select(SaveDeskTask)).all()) == 1

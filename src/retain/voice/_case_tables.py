@@ -83,6 +83,7 @@ class SaveDeskTask(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))  # cancellation, high_risk
+    source: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)
     customer_id: Mapped[str] = mapped_column(String(200), index=True)
     segment: Mapped[str] = mapped_column(String(100), default="all")
     reason: Mapped[str] = mapped_column(String(100), default="unknown")

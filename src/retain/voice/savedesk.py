@@ -31,6 +31,7 @@ from retain.appdb import utcnow
 from retain.errors import InvalidParameterError
 from retain.i18n import t
 from retain.voice._case_tables import SaveDeskTask
+from retain.voice._survey_tables import CancellationRecord
 
 __all__ = [
     "FALLBACK_OFFERS",
@@ -40,6 +41,7 @@ __all__ = [
     "Rate",
     "customers_of",
     "flag_high_risk",
+    "from_cancellations",
     "open_case",
     "queue_of",
     "rates",
@@ -103,10 +105,19 @@ def open_case(
     value: float = 0.0,
     planned_offer: str | None = None,
     at: dt.datetime | None = None,
+    source: str | None = None,
 ) -> SaveDeskTask:
-    """Queue a case; a customer with an open case of the same kind keeps that one."""
+    """Queue a case; a customer with an open case of the same kind keeps that one.
+
+    ``source`` names what raised the case (``cancel-<id>``): a source already queued, open or
+    closed, is not queued again.
+    """
     if kind not in KINDS:
         raise InvalidParameterError(t("voice_cases.bad_kind", kind=kind, allowed=", ".join(KINDS)))
+    if source is not None:
+        seen = session.scalar(select(SaveDeskTask).where(SaveDeskTask.source == source))
+        if seen is not None:
+            return seen
     existing = session.scalar(
         select(SaveDeskTask).where(
             SaveDeskTask.customer_id == customer_id,
@@ -118,6 +129,7 @@ def open_case(
         return existing
     task = SaveDeskTask(
         kind=kind,
+        source=source,
         customer_id=customer_id,
         segment=segment or "all",
         reason=reason or "unknown",
@@ -156,6 +168,38 @@ def flag_high_risk(
         )
         for cid, risk, value, segment in customers
         if risk >= min_risk and value >= min_value
+    ]
+
+
+def from_cancellations(
+    session: Session,
+    *,
+    segments: Mapping[str, str] | None = None,
+    values: Mapping[str, float] | None = None,
+) -> list[SaveDeskTask]:
+    """Queue a case for each hosted cancellation that asked for a call from the save desk.
+
+    The cancellation flow (:mod:`retain.voice.cancel`) records a customer who accepted
+    ``save_desk_call``; each becomes a ``cancellation`` case with the stated reason, once.
+    """
+    records = session.scalars(
+        select(CancellationRecord)
+        .where(CancellationRecord.offer == "save_desk_call")
+        .order_by(CancellationRecord.id)
+    ).all()
+    seg, val = segments or {}, values or {}
+    return [
+        open_case(
+            session,
+            kind="cancellation",
+            customer_id=r.customer_id,
+            reason=r.reason or "unknown",
+            segment=seg.get(r.customer_id, "all"),
+            value=val.get(r.customer_id, 0.0),
+            at=r.decided_at or r.created_at,
+            source=f"cancel-{r.id}",
+        )
+        for r in records
     ]
 
 

@@ -47,6 +47,7 @@ def upgrade() -> None:
     op.create_table('voice_savedesk_tasks',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('source', sa.String(length=200), nullable=True),
     sa.Column('customer_id', sa.String(length=200), nullable=False),
     sa.Column('segment', sa.String(length=100), nullable=False),
     sa.Column('reason', sa.String(length=100), nullable=False),
@@ -62,7 +63,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('assigned_at', sa.DateTime(), nullable=True),
     sa.Column('closed_at', sa.DateTime(), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_voice_savedesk_tasks'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_voice_savedesk_tasks')),
+    sa.UniqueConstraint('source', name=op.f('uq_voice_savedesk_tasks_source'))
     )
     with op.batch_alter_table('voice_savedesk_tasks', schema=None) as batch_op:
         batch_op.create_index('ix_voice_savedesk_queue', ['status', 'agent'], unique=False)
