@@ -26,9 +26,9 @@ MEASURED_BASELINE = 0.0432
 
 @pytest.fixture(scope="module")
 def negative() -> pd.DataFrame:
-    from conftest import DATASETS
-
-    path = Path(DATASETS) / "airline-tweets" / "Tweets.csv.gz"
+    # ../shared/datasets beside the repository, as tests/conftest.py's ``datasets`` fixture
+    path = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "airline-tweets"
+    path = path / "Tweets.csv.gz"
     if not path.is_file():
         pytest.skip(f"airline tweets not found at {path} (shared datasets, see DEVELOPERS.md)")
     tweets = pd.read_csv(path)
