@@ -51,6 +51,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ),
         con=con,
     )
+    from retain.targeting.segments.store import store_memberships
+
+    old = pd.DataFrame({"customer_id": ["c1", "c2"], "segment": ["one_time", "one_time"]})
+    store_memberships(con, "frequency", "2025-01-01", old)
+    latest = pd.DataFrame({"customer_id": ["c1", "c2", "c3"], "segment": ["frequent"] * 3})
+    store_memberships(con, "frequency", "2025-03-01", latest)
     con.disconnect()
     return root
 
@@ -85,6 +91,15 @@ def test_nps_by_a_customer_attribute_and_since(invoke: Any) -> None:
     assert (rows["KR"]["nps"], rows["KR"]["detractors"], rows["KR"]["passives"]) == (-50.0, 1, 1)
     since = json.loads(invoke("surveys", "nps", "--since", "2025-02-01", "--format", "json").output)
     assert (since["responses"], since["nps"]) == (3, 0.0)
+
+
+def test_nps_by_stored_segment_on_its_latest_date(invoke: Any) -> None:
+    result = invoke("surveys", "nps", "--by", "segment:frequency", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["segment:frequency"]: r for r in json.loads(result.output)}
+    # latest memberships: c1, c2, c3 frequent (10, 9, 3); c4 has none (8)
+    assert (rows["frequent"]["responses"], rows["frequent"]["nps"]) == (3, pytest.approx(33.33))
+    assert (rows["unknown"]["responses"], rows["unknown"]["passives"]) == (1, 1)
 
 
 def test_nps_over_months_and_as_a_table(invoke: Any) -> None:

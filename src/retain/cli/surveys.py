@@ -5,7 +5,8 @@ warehouse, wherever it came from (the survey pages, ``retain ingest interactions
 counts each customer's latest answer once and prints ``nps`` (points, -100..100), ``ci_low``,
 ``ci_high`` (95 % Wald interval, :mod:`retain.voice.nps`), ``responses``, ``promoters``,
 ``passives`` and ``detractors``; ``--by ATTRIBUTE`` splits by a column of ``customers`` (one row
-per value), ``--over month|week|quarter`` by the period of the answer. ``flush`` appends answers
+per value) or ``segment:SCHEME`` (each customer's stored segment on the scheme's latest date),
+``--over month|week|quarter`` by the period of the answer. ``flush`` appends answers
 and exit reasons the service could not append at once (a busy warehouse).
 """
 
@@ -67,6 +68,17 @@ def _answers(con: Any, survey: str, since: dt.datetime | None) -> pd.DataFrame:
 
 
 def _attribute(con: Any, answers: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``answers`` with ``column``: a customers column, or the latest ``segment:SCHEME``."""
+    if column.startswith("segment:"):
+        from retain.targeting.segments import membership_dates, memberships
+
+        scheme = column.split(":", 1)[1]
+        dates = membership_dates(con, scheme)
+        if not dates:
+            return answers.assign(**{column: "unknown"})
+        members = memberships(con, scheme, dates[-1]).to_pandas()
+        segment = members.set_index("customer_id")["segment"]
+        return answers.assign(**{column: answers["customer_id"].map(segment).fillna("unknown")})
     customers = con.table("customers")
     if column == "customer_id" or column not in customers.columns:
         allowed = ", ".join(c for c in customers.columns if c != "customer_id")
@@ -82,7 +94,10 @@ def _row(key: dict[str, Any], result: NpsResult) -> dict[str, Any]:
 @surveys_app.command("nps")
 def nps_command(
     by: Annotated[
-        str | None, typer.Option("--by", help="Split by a column of customers (e.g. country).")
+        str | None,
+        typer.Option(
+            "--by", help="Split by a column of customers (e.g. country) or segment:SCHEME."
+        ),
     ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Only answers on or after this date.")
