@@ -300,9 +300,10 @@ def append_interactions(
 
     Ids are derived from the event (``ticket-<event id>-<kind>``), so re-appending after a crash
     replaces rather than duplicates. ``con`` is an open warehouse connection to write through
-    (the app's, which holds DuckDB's single writer); without it one is opened. An opening is ``complaint``; a stage change is
-    ``ticket_stage``, and a move to ``resolved`` also yields ``ticket_resolved``, which the
-    churn features pair with the opening (same ``ticket_id``) for time to resolve.
+    (the app's, which holds DuckDB's single writer); without it one is opened. An opening is
+    ``complaint``; a stage change is ``ticket_stage``, and a move to ``resolved`` also yields
+    ``ticket_resolved``, which the churn features pair with the opening (same ``ticket_id``)
+    for time to resolve.
     """
     pending = session.scalars(
         select(TicketUpdate)
