@@ -222,3 +222,58 @@ def test_a_bad_row_does_not_stop_the_worker(app_db, tmp_path, smtp):
     report = Worker(settings, sessions, log_interactions=False).drain()
     assert (report.sent, report.retried) == (1, 1)
     assert [str(m["To"]) for m in handler.messages] == ["b@example.com"]
+
+
+def test_a_content_refusal_fails_the_message_but_suppresses_no_one(app_db, tmp_path):
+    # A 5xx after DATA about the message or the sender (DMARC, spam filter, size) said nothing
+    # about the recipient, yet every address of the batch went on the suppression list: one
+    # misconfigured DKIM key unsubscribed the whole book.
+    from _delivery import free_port
+    from aiosmtpd.controller import Controller
+
+    class RejectsContent:
+        async def handle_DATA(self, server, session, envelope):
+            if b"spam" in envelope.content:
+                return "554 5.7.1 message refused by policy"
+            return "552 5.3.4 message too big"
+
+    port = free_port()
+    controller = Controller(RejectsContent(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        sessions = sessions_for(app_db)
+        _queue(sessions, "a", "a@example.com")
+        _queue(sessions, "b", "b@example.com")
+        report = Worker(
+            engage_settings(tmp_path, app_db, port), sessions, log_interactions=False
+        ).drain()
+    finally:
+        controller.stop()
+    assert report.failed == 2
+    with sessions() as session:
+        assert suppression.suppressed_among(session, ["a@example.com", "b@example.com"]) == set()
+
+
+def test_a_data_refusal_naming_the_mailbox_still_suppresses_it(app_db, tmp_path):
+    # Some servers accept RCPT and refuse the mailbox only after DATA (enhanced code 5.1.x).
+    from _delivery import free_port
+    from aiosmtpd.controller import Controller
+
+    class RefusesAtData:
+        async def handle_DATA(self, server, session, envelope):
+            return "550 5.1.1 no such user"
+
+    port = free_port()
+    controller = Controller(RefusesAtData(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        sessions = sessions_for(app_db)
+        _queue(sessions, "gone", "gone@example.com")
+        report = Worker(
+            engage_settings(tmp_path, app_db, port), sessions, log_interactions=False
+        ).drain()
+    finally:
+        controller.stop()
+    assert report.failed == 1
+    with sessions() as session:
+        assert suppression.is_suppressed(session, "gone@example.com")

@@ -6,7 +6,9 @@ crash is recognisably the same message), ``List-Unsubscribe`` with a signed link
 language naming the sender, its postal address and contact, and how to opt out — what Japan's
 Act on Specified Electronic Mail (特定電子メール法) asks of advertising mail. Korean advertising
 mail starts its subject with "(광고)" (Information and Communications Network Act, Art. 50).
-Refusals with a 5xx code are permanent; the worker then lists the address as suppressed.
+Refusals with a 5xx code are permanent; when the refusal is about the recipient (at RCPT, or a
+5.1.x mailbox status after DATA) the worker lists the address as suppressed. A 5xx about the
+message or the sender (policy, DMARC, size) fails the message and suppresses no one.
 """
 
 from __future__ import annotations
@@ -113,6 +115,13 @@ def compose(settings: Settings, message: OutboxMessage, unsubscribe_url: str) ->
     return mail
 
 
+def _names_mailbox(exc: smtplib.SMTPResponseException) -> bool:
+    """Whether a refusal's enhanced status code (RFC 3463) is about the mailbox (5.1.x)."""
+    text = exc.smtp_error
+    words = (text.decode(errors="replace") if isinstance(text, bytes) else str(text)).split()
+    return bool(words) and words[0].startswith("5.1.")
+
+
 @dataclass(frozen=True)
 class SendResult:
     """``ok``; else whether a retry may help and whether the address must be suppressed."""
@@ -175,9 +184,15 @@ class SmtpSender:
             except smtplib.SMTPAuthenticationError as exc:
                 self.close()
                 return SendResult(False, True, False, f"authentication {exc.smtp_code}")
-            except smtplib.SMTPResponseException as exc:
+            except smtplib.SMTPDataError as exc:
+                # After DATA a 5xx is usually about the message or the sender (policy, DMARC,
+                # size): the message fails, but only a mailbox status (5.1.x) lists the address.
                 self._reset()
-                return self._refusal(exc.smtp_code, exc.smtp_error, recipient=True)
+                return self._refusal(exc.smtp_code, exc.smtp_error, recipient=_names_mailbox(exc))
+            except smtplib.SMTPResponseException as exc:
+                # Greeting, EHLO, STARTTLS: the server, not the recipient; try again later.
+                self.close()
+                return SendResult(False, True, False, f"{exc.smtp_code} {exc.smtp_error!r}")
             except (smtplib.SMTPException, OSError) as exc:
                 self.close()
                 return SendResult(False, True, False, f"{type(exc).__name__}: {exc}")
