@@ -16,6 +16,7 @@ from retain.engage._tables import OutboxMessage
 from retain.features.snapshot import _SCORE_RE
 from retain.ingest import ingest
 from retain.voice import surveys
+from retain.voice._case_tables import CustomerTask
 from retain.voice._survey_tables import FollowUpTask, SurveyInvitation, SurveyResponse
 from retain.voice.links import LinkError
 
@@ -108,6 +109,12 @@ def test_only_detractors_open_follow_ups(tmp_path):
             ("C1", "detractor_followup", "open", "c6"),
             ("C3", "detractor_followup", "open", "c0"),
         ]
+        todo = s.scalars(select(CustomerTask).order_by(CustomerTask.customer_id)).all()
+        assert [(t.customer_id, t.owner, t.done) for t in todo] == [
+            ("C1", surveys.FOLLOWUP_OWNER, False),
+            ("C3", surveys.FOLLOWUP_OWNER, False),
+        ]
+        assert todo[0].due_on == (NOW + dt.timedelta(days=2)).date() and "c6" in todo[0].title
 
 
 def test_answers_land_in_interactions_once_and_feed_the_score_feature(tmp_path):

@@ -66,10 +66,30 @@ def _detractor_task(session: Session, response: SurveyResponse) -> None:
     )
 
 
-FOLLOWUP_HOOKS: list[FollowUpHook] = [_detractor_task]
-"""Called in the answer's transaction for each NPS detractor (0-6). The save desk / tasks code
-may append its own hook (e.g. to open a task in its queue); each must only add rows to the
-session it is given, never commit."""
+FOLLOWUP_OWNER = "customer-care"
+"""Who owns the customer-360 task a detractor's answer opens (a team name or a user's e-mail)."""
+FOLLOWUP_DUE: Final = dt.timedelta(days=2)
+
+
+def _customer_task(session: Session, response: SurveyResponse) -> None:
+    """A to-do on the customer 360 (``voice_tasks``): call the detractor back within two days."""
+    from retain.voice.work import add_task
+
+    add_task(
+        session,
+        response.customer_id,
+        t("voice_surveys.followup_title", score=response.score, comment=response.comment[:200]),
+        owner=FOLLOWUP_OWNER,
+        created_by=f"survey-{response.id}",
+        due_on=(response.answered_at + FOLLOWUP_DUE).date(),
+    )
+
+
+FOLLOWUP_HOOKS: list[FollowUpHook] = [_detractor_task, _customer_task]
+"""Called in the answer's transaction for each NPS detractor (0-6): by default a
+``voice_followups`` row and a task on the customer 360 for :data:`FOLLOWUP_OWNER`. Other code
+may append its own hook (e.g. a save-desk case); each must only add rows to the session it is
+given, never commit."""
 
 
 class AnswerError(RetainError):
