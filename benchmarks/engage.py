@@ -198,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: round(v, 2) for k, v in timings.items()} | {"total": round(total, 2)}))
         print(_load())
         if profiler:
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+            pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "tottime")).print_stats(
+                int(os.environ.get("TOP", "30"))
+            )
         con.disconnect()
     return 0
 

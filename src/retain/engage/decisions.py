@@ -162,8 +162,30 @@ def _audience(
     return table
 
 
+def _best(
+    sources: Sources, run: pd.Timestamp, fallbacks: tuple[str, ...], cache: dict[object, ir.Table]
+) -> ir.Table:
+    """:func:`best_channel` once per run and fallbacks, kept in a DuckDB temp table.
+
+    Several playbooks pick the best channel; each would otherwise count every customer's
+    interactions and events again. Other engines get the expression (they plan it anew).
+    """
+    key = ("best", fallbacks)
+    if key not in cache:
+        pick = best_channel(sources, run, fallbacks=fallbacks)
+        con = sources.warehouse
+        if con is not None and getattr(con, "name", "") == "duckdb":
+            pick = pick.cache()
+        cache[key] = pick
+    return cache[key]
+
+
 def _candidates(
-    playbook: Playbook, sources: Sources, run: pd.Timestamp, churn_scores: ir.Table | None
+    playbook: Playbook,
+    sources: Sources,
+    run: pd.Timestamp,
+    churn_scores: ir.Table | None,
+    cache: dict[object, ir.Table] | None = None,
 ) -> pd.DataFrame:
     """The playbook's fired customers in its audience, with customer fields and channel."""
     found = fired(playbook.trigger, sources, run, churn_scores=churn_scores)
@@ -177,7 +199,7 @@ def _candidates(
         return bare
     cust = customers.select("customer_id", *_CUSTOMER_COLUMNS, "email_opt_in", "sms_opt_in")
     if playbook.channel == "best":
-        pick = best_channel(sources, run, fallbacks=playbook.channels)
+        pick = _best(sources, run, tuple(playbook.channels), {} if cache is None else cache)
         cust = cust.left_join(pick, "customer_id").drop("customer_id_right")
     else:
         ok = consented(cust, playbook.channel)
@@ -246,9 +268,10 @@ def decide(
     )
     frames = []
     unavailable: dict[str, str] = {}
+    cache: dict[object, ir.Table] = {}
     for playbook in chosen:
         try:
-            frame = _candidates(playbook, sources, run, churn_scores)
+            frame = _candidates(playbook, sources, run, churn_scores, cache)
         except InvalidParameterError as exc:
             if names:
                 raise
