@@ -277,3 +277,34 @@ def test_a_data_refusal_naming_the_mailbox_still_suppresses_it(app_db, tmp_path)
     assert report.failed == 1
     with sessions() as session:
         assert suppression.is_suppressed(session, "gone@example.com")
+
+
+def test_a_blocklist_refusal_at_rcpt_suppresses_no_one(app_db, tmp_path):
+    # "554 5.7.1 ... blocked using zen.spamhaus.org" at RCPT is about the sending host: listing
+    # the recipient would unsubscribe every customer while the sender's IP is on a blocklist.
+    from _delivery import free_port
+    from aiosmtpd.controller import Controller
+
+    class Blocklisted:
+        async def handle_RCPT(self, server, session, envelope, address, options):
+            if address.startswith("gone"):
+                return "550 User unknown"  # no enhanced code: an older server, still a mailbox
+            return "554 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org"
+
+    port = free_port()
+    controller = Controller(Blocklisted(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        sessions = sessions_for(app_db)
+        _queue(sessions, "a", "a@example.com")
+        _queue(sessions, "gone", "gone@example.com")
+        report = Worker(
+            engage_settings(tmp_path, app_db, port), sessions, log_interactions=False
+        ).drain()
+    finally:
+        controller.stop()
+    assert report.failed == 2
+    with sessions() as session:
+        assert suppression.suppressed_among(session, ["a@example.com", "gone@example.com"]) == {
+            "gone@example.com"
+        }

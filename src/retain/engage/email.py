@@ -6,15 +6,16 @@ crash is recognisably the same message), ``List-Unsubscribe`` with a signed link
 language naming the sender, its postal address and contact, and how to opt out — what Japan's
 Act on Specified Electronic Mail (特定電子メール法) asks of advertising mail. Korean advertising
 mail starts its subject with "(광고)" (Information and Communications Network Act, Art. 50).
-Refusals with a 5xx code are permanent; when the refusal is about the recipient (at RCPT, or a
-5.1.x mailbox status after DATA) the worker lists the address as suppressed. A 5xx about the
-message or the sender (policy, DMARC, size) fails the message and suppresses no one.
+Refusals with a 5xx code are permanent; when one is about the recipient's mailbox (5.1.x, 5.2.x
+or no status code at RCPT; 5.1.x after DATA) the worker lists the address as suppressed. A 5xx
+about the message or the sender (policy, DMARC, size, a blocklisted host) suppresses no one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -115,11 +116,21 @@ def compose(settings: Settings, message: OutboxMessage, unsubscribe_url: str) ->
     return mail
 
 
-def _names_mailbox(exc: smtplib.SMTPResponseException) -> bool:
-    """Whether a refusal's enhanced status code (RFC 3463) is about the mailbox (5.1.x)."""
-    text = exc.smtp_error
+def _status(text: bytes | str) -> str:
+    """The enhanced status code (RFC 3463) a reply starts with, e.g. ``5.1.1``; "" when none."""
     words = (text.decode(errors="replace") if isinstance(text, bytes) else str(text)).split()
-    return bool(words) and words[0].startswith("5.1.")
+    return words[0] if words and re.fullmatch(r"[245]\.\d{1,3}\.\d{1,3}", words[0]) else ""
+
+
+def _names_mailbox(text: bytes | str, *, unknown: bool) -> bool:
+    """Whether a refusal is about the recipient's mailbox (5.1.x address, 5.2.x mailbox).
+
+    A 5.7.x refusal at RCPT ("relay denied", "client host blocked using a DNS blocklist") is
+    about the sender and would suppress every recipient. ``unknown``: a reply with no enhanced
+    code (older servers).
+    """
+    status = _status(text)
+    return status.startswith(("5.1.", "5.2.")) if status else unknown
 
 
 @dataclass(frozen=True)
@@ -178,7 +189,7 @@ class SmtpSender:
                 continue
             except smtplib.SMTPRecipientsRefused as exc:
                 code, text = next(iter(exc.recipients.values()))
-                return self._refusal(code, text, recipient=True)
+                return self._refusal(code, text, recipient=_names_mailbox(text, unknown=True))
             except smtplib.SMTPSenderRefused as exc:
                 return SendResult(False, True, False, f"sender refused {exc.smtp_code}")
             except smtplib.SMTPAuthenticationError as exc:
@@ -188,7 +199,11 @@ class SmtpSender:
                 # After DATA a 5xx is usually about the message or the sender (policy, DMARC,
                 # size): the message fails, but only a mailbox status (5.1.x) lists the address.
                 self._reset()
-                return self._refusal(exc.smtp_code, exc.smtp_error, recipient=_names_mailbox(exc))
+                return self._refusal(
+                    exc.smtp_code,
+                    exc.smtp_error,
+                    recipient=_names_mailbox(exc.smtp_error, unknown=False),
+                )
             except smtplib.SMTPResponseException as exc:
                 # Greeting, EHLO, STARTTLS: the server, not the recipient; try again later.
                 self.close()
@@ -198,7 +213,7 @@ class SmtpSender:
                 return SendResult(False, True, False, f"{type(exc).__name__}: {exc}")
             if refused:
                 code, text = next(iter(refused.values()))
-                return self._refusal(code, text, recipient=True)
+                return self._refusal(code, text, recipient=_names_mailbox(text, unknown=True))
             return SendResult(True, False, False, "250")
         return SendResult(False, True, False, "disconnected")
 
