@@ -158,11 +158,15 @@ class Warehouse:
 
                 path = self.path
                 if path is None:
-                    self.con_ = wh.connect(self.settings.warehouse_url)
+                    self.con_ = wh.connect(self.settings.warehouse_url, settings=self.settings)
                 else:
                     if not FilePath(path).exists():
-                        wh.connect(self.settings.warehouse_url).disconnect()  # create it
-                    self.con_ = wh.connect(self.settings.warehouse_url, read_only=True)
+                        wh.connect(
+                            self.settings.warehouse_url, settings=self.settings
+                        ).disconnect()  # create it
+                    self.con_ = wh.connect(
+                        self.settings.warehouse_url, settings=self.settings, read_only=True
+                    )
                     wh.hold(path)
             return self.con_
 
@@ -221,7 +225,7 @@ class Warehouse:
 
             self._close_connections()
             # waits up to wh.OPEN_WAIT_S for a command reading or writing the file elsewhere
-            con = wh.connect(self.settings.warehouse_url, write=True)
+            con = wh.connect(self.settings.warehouse_url, settings=self.settings, write=True)
             with self._opening:
                 self.con_ = con
         self._writing = True
