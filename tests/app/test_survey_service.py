@@ -148,3 +148,22 @@ def test_the_csv_export_neutralises_formulas(app, client, keys, comment):
     (row,) = list(csv.DictReader(io.StringIO(got.text)))
     assert row["comment"] == (comment if comment == SCRIPT else "'" + comment)
     assert row["score"] == "8"
+
+
+def test_nps_results_through_the_api(app, client, keys):
+    for customer, score in [("c1", 10), ("c2", 0), ("c3", 9), ("c1", 6)]:  # c1's latest is 6
+        token = _invite(app, customer=customer)
+        assert client.post(f"/s/{token}", data={"score": str(score)}).status_code == 200
+    h = headers(keys["analyst"])
+    got = client.get("/api/v1/surveys/nps", headers=h)
+    assert got.status_code == 200, got.text
+    overall = got.json()["overall"]
+    # latest: c1 6, c2 0, c3 9 -> 1 promoter, 2 detractors: NPS -33.33
+    assert (overall["responses"], overall["promoters"], overall["detractors"]) == (3, 1, 2)
+    assert overall["nps"] == pytest.approx(-33.33, abs=0.01)
+    by = client.get("/api/v1/surveys/nps", params={"by": "country"}, headers=h).json()
+    groups = {g["group"]["country"]: g for g in by["groups"]}
+    assert (groups["JP"]["responses"], groups["JP"]["nps"]) == (2, 0.0)
+    assert (groups["KR"]["responses"], groups["KR"]["nps"]) == (1, -100.0)
+    assert client.get("/api/v1/surveys/nps", params={"by": "shoe"}, headers=h).status_code == 422
+    assert client.get("/api/v1/surveys/nps", headers=headers(keys["agent"])).status_code == 403

@@ -21,9 +21,10 @@ import datetime as dt
 import io
 import json
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Request
+import pandas as pd
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -40,6 +41,7 @@ from retain.targeting.export import csv_cell
 from retain.voice import cancel, surveys
 from retain.voice._survey_tables import SurveyResponse
 from retain.voice.links import LinkError
+from retain.voice.nps_report import COLUMNS, nps_report, parse_since
 
 __all__ = ["router"]
 
@@ -264,6 +266,57 @@ def create_cancel_link(
     """A signed link to the hosted cancellation page for one subscription customer."""
     token = cancel.cancel_link(_secret(request, session), body.customer_id, language=body.language)
     return LinkOut(token=token, path=f"/cancel/{token}")
+
+
+class NpsFigure(BaseModel):
+    """One NPS figure: points in [-100, 100], its 95 % interval and the counts behind it."""
+
+    nps: float | None
+    ci_low: float | None
+    ci_high: float | None
+    responses: int
+    promoters: int
+    passives: int
+    detractors: int
+
+
+class NpsGroup(NpsFigure):
+    """The figure of one group: its key (``by``'s value and/or ``period``)."""
+
+    group: dict[str, str]
+
+
+class NpsAnswer(BaseModel):
+    """NPS overall and per group (empty unless ``by`` or ``over`` was given)."""
+
+    survey: str
+    overall: NpsFigure
+    groups: list[NpsGroup]
+
+
+@router.get("/api/v1/surveys/nps", response_model=NpsAnswer, tags=["surveys"])
+def nps_results(
+    _principal: AnalystOnly,
+    warehouse: LockedWarehouseDep,
+    survey: Annotated[str, Query(min_length=1, max_length=100)] = "nps",
+    by: Annotated[str | None, Query(max_length=100)] = None,
+    over: Annotated[Literal["week", "month", "quarter"] | None, Query()] = None,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+) -> NpsAnswer:
+    """NPS with its interval, each customer's latest answer once, by attribute or over time."""
+    report = nps_report(warehouse.con, survey=survey, since=parse_since(since), by=by, over=over)
+    groups = (
+        [
+            NpsGroup(
+                group={k: str(row[k]) for k in report.keys},
+                **{c: (None if pd.isna(row[c]) else row[c]) for c in COLUMNS},
+            )
+            for row in report.rows.to_dict("records")
+        ]
+        if report.keys
+        else []
+    )
+    return NpsAnswer(survey=survey, overall=NpsFigure(**report.overall.as_dict()), groups=groups)
 
 
 @router.get("/api/v1/surveys/responses.csv", response_class=Response, tags=["surveys"])
