@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from retain.demo._complaint_text import complaint_text
 from retain.demo._customers import concat, pick
 from retain.demo._log import Log
 from retain.demo._params import COMPLAINT_REASONS, DAYS_PER_YEAR
@@ -45,8 +46,12 @@ def _tickets(
     ticket = w.new_ids("T", n)
     channel = pick(_SUPPORT_CHANNELS, rng.choice(len(_SUPPORT_CHANNELS), size=n, p=_SUPPORT_SHARES))
     if complaint:
-        reason = pick(COMPLAINT_REASONS, rng.integers(0, len(COMPLAINT_REASONS), n))
-        props = concat('{"ticket_id": "', ticket, '", "reason": "', reason, '"}')
+        which = rng.integers(0, len(COMPLAINT_REASONS), n)
+        reason = pick(COMPLAINT_REASONS, which)
+        text = complaint_text(w.country[owner], which)  # ja/ko/en words for retain.voice.themes
+        props = concat(
+            '{"ticket_id": "', ticket, '", "reason": "', reason, '", "text": "', text, '"}'
+        )
         log.add(owner, opened, kind="complaint", channel=channel, properties=props)
         topic: pa.Array | str = "complaint"
     else:
