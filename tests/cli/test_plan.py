@@ -147,3 +147,20 @@ def test_a_saved_segment_keeps_only_its_members(retain_cli: Callable[..., Any]) 
     doc = json.loads(out.stdout)
     assert {d["customer_id"] for d in doc["decisions"]} == {"a1", "a3", "a5"}
     assert doc["plan_id"].endswith("-japan")  # the segment names the plan and seeds its holdout
+
+
+def test_csv_neutralises_ids_a_spreadsheet_would_run(
+    retain_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    # The API's plan.csv prefixes such cells with "'"; the CLI's CSV wrote them raw, so an id
+    # like =HYPERLINK(...) ran as a formula in whoever opened the file.
+    db = tmp_path / "retain.duckdb"
+    con = wh.connect(f"duckdb:///{db.as_posix()}")
+    data.write(con, "customers", [{"customer_id": "=1+1"}])
+    row = dict(next(r for r in data.CHURN if r["customer_id"] == "a3"), customer_id="=1+1")
+    data.write(con, "churn_scores", [row])
+    con.disconnect()
+    out = retain_cli("plan", "--budget", "100", "-f", "csv")
+    assert out.exit_code == 0, out.output
+    ids = pd.read_csv(io.StringIO(out.stdout), dtype=str)["customer_id"].tolist()
+    assert "'=1+1" in ids and "=1+1" not in ids

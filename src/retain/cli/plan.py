@@ -30,6 +30,7 @@ from retain.cli._tables import print_frame
 from retain.config import ChurnDefinition
 from retain.errors import InvalidParameterError
 from retain.i18n import format_currency, format_percent, t
+from retain.targeting.export import csv_cell
 from retain.targeting.offers import (
     OfferPlan,
     plan_from_warehouse,
@@ -227,7 +228,8 @@ def plan(
         _table(result, conf.currency)
         return
     if fmt is PlanFormat.csv:
-        text = _rows(result).to_csv(index=False)
+        # As the API's plan.csv: an id a spreadsheet would run as a formula gets a leading "'".
+        text = _rows(result).map(csv_cell).to_csv(index=False)
     else:
         text = json.dumps(plan_json(result, conf.currency), ensure_ascii=False, indent=1)
     if output is None:
