@@ -13,6 +13,7 @@ import retain.warehouse as wh
 from _cli_runner import make_invoker
 from retain.app import make_engine, make_sessionmaker, upgrade
 from retain.config import get_settings
+from retain.errors import InvalidParameterError
 from retain.ingest import ingest
 from retain.voice import savedesk
 
@@ -70,3 +71,41 @@ def test_tickets_import_then_export_neutralises_formulas(project, tmp_path, monk
     finally:
         con.disconnect()
     assert kinds == ["complaint", "complaint", "ticket_stage", "ticket_stage"]
+
+
+def test_intake_routes_cancellations_and_close_records_the_outcome(project, monkeypatch):
+    from retain.voice._case_tables import SaveDeskTask
+    from retain.voice._survey_tables import CancellationRecord
+
+    settings = get_settings(project)
+    upgrade(settings.database_url)
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    with sessions() as session:
+        session.add(
+            CancellationRecord(
+                token_hash="h",
+                customer_id="C9",
+                reason="price",
+                offer="save_desk_call",
+                outcome="saved",
+                comment="",
+            )
+        )
+        session.commit()
+    run = make_invoker(project, monkeypatch)
+    bad = run("savedesk", "intake", "--agent", "ann")
+    assert isinstance(bad.exception, InvalidParameterError)
+    assert "EMAIL:CAPACITY" in str(bad.exception)
+    result = run("savedesk", "intake", "--agent", "ann@example.org:5", "--explore", "0")
+    assert result.exit_code == 0, result.output
+    assert "Routed 1 cases." in result.output
+    with sessions() as session:
+        (case,) = session.query(SaveDeskTask).all()
+        assert (case.agent, case.offer) == ("ann@example.org", "discount")
+    closed = run("savedesk", "close", str(case.id), "saved")
+    assert closed.exit_code == 0, closed.output
+    rows = json.loads(run("savedesk", "rates", "--by", "offer", "--format", "json").output)
+    assert [(r["group"], r["saved"]) for r in rows] == [("discount", 1)]
+    twice = run("savedesk", "close", str(case.id), "saved")  # an outcome is recorded once
+    assert isinstance(twice.exception, InvalidParameterError)
+    assert isinstance(run("savedesk", "close", "999", "saved").exception, InvalidParameterError)

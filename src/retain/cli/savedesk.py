@@ -1,9 +1,12 @@
-"""``retain savedesk rates`` and ``retain tickets import | export``: the save desk and complaints.
+"""``retain savedesk intake | close | rates`` and ``retain tickets import | export``.
 
-``savedesk rates`` reports save rates of closed save-desk cases per agent, reason or offer with
-Wilson 95% intervals (``--random-only`` keeps the randomly routed cases, free of the routing's
-selection). ``tickets import FILE`` opens a ticket per CSV row (idempotent on ``ticket_id``) and
-``tickets export`` writes every ticket as CSV with formula-like text neutralised.
+``savedesk intake`` queues the hosted cancellations that asked for a call and routes the open
+cases to the agents given as ``--agent EMAIL:CAPACITY``; ``savedesk close CASE saved|cancelled``
+records an outcome. ``savedesk rates`` reports save rates of closed save-desk cases per agent,
+reason or offer with Wilson 95% intervals (``--random-only`` keeps the randomly routed cases,
+free of the routing's selection). ``tickets import FILE`` opens a ticket per CSV row
+(idempotent on ``ticket_id``) and ``tickets export`` writes every ticket as CSV with
+formula-like text neutralised.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Annotated
 import typer
 
 from retain.cli._app import app, console, settings
+from retain.errors import InvalidParameterError
 from retain.i18n import t
 
 __all__ = ["savedesk_app", "tickets_app"]
@@ -90,6 +94,70 @@ def rates(
             f"{r.random_cases:,}",
         )
     console.print(table)
+
+
+def _agent(spec: str) -> tuple[str, int]:
+    name, _, capacity = spec.rpartition(":")
+    if not name or not capacity.isdigit():
+        raise InvalidParameterError(t("voice_cases.bad_agent", spec=spec))
+    return name, int(capacity)
+
+
+@savedesk_app.command("intake")
+def intake(
+    agent: Annotated[
+        list[str],
+        typer.Option("--agent", help="An agent and their capacity, EMAIL:CAPACITY (repeatable)."),
+    ],
+    explore: Annotated[
+        float, typer.Option("--explore", help="Share of cases routed at random (default 0.1).")
+    ] = 0.1,
+) -> None:
+    """Queue cancellations that asked for a call and route open cases to the agents."""
+    from retain.app import make_engine, make_sessionmaker, upgrade
+    from retain.voice import savedesk
+
+    agents = [savedesk.Agent(*_agent(spec)) for spec in agent]
+    cfg = settings()
+    upgrade(cfg.database_url)
+    engine = make_engine(cfg.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            savedesk.from_cancellations(session)
+            routed = savedesk.route(session, agents, explore=explore)
+            session.commit()
+    finally:
+        engine.dispose()
+    console.print(t("voice_cases.routed", count=len(routed)))
+
+
+@savedesk_app.command("close")
+def close(
+    case: Annotated[int, typer.Argument(help="The case's id.")],
+    outcome: Annotated[str, typer.Argument(help="saved or cancelled.")],
+    offer: Annotated[
+        str | None, typer.Option("--offer", help="The offer made (default: the recommended one).")
+    ] = None,
+) -> None:
+    """Record a save-desk case's outcome."""
+    from retain.app import make_engine, make_sessionmaker, upgrade
+    from retain.voice import savedesk
+    from retain.voice._case_tables import SaveDeskTask
+
+    cfg = settings()
+    upgrade(cfg.database_url)
+    engine = make_engine(cfg.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            task = session.get(SaveDeskTask, case)
+            if task is None:
+                raise InvalidParameterError(t("voice_cases.no_case", case=case))
+            savedesk.record_outcome(session, task, outcome, offer=offer)
+            session.commit()
+            shown = t(f"voice_cases.outcome_{outcome}")
+    finally:
+        engine.dispose()
+    console.print(f"{case}: {shown}")
 
 
 @tickets_app.command("import")
