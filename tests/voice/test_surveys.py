@@ -163,3 +163,32 @@ def test_a_playbook_invitation_is_one_outbox_message_with_the_link(tmp_path):
         assert f"https://retain.example/s/{inv.token}" in body["body"]
         assert (msg.language, msg.advertising, msg.playbook) == ("ja", False, "nps-quarterly")
         assert "アンケート" in body["subject"]
+
+
+def test_concurrent_submits_of_one_link_count_once(tmp_path):
+    import threading
+
+    make = sessions(tmp_path)
+    with make() as s:
+        inv = surveys.invite(s, SECRET, survey="nps", customer_id="C1")
+        s.commit()
+    outcomes: list[str] = []
+    start = threading.Barrier(6)
+
+    def submit(score: int) -> None:
+        with make() as s:
+            start.wait()
+            try:
+                surveys.answer(s, SECRET, inv.token, score=score)
+                outcomes.append("accepted")
+            except LinkError as err:
+                outcomes.append(err.reason)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(outcomes) == ["accepted"] + ["used"] * 5
+    with make() as s:
+        assert len(s.scalars(select(SurveyResponse)).all()) == 1
