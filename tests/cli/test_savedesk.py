@@ -109,3 +109,60 @@ def test_intake_routes_cancellations_and_close_records_the_outcome(project, monk
     twice = run("savedesk", "close", str(case.id), "saved")  # an outcome is recorded once
     assert isinstance(twice.exception, InvalidParameterError)
     assert isinstance(run("savedesk", "close", "999", "saved").exception, InvalidParameterError)
+
+
+def test_intake_queues_high_risk_high_value_customers(project, monkeypatch):
+    import pandas as pd
+
+    from retain.voice._case_tables import SaveDeskTask
+
+    settings = get_settings(project)
+    when = pd.Timestamp("2024-04-01")
+    ingest("customers", pa.table({"customer_id": ["A", "B", "C"]}), settings=settings)
+    con = wh.connect(settings.warehouse_url)
+    wh.create_tables(con)
+    wh.write_table(
+        con,
+        "churn_scores",
+        pd.DataFrame(
+            {
+                "customer_id": ["A", "B", "C"],
+                "as_of": [when] * 3,
+                "definition": ["default"] * 3,
+                "probability": [0.9, 0.9, 0.1],
+                "model_version": ["v1"] * 3,
+            }
+        ),
+        mode="append",
+    )
+    wh.write_table(
+        con,
+        "clv_scores",
+        pd.DataFrame(
+            {
+                "customer_id": ["A", "B", "C"],
+                "as_of": [when] * 3,
+                "model_version": ["v1"] * 3,
+                "clv": [5000.0, 50.0, 9000.0],
+            }
+        ),
+        mode="append",
+    )
+    con.disconnect()
+    run = make_invoker(project, monkeypatch)
+    result = run(
+        "savedesk",
+        "intake",
+        "--agent",
+        "ann@example.org:5",
+        "--high-risk",
+        "default",
+        "--explore",
+        "0",
+    )
+    assert result.exit_code == 0, result.output
+    with make_sessionmaker(make_engine(settings.database_url))() as session:
+        cases = session.query(SaveDeskTask).all()
+    assert [(c.customer_id, c.kind, c.value_band, c.agent) for c in cases] == [
+        ("A", "high_risk", "high", "ann@example.org")
+    ]

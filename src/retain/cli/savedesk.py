@@ -112,8 +112,21 @@ def intake(
     explore: Annotated[
         float, typer.Option("--explore", help="Share of cases routed at random (default 0.1).")
     ] = 0.1,
+    high_risk: Annotated[
+        str | None,
+        typer.Option(
+            "--high-risk",
+            help="Also queue high-risk high-value customers of this churn definition.",
+        ),
+    ] = None,
+    min_risk: Annotated[
+        float, typer.Option("--min-risk", help="Churn probability from which risk is high.")
+    ] = 0.5,
+    min_value: Annotated[
+        float, typer.Option("--min-value", help="CLV from which value is high.")
+    ] = 1000.0,
 ) -> None:
-    """Queue cancellations that asked for a call and route open cases to the agents."""
+    """Queue cancellations (and high-risk high-value customers) and route open cases."""
     from retain.app import make_engine, make_sessionmaker, upgrade
     from retain.voice import savedesk
 
@@ -124,6 +137,15 @@ def intake(
     try:
         with make_sessionmaker(engine)() as session:
             savedesk.from_cancellations(session)
+            if high_risk is not None:
+                import retain.warehouse as wh
+
+                con = wh.connect(cfg.warehouse_url)
+                try:
+                    found = savedesk.high_risk_candidates(con, high_risk)
+                finally:
+                    con.disconnect()
+                savedesk.flag_high_risk(session, found, min_risk=min_risk, min_value=min_value)
             routed = savedesk.route(session, agents, explore=explore)
             session.commit()
     finally:

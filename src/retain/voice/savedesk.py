@@ -22,7 +22,7 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,6 +42,7 @@ __all__ = [
     "customers_of",
     "flag_high_risk",
     "from_cancellations",
+    "high_risk_candidates",
     "open_case",
     "queue_of",
     "rates",
@@ -200,6 +201,27 @@ def from_cancellations(
             source=f"cancel-{r.id}",
         )
         for r in records
+    ]
+
+
+def high_risk_candidates(con: Any, definition: str) -> list[tuple[str, float, float, str]]:
+    """Candidates for :func:`flag_high_risk` from the warehouse's newest scores.
+
+    Rows are (customer, churn risk, CLV, segment); the segment is the churn definition. CLV is
+    in the reporting currency; a customer without a CLV score counts as value 0.
+    """
+    from retain.targeting import latest_churn_scores
+    from retain.targeting.scores import latest_clv_scores
+
+    churn = latest_churn_scores(con, definition)
+    clv = latest_clv_scores(con).select("customer_id", _clv="clv")
+    both = churn.left_join(clv, churn.customer_id == clv.customer_id)
+    frame = both.select(
+        customer_id=churn.customer_id, probability=churn.probability, clv=both._clv
+    ).to_pandas()
+    return [
+        (str(r.customer_id), float(r.probability), float(r.clv or 0.0), definition)
+        for r in frame.fillna({"clv": 0.0}).itertuples(index=False)
     ]
 
 
