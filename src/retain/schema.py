@@ -494,6 +494,27 @@ UPLIFT_SCORES = Table(
     key=("customer_id", "action", "campaign_id"),
 )
 
+UPLIFT_EVALUATIONS = Table(
+    "uplift_evaluations",
+    "A held-out evaluation of an uplift model on one past randomized campaign (Qini curves, "
+    "AUUC with intervals, uplift by decile), written by ``retain uplift evaluate --store`` and "
+    "the demo pipeline so the dashboard and API do not train at page load.",
+    (
+        _c("campaign_id", "string", "The campaign.", required=True),
+        _c("outcome", "string", "retention, conversion or revenue.", required=True),
+        _c("learner", "string", "The learner's class."),
+        _c("started_at", "timestamp", "The campaign's first assignment."),
+        _c("n_train", "integer", "Customers the model was fitted on."),
+        _c("n_test", "integer", "Held-out customers it was judged on."),
+        _c("effects", "json", "Measured effect per arm with its interval (JSON records)."),
+        _c("policies", "json", "Qini, AUUC, uplift at 30 % per arm and policy, with intervals."),
+        _c("deciles", "json", "Measured uplift per decile of the prediction, with intervals."),
+        _c("curves", "json", "Qini curve points per arm and policy (share, qini)."),
+        _c("evaluated_at", "timestamp", "When it was computed.", required=True),
+    ),
+    key=("campaign_id", "outcome"),
+)
+
 FACT_TABLES: dict[str, Table] = {
     t.name: t for t in (CUSTOMERS, ORDERS, ORDER_LINES, EVENTS, SUBSCRIPTIONS, INTERACTIONS)
 }
@@ -511,6 +532,7 @@ DERIVED_TABLES: dict[str, Table] = {
         CHURN_SCORES,
         SEGMENT_MEMBERSHIPS,
         UPLIFT_SCORES,
+        UPLIFT_EVALUATIONS,
     )
 }
 """Tables retain writes itself."""

@@ -271,6 +271,9 @@ def create_app(
     from retain.app.playbooks.router import router as playbooks_router
 
     app.include_router(playbooks_router)
+    from retain.app.uplift.router import router as uplift_router  # the API and the /uplift page
+
+    app.include_router(uplift_router)
     document_errors(app)  # every route lists the error statuses its dependencies can raise
     mount_web(app)
     app.add_middleware(BodyLimit, limit=settings.service.max_request_bytes)  # type: ignore[arg-type]

@@ -33,6 +33,7 @@ from retain.models.uplift import (
     save_uplift_model,
 )
 from retain.models.uplift.assess import Assessment, assess_campaign, churn_risk, make_learner
+from retain.models.uplift.evaluations import store_evaluation
 from retain.models.uplift.scores import score_campaign, store_uplift_scores
 
 __all__ = ["uplift_app"]
@@ -165,10 +166,19 @@ def evaluate(
     seed: SeedOpt = 0,
     definition: DefinitionOpt = None,
     fmt: FormatOpt = Format.table,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store",
+            help="Store the evaluation (uplift_evaluations) for the Uplift page and the API.",
+        ),
+    ] = False,
 ) -> None:
-    """Judge an uplift model of one campaign on held-out customers (nothing is stored)."""
+    """Judge an uplift model of one campaign on held-out customers (stored with --store)."""
     data, found, _ = _run(campaign, outcome, window, learner, seed, definition)
-    _show(data, found, fmt, {})
+    if store:
+        store_evaluation(wh.connect(settings=settings()), data, found, evaluated_at=None)
+    _show(data, found, fmt, {"stored": store} if store else {})
 
 
 @uplift_app.command("train")

@@ -14,7 +14,7 @@ of its assignments, as the demo writes it), unless the caller names it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,7 +37,9 @@ __all__ = [
     "UPLIFT_SCORES",
     "StoredUplift",
     "campaign_offer",
+    "campaigns_by_action",
     "score_campaign",
+    "store_campaign_uplift",
     "store_uplift_scores",
     "stored_uplift",
 ]
@@ -192,3 +194,60 @@ def stored_uplift(con: BaseBackend, *, as_of: DateLike | None = None) -> StoredU
     frame = pd.concat(frames, ignore_index=True)
     sources = newest[["action", "campaign_id", "model_version", "as_of", "scored_at"]]
     return StoredUplift(frame=frame, sources=sources)
+
+
+def campaigns_by_action(con: BaseBackend, actions: Sequence[str]) -> dict[str, str]:
+    """``{action: campaign_id}``: the newest randomized campaign whose offer is each action.
+
+    Campaigns are matched by their ``offer`` (:func:`campaign_offer`); actions no campaign
+    offered are absent.
+    """
+    from retain.models.uplift.campaigns import list_campaigns
+
+    listed = list_campaigns(con)
+    found: dict[str, str] = {}
+    for campaign_id in listed.sort_values("started_at")["campaign_id"]:
+        offer = campaign_offer(con, str(campaign_id))
+        if offer is not None and offer in actions:
+            found[offer] = str(campaign_id)
+    return found
+
+
+def store_campaign_uplift(
+    con: BaseBackend,
+    *,
+    definition: ChurnDefinition,
+    as_of: DateLike,
+    actions: Sequence[str],
+    seed: int = 0,
+    datasets: Mapping[str, CampaignData] | None = None,
+) -> pd.DataFrame:
+    """Score and store each action's uplift from the newest campaign that offered it.
+
+    One feature snapshot at ``as_of`` serves every campaign; ``datasets`` holds campaigns'
+    retention data already read (by campaign id). Returns one row per action stored:
+    ``action, campaign_id, model_version, customers``.
+    """
+    chosen = campaigns_by_action(con, actions)
+    if not chosen:
+        return pd.DataFrame(columns=["action", "campaign_id", "model_version", "customers"])
+    snapshot = feature_snapshot(con, as_of=as_timestamp(as_of), definition=definition)
+    current = snapshot.to_pandas()
+    rows = []
+    for action, campaign_id in chosen.items():
+        data = (datasets or {}).get(campaign_id) or campaign_dataset(
+            con, campaign_id, outcome="retention", definition=definition
+        )
+        scores = score_campaign(
+            con,
+            campaign_id,
+            definition=definition,
+            as_of=as_of,
+            actions=dict.fromkeys(data.arms, action),
+            seed=seed,
+            current=current,
+            data=data,
+        )
+        version = store_uplift_scores(con, scores, campaign_id=campaign_id, as_of=as_of)
+        rows.append((action, campaign_id, version, int(scores["customer_id"].nunique())))
+    return pd.DataFrame(rows, columns=["action", "campaign_id", "model_version", "customers"])

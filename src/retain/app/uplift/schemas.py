@@ -1,0 +1,47 @@
+"""Answers of the uplift API: the stored evaluations of past randomized campaigns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = ["UpliftCampaign", "UpliftCampaigns", "UpliftEvaluation"]
+
+
+class UpliftCampaign(BaseModel):
+    """One stored evaluation, listed."""
+
+    campaign_id: str
+    outcome: str
+    learner: str | None = None
+    started_at: dt.datetime | None = None
+    n_test: int | None = None
+    evaluated_at: dt.datetime | None = None
+
+
+class UpliftCampaigns(BaseModel):
+    """Every stored evaluation, newest campaign first; empty with a hint when none is stored."""
+
+    campaigns: list[UpliftCampaign]
+    note: str | None = None
+
+
+class UpliftEvaluation(BaseModel):
+    """A campaign's held-out evaluation: model vs highest churn risk vs random."""
+
+    campaign_id: str
+    outcome: str
+    learner: str
+    started_at: dt.datetime | None
+    evaluated_at: dt.datetime
+    n_train: int
+    n_test: int
+    effects: list[dict[str, Any]] = Field(description="Measured effect per arm, with interval.")
+    policies: list[dict[str, Any]] = Field(
+        description="Qini, AUUC and uplift at 30 % per arm and policy, with 95 % intervals."
+    )
+    deciles: list[dict[str, Any]] = Field(description="Measured uplift per predicted decile.")
+    curves: list[dict[str, Any]] = Field(description="Qini curve points (share, qini).")
+    summary: str
