@@ -31,7 +31,7 @@ TITLES = {"en": "Churn reasons", "ja": "解約理由", "ko": "해지 사유"}
 @pytest.fixture
 def answered(loaded_warehouse: Any) -> list[str]:
     ids = loaded_warehouse.table("customers").select("customer_id").to_pandas()["customer_id"]
-    chosen = [str(c) for c in ids.head(len(COMMENTS))]
+    chosen = sorted(str(c) for c in ids)[: len(COMMENTS)]  # c1 answers price
     frame = pd.DataFrame(
         {
             "interaction_id": [f"exit-{i}" for i in range(len(COMMENTS))],
@@ -61,6 +61,8 @@ def test_reasons_page_counts_and_quotes_escaped(
     assert 'data-reason="price"' in text and 'data-reason="missing_feature"' in text
     assert "/reasons.csv" in text
     assert 'data-theme="' in text  # themes found in the comments
+    # beside the model: c1's largest stored contribution is its unresolved complaint
+    assert 'data-model-reason="reasons.complaints_unresolved">Complaints unresolved<' in text
 
 
 def test_since_filters_and_a_bad_date_is_explained(

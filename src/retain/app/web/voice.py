@@ -27,6 +27,7 @@ from retain.app.web._page import page as _page
 from retain.app.web._session import render, require_page
 from retain.errors import InvalidParameterError
 from retain.i18n import t
+from retain.models.churn.reasons.labels import humanise
 from retain.targeting.export import csv_cell
 from retain.voice.reasons import reason_summary, stated_beside_model, stated_reasons
 from retain.voice.texts import customer_texts
@@ -79,6 +80,8 @@ def reasons_page(
         beside = stated_beside_model(con, since=start).to_dict("records")
         for row in beside:
             row["label"] = reason_label(str(row["reason"]))
+            key = str(row["model_reason"])  # a message key; its words need one customer's numbers
+            row["model_label"] = "-" if key == "none" else humanise(key.rsplit(".", 1)[-1])
         texts = customer_texts(con, since=start, limit=THEME_TEXTS)
         themes = find_themes(list(texts["text"]), quotes=3).themes
         params = {"since": start.date().isoformat()} if start is not None else {}
