@@ -166,3 +166,22 @@ def test_rates_api_reports_wilson_intervals(client, keys, app):
     assert (row["group"], row["cases"], row["saved"]) == ("ann@example.org", 4, 3)
     assert (row["ci_low"], row["ci_high"]) == savedesk.wilson(3, 4)
     assert client.get("/api/v1/savedesk/rates", headers=headers(keys["agent"])).status_code == 403
+
+
+def test_ticket_csv_export_neutralises_formulas_and_is_for_analysts(client, users, app):
+    import csv
+    import io
+
+    with app.state.sessionmaker() as session:
+        tickets.open_ticket(session, customer_id="c1", subject=FORMULA)
+        tickets.open_ticket(session, customer_id="c2", subject="\uff1dSUM(A1)")
+        tickets.open_ticket(session, customer_id="c3", subject=XSS)
+        session.commit()
+    login(client, users["analyst"])
+    r = client.get("/tickets.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    subjects = [row["subject"] for row in csv.DictReader(io.StringIO(r.text))]
+    assert subjects == ["'" + FORMULA, "'\uff1dSUM(A1)", XSS]
+    client.cookies.clear()
+    login(client, users["agent"])
+    assert client.get("/tickets.csv").status_code == 403
