@@ -167,3 +167,10 @@ def test_nps_results_through_the_api(app, client, keys):
     assert (groups["KR"]["responses"], groups["KR"]["nps"]) == (1, -100.0)
     assert client.get("/api/v1/surveys/nps", params={"by": "shoe"}, headers=h).status_code == 422
     assert client.get("/api/v1/surveys/nps", headers=headers(keys["agent"])).status_code == 403
+
+
+def test_a_refused_link_speaks_the_browsers_language(client):
+    got = client.get("/s/not.valid", headers={"Accept-Language": "ja-JP,ja;q=0.9"})
+    assert got.status_code == 400 and "このリンクは無効です" in got.text
+    got = client.get("/cancel/not.valid?lang=ko")
+    assert got.status_code == 400 and "유효하지 않은 링크" in got.text

@@ -36,7 +36,7 @@ from retain.app.auth import service as auth
 from retain.app.deps import AnalystOnly, CanExport, LockedWarehouseDep, SessionDep, SettingsDep
 from retain.app.web._render import environment
 from retain.config import Settings
-from retain.i18n import LANGUAGES, language, normalize_language, t
+from retain.i18n import LANGUAGES, get_language, language, normalize_language, t
 from retain.targeting.export import csv_cell
 from retain.voice import cancel, surveys
 from retain.voice._survey_tables import SurveyResponse
@@ -67,6 +67,7 @@ def _html(template: str, lang: str, status_code: int = 200, **context: Any) -> H
 
 
 def _refused(template: str, lang: str, err: LinkError) -> HTMLResponse:
+    """Why a link was refused, in the request's language (``?lang=``, cookie, Accept-Language)."""
     with language(lang):
         message = t(f"voice_surveys.link_{err.reason}")
     return _html(template, lang, _STATUS.get(err.reason, 400), refused=message)
@@ -93,7 +94,7 @@ def survey_page(request: Request, token: str, session: SessionDep) -> HTMLRespon
     try:
         ctx = _survey_context(session, _secret(request, session), token)
     except LinkError as err:
-        return _refused("survey.html", _lang(request, request.cookies.get("lang", "en")), err)
+        return _refused("survey.html", get_language(), err)
     return _html("survey.html", _lang(request, ctx["language"]), **ctx)
 
 
@@ -116,7 +117,7 @@ async def survey_answer(
         ctx = _survey_context(session, secret, token)
         surveys.answer(session, secret, token, score=score, comment=comment, answers=answers)
     except LinkError as err:
-        return _refused("survey.html", _lang(request), err)
+        return _refused("survey.html", get_language(), err)
     except surveys.AnswerError as err:
         lang = _lang(request, ctx["language"])
         low, high = ctx["scale"] or (0, 0)
@@ -148,7 +149,7 @@ def cancel_page(request: Request, token: str, session: SessionDep) -> HTMLRespon
     try:
         claims, record = cancel.open_cancellation(session, _secret(request, session), token)
     except LinkError as err:
-        return _refused("cancel.html", _lang(request), err)
+        return _refused("cancel.html", get_language(), err)
     lang = _lang(request, claims.language)
     if record is not None and record.reason is not None:
         offer = cancel.choose_offer(claims.customer_id, record.reason, _offer_source(request))
@@ -172,7 +173,7 @@ def cancel_reason(
         claims, _ = cancel.open_cancellation(session, secret, token)
         record = cancel.state_reason(session, secret, token, reason=reason, comment=comment)
     except LinkError as err:
-        return _refused("cancel.html", _lang(request), err)
+        return _refused("cancel.html", get_language(), err)
     except cancel.CancelError:
         lang = _lang(request, claims.language)
         with language(lang):
@@ -204,7 +205,7 @@ def cancel_decide(
             raise LinkError("unknown")
         done = cancel.decide(session, secret, token, accepted=choice == "accept", offer=offer)
     except LinkError as err:
-        return _refused("cancel.html", _lang(request), err)
+        return _refused("cancel.html", get_language(), err)
     _append_exit(session, settings, done.id, warehouse.con)
     lang = _lang(request, claims.language)
     return _html("cancel.html", lang, outcome=done.outcome, offer=done.offer)
