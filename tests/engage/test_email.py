@@ -308,3 +308,62 @@ def test_a_blocklist_refusal_at_rcpt_suppresses_no_one(app_db, tmp_path):
         assert suppression.suppressed_among(session, ["a@example.com", "gone@example.com"]) == {
             "gone@example.com"
         }
+
+
+def test_an_internationalised_address_is_delivered_with_smtputf8(app_db, tmp_path):
+    # A Japanese local part (RFC 6531) passed valid_address but smtplib asked the compat32
+    # message for policy.clone(utf8=True): TypeError on every try until the message was dead.
+    import email as email_lib
+    import email.policy
+
+    from _delivery import free_port
+    from aiosmtpd.controller import Controller
+
+    got: list = []
+
+    class Utf8:
+        async def handle_DATA(self, server, session, envelope):
+            got.append((envelope.rcpt_tos, envelope.content))
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Utf8(), hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)
+    controller.start()
+    try:
+        sessions = sessions_for(app_db)
+        _queue(sessions, "yamada", "山田@例え.jp", language="ja")
+        report = Worker(
+            engage_settings(tmp_path, app_db, port), sessions, log_interactions=False
+        ).drain()
+    finally:
+        controller.stop()
+    assert report.sent == 1
+    ((rcpt, content),) = got
+    assert rcpt == ["山田@例え.jp"]
+    parsed = email_lib.message_from_bytes(content, policy=email.policy.default)
+    assert str(parsed["To"]) == "山田@例え.jp"
+    assert parsed["List-Unsubscribe"].startswith("<http")
+
+
+def test_an_internationalised_address_fails_for_good_without_smtputf8(app_db, tmp_path):
+    from _delivery import free_port
+    from aiosmtpd.controller import Controller
+
+    class Plain:
+        async def handle_DATA(self, server, session, envelope):
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Plain(), hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)
+    controller.start()
+    try:
+        sessions = sessions_for(app_db)
+        _queue(sessions, "kim", "김@예시.kr", language="ko")
+        report = Worker(
+            engage_settings(tmp_path, app_db, port), sessions, log_interactions=False
+        ).drain()
+    finally:
+        controller.stop()
+    assert (report.sent, report.failed, report.retried) == (0, 1, 0)
+    with sessions() as session:
+        assert not suppression.is_suppressed(session, "김@예시.kr")

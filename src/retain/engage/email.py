@@ -14,6 +14,7 @@ about the message or the sender (policy, DMARC, size, a blocklisted host) suppre
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import json
 import re
 import smtplib
@@ -23,7 +24,7 @@ from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, formatdate
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
 from retain.config import Settings
@@ -133,6 +134,10 @@ def _names_mailbox(text: bytes | str, *, unknown: bool) -> bool:
     return status.startswith(("5.1.", "5.2.")) if status else unknown
 
 
+class _NoUtf8Error(smtplib.SMTPNotSupportedError):
+    """The server cannot take a message to or from a non-ASCII address."""
+
+
 @dataclass(frozen=True)
 class SendResult:
     """``ok``; else whether a retry may help and whether the address must be suppressed."""
@@ -181,12 +186,14 @@ class SmtpSender:
             try:
                 if self._smtp is None:
                     self._smtp = self._open()
-                refused = self._smtp.send_message(mail)
+                refused = self._transmit(self._smtp, mail)
             except smtplib.SMTPServerDisconnected as exc:
                 self._smtp = None
                 if retry:
                     return SendResult(False, True, False, f"disconnected: {exc}")
                 continue
+            except _NoUtf8Error as exc:  # this server can never take it: fail, list no one
+                return SendResult(False, False, False, str(exc))
             except smtplib.SMTPRecipientsRefused as exc:
                 code, text = next(iter(exc.recipients.values()))
                 return self._refusal(code, text, recipient=_names_mailbox(text, unknown=True))
@@ -216,6 +223,25 @@ class SmtpSender:
                 return self._refusal(code, text, recipient=_names_mailbox(text, unknown=True))
             return SendResult(True, False, False, "250")
         return SendResult(False, True, False, "disconnected")
+
+    @staticmethod
+    def _transmit(smtp: smtplib.SMTP, mail: Message) -> dict[str, tuple[int, bytes]]:
+        """``send_message``, and SMTPUTF8 (RFC 6531) for a non-ASCII address such as 山田@例え.jp.
+
+        ``send_message`` asks the message's policy for ``utf8``, which the compat32 messages of
+        :func:`compose` lack (TypeError); such a message is written with the SMTPUTF8 policy.
+        """
+        sender, to = str(mail["From"] or ""), str(mail["To"] or "")
+        if sender.isascii() and to.isascii():
+            return smtp.send_message(mail)
+        smtp.ehlo_or_helo_if_needed()
+        if not smtp.has_extn("smtputf8"):
+            raise _NoUtf8Error("the server lacks SMTPUTF8, needed for a non-ASCII address")
+        data = mail.as_bytes(policy=email.policy.SMTPUTF8)
+        envelope_from = parseaddr(sender)[1] or sender
+        return smtp.sendmail(
+            envelope_from, [to.strip()], data, mail_options=["SMTPUTF8", "BODY=8BITMIME"]
+        )
 
     def _reset(self) -> None:
         try:
