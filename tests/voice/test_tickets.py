@@ -142,6 +142,8 @@ def test_complaints_reach_the_churn_features_through_interactions(tmp_path):
     events = pd.DataFrame(
         {"customer_id": ["C1", "C2"], "occurred_at": [T0, T0], "name": ["login", "login"]}
     )
+    said = [json.loads(p) for p in rows[rows["kind"] == "complaint"]["properties"]]
+    assert sorted(p["text"] for p in said) == ["Broken kettle", "Broken kettle"]
     kinds = sorted(rows["kind"])
     assert kinds == ["complaint", "complaint", "ticket_resolved"] + ["ticket_stage"] * 4
     snap = (

@@ -299,7 +299,8 @@ def append_interactions(
     """Copy ticket events not yet logged into the warehouse's ``interactions``; return how many.
 
     Ids are derived from the event (``ticket-<event id>-<kind>``), so re-appending after a crash
-    replaces rather than duplicates. ``con`` is an open warehouse connection to write through
+    replaces rather than duplicates (the ``complaint`` row carries the subject and body as
+    ``properties.text``). ``con`` is an open warehouse connection to write through
     (the app's, which holds DuckDB's single writer); without it one is opened. An opening is
     ``complaint``; a stage change is ``ticket_stage``, and a move to ``resolved`` also yields
     ``ticket_resolved``, which the churn features pair with the opening (same ``ticket_id``)
@@ -326,9 +327,11 @@ def append_interactions(
         props = {"ticket_id": str(event.ticket_id), "stage": event.stage, "category": category}
         text = json.dumps(props, ensure_ascii=False)
         base = f"ticket-{event.id}"
-        if event.kind == "opened":
+        if event.kind == "opened":  # the complaint's words, for the text themes
+            words = f"{ticket.subject}\n{ticket.body}".strip() if ticket is not None else ""
+            said = json.dumps({**props, "text": words}, ensure_ascii=False)
             rows.append(
-                (f"{base}-complaint", event.customer_id, event.occurred_at, "complaint", text)
+                (f"{base}-complaint", event.customer_id, event.occurred_at, "complaint", said)
             )
         rows.append((f"{base}-stage", event.customer_id, event.occurred_at, "ticket_stage", text))
         if event.stage == "resolved":
