@@ -24,7 +24,7 @@ from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import formataddr, formatdate, getaddresses, parseaddr
 from typing import Any
 
 from retain.config import Settings
@@ -239,8 +239,9 @@ class SmtpSender:
             raise _NoUtf8Error("the server lacks SMTPUTF8, needed for a non-ASCII address")
         data = mail.as_bytes(policy=email.policy.SMTPUTF8)
         envelope_from = parseaddr(sender)[1] or sender
+        recipients = [address for _name, address in getaddresses([to]) if address]
         return smtp.sendmail(
-            envelope_from, [to.strip()], data, mail_options=["SMTPUTF8", "BODY=8BITMIME"]
+            envelope_from, recipients, data, mail_options=["SMTPUTF8", "BODY=8BITMIME"]
         )
 
     def _reset(self) -> None:
