@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 from _app_helpers import headers, login
@@ -55,6 +56,12 @@ def test_api_opens_tickets_with_per_record_errors_and_moves_them(client, keys, a
     with app.state.sessionmaker() as session:
         mails = session.scalars(select(OutboxMessage)).all()
     assert len(mails) == 2
+    # Each e-mail carries a working status link under the public URL.
+    body = json.loads(mails[1].payload)["body"]
+    found = re.search(r"http://127\.0\.0\.1:8000(/t/\S+)", body)
+    assert found and "on it" in body
+    status = client.get(found.group(1))
+    assert status.status_code == 200 and "Investigating" in status.text
     denied = client.post("/api/v1/tickets", json=body, headers=headers(keys["analyst"]))
     assert denied.status_code == 403
 

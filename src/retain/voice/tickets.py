@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -87,10 +87,12 @@ def open_ticket(
     external_id: str | None = None,
     opened_at: dt.datetime | None = None,
     sla: Sla | None = None,
+    link_for: Callable[[int], str] | None = None,
 ) -> Ticket:
     """Record a new ticket in ``received`` and queue the customer's acknowledgement e-mail.
 
     With ``external_id`` the call is idempotent: a second call returns the first ticket.
+    ``link_for`` gives the status page's URL for a ticket id, written into each e-mail.
     """
     if not customer_id or not subject.strip():
         raise InvalidParameterError(t("voice_cases.bad_ticket"))
@@ -132,7 +134,7 @@ def open_ticket(
             logged=False,
         )
     )
-    _notify(session, ticket, "received")
+    _notify(session, ticket, "received", link_for=link_for)
     return ticket
 
 
@@ -144,6 +146,7 @@ def move(
     author: str | None = None,
     message: str = "",
     at: dt.datetime | None = None,
+    link_for: Callable[[int], str] | None = None,
 ) -> TicketUpdate:
     """Move ``ticket`` to ``stage`` if :data:`TRANSITIONS` allows it; e-mail the customer."""
     if stage not in TRANSITIONS.get(ticket.stage, ()):
@@ -178,7 +181,8 @@ def move(
     )
     session.add(update_row)
     session.flush()
-    _notify(session, ticket, stage, message=message, key=f"ticket-{ticket.id}-{update_row.id}")
+    key = f"ticket-{ticket.id}-{update_row.id}"
+    _notify(session, ticket, stage, message=message, key=key, link_for=link_for)
     return update_row
 
 
@@ -238,6 +242,7 @@ def _notify(
     *,
     message: str = "",
     key: str | None = None,
+    link_for: Callable[[int], str] | None = None,
 ) -> None:
     """Queue the stage e-mail (transactional, not advertising) if the ticket has an address."""
     if not ticket.email:
@@ -247,6 +252,8 @@ def _notify(
     body = t("voice_cases.mail_body", lang=lang, subject=ticket.subject, stage=stage_name)
     if message:
         body = f"{body}\n\n{message}"
+    if link_for is not None:
+        body = f"{body}\n\n{t('voice_cases.mail_link', lang=lang, url=link_for(ticket.id))}"
     outbox.enqueue(
         session,
         customer_id=ticket.customer_id,

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -43,7 +44,7 @@ from retain.i18n import LANGUAGES, language, normalize_language
 from retain.voice import savedesk, tickets
 from retain.voice._case_tables import Ticket, TicketUpdate
 
-__all__ = ["LINK_DAYS", "router", "status_secret", "status_url"]
+__all__ = ["LINK_DAYS", "link_maker", "router", "status_secret", "status_url"]
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -66,6 +67,12 @@ def status_url(request: Request, session: Session, ticket_id: int) -> str:
     expires = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=LINK_DAYS)
     token = tickets.sign_status_token(status_secret(request, session), ticket_id, expires)
     return f"/t/{token}"
+
+
+def link_maker(request: Request, session: Session) -> Callable[[int], str]:
+    """Full status-page URLs for the e-mails, under the public URL recipients reach."""
+    base = request.app.state.settings.engage.public_url.rstrip("/")
+    return lambda ticket_id: base + status_url(request, session, ticket_id)
 
 
 def append_events(session: Session, settings: Settings, con: Any) -> None:
@@ -179,6 +186,7 @@ def _get(session: Session, ticket_id: int) -> Ticket:
 
 @router.post("/api/v1/tickets", response_model=TicketsOut)
 def post_tickets(
+    request: Request,
     body: TicketsIn,
     _principal: CanIngest,
     session: SessionDep,
@@ -188,6 +196,7 @@ def post_tickets(
     """Open tickets; a refused record is reported by index and the others are kept."""
     accepted: list[TicketOut] = []
     errors: list[RecordError] = []
+    links = link_maker(request, session)
     for i, record in enumerate(body.records):
         try:
             ticket = tickets.open_ticket(
@@ -200,6 +209,7 @@ def post_tickets(
                 language=record.language,
                 owner=record.owner,
                 external_id=record.ticket_id,
+                link_for=links,
             )
         except RetainError as err:
             errors.append(RecordError(index=i, message=err.message))
@@ -219,6 +229,7 @@ def get_ticket(ticket_id: IdPath, _principal: CanReadCustomers, session: Session
 
 @router.post("/api/v1/tickets/{ticket_id}/stage", response_model=TicketOut)
 def post_stage(
+    request: Request,
     ticket_id: IdPath,
     body: StageIn,
     principal: CanReadCustomers,
@@ -228,7 +239,14 @@ def post_stage(
 ) -> TicketOut:
     """Move a ticket (422 for a move the stages do not allow) and e-mail the customer."""
     ticket = _get(session, ticket_id)
-    tickets.move(session, ticket, body.stage, author=principal.name, message=body.message)
+    tickets.move(
+        session,
+        ticket,
+        body.stage,
+        author=principal.name,
+        message=body.message,
+        link_for=link_maker(request, session),
+    )
     session.commit()
     append_events(session, settings, warehouse.con)
     return _out(ticket)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from retain.app.audit import service as audit
 from retain.app.auth.roles import Permission
 from retain.app.deps import IdPath, LockedWarehouseDep, Principal, SessionDep, SettingsDep
-from retain.app.voice_cases.router import append_events, status_url
+from retain.app.voice_cases.router import append_events, link_maker, status_url
 from retain.app.web._page import page as _page
 from retain.app.web._session import check_csrf, render, require_page
 from retain.errors import NotFoundError
@@ -97,6 +97,7 @@ def ticket_create(
             email=email.strip() or None,
             language=language,
             owner=principal.name,
+            link_for=link_maker(request, session),
         )
         session.commit()
         append_events(session, settings, warehouse.con)
@@ -159,7 +160,10 @@ def ticket_action(
         check_csrf(principal, csrf)
         ticket = _ticket(session, ticket_id)
         if action == "move":
-            tickets.move(session, ticket, stage, author=principal.name, message=text)
+            links = link_maker(request, session)
+            tickets.move(
+                session, ticket, stage, author=principal.name, message=text, link_for=links
+            )
         else:
             tickets.add_update(
                 session, ticket, text, visible=action == "update", author=principal.name
