@@ -207,3 +207,44 @@ def test_verify_refuses_a_non_ascii_signature_instead_of_raising():
     stamp = int(time.time())
     assert verify("k", f"t={stamp},v1=\u3042", b"{}") is False
     assert verify("k", f"t={stamp},v1=\u3042".encode().decode("latin-1"), b"{}") is False
+
+
+def test_an_ipv6_literal_url_sends_a_bracketed_host_header():
+    # RFC 7230 section 5.4: Host is uri-host, an IPv6 literal in brackets; "::1:8080" is
+    # unparseable and a strict receiver (or proxy) answers 400 on every try.
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hosts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            hosts.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+    class Server6(ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    server = Server6(("::1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        result = post_json(
+            f"http://[::1]:{port}/hook",
+            b"{}",
+            secret=SECRET,
+            idempotency_key="k6",
+            timeout=5,
+            allow=["::1/128"],
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.ok
+    assert hosts == [f"[::1]:{port}"]

@@ -104,7 +104,8 @@ def post_json(
         except BlockedTargetError as exc:
             return WebhookResult(False, False, None, exc.message)
         default_port = 443 if target.scheme == "https" else 80
-        host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
+        host = f"[{target.host}]" if ":" in target.host else target.host  # an IPv6 literal
+        host_header = host if target.port == default_port else f"{host}:{target.port}"
         sent = {
             "Host": host_header,
             "Content-Type": "application/json; charset=utf-8",
