@@ -271,6 +271,9 @@ def create_app(
     from retain.app.playbooks.router import router as playbooks_router
 
     app.include_router(playbooks_router)
+    from retain.app.web.playbooks import router as playbooks_pages
+
+    app.include_router(playbooks_pages)  # the dashboard pages of the playbooks (#19)
     from retain.app.uplift.router import router as uplift_router  # the API and the /uplift page
 
     app.include_router(uplift_router)

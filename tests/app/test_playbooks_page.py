@@ -1,0 +1,62 @@
+"""The playbooks pages: the book, a dry run matching ``decide``, results, roles, languages."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pytest
+from _app_helpers import login
+from fastapi.testclient import TestClient
+
+from retain.engage.decisions import decide
+from retain.engage.playbooks import shipped_playbooks
+from retain.features import Sources
+
+WHEN = "2024-09-30"
+TITLES = {"en": "Playbooks", "ja": "プレイブック", "ko": "플레이북"}
+
+
+@pytest.mark.parametrize("lang", ["en", "ja", "ko"])
+def test_dry_run_page_lists_who_gets_what(
+    client: TestClient, users: dict[str, str], loaded_warehouse: Any, lang: str
+) -> None:
+    login(client, users["analyst"], lang=lang)
+    form = client.get("/playbooks")
+    assert form.status_code == 200, form.text[:2000]
+    assert 'href="/playbooks"' in form.text  # the nav entry
+    assert TITLES[lang] in form.text
+    for playbook in shipped_playbooks().playbooks:
+        assert f'data-playbook="{playbook.name}"' in form.text
+    response = client.get("/playbooks", params={"as_of": WHEN, "lang": lang})
+    assert response.status_code == 200, response.text[:2000]
+    text = html.unescape(response.text)
+    want = decide(shipped_playbooks(), Sources.from_warehouse(loaded_warehouse), WHEN)
+    assert len(want) > 0
+    for row in want.itertuples():
+        assert f'data-customer="{row.customer_id}" data-status="{row.status}"' in text
+    assert text.count('data-status="') == len(want)
+    assert 'href="/api/v1/playbooks/dry-run.csv?as_of=2024-09-30"' in text
+
+
+def test_results_page_shows_the_arms(client: TestClient, users: dict[str, str]) -> None:
+    login(client, users["analyst"], lang="en")
+    response = client.get("/playbooks/spring/results", params={"as_of": "2025-01-01"})
+    assert response.status_code == 200, response.text[:2000]
+    assert 'data-variant="' in response.text
+    assert "Treated (1)" in response.text and "Holdout (0)" in response.text
+    assert "too few customers for an interval" in response.text
+
+
+def test_agents_do_not_see_the_playbooks(client: TestClient, users: dict[str, str]) -> None:
+    login(client, users["agent"], lang="en")
+    assert 'href="/playbooks"' not in client.get("/").text
+    for path in ("/playbooks", "/playbooks/spring/results"):
+        assert client.get(path).status_code == 403, path
+
+
+def test_a_bad_date_is_explained(client: TestClient, users: dict[str, str]) -> None:
+    login(client, users["analyst"], lang="en")
+    response = client.get("/playbooks", params={"as_of": "30/09/2024"})
+    assert response.status_code == 422
+    assert "--as-of must be a date" in html.unescape(response.text)
