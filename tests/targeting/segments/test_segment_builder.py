@@ -213,3 +213,18 @@ def test_size_history_evaluates_each_month_end(business: Any) -> None:
         "2024-08-01",
         "2024-09-01",
     ]
+
+
+def test_expand_refuses_a_diamond_of_references_before_it_grows() -> None:
+    """Each saved segment names the next one twice: twenty levels would expand to a million
+    conditions; the expansion stops at MAX_NODES with the rule's own size error."""
+    levels = 20
+    saved = {
+        f"s{i}": parse_rule({"any": [{"segment": f"s{i + 1}"}, {"segment": f"s{i + 1}"}]})
+        for i in range(levels)
+    }
+    saved[f"s{levels}"] = parse_rule({"field": "country", "op": "=", "value": "JP"})
+    with pytest.raises(InvalidParameterError, match="at most"):
+        expand(parse_rule({"segment": "s0"}), saved.get)
+    small = expand(parse_rule({"segment": f"s{levels - 3}"}), saved.get)  # 15 nodes: fine
+    assert small is not None

@@ -401,20 +401,36 @@ def expand(
     ``resolve`` returns a saved segment's rule by name, or None when there is none (refused,
     naming it). ``within`` names the segments being expanded (``rule``'s own name, when it has
     one): a reference back to one of them, directly or not, is a cycle and refused too.
+    The expanded rule is bounded by :data:`MAX_NODES` like a typed one: segments that refer to
+    each other in a diamond would otherwise grow it exponentially with each level.
     """
-    _chain = within
+    return _expand(rule, resolve, within=within, budget=[MAX_NODES])
+
+
+def _expand(
+    rule: Rule,
+    resolve: Callable[[str], Rule | None],
+    *,
+    within: tuple[str, ...],
+    budget: list[int],
+) -> Rule:
+    """:func:`expand` with ``budget[0]`` nodes left to produce (refused once spent)."""
+    if not isinstance(rule, SavedRef):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise rule_error("rule_too_large", path="rule", max=MAX_NODES)
     if isinstance(rule, SavedRef):
-        if rule.name in _chain:
-            chain = " -> ".join((*_chain, rule.name))
+        if rule.name in within:
+            chain = " -> ".join((*within, rule.name))
             raise rule_error("rule_cycle", path="rule", name=rule.name, chain=chain)
         found = resolve(rule.name)
         if found is None:
             raise rule_error("rule_unknown_saved", path="rule", name=rule.name)
-        return expand(found, resolve, within=(*_chain, rule.name))
+        return _expand(found, resolve, within=(*within, rule.name), budget=budget)
     if isinstance(rule, AllOf):
-        return AllOf(tuple(expand(r, resolve, within=_chain) for r in rule.rules))
+        return AllOf(tuple(_expand(r, resolve, within=within, budget=budget) for r in rule.rules))
     if isinstance(rule, AnyOf):
-        return AnyOf(tuple(expand(r, resolve, within=_chain) for r in rule.rules))
+        return AnyOf(tuple(_expand(r, resolve, within=within, budget=budget) for r in rule.rules))
     if isinstance(rule, Not):
-        return Not(expand(rule.rule, resolve, within=_chain))
+        return Not(_expand(rule.rule, resolve, within=within, budget=budget))
     return rule
