@@ -56,6 +56,8 @@ class PipelineResult:
     churn_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     login: tuple[str, str] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    uplift: list[dict[str, Any]] = field(default_factory=list)
+    """Per planner action stored: ``action, campaign_id, model_version, customers``."""
 
 
 def demo_config_text() -> str:
@@ -117,6 +119,53 @@ def _churn(
                 }
 
 
+def _uplift(
+    con: BaseBackend,
+    settings: Settings,
+    definitions: tuple[ChurnDefinition, ...],
+    result: PipelineResult,
+) -> None:
+    """Uplift of each planner action from the newest randomized campaign that offered it.
+
+    Every randomized campaign is evaluated on held-out customers against random and "highest
+    churn risk first" (``retain uplift evaluate --store``, for the Uplift page and API); each
+    action is scored from its newest campaign (``retain uplift score``, ``uplift_scores``) on
+    the planner's business line as of its churn scores, so the plan, its page, the API and the
+    report answer from campaign history.
+    """
+    from retain.models.uplift import list_campaigns
+    from retain.models.uplift.evaluations import evaluate_campaign, store_evaluation
+    from retain.models.uplift.scores import store_campaign_uplift
+    from retain.targeting.scores import latest_churn_scores
+
+    planned = settings.churn_definition(None).name
+    line = next((d for d in definitions if d.name == planned), definitions[0])
+    day = latest_churn_scores(con, line.name).as_of.max().execute()
+    if day is None:
+        return
+    risk = _risk(con, settings, result.churn_versions.get(line.name))
+    datasets = {}
+    for campaign_id in list_campaigns(con)["campaign_id"]:
+        data, found = evaluate_campaign(con, str(campaign_id), definition=line, risk=risk)
+        store_evaluation(con, data, found, evaluated_at=None)
+        datasets[data.campaign_id] = data
+    actions = [a.name for a in settings.offers.candidate_actions()]
+    stored = store_campaign_uplift(
+        con, definition=line, as_of=day, actions=actions, datasets=datasets
+    )
+    result.uplift = [{str(k): v for k, v in row.items()} for row in stored.to_dict("records")]
+
+
+def _risk(con: BaseBackend, settings: Settings, version: str | None) -> Any:
+    """Churn risk at each campaign's start by the line's model (for "highest risk first")."""
+    if version is None:
+        return None
+    from retain.models.churn import load_model
+    from retain.models.uplift.evaluations import churn_risk_at_start
+
+    return churn_risk_at_start(con, load_model(version, models_dir=settings.models_dir))
+
+
 def _segments(con: BaseBackend, settings: Settings) -> None:
     """RFM segments a month apart (so the movement matrix has movement) and the value x risk grid.
 
@@ -176,7 +225,7 @@ def run_demo_pipeline(
     *,
     report_path: Path = Path("report.html"),
 ) -> PipelineResult:
-    """Fit CLV, train and score churn per business line, write the report, create the login.
+    """Fit CLV, score churn per line, store uplift and segments, write the report, log in.
 
     The churn definitions come from ``settings.churn``; when it is the single default, the demo's
     two lines (:data:`DEMO_CHURN`) are used.
@@ -188,22 +237,28 @@ def run_demo_pipeline(
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("clv", lambda: _clv(con, settings, result)),
         ("churn", lambda: _churn(con, settings, definitions, result)),
+        ("uplift", lambda: _uplift(con, settings, definitions, result)),
         ("segments", lambda: _segments(con, settings)),
         ("report", lambda: setattr(result, "report", _report(con, settings, report_path))),
         ("login", lambda: setattr(result, "login", _login(settings))),
     ]
     for name, step in steps:
-        with console.status(t(f"pipeline.step_{name}")):
+        with console.status(_step_label(name)):
             _timed(result, name, step)
         console.print(
             t(
                 "pipeline.done",
-                step=t(f"pipeline.step_{name}"),
+                step=_step_label(name),
                 seconds=f"{result.seconds[name]:.1f}",
             )
         )
     _summary(console, settings, result)
     return result
+
+
+def _step_label(name: str) -> str:
+    """A step's progress line (the uplift step's lives in the uplift catalog)."""
+    return t("uplift.pipeline_step") if name == "uplift" else t(f"pipeline.step_{name}")
 
 
 def _summary(console: Console, settings: Settings, result: PipelineResult) -> None:
@@ -229,6 +284,18 @@ def _summary(console: Console, settings: Settings, result: PipelineResult) -> No
                 version=result.churn_versions[name],
             ),
         )
+    for row in result.uplift:
+        table.add_row(
+            t("uplift.pipeline_row", action=row["action"]),
+            t(
+                "uplift.pipeline_result",
+                customers=format_number(row["customers"]),
+                campaign=row["campaign_id"],
+                version=row["model_version"],
+            ),
+        )
+    if not result.uplift:
+        table.add_row(t("uplift.pipeline_row_none"), t("uplift.pipeline_none"))
     console.print(table)
     host, port = settings.service.host, settings.service.port
     email, password = result.login or DEMO_LOGIN

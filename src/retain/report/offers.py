@@ -2,9 +2,10 @@
 
 A report has no budget to ask for, so it plans with a stated default, :data:`BUDGET_SHARE` of
 the planned customers' total value at risk (p(churn) x CLV), and says so. The section prints
-the summary every plan output prints (first, where the uplift came from: without campaign
-history, the assumed response rates), the actions chosen, the customers left out per reason,
-and the first customers to contact. No churn scores: no section (the churn section explains).
+the summary every plan output prints (first, where the uplift came from: the campaign and model
+of the uplift stored by ``retain uplift score`` or the demo pipeline, or, without it, the
+assumed response rates), the actions chosen, the customers left out per reason, and the first
+customers to contact. No churn scores: no section (the churn section explains).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 
 from retain import warehouse as wh
 from retain.i18n import format_currency, format_number, format_percent, t
+from retain.models.uplift.scores import stored_uplift
 from retain.report.section import Figure, Section
 from retain.targeting.offers import (
     LEFT_OUT_REASONS,
@@ -47,7 +49,14 @@ def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
         return []
     at_risk = float((customers["churn_probability"] * customers["clv"]).sum())
     budget = BUDGET_SHARE * at_risk
-    plan = plan_offers(customers, budget=budget, settings=settings.offers)
+    stored = stored_uplift(con)
+    plan = plan_offers(
+        customers,
+        budget=budget,
+        settings=settings.offers,
+        uplift=None if stored is None else stored.frame,
+        source=None if stored is None else stored.label(),
+    )
     currency = settings.currency
     lines = summary_lines(plan, currency)
     s = plan.summary

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "UPLIFT_EVALUATIONS",
     "StoredEvaluation",
+    "churn_risk_at_start",
     "evaluate_campaign",
     "list_evaluations",
     "store_evaluation",
@@ -70,6 +72,39 @@ def evaluate_campaign(
         random_state=seed,
     )
     return data, found
+
+
+def churn_risk_at_start(con: BaseBackend, registered: Any) -> Callable[[CampaignData], Any]:
+    """A ``risk`` for :func:`evaluate_campaign`: the churn model's probability at the start.
+
+    Each campaign's customers are scored by ``registered`` (a churn model of the registry) on
+    their features as of the campaign's start, built as scoring builds them (its attributes
+    included), so "highest churn risk first" is what a team would have targeted then.
+    """
+    from retain.features.attributes import AttributeFeature
+    from retain.features.sources import Sources
+    from retain.models.churn import score_frame
+    from retain.models.churn.scoring import scoring_frame
+
+    card = registered.card
+    definition = ChurnDefinition(**card["definition"])
+    attributes = [AttributeFeature.from_dict(a) for a in card.get("attributes", [])]
+    p_alive = "p_alive" in [f["name"] for f in card["features"]]
+
+    def risk(data: CampaignData) -> Any:
+        frame = scoring_frame(
+            Sources.of(con),
+            as_of=data.started_at,
+            definition=definition,
+            attributes=attributes,
+            p_alive=p_alive,
+        )
+        frame["customer_id"] = frame["customer_id"].astype(str)
+        rows = data.frame[["customer_id"]].astype(str).merge(frame, on="customer_id", how="left")
+        scored = score_frame(registered, rows, top=0, workers=1)
+        return scored["probability"].to_numpy(dtype=np.float64)
+
+    return risk
 
 
 def _records(frame: pd.DataFrame) -> str:
