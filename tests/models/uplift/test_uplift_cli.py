@@ -124,7 +124,7 @@ def test_score_stores_the_uplift_named_by_the_campaigns_offer(
     assert result.exit_code == 0, result.output
     assert "CMP-04" in result.output and "coupon_20" in result.output
     db = project.parent / "retain.duckdb"
-    con = wh.connect(f"duckdb:///{db.as_posix()}", read_only=True)
+    con = wh.connect(f"duckdb:///{db.as_posix()}")
     try:
         rows = wh.read_table(con, "uplift_scores").to_pandas()
     finally:
