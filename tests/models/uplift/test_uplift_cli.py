@@ -135,3 +135,26 @@ def test_score_stores_the_uplift_named_by_the_campaigns_offer(
     assert stored["model_version"].nunique() == 1
     assert (stored["as_of"] == pd.Timestamp("2025-12-01")).all()
     assert not np.allclose(stored["uplift"], stored["uplift_honest"])
+
+
+def test_evaluate_store_keeps_the_evaluation_for_the_page(
+    retain_cli: Callable[..., Any], project: Path
+) -> None:
+    from retain.models.uplift.evaluations import list_evaluations, stored_evaluation
+
+    args = ("uplift", "evaluate", "--campaign", "CMP-03", "--store", "--format", "json")
+    result = retain_cli(*args)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    db = project.parent / "retain.duckdb"
+    con = wh.connect(f"duckdb:///{db.as_posix()}")
+    try:
+        assert "CMP-03" in set(list_evaluations(con)["campaign_id"])
+        found = stored_evaluation(con, "CMP-03")
+    finally:
+        con.disconnect()
+    assert found is not None and found.n_test == shown["n_test"]
+    model = found.policies[found.policies["policy"] == "model"].iloc[0]
+    want = next(p for p in shown["policies"] if p["policy"] == "model")
+    assert model["qini"] == pytest.approx(want["qini"], abs=1e-5)
+    assert len(found.deciles) == len(shown["deciles"])
