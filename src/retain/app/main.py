@@ -212,18 +212,22 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if warehouse is None and handle.path is not None:
             handle.claim()  # hold the file from the start: commands see who has it
+        checkpointer.start()
         try:
             yield
         finally:
+            checkpointer.stop()
             if warehouse is None:
                 handle.close()
             app.state.engine.dispose()
 
-    from retain.app.db import make_engine, make_sessionmaker, upgrade
+    from retain.app.db import WalCheckpointer, make_engine, make_sessionmaker, upgrade
 
     if migrate:
         upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    # SQLite's checkpoints run beside the requests, never inside one (WalCheckpointer)
+    engine = make_engine(settings.database_url, background_checkpoints=True)
+    checkpointer = WalCheckpointer(engine)
 
     app = FastAPI(
         title="retain",
@@ -248,9 +252,13 @@ def create_app(
     from retain.app.metrics.router import router as metrics_router
     from retain.app.models.router import router as models_router
     from retain.app.offers.router import router as offers_router
+    from retain.app.playbooks.router import router as playbooks_router
     from retain.app.segments.router import router as segments_router
     from retain.app.surveys.router import router as surveys_router
+    from retain.app.uplift.router import router as uplift_router  # the API and the /uplift page
+    from retain.app.voice_cases.router import router as voice_cases_router
     from retain.app.web import mount_web
+    from retain.app.web.playbooks import router as playbooks_pages
 
     for router in (
         auth_router,
@@ -263,20 +271,12 @@ def create_app(
         audit_router,
         engage_router,
         surveys_router,
+        voice_cases_router,
+        playbooks_router,
+        playbooks_pages,
+        uplift_router,
     ):
         app.include_router(router)
-    from retain.app.voice_cases.router import router as voice_cases_router
-
-    app.include_router(voice_cases_router)
-    from retain.app.playbooks.router import router as playbooks_router
-
-    app.include_router(playbooks_router)
-    from retain.app.web.playbooks import router as playbooks_pages
-
-    app.include_router(playbooks_pages)  # the dashboard pages of the playbooks (#19)
-    from retain.app.uplift.router import router as uplift_router  # the API and the /uplift page
-
-    app.include_router(uplift_router)
     document_errors(app)  # every route lists the error statuses its dependencies can raise
     mount_web(app)
     app.add_middleware(BodyLimit, limit=settings.service.max_request_bytes)  # type: ignore[arg-type]

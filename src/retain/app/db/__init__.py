@@ -15,10 +15,11 @@ from alembic.config import Config
 from sqlalchemy.orm import Session
 
 from retain.app.db.base import Base, utcnow
-from retain.app.db.session import make_engine, make_sessionmaker, normalize_url
+from retain.app.db.session import WalCheckpointer, make_engine, make_sessionmaker, normalize_url
 
 __all__ = [
     "Base",
+    "WalCheckpointer",
     "alembic_config",
     "make_engine",
     "make_sessionmaker",
