@@ -176,3 +176,13 @@ def test_customers_without_an_estimate_are_never_chosen() -> None:
     plan = plan_offers(customers, budget=10.0, settings=_conf(COUPON), uplift=uplift)
     assert _row(plan.decisions, "B")["action"] == "nothing"
     assert np.isnan(_row(plan.decisions, "B")["uplift"])
+
+
+def test_a_plan_id_spells_the_budget_out() -> None:
+    """The id names the plan in every output and seeds its holdout: a round budget reads as
+    written, never in exponent form ("plan-latest-1e+06")."""
+    from retain.targeting.offers.plan import _plan_id
+
+    assert _plan_id(None, 1_000_000.0, None) == "plan-latest-1000000"
+    assert _plan_id(None, 1500.5, "vip") == "plan-latest-1500.5-vip"
+    assert _plan_id(None, 100.0, None) == "plan-latest-100"

@@ -175,7 +175,8 @@ def _matrices(
 
 def _plan_id(as_of: dt.date | None, budget: float, segment: str | None) -> str:
     day = as_of.isoformat() if as_of else "latest"
-    return f"plan-{day}-{budget:g}" + (f"-{segment}" if segment else "")
+    amount = f"{budget:.2f}".rstrip("0").rstrip(".")  # 1000000, never 1e+06
+    return f"plan-{day}-{amount}" + (f"-{segment}" if segment else "")
 
 
 def plan_offers(
