@@ -33,6 +33,8 @@ from retain.engage.email import SmtpSender, compose, valid_address
 from retain.engage.netguard import Resolver
 from retain.engage.webhooks import backoff_seconds, post_json
 from retain.i18n import t
+from retain.ingest.append import Interaction
+from retain.ingest.append import append_interactions as append_to_warehouse
 
 __all__ = ["DeliveryReport", "Worker", "append_interactions"]
 
@@ -78,36 +80,28 @@ def append_interactions(session: Session, settings: Settings, *, limit: int = 50
     if not pending:
         return 0
     rows = [r for r in pending if r.customer_id]  # audience parts concern no one customer
-    import pyarrow as pa
-
-    from retain.ingest import ingest
-
-    frame = pa.table(
-        {
-            # The attempt row's own id, not the attempt number: requeue() restarts that count,
-            # and a repeated key with a new outcome would be dropped as an event conflict.
-            "interaction_id": [f"msg-{r.message_id}-{r.attempt}-{r.id}" for r in rows],
-            "customer_id": [r.customer_id for r in rows],
-            "occurred_at": [r.occurred_at for r in rows],
-            "kind": ["message_sent" if r.outcome == "sent" else "message_failed" for r in rows],
-            "channel": [r.channel for r in rows],
-            "campaign_id": [r.campaign_id for r in rows],
-            "properties": [
-                json.dumps(
-                    {
-                        "message_id": r.message_id,
-                        "attempt": r.attempt,
-                        "outcome": r.outcome,
-                        "detail": r.detail,
-                    },
-                    ensure_ascii=False,
-                )
-                for r in rows
-            ],
-        }
+    append_to_warehouse(
+        (
+            Interaction(
+                # The attempt row's own id, not the attempt number: requeue() restarts that
+                # count, and a repeated key with a new outcome would be dropped as a conflict.
+                interaction_id=f"msg-{r.message_id}-{r.attempt}-{r.id}",
+                customer_id=r.customer_id,
+                occurred_at=r.occurred_at,
+                kind="message_sent" if r.outcome == "sent" else "message_failed",
+                channel=r.channel,
+                campaign_id=r.campaign_id,
+                properties={
+                    "message_id": r.message_id,
+                    "attempt": r.attempt,
+                    "outcome": r.outcome,
+                    "detail": r.detail,
+                },
+            )
+            for r in rows
+        ),
+        settings=settings,
     )
-    if rows:
-        ingest("interactions", frame, settings=settings, on_error="quarantine")
     session.execute(
         update(DeliveryAttempt)
         .where(DeliveryAttempt.id.in_([r.id for r in pending]))

@@ -19,7 +19,6 @@ else, because a person can find out what no rule knows.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -30,6 +29,8 @@ from retain.appdb import utcnow
 from retain.config import Settings
 from retain.errors import RetainError
 from retain.i18n import t
+from retain.ingest.append import Interaction
+from retain.ingest.append import append_interactions as append_to_warehouse
 from retain.voice._survey_tables import CancellationRecord
 from retain.voice.links import LinkClaims, LinkError, id_hash, sign, verify
 
@@ -215,31 +216,24 @@ def append_interactions(
     ).all()
     if not rows:
         return 0
-    import pyarrow as pa
-
-    from retain.ingest import ingest
-
-    frame = pa.table(
-        {
-            "interaction_id": [f"exit-{r.id}" for r in rows],
-            "customer_id": [r.customer_id for r in rows],
-            "occurred_at": [r.created_at for r in rows],
-            "kind": ["exit_survey"] * len(rows),
-            "channel": ["web"] * len(rows),
-            "campaign_id": pa.array([None] * len(rows), pa.string()),
-            "properties": [
-                json.dumps(
-                    {
-                        "reason": r.reason,
-                        "comment": r.comment,
-                        "offer": r.offer,
-                        "outcome": r.outcome,
-                    },
-                    ensure_ascii=False,
-                )
-                for r in rows
-            ],
-        }
+    append_to_warehouse(
+        (
+            Interaction(
+                interaction_id=f"exit-{r.id}",
+                customer_id=r.customer_id,
+                occurred_at=r.created_at,
+                kind="exit_survey",
+                channel="web",
+                properties={
+                    "reason": r.reason,
+                    "comment": r.comment,
+                    "offer": r.offer,
+                    "outcome": r.outcome,
+                },
+            )
+            for r in rows
+        ),
+        settings=settings,
+        con=con,
     )
-    ingest("interactions", frame, con=con, settings=settings, on_error="quarantine")
     return len(rows)

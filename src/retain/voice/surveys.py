@@ -28,6 +28,8 @@ from retain.appdb import utcnow
 from retain.config import Settings
 from retain.errors import RetainError
 from retain.i18n import t
+from retain.ingest.append import Interaction
+from retain.ingest.append import append_interactions as append_to_warehouse
 from retain.voice._survey_tables import FollowUpTask, Survey, SurveyInvitation, SurveyResponse
 from retain.voice.links import LinkClaims, LinkError, id_hash, sign, verify
 
@@ -270,28 +272,21 @@ def append_interactions(
     ).all()
     if not pending:
         return 0
-    import pyarrow as pa
-
-    from retain.ingest import ingest
-
-    frame = pa.table(
-        {
-            "interaction_id": [f"survey-{r.id}" for r in pending],
-            "customer_id": [r.customer_id for r in pending],
-            "occurred_at": [r.answered_at for r in pending],
-            "kind": ["survey_answer"] * len(pending),
-            "channel": ["web"] * len(pending),
-            "campaign_id": pa.array([None] * len(pending), pa.string()),
-            "properties": [
-                json.dumps(
-                    {"survey": r.survey, "score": r.score, "comment": r.comment},
-                    ensure_ascii=False,
-                )
-                for r in pending
-            ],
-        }
+    append_to_warehouse(
+        (
+            Interaction(
+                interaction_id=f"survey-{r.id}",
+                customer_id=r.customer_id,
+                occurred_at=r.answered_at,
+                kind="survey_answer",
+                channel="web",
+                properties={"survey": r.survey, "score": r.score, "comment": r.comment},
+            )
+            for r in pending
+        ),
+        settings=settings,
+        con=con,
     )
-    ingest("interactions", frame, con=con, settings=settings, on_error="quarantine")
     session.execute(
         update(SurveyResponse)
         .where(SurveyResponse.id.in_([r.id for r in pending]))

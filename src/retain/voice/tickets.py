@@ -22,7 +22,6 @@ import datetime as dt
 import hashlib
 import hmac
 import io
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,8 @@ from retain.config import Settings
 from retain.engage import outbox
 from retain.errors import InvalidParameterError
 from retain.i18n import t
+from retain.ingest.append import Interaction
+from retain.ingest.append import append_interactions as append_to_warehouse
 from retain.targeting.export import csv_cell
 from retain.voice._case_tables import STAGES, Ticket, TicketUpdate
 
@@ -300,6 +301,21 @@ def verify_status_token(secret: bytes, token: str, *, at: dt.datetime | None = N
     return int(parts[0])
 
 
+_SUFFIX: Final = {"complaint": "complaint", "ticket_stage": "stage", "ticket_resolved": "resolved"}
+
+
+def _ticket_row(event: TicketUpdate, kind: str, properties: dict[str, Any]) -> Interaction:
+    """One interaction of a ticket event, keyed ``ticket-<event id>-<complaint|stage|resolved>``."""
+    return Interaction(
+        interaction_id=f"ticket-{event.id}-{_SUFFIX[kind]}",
+        customer_id=event.customer_id,
+        occurred_at=event.occurred_at,
+        kind=kind,
+        channel="support",
+        properties=properties,
+    )
+
+
 def append_interactions(
     session: Session, settings: Settings, *, con: Any = None, limit: int = 5000
 ) -> int:
@@ -327,43 +343,18 @@ def append_interactions(
             select(Ticket).where(Ticket.id.in_({r.ticket_id for r in pending}))
         )
     }
-    rows: list[tuple[str, str, dt.datetime, str, str]] = []
+    rows: list[Interaction] = []
     for event in pending:
         ticket = tickets.get(event.ticket_id)
         category = ticket.category if ticket is not None else ""
         props = {"ticket_id": str(event.ticket_id), "stage": event.stage, "category": category}
-        text = json.dumps(props, ensure_ascii=False)
-        base = f"ticket-{event.id}"
         if event.kind == "opened":  # the complaint's words, for the text themes
             words = f"{ticket.subject}\n{ticket.body}".strip() if ticket is not None else ""
-            said = json.dumps({**props, "text": words}, ensure_ascii=False)
-            rows.append(
-                (f"{base}-complaint", event.customer_id, event.occurred_at, "complaint", said)
-            )
-        rows.append((f"{base}-stage", event.customer_id, event.occurred_at, "ticket_stage", text))
+            rows.append(_ticket_row(event, "complaint", {**props, "text": words}))
+        rows.append(_ticket_row(event, "ticket_stage", props))
         if event.stage == "resolved":
-            rows.append(
-                (f"{base}-resolved", event.customer_id, event.occurred_at, "ticket_resolved", text)
-            )
-    import pyarrow as pa
-
-    from retain.ingest import ingest
-
-    frame = pa.table(
-        {
-            "interaction_id": [r[0] for r in rows],
-            "customer_id": [r[1] for r in rows],
-            "occurred_at": [r[2] for r in rows],
-            "kind": [r[3] for r in rows],
-            "channel": ["support"] * len(rows),
-            "campaign_id": pa.array([None] * len(rows), pa.string()),
-            "properties": [r[4] for r in rows],
-        }
-    )
-    if con is not None:
-        ingest("interactions", frame, con=con, on_error="quarantine")
-    else:
-        ingest("interactions", frame, settings=settings, on_error="quarantine")
+            rows.append(_ticket_row(event, "ticket_resolved", props))
+    append_to_warehouse(rows, settings=settings, con=con)
     session.execute(
         update(TicketUpdate)
         .where(TicketUpdate.id.in_([r.id for r in pending]))
