@@ -81,3 +81,16 @@ def test_csv_export_is_audited(client: TestClient, keys: dict[str, str], app: An
         ).all()
     assert len(entries) == 1
     assert json.loads(entries[0].details)["rows"] == len(frame)
+
+
+def test_an_unknown_business_line_is_422_naming_the_known_ones(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    """Found by the schemathesis run: ``definition=`` (empty) answered 500 (config.invalid)."""
+    for path in ("/api/v1/plan", "/api/v1/plan.csv"):
+        for name in ("", "nope"):
+            response = client.get(
+                path, params={"budget": 50, "definition": name}, headers=headers(keys["analyst"])
+            )
+            assert response.status_code == 422, (path, name, response.text)
+            assert "default" in response.json()["error"]["message"]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from retain.app.metrics.service import line_named
 from retain.app.offers.schemas import PlanAnswer, PlanDecision
 from retain.config import Settings
 from retain.targeting.offers import (
@@ -35,7 +36,7 @@ def make_plan(
     definition: str | None,
 ) -> OfferPlan:
     """The plan with the service's settings (heuristic uplift: the service stores none yet)."""
-    line = settings.churn_definition(definition)
+    line = line_named(settings, definition)
     return plan_from_warehouse(
         con,
         budget=budget,
