@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from retain.appdb import utcnow
 from retain.config import Settings
-from retain.errors import RetainError
+from retain.errors import NotFoundError, RetainError
 from retain.i18n import t
 from retain.ingest.append import Interaction
 from retain.ingest.append import append_interactions as append_to_warehouse
@@ -135,7 +135,16 @@ def invite(
     ttl: dt.timedelta = DEFAULT_TTL,
     now: dt.datetime | None = None,
 ) -> Invitation:
-    """Create an invitation for ``customer_id`` (flushed, not committed) and its signed token."""
+    """Create an invitation for ``customer_id`` (flushed, not committed) and its signed token.
+
+    ``survey`` is ``nps``, ``csat``, ``ces`` or a survey defined before; another name is a
+    :class:`~retain.errors.NotFoundError` (404), so a typo never creates an empty survey.
+    """
+    if survey not in SCALES and session.scalar(select(Survey).where(Survey.name == survey)) is None:
+        raise NotFoundError(
+            t("voice_surveys.unknown_survey", name=survey, allowed=", ".join(SCALES)),
+            code="voice.unknown_survey",
+        )
     ensure_survey(session, survey)
     start = now or utcnow()
     token, claims = sign(
