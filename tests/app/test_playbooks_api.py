@@ -113,3 +113,13 @@ def test_results_of_a_past_campaign(client: TestClient, keys: dict[str, str]) ->
     assert body["variants"][0]["holdout"]["customers"] == 0
     missing = client.get("/api/v1/playbooks/nobody/results", headers=headers(keys["analyst"]))
     assert missing.status_code == 404
+
+
+def test_an_impossible_date_is_422_not_500(client: TestClient, keys: dict[str, str]) -> None:
+    """Found by schemathesis: 6800-23-67T49:04 fits the date pattern, and fromisoformat raised."""
+    for path in ("/api/v1/playbooks/dry-run", "/api/v1/playbooks/dry-run.csv"):
+        response = client.get(
+            path, params={"as_of": "2024-13-45"}, headers=headers(keys["analyst"])
+        )
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["error"]["code"] == "parameter.as_of"

@@ -26,6 +26,8 @@ from retain.app.playbooks.schemas import (
     ResultsAnswer,
     SummaryRow,
 )
+from retain.errors import InvalidParameterError
+from retain.i18n import t
 from retain.targeting.export import csv_cell
 
 __all__ = ["router"]
@@ -46,7 +48,14 @@ def moment(value: str | None) -> dt.datetime:
     """The naive-UTC moment of ``value`` (``YYYY-MM-DD`` is midnight), now when absent."""
     if not value:
         return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    return dt.datetime.fromisoformat(value)
+    try:  # the pattern checks the shape, not the calendar (2024-13-45 fits it)
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidParameterError(
+            t("engage_playbooks.bad_as_of", value=repr(value)),
+            hint=t("engage_playbooks.bad_as_of_hint"),
+            code="parameter.as_of",
+        ) from None
 
 
 def _none(value: Any) -> Any:

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from retain.app._openapi import error_responses
 from retain.app.audit import service as audit
 from retain.app.auth import service as auth
 from retain.app.deps import AnalystOnly, CanExport, LockedWarehouseDep, SessionDep, SettingsDep
@@ -242,7 +243,12 @@ class CancelLinkIn(BaseModel):
     language: str = Field(default="en", pattern="^(en|ja|ko)$")
 
 
-@router.post("/api/v1/surveys/invitations", response_model=LinkOut, tags=["surveys"])
+@router.post(
+    "/api/v1/surveys/invitations",
+    response_model=LinkOut,
+    tags=["surveys"],
+    responses=error_responses(404),
+)
 def create_invitation(
     request: Request, body: InvitationIn, principal: AnalystOnly, session: SessionDep
 ) -> LinkOut:
