@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from retain.app._openapi import UtcDateTime
 
 __all__ = ["PlanAnswer", "PlanDecision"]
 
@@ -30,7 +31,7 @@ class PlanAnswer(BaseModel):
     """A plan: where its uplift came from, its totals in words and numbers, its first rows."""
 
     plan_id: str
-    as_of: dt.datetime | None = Field(description="The scores' date the plan was made on.")
+    as_of: UtcDateTime | None = Field(description="The scores' date the plan was made on.")
     currency: str
     uplift_source: Literal["heuristic", "history"]
     assumed_response_rates: dict[str, float]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from retain.app._openapi import UtcDateTime
 
 __all__ = [
     "Difference",
@@ -66,14 +67,14 @@ class DryRunDecision(BaseModel):
     variant: str
     language: str
     subject: str | None
-    send_at: dt.datetime | None
+    send_at: UtcDateTime | None
     occurrence: str
 
 
 class DryRunAnswer(BaseModel):
     """A dry run at a moment: the summary, the first decisions, the playbooks left out."""
 
-    as_of: dt.datetime
+    as_of: UtcDateTime
     summary: list[SummaryRow]
     decisions: list[DryRunDecision]
     total_decisions: int
@@ -103,7 +104,7 @@ class ResultsAnswer(BaseModel):
     """A playbook's (or past campaign's) measured lift, per variant."""
 
     playbook: str
-    as_of: dt.datetime
+    as_of: UtcDateTime
     window_days: int
     customers: int
     pending: int = Field(description="Customers whose attribution window has not ended.")

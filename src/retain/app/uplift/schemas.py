@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from retain.app._openapi import UtcDateTime
 
 __all__ = ["UpliftCampaign", "UpliftCampaigns", "UpliftEvaluation"]
 
@@ -16,9 +17,9 @@ class UpliftCampaign(BaseModel):
     campaign_id: str
     outcome: str
     learner: str | None = None
-    started_at: dt.datetime | None = None
+    started_at: UtcDateTime | None = None
     n_test: int | None = None
-    evaluated_at: dt.datetime | None = None
+    evaluated_at: UtcDateTime | None = None
 
 
 class UpliftCampaigns(BaseModel):
@@ -34,8 +35,8 @@ class UpliftEvaluation(BaseModel):
     campaign_id: str
     outcome: str
     learner: str
-    started_at: dt.datetime | None
-    evaluated_at: dt.datetime
+    started_at: UtcDateTime | None
+    evaluated_at: UtcDateTime
     n_train: int
     n_test: int
     effects: list[dict[str, Any]] = Field(description="Measured effect per arm, with interval.")

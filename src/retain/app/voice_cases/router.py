@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from retain.app._openapi import UtcDateTime
 from retain.app.auth import service as auth
 from retain.app.deps import (
     AnalystOnly,
@@ -113,9 +114,9 @@ class TicketOut(BaseModel):
     category: str
     stage: str
     owner: str | None
-    opened_at: dt.datetime
-    respond_due_at: dt.datetime
-    resolve_due_at: dt.datetime
+    opened_at: UtcDateTime
+    respond_due_at: UtcDateTime
+    resolve_due_at: UtcDateTime
     response_breached: bool
     resolution_breached: bool
 
