@@ -230,6 +230,20 @@ def test_close_waits_for_the_lock_and_reopens_later(tmp_path):
     handle.close()
 
 
+def test_cursors_of_retired_threads_are_closed_not_kept(tmp_path: Path):
+    """A thread pool replaces its threads over a long run: one cursor per live thread is kept."""
+    handle = Warehouse(settings=Settings(warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}"))
+    made: list[object] = []
+    for _ in range(5):  # five threads, each reading once and then ending
+        thread = threading.Thread(target=lambda: made.append(handle.con))
+        thread.start()
+        thread.join(10)
+    mine = handle.con  # this (live) thread's cursor: the five retired ones are gone
+    assert len(made) == 5 and len(handle._cursors) == 1
+    assert handle._cursors[0][1] is mine
+    handle.close()
+
+
 _READER = """
 import sys, time, duckdb
 con = duckdb.connect(sys.argv[1], read_only=True)

@@ -7,6 +7,7 @@ itself says who may call what (``tests/app/test_authz.py`` reads it from there).
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path as FilePath
@@ -78,6 +79,12 @@ under a second; a longer queue only makes every caller wait and time out.
 """
 
 
+def _alive(thread: weakref.ref[threading.Thread]) -> bool:
+    """Whether the thread a cursor was made for still runs."""
+    held = thread()
+    return held is not None and held.is_alive()
+
+
 class _Drain:
     """Counts the reads in progress so a writer can wait until none is."""
 
@@ -136,7 +143,9 @@ class Warehouse:
     _writing: bool = False
     _drain: _Drain = field(default_factory=_Drain, repr=False)
     _local: threading.local = field(default_factory=threading.local, repr=False)
-    _cursors: list[BaseBackend] = field(default_factory=list, repr=False)
+    _cursors: list[tuple[weakref.ref[threading.Thread], BaseBackend]] = field(
+        default_factory=list, repr=False
+    )
     frames: JoinedFrames = field(default_factory=JoinedFrames, repr=False)
 
     def __post_init__(self) -> None:
@@ -195,7 +204,13 @@ class Warehouse:
                 share_frames(mine, self.frames)
             self._local.con, self._local.root = mine, root
             with self._opening:
-                self._cursors.append(mine)
+                # a thread the pool retired leaves its cursor behind: close those here, so the
+                # list holds one cursor per live thread however often the pool replaces threads
+                gone = [cursor for thread, cursor in self._cursors if not _alive(thread)]
+                self._cursors = [(t, c) for t, c in self._cursors if _alive(t)]
+                self._cursors.append((weakref.ref(threading.current_thread()), mine))
+            for cursor in gone:
+                cursor.disconnect()
         return mine
 
     @property
@@ -257,7 +272,7 @@ class Warehouse:
         with self._opening:
             cursors, self._cursors = self._cursors, []
             con, self.con_ = self.con_, None
-        for cursor in cursors:
+        for _, cursor in cursors:
             cursor.disconnect()
         if con is not None and not self._given:
             con.disconnect()
