@@ -34,6 +34,7 @@ __all__ = [
     "ScheduledJob",
     "ServiceSettings",
     "Settings",
+    "SmsSettings",
     "get_settings",
 ]
 
@@ -189,6 +190,39 @@ class ServiceSettings(BaseModel):
     )
 
 
+class SmsSettings(BaseModel):
+    """An HTTP SMS gateway (Twilio-style: one POST per message); SMS waits queued while unset."""
+
+    gateway_url: str = Field("", description="The gateway's send URL (https://...)")
+    format: Literal["json", "form"] = Field(
+        "json", description="Body of the POST: a JSON object, or an HTML form (Twilio)"
+    )
+    auth_header: str = Field("Authorization", description="Header carrying the credential")
+    auth_value: str = Field(
+        "",
+        description="The header's value, e.g. 'Bearer KEY' or 'Basic BASE64' (secret: set "
+        "RETAIN_ENGAGE__SMS__AUTH_VALUE)",
+    )
+    sender: str = Field("", description="The sending number or sender id")
+    to_field: str = Field("to", description="Body field of the recipient's number (Twilio: To)")
+    from_field: str = Field("from", description="Body field of the sender (Twilio: From)")
+    text_field: str = Field("text", description="Body field of the message (Twilio: Body)")
+    extra_fields: dict[str, str] = Field(
+        default_factory=dict, description="More fields sent as they are, e.g. a channel id"
+    )
+    optout_number: str = Field(
+        "",
+        description="Free opt-out number printed in advertising SMS (Korea requires one, "
+        "e.g. 080-123-4567)",
+    )
+    max_segments: int = Field(10, ge=1, description="Longer messages fail instead of being sent")
+    timeout_seconds: float = Field(10.0, gt=0, description="Per gateway request")
+    allow_private: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR) or host names the gateway may be at although private",
+    )
+
+
 class EngageSettings(BaseModel):
     """Delivery of messages from the outbox (``retain worker``): sender, legal footer, webhooks."""
 
@@ -232,6 +266,9 @@ class EngageSettings(BaseModel):
     )
     batch_size: int = Field(50, ge=1, description="Messages a worker claims at once")
     poll_seconds: float = Field(5.0, gt=0, description="Pause of retain worker when idle")
+    sms: SmsSettings = Field(
+        default_factory=lambda: SmsSettings(), description="SMS through an HTTP gateway"
+    )
 
 
 class ScheduledJob(BaseModel):
