@@ -399,6 +399,58 @@ def test_a_segment_saved_with_the_new_filters_lists_and_applies(client, keys, us
     assert _at_risk(client, keys["analyst"], segment="payers", plan="gold")["count"] == 0
 
 
+def test_saving_a_list_that_shows_a_segment_keeps_what_the_segment_chose(client, keys, users):
+    """Saving from ``/at-risk?segment=payers`` keeps payers' filters (it saved none before),
+    and the export of that list records the segment and the rule it ran in the audit log."""
+    import re
+
+    login(client, users["analyst"])
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/at-risk").text)
+    assert token
+    for name, filters in (("payers", "reason=payment&tenure_min=100"), ("copy", "segment=payers")):
+        saved = client.post(
+            "/at-risk/segments",
+            data={"csrf": token.group(1), "name": name, "filters": filters},
+            follow_redirects=False,
+        )
+        assert saved.status_code == 303
+    page = _at_risk(client, keys["analyst"], segment="copy")
+    assert [r["customer_id"] for r in page["data"]] == ["c3"]
+    exported = client.get(
+        "/api/v1/customers/at-risk.csv",
+        headers=headers(keys["analyst"]),
+        params={"segment": "copy"},
+    )
+    assert exported.status_code == 200
+    audit = client.get(
+        "/api/v1/audit", headers=headers(keys["admin"]), params={"action": "at_risk.export"}
+    ).json()
+    details = audit["data"][0]["details"]
+    assert details["segment"] == "copy" and details["reason"] == "payment"
+    assert details["rule"] is None  # filters only: no rule was saved
+    japan = {"field": "country", "op": "=", "value": "JP"}
+    made = client.post(
+        "/api/v1/segments", headers=headers(keys["analyst"]), json={"name": "jp", "rule": japan}
+    )
+    assert made.status_code == 201, made.text
+    saved = client.post(
+        "/at-risk/segments",
+        data={"csrf": token.group(1), "name": "jp-copy", "filters": "segment=jp"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    assert [
+        r["customer_id"] for r in _at_risk(client, keys["analyst"], segment="jp-copy")["data"]
+    ] == [r["customer_id"] for r in _at_risk(client, keys["analyst"], segment="jp")["data"]]
+    client.get(
+        "/api/v1/customers/at-risk.csv", headers=headers(keys["analyst"]), params={"segment": "jp"}
+    )
+    audit = client.get(
+        "/api/v1/audit", headers=headers(keys["admin"]), params={"action": "at_risk.export"}
+    ).json()
+    assert audit["data"][0]["details"]["rule"] == japan
+
+
 def test_the_high_risk_kpi_drills_down_to_its_customers(client, keys):
     """The overview's "N high-risk customers" is the list at ?definition=LINE&risk_band=high."""
     overview = client.get("/api/v1/metrics/overview", headers=headers(keys["analyst"])).json()

@@ -26,6 +26,7 @@ from retain.i18n import get_language, t
 from retain.schema import CUSTOMERS
 from retain.targeting import AtRiskQuery
 from retain.targeting.query import DEFAULT_LIMIT, FILTER_FIELDS
+from retain.targeting.segments import rule_to_dict
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -270,6 +271,10 @@ def export(
     )
     filters = {name: getattr(query, name) for name in FILTER_FIELDS}
     filters["risk_bands"] = list(query.risk_bands)
+    # the rule as run (saved-segment references expanded) and the segment the request named:
+    # the audit says which customers left, not only the plain filters around them
+    filters["rule"] = rule_to_dict(query.rule) if query.rule is not None else None
+    filters["segment"] = _named_segment(params)
     audit.record(
         session,
         principal,
@@ -280,3 +285,10 @@ def export(
         **filters,
     )
     return found
+
+
+def _named_segment(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str | None:
+    """The saved segment the request named (``segment=``), if any."""
+    items = params.items() if isinstance(params, Mapping) else params
+    named = [str(value) for key, value in items if key == "segment" and value]
+    return named[-1] if named else None

@@ -133,6 +133,9 @@ def save_segment(
     def build() -> Any:
         check_csrf(principal, csrf)
         query = AtRiskQuery.from_params(parse_qsl(filters))
+        if query.segment is not None:  # the list showed a saved segment: keep what it chose
+            shown = segments.get_by_name_or_id(session, ref=query.segment)
+            query = query.narrowed_by(segments.stored_query_unexpanded(shown))
         segment = segments.create(
             session, name=name.strip(), description="", query=query, actor=principal
         )
