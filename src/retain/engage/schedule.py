@@ -7,6 +7,8 @@ in its zone on chosen weekdays, optionally followed by e-mailing the report to a
 the same job twice. A failed try is retried after ``retry_minutes`` up to ``retries`` times; a
 try whose worker died is declared lost when its lease passes and retried the same way. A worker
 that was down runs each job's latest missed slot once when it comes back, not every slot missed.
+Slots are instants (:func:`slot_instant`): a time inside a spring-forward gap runs the gap's
+length later, a time in the repeated fall-back hour runs at its first occurrence, once.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from retain.engage._tables import JobRun
 from retain.engage.email import SmtpSender
 from retain.engage.outbox import insert_ignoring
 
-__all__ = ["JobOutcome", "Runner", "Scheduler", "latest_slot", "recent_runs"]
+__all__ = ["JobOutcome", "Runner", "Scheduler", "latest_slot", "recent_runs", "slot_instant"]
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: How far back a missed slot is still run (a week: a weekly job is never skipped).
@@ -43,8 +45,24 @@ _CATCH_UP = dt.timedelta(days=7)
 Runner = Callable[[ScheduledJob], tuple[bool, str]]
 
 
+def slot_instant(day: dt.date, time: dt.time, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """The instant (naive UTC) of local ``time`` on ``day`` in ``zone``, across DST changes.
+
+    A local time that does not exist (inside a spring-forward gap) maps forward by the gap:
+    02:30 on the night New York moves from 02:00 EST to 03:00 EDT is 03:30 EDT (07:30 UTC), the
+    rule of RFC 5545 (3.3.5) and of PEP 495's ``fold=0``. A local time that happens twice (the
+    fall-back hour) is its first occurrence, so the job runs once, not twice.
+    """
+    local = dt.datetime.combine(day, time, tzinfo=zone)  # fold=0: the offset before a change
+    return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+
 def latest_slot(job: ScheduledJob, now: dt.datetime, default_zone: str) -> dt.datetime | None:
-    """The job's most recent due time at or before ``now`` (both naive UTC), or None."""
+    """The job's most recent due time at or before ``now`` (both naive UTC), or None.
+
+    Compared as instants: wall times of one zone compare naively in Python (PEP 495), which
+    made a slot in a spring-forward gap due at the gap's end yet recorded an hour later.
+    """
     zone = zoneinfo.ZoneInfo(job.zone or default_zone)
     local_now = now.replace(tzinfo=dt.UTC).astimezone(zone)
     hour, minute = (int(part) for part in job.time.split(":"))
@@ -52,9 +70,9 @@ def latest_slot(job: ScheduledJob, now: dt.datetime, default_zone: str) -> dt.da
         day = local_now.date() - dt.timedelta(days=back)
         if job.days and _DAYS[day.weekday()] not in job.days:
             continue
-        local = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zone)
-        if local <= local_now:
-            return local.astimezone(dt.UTC).replace(tzinfo=None)
+        slot = slot_instant(day, dt.time(hour, minute), zone)
+        if slot <= now:
+            return slot
     return None
 
 
