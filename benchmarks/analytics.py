@@ -14,7 +14,8 @@ peak RSS is its own; data are generated once with numpy and written to Parquet a
 file first (not timed). Times are the best of ``--repeat`` runs.
 
     python benchmarks/analytics.py                       # 20,000 customers (1M orders)
-    python benchmarks/analytics.py --customers 1000000   # the issue's full size
+    python benchmarks/analytics.py --customers 1000000   # the issue's size: ~65 GB in memory;
+                                                         # analytics_large.py streams it instead
     python benchmarks/analytics.py --kaplan-meier 1e7    # KM: numpy floor, retain, lifelines
 """
 
