@@ -97,7 +97,10 @@ def test_date_range_bounds_the_months(telco: TestClient) -> None:
     assert 'value="2024-02-01"' in page and 'value="2024-03-31"' in page
     assert telco.get("/?start=tomorrow").status_code == 400
     assert telco.get("/?definition=nope").status_code == 400
-    assert telco.get("/api/v1/metrics/overview?definition=nope").status_code == 422
+    refused = telco.get("/api/v1/metrics/overview?definition=nope")
+    assert refused.status_code == 422  # the same error as the at-risk list's, naming the lines
+    assert refused.json()["error"]["code"] == "parameter.definition"
+    assert "'nope'" in refused.json()["error"]["message"]
 
 
 def test_shop_line_counts_orders_and_cards_explain_themselves(client: Any, users: Any) -> None:

@@ -16,13 +16,13 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from retain import targeting
+from retain.app._lines import line_named
 from retain.app.audit import service as audit
 from retain.app.auth import caps
 from retain.app.auth.roles import Permission
 from retain.app.customers.schemas import AtRiskPage
 from retain.app.segments import service as segments
-from retain.errors import InvalidParameterError
-from retain.i18n import get_language, t
+from retain.i18n import get_language
 from retain.schema import CUSTOMERS
 from retain.targeting import AtRiskQuery
 from retain.targeting.query import DEFAULT_LIMIT, FILTER_FIELDS
@@ -39,14 +39,7 @@ __all__ = ["export", "line_of", "list_page", "page", "resolve"]
 
 def line_of(settings: Settings, query: AtRiskQuery) -> ChurnDefinition:
     """The configured business line the query lists; an unknown one is a parameter error."""
-    names = [line.name for line in settings.churn]
-    if query.definition not in names:
-        raise InvalidParameterError(
-            t("targeting.unknown_line", value=query.definition, choices=", ".join(names)),
-            hint=t("targeting.unknown_line_hint"),
-            code="parameter.definition",
-        )
-    return settings.churn_definition(query.definition)
+    return line_named(settings, query.definition)
 
 
 def resolve(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from retain import targeting
 from retain import warehouse as wh
 from retain.app._frames import records
-from retain.errors import InvalidParameterError
+from retain.app._lines import line_named
 from retain.i18n import t
 
 if TYPE_CHECKING:
@@ -58,17 +58,6 @@ def has_rows(con: BaseBackend, name: str) -> bool:
     if not wh.table_exists(con, name):
         return False
     return bool(wh.read_table(con, name).limit(1).count().to_pandas())
-
-
-def line_named(settings: Settings, name: str | None) -> ChurnDefinition:
-    """The configured line called ``name`` (the first when None); unknown names are a 422."""
-    if name is None or any(d.name == name for d in settings.churn):
-        return settings.churn_definition(name)
-    known = ", ".join(d.name for d in settings.churn)
-    raise InvalidParameterError(
-        t("metrics.unknown_line", name=repr(name), known=known),
-        hint=t("metrics.unknown_line_hint"),
-    )
 
 
 def activity_source(line: ChurnDefinition) -> ActivitySource:

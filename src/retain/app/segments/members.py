@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from retain.app._lines import line_named
 from retain.app.audit import service as audit
-from retain.app.customers.at_risk import line_of
 from retain.app.segments import service
 from retain.app.segments.models import SavedSegment
 from retain.errors import InvalidParameterError
 from retain.facts import DateLike
 from retain.i18n import t
-from retain.targeting import AtRiskQuery
 from retain.targeting.export import csv_cell
 from retain.targeting.segments.saved import members_of, size_history
 
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from retain.app.deps import LockedWarehouse
-    from retain.config import ChurnDefinition, Settings
+    from retain.config import Settings
 
 __all__ = ["MAX_PAGE", "Members", "export_csv", "members", "sizes"]
 
@@ -46,11 +45,6 @@ class Members:
     ids: list[str]
     total: int
     as_of: pd.Timestamp | None
-
-
-def _line(settings: Settings, definition: str | None) -> ChurnDefinition:
-    query = AtRiskQuery(definition=definition or settings.churn_definition().name)
-    return line_of(settings, query)
 
 
 def members(
@@ -69,7 +63,7 @@ def members(
             t("segments.rule_bad_count", path="limit", low=1, high=MAX_PAGE, value=limit),
             code="parameter.limit",
         )
-    line = _line(settings, definition)
+    line = line_named(settings, definition)
     query = service.stored_query(segment)
     table, stamp = members_of(
         warehouse.con, query, line=line, as_of=as_of, tables=warehouse.reads.tables()
@@ -132,6 +126,6 @@ def sizes(
     definition: str | None = None,
 ) -> pd.DataFrame:
     """``as_of, customers``: the segment's rule evaluated at ``months`` month ends."""
-    line = _line(settings, definition)
+    line = line_named(settings, definition)
     query = service.stored_query(segment)
     return size_history(warehouse.con, query, name=segment.name, line=line, months=months, end=end)
