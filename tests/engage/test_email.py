@@ -105,12 +105,17 @@ def test_a_permanent_refusal_suppresses_the_address(app_db, tmp_path, smtp):
     with sessions() as session:
         assert suppression.is_suppressed(session, "GONE@example.com")
         assert not suppression.is_suppressed(session, "ok@example.com")
-    # A later message to the suppressed address is not even offered to the server.
+    # A later message to the suppressed address is not even offered to the server: it is
+    # withdrawn (cancelled, reason "suppressed"), not counted as a failure.
     _queue(sessions, "gone-again", "gone@example.com")
     report = Worker(
         engage_settings(tmp_path, app_db, port), sessions, log_interactions=False
     ).drain()
-    assert report.failed == 1 and len(handler.messages) == 1
+    assert (report.failed, report.cancelled) == (0, 1) and len(handler.messages) == 1
+    with sessions() as session:
+        (row,) = outbox.problems(session, states=("cancelled",))
+        assert (row.idempotency_key, row.cancel_reason) == ("gone-again", "suppressed")
+        assert outbox.counts(session)["failed"] == 1
 
 
 def test_a_temporary_refusal_is_retried(app_db, tmp_path, smtp):

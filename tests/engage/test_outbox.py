@@ -60,8 +60,8 @@ def test_enqueue_is_idempotent_on_its_key(app_db):
 def test_enqueue_rejects_an_unknown_channel_and_an_empty_key(app_db):
     sessions = sessions_for(app_db)
     with sessions() as session:
-        with pytest.raises(InvalidParameterError, match="sms"):
-            _queue(session, "k", channel="sms")
+        with pytest.raises(InvalidParameterError, match="fax"):
+            _queue(session, "k", channel="fax")
         with pytest.raises(InvalidParameterError):
             _queue(session, "")
 
@@ -83,7 +83,7 @@ def test_claim_takes_due_rows_once_and_never_a_sent_one(app_db):
             assert outbox.mark_sent(a, m, first.token)
         assert outbox.claim(a, limit=10, lease_seconds=60).messages == []
         counts = outbox.counts(a)
-    assert counts == {"queued": 1, "sending": 2, "sent": 3, "failed": 0, "dead": 0}
+    assert counts == {"queued": 1, "sending": 2, "sent": 3, "failed": 0, "dead": 0, "cancelled": 0}
 
 
 def test_an_expired_lease_is_taken_over_and_the_old_claim_cannot_mark(app_db):
@@ -124,6 +124,7 @@ def test_retry_waits_until_its_time_and_failures_are_final(app_db):
             "sent": 0,
             "failed": 1,
             "dead": 1,
+            "cancelled": 0,
         }
 
 

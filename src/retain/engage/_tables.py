@@ -1,7 +1,8 @@
 """The outbox's tables in the app database: messages, suppressions, delivery attempts, keys.
 
 They derive from :class:`retain.appdb.Base`, so the app's Alembic migrations create them
-(revision ``0004_engage_outbox``) and ``tests/app/test_db.py`` checks the migration matches.
+(revisions ``0004_engage_outbox`` and ``0007_engage_outbox_states``) and
+``tests/app/test_db.py`` checks the migrations match.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from retain.appdb import Base, utcnow
 
 __all__ = [
+    "CANCEL_REASONS",
     "CHANNELS",
     "STATES",
     "DeliveryAttempt",
@@ -25,9 +27,18 @@ __all__ = [
 ]
 
 #: A message's life: queued -> sending (claimed by a worker) -> sent, or back to queued for a
-#: retry, or failed (permanent: a 5xx, a suppressed address) or dead (tries exhausted).
-STATES: Final = ("queued", "sending", "sent", "failed", "dead")
-CHANNELS: Final = ("email", "webhook")
+#: retry, or failed (permanent: a 5xx, a bad address) or dead (tries exhausted), or cancelled
+#: (withdrawn before it was sent, for a reason of :data:`CANCEL_REASONS`: not a failure).
+STATES: Final = ("queued", "sending", "sent", "failed", "dead", "cancelled")
+CHANNELS: Final = ("email", "webhook", "sms")
+#: Why a message was withdrawn before sending (``OutboxMessage.cancel_reason``).
+CANCEL_REASONS: Final = (
+    "preempted",  # a higher-priority playbook took the cap's last slot
+    "suppressed",  # the address or number is on the suppression list
+    "consent_revoked",  # the customer withdrew consent for the channel
+    "playbook_disabled",  # its playbook was switched off or removed
+    "customer_left",  # the customer is gone (erased, account closed)
+)
 
 
 class OutboxMessage(Base):
@@ -55,6 +66,12 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    #: One of CANCEL_REASONS when ``state`` is ``cancelled``.
+    cancel_reason: Mapped[str | None] = mapped_column(String(40), default=None)
+    #: Set when an admin discarded a failed or dead message: it leaves the dead-letter queue.
+    discarded_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    #: What a message cost to send where the channel counts it (SMS: segments).
+    segments: Mapped[int | None] = mapped_column(default=None)
 
 
 class Suppression(Base):

@@ -6,9 +6,10 @@ The playbooks call::
         session,                   # the caller's SQLAlchemy Session (its transaction)
         *,
         customer_id: str,
-        channel: "email" | "webhook",
-        recipient: str,            # an e-mail address, or the webhook's URL
-        payload: Mapping[str, Any],  # e-mail: {"subject", "body"[, "html"]}; webhook: any JSON
+        channel: "email" | "webhook" | "sms",
+        recipient: str,            # an e-mail address, the webhook's URL, or a phone number
+        payload: Mapping[str, Any],  # e-mail: {"subject", "body"[, "html"]}; SMS: {"body"};
+                                     # webhook: any JSON
         idempotency_key: str,      # e.g. "winback-60:C123:2026-12-06"; one row per key, ever
         language: str = "en",
         advertising: bool = True,  # marketing mail: "(광고)" prefix in Korean, opt-out footer
@@ -26,6 +27,11 @@ time). A row is marked ``sent`` only after the channel accepted it, with its tok
 checkpoint never advances at fetch time (listmonk #3022), and a sent row is never claimed again
 (listmonk #2070). A worker killed between the send and the mark leaves the row ``sending``; after
 the lease another worker takes it over: at most that one in-flight message is sent twice.
+
+A message withdrawn before it was sent (:func:`cancel`, or a suppressed address at send time)
+is ``cancelled`` with a reason of :data:`~retain.engage._tables.CANCEL_REASONS`: not a failure,
+so it is neither counted nor listed with the dead letters. An admin may :func:`requeue` a
+``failed`` or ``dead`` message or :func:`discard` it (it stays ``failed``/``dead``, off the list).
 """
 
 from __future__ import annotations
@@ -42,24 +48,38 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from retain.appdb import utcnow
-from retain.engage._tables import CHANNELS, STATES, DeliveryAttempt, OutboxMessage
+from retain.engage._tables import (
+    CANCEL_REASONS,
+    CHANNELS,
+    STATES,
+    DeliveryAttempt,
+    OutboxMessage,
+)
 from retain.errors import InvalidParameterError
 from retain.i18n import t
 
 __all__ = [
+    "PROBLEM_STATES",
     "Claim",
+    "cancel",
     "claim",
     "counts",
+    "discard",
     "enqueue",
     "insert_ignoring",
+    "mark_cancelled",
     "mark_failed",
     "mark_retry",
     "mark_sent",
     "message_id_for",
+    "problem_count",
     "problems",
     "renew",
     "requeue",
 ]
+
+#: The states of the dead-letter view: refused for good, or out of tries.
+PROBLEM_STATES: tuple[str, ...] = ("failed", "dead")
 
 
 def message_id_for(idempotency_key: str) -> str:
@@ -259,17 +279,23 @@ def _finish(
     return held
 
 
-def mark_sent(session: Session, message: OutboxMessage, token: str) -> bool:
-    """The channel accepted the message: ``sent`` (False when the claim was lost meanwhile)."""
+def mark_sent(
+    session: Session,
+    message: OutboxMessage,
+    token: str,
+    *,
+    detail: str | None = None,
+    segments: int | None = None,
+) -> bool:
+    """The channel accepted the message: ``sent`` (False when the claim was lost meanwhile).
+
+    ``segments``: what an SMS cost (recorded on the row); ``detail`` goes to the attempt.
+    """
     now = utcnow()
-    return _finish(
-        session,
-        message,
-        token,
-        outcome="sent",
-        detail=None,
-        values={"state": "sent", "sent_at": now, "last_error": None},
-    )
+    values: dict[str, Any] = {"state": "sent", "sent_at": now, "last_error": None}
+    if segments is not None:
+        values["segments"] = segments
+    return _finish(session, message, token, outcome="sent", detail=detail, values=values)
 
 
 def mark_retry(
@@ -301,6 +327,64 @@ def mark_failed(
     )
 
 
+def _reason(reason: str) -> str:
+    if reason not in CANCEL_REASONS:
+        raise InvalidParameterError(
+            t("engage_outbox.bad_reason", reason=reason, allowed=", ".join(CANCEL_REASONS))
+        )
+    return reason
+
+
+def mark_cancelled(
+    session: Session, message: OutboxMessage, token: str, *, reason: str, detail: str
+) -> bool:
+    """A claimed message withdrawn before it was sent (``cancelled``, not a failure)."""
+    return _finish(
+        session,
+        message,
+        token,
+        outcome="cancelled",
+        detail=detail,
+        values={"state": "cancelled", "cancel_reason": _reason(reason), "last_error": detail},
+    )
+
+
+def cancel(
+    session: Session,
+    *,
+    reason: str,
+    keys: Sequence[str] | None = None,
+    customer_id: str | None = None,
+    playbook: str | None = None,
+    detail: str | None = None,
+) -> int:
+    """Withdraw waiting messages (``queued``) by key, customer or playbook; caller commits.
+
+    ``reason`` is one of :data:`~retain.engage._tables.CANCEL_REASONS` (consent revoked, the
+    playbook disabled, the customer left, ...). Only ``queued`` rows change: one a worker holds
+    right now is delivered. Returns how many were cancelled.
+    """
+    _reason(reason)
+    where: list[Any] = [OutboxMessage.state == "queued"]
+    if keys is not None:
+        if not keys:
+            return 0
+        where.append(OutboxMessage.idempotency_key.in_(list(keys)))
+    if customer_id is not None:
+        where.append(OutboxMessage.customer_id == customer_id)
+    if playbook is not None:
+        where.append(OutboxMessage.playbook == playbook)
+    if len(where) == 1:  # no selector: never cancel the whole outbox by accident
+        raise InvalidParameterError(t("engage_outbox.cancel_needs_selector"))
+    done = session.execute(
+        update(OutboxMessage)
+        .where(*where)
+        .values(state="cancelled", cancel_reason=reason, last_error=detail or reason)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
 def counts(session: Session) -> dict[str, int]:
     """Messages per state (every state present, zero when none)."""
     found = dict(
@@ -312,21 +396,97 @@ def counts(session: Session) -> dict[str, int]:
 
 
 def requeue(session: Session, message_id: str) -> bool:
-    """Give a ``failed`` or ``dead`` message a fresh set of tries, due now (caller commits)."""
+    """Give a ``failed`` or ``dead`` message a fresh set of tries, due now (caller commits).
+
+    The row loses any old claim and lease, so the next worker to claim it takes it with a new
+    token; a discarded message comes back onto the list of problems if it fails again.
+    """
     done = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.message_id == message_id, OutboxMessage.state.in_(("failed", "dead")))
-        .values(state="queued", attempts=0, next_attempt_at=utcnow(), last_error=None)
+        .where(OutboxMessage.message_id == message_id, OutboxMessage.state.in_(PROBLEM_STATES))
+        .values(
+            state="queued",
+            attempts=0,
+            next_attempt_at=utcnow(),
+            last_error=None,
+            claim_token=None,
+            lease_expires_at=None,
+            discarded_at=None,
+        )
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(done, "rowcount", 0))
 
 
-def problems(session: Session, *, limit: int = 100) -> Sequence[OutboxMessage]:
-    """The latest ``failed`` and ``dead`` messages (the dead-letter view), newest first."""
+def discard(session: Session, message_id: str) -> bool:
+    """Take a ``failed`` or ``dead`` message off the dead-letter list for good (caller commits).
+
+    It keeps its state (it did fail) and its attempts; only ``discarded_at`` is set.
+    """
+    done = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.message_id == message_id,
+            OutboxMessage.state.in_(PROBLEM_STATES),
+            OutboxMessage.discarded_at.is_(None),
+        )
+        .values(discarded_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(done, "rowcount", 0))
+
+
+def _problem_filter(
+    states: Sequence[str], channel: str | None, playbook: str | None, discarded: bool
+) -> list[Any]:
+    where: list[Any] = [OutboxMessage.state.in_(list(states))]
+    if channel:
+        where.append(OutboxMessage.channel == channel)
+    if playbook:
+        where.append(OutboxMessage.playbook == playbook)
+    if not discarded:
+        where.append(OutboxMessage.discarded_at.is_(None))
+    return where
+
+
+def problems(
+    session: Session,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    states: Sequence[str] = PROBLEM_STATES,
+    channel: str | None = None,
+    playbook: str | None = None,
+    discarded: bool = False,
+) -> Sequence[OutboxMessage]:
+    """The latest ``failed`` and ``dead`` messages (the dead-letter view), newest first.
+
+    ``states`` may name ``cancelled`` to list withdrawn messages instead; discarded messages
+    are left out unless ``discarded``.
+    """
     return session.scalars(
         select(OutboxMessage)
-        .where(OutboxMessage.state.in_(("failed", "dead")))
+        .where(*_problem_filter(states, channel, playbook, discarded))
         .order_by(OutboxMessage.id.desc())
         .limit(limit)
+        .offset(offset)
     ).all()
+
+
+def problem_count(
+    session: Session,
+    *,
+    states: Sequence[str] = PROBLEM_STATES,
+    channel: str | None = None,
+    playbook: str | None = None,
+    discarded: bool = False,
+) -> int:
+    """How many messages :func:`problems` would list without a limit (for paging)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(*_problem_filter(states, channel, playbook, discarded))
+        )
+        or 0
+    )

@@ -7,7 +7,10 @@ renews its lease once a tenth of it has passed and drops rows another worker has
 a send shorter than nine tenths of the lease is never taken over by a second worker. Attempts
 are appended to the warehouse's ``interactions`` table (``message_sent`` / ``message_failed``,
 keyed by message and attempt row, so re-appending after a crash changes nothing) and flagged
-``logged`` only after the append.
+``logged`` only after the append. A message whose address or number is on the suppression list
+by the time it is sent is ``cancelled`` (reason ``suppressed``), not failed: it was withdrawn.
+Channels: e-mail (:mod:`retain.engage.email`), webhooks (:mod:`retain.engage.webhooks`) and SMS
+through an HTTP gateway (:mod:`retain.engage.sms`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from retain.engage import outbox, suppression
 from retain.engage._tables import DeliveryAttempt, OutboxMessage
 from retain.engage.email import SmtpSender, compose, valid_address
 from retain.engage.netguard import Resolver
+from retain.engage.sms import OptOutMissingError, compose_text, measure, normal_number, send_sms
 from retain.engage.webhooks import backoff_seconds, post_json
 from retain.i18n import t
 from retain.ingest.append import Interaction
@@ -49,6 +53,7 @@ class DeliveryReport:
     retried: int = 0
     failed: int = 0
     dead: int = 0
+    cancelled: int = 0
     logged: int = 0
     channels: list[str] = field(default_factory=list)
 
@@ -58,6 +63,7 @@ class DeliveryReport:
         self.retried += other.retried
         self.failed += other.failed
         self.dead += other.dead
+        self.cancelled += other.cancelled
         self.logged += other.logged
 
 
@@ -67,6 +73,12 @@ class _Outcome:
     retryable: bool
     detail: str
     suppress: bool = False
+    cancel: str | None = None  # withdrawn before sending, for this reason (not a failure)
+    segments: int | None = None
+
+
+_KINDS = {"sent": "message_sent", "cancelled": "message_cancelled"}
+"""The ``interactions`` kind of an attempt's outcome (the rest: ``message_failed``)."""
 
 
 def append_interactions(session: Session, settings: Settings, *, limit: int = 5000) -> int:
@@ -88,7 +100,7 @@ def append_interactions(session: Session, settings: Settings, *, limit: int = 50
                 interaction_id=f"msg-{r.message_id}-{r.attempt}-{r.id}",
                 customer_id=r.customer_id,
                 occurred_at=r.occurred_at,
-                kind="message_sent" if r.outcome == "sent" else "message_failed",
+                kind=_KINDS.get(r.outcome, "message_failed"),
                 channel=r.channel,
                 campaign_id=r.campaign_id,
                 properties={
@@ -154,6 +166,8 @@ class Worker:
             found.append("email")
         if self.settings.engage.webhook_secret:
             found.append("webhook")
+        if self.settings.engage.sms.gateway_url:
+            found.append("sms")
         return found
 
     def drain(self, *, stop: threading.Event | None = None) -> DeliveryReport:
@@ -215,7 +229,8 @@ class Worker:
         renewed = self.clock()
         held = {m.id for m in claim.messages}
         self._suppressed = suppression.suppressed_among(
-            session, [m.recipient for m in claim.messages if m.channel == "email"]
+            session,
+            [self._address(m) for m in claim.messages if m.channel in ("email", "sms")],
         )
         for message in claim.messages:
             if stop and stop.is_set():
@@ -236,6 +251,8 @@ class Worker:
         try:
             if message.channel == "email":
                 result = self._email(session, message)
+            elif message.channel == "sms":
+                result = self._sms(message)
             else:
                 result = self._webhook(message)
         except Exception as exc:  # a bug or a bad row must not kill the worker on every claim
@@ -243,8 +260,15 @@ class Worker:
             result = _Outcome(False, True, f"{type(exc).__name__}: {exc}")
         engage = self.settings.engage
         if result.ok:
-            if outbox.mark_sent(session, message, token):
+            detail = result.detail if result.segments is not None else None
+            if outbox.mark_sent(session, message, token, detail=detail, segments=result.segments):
                 report.sent += 1
+            return
+        if result.cancel is not None:
+            if outbox.mark_cancelled(
+                session, message, token, reason=result.cancel, detail=result.detail
+            ):
+                report.cancelled += 1
             return
         if result.suppress:
             self._suppressed.add(message.recipient.strip().lower())
@@ -277,9 +301,16 @@ class Worker:
             self._key = suppression.signing_key(session, self.settings.engage.signing_secret)
         return self._key
 
+    @staticmethod
+    def _address(message: OutboxMessage) -> str:
+        """The suppression list's key of a recipient: a lower-case address, a plain number."""
+        if message.channel == "sms":
+            return normal_number(message.recipient) or message.recipient.strip()
+        return message.recipient.strip().lower()
+
     def _email(self, session: Session, message: OutboxMessage) -> _Outcome:
-        if message.recipient.strip().lower() in self._suppressed:
-            return _Outcome(False, False, t("engage.suppressed"))
+        if self._address(message) in self._suppressed:
+            return _Outcome(False, False, t("engage.suppressed"), cancel="suppressed")
         if not valid_address(message.recipient):
             return _Outcome(False, False, t("engage.bad_address"))
         token = suppression.make_token(
@@ -311,3 +342,38 @@ class Worker:
             resolver=self.resolver,
         )
         return _Outcome(result.ok, result.retryable, result.detail)
+
+    def _sms(self, message: OutboxMessage) -> _Outcome:
+        config = self.settings.engage.sms
+        if self._address(message) in self._suppressed:
+            return _Outcome(False, False, t("engage.suppressed"), cancel="suppressed")
+        number = normal_number(message.recipient)
+        if number is None:
+            return _Outcome(False, False, t("engage_outbox.sms_bad_number"))
+        try:
+            text = compose_text(
+                str(json.loads(message.payload).get("body", "")),
+                lang=message.language,
+                advertising=message.advertising,
+                sender_name=self.settings.engage.sender_name,
+                optout_number=config.optout_number,
+            )
+        except OptOutMissingError as exc:  # a configuration to fix: the admin retries it then
+            return _Outcome(False, False, str(exc))
+        length = measure(text)
+        if length.segments > config.max_segments:
+            return _Outcome(
+                False,
+                False,
+                t(
+                    "engage_outbox.sms_too_long",
+                    segments=length.segments,
+                    limit=config.max_segments,
+                ),
+            )
+        result = send_sms(
+            config, number, text, idempotency_key=message.idempotency_key, resolver=self.resolver
+        )
+        detail = f"{result.detail}; {length.encoding}, {length.units} units, "
+        detail += f"{length.segments} segment(s)"
+        return _Outcome(result.ok, result.retryable, detail, segments=length.segments)
