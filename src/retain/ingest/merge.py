@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from retain import warehouse as wh
+from retain.ingest.csvread import release_result
 from retain.ingest.readers import quote
 from retain.schema import Table, get_table
 
@@ -72,6 +73,7 @@ def reference_relations(
         keys = con.table(target).select(target_key).distinct().to_pyarrow()
         name = f"_retain_ref_{uuid.uuid4().hex[:10]}"
         view = f"{name}_arrow"
+        release_result(duck)
         duck.register(view, keys)
         duck.execute(
             f"CREATE TEMP TABLE {quote(name)} AS SELECT {quote(target_key)} AS "
@@ -115,6 +117,7 @@ def stored_relation(
             rows = table.semi_join(wanted, key).select(*table.columns).to_pyarrow()
         name = f"_retain_stored_{uuid.uuid4().hex[:10]}"
         view = f"{name}_arrow"
+        release_result(duck)
         duck.register(view, rows)
         try:
             duck.execute(f"CREATE TEMP TABLE {quote(name)} AS SELECT * FROM {quote(view)}")

@@ -40,6 +40,7 @@ from retain.ingest.csvread import (
     csv_relation,
     duck_error,
     quote,
+    release_result,
     rescue_csv,
     sql_literal,
     text_select,
@@ -289,6 +290,7 @@ def _stage_frame(duck: duckdb.DuckDBPyConnection, source: Any, staged: StagedSou
     else:
         arrow = source.to_arrow()
     view = f"_retain_frame_{uuid.uuid4().hex[:12]}"
+    release_result(duck)
     duck.register(view, arrow)
     try:
         text = text_select(duck, f"SELECT * FROM {quote(view)}")
@@ -436,6 +438,7 @@ def _stage_excel(
     staged.raw.extend(data.raw)
     start = staged.rows
     view = f"_retain_xlsx_{uuid.uuid4().hex[:12]}"
+    release_result(duck)
     duck.register(view, data.table)
     try:
         _append(duck, staged, f"SELECT * FROM {quote(view)}", data.label)
