@@ -96,6 +96,7 @@ def demo(
     con = wh.connect(settings=conf)
     reports = _load(out, con, conf, file_format.value, replace=replace)
     console.print(_summary_table(summary, reports))
+    _plant_playbooks(con, conf, seed=seed, start=start, months=months, out=out)
     if run_pipeline:
         _pipeline(con, conf)
     else:
@@ -118,6 +119,33 @@ def _load(out: Path, con: BaseBackend, conf: Settings, fmt: str, *, replace: boo
             format=fmt,  # type: ignore[arg-type]
             replace=replace,
         )
+
+
+def _plant_playbooks(
+    con: BaseBackend, conf: Settings, *, seed: int, start: str, months: int, out: Path
+) -> None:
+    """The past runs of the shipped playbooks, with the demo's planted effects (see the module)."""
+    from retain.cli._demo_playbooks import plant_playbook_history
+    from retain.demo.generate import validate_options
+
+    with console.status(t("demo_playbooks.planting")):
+        history = plant_playbook_history(
+            con,
+            conf,
+            seed=seed,
+            start=validate_options(1, seed, start, months),
+            months=months,
+            folder=out,
+        )
+    console.print(
+        t(
+            "demo_playbooks.planted",
+            runs=len(history.runs),
+            messages=format_number(history.messages),
+            holdouts=format_number(history.holdouts),
+            orders=format_number(history.orders),
+        )
+    )
 
 
 def _summary_table(summary: DemoSummary, reports: list[Any] | None) -> Table:

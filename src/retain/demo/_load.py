@@ -30,6 +30,8 @@ __all__ = ["TRUTH_TABLES", "load_folder", "load_sources"]
 TRUTH_TABLES = {
     "demo_truth_customers": "truth_customers",
     "demo_truth_campaigns": "truth_campaigns",
+    "demo_truth_playbooks": "truth_playbooks",
+    "demo_truth_playbook_customers": "truth_playbook_customers",
 }
 """Warehouse table -> truth file stem."""
 

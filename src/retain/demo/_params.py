@@ -259,11 +259,30 @@ class DemoParameters:
     """A campaign targets opted-in shop customers with no order in this many days before it."""
     campaign_min_tenure_days: float = 60.0
     campaign_window_days: float = 60.0
+    playbook_run_months: tuple[int, ...] = (6, 14, 21)
+    """Months after the window's start at which retain's shipped playbooks ran (the 20th, 01:00
+    UTC); a run is kept when :attr:`playbook_window_days` fit after it."""
+    playbook_window_days: float = 60.0
+    playbook_effects: tuple[tuple[str, float], ...] = (
+        ("onboarding", 0.12),
+        ("winback-60", 0.3),
+        ("replenish", 0.2),
+        ("renewal-30", 0.0),
+        ("payment-failed", 0.0),
+        ("risk-high", 0.05),
+        ("birthday", 0.1),
+    )
+    """The planted effect of each shipped playbook: the chance that a treated shop customer, alive
+    at the moment, places an order because of the message (within its attribution window). The
+    subscription playbooks' effect is nil (a planted null: the demo plants no saves)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, with the drivers and plans, for ``truth_params.json``."""
         data = asdict(self)
         data["campaigns"] = [asdict(c) for c in self.campaigns]
+        data["playbook_effects"] = [
+            {"playbook": name, "redemption": value} for name, value in self.playbook_effects
+        ]
         data["drivers"] = [{"name": n, "hazard_ratio": hr} for n, hr in DRIVERS]
         data["plans"] = [{"plan": p, "billing_period": b, "amount": a} for p, b, a in PLANS]
         data["cancel_reasons"] = list(CANCEL_REASONS)
