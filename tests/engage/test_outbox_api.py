@@ -104,3 +104,49 @@ def test_job_runs_are_shown(tmp_path):
         (1, "failed", "exit 1: boom"),
     ]
     assert data[0]["slot"].startswith("2026-12-06T06:00")
+
+
+def test_outbox_api_lists_cancelled_messages_and_discards_dead_letters(tmp_path):
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'app.db'}",
+        warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}",
+    )
+    app = create_app(settings, migrate=True)
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    with sessions() as session:
+        admin = create_api_key(session, name="a", role="admin", created_by="t")[1]
+        analyst = create_api_key(session, name="n", role="analyst", created_by="t")[1]
+        for key, playbook in (("gone", "winback-60"), ("dead", "sync"), ("off", "winback-60")):
+            outbox.enqueue(
+                session,
+                customer_id="C1",
+                channel="webhook",
+                recipient="https://hooks.example.com/x",
+                payload={},
+                idempotency_key=key,
+                playbook=playbook,
+            )
+        session.commit()
+        assert outbox.cancel(session, playbook="winback-60", reason="playbook_disabled") == 2
+        session.commit()
+        claim = outbox.claim(session, limit=5, lease_seconds=60)
+        (dead,) = claim.messages
+        outbox.mark_failed(session, dead, claim.token, error="HTTP 503", dead=True)
+    with TestClient(app) as client:
+        reader = {"X-API-Key": analyst}
+        body = client.get("/api/v1/engage/outbox", headers=reader).json()
+        assert body["counts"]["cancelled"] == 2 and body["counts"]["failed"] == 0
+        assert body["total"] == 1 and body["problems"][0]["state"] == "dead"
+        cancelled = client.get("/api/v1/engage/outbox?state=cancelled", headers=reader).json()
+        assert cancelled["total"] == 2
+        assert {p["cancel_reason"] for p in cancelled["problems"]} == {"playbook_disabled"}
+        assert client.get("/api/v1/engage/outbox?state=nope", headers=reader).status_code == 422
+        url = f"/api/v1/engage/outbox/{dead.message_id}/discard"
+        assert client.post(url, headers=reader).status_code == 403
+        done = client.post(url, headers={"X-API-Key": admin})
+        assert done.json() == {"message_id": dead.message_id, "state": "dead"}
+        assert client.post(url, headers={"X-API-Key": admin}).status_code == 404
+        body = client.get("/api/v1/engage/outbox", headers=reader).json()
+        assert body["total"] == 0
+        kept = client.get("/api/v1/engage/outbox?discarded=true", headers=reader).json()
+        assert kept["problems"][0]["discarded_at"] is not None

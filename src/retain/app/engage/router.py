@@ -1,5 +1,8 @@
 """The unsubscribe page and the delivery views of the API (dead letters, scheduled job runs).
 
+The dashboard's delivery problems page lives in :mod:`retain.app.engage.pages` and is served
+through this router.
+
 ``/unsubscribe/{token}`` is open to anyone holding a link: the token is HMAC-signed
 (:mod:`retain.engage.suppression`), so it names one address and cannot be forged. ``GET`` asks
 for confirmation (mail scanners follow links; a GET never unsubscribes); ``POST`` — the page's
@@ -10,17 +13,20 @@ the suppression list and says so.
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from retain.app._openapi import UtcDateTime
 from retain.app.audit import service as audit
 from retain.app.deps import AdminOnly, AnalystOnly, SessionDep, SettingsDep
+from retain.app.engage.pages import router as pages_router
 from retain.engage import outbox, suppression
+from retain.engage._tables import CHANNELS, OutboxMessage
 from retain.engage.schedule import recent_runs
 from retain.errors import NotFoundError
 from retain.i18n import get_language, t
@@ -28,35 +34,49 @@ from retain.i18n import get_language, t
 __all__ = ["router"]
 
 router = APIRouter(tags=["engage"])
+router.include_router(pages_router)
 
 MessageIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern="^[0-9a-f]+$")]
 
 
 class OutboxProblem(BaseModel):
-    """A message that failed for good or ran out of tries (no recipient address: PII)."""
+    """A message that failed for good, ran out of tries, or was cancelled (no recipient: PII)."""
 
     message_id: str
     customer_id: str
     channel: str
     playbook: str | None
     state: str
+    cancel_reason: str | None
     attempts: int
     last_error: str | None
     created_at: UtcDateTime
+    discarded_at: UtcDateTime | None
 
 
 class OutboxStatus(BaseModel):
-    """Messages per state, and the latest failed and dead ones (the dead-letter view)."""
+    """Messages per state, and the latest failed and dead ones (the dead-letter view).
+
+    ``cancelled`` messages were withdrawn before sending (``cancel_reason`` says why) and are
+    not failures; ``?state=cancelled`` lists them instead of the dead letters.
+    """
 
     counts: dict[str, int]
+    total: int
     problems: list[OutboxProblem]
 
 
 class Requeued(BaseModel):
-    """A failed or dead message queued again with a fresh set of tries."""
+    """A failed or dead message queued again with a fresh set of tries (or discarded)."""
 
     message_id: str
     state: str
+
+
+_VIEWS = {"problems": outbox.PROBLEM_STATES, "failed": ("failed",), "dead": ("dead",)}
+_VIEWS["cancelled"] = ("cancelled",)
+StateQuery = Annotated[str, Query(pattern="^(problems|failed|dead|cancelled)$")]
+ChannelQuery = Annotated[str | None, Query(pattern=f"^({'|'.join(CHANNELS)})$")]
 
 
 @router.get("/api/v1/engage/outbox", response_model=OutboxStatus)
@@ -64,11 +84,23 @@ def outbox_status(
     _: AnalystOnly,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    state: StateQuery = "problems",
+    channel: ChannelQuery = None,
+    playbook: Annotated[str | None, Query(max_length=200)] = None,
+    discarded: bool = False,
 ) -> OutboxStatus:
-    """How delivery goes: counts per state and the dead letters."""
-    rows = outbox.problems(session, limit=limit)
+    """How delivery goes: counts per state and the dead letters (or the cancelled messages)."""
+    filters: dict[str, Any] = {
+        "states": _VIEWS[state],
+        "channel": channel,
+        "playbook": playbook or None,
+        "discarded": discarded,
+    }
+    rows = outbox.problems(session, limit=limit, offset=offset, **filters)
     return OutboxStatus(
         counts=outbox.counts(session),
+        total=outbox.problem_count(session, **filters),
         problems=[
             OutboxProblem(
                 message_id=r.message_id,
@@ -76,9 +108,11 @@ def outbox_status(
                 channel=r.channel,
                 playbook=r.playbook,
                 state=r.state,
+                cancel_reason=r.cancel_reason,
                 attempts=r.attempts,
                 last_error=r.last_error,
                 created_at=r.created_at,
+                discarded_at=r.discarded_at,
             )
             for r in rows
         ],
@@ -137,6 +171,20 @@ def retry_message(admin: AdminOnly, session: SessionDep, message_id: MessageIdPa
         raise NotFoundError(t("engage.not_requeueable", id=message_id), code="engage.not_found")
     audit.record(session, admin, "engage.requeue", ("outbox_message", message_id))
     return Requeued(message_id=message_id, state="queued")
+
+
+@router.post("/api/v1/engage/outbox/{message_id}/discard", response_model=Requeued)
+def discard_message(admin: AdminOnly, session: SessionDep, message_id: MessageIdPath) -> Requeued:
+    """Take a failed or dead message off the dead-letter list for good (it keeps its state)."""
+    if not outbox.discard(session, message_id):
+        raise NotFoundError(
+            t("engage_outbox.not_discardable", id=message_id), code="engage.not_found"
+        )
+    audit.record(session, admin, "engage.discard", ("outbox_message", message_id))
+    state = session.scalar(
+        select(OutboxMessage.state).where(OutboxMessage.message_id == message_id)
+    )
+    return Requeued(message_id=message_id, state=str(state))
 
 
 def _page(body: str, status_code: int = 200) -> HTMLResponse:
