@@ -199,9 +199,7 @@ def test_other_roles_are_refused(
     assert client.get("/engage/outbox").status_code == 403
 
 
-def test_a_forged_form_changes_nothing(
-    client: TestClient, users: dict[str, str], app: Any
-) -> None:
+def test_a_forged_form_changes_nothing(client: TestClient, users: dict[str, str], app: Any) -> None:
     ids = _seed(app)
     login(client, users["admin"])
     for action in ("retry", "discard"):
@@ -218,7 +216,8 @@ def test_nobody_logged_in_is_sent_to_the_login_page(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("lang", "title", "state"), [("ja", "配信の問題", "デッドレター"), ("ko", "발송 문제", "데드 레터")]
+    ("lang", "title", "state"),
+    [("ja", "配信の問題", "デッドレター"), ("ko", "발송 문제", "데드 레터")],
 )
 def test_the_page_speaks_japanese_and_korean(
     client: TestClient, users: dict[str, str], app: Any, lang: str, title: str, state: str

@@ -45,7 +45,14 @@ def test_outbox_status_and_requeue(tmp_path):
         assert client.get("/api/v1/engage/outbox", headers=agent).status_code == 403
         analyst = {"X-API-Key": keys["analyst"]}
         body = client.get("/api/v1/engage/outbox", headers=analyst).json()
-        assert body["counts"] == {"queued": 0, "sending": 0, "sent": 1, "failed": 1, "dead": 1, "cancelled": 0}
+        assert body["counts"] == {
+            "queued": 0,
+            "sending": 0,
+            "sent": 1,
+            "failed": 1,
+            "dead": 1,
+            "cancelled": 0,
+        }
         assert [(p["state"], p["last_error"]) for p in body["problems"]] == [
             ("dead", "HTTP 503"),
             ("failed", "HTTP 410"),
