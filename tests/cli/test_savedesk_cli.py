@@ -166,3 +166,41 @@ def test_intake_queues_high_risk_high_value_customers(project, monkeypatch):
     assert [(c.customer_id, c.kind, c.value_band, c.agent) for c in cases] == [
         ("A", "high_risk", "high", "ann@example.org")
     ]
+
+
+def test_intake_with_a_budget_shows_the_planners_offer(project, monkeypatch):
+    """``--budget`` plans like ``retain plan --budget``: each case shows the plan's action."""
+    import pandas as pd
+
+    from retain.targeting.offers import plan_from_warehouse
+    from retain.voice._case_tables import SaveDeskTask
+
+    settings = get_settings(project)
+    ids = [f"P{i}" for i in range(30)]
+    when = pd.Timestamp("2024-04-01")
+    ingest("customers", pa.table({"customer_id": ids}), settings=settings)
+    con = wh.connect(settings.warehouse_url)
+    wh.create_tables(con)
+    scores = {"customer_id": ids, "as_of": [when] * 30, "model_version": ["v1"] * 30}
+    probability = [0.55 + 0.01 * i for i in range(30)]
+    wh.write_table(
+        con,
+        "churn_scores",
+        pd.DataFrame({**scores, "definition": "default", "probability": probability}),
+        mode="append",
+    )
+    clv = [2000.0 + 100 * i for i in range(30)]
+    wh.write_table(con, "clv_scores", pd.DataFrame({**scores, "clv": clv}), mode="append")
+    plan = plan_from_warehouse(con, budget=5.0, definition="default", settings=settings.offers)
+    con.disconnect()
+    planned = savedesk.planned_offers(plan)
+    assert planned and set(planned) < set(ids)  # some targeted, some not
+    run = make_invoker(project, monkeypatch)
+    args = ["savedesk", "intake", "--agent", "ann@example.org:50", "--high-risk", "default"]
+    result = run(*args, "--budget", "5", "--explore", "0")
+    assert result.exit_code == 0, result.output
+    with make_sessionmaker(make_engine(settings.database_url))() as session:
+        offers = {c.customer_id: c.offer for c in session.query(SaveDeskTask).all()}
+    assert set(offers) == set(ids)
+    for customer, offer in offers.items():  # the plan's action, else the fallback
+        assert offer == planned.get(customer, savedesk.recommend_offer("model_risk"))

@@ -192,3 +192,56 @@ def test_a_cancellation_asking_for_a_call_becomes_one_case(tmp_path):
         again = savedesk.from_cancellations(session)
         assert [c.id for c in again] == [made[0].id]  # closed, not queued a second time
         assert len(session.scalars(select(SaveDeskTask)).all()) == 1
+
+
+def test_only_cancellations_that_accepted_the_call_are_queued_with_the_planned_offer(tmp_path):
+    """A declined call or an undecided cancellation is nobody asking to be called."""
+    from retain.voice._survey_tables import CancellationRecord
+
+    with sessions(tmp_path)() as session:
+        for i, outcome, offer in [
+            (0, "saved", "save_desk_call"),  # accepted the call
+            (1, "cancelled", "save_desk_call"),  # declined it
+            (2, None, None),  # stated a reason, decided nothing yet
+            (3, "saved", "save_desk_call"),  # accepted; the planner has nothing for them
+        ]:
+            session.add(
+                CancellationRecord(
+                    token_hash=f"h{i}",
+                    customer_id=f"K{i}",
+                    reason="price",
+                    offer=offer,
+                    outcome=outcome,
+                    comment="",
+                )
+            )
+        session.flush()
+        made = savedesk.from_cancellations(session, planned_offers={"K0": "coupon_20"})
+        assert [(c.customer_id, c.offer) for c in made] == [
+            ("K0", "coupon_20"),  # the planner's action
+            ("K3", "discount"),  # the reason's fallback
+        ]
+
+
+def test_planned_offers_are_the_plans_targets_only():
+    import pandas as pd
+
+    from retain.targeting.offers import plan_offers
+
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(40)],
+            "churn_probability": [0.2 + 0.015 * i for i in range(40)],
+            "clv": [200.0 + 10 * i for i in range(40)],
+            "order_value": [50.0] * 40,
+        }
+    )
+    plan = plan_offers(customers, budget=50.0)
+    planned = savedesk.planned_offers(plan)
+    decisions = plan.decisions.set_index("customer_id")
+    assert planned  # the heuristic plan targets someone with this budget
+    for customer, action in planned.items():
+        assert decisions.loc[customer, "status"] == "target"
+        assert decisions.loc[customer, "action"] == action != "nothing"
+    others = set(decisions.index) - set(planned)
+    assert all(decisions.loc[c, "status"] != "target" for c in others)

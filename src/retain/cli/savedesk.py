@@ -1,8 +1,9 @@
 """``retain savedesk intake | close | rates`` and ``retain tickets import | export``.
 
 ``savedesk intake`` queues the hosted cancellations that asked for a call and routes the open
-cases to the agents given as ``--agent EMAIL:CAPACITY``; ``savedesk close CASE saved|cancelled``
-records an outcome. ``savedesk rates`` reports save rates of closed save-desk cases per agent,
+cases to the agents given as ``--agent EMAIL:CAPACITY`` (``--budget`` plans offers as ``retain
+plan`` does, so each case shows the planner's action for its customer); ``savedesk close CASE
+saved|cancelled`` records an outcome. ``savedesk rates`` reports save rates of closed save-desk cases per agent,
 reason or offer with Wilson 95% intervals (``--random-only`` keeps the randomly routed cases,
 free of the routing's selection). ``tickets import FILE`` opens a ticket per CSV row
 (idempotent on ``ticket_id``) and ``tickets export`` writes every ticket as CSV with
@@ -125,6 +126,18 @@ def intake(
     min_value: Annotated[
         float, typer.Option("--min-value", help="CLV from which value is high.")
     ] = 1000.0,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            "--budget",
+            help="Recommend the offer planner's action for each customer, planned with this "
+            "budget (as `retain plan --budget`); without it, the reason's fallback offer.",
+        ),
+    ] = None,
+    definition: Annotated[
+        str | None,
+        typer.Option("--definition", help="The business line the plan covers (default: first)."),
+    ] = None,
 ) -> None:
     """Queue cancellations (and high-risk high-value customers) and route open cases."""
     from retain.app import make_engine, make_sessionmaker, upgrade
@@ -132,20 +145,36 @@ def intake(
 
     agents = [savedesk.Agent(*_agent(spec)) for spec in agent]
     cfg = settings()
+    found: list[tuple[str, float, float, str]] = []
+    planned: dict[str, str] = {}
+    if high_risk is not None or budget is not None:
+        import retain.warehouse as wh
+
+        con = wh.connect(cfg.warehouse_url)
+        try:
+            if high_risk is not None:
+                found = savedesk.high_risk_candidates(con, high_risk)
+            if budget is not None:
+                from retain.targeting.offers import plan_from_warehouse
+
+                line = cfg.churn_definition(definition).name
+                plan = plan_from_warehouse(con, budget=budget, definition=line, settings=cfg.offers)
+                planned = savedesk.planned_offers(plan)
+        finally:
+            con.disconnect()
     upgrade(cfg.database_url)
     engine = make_engine(cfg.database_url)
     try:
         with make_sessionmaker(engine)() as session:
-            savedesk.from_cancellations(session)
+            savedesk.from_cancellations(session, planned_offers=planned)
             if high_risk is not None:
-                import retain.warehouse as wh
-
-                con = wh.connect(cfg.warehouse_url)
-                try:
-                    found = savedesk.high_risk_candidates(con, high_risk)
-                finally:
-                    con.disconnect()
-                savedesk.flag_high_risk(session, found, min_risk=min_risk, min_value=min_value)
+                savedesk.flag_high_risk(
+                    session,
+                    found,
+                    min_risk=min_risk,
+                    min_value=min_value,
+                    planned_offers=planned,
+                )
             routed = savedesk.route(session, agents, explore=explore)
             session.commit()
     finally:

@@ -19,9 +19,11 @@ else, because a person can find out what no rule knows.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+import pyarrow as pa
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -31,6 +33,7 @@ from retain.errors import RetainError
 from retain.i18n import t
 from retain.ingest.append import Interaction
 from retain.ingest.append import append_interactions as append_to_warehouse
+from retain.ingest.load import ingest
 from retain.voice._survey_tables import CancellationRecord
 from retain.voice.links import LinkClaims, LinkError, id_hash, sign, verify
 
@@ -207,7 +210,9 @@ def append_interactions(
     """Append the stated reasons of ``records`` (ids) as ``exit_survey`` interactions.
 
     Keyed ``exit-<id>``, so appending a record again (a retry) changes nothing; the outcome
-    rides along in the properties once decided.
+    rides along in the properties once decided. Each also appends the visit itself as a
+    ``cancel_page_view`` event (same id), which the churn features count
+    (``cancel_page_views_30d``, ``days_since_cancel_page_view``) and the model's reasons name.
     """
     rows = session.scalars(
         select(CancellationRecord).where(
@@ -236,4 +241,15 @@ def append_interactions(
         settings=settings,
         con=con,
     )
+    visits = pa.table(
+        {
+            "event_id": [f"exit-{r.id}" for r in rows],
+            "customer_id": [r.customer_id for r in rows],
+            "occurred_at": [r.created_at for r in rows],
+            "name": ["cancel_page_view"] * len(rows),
+            "channel": ["web"] * len(rows),
+            "properties": [json.dumps({"source": "retain_cancel_page"})] * len(rows),
+        }
+    )
+    ingest("events", visits, con=con, settings=settings, on_error="quarantine")
     return len(rows)

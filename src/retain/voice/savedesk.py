@@ -22,7 +22,7 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +32,9 @@ from retain.errors import InvalidParameterError
 from retain.i18n import t
 from retain.voice._case_tables import SaveDeskTask
 from retain.voice._survey_tables import CancellationRecord
+
+if TYPE_CHECKING:
+    from retain.targeting.offers import OfferPlan
 
 __all__ = [
     "FALLBACK_OFFERS",
@@ -44,6 +47,7 @@ __all__ = [
     "from_cancellations",
     "high_risk_candidates",
     "open_case",
+    "planned_offers",
     "queue_of",
     "rates",
     "recommend_offer",
@@ -172,23 +176,42 @@ def flag_high_risk(
     ]
 
 
+def planned_offers(plan: OfferPlan) -> dict[str, str]:
+    """The offer planner's action for each customer it targets (held out and left out: none).
+
+    What :func:`open_case` shows as the recommended offer; customers without one get the
+    reason's fallback (:data:`FALLBACK_OFFERS`).
+    """
+    decisions = plan.decisions
+    targets = decisions[(decisions["status"] == "target") & (decisions["action"] != "nothing")]
+    return dict(zip(targets["customer_id"].astype(str), targets["action"].astype(str), strict=True))
+
+
 def from_cancellations(
     session: Session,
     *,
     segments: Mapping[str, str] | None = None,
     values: Mapping[str, float] | None = None,
+    planned_offers: Mapping[str, str] | None = None,
 ) -> list[SaveDeskTask]:
-    """Queue a case for each hosted cancellation that asked for a call from the save desk.
+    """Queue a case for each hosted cancellation whose customer accepted a call from the desk.
 
-    The cancellation flow (:mod:`retain.voice.cancel`) records a customer who accepted
-    ``save_desk_call``; each becomes a ``cancellation`` case with the stated reason, once.
+    The cancellation flow (:mod:`retain.voice.cancel`) records the outcome ``saved`` with the
+    offer ``save_desk_call`` for a customer who accepted the call; each becomes a
+    ``cancellation`` case with the stated reason, once. A customer who declined the call
+    (``cancelled``) or has not decided yet is not queued: nobody asked to be called.
+    ``planned_offers`` (:func:`planned_offers` of the offer planner's plan) gives each case
+    its recommended offer.
     """
     records = session.scalars(
         select(CancellationRecord)
-        .where(CancellationRecord.offer == "save_desk_call")
+        .where(
+            CancellationRecord.offer == "save_desk_call",
+            CancellationRecord.outcome == "saved",
+        )
         .order_by(CancellationRecord.id)
     ).all()
-    seg, val = segments or {}, values or {}
+    seg, val, planned = segments or {}, values or {}, planned_offers or {}
     return [
         open_case(
             session,
@@ -197,6 +220,7 @@ def from_cancellations(
             reason=r.reason or "unknown",
             segment=seg.get(r.customer_id, "all"),
             value=val.get(r.customer_id, 0.0),
+            planned_offer=planned.get(r.customer_id),
             at=r.decided_at or r.created_at,
             source=f"cancel-{r.id}",
         )

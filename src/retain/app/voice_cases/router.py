@@ -2,6 +2,9 @@
 
 - ``POST /api/v1/tickets`` opens tickets (idempotent on ``ticket_id``), with per-record errors;
   ``POST /api/v1/tickets/{id}/stage`` moves one; ``GET /api/v1/tickets/{id}`` reads one.
+- ``POST /api/v1/savedesk/intake`` queues the cancellations whose customer accepted a call,
+  each with the offer planner's action for the customer when a ``budget`` is given (else the
+  reason's fallback), and routes the open cases to the active agent users.
 - ``GET /api/v1/savedesk/rates`` reports save rates with Wilson intervals.
 - ``/t/{token}``: the status page a signed, expiring link opens, in the ticket's language
   (``?lang=`` overrides), showing the stage and the customer-visible updates only.
@@ -27,7 +30,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retain.app._openapi import UtcDateTime
+from retain.app.audit import service as audit
 from retain.app.auth import service as auth
+from retain.app.auth.models import User
+from retain.app.auth.roles import Role
 from retain.app.deps import (
     AnalystOnly,
     CanIngest,
@@ -38,12 +44,14 @@ from retain.app.deps import (
     SettingsDep,
     request_language,
 )
+from retain.app.offers.service import make_plan
 from retain.app.web._render import environment
+from retain.app.web.savedesk import CAPACITY, EXPLORE
 from retain.config import Settings
 from retain.errors import NotFoundError, RetainError
 from retain.i18n import LANGUAGES, language, normalize_language
 from retain.voice import savedesk, tickets
-from retain.voice._case_tables import Ticket, TicketUpdate
+from retain.voice._case_tables import SaveDeskTask, Ticket, TicketUpdate
 
 __all__ = ["LINK_DAYS", "link_maker", "router", "status_secret", "status_url"]
 
@@ -161,6 +169,33 @@ class RatesOut(BaseModel):
     rates: list[RateOut]
 
 
+class IntakeIn(BaseModel):
+    """What the intake plans with: a budget for the offer planner (none: fallback offers)."""
+
+    budget: float | None = Field(default=None, ge=0, le=1e12)
+    definition: str | None = Field(default=None, max_length=200)
+
+
+class CaseOut(BaseModel):
+    """A save-desk case as queued and routed."""
+
+    id: int
+    kind: str
+    customer_id: str
+    reason: str
+    offer: str
+    status: str
+    agent: str | None
+    routed_randomly: bool
+
+
+class IntakeOut(BaseModel):
+    """The cases the intake queued (new or already queued) and those it routed."""
+
+    queued: list[CaseOut]
+    routed: list[CaseOut]
+
+
 def _out(ticket: Ticket) -> TicketOut:
     return TicketOut(
         id=ticket.id,
@@ -251,6 +286,55 @@ def post_stage(
     session.commit()
     append_events(session, settings, warehouse.con)
     return _out(ticket)
+
+
+def _case(task: SaveDeskTask) -> CaseOut:
+    return CaseOut(
+        id=task.id,
+        kind=task.kind,
+        customer_id=task.customer_id,
+        reason=task.reason,
+        offer=task.offer,
+        status=task.status,
+        agent=task.agent,
+        routed_randomly=task.routed_randomly,
+    )
+
+
+@router.post("/api/v1/savedesk/intake", response_model=IntakeOut, tags=["savedesk"])
+def post_intake(
+    body: IntakeIn,
+    principal: AnalystOnly,
+    session: SessionDep,
+    settings: SettingsDep,
+    warehouse: LockedWarehouseDep,
+) -> IntakeOut:
+    """Queue the cancellations that asked for a call and route open cases to the agents.
+
+    With ``budget``, each new case shows the offer planner's action for its customer (the plan
+    ``GET /api/v1/plan`` answers for that budget); without it, or for a customer the plan does
+    not target, the reason's fallback offer.
+    """
+    planned: dict[str, str] = {}
+    if body.budget is not None:
+        plan = make_plan(
+            warehouse.con,
+            settings,
+            budget=body.budget,
+            segment=None,
+            as_of=None,
+            definition=body.definition,
+        )
+        planned = savedesk.planned_offers(plan)
+    queued = savedesk.from_cancellations(session, planned_offers=planned)
+    users = session.scalars(
+        select(User).where(User.role == Role.agent.value, User.active.is_(True))
+    ).all()
+    agents = [savedesk.Agent(u.email, CAPACITY) for u in users]
+    routed = savedesk.route(session, agents, explore=EXPLORE)
+    audit.record(session, principal, "savedesk.intake", None, rows=len(queued))
+    session.commit()
+    return IntakeOut(queued=[_case(t) for t in queued], routed=[_case(t) for t in routed])
 
 
 @router.get("/api/v1/savedesk/rates", response_model=RatesOut)
