@@ -25,6 +25,7 @@ EXPECTED: dict[str | None, set[str]] = {
     "models.read": {"admin", "analyst"},
     "segments.read": {"admin", "analyst"},
     "segments.write": {"admin", "analyst"},
+    "playbooks.write": {"admin", "analyst"},
     "users.manage": {"admin"},
     "keys.manage": {"admin"},
     "settings.read": {"admin"},

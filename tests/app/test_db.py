@@ -20,6 +20,7 @@ TABLES = {
     "engage_delivery_attempts",
     "engage_keys",
     "engage_job_runs",
+    "playbook_versions",
     "voice_surveys",
     "voice_survey_invitations",
     "voice_survey_responses",

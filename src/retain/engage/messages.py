@@ -58,8 +58,8 @@ CUSTOMER_FIELDS = frozenset(
     }
 )
 """``customer.<field>`` names a template may read (``attributes`` holds any key)."""
-CONTEXT_NAMES = frozenset({"customer", "trigger", "offer", "playbook"})
-"""Top-level names a template may use."""
+CONTEXT_NAMES = frozenset({"customer", "trigger", "offer", "playbook", "survey"})
+"""Top-level names a template may use (``survey``: ``name`` and ``url``, survey playbooks only)."""
 DEFAULT_VARIANT = "a"
 """The variant written as the file's top-level ``subject`` and ``body``."""
 
@@ -79,6 +79,7 @@ _SAMPLE: dict[str, Any] = {
     },
     "offer": {"name": "coupon", "cost": 1.0},
     "playbook": "p",
+    "survey": {"name": "nps", "url": "https://retain.example/s/token"},
 }
 
 

@@ -19,15 +19,19 @@ The shipped playbooks (:func:`shipped_playbooks`) cover every trigger kind.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from retain.errors import ConfigError, Violation
 from retain.i18n import t
+
+if TYPE_CHECKING:
+    from retain.engage.messages import MessageTemplate
 
 __all__ = [
     "SHIPPED_FILE",
@@ -47,7 +51,9 @@ __all__ = [
     "ReplenishmentTrigger",
     "RiskBandTrigger",
     "Trigger",
+    "check_playbooks",
     "load_playbooks",
+    "parse_playbooks",
     "shipped_playbooks",
 ]
 
@@ -163,13 +169,21 @@ class Offer(_Model):
 
 
 class Action(_Model):
-    """What a decision does beyond the templated message."""
+    """What a decision does beyond the templated message.
 
-    kind: Literal["message", "webhook", "save_desk", "offer"] = "message"
+    ``survey`` invites the customer to a survey (:mod:`retain.voice.surveys`): the e-mail is the
+    playbook's template, whose ``{{ survey.url }}`` is the customer's signed, expiring link.
+    """
+
+    kind: Literal["message", "webhook", "save_desk", "offer", "survey"] = "message"
     url: str | None = None
     """The webhook's target, for ``kind = "webhook"``."""
     queue: str | None = None
     """The save desk's queue, for ``kind = "save_desk"``."""
+    survey: str | None = Field(default=None, min_length=1, max_length=100)
+    """The survey, for ``kind = "survey"``: ``nps``, ``csat``, ``ces`` or a defined one."""
+    ttl_days: int = Field(default=14, ge=1, le=365)
+    """Days a survey link stays valid after the run."""
 
 
 class Goal(_Model):
@@ -215,6 +229,11 @@ class Playbook(_Model):
         wants = self.channel == "webhook" or self.action.kind == "webhook"
         if wants and not self.action.url:
             raise ValueError(t("engage_playbooks.webhook_needs_url"))
+        if self.action.kind == "survey":
+            if not self.action.survey:
+                raise ValueError(t("playbooks_edit.survey_needs_name"))
+            if self.channel != "email":
+                raise ValueError(t("playbooks_edit.survey_needs_email", channel=self.channel))
         return self
 
     @property
@@ -257,6 +276,13 @@ class PlaybookSet:
     caps: Caps
     template_dirs: tuple[Path, ...]
     source: str
+    versions: Mapping[str, int] = field(default_factory=dict)
+    """Each playbook's stored version (:mod:`retain.engage.playbook_versions`); absent: 1,
+    the file's own definition. Outbox rows and holdout records carry it."""
+
+    def version(self, name: str) -> int:
+        """The version of playbook ``name`` that decides (1 until edited)."""
+        return int(self.versions.get(name, 1))
 
     def get(self, name: str) -> Playbook:
         """The playbook called ``name`` (ConfigError naming the known ones)."""
@@ -373,8 +399,6 @@ def _raise(violations: list[Violation]) -> None:
 
 def parse_playbooks(text: str, *, source: str, template_dirs: tuple[Path, ...]) -> PlaybookSet:
     """Playbooks from TOML ``text``, checked, templates included (``source`` names it in errors)."""
-    from retain.engage.messages import check_template
-
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -382,6 +406,23 @@ def parse_playbooks(text: str, *, source: str, template_dirs: tuple[Path, ...]) 
             t("engage_playbooks.bad_toml", file=source, problem=str(exc)),
             hint=t("engage_playbooks.bad_toml_hint"),
         ) from None
+    return check_playbooks(data, source=source, template_dirs=template_dirs)
+
+
+def check_playbooks(
+    data: dict[str, Any],
+    *,
+    source: str,
+    template_dirs: tuple[Path, ...],
+    versions: Mapping[str, int] | None = None,
+) -> PlaybookSet:
+    """Playbooks from a file's data (``{"playbook": [...], "caps": {...}}``), checked.
+
+    The one validation path: a TOML file and an edit through the API both come here, so both
+    get the same rules and the same messages (file, playbook, key, problem, hint).
+    """
+    from retain.engage.messages import check_template
+
     try:
         parsed = PlaybookFile.model_validate(data)
     except ValidationError as exc:
@@ -395,8 +436,45 @@ def parse_playbooks(text: str, *, source: str, template_dirs: tuple[Path, ...]) 
             hint=t("engage_playbooks.duplicate_hint"),
         )
     for playbook in parsed.playbook:
-        check_template(playbook.template, template_dirs, playbook=playbook.name, source=source)
-    return PlaybookSet(parsed.playbook, parsed.caps, template_dirs, source)
+        template = check_template(
+            playbook.template, template_dirs, playbook=playbook.name, source=source
+        )
+        _check_survey_link(playbook, template)
+    return PlaybookSet(parsed.playbook, parsed.caps, template_dirs, source, dict(versions or {}))
+
+
+def _uses_survey_link(source: str) -> tuple[bool, bool]:
+    """``(uses survey at all, uses survey.url)`` in one template source."""
+    from jinja2 import nodes
+    from jinja2.sandbox import SandboxedEnvironment
+
+    tree = SandboxedEnvironment().parse(source)
+    named = any(n.name == "survey" for n in tree.find_all(nodes.Name))
+    link = any(
+        isinstance(n.node, nodes.Name) and n.node.name == "survey" and n.attr == "url"
+        for n in tree.find_all(nodes.Getattr)
+    )
+    return named, link
+
+
+def _check_survey_link(playbook: Playbook, template: MessageTemplate) -> None:
+    """A survey playbook's every body shows the link; no other playbook's template names it."""
+    wants = playbook.action.kind == "survey"
+    for lang, variants in template.languages.items():
+        for variant, (subject, body) in variants.items():
+            named, link = _uses_survey_link(body)
+            named = named or _uses_survey_link(subject)[0]
+            where = {"file": template.files[lang], "playbook": playbook.name, "variant": variant}
+            if wants and not link:
+                raise ConfigError(
+                    t("playbooks_edit.survey_link_missing", **where),
+                    hint=t("playbooks_edit.survey_link_missing_hint"),
+                )
+            if named and not wants:
+                raise ConfigError(
+                    t("playbooks_edit.survey_not_a_survey", **where),
+                    hint=t("playbooks_edit.survey_not_a_survey_hint"),
+                )
 
 
 def load_playbooks(path: Path | str) -> PlaybookSet:

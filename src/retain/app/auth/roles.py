@@ -37,6 +37,7 @@ class Permission(StrEnum):
     models_read = "models.read"
     segments_read = "segments.read"
     segments_write = "segments.write"
+    playbooks_write = "playbooks.write"
     users_manage = "users.manage"
     keys_manage = "keys.manage"
     settings_read = "settings.read"
@@ -55,6 +56,7 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.models_read: frozenset({_A, _N}),
     Permission.segments_read: frozenset({_A, _N}),
     Permission.segments_write: frozenset({_A, _N}),
+    Permission.playbooks_write: frozenset({_A, _N}),
     Permission.users_manage: frozenset({_A}),
     Permission.keys_manage: frozenset({_A}),
     Permission.settings_read: frozenset({_A}),

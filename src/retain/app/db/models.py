@@ -7,6 +7,7 @@ from retain.app.auth.models import ApiKey, AppSecret, LoginSession, User
 from retain.app.ingest.models import IdempotencyRecord
 from retain.app.segments.models import SavedSegment
 from retain.engage._tables import DeliveryAttempt, EngageKey, JobRun, OutboxMessage, Suppression
+from retain.engage.playbook_versions import PlaybookVersion
 from retain.voice._case_tables import (
     CallLog,
     CustomerNote,
@@ -38,6 +39,7 @@ __all__ = [
     "JobRun",
     "LoginSession",
     "OutboxMessage",
+    "PlaybookVersion",
     "SaveDeskTask",
     "SavedSegment",
     "Suppression",

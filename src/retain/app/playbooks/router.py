@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from retain.app.audit import service as audit
 from retain.app.deps import AnalystOnly, CanExport, LockedWarehouseDep, SessionDep, SettingsDep
-from retain.app.playbooks import service
+from retain.app.playbooks import edit, service
 from retain.app.playbooks.schemas import (
     DryRunAnswer,
     DryRunDecision,
@@ -52,8 +52,8 @@ def moment(value: str | None) -> dt.datetime:
         return dt.datetime.fromisoformat(value)
     except ValueError:
         raise InvalidParameterError(
-            t("engage_playbooks.bad_as_of", value=repr(value)),
-            hint=t("engage_playbooks.bad_as_of_hint"),
+            t("playbooks_edit.api_bad_as_of", value=repr(value)),
+            hint=t("playbooks_edit.api_bad_as_of_hint"),
             code="parameter.as_of",
         ) from None
 
@@ -77,9 +77,9 @@ def _summary_rows(frame: pd.DataFrame) -> list[SummaryRow]:
 
 
 @router.get("/playbooks", response_model=PlaybookList)
-def list_playbooks(_: AnalystOnly) -> PlaybookList:
+def list_playbooks(_: AnalystOnly, session: SessionDep) -> PlaybookList:
     """The playbooks the service runs, with triggers, holdouts and goals."""
-    book = service.book()
+    book = service.book(session)
     return PlaybookList(
         source=book.source,
         playbooks=[PlaybookInfo(**service.describe(p)) for p in book.playbooks],
@@ -151,11 +151,32 @@ def export_dry_run(
 @router.get("/playbooks/{name}/results", response_model=ResultsAnswer)
 def read_results(
     _: AnalystOnly,
+    session: SessionDep,
     warehouse: LockedWarehouseDep,
     name: str,
     as_of: AsOf = None,
     window_days: Annotated[int | None, Query(ge=1, le=3650)] = None,
 ) -> ResultsAnswer:
     """Per variant, treated against holdout: rates, 95 % intervals, incremental profit, goal."""
-    found = service.results(warehouse.con, name, as_of=moment(as_of), window_days=window_days)
+    found = service.results(
+        warehouse.con,
+        name,
+        as_of=moment(as_of),
+        window_days=window_days,
+        playbooks=service.book(session),
+    )
     return ResultsAnswer.model_validate(found)
+
+
+def _combined(reads: APIRouter) -> APIRouter:
+    """The reads above, then editing (:mod:`retain.app.playbooks.edit`), wired with one line.
+
+    The fixed paths (``/playbooks/dry-run``) come before ``/playbooks/{name}``.
+    """
+    both = APIRouter()
+    both.include_router(reads)
+    both.include_router(edit.router)
+    return both
+
+
+router = _combined(router)

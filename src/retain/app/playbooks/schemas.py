@@ -12,11 +12,15 @@ __all__ = [
     "Difference",
     "DryRunAnswer",
     "DryRunDecision",
+    "PlaybookDetail",
+    "PlaybookEdit",
     "PlaybookInfo",
     "PlaybookList",
+    "PlaybookPatch",
     "ResultsAnswer",
     "SummaryRow",
     "VariantResult",
+    "VersionInfo",
 ]
 
 
@@ -109,3 +113,47 @@ class ResultsAnswer(BaseModel):
     customers: int
     pending: int = Field(description="Customers whose attribution window has not ended.")
     variants: list[VariantResult]
+
+
+class PlaybookEdit(BaseModel):
+    """A whole playbook to create or replace, with its own templates if it brings them."""
+
+    playbook: dict[str, Any] = Field(
+        description="The keys of a [[playbook]] table of playbooks.toml (docs/playbooks.md); "
+        "checked exactly as the file is."
+    )
+    templates: dict[str, dict[str, Any]] | None = Field(
+        default=None,
+        description="Per language (en required, ja, ko): subject, body and variants, as a "
+        "templates/<template>.<lang>.toml file holds them; none: the files' templates.",
+    )
+    version: int | None = Field(
+        default=None, ge=1, le=2**31, description="Version edited, when If-Match is not sent."
+    )
+
+
+class PlaybookPatch(BaseModel):
+    """Some keys to change (JSON merge patch: null removes a key)."""
+
+    playbook: dict[str, Any] = Field(default_factory=dict)
+    templates: dict[str, Any] | None = None
+    version: int | None = Field(default=None, ge=1, le=2**31)
+
+
+class VersionInfo(BaseModel):
+    """One kept version."""
+
+    version: int
+    author: str
+    created_at: UtcDateTime
+    deleted: bool
+
+
+class PlaybookDetail(BaseModel):
+    """One playbook as an editor sees it; ``version`` is also the ETag."""
+
+    name: str
+    version: int
+    definition: dict[str, Any]
+    templates: dict[str, dict[str, Any]]
+    history: list[VersionInfo]

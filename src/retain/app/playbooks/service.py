@@ -20,17 +20,22 @@ from retain.config import CONFIG_ENV, DEFAULT_CONFIG, Settings
 from retain.engage.decisions import REASONS, summary
 from retain.engage.execute import message_context, run_playbooks
 from retain.engage.messages import MessageTemplate, load_template, render
+from retain.engage.playbook_versions import definition_of, effective_book, history
 from retain.engage.playbooks import Playbook, PlaybookSet, load_playbooks, shipped_playbooks
 from retain.engage.results import playbook_results
 from retain.errors import ConfigError, NotFoundError
 from retain.features import Sources
+from retain.i18n import t
 
 __all__ = [
     "DECISION_FIELDS",
     "book",
     "describe",
+    "detail",
     "dry_run",
+    "file_book",
     "results",
+    "template_texts",
     "with_subjects",
 ]
 
@@ -50,11 +55,55 @@ DECISION_FIELDS = (
 """Who, what and why: the columns a dry run shows and exports."""
 
 
-def book() -> PlaybookSet:
-    """The playbooks the service runs: the configuration's ``playbooks.toml``, else shipped."""
+def file_book() -> PlaybookSet:
+    """The playbooks of the file: the configuration's ``playbooks.toml``, else the shipped ones."""
     config = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
     local = config.parent / "playbooks.toml"
     return load_playbooks(local) if local.is_file() else shipped_playbooks()
+
+
+def book(session: Session | None = None) -> PlaybookSet:
+    """The playbooks the service runs: the file's, with the edits stored in ``session``'s DB."""
+    base = file_book()
+    return base if session is None else effective_book(session, base)
+
+
+def template_texts(playbooks: PlaybookSet, template: str) -> dict[str, dict[str, Any]]:
+    """``{lang: {subject, body, variants}}`` of a template as the playbooks find it."""
+    found = load_template(template, playbooks.template_dirs)
+    out: dict[str, dict[str, Any]] = {}
+    for lang, variants in found.languages.items():
+        (subject, body), *_ = variants.values()
+        extra = {v: {"subject": s, "body": b} for v, (s, b) in list(variants.items())[1:]}
+        out[lang] = {"subject": subject, "body": body} | ({"variants": extra} if extra else {})
+    return out
+
+
+def detail(session: Session, name: str) -> dict[str, Any]:
+    """One playbook as an editor needs it: definition, templates, version and the history."""
+    playbooks = book(session)
+    try:
+        playbook = playbooks.get(name)
+    except ConfigError:
+        raise NotFoundError(
+            t("playbooks_edit.not_found", name=name), code="playbooks.not_found"
+        ) from None
+    kept = history(session, name)
+    return {
+        "name": name,
+        "version": playbooks.version(name),
+        "definition": definition_of(playbook),
+        "templates": template_texts(playbooks, playbook.template),
+        "history": [
+            {
+                "version": v.version,
+                "author": v.author,
+                "created_at": v.created_at,
+                "deleted": v.deleted,
+            }
+            for v in kept
+        ],
+    }
 
 
 def describe(playbook: Playbook) -> dict[str, Any]:
@@ -107,7 +156,7 @@ def dry_run(
     playbooks: PlaybookSet | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """``(summary, decisions with subjects, unavailable playbooks)`` as of ``now``; no writes."""
-    chosen = playbooks or book()
+    chosen = playbooks or book(session)
     if name is not None and name not in {p.name for p in chosen.playbooks}:
         try:
             chosen.get(name)
@@ -137,7 +186,7 @@ def results(
     playbooks: PlaybookSet | None = None,
 ) -> dict[str, Any]:
     """Treated against holdout for ``name`` (a playbook, or a past campaign id)."""
-    known = {p.name: p for p in (playbooks or book()).playbooks}
+    known = {p.name: p for p in (playbooks or book()).playbooks}  # an edit's goal: pass the book
     return playbook_results(
         Sources.from_warehouse(con),
         name,

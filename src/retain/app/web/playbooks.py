@@ -44,8 +44,8 @@ def _date(text: str | None) -> str | None:
         moment(value)
     except ValueError:
         raise InvalidParameterError(
-            t("engage_playbooks.bad_as_of", value=repr(value)),
-            hint=t("engage_playbooks.bad_as_of_hint"),
+            t("playbooks_edit.web_bad_date", value=repr(value)),
+            hint=t("playbooks_edit.web_bad_date_hint"),
         ) from None
     return value
 
