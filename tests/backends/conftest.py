@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,17 +52,19 @@ def _wait_for(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
     pytest.fail(f"the Spark Connect server did not listen on {port} in {SERVER_START_S} s")
 
 
-@pytest.fixture(scope="session")
-def spark_connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A local Spark Connect server for the whole run (local[2]); its ``sc://`` URL."""
-    pytest.importorskip("pyspark.sql.connect.session")
+@contextmanager
+def spark_connect_server(root: Path, **overrides: str) -> Iterator[str]:
+    """A local Spark Connect server (local[2]) kept in ``root``; its ``sc://`` URL.
+
+    ``overrides`` replace its Spark settings (benchmarks/spark.py gives it the driver memory of
+    ``pyspark://local``).
+    """
     from pyspark.find_spark_home import _find_spark_home
 
     home = Path(_find_spark_home())
     jars = sorted((home / "jars").glob("spark-connect_*.jar"))
     if not jars:
         pytest.skip(f"the installed PySpark ({home}) ships no spark-connect jar")
-    root = tmp_path_factory.mktemp("spark-connect")
     port = _free_port()
     conf = {
         "spark.connect.grpc.binding.address": "127.0.0.1",
@@ -73,6 +76,7 @@ def spark_connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         "spark.default.parallelism": "2",
         "spark.driver.memory": "1g",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={root}",
+        **overrides,
     }
     command = [str(home / "bin" / "spark-submit"), "--master", "local[2]"]
     command += ["--class", "org.apache.spark.sql.connect.service.SparkConnectServer"]
@@ -100,6 +104,14 @@ def spark_connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def spark_connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local Spark Connect server for the whole run (local[2]); its ``sc://`` URL."""
+    pytest.importorskip("pyspark.sql.connect.session")
+    with spark_connect_server(tmp_path_factory.mktemp("spark-connect")) as url:
+        yield url
 
 
 def _spark_database(con: Any) -> Any:
