@@ -146,6 +146,8 @@ def _nav(principal: Principal | None) -> list[tuple[str, str]]:
         items.append(("/at-risk", "web.nav_at_risk"))
     if principal.may(Permission.models_read):
         items.append(("/models", "web.nav_models"))
+    if principal.may(Permission.metrics_read):
+        items.append(("/engage/outbox", "engage_outbox.nav"))
     if principal.may(Permission.users_manage):
         items.append(("/admin/users", "web.nav_admin"))
     items.append(("/docs", "web.nav_api"))
