@@ -127,13 +127,11 @@ def _assigned(decisions: pd.DataFrame, playbooks: PlaybookSet, run: dt.datetime)
         decisions["status"].isin(["send", "delayed"]) & (decisions["channel"] == "email")
     ]
     held = decisions[decisions["status"] == "holdout"]
-    frame = pd.concat(
-        [
-            sent.assign(arm="treated", assigned_at=pd.to_datetime(sent["send_at"]).dt.floor("s")),
-            held.assign(arm="holdout", assigned_at=pd.Timestamp(run)),
-        ],
-        ignore_index=True,
-    )
+    arms = [
+        sent.assign(arm="treated", assigned_at=pd.to_datetime(sent["send_at"]).dt.floor("s")),
+        held.assign(arm="holdout", assigned_at=pd.Timestamp(run)),
+    ]
+    frame = pd.concat([a for a in arms if len(a)] or arms[:1], ignore_index=True)
     by_name = {p.name: p for p in playbooks.playbooks}
     frame["run_at"] = pd.Timestamp(run)
     frame["window_days"] = [_window(by_name[n]) for n in frame["playbook"]]
@@ -190,10 +188,10 @@ def plant_playbook_history(
         treated = drawn[drawn["arm"] == "treated"]
         sent_keys |= set(treated["key"].astype(str))
         held = holdout_records(decisions, now=run)
-        rows = pd.concat([held, _sent_rows(treated, split)], ignore_index=True)
+        rows = [part for part in (held, _sent_rows(treated, split)) if len(part)]
         kwargs: dict[str, Any] = {"con": con, "settings": settings, "on_error": "reject"}
-        if len(rows):
-            ingest("interactions", rows, **kwargs)
+        if rows:
+            ingest("interactions", pd.concat(rows, ignore_index=True), **kwargs)
         if len(orders):
             ingest("orders", orders, **kwargs)
             ingest("order_lines", lines, **kwargs)
