@@ -162,3 +162,67 @@ def test_insert_ignoring_tells_who_won(app_db):
         assert outbox.insert_ignoring(session, Suppression.__table__, row) is True
         assert outbox.insert_ignoring(session, Suppression.__table__, row) is False
         session.commit()
+
+
+def test_cancel_withdraws_only_waiting_messages_with_a_known_reason(app_db):
+    sessions = sessions_for(app_db)
+    with sessions() as session:
+        _queue(session, "a1", customer_id="A", playbook="winback-60")
+        _queue(session, "a2", customer_id="A", playbook="renewal")
+        _queue(session, "b1", customer_id="B", playbook="winback-60")
+        _queue(session, "b2", customer_id="B", playbook="renewal")
+        session.commit()
+        held = outbox.claim(session, limit=1, lease_seconds=60)  # a1 is being sent
+        assert [m.idempotency_key for m in held.messages] == ["a1"]
+        with pytest.raises(InvalidParameterError, match="consent_revoked"):
+            outbox.cancel(session, customer_id="A", reason="bored")
+        with pytest.raises(InvalidParameterError):
+            outbox.cancel(session, reason="customer_left")  # no selector: never everything
+        assert outbox.cancel(session, keys=[], reason="preempted") == 0
+        assert outbox.cancel(session, customer_id="A", reason="customer_left") == 1
+        assert outbox.cancel(session, playbook="winback-60", reason="playbook_disabled") == 1
+        session.commit()
+        rows = {
+            r.idempotency_key: (r.state, r.cancel_reason)
+            for r in session.scalars(select(OutboxMessage))
+        }
+    assert rows == {
+        "a1": ("sending", None),  # a worker holds it: it is delivered
+        "a2": ("cancelled", "customer_left"),
+        "b1": ("cancelled", "playbook_disabled"),
+        "b2": ("queued", None),
+    }
+    with sessions() as session:
+        counts = outbox.counts(session)
+        assert (counts["cancelled"], counts["failed"], counts["dead"]) == (2, 0, 0)
+        assert outbox.problems(session) == []  # not a dead letter
+        assert outbox.problem_count(session, states=("cancelled",)) == 2
+        # a cancelled message is not requeued or discarded like a failure
+        b1 = outbox.message_id_for("b1")
+        assert not outbox.requeue(session, b1) and not outbox.discard(session, b1)
+
+
+def test_requeue_and_discard_of_dead_letters(app_db):
+    sessions = sessions_for(app_db)
+    with sessions() as session:
+        _queue(session, "d1")
+        _queue(session, "d2")
+        session.commit()
+        claim = outbox.claim(session, limit=2, lease_seconds=60)
+        for m in claim.messages:
+            outbox.mark_failed(session, m, claim.token, error="HTTP 503", dead=True)
+        d1, d2 = (outbox.message_id_for(k) for k in ("d1", "d2"))
+        assert outbox.discard(session, d1) and not outbox.discard(session, d1)
+        session.commit()
+        assert [m.message_id for m in outbox.problems(session)] == [d2]
+        assert outbox.problem_count(session, discarded=True) == 2
+        assert outbox.requeue(session, d1)  # a discarded dead letter may still be retried
+        session.commit()
+        session.expire_all()
+        row = session.scalars(select(OutboxMessage).where(OutboxMessage.message_id == d1)).one()
+        assert (row.state, row.attempts, row.discarded_at, row.claim_token) == (
+            "queued",
+            0,
+            None,
+            None,
+        )
