@@ -36,8 +36,15 @@ def test_demo_writes_loads_and_summarises(tmp_path: Path) -> None:
     assert [cell.strip() for cell in row.split("│")[1:5]] == ["customers", "300", "300", "0"]
     assert any("Customers alive at the end" in line for line in lines)
     assert "Next:" in out.stdout
+    assert "Past playbook runs: 3 (" in out.stdout  # the shipped playbooks' planted history
+    assert (tmp_path / "files" / "truth_playbooks.csv").is_file()
     with duckdb.connect(str(tmp_path / "retain.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from customers").fetchone() == (300,)
+        held = con.execute(
+            "select count(*) from interactions where interaction_id like 'holdout-%'"
+        ).fetchone()
+        planted = con.execute("select sum(n_holdout) from demo_truth_playbooks").fetchone()
+        assert held is not None and planted is not None and held[0] >= planted[0] > 0
         assert con.execute("select count(*) from demo_truth_customers").fetchone() == (300,)
         assert con.execute("select count(*) from demo_truth_campaigns").fetchone() == (5,)
 
