@@ -24,6 +24,7 @@ from retain.cli.metrics import OutputFormat, OutputOpt, emit
 from retain.engage.decisions import summary
 from retain.engage.execute import execute, message_context, run_playbooks
 from retain.engage.messages import MessageTemplate, load_template, render
+from retain.engage.playbook_versions import effective_book
 from retain.engage.playbooks import PlaybookSet, load_playbooks, shipped_playbooks
 from retain.engage.results import playbook_results
 from retain.errors import InvalidParameterError
@@ -160,6 +161,8 @@ def run(
     try:
         sources = Sources.from_warehouse(con)
         with open_session(conf.database_url) as session:
+            if file is None:  # the edits made through the API and the dashboard, too
+                playbooks = effective_book(session, playbooks)
             decisions, _ = run_playbooks(
                 session,
                 sources,

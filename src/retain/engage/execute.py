@@ -19,7 +19,12 @@ suppression list, recorded holdouts, other recent messages in ``interactions``) 
   commit leaves records a rerun writes again unchanged, never a send without its control.
 
 Treated rows carry ``campaign_id = <playbook>`` or ``<playbook>:<variant>`` when the template
-has variants, which the worker copies into ``interactions`` and results read back.
+has variants, which the worker copies into ``interactions`` and results read back. Every payload
+carries ``playbook_version`` and every holdout record ``version``: the version of the playbook
+(:mod:`retain.engage.playbook_versions`) that decided, so an edit never re-attributes results.
+
+A survey playbook (``action.kind = "survey"``) creates one survey invitation per queued message
+(:mod:`retain.engage.invitations`) and puts its signed link in the message (``survey.url``).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from retain.appdb import utcnow
 from retain.config import Settings
 from retain.engage._tables import OutboxMessage, Suppression
 from retain.engage.decisions import Guardrails, decide
+from retain.engage.invitations import PREVIEW_URL, check_surveys, invite_for, link_secret
 from retain.engage.messages import MessageTemplate, load_template, render
 from retain.engage.outbox import message_id_for
 from retain.engage.playbooks import Playbook, PlaybookSet
@@ -80,6 +86,8 @@ class ExecuteReport:
     """Webhook rows for the action beside a message (a save-desk task, a CRM call)."""
     withdrawn: int = 0
     """Queued lower-priority messages (and their tasks) that gave their slot up."""
+    invitations: int = 0
+    """Survey invitations created (one per queued message of a survey playbook)."""
 
 
 def task_key(key: str) -> str:
@@ -242,12 +250,29 @@ def message_context(row: Mapping[str, Any], playbooks: PlaybookSet) -> dict[str,
     playbook = playbooks.get(str(row["playbook"]))
     trigger = {"kind": playbook.trigger.kind} | {f: _clean(row.get(f)) for f in _TRIGGER_FIELDS}
     offer = playbook.offer.model_dump() if playbook.offer else None
-    return {"customer": customer, "trigger": trigger, "offer": offer, "playbook": playbook.name}
+    survey = (
+        {"name": playbook.action.survey, "url": PREVIEW_URL}
+        if playbook.action.kind == "survey"
+        else None
+    )
+    return {
+        "customer": customer,
+        "trigger": trigger,
+        "offer": offer,
+        "playbook": playbook.name,
+        "survey": survey,
+    }
 
 
-def holdout_records(decisions: pd.DataFrame, *, now: dt.datetime) -> pd.DataFrame:
-    """The ``holdout`` interactions of a run's held-out decisions (ids stable per key)."""
+def holdout_records(
+    decisions: pd.DataFrame, *, now: dt.datetime, versions: Mapping[str, int] | None = None
+) -> pd.DataFrame:
+    """The ``holdout`` interactions of a run's held-out decisions (ids stable per key).
+
+    ``versions`` (playbook name to the version that decided) adds ``version`` to properties.
+    """
     held = decisions[decisions["status"] == "holdout"]
+    known = dict(versions or {})
     return pd.DataFrame(
         {
             "interaction_id": [_holdout_id(k) for k in held["key"]],
@@ -257,8 +282,12 @@ def holdout_records(decisions: pd.DataFrame, *, now: dt.datetime) -> pd.DataFram
             "channel": held["channel"].to_list(),
             "campaign_id": held["playbook"].to_list(),
             "properties": [
-                json.dumps({"group": "control", "key": k, "occurrence": o}, ensure_ascii=False)
-                for k, o in zip(held["key"], held["occurrence"], strict=True)
+                json.dumps(
+                    {"group": "control", "key": k, "occurrence": o}
+                    | ({"version": known[p]} if p in known else {}),
+                    ensure_ascii=False,
+                )
+                for k, o, p in zip(held["key"], held["occurrence"], held["playbook"], strict=True)
             ],
         }
     )
@@ -336,12 +365,17 @@ def execute(
     from retain.ingest import ingest
 
     report = ExecuteReport()
+    going = decisions[decisions["status"].isin(["send", "delayed"])]
+    asking = {str(n) for n in going["playbook"].unique()} if len(going) else set()
+    asking = {n for n in asking if playbooks.get(n).action.kind == "survey"}
+    check_surveys(session, [playbooks.get(n) for n in sorted(asking)])
+    secret = link_secret(session, settings) if asking else ""
+    versions = {p.name: playbooks.version(p.name) for p in playbooks.playbooks}
     report.withdrawn = withdraw(session, decisions.attrs.get("withdrawn", []))
-    records = holdout_records(decisions, now=now)
+    records = holdout_records(decisions, now=now, versions=versions)
     if len(records):
         ingest("interactions", records, con=con, settings=settings, on_error="reject")
         report.holdouts = len(records)
-    going = decisions[decisions["status"].isin(["send", "delayed"])]
     templates: dict[str, MessageTemplate] = {}
     rows: list[dict[str, Any]] = []
     created = utcnow()
@@ -359,16 +393,28 @@ def execute(
             templates[playbook.template] = load_template(playbook.template, playbooks.template_dirs)
         template = templates[playbook.template]
         context = message_context(row, playbooks)
+        if playbook.action.kind == "survey" and channel == "email":
+            context["survey"]["url"] = invite_for(
+                session,
+                secret,
+                playbook,
+                customer_id=str(row["customer_id"]),
+                language=str(row["language"]),
+                settings=settings,
+            )
+            report.invitations += 1
         lang, subject, body = render(
             template,
             language=context["customer"]["language"],
             variant=row["variant"],
             context=context,
         )
+        version = versions[playbook.name]
         payload = (
-            {"subject": subject, "body": body}
+            {"subject": subject, "body": body, "playbook_version": version}
             if channel == "email"
             else _webhook_payload(row, context, playbook, (lang, subject, body))
+            | {"playbook_version": version}
         )
         send_at = row.get("send_at")
         campaign = (
@@ -397,7 +443,8 @@ def execute(
                     customer_id=str(row["customer_id"]),
                     channel="webhook",
                     recipient=playbook.action.url,
-                    payload=_webhook_payload(row, context, playbook, (lang, subject, body)),
+                    payload=_webhook_payload(row, context, playbook, (lang, subject, body))
+                    | {"playbook_version": version},
                     key=task_key(str(row["key"])),
                     language=lang,
                     advertising=False,
