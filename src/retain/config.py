@@ -201,7 +201,7 @@ class SmsSettings(BaseModel):
     auth_value: str = Field(
         "",
         description="The header's value, e.g. 'Bearer KEY' or 'Basic BASE64' (secret: set "
-        "RETAIN_ENGAGE__SMS__AUTH_VALUE)",
+        "RETAIN_SMS__AUTH_VALUE)",
     )
     sender: str = Field("", description="The sending number or sender id")
     to_field: str = Field("to", description="Body field of the recipient's number (Twilio: To)")
@@ -266,9 +266,6 @@ class EngageSettings(BaseModel):
     )
     batch_size: int = Field(50, ge=1, description="Messages a worker claims at once")
     poll_seconds: float = Field(5.0, gt=0, description="Pause of retain worker when idle")
-    sms: SmsSettings = Field(
-        default_factory=lambda: SmsSettings(), description="SMS through an HTTP gateway"
-    )
 
 
 class ScheduledJob(BaseModel):
@@ -482,6 +479,10 @@ class Settings(BaseSettings):
     engage: EngageSettings = Field(
         default_factory=lambda: EngageSettings(),
         description="Delivery from the outbox: sender, footer, webhooks, retries",
+    )
+    sms: SmsSettings = Field(
+        default_factory=lambda: SmsSettings(),
+        description="SMS from the outbox through an HTTP gateway (retain worker)",
     )
     schedule: list[ScheduledJob] = Field(
         default_factory=list,

@@ -19,6 +19,7 @@ import pytest
 from _delivery import app_db, engage_settings, sessions_for
 from sqlalchemy import select
 
+from retain.config import SmsSettings
 from retain.engage import outbox, suppression
 from retain.engage._tables import DeliveryAttempt, OutboxMessage
 from retain.engage.email import KOREAN_AD_PREFIX
@@ -155,7 +156,9 @@ def _settings(tmp_path, url: str, gateway: Gateway, **sms: Any):
         "timeout_seconds": 5,
     }
     values.update(sms)
-    return engage_settings(tmp_path, url, sms=values, max_attempts=3)
+    settings = engage_settings(tmp_path, url, max_attempts=3)
+    settings.sms = SmsSettings(**values)
+    return settings
 
 
 def _queue(sessions, key: str, phone: str, body: str, lang: str = "en", ad: bool = True) -> str:
@@ -283,7 +286,7 @@ def test_refusals_fail_at_once_and_problems_never_reach_the_gateway(app_db, tmp_
         with sessions() as session:
             suppression.suppress(session, "+15550100005", "unsubscribe")
             session.commit()
-        settings.engage.sms.optout_number = ""
+        settings.sms.optout_number = ""
         report = Worker(settings, sessions, log_interactions=False).drain()
         assert len(gw.requests) == 1  # none of them was offered to the gateway
     assert (report.failed, report.cancelled) == (3, 1)

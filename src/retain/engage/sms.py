@@ -1,9 +1,9 @@
 r"""SMS through an HTTP gateway: the text as the law wants it, its length in segments, the POST.
 
-A gateway is configured in ``[engage.sms]`` (:class:`retain.config.SmsSettings`): one POST per
+A gateway is configured in ``[sms]`` (:class:`retain.config.SmsSettings`): one POST per
 message to ``gateway_url``, as a JSON object or an HTML form (Twilio's shape: ``To``, ``From``,
 ``Body`` with ``Authorization: Basic ...``), with the credential header from the configuration
-or the environment (``RETAIN_ENGAGE__SMS__AUTH_VALUE``) and the message's ``Idempotency-Key``.
+or the environment (``RETAIN_SMS__AUTH_VALUE``) and the message's ``Idempotency-Key``.
 Every hop, redirects included, passes the same guard as webhooks
 (:func:`retain.engage.netguard.check_url`) and connects to the checked address.
 

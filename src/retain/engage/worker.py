@@ -166,7 +166,7 @@ class Worker:
             found.append("email")
         if self.settings.engage.webhook_secret:
             found.append("webhook")
-        if self.settings.engage.sms.gateway_url:
+        if self.settings.sms.gateway_url:
             found.append("sms")
         return found
 
@@ -344,7 +344,7 @@ class Worker:
         return _Outcome(result.ok, result.retryable, result.detail)
 
     def _sms(self, message: OutboxMessage) -> _Outcome:
-        config = self.settings.engage.sms
+        config = self.settings.sms
         if self._address(message) in self._suppressed:
             return _Outcome(False, False, t("engage.suppressed"), cancel="suppressed")
         number = normal_number(message.recipient)
