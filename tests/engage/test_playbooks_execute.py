@@ -136,5 +136,6 @@ priority = 1
     with sessions() as session:
         rows = session.scalars(select(OutboxMessage)).all()
     states = {(r.playbook, r.state) for r in rows}
-    assert states == {("low", "failed"), ("high", "queued")}
+    assert states == {("low", "cancelled"), ("high", "queued")}
+    assert {r.cancel_reason for r in rows if r.playbook == "low"} == {"preempted"}
     assert all("withdrawn" in (r.last_error or "") for r in rows if r.playbook == "low")

@@ -10,7 +10,7 @@ suppression list, recorded holdouts, other recent messages in ``interactions``) 
   (:func:`retain.engage.outbox.enqueue`) keyed by the decision's key, so the row and the
   decision are one, a second run finds the key and queues nothing, and a delayed message waits
   for its ``send_at`` (quiet hours). Every row of a run commits in the caller's one transaction.
-  Decisions on a channel the outbox cannot deliver (SMS) are counted, not queued.
+  SMS rows carry the rendered ``subject`` and ``body``; the SMS sender sends the body.
   A playbook whose ``action`` has a ``url`` (a save-desk task, a CRM call) also queues one
   webhook row beside the message, keyed ``<key>:task``; it does not count against caps.
 - ``holdout``: a ``holdout`` interaction (``campaign_id`` = the playbook, ``properties.group =
@@ -119,7 +119,7 @@ def _webhook_payload(
 def withdraw(session: Session, keys: Sequence[str]) -> int:
     """Withdraw queued, never-tried messages (and their action tasks) that lost their slot.
 
-    Only rows still ``queued`` change (to ``failed``, "withdrawn"), in the caller's
+    Only rows still ``queued`` change (to ``cancelled``, reason ``preempted``), in the caller's
     transaction: one a worker claimed meanwhile is delivered, and the cap is one over.
     """
     if not keys:
@@ -128,7 +128,11 @@ def withdraw(session: Session, keys: Sequence[str]) -> int:
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.idempotency_key.in_(wanted), OutboxMessage.state == "queued")
-        .values(state="failed", last_error="withdrawn: a higher-priority playbook took the slot")
+        .values(
+            state="cancelled",
+            cancel_reason="preempted",
+            last_error="withdrawn: a higher-priority playbook took the slot",
+        )
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -179,7 +183,8 @@ def guardrails(
             "preemptible": r.state == "queued" and r.attempts == 0 and r.playbook in known,
         }
         for r in rows
-        if r.state not in ("failed", "dead") and not r.idempotency_key.endswith(":task")
+        if r.state not in ("failed", "dead", "cancelled")
+        and not r.idempotency_key.endswith(":task")
     ]
     suppressed = frozenset(a.lower() for a in session.scalars(select(Suppression.address)))
     history = pd.DataFrame(
@@ -385,7 +390,7 @@ def execute(
     for values in zip(*(going[c].tolist() for c in going.columns), strict=True):
         row = dict(zip(names, values, strict=True))
         channel = row["channel"]
-        if channel not in ("email", "webhook"):
+        if channel not in ("email", "webhook", "sms"):
             report.unsupported += 1
             continue
         playbook = playbooks.get(str(row["playbook"]))
@@ -412,7 +417,7 @@ def execute(
         version = versions[playbook.name]
         payload = (
             {"subject": subject, "body": body, "playbook_version": version}
-            if channel == "email"
+            if channel in ("email", "sms")
             else _webhook_payload(row, context, playbook, (lang, subject, body))
             | {"playbook_version": version}
         )
