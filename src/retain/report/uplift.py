@@ -1,24 +1,31 @@
-"""The report's uplift section: what the newest randomized campaign changed, and for whom.
+"""The report's uplift section: what the newest evaluated campaign changed, and for whom.
 
-For the newest campaign with a random holdout, the section shows the measured effect on
-conversion (an order within 60 days), then a T-learner judged on the 30 % of its customers it
-did not see: the Qini curves of targeting by predicted uplift, by churn risk (when a registered
-churn model fits the campaign's features) and at random, their scores with intervals, and the
-measured uplift by decile of the prediction. No campaign with a holdout, or no orders or events
-to measure an outcome with: no section.
+The section reads the stored evaluation (``uplift_evaluations``, written by
+``retain uplift evaluate --store`` and by the demo pipeline's uplift step) of the newest
+campaign that has one: the measured effect, the Qini curves of targeting by predicted uplift,
+by churn risk and at random on customers the model never saw, their scores with intervals, and
+the measured uplift by decile of the prediction. Nothing is trained here: a report is built
+in seconds and says the same as the Uplift page. When randomized campaigns exist but none is
+evaluated, the section says so and names the command that stores one; a newer campaign without
+an evaluation is named too. No campaign with a holdout: no section.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from retain import warehouse as wh
-from retain.i18n import format_number, format_percent, t
-from retain.models.uplift import Outcome, campaign_dataset, list_campaigns
-from retain.models.uplift.assess import Assessment, assess_campaign, churn_risk, make_learner
+from retain.i18n import format_date, format_number, format_percent, t
+from retain.models.uplift import list_campaigns
+from retain.models.uplift.evaluations import (
+    StoredEvaluation,
+    list_evaluations,
+    stored_evaluation,
+)
 from retain.report.section import Figure, Section
 
 if TYPE_CHECKING:
@@ -26,14 +33,13 @@ if TYPE_CHECKING:
 
     from retain.config import Settings
 
-__all__ = ["OUTCOME", "WINDOW_DAYS", "report_sections"]
+__all__ = ["report_sections"]
 
-OUTCOME: Outcome = "conversion"
-"""What the section measures: a completed order in the window."""
-WINDOW_DAYS = 60
+_RATES = ("retention", "conversion")
+"""Outcomes measured as a share of customers (revenue is an amount)."""
 
 
-def _curves(found: Assessment) -> go.Figure:
+def _curves(found: StoredEvaluation) -> go.Figure:
     fig = go.Figure()
     for (arm, policy), part in found.curves.groupby(["arm", "policy"], sort=False):
         label = t(f"uplift.policy_{policy}")
@@ -56,6 +62,13 @@ def _interval(row: Any, key: str) -> str:
     return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def _amount(value: float, outcome: str) -> str:
+    """An effect as a share (retention, conversion) or a number (revenue)."""
+    if outcome in _RATES:
+        return format_percent(value, digits=1)
+    return format_number(value, digits=2)
+
+
 def _percents(row: Any) -> str:
     """A decile's measured uplift and its interval, as percentages."""
     value, low, high = (float(getattr(row, f"uplift{end}")) for end in ("", "_low", "_high"))
@@ -63,33 +76,65 @@ def _percents(row: Any) -> str:
     return "{} [{}, {}]".format(*shown)
 
 
+def _outcome(name: str) -> str:
+    key = f"uplift.outcome_{name}"
+    label = t(key)
+    return name if label == key else label
+
+
+def _summary(found: StoredEvaluation) -> str:
+    """One sentence per arm: who got the offer, who was held out, what it changed."""
+    outcome = _outcome(found.outcome)
+    one = found.effects.shape[0] == 1
+
+    def sentence(row: Mapping[Hashable, Any]) -> str:
+        return t(
+            "uplift.report_summary",
+            campaign=found.campaign_id if one else f"{found.campaign_id} ({row['arm']})",
+            outcome=outcome,
+            treated=format_number(int(row["n_treated"])),
+            control=format_number(int(row["n_control"])),
+            effect=_amount(float(row["effect"]), found.outcome),
+            low=_amount(float(row["effect_low"]), found.outcome),
+            high=_amount(float(row["effect_high"]), found.outcome),
+            date=format_date(found.evaluated_at.date()),
+        )
+
+    return " ".join(sentence(row) for row in found.effects.to_dict("records"))
+
+
+def _not_stored(campaign: str) -> Section:
+    return Section(
+        key="uplift",
+        title=t("uplift.report_heading"),
+        summary=t("uplift.report_not_stored", campaign=campaign),
+    )
+
+
 def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
-    """The uplift section for the newest randomized campaign, or nothing (module docstring)."""
-    if not (wh.table_exists(con, "orders") or wh.table_exists(con, "events")):
-        return []
+    """The stored evaluation of the newest evaluated campaign, or what to run (module docs)."""
+    del settings  # the stored evaluation names everything it needs
     if not wh.table_exists(con, "interactions"):
         return []
-    listed = list_campaigns(con)
-    if listed.empty:
+    campaigns = list_campaigns(con)
+    evaluated = list_evaluations(con)
+    if campaigns.empty and evaluated.empty:
         return []
-    campaign = str(listed["campaign_id"].iloc[-1])
-    definition = settings.churn_definition(None)
-    data = campaign_dataset(
-        con, campaign, outcome=OUTCOME, window_days=WINDOW_DAYS, definition=definition
-    )
-    risk = churn_risk(data, settings.models_dir)
-    found, _ = assess_campaign(data, make_learner("t"), risk=risk, n_boot=100)
-    effect = {k: float(v) for k, v in found.effects.iloc[0].items() if k != "arm"}
-    summary = t(
-        "uplift.report_summary",
-        campaign=campaign,
-        treated=format_number(int(effect["n_treated"])),
-        control=format_number(int(effect["n_control"])),
-        effect=format_percent(effect["effect"], digits=1),
-        low=format_percent(effect["effect_low"], digits=1),
-        high=format_percent(effect["effect_high"], digits=1),
-        days=WINDOW_DAYS,
-    )
+    if evaluated.empty:
+        return [_not_stored(str(campaigns["campaign_id"].iloc[-1]))]
+    campaign = str(evaluated["campaign_id"].iloc[-1])
+    found = stored_evaluation(con, campaign)
+    if found is None:  # removed between the two reads
+        return [_not_stored(campaign)]
+    notes = []
+    if not campaigns.empty:
+        newest = campaigns.iloc[-1]
+        started = found.started_at
+        newer = started is not None and pd.Timestamp(newest["started_at"]) > started
+        if newer and str(newest["campaign_id"]) not in set(evaluated["campaign_id"].astype(str)):
+            notes.append(t("uplift.report_newer", campaign=str(newest["campaign_id"])))
+    if "churn_risk" not in set(found.policies.get("policy", pd.Series(dtype=str))):
+        notes.append(t("uplift.no_risk"))
     policies = pd.DataFrame(
         {
             t("uplift.col_arm"): found.policies["arm"],
@@ -115,12 +160,11 @@ def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
         customers=format_number(found.n_test),
         qini=_interval(model, "qini"),
     )
-    notes = [] if risk is not None else [t("uplift.no_risk")]
     return [
         Section(
             key="uplift",
             title=t("uplift.report_heading"),
-            summary=" ".join([summary, *notes]),
+            summary=" ".join([_summary(found), *notes]),
             items=[
                 Figure(
                     title=t("uplift.report_curve_title"), reading=reading, figure=_curves(found)
