@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from retain.config import OfferAction, OfferSettings
 from retain.models.uplift import TLearner
-from retain.targeting.offers import uplift_by_halves
+from retain.targeting.offers import plan_offers, uplift_by_halves
+from retain.targeting.offers.honest import group_effects
 
 
 def _campaign(n: int, effect: float, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -26,20 +28,31 @@ def learner() -> TLearner:
 
 
 def test_frame_has_the_planner_shape(learner: TLearner) -> None:
-    X, arm, y = _campaign(4000, 0.1, 0)
+    X, arm, y = _campaign(20_000, 0.1, 0)
     ids = pd.Series([f"P{i}" for i in range(500)])
-    plan_X = X.iloc[:500].reset_index(drop=True)
+    plan_X, _, _ = _campaign(500, 0.1, 9)  # new customers, outside the campaign
     frame = uplift_by_halves(
         learner, X, arm, y, plan_X=plan_X, customer_ids=ids, actions={"coupon": "coupon_10"}
     )
-    assert list(frame.columns) == ["customer_id", "action", "uplift", "uplift_honest"]
+    assert list(frame.columns) == [
+        "customer_id",
+        "action",
+        "uplift",
+        "uplift_honest",
+        "honest_group",
+        "honest_variance",
+    ]
     assert frame["action"].unique().tolist() == ["coupon_10"]
     assert frame["customer_id"].tolist() == ids.tolist()
-    # Two models: the chosen-on and valued-on estimates differ, and both see the effect of b.
+    # The choosing estimates and the measured groups differ, and both see the effect of b
+    # (0.1 where b > 0; the groups blur it, as the score ranks imperfectly).
     assert not np.allclose(frame["uplift"], frame["uplift_honest"])
     b = plan_X["b"].to_numpy() > 0
     for column in ("uplift", "uplift_honest"):
-        assert frame[column][b].mean() > frame[column][~b].mean() + 0.05
+        assert frame[column][b].mean() > frame[column][~b].mean() + 0.03
+    # Rows valued by one measured group share its value and its variance.
+    per_group = frame.groupby("honest_group")[["uplift_honest", "honest_variance"]].nunique()
+    assert (per_group == 1).all().all() and len(per_group) >= 4
 
 
 def test_no_effect_the_chosen_look_good_only_on_their_own_estimates(learner: TLearner) -> None:
@@ -52,3 +65,71 @@ def test_no_effect_the_chosen_look_good_only_on_their_own_estimates(learner: TLe
     top = frame.nlargest(300, "uplift")
     assert top["uplift"].mean() > 0.05
     assert abs(top["uplift_honest"].mean()) < top["uplift"].mean() / 3
+
+
+def test_group_effects_measure_a_planted_effect_with_its_error() -> None:
+    """Uplift 0.2 where the score is above 0, none below: each group measures its own."""
+    rng = np.random.default_rng(3)
+    n = 40_000
+    score = rng.normal(size=n)
+    treated = rng.random(n) < 0.5
+    y = rng.random(n) < 0.3 + 0.2 * treated * (score > 0)
+    found = group_effects(score, treated, y)
+    assert found.cuts.size == 4  # edges 0, .5, .8, .9, .95, 1: five groups
+    se = np.sqrt(found.variance)
+    assert abs(found.effect[0]) < 3 * se[0]
+    assert np.all(np.abs(found.effect[1:] - 0.2) < 3 * se[1:])
+    # Unpooled variance of a difference of two means: p(1-p)/n per arm, summed.
+    top = found.group(score) == 4
+    expected = 0.5 * 0.5 / (top & treated).sum() + 0.3 * 0.7 / (top & ~treated).sum()
+    assert found.variance[4] == pytest.approx(expected, rel=0.1)
+
+
+def test_small_groups_are_merged_until_each_has_both_arms() -> None:
+    score = np.arange(100, dtype=float)
+    treated = np.arange(100) % 2 == 0
+    found = group_effects(score, treated, np.ones(100), min_per_arm=20)
+    counts = np.bincount(found.group(score))
+    assert (counts >= 40).all() and found.cuts.size == counts.size - 1
+    assert np.isfinite(found.variance).all()
+
+
+def _one_group_plan(variance: float | None) -> tuple[float, float | None, float | None]:
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "churn_probability": [0.5, 0.5],
+            "clv": [100.0, 100.0],
+            "order_value": [10.0, 10.0],
+        }
+    )
+    uplift = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "action": "coupon",
+            "uplift": [0.2, 0.2],
+            "uplift_honest": [0.1, 0.1],
+        }
+    )
+    if variance is not None:
+        uplift["honest_group"] = "g"
+        uplift["honest_variance"] = variance
+    action = OfferAction(name="coupon", kind="discount", cost_per_contact=1.0, discount_share=0.1)
+    conf = OfferSettings(actions=[action], holdout_share=0.0, min_uplift=0.0)
+    s = plan_offers(customers, budget=100.0, settings=conf, uplift=uplift).summary
+    return s.expected_profit, s.profit_low, s.profit_high
+
+
+def test_the_plan_interval_adds_the_shared_measurement_error_and_the_chance_in_who_stays() -> None:
+    profit, low, high = _one_group_plan(0.0004)
+    # Each: 0.1 x 100 - 1 - 0.1 x 10 x (0.5 + 0.1) = 8.4.
+    assert profit == pytest.approx(16.8)
+    slope = 100.0 - 1.0  # clv - discount x order value
+    measured = (2 * slope) ** 2 * 0.0004  # one group: the two errors add, not average out
+    # Kept anyway (0.5): -1; kept by the offer (0.1): +99; else 0.
+    mean = 0.5 * -1.0 + 0.1 * 99.0
+    chance = 2 * (0.5 * 1.0 + 0.1 * 99.0**2 - mean**2)
+    half = 1.959963984540054 * np.sqrt(measured + chance)
+    assert low == pytest.approx(profit - half)
+    assert high == pytest.approx(profit + half)
+    assert _one_group_plan(None)[1:] == (None, None)  # no error given: no interval claimed

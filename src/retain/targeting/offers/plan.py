@@ -24,6 +24,7 @@ output names (:attr:`OfferPlan.heuristic`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from retain.targeting.offers.optimize import LEFT_OUT_REASONS, NOTHING, choose
 
 __all__ = [
     "CUSTOMER_COLUMNS",
+    "ERROR_COLUMNS",
     "UPLIFT_COLUMNS",
     "ActionSummary",
     "OfferPlan",
@@ -54,6 +56,11 @@ UPLIFT_COLUMNS = ("customer_id", "action", "uplift", "uplift_honest")
 """The uplift interface: per (customer, action) the uplift that chooses and the honest one
 (out of fold), both as a rise in the probability of staying; what ``retain.models.uplift``
 provides."""
+ERROR_COLUMNS = ("honest_group", "honest_variance")
+"""Optional: which measurement valued each row and that measurement's variance (rows sharing a
+group share its error); with them the plan reports its profit's interval
+(:func:`retain.targeting.offers.honest.uplift_by_halves` provides them)."""
+Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,11 @@ class PlanSummary:
     """The profit of raising every planned customer's retention by ``what_if_points`` points:
     points / 100 x the sum of their CLV."""
     actions: list[ActionSummary] = field(default_factory=list)
+    profit_low: float | None = None
+    profit_high: float | None = None
+    """The 95 % interval of the profit the contacted customers will bring: the measurement
+    error of the uplift (``honest_variance``) and the chance in who stays; None when the uplift
+    came without its variance (the heuristic, a file, older stored uplift)."""
 
     @property
     def winners_curse(self) -> float:
@@ -173,6 +185,69 @@ def _matrices(
     return out[0], out[1]
 
 
+def _errors(
+    customers: pd.DataFrame, uplift: pd.DataFrame, names: Sequence[str]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
+    """The uplift's error per ``(customer, action)``, or None when it carries none.
+
+    Codes of :data:`ERROR_COLUMNS`'s groups (-1: none) and their variances (NaN: unknown).
+    """
+    if not all(c in uplift.columns for c in ERROR_COLUMNS):
+        return None
+    n, k = len(customers), len(names)
+    rows = pd.Index(customers["customer_id"]).get_indexer(pd.Index(uplift["customer_id"]))
+    cols = pd.Index(list(names)).get_indexer(pd.Index(uplift["action"]))
+    keep = (rows >= 0) & (cols >= 0)
+    codes = pd.factorize(uplift["honest_group"].astype(str))[0]
+    group = np.full((n, k), -1, dtype=np.int64)
+    group[rows[keep], cols[keep]] = codes[keep]
+    variance = np.full((n, k), np.nan)
+    variance[rows[keep], cols[keep]] = uplift["honest_variance"].to_numpy(dtype=np.float64)[keep]
+    return group, variance
+
+
+def _profit_interval(
+    profit: float,
+    contacted: npt.NDArray[np.bool_],
+    action: npt.NDArray[np.int64],
+    errors: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]],
+    honest: npt.NDArray[np.float64],
+    p_stay: npt.NDArray[np.float64],
+    clv: npt.NDArray[np.float64],
+    spend: npt.NDArray[np.float64],
+) -> tuple[float, float] | None:
+    """The 95 % interval of the contacted customers' profit (docs/offers.md, "Honest profit").
+
+    Two independent errors add up. The measurement: a customer's profit moves by
+    ``clv - discount x order value`` per unit of uplift, and customers valued by the same
+    measured group share its error, so a group contributes (sum of their slopes)^2 x its
+    variance. The chance in who stays: without the offer a customer stays with P(stay), the
+    offer keeps another ``uplift``; one kept anyway costs the discount, one kept by the offer
+    brings CLV less the discount (the offer makes nobody leave).
+    """
+    rows = np.flatnonzero(contacted)
+    if not rows.size:
+        return (profit, profit)
+    group, variance = errors
+    cols = action[rows]
+    g, var = group[rows, cols], variance[rows, cols]
+    if (g < 0).any() or not np.isfinite(var).all():
+        return None
+    slope = clv[rows] - spend[rows, cols]
+    sums = np.bincount(g, weights=slope)
+    seen = np.bincount(g) > 0
+    per_group = np.zeros(sums.size)
+    per_group[g] = var
+    measured = float((sums[seen] ** 2 * per_group[seen]).sum())
+    stay = np.clip(p_stay[rows], 0.0, 1.0)
+    kept = np.clip(honest[rows, cols], 0.0, 1.0 - stay)
+    anyway, won = -spend[rows, cols], slope
+    mean = stay * anyway + kept * won
+    chance = float((stay * anyway**2 + kept * won**2 - mean**2).sum())
+    half = Z95 * float(np.sqrt(max(measured + chance, 0.0)))
+    return (profit - half, profit + half)
+
+
 def _plan_id(as_of: dt.date | None, budget: float, segment: str | None) -> str:
     day = as_of.isoformat() if as_of else "latest"
     amount = f"{budget:.2f}".rstrip("0").rstrip(".")  # 1000000, never 1e+06
@@ -220,6 +295,7 @@ def plan_offers(
     frame = heuristic_uplift(customers, actions) if uplift is None else uplift
     _check(frame, UPLIFT_COLUMNS, "uplift")
     up, honest = _matrices(customers, frame, names)
+    errors = None if heuristic else _errors(customers, frame, names)
 
     clv = customers["clv"].to_numpy(dtype=np.float64)
     clv = np.where(np.isfinite(clv), clv, 0.0)
@@ -270,6 +346,14 @@ def plan_offers(
     decisions.loc[held, "status"] = "holdout"
     decisions.loc[held, "reason"] = "holdout"
     summary = _summary(decisions, actions, conf, budget, clv)
+    if errors is not None:
+        spend = share[None, :] * value[:, None]
+        contacted = chosen & ~held
+        found = _profit_interval(
+            summary.expected_profit, contacted, choice.action, errors, honest, p_stay, clv, spend
+        )
+        if found is not None:
+            summary = dataclasses.replace(summary, profit_low=found[0], profit_high=found[1])
     order = {"target": 0, "holdout": 1, "left_out": 2}
     decisions = decisions.assign(_o=decisions["status"].map(order)).sort_values(
         ["_o", "expected_profit"], ascending=[True, False], kind="stable", ignore_index=True

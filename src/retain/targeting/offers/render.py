@@ -31,7 +31,7 @@ def source_note(plan: OfferPlan) -> str:
 
 
 def summary_lines(plan: OfferPlan, currency: str) -> list[str]:
-    """The source note, counts, cost, honest profit and ROI, the correction, what-if, left out."""
+    """The source note, counts, cost, profit, ROI, interval, correction, what-if, left out."""
     s = plan.summary
 
     def money(value: float) -> str:
@@ -52,6 +52,8 @@ def summary_lines(plan: OfferPlan, currency: str) -> list[str]:
             roi="-" if s.roi is None else format_percent(s.roi, digits=0),
         ),
     ]
+    if s.profit_low is not None and s.profit_high is not None:
+        lines.append(t("offers.line_interval", low=money(s.profit_low), high=money(s.profit_high)))
     if not plan.heuristic:
         lines.append(
             t("offers.line_curse", naive=money(s.naive_profit), correction=money(s.winners_curse))
