@@ -316,3 +316,46 @@ def test_without_a_gateway_sms_waits_queued(app_db, tmp_path):
     assert "sms" not in worker.channels()
     assert worker.drain().sent == 0
     assert _row(sessions, waiting).state == "queued"
+
+
+PLAYBOOK = """
+[[playbook]]
+name = "winback"
+trigger = { kind = "inactive", days = 60 }
+channel = "best"
+fallbacks = ["email", "sms"]
+holdout = 0.0
+template = "winback"
+"""
+
+
+def test_a_playbook_run_queues_sms_that_the_worker_delivers_in_language(app_db, tmp_path):
+    from _engage_data import AS_OF, sources
+
+    from retain.engage.decisions import decide
+    from retain.engage.execute import execute
+    from retain.engage.playbooks import parse_playbooks, shipped_playbooks
+
+    sessions = sessions_for(app_db)
+    playbooks = parse_playbooks(
+        PLAYBOOK, source="t.toml", template_dirs=shipped_playbooks().template_dirs
+    )
+    decisions = decide(playbooks, sources(), AS_OF)
+    texting = decisions[decisions["status"].isin(["send", "delayed"])]
+    texting = texting[texting["channel"] == "sms"]
+    assert list(texting["customer_id"]) == ["a2"]  # no e-mail consent, SMS consent
+    with sms_gateway() as gw:
+        settings = _settings(tmp_path, app_db, gw, optout_number="0120-000-000")
+        with sessions() as session:
+            report = execute(session, decisions, playbooks, settings=settings, now=AS_OF)
+            session.commit()
+        assert report.unsupported == 0
+        with sessions() as session:
+            (row,) = session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "sms"))
+            body = json.loads(row.payload)["body"]
+        delivered = Worker(settings, sessions, log_interactions=False)
+        delivered.drain()
+    (request,) = [r for r in gw.requests if json.loads(r["body"])["to"] == "+81300000000"]
+    text = json.loads(request["body"])["text"]
+    assert row.language == "ja" and text == f"{body}\n配信停止（無料）: 0120-000-000"
+    assert _row(sessions, row.message_id).segments == measure(text).segments
