@@ -45,12 +45,14 @@ from retain.i18n import t
 __all__ = [
     "LANGUAGES",
     "PlaybookVersion",
+    "check_edit",
     "definition_of",
     "effective_book",
     "history",
     "merge_patch",
     "save",
     "stored_templates",
+    "template_file_text",
 ]
 
 LANGUAGES = ("en", "ja", "ko")
@@ -122,7 +124,7 @@ def _toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
-def _template_toml(content: Mapping[str, Any]) -> str:
+def template_file_text(content: Mapping[str, Any]) -> str:
     """One language's template file from ``{subject, body, variants: {name: {...}}}``."""
     lines = [
         f"{key} = {_toml_string(str(content[key]))}"
@@ -144,7 +146,7 @@ def _template_toml(content: Mapping[str, Any]) -> str:
 def _materialize(templates: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Path:
     """Template files for ``{template: {lang: content}}`` in a folder named by their hash."""
     files = {
-        f"{name}.{lang}.toml": _template_toml(content)
+        f"{name}.{lang}.toml": template_file_text(content)
         for name, languages in templates.items()
         for lang, content in languages.items()
     }
@@ -263,6 +265,40 @@ def _assemble(
 def effective_book(session: Session, base: PlaybookSet) -> PlaybookSet:
     """The playbooks that run: ``base`` with the newest stored version of each laid over it."""
     return _assemble(base, _latest(session))
+
+
+def check_edit(
+    session: Session,
+    base: PlaybookSet,
+    *,
+    name: str,
+    definition: Mapping[str, Any],
+    templates: Mapping[str, Any] | None,
+) -> PlaybookSet:
+    """The book as it would be with this edit, checked (:class:`DataValidationError`); no write.
+
+    What :func:`save` checks before it stores, for a preview of an edit not yet saved.
+    """
+    latest = _latest(session)
+    row = latest.get(name)
+    if templates is not None:
+        _check_languages(name, templates)
+    change = PlaybookVersion(
+        name=name,
+        version=0,
+        definition=json.dumps(dict(definition) | {"name": name}, ensure_ascii=False),
+        templates=(
+            json.dumps(templates, ensure_ascii=False)
+            if templates is not None
+            else (row.templates if row is not None else None)
+        ),
+        deleted=False,
+        author="",
+    )
+    try:
+        return _assemble(base, latest, change)
+    except ConfigError as exc:
+        raise _invalid(exc, name) from None
 
 
 def history(session: Session, name: str) -> list[PlaybookVersion]:

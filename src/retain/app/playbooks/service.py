@@ -9,6 +9,7 @@ nothing. Results read ``interactions`` (:func:`retain.engage.results.playbook_re
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = [
     "detail",
     "dry_run",
     "file_book",
+    "preview",
     "results",
     "template_texts",
     "with_subjects",
@@ -76,6 +78,46 @@ def template_texts(playbooks: PlaybookSet, template: str) -> dict[str, dict[str,
         (subject, body), *_ = variants.values()
         extra = {v: {"subject": s, "body": b} for v, (s, b) in list(variants.items())[1:]}
         out[lang] = {"subject": subject, "body": body} | ({"variants": extra} if extra else {})
+    return out
+
+
+_SAMPLE_NAMES = {"en": "Sam", "ja": "さくら", "ko": "민준"}
+"""The sample customer's first name in each language of a preview."""
+
+
+def preview(playbooks: PlaybookSet, name: str) -> dict[str, dict[str, str]]:
+    """Playbook ``name``'s message rendered for a sample customer in en, ja and ko.
+
+    The sandboxed renderer the run uses, on the context a run builds
+    (:func:`retain.engage.execute.message_context`); a survey's link shows as a sample path.
+    """
+    playbook = playbooks.get(name)
+    template = load_template(playbook.template, playbooks.template_dirs)
+    trigger = playbook.trigger.model_dump()
+    out: dict[str, dict[str, str]] = {}
+    for lang, first in _SAMPLE_NAMES.items():
+        row = {
+            "playbook": name,
+            "customer_id": "C-1001",
+            "email": "customer@example.com",
+            "language": lang,
+            "attributes": json.dumps({"first_name": first}, ensure_ascii=False),
+            "days": trigger.get("days", 30),
+            "step": 1,
+            "product_id": "P-1",
+            "product_name": "Tea",
+            "due_at": dt.datetime(2025, 1, 20),
+            "ends_at": dt.datetime(2025, 1, 31),
+            "event": trigger.get("event"),
+            "band": trigger.get("band", "high"),
+        }
+        used, subject, body = render(
+            template,
+            language=lang,
+            variant=template.variants[0],
+            context=message_context(row, playbooks),
+        )
+        out[lang] = {"language": used, "subject": subject, "body": body}
     return out
 
 

@@ -22,12 +22,14 @@ from retain.app.playbooks import service
 from retain.app.playbooks.router import moment
 from retain.app.web._page import page as _page
 from retain.app.web._session import render, require_page
+from retain.app.web.playbook_edit import router as edit_router
 from retain.errors import InvalidParameterError
 from retain.i18n import t
 
 __all__ = ["SHOWN", "router"]
 
 router = APIRouter(include_in_schema=False)
+router.include_router(edit_router)  # /playbooks/new and /playbooks/{name}/edit
 
 SHOWN = 200
 """Decisions listed on the page (the CSV has every one)."""
@@ -63,8 +65,9 @@ def playbooks_page(
 
     def build() -> HTMLResponse:
         chosen = _date(as_of)
-        book = service.book()
+        book = service.book(session)
         context: dict[str, Any] = {
+            "can_edit": principal.may(Permission.playbooks_write),
             "as_of": chosen or "",
             "source": book.source,
             "playbooks": [service.describe(p) for p in book.playbooks],
@@ -100,6 +103,7 @@ def results_page(
     request: Request,
     principal: Reader,
     settings: SettingsDep,
+    session: SessionDep,
     warehouse: LockedWarehouseDep,
     name: str,
     as_of: str | None = None,
@@ -108,7 +112,9 @@ def results_page(
 
     def build() -> HTMLResponse:
         chosen = _date(as_of)
-        found = service.results(warehouse.con, name, as_of=moment(chosen))
+        found = service.results(
+            warehouse.con, name, as_of=moment(chosen), playbooks=service.book(session)
+        )
         return render(
             request,
             "playbook_results.html",
