@@ -75,7 +75,8 @@ def _sent_rows(sent: pd.DataFrame, split: dict[str, bool]) -> pd.DataFrame:
     """``message_sent`` interactions for delivered decisions, as the outbox worker writes them."""
     from retain.engage.outbox import message_id_for
 
-    ids = [message_id_for(str(k)) for k in sent["key"]]
+    keys = [str(k) for k in sent["key"]]
+    ids = [message_id_for(k) for k in keys]
     return pd.DataFrame(
         {
             "interaction_id": [f"msg-{m}-1" for m in ids],
@@ -88,8 +89,10 @@ def _sent_rows(sent: pd.DataFrame, split: dict[str, bool]) -> pd.DataFrame:
                 for p, v in zip(sent["playbook"], sent["variant"], strict=True)
             ],
             "properties": [
-                json.dumps({"message_id": m, "attempt": 1, "outcome": "sent", "detail": _DETAIL})
-                for m in ids
+                json.dumps(
+                    {"message_id": m, "attempt": 1, "outcome": "sent", "detail": _DETAIL, "key": k}
+                )
+                for m, k in zip(ids, keys, strict=True)
             ],
         }
     )
