@@ -24,3 +24,14 @@ def login(client: Any, email: str, password: str = PASSWORD, lang: str = "en") -
         data={"email": email, "password": password, "csrf": token.group(1), "next": "/"},
         follow_redirects=False,
     )
+
+
+def assign_cases(app: Any, agent: str, *customers: str) -> None:
+    """Put ``customers`` in ``agent``'s save-desk queue (the customers an agent may open)."""
+    from retain.voice import savedesk
+
+    with app.state.sessionmaker() as session:
+        for customer in customers:
+            case = savedesk.open_case(session, kind="cancellation", customer_id=customer)
+            case.agent, case.status = agent, "assigned"
+        session.commit()

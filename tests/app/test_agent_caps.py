@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _app_helpers import headers
+from _app_helpers import assign_cases, headers
 from fastapi.testclient import TestClient
 
 from retain.app.auth import caps
@@ -31,6 +31,12 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
             "list_pages_per_minute_by_role": {"agent": 3, "analyst": 5},
         },
     )
+
+
+@pytest.fixture(autouse=True)
+def _agent_queue(app: Any) -> None:
+    """The agent key works every hand-made customer (an agent lists its queue's only)."""
+    assign_cases(app, "agent-key", "c1", "c2", "c3", "c4", "c5", "c6")
 
 
 def _get(client: TestClient, key: str, **params: Any) -> Any:

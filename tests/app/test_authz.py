@@ -110,7 +110,9 @@ def test_role_matrix(client, app, keys):
 
 PAGES = [
     ("agent", "/at-risk", 200),
-    ("agent", "/customers/c1", 200),
+    ("agent", "/customers/c1", 200),  # in the agent's save-desk queue (below)
+    ("agent", "/customers/c2", 404),  # not in it: answered as if absent (issue 20)
+    ("agent", "/api/v1/customers/c2", 404),
     ("agent", "/models", 403),
     ("agent", "/retention", 403),
     ("agent", "/at-risk.csv", 403),
@@ -123,9 +125,10 @@ PAGES = [
 
 
 def test_dashboard_pages_follow_the_same_roles(app, users):
-    from _app_helpers import login
+    from _app_helpers import assign_cases, login
     from fastapi.testclient import TestClient
 
+    assign_cases(app, users["agent"], "c1")
     failures = []
     for role in ROLES:
         with TestClient(app) as browser:

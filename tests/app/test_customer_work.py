@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from _app_helpers import login
+from _app_helpers import assign_cases, login
 
 from retain.voice import savedesk
 
@@ -17,7 +17,8 @@ def _csrf(text: str) -> str:
     return found.group(1)
 
 
-def test_every_customer_page_renders_with_the_work_panel(client, users):
+def test_every_customer_page_renders_with_the_work_panel(client, users, app):
+    assign_cases(app, users["agent"], "c1", "c2", "c3", "c4", "c5", "c6")
     login(client, users["agent"])
     # c1..c6 cover shop customers, subscribers and customers without scores; "nobody" has nothing.
     for cid in ("c1", "c2", "c3", "c4", "c5", "c6", "nobody"):
@@ -27,7 +28,8 @@ def test_every_customer_page_renders_with_the_work_panel(client, users):
             assert 'data-testid="work"' in page.text, cid
 
 
-def test_notes_tasks_and_calls_land_on_the_timeline_escaped(client, users):
+def test_notes_tasks_and_calls_land_on_the_timeline_escaped(client, users, app):
+    assign_cases(app, users["agent"], "c1")
     login(client, users["agent"])
     page = client.get("/customers/c1")
     token = _csrf(page.text)

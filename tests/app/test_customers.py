@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from _app_helpers import headers, login
+from _app_helpers import assign_cases, headers, login
 from fastapi.testclient import TestClient
 
 
@@ -20,6 +20,12 @@ def database_url(tmp_path):
 
 
 ALL = ["high", "medium", "low"]
+
+
+@pytest.fixture(autouse=True)
+def _agent_queue(app: Any) -> None:
+    """The agent key works every customer here (an agent opens its queue's only, issue 20)."""
+    assign_cases(app, "agent-key", "c1", "c2", "c3", "c4", "c5", "c6", "EU/7")
 
 
 def _at_risk(client: TestClient, key: str, **params: Any) -> Any:

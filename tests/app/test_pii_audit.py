@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from _app_helpers import headers
+from _app_helpers import assign_cases, headers
 
 from retain.app.audit.models import AuditEntry
 
@@ -16,6 +16,12 @@ from retain.app.audit.models import AuditEntry
 @pytest.fixture
 def database_url(tmp_path):
     return f"sqlite:///{tmp_path / 'app.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _agent_queue(app: Any) -> None:
+    """The agent key works every hand-made customer (an agent opens its queue's only)."""
+    assign_cases(app, "agent-key", "c1", "c2", "c3", "c4", "c5", "c6")
 
 
 def _entries(app: Any) -> list[AuditEntry]:

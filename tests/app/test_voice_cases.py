@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import re
 
-from _app_helpers import headers, login
+from _app_helpers import assign_cases, headers, login
 from sqlalchemy import select
 
 from retain.engage._tables import OutboxMessage
@@ -24,6 +24,7 @@ def _csrf(text: str) -> str:
 
 
 def test_api_opens_tickets_with_per_record_errors_and_moves_them(client, keys, app):
+    assign_cases(app, "agent-key", "c1")
     body = {
         "records": [
             {"customer_id": "c1", "subject": "late", "email": "c1@example.com", "ticket_id": "Z1"},
@@ -67,6 +68,7 @@ def test_api_opens_tickets_with_per_record_errors_and_moves_them(client, keys, a
 
 
 def test_dashboard_ticket_escapes_text_and_the_status_link_works_once_signed(client, users, app):
+    assign_cases(app, users["agent"], "c1")
     login(client, users["agent"])
     page = client.get("/tickets")
     assert page.status_code == 200

@@ -33,6 +33,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     from retain.app.auth import service as auth
     from retain.app.main import create_app
+    from retain.voice import savedesk
 
     root = tmp_path_factory.mktemp("e2e")
     con = wh.connect(f"duckdb:///{root / 'warehouse.duckdb'}")
@@ -48,6 +49,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with app.state.sessionmaker() as session:
         for role, email in USERS.items():
             auth.create_user(session, email=email, role=role, password=PASSWORD)
+        # an agent opens only the customers in their save-desk queue (#20): give them all
+        for cid in [*con.table("customers").customer_id.to_pyarrow().to_pylist(), "c1"]:
+            case = savedesk.open_case(session, kind="cancellation", customer_id=str(cid))
+            case.agent, case.status = USERS["agent"], "assigned"
         session.commit()
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

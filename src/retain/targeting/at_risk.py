@@ -234,6 +234,10 @@ def _filtered(
     query's definition), and keeps its customers.
     """
     table = table.filter(table.risk_band.isin(list(query.bands)))
+    if query.customers is not None:
+        if not query.customers:
+            return table.filter(ibis.literal(False))
+        table = table.filter(table.customer_id.isin(sorted(query.customers)))
     if query.rule is not None:
         if run is None:
             return table.filter(ibis.literal(False))

@@ -233,6 +233,9 @@ class AtRiskQuery:
         Rows per page, 1 to :data:`MAX_LIMIT`.
     cursor : str or None
         The previous page's ``next_cursor``; None for the first page.
+    customers : frozenset of str or None
+        Keep only these customers (None: no such limit). Not a request parameter: the service
+        sets it to the customers a caller may open (an agent's save-desk queue).
     """
 
     definition: str | None = None
@@ -252,6 +255,7 @@ class AtRiskQuery:
     order: Order = "desc"
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
+    customers: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         """Check and normalise every field (blank text is unset, bands deduplicated)."""
@@ -259,6 +263,8 @@ class AtRiskQuery:
         for name in ("definition", "segment", "country", "channel", "search", "reason", "plan"):
             set_(self, name, _text(name, getattr(self, name)))
         set_(self, "cursor", _text("cursor", self.cursor))
+        if self.customers is not None:
+            set_(self, "customers", frozenset(str(c) for c in self.customers))
         if self.rule is not None and not _is_rule(self.rule):
             set_(self, "rule", parse_rule(self.rule))
         if self.reason is not None:

@@ -20,6 +20,7 @@ from retain.app._lines import line_named
 from retain.app.audit import service as audit
 from retain.app.auth import caps
 from retain.app.auth.roles import Permission
+from retain.app.customers import access
 from retain.app.customers.schemas import AtRiskPage
 from retain.app.segments import service as segments
 from retain.i18n import get_language
@@ -208,7 +209,9 @@ def list_page(
     cap = caps.max_page_size(service, principal.role)
     values = dict(params)
     values.setdefault("limit", min(DEFAULT_LIMIT, cap))
-    query = resolve(values, settings=settings, session=session, max_limit=cap)
+    query = access.narrow(
+        session, principal, resolve(values, settings=settings, session=session, max_limit=cap)
+    )
     caps.count_list_page(session, principal, principal.role, service, ident=principal.id)
     pii = principal.may(Permission.customers_pii)
     lang = get_language()
@@ -253,7 +256,7 @@ def export(
 
     Contact details only for roles that may see them; words in the request's language.
     """
-    query = resolve(params, settings=settings, session=session)
+    query = access.narrow(session, principal, resolve(params, settings=settings, session=session))
     found = targeting.export_at_risk(
         warehouse.con,
         query,

@@ -15,16 +15,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from retain.app._openapi import document_errors
-from retain.app.customers import at_risk, service
+from retain.app.customers import access, at_risk, service
 from retain.app.customers.schemas import AtRiskPage, Customer360, CustomerScores
 from retain.app.deps import (
     CanExport,
     CanReadAtRisk,
     CanReadCustomers,
     LockedWarehouseDep,
+    Principal,
     SessionDep,
     SettingsDep,
 )
@@ -159,15 +161,33 @@ def export_at_risk(
     )
 
 
+def _scores(
+    session: Session, principal: Principal, reads: Any, customer_id: str, lang: str
+) -> dict[str, Any]:
+    access.check_customer(session, principal, customer_id)
+    return service.customer_scores(reads, customer_id, lang=lang)
+
+
+def _read(
+    session: Session, principal: Principal, reads: Any, customer_id: str, lang: str
+) -> dict[str, Any]:
+    access.check_customer(session, principal, customer_id)
+    return service.read_customer(session, reads, customer_id, principal=principal, lang=lang)
+
+
 @router.get("/{customer_id:path}/scores", response_model=CustomerScores)
 async def read_customer_scores(
     customer_id: CustomerId,
-    _: CanReadCustomers,
+    principal: CanReadCustomers,
+    session: SessionDep,
     warehouse: LockedWarehouseDep,
 ) -> dict[str, Any]:
-    """The customer's latest churn score per definition (with reasons) and latest CLV."""
+    """The customer's latest churn score per definition (with reasons) and latest CLV.
+
+    An agent reads only the customers in their save-desk queue (others: 404, as if absent).
+    """
     return await run_in_threadpool(
-        service.customer_scores, warehouse.reads, customer_id, lang=get_language()
+        _scores, session, principal, warehouse.reads, customer_id, get_language()
     )
 
 
@@ -182,15 +202,11 @@ async def read_customer(
 
     Profile, orders, events, subscriptions, interactions, scores, reasons and CLV, with
     everything merged into one timeline (newest first). A read that returns the customer's
-    contact details is audited (``customer.read``).
+    contact details is audited (``customer.read``). An agent reads only the customers in their
+    save-desk queue (others: 404, as if absent).
     """
     return await run_in_threadpool(
-        service.read_customer,
-        session,
-        warehouse.reads,
-        customer_id,
-        principal=principal,
-        lang=get_language(),
+        _read, session, principal, warehouse.reads, customer_id, get_language()
     )
 
 

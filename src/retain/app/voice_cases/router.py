@@ -34,12 +34,14 @@ from retain.app.audit import service as audit
 from retain.app.auth import service as auth
 from retain.app.auth.models import User
 from retain.app.auth.roles import Role
+from retain.app.customers import access
 from retain.app.deps import (
     AnalystOnly,
     CanIngest,
     CanReadCustomers,
     IdPath,
     LockedWarehouseDep,
+    Principal,
     SessionDep,
     SettingsDep,
     request_language,
@@ -213,9 +215,10 @@ def _out(ticket: Ticket) -> TicketOut:
     )
 
 
-def _get(session: Session, ticket_id: int) -> Ticket:
+def _get(session: Session, ticket_id: int, principal: Principal) -> Ticket:
+    """The ticket; an agent's outside their queue's customers is not found, like a missing one."""
     ticket = session.get(Ticket, ticket_id)
-    if ticket is None:
+    if ticket is None or not access.may_open(session, principal, ticket.customer_id):
         raise NotFoundError(f"No ticket {ticket_id}.")
     return ticket
 
@@ -257,10 +260,10 @@ def post_tickets(
 
 
 @router.get("/api/v1/tickets/{ticket_id}", response_model=TicketOut)
-def get_ticket(ticket_id: IdPath, _principal: CanReadCustomers, session: SessionDep) -> TicketOut:
+def get_ticket(ticket_id: IdPath, principal: CanReadCustomers, session: SessionDep) -> TicketOut:
     """One ticket's stage and SLA clocks."""
     tickets.refresh_breaches(session)
-    return _out(_get(session, ticket_id))
+    return _out(_get(session, ticket_id, principal))
 
 
 @router.post("/api/v1/tickets/{ticket_id}/stage", response_model=TicketOut)
@@ -274,7 +277,7 @@ def post_stage(
     warehouse: LockedWarehouseDep,
 ) -> TicketOut:
     """Move a ticket (422 for a move the stages do not allow) and e-mail the customer."""
-    ticket = _get(session, ticket_id)
+    ticket = _get(session, ticket_id, principal)
     tickets.move(
         session,
         ticket,

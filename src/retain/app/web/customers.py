@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from retain.app.auth.roles import Permission, Role
+from retain.app.customers import access
 from retain.app.customers import at_risk as at_risk_service
 from retain.app.customers import service as customers
 from retain.app.customers.router import csv_response
@@ -64,8 +65,10 @@ def at_risk(
         has_scores = metrics.has_rows(warehouse.con, "churn_scores")
         page = None
         if has_scores:
-            query = at_risk_service.resolve(
-                request.query_params, settings=settings, session=session
+            query = access.narrow(
+                session,
+                principal,
+                at_risk_service.resolve(request.query_params, settings=settings, session=session),
             )
             pii = principal.may(Permission.customers_pii)
             page = at_risk_service.page(
@@ -156,6 +159,7 @@ def customer(
     """Customer 360 with the timeline, and the notes, tasks, calls and cases to work on."""
 
     def build() -> HTMLResponse:
+        access.check_customer(session, principal, customer_id)
         pii = principal.may(Permission.customers_pii)
         data = customers.customer_360(warehouse.reads, customer_id, pii=pii, lang=get_language())
         cases = [
@@ -202,6 +206,7 @@ def customer_work(
 
     def build() -> Any:
         check_csrf(principal, csrf)
+        access.check_customer(session, principal, customer_id)
         if action == "note":
             work.add_note(session, customer_id, text, author=principal.name)
         elif action == "task":

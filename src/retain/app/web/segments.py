@@ -28,6 +28,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from retain.app.auth.roles import Permission
+from retain.app.customers import access
 from retain.app.deps import IdPath, LockedWarehouseDep, Principal, SessionDep, SettingsDep
 from retain.app.metrics.service import has_rows
 from retain.app.segments import members as saved_members
@@ -240,6 +241,7 @@ def movers_page(
     """
 
     def build() -> HTMLResponse:
+        access.deny_limited(principal)  # an agent opens the customers of their queue only
         source, target = from_segment, to_segment
         raw = request.query_params.get("page", "1")
         if not (

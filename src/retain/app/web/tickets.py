@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from retain.app.audit import service as audit
 from retain.app.auth.roles import Permission
+from retain.app.customers import access
 from retain.app.deps import IdPath, LockedWarehouseDep, Principal, SessionDep, SettingsDep
 from retain.app.voice_cases.router import append_events, link_maker, status_url
 from retain.app.web._page import page as _page
@@ -40,6 +41,8 @@ def ticket_list(request: Request, principal: Worker, session: SessionDep) -> HTM
         tickets.refresh_breaches(session)
         session.commit()
         rows = session.scalars(select(Ticket).order_by(Ticket.resolve_due_at)).all()
+        allowed = access.visible_customers(session, principal)  # an agent: their queue's only
+        rows = [r for r in rows if allowed is None or r.customer_id in allowed]
         rows = sorted(rows, key=lambda r: r.stage in ("resolved", "closed"))
         return render(
             request,
@@ -88,6 +91,7 @@ def ticket_create(
 
     def build() -> Any:
         check_csrf(principal, csrf)
+        access.check_customer(session, principal, customer_id.strip())
         ticket = tickets.open_ticket(
             session,
             customer_id=customer_id.strip(),
@@ -106,9 +110,9 @@ def ticket_create(
     return _page(request, principal, build)
 
 
-def _ticket(session: Any, ticket_id: int) -> Ticket:
+def _ticket(session: Any, ticket_id: int, principal: Principal) -> Ticket:
     ticket = session.get(Ticket, ticket_id)
-    if ticket is None:
+    if ticket is None or not access.may_open(session, principal, ticket.customer_id):
         raise NotFoundError(f"No ticket {ticket_id}.")
     assert isinstance(ticket, Ticket)
     return ticket
@@ -121,7 +125,7 @@ def ticket_page(
     """One ticket: stage, clocks, every update (internal ones marked), the moves allowed."""
 
     def build() -> HTMLResponse:
-        ticket = _ticket(session, ticket_id)
+        ticket = _ticket(session, ticket_id, principal)
         updates = session.scalars(
             select(TicketUpdate)
             .where(TicketUpdate.ticket_id == ticket.id)
@@ -158,7 +162,7 @@ def ticket_action(
 
     def build() -> Any:
         check_csrf(principal, csrf)
-        ticket = _ticket(session, ticket_id)
+        ticket = _ticket(session, ticket_id, principal)
         if action == "move":
             links = link_maker(request, session)
             tickets.move(
