@@ -1,0 +1,127 @@
+"""Stored playbook versions over a file: laid over the base, checked, raced, attributed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from _engage_data import AS_OF, CUSTOMERS, orders
+from sqlalchemy import select
+
+import retain.warehouse as wh
+from retain.app import make_engine, make_sessionmaker, upgrade
+from retain.config import Settings
+from retain.engage import playbook_versions as versions
+from retain.engage._tables import OutboxMessage
+from retain.engage.execute import run_playbooks
+from retain.engage.playbook_versions import definition_of, effective_book, save
+from retain.engage.playbooks import shipped_playbooks
+from retain.errors import ConflictError, DataValidationError
+from retain.features import Sources
+from retain.ingest import ingest
+
+
+@pytest.fixture
+def sessions(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    upgrade(url)
+    return make_sessionmaker(make_engine(url))
+
+
+def test_edits_lay_over_the_file_and_a_deletion_removes_it(sessions) -> None:
+    base = shipped_playbooks()
+    with sessions() as s:
+        winback = definition_of(base.get("winback-60"))
+        save(
+            s,
+            base,
+            name="winback-60",
+            definition=winback | {"holdout": 0.5},
+            expected=1,
+            author="a@example.com",
+        )
+        save(s, base, name="birthday", definition=None, expected=1, author="a@example.com")
+        new = {
+            "name": "winback-120",
+            "trigger": {"kind": "inactive", "days": 120},
+            "template": "winback",
+        }
+        save(s, base, name="winback-120", definition=new, expected=None, author="b", create=True)
+        s.commit()
+        book = effective_book(s, base)
+    names = [p.name for p in book.playbooks]
+    assert "birthday" not in names and "winback-120" in names
+    assert book.get("winback-60").holdout == 0.5
+    assert (
+        book.version("winback-60"),
+        book.version("winback-120"),
+        book.version("renewal-30"),
+    ) == (2, 1, 1)
+    assert [p.name for p in shipped_playbooks().playbooks if p.name != "birthday"] == names[:-1]
+
+
+def test_an_invalid_edit_is_refused_and_nothing_is_stored(sessions) -> None:
+    base = shipped_playbooks()
+    with sessions() as s:
+        bad = definition_of(base.get("winback-60")) | {"channel": "pigeon"}
+        with pytest.raises(DataValidationError) as caught:
+            save(s, base, name="winback-60", definition=bad, expected=1, author="a")
+        (violation,) = caught.value.violations
+        assert (violation.column, violation.rule) == ("channel", "literal_error")
+        s.rollback()
+        assert s.scalars(select(versions.PlaybookVersion)).first() is None
+
+
+def test_two_edits_of_one_version_end_in_one_conflict(sessions, monkeypatch) -> None:
+    """The race the version check cannot see: the unique key turns it into a ConflictError."""
+    base = shipped_playbooks()
+    first = definition_of(base.get("winback-60"))
+    with sessions() as s:
+        stale = versions._latest(s)  # what the slower writer read ...
+    with sessions() as s:  # ... before the faster one stored version 2
+        save(
+            s, base, name="winback-60", definition=first | {"holdout": 0.3}, expected=1, author="a"
+        )
+        s.commit()
+    monkeypatch.setattr(versions, "_latest", lambda _session: stale)
+    with sessions() as s, pytest.raises(ConflictError):
+        save(
+            s, base, name="winback-60", definition=first | {"holdout": 0.4}, expected=1, author="b"
+        )
+    monkeypatch.undo()
+    with sessions() as s:
+        assert effective_book(s, base).get("winback-60").holdout == 0.3
+
+
+def test_a_run_records_the_version_that_decided(sessions, tmp_path: Path) -> None:
+    con = wh.connect(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    wh.create_tables(con)
+    ingest("customers", pd.DataFrame(CUSTOMERS), con=con)
+    ingest("orders", orders(), con=con)
+    settings = Settings(
+        database_url="sqlite://", warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}"
+    )
+    base = shipped_playbooks()
+    with sessions() as s:
+        edited = definition_of(base.get("winback-60")) | {"holdout": 0.5}
+        save(s, base, name="winback-60", definition=edited, expected=1, author="a")
+        s.commit()
+        book = effective_book(s, base)
+        _, report = run_playbooks(
+            s,
+            Sources.from_warehouse(con),
+            book,
+            settings=settings,
+            now=AS_OF,
+            names=["winback-60"],
+            con=con,
+        )
+        s.commit()
+        rows = s.scalars(select(OutboxMessage)).all()
+    assert report is not None and report.queued == len(rows) > 0
+    assert {json.loads(r.payload)["playbook_version"] for r in rows} == {2}
+    held = con.table("interactions").filter(lambda r: r.kind == "holdout").to_pandas()
+    assert len(held) and {json.loads(p)["version"] for p in held["properties"]} == {2}
+    con.disconnect()
