@@ -76,6 +76,8 @@ def worker(
                 queued=queued["queued"] + queued["sending"],
             )
         )
+        if report.cancelled:  # withdrawn before sending: not failures, said apart
+            console.print(t("engage_outbox.worker_cancelled", count=report.cancelled))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
