@@ -205,8 +205,8 @@ class Playbook(_Model):
     fallbacks: tuple[Literal["email", "sms", "webhook"], ...] = ("email", "webhook")
     """Channels ``channel = "best"`` chooses among, in order when activity does not decide.
 
-    ``webhook`` counts only when ``action.url`` is set. ``sms`` may be listed, but the outbox
-    has no SMS sender yet: such decisions are listed and counted, not queued.
+    ``webhook`` counts only when ``action.url`` is set. ``sms`` is sent through the ``[sms]``
+    gateway (:mod:`retain.engage.sms`) and waits queued while none is configured.
     """
     template: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
     action: Action = Field(default_factory=Action)
