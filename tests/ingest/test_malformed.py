@@ -75,6 +75,27 @@ def test_one_bad_record_at_line_5000_is_quarantined_and_the_rest_loads(
     assert duck_shop.table("orders").count().execute() == ROWS - 1
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize(
+    "bad",
+    ["o24998,c1,2024-01-02 10:00:00,1", "o24998,c1,2024-01-02 10:00:00,1,completed,extra"],
+    ids=["short", "long"],
+)
+def test_a_ragged_row_past_the_sniff_sample_of_a_file_without_quotes_is_found(
+    duck_shop: Any, tmp_path: Path, write: Any, bad: str, newline: str
+) -> None:
+    # A file with no quote, NUL or stray CR skips the line check: DuckDB's strict read must
+    # then fail on the ragged row itself (line 25,000, past its 20,480-row sample), never pad
+    # or drop it, so that the rescan names it.
+    rows = 30_000
+    text = _orders({25_000: bad + "\n"}, n=rows).replace("\n", newline)
+    path = tmp_path / "orders.csv"
+    path.write_bytes(text.encode())
+    report = ingest("orders", path, con=duck_shop, settings=QUARANTINE)
+    assert (report.rows_read, report.rows_inserted, report.rows_rejected) == (rows, rows - 1, 1)
+    assert _rejects(duck_shop) == [("orders.csv", 25_000, "ragged_row")]
+
+
 def test_reject_mode_names_the_first_problems_by_line_and_counts_them(
     duck_shop: Any, tmp_path: Path, write: Any
 ) -> None:

@@ -29,7 +29,7 @@ import duckdb
 from retain.errors import Violation
 from retain.i18n import t
 
-__all__ = ["LINE_COLUMN", "Rescan", "looks_malformed", "rescan"]
+__all__ = ["LINE_COLUMN", "Rescan", "looks_malformed", "plain_text", "rescan"]
 
 LINE_COLUMN = "_retain_line"
 """Column of a clean file holding each record's first physical line in the original file."""
@@ -73,6 +73,31 @@ def sniffed_dialect(
         if row and row[1] and len(str(row[1])) == 1 and str(row[1]) != "\x00":
             quotechar = str(row[1])
     return {"\\t": "\t", "tab": "\t"}.get(delim, delim), quotechar
+
+
+def plain_text(path: Path, quotechar: str) -> bool:
+    """Whether the file ``path`` holds no ``quotechar``, no NUL and no CR except before a LF.
+
+    Such a file can break no rule of :func:`looks_malformed` but the count of delimiters on a
+    line, and DuckDB's strict read (``strict_mode=true, null_padding=false``) fails on a line
+    with too few or too many fields, which sends the file to the rescan all the same. So the
+    line check is skipped for it: a few ``memchr`` passes over the bytes (about 0.1 s for
+    570 MB) instead of a DuckDB pass over every line (about 3 s). Gzipped files always take
+    the line check.
+    """
+    marks = quotechar.encode("utf-8")
+    if path.suffix.lower() == ".gz" or len(marks) != 1:
+        return False
+    after_cr = False
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 24):
+            if marks in chunk or b"\0" in chunk or (after_cr and not chunk.startswith(b"\n")):
+                return False
+            crs = chunk.count(b"\r")
+            after_cr = chunk.endswith(b"\r")
+            if crs and crs - after_cr != chunk.count(b"\r\n"):
+                return False
+    return not after_cr
 
 
 def looks_malformed(

@@ -20,7 +20,13 @@ import duckdb
 
 from retain.errors import DataValidationError, InvalidParameterError, Violation
 from retain.i18n import t
-from retain.ingest.csvcheck import LINE_COLUMN, looks_malformed, rescan, sniffed_dialect
+from retain.ingest.csvcheck import (
+    LINE_COLUMN,
+    looks_malformed,
+    plain_text,
+    rescan,
+    sniffed_dialect,
+)
 
 if TYPE_CHECKING:
     from retain.ingest.readers import StagedSource
@@ -140,7 +146,14 @@ def csv_relation(
             f"skip={skip}, null_padding=true) WHERE trim(_line, E' \\t\\r') <> '')"
         )
         return sql, names, skip + 1
-    options = ["all_varchar=true", f"header={'true' if header else 'false'}"]
+    # Strict: a line with too few or too many fields is an error (sending the file to the
+    # rescan), never padded with NULLs or dropped, whatever the sniffer guessed.
+    options = [
+        "all_varchar=true",
+        f"header={'true' if header else 'false'}",
+        "strict_mode=true",
+        "null_padding=false",
+    ]
     if delimiter:
         delim = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
         options.append(f"delim={sql_literal(delim)}")
@@ -233,6 +246,8 @@ def checked_csv(
         delim, quotechar = sniffed_dialect(duck, read_path, delimiter)
     except duckdb.Error:
         return rescued()
+    if plain_text(read_path, quotechar):
+        return sql, first_line, False
     if looks_malformed(
         duck, read_path, columns=count, delimiter=delim, quotechar=quotechar, header=header
     ):
