@@ -100,7 +100,8 @@ def _row(message: OutboxMessage, pii: bool, last: Any) -> dict[str, Any]:
 
 def _back(target: str) -> str:
     """Where a form returns: this page with its filters, never another site."""
-    return target if target.startswith(BASE + "?") or target == BASE else BASE
+    ours = target == BASE or target.startswith(BASE + "?")
+    return target if ours and target.isprintable() else BASE
 
 
 @router.get(BASE, response_class=HTMLResponse)
