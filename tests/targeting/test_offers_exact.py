@@ -1,12 +1,19 @@
-"""The greedy against an exact solver on small cases (tests/targeting/_offers_exact.py)."""
+"""The planner's choice against an exact solver on small cases (tests/targeting/_offers_exact.py).
+
+The planner solves tiny problems exactly (``EXACT_LIMIT``) and larger ones with the greedy;
+``exact_limit=0`` forces the greedy, to measure it on cases small enough to solve exactly.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from _offers_exact import exact_profit
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from retain.targeting.offers import choose
+from retain.targeting.offers.optimize import EXACT_LIMIT
 
 
 def _case(
@@ -20,12 +27,25 @@ def _case(
     return profit, cost, capacity.astype(np.int64), float(rng.uniform(0.0, 6.0))
 
 
-def _greedy(profit: np.ndarray, cost: np.ndarray, capacity: np.ndarray, budget: float) -> float:
+def _greedy(
+    profit: np.ndarray, cost: np.ndarray, capacity: np.ndarray, budget: float, *, exact: int = 0
+) -> float:
+    """The chosen plan's profit: the greedy alone, or the planner as shipped with ``exact``."""
     n = profit.shape[0]
     choice = choose(
-        profit, cost, np.ones_like(profit), np.zeros(n), budget=budget, capacity=capacity
+        profit,
+        cost,
+        np.ones_like(profit),
+        np.zeros(n),
+        budget=budget,
+        capacity=capacity,
+        exact_limit=exact,
     )
     picked = choice.action >= 0
+    spent = float(cost[np.flatnonzero(picked), choice.action[picked]].sum())
+    assert spent <= budget + 1e-9
+    for a in np.flatnonzero(capacity >= 0):
+        assert (choice.action == a).sum() <= capacity[a]
     return float(profit[np.flatnonzero(picked), choice.action[picked]].sum())
 
 
@@ -53,8 +73,10 @@ def test_one_action_is_within_the_knapsack_bound(seed: int) -> None:
 
 
 def test_measured_gap_with_actions_and_capacities() -> None:
-    """300 random small cases with 1-3 actions and capacities: the greedy reaches 94% of the
-    optimum on average (median 100%, never below 49%); docs/offers.md quotes these numbers."""
+    """300 random small cases with 1-3 actions and capacities. The greedy alone reaches 97 % of
+    the optimum on average (median 100 %, never below 50 % here, though not bounded in general
+    with several actions); the planner, exact on problems this small, reaches it every time.
+    docs/offers.md quotes these numbers."""
     ratios = []
     for seed in range(300):
         rng = np.random.default_rng(seed)
@@ -63,10 +85,60 @@ def test_measured_gap_with_actions_and_capacities() -> None:
         optimum = exact_profit(profit, cost, budget=budget, capacity=capacity)
         greedy = _greedy(profit, cost, capacity, budget)
         assert greedy <= optimum + 1e-9
+        planned = _greedy(profit, cost, capacity, budget, exact=EXACT_LIMIT)
+        assert planned == pytest.approx(optimum, abs=1e-9)
         ratios.append(greedy / optimum if optimum > 0 else 1.0)
-    assert np.mean(ratios) >= 0.9
+    assert np.mean(ratios) >= 0.95
     assert np.median(ratios) == pytest.approx(1.0)
-    assert min(ratios) >= 0.45
+    assert min(ratios) >= 0.5
+
+
+@st.composite
+def _one_action(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, float]:
+    """Up to 11 customers, one action, no capacity, each decision affordable on its own."""
+    n = draw(st.integers(1, 11))
+    budget = draw(st.floats(0.05, 30.0))
+    values = st.floats(-5.0, 10.0, allow_nan=False)
+    profit = np.array(draw(st.lists(values, min_size=n, max_size=n)))[:, None]
+    costs = st.floats(0.01, budget, allow_nan=False)
+    cost = np.array(draw(st.lists(costs, min_size=n, max_size=n)))[:, None]
+    return profit, cost, budget
+
+
+@settings(max_examples=300, deadline=None)
+@given(_one_action())
+def test_the_greedy_is_at_least_half_the_optimum(
+    case: tuple[np.ndarray, np.ndarray, float],
+) -> None:
+    """The worst case, as a bound: with one action, whenever each decision fits the budget on
+    its own, the walk or the best single pair (whichever is worth more) reaches half the
+    optimum (Dantzig: walk + best single >= optimum). A decision costing more than the whole
+    budget is outside the bound: ranked first, it stops the walk (docs/offers.md)."""
+    profit, cost, budget = case
+    unlimited = np.full(1, -1, dtype=np.int64)
+    optimum = exact_profit(profit, cost, budget=budget, capacity=unlimited)
+    greedy = _greedy(profit, cost, unlimited, budget)
+    assert optimum / 2 - 1e-9 <= greedy <= optimum + 1e-9
+    best_single = max(0.0, float(profit.max()))
+    assert greedy + best_single >= optimum - 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_a_tiny_plan_is_the_optimum(seed: int) -> None:
+    """Where one decision can be the whole budget (a few customers, any actions and
+    capacities), the planner is exact."""
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+    profit = rng.normal(1.0, 2.0, (n, k))
+    cost = rng.exponential(1.0, (n, k)) + 0.01
+    capacity = rng.integers(-1, 3, k).astype(np.int64)
+    budget = float(rng.uniform(0.0, cost.sum()))
+    if (k + 1) ** int((profit > 0).any(axis=1).sum()) > EXACT_LIMIT:
+        return
+    optimum = exact_profit(profit, cost, budget=budget, capacity=capacity)
+    planned = _greedy(profit, cost, capacity, budget, exact=EXACT_LIMIT)
+    assert planned == pytest.approx(optimum, abs=1e-9)
 
 
 def _reference_walk(
@@ -108,7 +180,13 @@ def test_vectorized_walk_is_the_stated_walk(seed: int) -> None:
     budget = float(rng.uniform(0.0, 40.0))
     expected = _reference_walk(profit, cost, capacity, budget)
     choice = choose(
-        profit, cost, np.ones_like(profit), np.zeros(n), budget=budget, capacity=capacity
+        profit,
+        cost,
+        np.ones_like(profit),
+        np.zeros(n),
+        budget=budget,
+        capacity=capacity,
+        exact_limit=0,
     )
     walked = sum(profit[i, a] for i, a in enumerate(expected) if a >= 0)
     if choice.action.tolist() != expected:

@@ -15,11 +15,15 @@ The greedy (a multiple-choice knapsack with per-action capacities):
 4. when the single most profitable pair that fits beats the whole walk (a costly customer
    ranked first and stopped it at once), the plan is that one pair.
 
+A tiny problem (at most :data:`EXACT_LIMIT` assignments: e.g. six customers with three
+actions) is solved exactly instead, by enumeration: there one decision can be most of the
+budget, where the greedy is weakest.
+
 Stopping at the first misfit, rather than skipping it and trying cheaper customers, makes the
 chosen set at a larger budget a superset of the one at a smaller budget: more budget never
 lowers the expected profit. The price is the unused rest of the budget, which is less than the
 cost of the next decision. ``tests/targeting/test_offers_exact.py`` compares the greedy with an
-exact solver on small cases (docs/offers.md gives the measured gap).
+exact solver on small cases (docs/offers.md gives the measured gap) and checks its bound.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "EXACT_LIMIT",
     "LEFT_OUT_REASONS",
     "NOTHING",
     "OVER_BUDGET",
@@ -48,6 +53,11 @@ OVER_CAPACITY = "over_capacity"
 OVER_BUDGET = "over_budget"
 LEFT_OUT_REASONS = (WOULD_STAY, NOT_WORTH, UNLIKELY, OVER_CAPACITY, OVER_BUDGET)
 """Why a customer is deliberately left out, in the order the outputs list them."""
+
+
+EXACT_LIMIT = 4096
+"""Problems with at most this many assignments ((actions + 1) ^ customers with an eligible
+action) are solved exactly by enumeration instead of by the greedy."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,7 @@ def choose(
     capacity: npt.NDArray[np.int64],
     stay_probability: float = 0.9,
     min_uplift: float = 0.0,
+    exact_limit: int = EXACT_LIMIT,
 ) -> Choice:
     """Pick at most one action per customer, most profit per cost first, within the limits.
 
@@ -98,6 +109,8 @@ def choose(
     stay_probability, min_uplift
         Label the left-out customers ("would stay anyway" at or above ``stay_probability``;
         "unlikely to respond" below ``min_uplift``, which also makes a pair ineligible).
+    exact_limit
+        Solve exactly when there are at most this many assignments (0: always the greedy).
     """
     n = profit.shape[0]
     eligible = np.isfinite(profit) & np.isfinite(cost) & (profit > 0) & (uplift >= min_uplift)
@@ -118,6 +131,8 @@ def choose(
     candidates = np.flatnonzero(has)
     seq = candidates[np.lexsort((-best_profit[candidates], -ratio[candidates]))]
 
+    if _exact(profit, cost, eligible, candidates, capacity, budget, exact_limit, action, reason):
+        return Choice(action, reason)
     if (capacity < 0).all():
         spent = np.cumsum(best_cost[seq])
         fits = spent <= budget + 1e-9
@@ -128,6 +143,45 @@ def choose(
         _walk(seq, order, eligible, cost, capacity, budget, action, reason)
     _single_if_better(profit, cost, eligible, capacity, budget, action, reason)
     return Choice(action, reason)
+
+
+def _exact(
+    profit: FloatMatrix,
+    cost: FloatMatrix,
+    eligible: npt.NDArray[np.bool_],
+    candidates: npt.NDArray[np.int64],
+    capacity: npt.NDArray[np.int64],
+    budget: float,
+    limit: int,
+    action: npt.NDArray[np.int64],
+    reason: npt.NDArray[np.object_],
+) -> bool:
+    """Solve a tiny problem exactly (filled into ``action`` / ``reason``); False when too big.
+
+    A tiny problem is where the greedy is weakest: one decision can be the whole budget. The
+    optimum is also monotone in the budget, as the greedy is.
+    """
+    m, k = candidates.size, profit.shape[1]
+    if m == 0 or (k + 1) ** m > limit:
+        return False
+    picks = np.stack(np.meshgrid(*[np.arange(-1, k)] * m, indexing="ij"), axis=-1).reshape(-1, m)
+    rows = candidates[None, :]
+    col = np.maximum(picks, 0)
+    ok = (picks < 0) | eligible[rows, col]
+    take = picks >= 0
+    total = np.where(take, profit[rows, col], 0.0).sum(axis=1)
+    spent = np.where(take, cost[rows, col], 0.0).sum(axis=1)
+    feasible = ok.all(axis=1) & (spent <= budget + 1e-9)
+    for a in np.flatnonzero(capacity >= 0):
+        feasible &= (picks == a).sum(axis=1) <= capacity[a]
+    total = np.where(feasible, total, -np.inf)
+    best = picks[int(np.argmax(total))]  # the empty plan is always feasible
+    action[candidates] = best
+    used = np.bincount(best[best >= 0], minlength=k)
+    full = (capacity >= 0) & (used >= capacity)
+    for i in candidates[best < 0]:
+        reason[i] = OVER_CAPACITY if full[eligible[i]].all() else OVER_BUDGET
+    return True
 
 
 def _single_if_better(
