@@ -29,9 +29,12 @@ from retain.i18n import t
 __all__ = ["churn_labels", "label_window_complete", "population"]
 
 
-def _active_subscriptions(
-    sources: Sources, definition: ChurnDefinition, at: pd.Timestamp
-) -> ir.Table:
+def _at(moment: pd.Timestamp) -> ir.Value:
+    return ibis.literal(moment.to_pydatetime())
+
+
+def _active_subscriptions(sources: Sources, definition: ChurnDefinition, at: ir.Value) -> ir.Table:
+    """Subscriptions active at the timestamp literal ``at``: started before, not ended before."""
     subs = sources.subscriptions
     if subs is None:
         from retain.errors import MissingColumnError, Violation
@@ -48,8 +51,7 @@ def _active_subscriptions(
         )
     if definition.plans:
         subs = subs.filter(subs.plan.isin(definition.plans))
-    lit = ibis.literal(at.to_pydatetime())
-    return subs.filter((subs.started_at < lit) & (subs.ended_at.isnull() | (subs.ended_at >= lit)))
+    return subs.filter((subs.started_at < at) & (subs.ended_at.isnull() | (subs.ended_at >= at)))
 
 
 def population(
@@ -57,16 +59,19 @@ def population(
 ) -> ir.Table:
     """Customers at risk at ``as_of`` (one column, ``customer_id``); see the module docstring."""
     sources = Sources.of(con_or_tables)
-    return _population(sources, as_timestamp(as_of), definition)
+    return _population(sources, _at(as_timestamp(as_of)), definition)
 
 
-def _population(sources: Sources, as_of: pd.Timestamp, definition: ChurnDefinition) -> ir.Table:
+def _population(sources: Sources, as_of: ir.Value, definition: ChurnDefinition) -> ir.Table:
+    """Customers at risk at the timestamp literal ``as_of``.
+
+    The feature snapshot passes its clock's literal, so that one compiled query serves every date.
+    """
     if definition.kind == "contractual":
         active = _active_subscriptions(sources, definition, as_of)
         return active.select("customer_id").distinct()
     acts = sources.activity(definition)
-    lit = ibis.literal(as_of.to_pydatetime())
-    return acts.filter(acts.at < lit).select("customer_id").distinct()
+    return acts.filter(acts.at < as_of).select("customer_id").distinct()
 
 
 def churn_labels(
@@ -93,14 +98,12 @@ def churn_labels(
     sources = Sources.of(con_or_tables)
     start = as_timestamp(as_of)
     end = start + pd.Timedelta(days=definition.horizon_days)
-    pop = _population(sources, start, definition)
+    pop = _population(sources, _at(start), definition)
     if definition.kind == "contractual":
-        kept = _active_subscriptions(sources, definition, end).select("customer_id").distinct()
+        kept = _active_subscriptions(sources, definition, _at(end)).select("customer_id").distinct()
     else:
         acts = sources.activity(definition)
-        window = (acts.at >= ibis.literal(start.to_pydatetime())) & (
-            acts.at < ibis.literal(end.to_pydatetime())
-        )
+        window = (acts.at >= _at(start)) & (acts.at < _at(end))
         kept = acts.filter(window).select("customer_id").distinct()
     kept = kept.mutate(_kept=ibis.literal(1))
     joined = pop.left_join(kept, "customer_id").drop("customer_id_right")

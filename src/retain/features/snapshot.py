@@ -31,6 +31,7 @@ from retain.config import ChurnDefinition
 from retain.facts import DateLike, as_timestamp, in_reporting_currency, is_completed
 from retain.features._catalog import FEATURES
 from retain.features._clock import DAY, Clock
+from retain.features._compiled import snapshot_query
 from retain.features.attributes import AttributeFeature, attribute_value
 from retain.features.labels import _population
 from retain.features.sources import SourceLike, Sources
@@ -452,13 +453,13 @@ def feature_snapshot(
         ``customer_id`` plus every feature in :data:`retain.features.FEATURES` and one column
         per attribute, one row per customer, ordered by ``customer_id``. Counts are 0 when the
         table exists but the customer has no rows; features of absent tables are null. Nothing
-        is executed.
+        is executed. Over a warehouse connection (DuckDB, PostgreSQL) the expression is a SQL
+        query compiled once per process and table schemas, reused for every ``as_of``.
 
     Examples
     --------
     >>> import retain.warehouse as wh
     >>> from retain.config import ChurnDefinition
-    from retain.facts import DateLike, as_timestamp, is_completed
     >>> con = wh.connect("duckdb://")  # doctest: +SKIP
     >>> snap = feature_snapshot(
     ...     con, as_of="2024-06-01", definition=ChurnDefinition()
@@ -466,8 +467,27 @@ def feature_snapshot(
     >>> snap.to_pandas()  # doctest: +SKIP
     """
     sources = Sources.of(con_or_tables)
-    clock = Clock(as_of_ts := as_timestamp(as_of))
-    base = _population(sources, as_of_ts, definition)
+    chosen = tuple(attributes)
+    # Compiled once per process for a warehouse's tables (the SQL is reused for every date,
+    # see retain.features._compiled); sorted here, on top, in both cases.
+    table = snapshot_query(
+        sources,
+        as_timestamp(as_of),
+        definition=definition,
+        attributes=chosen,
+        build=lambda clock: _expression(sources, clock, definition, chosen),
+    )
+    return table.order_by("customer_id")
+
+
+def _expression(
+    sources: Sources,
+    clock: Clock,
+    definition: ChurnDefinition,
+    attributes: Sequence[AttributeFeature],
+) -> ir.Table:
+    """The snapshot as one unsorted Ibis expression, its ``as_of`` literals from ``clock``."""
+    base = _population(sources, clock.lit(), definition)
     parts = [p for make in _PARTS if (p := make(sources, clock)) is not None]
     if (customers := _customers(sources, clock, attributes)) is not None:
         parts.append(customers)
@@ -495,4 +515,4 @@ def feature_snapshot(
         dtype = "string" if categorical else "float64"
         value = values.get(name)
         out[name] = ibis.null(dtype) if value is None else value.cast(dtype)
-    return table.select(**out).order_by("customer_id")
+    return table.select(**out)

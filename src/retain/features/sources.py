@@ -10,11 +10,12 @@ nulls) and its required columns are checked, once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, TypeAlias, Union
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -61,6 +62,10 @@ class Sources:
     """The connection the tables came from; ``None`` for frames. Results are written only here."""
     filled: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
     """Per table, the optional columns the data lacks, added here as typed nulls."""
+    fingerprint: tuple[Hashable, ...] | None = field(default=None, compare=False, repr=False)
+    """For tables read from ``warehouse`` as they are (:meth:`from_warehouse`): each one's
+    canonical name, name, namespace and schema, all a query compiled over them depends on
+    (:mod:`retain.features._compiled` keys its cache on it); ``None`` otherwise."""
 
     def __post_init__(self) -> None:
         if self.orders is None and self.events is None and self.subscriptions is None:
@@ -79,7 +84,9 @@ class Sources:
         """Every canonical table ``con`` holds (listed once)."""
         present = set(con.list_tables())
         tables = {name: con.table(name) for name in TABLES if name in present}
-        return cls._build(tables, warehouse=con)
+        prints = [_fingerprint(name, table) for name, table in tables.items()]
+        fingerprint = None if None in prints else tuple(prints)
+        return cls._build(tables, warehouse=con, fingerprint=fingerprint)
 
     @classmethod
     def from_tables(cls, tables: Mapping[str, TableLike]) -> Sources:
@@ -105,13 +112,19 @@ class Sources:
         )
 
     @classmethod
-    def _build(cls, tables: Mapping[str, ir.Table], *, warehouse: BaseBackend | None) -> Sources:
+    def _build(
+        cls,
+        tables: Mapping[str, ir.Table],
+        *,
+        warehouse: BaseBackend | None,
+        fingerprint: tuple[Hashable, ...] | None = None,
+    ) -> Sources:
         completed = {name: _complete(name, table) for name, table in tables.items()}
         filled = {
             name: frozenset(c for c in table.columns if c not in tables[name].columns)
             for name, table in completed.items()
         }
-        return cls(**completed, warehouse=warehouse, filled=filled)
+        return cls(**completed, warehouse=warehouse, filled=filled, fingerprint=fingerprint)
 
     def table(self, name: str) -> ir.Table | None:
         """The table called ``name`` (one of :data:`TABLES`), or ``None`` when absent."""
@@ -122,7 +135,9 @@ class Sources:
 
     def present(self) -> list[str]:
         """Names of the tables that are present, in canonical order."""
-        return [f.name for f in fields(self) if f.name in TABLES and getattr(self, f.name)]
+        return [
+            f.name for f in fields(self) if f.name in TABLES and getattr(self, f.name) is not None
+        ]
 
     def for_amounts(self, name: str) -> ir.Table | None:
         """The table called ``name`` to read amounts from, ready for ``in_reporting_currency``.
@@ -174,6 +189,14 @@ class Sources:
 
 SourceLike = Union[Sources, "BaseBackend", Mapping[str, TableLike]]
 """What a data-reading function accepts: :class:`Sources`, a warehouse connection, or a mapping."""
+
+
+def _fingerprint(name: str, table: ir.Table) -> Hashable | None:
+    """What a compiled query depends on of a warehouse table: its names and its schema."""
+    op = table.op()
+    if not isinstance(op, ops.DatabaseTable):  # a backend's table() gives one
+        return None
+    return (name, op.name, op.namespace, op.schema)
 
 
 def _complete(name: str, table: ir.Table) -> ir.Table:
