@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/targeting.py --customers 100000
 
 A synthetic population (churn risk, CLV, order value) and a noisy uplift frame per (customer,
-action), in the long shape ``retain.models.uplift`` hands the planner, are planned under a
+action), in the long shape ``uplift_by_halves`` hands the planner (with each valuation's
+measured group and variance, so the profit's interval is computed), are planned under a
 budget that binds and with capacities on two of the four actions, so the capacity walk runs.
 Target: the whole plan (uplift pivot, costs, greedy, holdout hash, summary) under 30 s on 2
 cores. Prints the time of each repetition, the load average beside it, and the peak RSS.
@@ -60,6 +61,13 @@ def population(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
             "uplift_honest": (true + rng.normal(0, 0.01, (n, 4))).ravel(),
         }
     )
+    # As uplift_by_halves values it: one of 2 halves x 5 measured groups per action, each with
+    # its variance, so the plan's interval is computed too.
+    side = rng.integers(0, 2, n * 4)
+    group = rng.integers(0, 5, n * 4)
+    labels = np.array([f"{h}/{g}" for h in range(2) for g in range(5)], dtype=object)
+    uplift["honest_group"] = uplift["action"].to_numpy() + "/" + labels[side * 5 + group]
+    uplift["honest_variance"] = 1e-4 * (1 + group)
     return customers, uplift
 
 
@@ -83,6 +91,7 @@ def main() -> None:
         print(
             f"run {run}: {seconds:.2f} s (load average {load:.1f}); targets={s.targets:,} "
             f"holdout={s.holdout:,} cost={s.total_cost:,.0f} profit={s.expected_profit:,.0f} "
+            f"[{s.profit_low or 0:,.0f}, {s.profit_high or 0:,.0f}] "
             f"naive={s.naive_profit:,.0f} left_out={s.left_out}"
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
