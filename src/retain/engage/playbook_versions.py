@@ -171,6 +171,10 @@ def _shape_ok(content: Any) -> bool:
         return False
     if any(not isinstance(v, str) for k, v in content.items() if k != "variants"):
         return False
+    try:  # a lone surrogate (JSON allows "\ud800") cannot be written to a template file
+        json.dumps(content, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
     variants = content.get("variants", {})
     return isinstance(variants, Mapping) and all(
         isinstance(k, str)
@@ -286,9 +290,9 @@ def check_edit(
     change = PlaybookVersion(
         name=name,
         version=0,
-        definition=json.dumps(dict(definition) | {"name": name}, ensure_ascii=False),
+        definition=json.dumps(dict(definition) | {"name": name}, ensure_ascii=True),
         templates=(
-            json.dumps(templates, ensure_ascii=False)
+            json.dumps(templates, ensure_ascii=True)
             if templates is not None
             else (row.templates if row is not None else None)
         ),
@@ -386,15 +390,15 @@ def save(
         snapshot = PlaybookVersion(
             name=name,
             version=1,
-            definition=json.dumps(definition_of(base.get(name)), ensure_ascii=False),
+            definition=json.dumps(definition_of(base.get(name)), ensure_ascii=True),
             author="file:" + base.source,
         )
     change = PlaybookVersion(
         name=name,
         version=current + 1,
-        definition=json.dumps(body if body is not None else previous or {}, ensure_ascii=False),
+        definition=json.dumps(body if body is not None else previous or {}, ensure_ascii=True),
         templates=(
-            json.dumps(templates, ensure_ascii=False, sort_keys=True)
+            json.dumps(templates, ensure_ascii=True, sort_keys=True)
             if templates is not None
             else (row.templates if row is not None and body is not None else None)
         ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
 from retain.app._openapi import error_responses
 from retain.app.audit import service as audit
@@ -28,6 +28,15 @@ __all__ = ["CanWritePlaybooks", "change", "etag", "router"]
 router = APIRouter(prefix="/api/v1", tags=["playbooks"])
 
 CanWritePlaybooks = Annotated[Principal, Depends(require(Permission.playbooks_write))]
+PlaybookName = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="The playbook's name.",
+    ),
+]
 IfMatch = Annotated[
     str | None,
     Header(description="The ETag of the version edited (GET answers with it)."),
@@ -97,7 +106,7 @@ def _answer(session: SessionDep, name: str, response: Response) -> PlaybookDetai
 
 @router.get("/playbooks/{name}", response_model=PlaybookDetail, responses=error_responses(404))
 def read_playbook(
-    _: AnalystOnly, session: SessionDep, name: str, response: Response
+    _: AnalystOnly, session: SessionDep, name: PlaybookName, response: Response
 ) -> PlaybookDetail:
     """One playbook: its definition, templates per language, version (ETag) and history."""
     return _answer(session, name, response)
@@ -130,7 +139,7 @@ def create_playbook(
 def replace_playbook(
     principal: CanWritePlaybooks,
     session: SessionDep,
-    name: str,
+    name: PlaybookName,
     body: PlaybookEdit,
     response: Response,
     if_match: IfMatch = None,
@@ -152,7 +161,7 @@ def replace_playbook(
 def patch_playbook(
     principal: CanWritePlaybooks,
     session: SessionDep,
-    name: str,
+    name: PlaybookName,
     body: PlaybookPatch,
     response: Response,
     if_match: IfMatch = None,
@@ -179,7 +188,7 @@ def patch_playbook(
 def delete_playbook(
     principal: CanWritePlaybooks,
     session: SessionDep,
-    name: str,
+    name: PlaybookName,
     if_match: IfMatch = None,
     version: Annotated[int | None, Query(ge=1, le=2**31, description="Version edited.")] = None,
 ) -> Response:
