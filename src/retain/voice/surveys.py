@@ -30,6 +30,7 @@ from retain.errors import NotFoundError, RetainError
 from retain.i18n import t
 from retain.ingest.append import Interaction
 from retain.ingest.append import append_interactions as append_to_warehouse
+from retain.voice._case_tables import CustomerTask
 from retain.voice._survey_tables import FollowUpTask, Survey, SurveyInvitation, SurveyResponse
 from retain.voice.links import LinkClaims, LinkError, id_hash, sign, verify
 
@@ -44,6 +45,7 @@ __all__ = [
     "enqueue_invitation",
     "ensure_survey",
     "invite",
+    "open_followups",
     "open_invitation",
 ]
 
@@ -85,6 +87,16 @@ def _customer_task(session: Session, response: SurveyResponse) -> None:
         created_by=f"survey-{response.id}",
         due_on=(response.answered_at + FOLLOWUP_DUE).date(),
     )
+
+
+def open_followups(session: Session) -> list[CustomerTask]:
+    """The customer-360 tasks survey answers opened (detractors' call-backs) not done yet.
+
+    Earliest due first; marking the task done on the customer 360 closes it.
+    """
+    from retain.voice.work import open_tasks
+
+    return [task for task in open_tasks(session) if task.created_by.startswith("survey-")]
 
 
 FOLLOWUP_HOOKS: list[FollowUpHook] = [_detractor_task, _customer_task]

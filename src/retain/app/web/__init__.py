@@ -19,6 +19,7 @@ def mount_web(app: FastAPI) -> None:
     from retain.app.web import plan as plan_page
     from retain.app.web import savedesk as savedesk_page
     from retain.app.web import tickets as tickets_page
+    from retain.app.surveys import page as nps_page
     from retain.app.web import voice as voice_page
     from retain.app.web._page import error_page
     from retain.app.web._session import LoginRequired, PageDenied, PageElsewhere, login_redirect
@@ -46,5 +47,6 @@ def mount_web(app: FastAPI) -> None:
     for pages in (tickets_page, savedesk_page):  # complaints and the save desk (#20)
         app.include_router(pages.router)
     app.include_router(voice_page.router)  # the reasons page (#20)
+    app.include_router(nps_page.router)  # the NPS page (#20)
     static = resources.files("retain.app.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
