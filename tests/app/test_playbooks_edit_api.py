@@ -215,3 +215,32 @@ def test_only_writers_edit(client: TestClient, keys: dict[str, str]) -> None:
         )
         assert response.status_code == 403, role
     assert _book(client, keys["admin"])["winback-60"]["enabled"] is True
+
+
+def test_simultaneous_edits_of_one_version_leave_one_winner(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    import threading
+
+    key = keys["analyst"]
+    start = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def edit(holdout: float) -> None:
+        start.wait()
+        response = client.put(
+            "/api/v1/playbooks/winback-60",
+            json={"playbook": dict(NEW, name="winback-60", holdout=holdout)},
+            headers=headers(key, **{"If-Match": '"1"'}),
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=edit, args=(0.1 * (i + 1),)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 409, 409, 409], statuses
+    read = client.get("/api/v1/playbooks/winback-60", headers=headers(key))
+    assert read.headers["ETag"] == '"2"'
+    assert [h["version"] for h in read.json()["history"]] == [1, 2]
