@@ -195,3 +195,39 @@ def test_the_shipped_nps_playbook_is_off_until_enabled() -> None:
     assert shipped.action.kind == "survey" and shipped.action.survey == "nps"
     assert shipped.trigger.kind == "lifecycle" and shipped.trigger.delays == (30,)
     assert shipped.enabled is False
+
+
+def test_the_worker_delivers_the_invitations_and_a_link_takes_one_answer(tmp_path: Path) -> None:
+    """Run, `retain worker --once`, a real SMTP server: each customer's mail, link answered once."""
+    from _delivery import engage_settings, sessions_for, smtp_server
+
+    from retain.engage.worker import Worker
+    from retain.voice.links import LinkError
+    from retain.voice.surveys import answer
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    sessions = sessions_for(url)
+    with smtp_server() as (handler, port):
+        settings = engage_settings(tmp_path, url, port, public_url="https://retain.example")
+        con = wh.connect(settings.warehouse_url)
+        wh.create_tables(con)
+        ingest("customers", _customers().head(6), con=con)
+        with sessions() as session:
+            _, report = run_playbooks(
+                session, Sources.from_warehouse(con), _book(), settings=settings, now=AS_OF, con=con
+            )
+            session.commit()
+        con.disconnect()
+        assert report is not None and report.queued > 0
+        delivered = Worker(settings, sessions).drain()
+    assert delivered.sent == report.queued == len(handler.messages)
+    with sessions() as session:
+        secret = service_secret(session, "")
+        for mail in handler.messages:
+            text = mail.get_body(preferencelist=("plain",)).get_content()
+            (token,) = LINK.findall(text)
+            invitation, _ = open_invitation(session, secret, token)
+            assert mail["To"] == f"{invitation.customer_id}@example.com"
+        answer(session, secret, token, score=9, comment="great tea")
+        with pytest.raises(LinkError):
+            answer(session, secret, token, score=3)
