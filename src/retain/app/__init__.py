@@ -8,7 +8,8 @@ the app only through retain.app" in pyproject.toml): ``create_app`` to serve, ``
 (or ``upgrade``, ``make_engine`` and ``make_sessionmaker``) to open the app database,
 ``ensure_user`` and ``count_users`` for logins, ``create_api_key``, ``list_api_keys`` and
 ``revoke_api_key`` for keys, ``list_segments``, ``find_segment`` and ``save_segment`` for saved
-segments, and ``Caller`` to name the CLI as the actor in the audit log. They
+segments, ``service_secret`` for the key the service signs links with (``retain surveys
+invite``), and ``Caller`` to name the CLI as the actor in the audit log. They
 are imported on first use, so importing the CLI does not import FastAPI.
 """
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
         list_api_keys,
         list_users,
         revoke_api_key,
+        service_secret,
     )
     from retain.app.db import make_engine, make_sessionmaker, open_session, upgrade
     from retain.app.main import create_app
@@ -47,6 +49,7 @@ __all__ = [
     "open_session",
     "revoke_api_key",
     "save_segment",
+    "service_secret",
     "upgrade",
 ]
 
@@ -65,6 +68,7 @@ _HOMES = {
     "open_session": "retain.app.db",
     "revoke_api_key": "retain.app.auth.service",
     "save_segment": "retain.app.segments.store",
+    "service_secret": "retain.app.auth.service",
     "upgrade": "retain.app.db",
 }
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from retain.appdb import utcnow
 from retain.config import Settings
 from retain.errors import NotFoundError, RetainError
-from retain.i18n import t
+from retain.i18n import LANGUAGES, t
 from retain.ingest.append import Interaction
 from retain.ingest.append import append_interactions as append_to_warehouse
 from retain.voice._case_tables import CustomerTask
@@ -39,14 +39,17 @@ __all__ = [
     "KINDS",
     "SCALES",
     "AnswerError",
+    "AudienceInvited",
     "Invitation",
     "answer",
     "append_interactions",
     "enqueue_invitation",
     "ensure_survey",
     "invite",
+    "invite_audience",
     "open_followups",
     "open_invitation",
+    "require_survey",
 ]
 
 KINDS: Final = ("nps", "csat", "ces", "free")
@@ -137,6 +140,15 @@ def ensure_survey(
     return survey
 
 
+def require_survey(session: Session, survey: str) -> None:
+    """:class:`~retain.errors.NotFoundError` unless ``survey`` is built in or defined."""
+    if survey not in SCALES and session.scalar(select(Survey).where(Survey.name == survey)) is None:
+        raise NotFoundError(
+            t("voice_surveys.unknown_survey", name=survey, allowed=", ".join(SCALES)),
+            code="voice.unknown_survey",
+        )
+
+
 def invite(
     session: Session,
     secret: str | bytes,
@@ -152,11 +164,7 @@ def invite(
     ``survey`` is ``nps``, ``csat``, ``ces`` or a survey defined before; another name is a
     :class:`~retain.errors.NotFoundError` (404), so a typo never creates an empty survey.
     """
-    if survey not in SCALES and session.scalar(select(Survey).where(Survey.name == survey)) is None:
-        raise NotFoundError(
-            t("voice_surveys.unknown_survey", name=survey, allowed=", ".join(SCALES)),
-            code="voice.unknown_survey",
-        )
+    require_survey(session, survey)
     ensure_survey(session, survey)
     start = now or utcnow()
     token, claims = sign(
@@ -214,6 +222,71 @@ def enqueue_invitation(
         playbook=playbook,
     )
     return inv
+
+
+@dataclass(frozen=True)
+class AudienceInvited:
+    """What :func:`invite_audience` did: who was invited, and who was skipped and why."""
+
+    invited: list[Invitation]
+    no_email: list[str]
+    already_invited: list[str]
+
+
+def invite_audience(
+    session: Session,
+    secret: str | bytes,
+    *,
+    survey: str,
+    recipients: Iterable[tuple[str, str | None, str | None]],
+    base_url: str,
+    language: str | None = None,
+    ttl: dt.timedelta = DEFAULT_TTL,
+    now: dt.datetime | None = None,
+) -> AudienceInvited:
+    """Invite each ``(customer, e-mail, language)`` by e-mail through the outbox (not committed).
+
+    The page speaks ``language`` when given, else the customer's own (en, ja or ko; English
+    otherwise). A customer without an e-mail address is skipped, and so is one who already
+    holds an open invitation to ``survey`` (unanswered and unexpired), so running the same
+    invitation twice writes to nobody twice.
+    """
+    require_survey(session, survey)
+    current = now or utcnow()
+    held = set(
+        session.scalars(
+            select(SurveyInvitation.customer_id).where(
+                SurveyInvitation.survey == survey,
+                SurveyInvitation.answered_at.is_(None),
+                SurveyInvitation.expires_at > current,
+            )
+        )
+    )
+    invited: list[Invitation] = []
+    no_email: list[str] = []
+    already: list[str] = []
+    for customer_id, email, own in recipients:
+        if customer_id in held:
+            already.append(customer_id)
+            continue
+        if not email or not email.strip():
+            no_email.append(customer_id)
+            continue
+        speaks = language or (own if own in LANGUAGES else "en")
+        invited.append(
+            enqueue_invitation(
+                session,
+                secret,
+                survey=survey,
+                customer_id=customer_id,
+                recipient=email.strip(),
+                base_url=base_url,
+                language=speaks,
+                ttl=ttl,
+            )
+        )
+        held.add(customer_id)
+    return AudienceInvited(invited, no_email, already)
 
 
 def open_invitation(
