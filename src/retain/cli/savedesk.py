@@ -3,11 +3,11 @@
 ``savedesk intake`` queues the hosted cancellations that asked for a call and routes the open
 cases to the agents given as ``--agent EMAIL:CAPACITY`` (``--budget`` plans offers as ``retain
 plan`` does, so each case shows the planner's action for its customer); ``savedesk close CASE
-saved|cancelled`` records an outcome. ``savedesk rates`` reports save rates of closed save-desk cases per agent,
-reason or offer with Wilson 95% intervals (``--random-only`` keeps the randomly routed cases,
-free of the routing's selection). ``tickets import FILE`` opens a ticket per CSV row
-(idempotent on ``ticket_id``) and ``tickets export`` writes every ticket as CSV with
-formula-like text neutralised.
+saved|cancelled`` records an outcome. ``savedesk rates`` reports save rates of closed save-desk
+cases per agent, reason or offer with Wilson 95% intervals (``--random-only`` keeps the
+randomly routed cases, free of the routing's selection). ``tickets import FILE`` opens a ticket
+per CSV row (idempotent on ``ticket_id``) and ``tickets export`` writes every ticket as CSV
+with formula-like text neutralised.
 """
 
 from __future__ import annotations

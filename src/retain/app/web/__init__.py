@@ -15,11 +15,11 @@ def mount_web(app: FastAPI) -> None:
     from fastapi import Request
     from fastapi.responses import RedirectResponse, Response
 
+    from retain.app.surveys import page as nps_page
     from retain.app.web import account, admin, cohort, customers, docs, models, overview, segments
     from retain.app.web import plan as plan_page
     from retain.app.web import savedesk as savedesk_page
     from retain.app.web import tickets as tickets_page
-    from retain.app.surveys import page as nps_page
     from retain.app.web import voice as voice_page
     from retain.app.web._page import error_page
     from retain.app.web._session import LoginRequired, PageDenied, PageElsewhere, login_redirect
