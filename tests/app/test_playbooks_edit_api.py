@@ -35,6 +35,7 @@ def test_create_read_update_disable_delete_keeps_every_version(
     assert created.status_code == 201, created.text
     assert created.headers["ETag"] == '"1"' and created.json()["version"] == 1
     assert _book(client, key)["winback-90"]["holdout"] == 0.25
+    assert _book(client, key)["winback-60"]["version"] == 1
 
     changed = dict(NEW, holdout=0.3)
     put = client.put(
@@ -44,6 +45,7 @@ def test_create_read_update_disable_delete_keeps_every_version(
     )
     assert put.status_code == 200, put.text
     assert put.headers["ETag"] == '"2"' and put.json()["definition"]["holdout"] == 0.3
+    assert _book(client, key)["winback-90"]["version"] == 2
 
     off = client.patch(
         "/api/v1/playbooks/winback-90",

@@ -82,7 +82,10 @@ def list_playbooks(_: AnalystOnly, session: SessionDep) -> PlaybookList:
     book = service.book(session)
     return PlaybookList(
         source=book.source,
-        playbooks=[PlaybookInfo(**service.describe(p)) for p in book.playbooks],
+        playbooks=[
+            PlaybookInfo(**service.describe(p), version=book.version(p.name))
+            for p in book.playbooks
+        ],
     )
 
 

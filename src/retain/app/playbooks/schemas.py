@@ -39,6 +39,7 @@ class PlaybookInfo(BaseModel):
     attribution_days: int
     offer: dict[str, Any] | None
     goal: dict[str, Any] | None
+    version: int = Field(default=1, description="The version that runs (1: the file's).")
 
 
 class PlaybookList(BaseModel):
