@@ -133,3 +133,57 @@ def test_the_plan_interval_adds_the_shared_measurement_error_and_the_chance_in_w
     assert low == pytest.approx(profit - half)
     assert high == pytest.approx(profit + half)
     assert _one_group_plan(None)[1:] == (None, None)  # no error given: no interval claimed
+
+
+def _population(n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Customers with both potential outcomes: the offer keeps 12 points more where b > 0."""
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.normal(size=n)})
+    stay = 0.3 + 0.1 * (X["a"].to_numpy() > 0)
+    u = rng.random(n)
+    y0 = u < stay
+    y1 = u < stay + 0.12 * (X["b"].to_numpy() > 0)  # nobody is driven away by the offer
+    return X, y0.astype(float), y1.astype(float)
+
+
+def test_the_plan_interval_holds_the_true_profit_of_new_customers() -> None:
+    """30 simulated businesses: learn from a campaign, plan for new customers, then see what
+    their true outcomes bring. The 95 % interval must hold that true profit nearly always
+    (measured: 30 of 30; an interval without the shared measurement error held it in 18); at
+    least 25 of 30 here, which a true 95 % interval misses with chance under 0.5 %."""
+    action = OfferAction(name="coupon", kind="discount", cost_per_contact=1.0, discount_share=0.1)
+    conf = OfferSettings(actions=[action], holdout_share=0.0, min_uplift=0.0)
+    held = 0
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        X, y0, y1 = _population(6_000, rng)
+        treated = rng.random(len(X)) < 0.5
+        observed = np.where(treated, y1, y0)
+        arm = np.where(treated, "coupon", "control")
+        new_X, new_y0, new_y1 = _population(3_000, rng)
+        ids = [f"N{i}" for i in range(len(new_X))]
+        frame = uplift_by_halves(
+            TLearner(random_state=0, min_child_samples=100, n_estimators=40),
+            X,
+            arm,
+            observed,
+            plan_X=new_X,
+            customer_ids=ids,
+        )
+        value = 30.0 + 10.0 * (new_X["c"].to_numpy() > 0)
+        customers = pd.DataFrame(
+            {
+                "customer_id": ids,
+                "churn_probability": 1.0 - (0.3 + 0.1 * (new_X["a"].to_numpy() > 0)),
+                "clv": value,
+                "order_value": 20.0,
+            }
+        )
+        plan = plan_offers(customers, budget=1_000.0, settings=conf, uplift=frame)
+        s = plan.summary
+        contacted = plan.decisions.set_index("customer_id").loc[ids, "status"].eq("target")
+        true = float(
+            (((new_y1 - new_y0) * value - 1.0 - 0.1 * 20.0 * new_y1)[contacted.to_numpy()]).sum()
+        )
+        assert s.profit_low is not None and s.profit_high is not None
+        held += s.profit_low <= true <= s.profit_high
+    assert held >= 25
