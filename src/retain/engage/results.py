@@ -19,6 +19,10 @@ with a 95 % normal interval (Wald for the rates, Welch's standard error for reve
 incremental profit ``n_treated x difference in revenue x margin - offer cost x treated
 conversions``, and the goal's progress (``value / target``: the treated rate for conversion or
 retention, the revenue per treated customer, or the conversion difference for ``lift``).
+
+Who was treated or held out (:func:`assignments`) is read by
+:func:`retain.models.uplift.playbooks.playbook_assignments`, the one reading the uplift models
+share (a playbook's runs are their training data).
 """
 
 from __future__ import annotations
@@ -34,9 +38,10 @@ import pandas as pd
 
 from retain.engage.playbooks import Goal, Playbook
 from retain.errors import NotFoundError
-from retain.facts import DateLike, activity_rows, as_timestamp, json_text
+from retain.facts import DateLike, activity_rows, as_timestamp
 from retain.features import Sources
 from retain.i18n import t
+from retain.models.uplift.playbooks import playbook_assignments as assignments
 
 __all__ = ["METRICS", "Z95", "Interval", "assignments", "outcomes", "playbook_results"]
 
@@ -56,31 +61,6 @@ class Interval:
     def as_dict(self) -> dict[str, float]:
         """JSON-friendly."""
         return {"estimate": self.estimate, "low": self.low, "high": self.high}
-
-
-def assignments(interactions: ir.Table, name: str) -> ir.Table:
-    """``(customer_id, arm, variant, assigned_at)``: who was treated or held out, and when.
-
-    A customer found in both arms (which a playbook never does) is dropped: they cannot be
-    compared.
-    """
-    it = interactions
-    mine = it.filter(
-        ((it.campaign_id == name) | it.campaign_id.startswith(name + ":"))
-        & it.kind.isin(["message_sent", "holdout"])
-    )
-    suffix = mine.campaign_id.substr(len(name) + 1)
-    labelled = json_text(mine.properties.cast("string"), "variant")
-    variant = (mine.campaign_id == name).ifelse(ibis.coalesce(labelled, "a"), suffix)
-    arm = (mine.kind == "holdout").ifelse("holdout", "treated")
-    mine = mine.mutate(arm=arm, variant=(arm == "holdout").ifelse("-", variant))
-    first = mine.group_by(["customer_id", "arm", "variant"]).agg(assigned_at=mine.occurred_at.min())
-    arms = first.group_by("customer_id").agg(n_arms=first.arm.nunique())
-    clean = arms.filter(arms.n_arms == 1).select("customer_id")
-    first = first.semi_join(clean, "customer_id")
-    newest = ibis.window(group_by=first.customer_id, order_by=first.assigned_at)
-    first = first.mutate(_k=ibis.row_number().over(newest))
-    return first.filter(first._k == 0).drop("_k")
 
 
 def outcomes(

@@ -14,6 +14,15 @@ window_days)``: ``retention`` (any activity as the churn definition counts it), 
 are the churn features of :func:`retain.features.feature_snapshot` at the start, from data
 strictly before it, so nothing the campaign caused leaks into them; a targeted customer outside
 the snapshot's population gets missing features.
+
+A playbook with a holdout is a campaign too, named ``playbook:<name>`` (every version of the
+playbook together, as ``retain playbooks results`` counts them): its treated are the customers
+it messaged, its control its recorded holdout, each customer once, at their first assignment
+(:mod:`retain.models.uplift.playbooks`). A template with A/B/n variants gives one arm per
+variant, named by the variant; otherwise the one arm is ``"treatment"``. As a playbook assigns
+customers run after run, each customer's window opens at their own assignment and their
+features are those of their run; customers whose window has not closed by the newest order or
+event are left out.
 """
 
 from __future__ import annotations
@@ -31,8 +40,24 @@ from retain.config import ChurnDefinition
 from retain.errors import InvalidParameterError, NotFoundError
 from retain.features import SourceLike, Sources, feature_snapshot
 from retain.i18n import t
+from retain.models.uplift.playbooks import (
+    PLAYBOOK_PREFIX,
+    data_end,
+    features_at_assignment,
+    outcomes_in_windows,
+    playbook_assigned,
+    playbook_names,
+)
 
-__all__ = ["CONTROL", "OUTCOMES", "CampaignData", "Outcome", "campaign_dataset", "list_campaigns"]
+__all__ = [
+    "CONTROL",
+    "OUTCOMES",
+    "PLAYBOOK_PREFIX",
+    "CampaignData",
+    "Outcome",
+    "campaign_dataset",
+    "list_campaigns",
+]
 
 Outcome = Literal["retention", "conversion", "revenue"]
 OUTCOMES: tuple[Outcome, ...] = ("retention", "conversion", "revenue")
@@ -45,8 +70,10 @@ _ASSIGNMENT_KINDS = ("message_sent", "holdout")
 class CampaignData:
     """One campaign's customers: arm, outcome and features at the start, one row each.
 
-    ``frame`` holds ``customer_id``, ``arm``, ``y`` and the feature columns listed in
-    ``features``; :attr:`X`, :attr:`treatment` and :attr:`y` are what a learner's ``fit`` takes.
+    ``frame`` holds ``customer_id``, ``arm``, ``assigned_at`` (when the customer's outcome
+    window opened: the campaign's start, or a playbook customer's own assignment), ``y`` and the
+    feature columns listed in ``features``; :attr:`X`, :attr:`treatment` and :attr:`y` are what a
+    learner's ``fit`` takes.
     """
 
     campaign_id: str
@@ -148,28 +175,63 @@ def _assignments(sources: Sources, campaign_id: str | None) -> pd.DataFrame:
     return first.reset_index(drop=True)
 
 
-def list_campaigns(con_or_tables: SourceLike) -> pd.DataFrame:
-    """Every campaign with a random holdout, oldest first.
+def _summary(campaign_id: str, part: pd.DataFrame, at: str) -> dict[str, object] | None:
+    """One row of :func:`list_campaigns`; None without both a treated and a control arm."""
+    control = part["arm"] == CONTROL
+    if control.all() or not control.any():
+        return None
+    return {
+        "campaign_id": campaign_id,
+        "started_at": part[at].min(),
+        "arms": ", ".join(sorted(set(part.loc[~control, "arm"]))),
+        "n_treated": int((~control).sum()),
+        "n_control": int(control.sum()),
+    }
 
-    Columns: ``campaign_id``, ``started_at``, ``arms``, ``n_treated``, ``n_control``.
+
+def _playbook_arms(assigned: pd.DataFrame) -> pd.Series:
+    """Arm names of a playbook's customers (the holdout is :data:`CONTROL`).
+
+    The treated are ``"treatment"``, or their variant's name when they span several variants.
     """
-    frame = _assignments(Sources.of(con_or_tables), None)
-    rows = []
-    for campaign_id, part in frame.groupby("campaign_id", sort=False):
-        control = part["arm"] == CONTROL
-        if control.all() or not control.any():
-            continue
-        rows.append(
-            {
-                "campaign_id": str(campaign_id),
-                "started_at": part["occurred_at"].min(),
-                "arms": ", ".join(sorted(set(part.loc[~control, "arm"]))),
-                "n_treated": int((~control).sum()),
-                "n_control": int(control.sum()),
-            }
-        )
+    treated = assigned["arm"] == "treated"
+    variants = set(assigned.loc[treated, "variant"])
+    if len(variants) > 1:
+        named = assigned["variant"].astype(str).replace({CONTROL: f"{CONTROL} (variant)"})
+    else:
+        named = pd.Series("treatment", index=assigned.index, dtype=object)
+    return named.where(treated, CONTROL)
+
+
+def _playbook(sources: Sources, campaign_id: str) -> pd.DataFrame:
+    """``customer_id, arm, assigned_at`` of playbook ``campaign_id`` (``playbook:<name>``)."""
+    name = campaign_id.removeprefix(PLAYBOOK_PREFIX)
+    if sources.interactions is None or not name:
+        return pd.DataFrame(columns=["customer_id", "arm", "assigned_at"])
+    assigned = playbook_assigned(sources.interactions, name)
+    assigned["arm"] = _playbook_arms(assigned)
+    return assigned[["customer_id", "arm", "assigned_at"]]
+
+
+def list_campaigns(con_or_tables: SourceLike) -> pd.DataFrame:
+    """Every campaign with a random holdout, and every playbook with one, oldest first.
+
+    Columns: ``campaign_id``, ``started_at``, ``arms``, ``n_treated``, ``n_control``. A
+    playbook (``playbook:<name>``) starts at its first assignment and counts every customer it
+    assigned, windows closed or not.
+    """
+    sources = Sources.of(con_or_tables)
+    frame = _assignments(sources, None)
+    rows = [
+        _summary(str(campaign_id), part, "occurred_at")
+        for campaign_id, part in frame.groupby("campaign_id", sort=False)
+    ]
+    if sources.interactions is not None:
+        for name in playbook_names(sources.interactions):
+            campaign_id = PLAYBOOK_PREFIX + name
+            rows.append(_summary(campaign_id, _playbook(sources, campaign_id), "assigned_at"))
     columns = ["campaign_id", "started_at", "arms", "n_treated", "n_control"]
-    out = pd.DataFrame(rows, columns=columns)
+    out = pd.DataFrame([r for r in rows if r is not None], columns=columns)
     return out.sort_values(["started_at", "campaign_id"]).reset_index(drop=True)
 
 
@@ -217,11 +279,13 @@ def campaign_dataset(
     con_or_tables
         A warehouse connection or a mapping of canonical tables (as for the features).
     campaign_id
-        The campaign, as in ``interactions.campaign_id`` (:func:`list_campaigns` lists them).
+        The campaign, as in ``interactions.campaign_id``, or ``playbook:<name>`` for a
+        playbook (:func:`list_campaigns` lists both).
     outcome
         ``"retention"``, ``"conversion"`` or ``"revenue"``.
     window_days
-        Length of the outcome window after the start.
+        Length of the outcome window after the start (after each customer's assignment for a
+        playbook: pass its attribution window to compare with ``retain playbooks results``).
     definition
         The churn definition: what counts as activity and which features are built (default
         the non-contractual one on orders).
@@ -244,20 +308,31 @@ def campaign_dataset(
         )
     definition = definition or ChurnDefinition()
     sources = Sources.of(con_or_tables)
-    assigned = _assignments(sources, campaign_id)
+    if campaign_id.startswith(PLAYBOOK_PREFIX):
+        assigned = _playbook(sources, campaign_id)
+        end = data_end(sources)
+        if end is not None:
+            closed = assigned["assigned_at"] + pd.Timedelta(days=window_days) <= end
+            assigned = assigned[closed].reset_index(drop=True)
+    else:
+        assigned = _assignments(sources, campaign_id).rename(columns={"occurred_at": "assigned_at"})
     control = assigned["arm"] == CONTROL
     if assigned.empty or control.all() or not control.any():
         raise NotFoundError(
             t("uplift.no_campaign", campaign=campaign_id), hint=t("uplift.no_campaign_hint")
         )
-    start = pd.Timestamp(assigned["occurred_at"].min())
-    end = start + pd.Timedelta(days=window_days)
-    ys = _outcomes(sources, definition, outcome, start, end)
-    snapshot = feature_snapshot(sources, as_of=start, definition=definition)
-    ids = ibis.memtable({"customer_id": assigned["customer_id"].astype(str).tolist()})
-    features = snapshot.semi_join(ids, "customer_id").to_pandas()
+    start = pd.Timestamp(assigned["assigned_at"].min())
+    if campaign_id.startswith(PLAYBOOK_PREFIX):
+        ys = outcomes_in_windows(sources, definition, outcome, assigned, window_days)
+        features = features_at_assignment(sources, definition, assigned)
+    else:
+        assigned = assigned.assign(assigned_at=start)
+        ys = _outcomes(sources, definition, outcome, start, start + pd.Timedelta(days=window_days))
+        snapshot = feature_snapshot(sources, as_of=start, definition=definition)
+        ids = ibis.memtable({"customer_id": assigned["customer_id"].astype(str).tolist()})
+        features = snapshot.semi_join(ids, "customer_id").to_pandas()
     names = tuple(c for c in features.columns if c != "customer_id")
-    frame = assigned[["customer_id", "arm"]].merge(ys, on="customer_id", how="left")
+    frame = assigned[["customer_id", "arm", "assigned_at"]].merge(ys, on="customer_id", how="left")
     frame["y"] = frame["y"].fillna(0.0).astype(np.float64)
     frame = frame.merge(features, on="customer_id", how="left")
     frame = frame.sort_values("customer_id").reset_index(drop=True)
