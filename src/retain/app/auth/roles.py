@@ -2,7 +2,8 @@
 
 - ``admin``: users, API keys, settings, the audit log, and everything an analyst may do;
 - ``analyst``: read everything, run models, export;
-- ``agent``: customer 360 and the at-risk work list only, no bulk export;
+- ``agent``: customer 360 and the at-risk work list only, no bulk export; since issue 20 only
+  for the customers in the agent's own save-desk queue (:mod:`retain.app.customers.access`);
 - ``ingest``: write events, orders and customers only.
 
 Customer PII (email, phone) is shown only to ``admin`` and ``agent`` (an agent calls or writes to
