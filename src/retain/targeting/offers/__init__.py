@@ -10,7 +10,9 @@
 - :mod:`~retain.targeting.offers.render`: the summary lines every output prints.
 
 Uplift comes in as a frame of :data:`UPLIFT_COLUMNS` (``retain.models.uplift``'s out-of-fold
-estimates); without it the plan uses a documented heuristic and says so. docs/offers.md.
+estimates), optionally with :data:`ERROR_COLUMNS` (each valuation's measured group and variance,
+from :func:`uplift_by_halves`), which give the plan's profit its 95 % interval; without uplift
+the plan uses a documented heuristic and says so. docs/offers.md.
 """
 
 from retain.targeting.offers.holdout import holdout_draw, holdout_mask
@@ -24,6 +26,7 @@ from retain.targeting.offers.load import (
 from retain.targeting.offers.optimize import LEFT_OUT_REASONS, Choice, choose
 from retain.targeting.offers.plan import (
     CUSTOMER_COLUMNS,
+    ERROR_COLUMNS,
     UPLIFT_COLUMNS,
     ActionSummary,
     OfferPlan,
@@ -35,6 +38,7 @@ from retain.targeting.offers.render import reason_label, source_note, summary_li
 
 __all__ = [
     "CUSTOMER_COLUMNS",
+    "ERROR_COLUMNS",
     "LEFT_OUT_REASONS",
     "UPLIFT_COLUMNS",
     "ActionSummary",
