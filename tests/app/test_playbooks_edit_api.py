@@ -246,3 +246,44 @@ def test_simultaneous_edits_of_one_version_leave_one_winner(
     read = client.get("/api/v1/playbooks/winback-60", headers=headers(key))
     assert read.headers["ETag"] == '"2"'
     assert [h["version"] for h in read.json()["history"]] == [1, 2]
+
+
+def test_disabling_a_playbook_withdraws_its_waiting_messages(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    """Mail a playbook queued (waiting for quiet hours, say) is cancelled when it is disabled;
+    another playbook's is left alone, and the audit says how many were withdrawn."""
+    from retain.engage import outbox
+    from retain.engage._tables import OutboxMessage
+
+    app: Any = client.app
+    with app.state.sessionmaker() as session:
+        for book, customer in (("winback-60", "c1"), ("onboarding", "c2")):
+            outbox.enqueue(
+                session,
+                customer_id=customer,
+                channel="email",
+                recipient=f"{customer}@example.com",
+                payload={"subject": "s", "body": "b"},
+                idempotency_key=f"{book}-{customer}",
+                playbook=book,
+            )
+        session.commit()
+    disabled = client.patch(
+        "/api/v1/playbooks/winback-60",
+        json={"playbook": {"enabled": False}, "version": 1},
+        headers=headers(keys["admin"]),
+    )
+    assert disabled.status_code == 200, disabled.text
+    with app.state.sessionmaker() as session:
+        states = {
+            m.playbook: (m.state, m.cancel_reason) for m in session.scalars(select(OutboxMessage))
+        }
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "playbooks.disable")
+        ).one()
+    assert states == {
+        "winback-60": ("cancelled", "playbook_disabled"),
+        "onboarding": ("queued", None),
+    }
+    assert json.loads(entry.details)["withdrawn"] == 1

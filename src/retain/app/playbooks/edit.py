@@ -19,6 +19,7 @@ from retain.app.auth.roles import Permission
 from retain.app.deps import AnalystOnly, Principal, SessionDep, require
 from retain.app.playbooks import service
 from retain.app.playbooks.schemas import PlaybookDetail, PlaybookEdit, PlaybookPatch
+from retain.engage import outbox
 from retain.engage.playbook_versions import merge_patch, save
 from retain.errors import InvalidParameterError
 from retain.i18n import t
@@ -94,7 +95,12 @@ def change(
         action = "playbooks.disable"
     else:
         action = "playbooks.update"
-    audit.record(session, principal, action, ("playbook", name), version=stored.version)
+    withdrawn = 0
+    if action in ("playbooks.delete", "playbooks.disable"):  # its waiting mail goes no further
+        withdrawn = outbox.cancel(session, reason="playbook_disabled", playbook=name)
+    audit.record(
+        session, principal, action, ("playbook", name), version=stored.version, withdrawn=withdrawn
+    )
     return stored.version
 
 
