@@ -234,13 +234,34 @@ def validate_batch(
             else "concat_ws(' / ', " + ", ".join(f"CAST({quote(k)} AS VARCHAR)" for k in key) + ")"
         )
         not_null = " AND ".join(f"{quote(k)} IS NOT NULL" for k in key)
-        # A distinct count of 64-bit key hashes is cheaper than one of the keys, and as many
-        # distinct hashes as rows proves the keys distinct. A repeated hash (a repeated key, or
-        # very rarely a collision) sends the batch to the exact group-by below, which names the
-        # rows whose keys really repeat.
-        repeated = duck.execute(
-            f"SELECT count(*) - count(DISTINCT hash({key_cols})) FROM {typed_q} WHERE {not_null}"
-        ).fetchone()
+    refs = [c for c in check_references if c in present and c in references]
+
+    def unknown_refs(column: str, live: str) -> str:
+        """FROM ... WHERE selecting the rows of ``live`` whose ``column`` points nowhere."""
+        return (
+            f"FROM (SELECT * FROM {live}) AS s WHERE s.{quote(column)} IS NOT NULL AND NOT EXISTS"
+            f" (SELECT 1 FROM {references[column]} AS ref WHERE ref.{quote(column)} = "
+            f"s.{quote(column)})"
+        )
+
+    # One scan counts both set checks. A distinct count of 64-bit key hashes is cheaper than
+    # one of the keys, and as many distinct hashes as rows proves the keys distinct; a repeated
+    # hash (a repeated key, or very rarely a collision) sends the batch to the exact group-by
+    # below, which names the rows whose keys really repeat. Unknown references are counted
+    # beside it (the rows are only listed when there are some).
+    aggregates = [
+        f"count(*) FILTER (WHERE {not_null}) - count(DISTINCT hash({key_cols})) "
+        f"FILTER (WHERE {not_null})"
+        if key and len(key) == len(table.key)
+        else "0"
+    ] + [
+        f"count(*) FILTER (WHERE NOT s._bad AND s.{quote(c)} IS NOT NULL AND NOT EXISTS "
+        f"(SELECT 1 FROM {references[c]} AS ref WHERE ref.{quote(c)} = s.{quote(c)}))"
+        for c in refs
+    ]
+    set_counts = duck.execute(f"SELECT {', '.join(aggregates)} FROM {typed_q} AS s").fetchall()
+    repeated = (int(set_counts[0][0]),) if set_counts else None
+    unknown_counts = dict(zip(refs, set_counts[0][1:], strict=True)) if set_counts else {}
     collapsed: str | None = None
     n_collapsed = 0
     if key and len(key) == len(table.key) and repeated and repeated[0]:
@@ -264,26 +285,22 @@ def validate_batch(
         conflict = _conflict_sql(duck, live, stored(keys), table, key, present)
         if conflict is not None:
             parts.append(conflict)
-    for column in check_references:
-        if column not in present or column not in references:
-            continue
+    for column in refs:
         target = table.references[column]
         rule = "unknown_customer" if target == "customers" else "unknown_reference"
         value = f"CAST({quote(column)} AS VARCHAR)"
         params = {"table": target, "column": column}
-        unknown_refs = (
-            f"FROM (SELECT * FROM {live}) AS s WHERE s.{quote(column)} IS NOT NULL AND NOT EXISTS"
-            f" (SELECT 1 FROM {references[column]} AS ref WHERE ref.{quote(column)} = "
-            f"s.{quote(column)})"
-        )
-        # Count first: the rows (with their messages) are only listed when there are some.
-        found = duck.execute(f"SELECT count(*) {unknown_refs}").fetchone()
-        if not found or not found[0]:
+        found = unknown_counts.get(column, 0)
+        if collapsed is not None:
+            # Collapsed repeats are not merged, so they are counted again without them.
+            again = duck.execute(f"SELECT count(*) {unknown_refs(column, live)}").fetchall()
+            found = again[0][0] if again else 0
+        if not found:
             continue
         parts.append(
             f"SELECT _rid, _file, _row, {lit(column)} AS col, {lit(rule)} AS rule, {value} AS "
             f"value, {message_sql(rule, params, value)} AS message, "
-            f"{lit(t('ingest.hint.' + rule, **params))} AS hint {unknown_refs}"
+            f"{lit(t('ingest.hint.' + rule, **params))} AS hint {unknown_refs(column, live)}"
         )
     if not parts:
         return Validation(
