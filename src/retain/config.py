@@ -221,6 +221,12 @@ class SmsSettings(BaseModel):
         default_factory=list,
         description="Networks (CIDR) or host names the gateway may be at although private",
     )
+    inbound_secret: str = Field(
+        "",
+        description="Shared secret of the gateway's replies to POST /api/v1/engage/sms/inbound "
+        "(X-Retain-Token header or X-Retain-Signature HMAC); replies are refused while empty "
+        "(secret: set RETAIN_SMS__INBOUND_SECRET)",
+    )
 
 
 class EngageSettings(BaseModel):
@@ -266,6 +272,12 @@ class EngageSettings(BaseModel):
     )
     batch_size: int = Field(50, ge=1, description="Messages a worker claims at once")
     poll_seconds: float = Field(5.0, gt=0, description="Pause of retain worker when idle")
+    consent_recheck_minutes: float = Field(
+        30.0,
+        ge=0,
+        description="A message queued longer than this has its customer's consent read again "
+        "from the warehouse before it is sent (0: every message)",
+    )
 
 
 class ScheduledJob(BaseModel):

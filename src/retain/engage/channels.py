@@ -7,11 +7,17 @@ customer opened, clicked or answered (``interactions``) and events they made on 
 (``events.channel``). The most active consented channel wins; with no activity on any of them,
 the first consented channel of ``fallbacks`` does. A customer with no consented channel has
 none, and is skipped with the reason ``no_consent``.
+
+:func:`consent_now` reads the same rule for a few customers at once: the worker asks it again
+before sending a message that waited (quiet hours, retries), so consent withdrawn after the
+decision (a new ingest of ``customers``) stops the message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
@@ -21,8 +27,19 @@ from retain.errors import InvalidParameterError
 from retain.facts import DateLike, as_timestamp
 from retain.features import Sources
 from retain.i18n import t
+from retain.warehouse import read_table, table_exists
 
-__all__ = ["ENGAGED_KINDS", "best_channel", "channel_activity", "consented"]
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+__all__ = [
+    "ENGAGED_KINDS",
+    "Consent",
+    "best_channel",
+    "channel_activity",
+    "consent_now",
+    "consented",
+]
 
 ENGAGED_KINDS = ("message_opened", "message_clicked", "message_replied", "chat", "call")
 """Interactions that show the customer is reachable on their channel."""
@@ -107,3 +124,47 @@ def best_channel(
     order = ibis.window(group_by=allowed.customer_id, order_by=[allowed.n.desc(), allowed.rank])
     ranked = allowed.mutate(_pick=ibis.row_number().over(order))
     return ranked.filter(ranked._pick == 0).select("customer_id", "channel")
+
+
+@dataclass(frozen=True)
+class Consent:
+    """What the warehouse says now about reaching one customer."""
+
+    email: str | None
+    email_ok: bool
+    phone: str | None
+    sms_ok: bool
+
+
+def consent_now(con: BaseBackend, customer_ids: Iterable[str]) -> dict[str, Consent] | None:
+    """Each listed customer's consent as :func:`consented` reads it; absent: not a customer.
+
+    None when the warehouse has no ``customers`` table (nothing to check against). One query.
+    """
+    wanted = sorted(set(customer_ids))
+    if not table_exists(con, "customers"):
+        return None
+    if not wanted:
+        return {}
+    cust = read_table(con, "customers")
+    rows = (
+        cust.filter(cust.customer_id.isin(wanted))
+        .select(
+            "customer_id",
+            "email",
+            "phone",
+            email_ok=consented(cust, "email"),
+            sms_ok=consented(cust, "sms"),
+        )
+        .to_pyarrow()
+        .to_pylist()
+    )
+    return {
+        str(r["customer_id"]): Consent(
+            email=r["email"],
+            email_ok=bool(r["email_ok"]),
+            phone=r["phone"],
+            sms_ok=bool(r["sms_ok"]),
+        )
+        for r in rows
+    }

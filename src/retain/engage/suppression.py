@@ -1,10 +1,14 @@
 """The suppression list and signed unsubscribe links.
 
 An address lands on the list when its owner unsubscribes (the page or the RFC 8058 one-click
-POST), when the SMTP server refuses it permanently (5xx) or when a complaint is recorded; the
-worker never sends e-mail to a listed address. Unsubscribe tokens are HMAC-SHA256 signed with
-``engage.signing_secret`` or, when that is empty, a key generated once and kept in the app
-database, so a link cannot be forged to unsubscribe someone else.
+POST, or an SMS STOP reply), when the SMTP server refuses it permanently (5xx) or when a
+complaint is recorded; the worker never sends to a listed address or number. Listing one also
+cancels, in the same transaction, the messages still queued to it (reason ``suppressed``), so a
+message decided before the opt-out and waiting for quiet hours never goes out.
+
+Unsubscribe tokens are HMAC-SHA256 signed with ``engage.signing_secret`` or, when that is
+empty, a key generated once and kept in the app database, so a link cannot be forged to
+unsubscribe someone else.
 """
 
 from __future__ import annotations
@@ -17,19 +21,24 @@ import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from retain.appdb import utcnow
-from retain.engage._tables import EngageKey, Suppression
+from retain.engage import outbox
+from retain.engage._tables import EngageKey, OutboxMessage, Suppression
 from retain.engage.outbox import insert_ignoring
+from retain.engage.sms import normal_number
 
 __all__ = [
     "REASONS",
     "Unsubscribe",
+    "cancel_queued_to",
     "is_suppressed",
     "make_token",
+    "normal_address",
     "read_token",
     "signing_key",
     "suppress",
@@ -40,8 +49,15 @@ REASONS = ("unsubscribe", "bounce", "complaint", "manual")
 _KEY_NAME = "unsubscribe"
 
 
-def _normal(address: str) -> str:
-    return address.strip().lower()
+def normal_address(address: str) -> str:
+    """The list's key: an e-mail address in lower case, a phone number without separators."""
+    key = address.strip().lower()
+    if "@" not in key:
+        return normal_number(key) or key
+    return key
+
+
+_normal = normal_address
 
 
 def suppress(
@@ -52,8 +68,12 @@ def suppress(
     customer_id: str | None = None,
     detail: str | None = None,
 ) -> bool:
-    """Put ``address`` on the list (in the caller's transaction); False when already there."""
+    """Put ``address`` on the list (in the caller's transaction); False when already there.
+
+    Either way the messages still queued to it are cancelled (:func:`cancel_queued_to`).
+    """
     key = _normal(address)
+    cancel_queued_to(session, key)
     if session.get(Suppression, key) is not None:
         return False
     values = {
@@ -64,6 +84,31 @@ def suppress(
         "created_at": utcnow(),
     }
     return insert_ignoring(session, Suppression.__table__, values)
+
+
+def cancel_queued_to(session: Session, address: str, *, reason: str = "suppressed") -> int:
+    """Cancel the ``queued`` e-mail or SMS to ``address`` (caller commits); how many.
+
+    Recipients are compared in the list's normal form: an address case-insensitively, a number
+    whatever its spaces, dashes or brackets (the rows are narrowed by the number's last four
+    digits, then compared exactly). A message a worker holds right now is not touched: the
+    worker checks the list again before it sends.
+    """
+    key = _normal(address)
+    if "@" in key:
+        where: list[Any] = [
+            OutboxMessage.channel == "email",
+            func.lower(func.trim(OutboxMessage.recipient)) == key,
+        ]
+    else:
+        where = [OutboxMessage.channel == "sms", OutboxMessage.recipient.like(f"%{key[-4:]}")]
+    rows = session.execute(
+        select(OutboxMessage.idempotency_key, OutboxMessage.recipient).where(
+            OutboxMessage.state == "queued", *where
+        )
+    ).all()
+    keys = [k for k, recipient in rows if _normal(recipient) == key]
+    return outbox.cancel(session, reason=reason, keys=keys) if keys else 0
 
 
 def is_suppressed(session: Session, address: str) -> bool:

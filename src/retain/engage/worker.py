@@ -9,6 +9,11 @@ are appended to the warehouse's ``interactions`` table (``message_sent`` / ``mes
 keyed by message and attempt row, so re-appending after a crash changes nothing) and flagged
 ``logged`` only after the append. A message whose address or number is on the suppression list
 by the time it is sent is ``cancelled`` (reason ``suppressed``), not failed: it was withdrawn.
+An e-mail or SMS queued longer than ``engage.consent_recheck_minutes`` has its customer's
+consent read again from the warehouse (:func:`retain.engage.channels.consent_now`, one query a
+batch) before it is sent: withdrawn consent or a changed address cancels it
+(``consent_revoked``), a customer no longer in ``customers`` too (``customer_left``), and a
+warehouse that cannot be read now makes it wait and retry, never go out unchecked.
 Channels: e-mail (:mod:`retain.engage.email`), webhooks (:mod:`retain.engage.webhooks`) and SMS
 through an HTTP gateway (:mod:`retain.engage.sms`).
 """
@@ -21,9 +26,9 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +37,7 @@ from retain.appdb import utcnow
 from retain.config import Settings
 from retain.engage import outbox, suppression
 from retain.engage._tables import DeliveryAttempt, OutboxMessage
+from retain.engage.channels import Consent, consent_now
 from retain.engage.email import SmtpSender, compose, valid_address
 from retain.engage.netguard import Resolver
 from retain.engage.sms import OptOutMissingError, compose_text, measure, normal_number, send_sms
@@ -39,6 +45,10 @@ from retain.engage.webhooks import backoff_seconds, post_json
 from retain.i18n import t
 from retain.ingest.append import Interaction
 from retain.ingest.append import append_interactions as append_to_warehouse
+from retain.warehouse import connect
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
 
 __all__ = ["DeliveryReport", "Worker", "append_interactions"]
 
@@ -124,6 +134,19 @@ def append_interactions(session: Session, settings: Settings, *, limit: int = 50
     return len(pending)
 
 
+def _withdrawn(message: OutboxMessage, consent: Consent | None) -> str | None:
+    """Why ``message`` may no longer go to its recipient, or None when it may."""
+    if consent is None:
+        return "customer_left"
+    if message.channel == "email":
+        ok, current = consent.email_ok, (consent.email or "").strip().lower()
+        same = current == message.recipient.strip().lower()
+    else:
+        ok, current = consent.sms_ok, normal_number(consent.phone or "") or ""
+        same = current == normal_number(message.recipient)
+    return None if ok and same else "consent_revoked"
+
+
 class Worker:
     """Delivers the outbox of one app database with one SMTP connection.
 
@@ -158,6 +181,8 @@ class Worker:
         self.smtp = SmtpSender(settings)
         self._key: bytes | None = None
         self._suppressed: set[str] = set()
+        self._rechecked: dict[int, _Outcome] = {}
+        self._warehouse: BaseBackend | None = None
 
     def channels(self) -> list[str]:
         """The channels this configuration can deliver (e-mail needs a server and a sender)."""
@@ -188,6 +213,7 @@ class Worker:
                     self._deliver_batch(session, claim, report, stop)
         finally:
             self.smtp.close()
+            self._close_warehouse()
         if self.log_interactions:
             report.logged += self.flush_interactions()
         return report
@@ -232,6 +258,7 @@ class Worker:
             session,
             [self._address(m) for m in claim.messages if m.channel in ("email", "sms")],
         )
+        self._rechecked = self._recheck_consent(claim.messages)
         for message in claim.messages:
             if stop and stop.is_set():
                 break  # the rest waits for its lease to pass; none was sent
@@ -249,7 +276,9 @@ class Worker:
         self, session: Session, message: OutboxMessage, token: str, report: DeliveryReport
     ) -> None:
         try:
-            if message.channel == "email":
+            if message.id in self._rechecked:
+                result = self._rechecked[message.id]
+            elif message.channel == "email":
                 result = self._email(session, message)
             elif message.channel == "sms":
                 result = self._sms(message)
@@ -295,6 +324,39 @@ class Worker:
             at = utcnow() + dt.timedelta(seconds=delay)
             outbox.mark_retry(session, message, token, error=result.detail, at=at)
             report.retried += 1
+
+    def _recheck_consent(self, messages: Sequence[OutboxMessage]) -> dict[int, _Outcome]:
+        """Outcomes instead of a send for the waiting messages whose consent no longer holds."""
+        cutoff = utcnow() - dt.timedelta(minutes=self.settings.engage.consent_recheck_minutes)
+        old = [m for m in messages if m.channel in ("email", "sms") and m.created_at <= cutoff]
+        if not old:
+            return {}
+        try:
+            if self._warehouse is None:
+                self._warehouse = connect(settings=self.settings, read_only=True)
+            found = consent_now(self._warehouse, [m.customer_id for m in old])
+        except Exception as exc:  # busy, down, or a bad table: wait, never send unchecked
+            log.warning("could not read consent from the warehouse", exc_info=True)
+            self._close_warehouse()
+            detail = t("engage_outbox.consent_unchecked", error=f"{type(exc).__name__}: {exc}")
+            return {m.id: _Outcome(False, True, detail) for m in old}
+        if found is None:  # no customers table: nothing decided from it, nothing to re-check
+            return {}
+        outcomes: dict[int, _Outcome] = {}
+        for m in old:
+            reason = _withdrawn(m, found.get(m.customer_id))
+            if reason is not None:
+                detail = t(f"engage_outbox.recheck_{reason}")
+                outcomes[m.id] = _Outcome(False, False, detail, cancel=reason)
+        return outcomes
+
+    def _close_warehouse(self) -> None:
+        if self._warehouse is not None:
+            try:
+                self._warehouse.disconnect()
+            except Exception:  # closing a broken connection: nothing more to do
+                log.debug("closing the warehouse failed", exc_info=True)
+            self._warehouse = None
 
     def _signing_key(self, session: Session) -> bytes:
         if self._key is None:
