@@ -126,7 +126,8 @@ def check_same(data: Path, engine: str) -> None:
     """``engine`` computed DuckDB's numbers (counts exactly, money to 1e-9)."""
 
     def read(e: str, stage: str) -> pd.DataFrame:
-        return pq.read_table(data / "results" / f"{e}-{stage}.parquet").to_pandas()
+        frame: pd.DataFrame = pq.read_table(data / "results" / f"{e}-{stage}.parquet").to_pandas()
+        return frame
 
     for stage in work_stages():
         a, b = read("duckdb", stage), read(engine, stage)
@@ -303,7 +304,7 @@ def print_model(records: list[dict[str, Any]], engines: list[str]) -> None:
     for stage in STAGES:
         for engine in engines:
             pts = [
-                (rows_of(stage, r["size"]), r["times"][stage])
+                (float(rows_of(stage, r["size"])), float(r["times"][stage]))
                 for r in records
                 if r["engine"] == engine
             ]
