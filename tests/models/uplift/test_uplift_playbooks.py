@@ -182,6 +182,33 @@ def test_a_campaigns_dataset_is_unchanged(history: Sources) -> None:
     assert (data.frame["assigned_at"] == pd.Timestamp(T1)).all()
 
 
+def test_churn_risk_is_scored_at_each_customers_run(
+    history: Sources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Highest churn risk first" scores a playbook's customers on their features at their run.
+
+    The churn model is stood in by its features' ``orders_total`` (the real scoring frame is
+    built): c3's order before the second run counts, which it would not at the first.
+    """
+    import retain.models.churn
+    from retain.config import ChurnDefinition
+    from retain.models.uplift.evaluations import churn_risk_at_start
+
+    def by_orders(registered: object, rows: pd.DataFrame, **_: object) -> pd.DataFrame:
+        return pd.DataFrame({"probability": rows["orders_total"].to_numpy(dtype=float)})
+
+    monkeypatch.setattr(retain.models.churn, "score_frame", by_orders)
+    card = {"definition": ChurnDefinition().model_dump(), "features": [], "attributes": []}
+    registered = type("Registered", (), {"card": card})()
+    data = campaign_dataset(history, "playbook:nudge", outcome="conversion", window_days=30)
+    risk = churn_risk_at_start(history, registered)(data)  # type: ignore[arg-type]
+    assert dict(zip(data.frame["customer_id"], risk, strict=True)) == pytest.approx(
+        dict(zip(data.frame["customer_id"], data.frame["orders_total"], strict=True)),
+        nan_ok=True,
+    )
+    assert risk[data.frame["customer_id"].to_list().index("c3")] == 1.0
+
+
 # --- the demo's planted playbook history ---------------------------------------------------
 
 START = dt.datetime(2024, 1, 1)

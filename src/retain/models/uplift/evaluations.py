@@ -78,8 +78,9 @@ def churn_risk_at_start(con: BaseBackend, registered: Any) -> Callable[[Campaign
     """A ``risk`` for :func:`evaluate_campaign`: the churn model's probability at the start.
 
     Each campaign's customers are scored by ``registered`` (a churn model of the registry) on
-    their features as of the campaign's start, built as scoring builds them (its attributes
-    included), so "highest churn risk first" is what a team would have targeted then.
+    their features as of the campaign's start (a playbook's customers as of their run: the first
+    assignment of their day), built as scoring builds them (its attributes included), so
+    "highest churn risk first" is what a team would have targeted then.
     """
     from retain.features.attributes import AttributeFeature
     from retain.features.sources import Sources
@@ -92,17 +93,25 @@ def churn_risk_at_start(con: BaseBackend, registered: Any) -> Callable[[Campaign
     p_alive = "p_alive" in [f["name"] for f in card["features"]]
 
     def risk(data: CampaignData) -> Any:
-        frame = scoring_frame(
-            Sources.of(con),
-            as_of=data.started_at,
-            definition=definition,
-            attributes=attributes,
-            p_alive=p_alive,
-        )
-        frame["customer_id"] = frame["customer_id"].astype(str)
-        rows = data.frame[["customer_id"]].astype(str).merge(frame, on="customer_id", how="left")
-        scored = score_frame(registered, rows, top=0, workers=1)
-        return scored["probability"].to_numpy(dtype=np.float64)
+        customers = data.frame[["customer_id"]].astype(str).reset_index(drop=True)
+        if "assigned_at" in data.frame:
+            moments = pd.to_datetime(data.frame["assigned_at"]).reset_index(drop=True)
+        else:
+            moments = pd.Series(data.started_at, index=customers.index)
+        out = np.full(len(customers), np.nan)
+        for index in customers.groupby(moments.dt.floor("D")).groups.values():
+            frame = scoring_frame(
+                Sources.of(con),
+                as_of=pd.Timestamp(moments.loc[index].min()),
+                definition=definition,
+                attributes=attributes,
+                p_alive=p_alive,
+            )
+            frame["customer_id"] = frame["customer_id"].astype(str)
+            rows = customers.loc[index].merge(frame, on="customer_id", how="left")
+            scored = score_frame(registered, rows, top=0, workers=1)
+            out[np.asarray(index)] = scored["probability"].to_numpy(dtype=np.float64)
+        return out
 
     return risk
 
