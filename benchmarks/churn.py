@@ -7,8 +7,10 @@ time, batch scoring throughput with reasons, peak RSS.
 
 A synthetic business (orders ~8, events ~20, interactions ~4 per customer, a third subscribed) is
 written to a DuckDB file; the snapshot is timed to Arrow, against one hand-written DuckDB query
-that does the same scans and filtered aggregates (the floor). Targets: snapshot within 1.5x of
-the floor, training under 2 minutes, scoring at least 200k customers/s with reasons.
+that does the same scans and filtered aggregates (the floor). The first snapshot of a process
+builds and compiles the SQL, which later calls at any date reuse: it is timed apart, at another
+date. Targets: snapshot within 1.5x of the floor, training under 2 minutes, scoring at least 200k
+customers/s with reasons.
 """
 
 from __future__ import annotations
@@ -305,6 +307,14 @@ def main() -> None:
         build(con, n)
         print(f"customers: {n:,}; data written in {time.perf_counter() - t0:.1f}s")
         definition = ChurnDefinition(activity="orders")
+        # The first snapshot of a process builds the expression and compiles it to SQL; later
+        # ones, at any date, reuse that SQL (retain.features._compiled). Timed apart: the cold
+        # call at another date (a month earlier), then the runs at AS_OF, each against the floor.
+        start, cpu = time.perf_counter(), time.process_time()
+        warm_up = feature_snapshot(con, as_of=AS_OF - pd.Timedelta(days=30), definition=definition)
+        cold_build = time.perf_counter() - start
+        warm_up.to_pyarrow()
+        cold, cold_cpu = time.perf_counter() - start, time.process_time() - cpu
         # Wall time (best of the runs) and CPU time of the process, DuckDB's threads included:
         # on a shared machine the CPU time is the steadier figure.
         snap_times, floor_times, compile_times, snap_cpu, floor_cpu = [], [], [], [], []
@@ -336,8 +346,12 @@ def main() -> None:
         snap, floor = min(snap_times), min(floor_times)
         print(
             f"feature snapshot (retain, Ibis on DuckDB): {snap:.2f}s for {table.num_rows:,} rows "
-            f"x {table.num_columns - 1} features (of which building and compiling the "
-            f"expression to SQL: {min(compile_times):.2f}s)"
+            f"x {table.num_columns - 1} features (of which reading the schemas and putting "
+            f"the date into the compiled SQL: {min(compile_times):.2f}s)"
+        )
+        print(
+            f"  first call of the process (another date; building and compiling the expression "
+            f"{cold_build:.2f}s): {cold:.2f}s, CPU {cold_cpu:.2f}s"
         )
         print(f"hand-written DuckDB SQL floor:             {floor:.2f}s (same values, checked)")
         print(f"ratio snapshot / floor:                    {snap / floor:.2f}x (target <= 1.5x)")
@@ -345,6 +359,10 @@ def main() -> None:
             f"  all runs: snapshot {[round(x, 2) for x in snap_times]}, "
             f"floor {[round(x, 2) for x in floor_times]}"
         )
+        # Each run against the floor run right after it: under a load that changes between
+        # rounds, the median of these pairs is steadier than best against best.
+        paired = sorted(a / b for a, b in zip(snap_times, floor_times, strict=True))
+        print(f"  each run / the floor run after it: median {paired[len(paired) // 2]:.2f}x")
         print(
             f"CPU time: snapshot {min(snap_cpu):.2f}s, floor {min(floor_cpu):.2f}s, "
             f"ratio {min(snap_cpu) / min(floor_cpu):.2f}x"

@@ -9,14 +9,17 @@ kept; a later call finds each stand-in's SQL text and puts in the text of the re
 rendered by the engine's own Ibis compiler (the same function that renders it in a full
 compile: the result is the very query a full compile gives, which the tests check date by date).
 Nothing written by a user is ever substituted: the values are timestamps and numbers worked out
-from ``as_of`` by code.
+from ``as_of`` by code. On PostgreSQL the snapshot is that text; on DuckDB it is a call of a
+temporary table macro holding the kept query, one parameter per slot, with the values as
+arguments.
 
 The key is everything else the SQL depends on: the engine, each table's name, namespace and
 schema as the warehouse reports them (read again on every call, so a changed table means a new
 key), the churn definition and the attribute features. Only tables read straight from a
 warehouse are cached, and only when no table has a currency column of its own (the
 reporting-currency check queries the data while the expression is built, so its result is not a
-function of the schema).
+function of the schema). Ibis options that change compilation (``ibis.options.sql``) are not
+part of the key: retain sets none.
 """
 
 from __future__ import annotations
@@ -43,11 +46,11 @@ from retain.features.sources import Sources
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
-__all__ = ["clear", "snapshot_query"]
+__all__ = ["ENGINES", "cache_size", "clear", "snapshot_query"]
 
 ENGINES = frozenset({"duckdb", "postgres"})
-"""Engines whose compiled snapshots are reused (PySpark builds each time: its own planning and
-job start-up dwarf the compile)."""
+"""Engines whose compiled snapshots are reused (tested on both). PySpark builds each time: its
+job start-up dwarfs the compile."""
 
 _SIZE = 32
 """Compiled snapshots kept (least recently used first out); each is one ~30 kB query."""
@@ -69,9 +72,9 @@ class _Compiled:
         """The snapshot at ``as_of``, as a table expression over ``con``."""
         texts = {text: _render(con, slot.dtype, slot.value(as_of)) for text, slot in self.slots}
         if self.macro is not None:
-            # The query text is a few hundred bytes: Ibis re-parses the SQL of a table made from
-            # text each time it compiles it (~0.07 s for the whole query), DuckDB expands the
-            # macro with the arguments in place of its parameters (the same query as the text).
+            # Ibis re-parses a text table's SQL whenever it compiles it (~0.07 s for the whole
+            # 30 kB query), so on DuckDB the text is a call of the macro holding the query, a
+            # few hundred bytes; DuckDB puts the arguments in place of its parameters.
             name, create = self.macro
             con.raw_sql(create)  # type: ignore[attr-defined]
             args = ", ".join(texts[text] for text, _ in self.slots)
