@@ -140,3 +140,29 @@ def test_one_file_loads_the_same_rows_as_the_staged_path(
     pd.testing.assert_frame_equal(one, two)
     again = ingest("orders", single, con=duck_shop, settings=Settings())
     assert (again.rows_inserted, again.rows_unchanged) == (0, 5_000)
+
+
+def test_unknown_references_skip_broken_rows_and_count_collapsed_repeats_once(
+    duck_shop: Any, tmp_path: Path, write: Any
+) -> None:
+    # Key uniqueness and the reference check share one scan: an unknown customer on a row
+    # repeated identically is one violation, and a row already broken by a row rule is not
+    # also reported as an unknown reference.
+    text = _orders(
+        6,
+        {
+            1: "o1,c99,2024-01-02 10:00:00,1.25,completed\n",
+            2: "o1,c99,2024-01-02 10:00:00,1.25,completed\n",
+            3: "o3,c98,2024-01-02 10:00:00,abc,completed\n",
+        },
+    )
+    path = write(tmp_path / "orders.csv", text)
+    report = ingest(
+        "orders", path, con=duck_shop, settings=Settings(ingest={"on_error": "quarantine"})
+    )
+    assert report.rejected_by_rule == {"unknown_customer": 1, "invalid_number": 1}
+    assert (report.rows_collapsed, report.rows_inserted) == (1, 3)
+    assert {(v.rule, v.row) for v in report.violations} == {
+        ("unknown_customer", 3),
+        ("invalid_number", 5),
+    }
