@@ -24,7 +24,7 @@ import retain.warehouse as wh
 from retain.errors import NotFoundError
 from retain.features import Sources
 from retain.models.uplift import CONTROL, campaign_dataset, list_campaigns
-from retain.models.uplift.playbooks import playbook_names
+from retain.models.uplift.playbooks import playbook_names, snapshot_groups
 
 T1 = dt.datetime(2024, 3, 1, 1)
 T2 = dt.datetime(2024, 5, 1, 1)
@@ -207,6 +207,20 @@ def test_churn_risk_is_scored_at_each_customers_run(
         nan_ok=True,
     )
     assert risk[data.frame["customer_id"].to_list().index("c3")] == 1.0
+
+
+@pytest.mark.parametrize(("days", "groups"), [(3, 3), (60, 60), (100, 15), (400, 58), (500, 17)])
+def test_snapshots_are_shared_per_day_then_week_then_month(days: int, groups: int) -> None:
+    """One snapshot per day with assignments; a playbook that ran daily shares fewer, each
+    still taken at the first assignment it serves (2024-01-01 is a Monday)."""
+    runs = [dt.datetime(2024, 1, 1, 1) + dt.timedelta(days=k) for k in range(days)]
+    moments = pd.Series([m + h for m in runs for h in (dt.timedelta(0), SEND)])
+    found = snapshot_groups(moments)
+    assert len(found) == groups <= 60
+    assert sorted(i for _, index in found for i in index) == list(range(len(moments)))
+    for as_of, index in found:
+        assert as_of == moments.loc[index].min()
+    assert found[0][0] == pd.Timestamp(runs[0])
 
 
 # --- the demo's planted playbook history ---------------------------------------------------

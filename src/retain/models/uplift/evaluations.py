@@ -25,6 +25,7 @@ import retain.warehouse as wh
 from retain.config import ChurnDefinition
 from retain.models.uplift.assess import Assessment, assess_campaign, make_learner
 from retain.models.uplift.campaigns import CampaignData, Outcome, campaign_dataset
+from retain.models.uplift.playbooks import snapshot_groups
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -78,9 +79,9 @@ def churn_risk_at_start(con: BaseBackend, registered: Any) -> Callable[[Campaign
     """A ``risk`` for :func:`evaluate_campaign`: the churn model's probability at the start.
 
     Each campaign's customers are scored by ``registered`` (a churn model of the registry) on
-    their features as of the campaign's start (a playbook's customers as of their run: the first
-    assignment of their day), built as scoring builds them (its attributes included), so
-    "highest churn risk first" is what a team would have targeted then.
+    their features as of the campaign's start (a playbook's customers as of their run:
+    :func:`retain.models.uplift.playbooks.snapshot_groups`), built as scoring builds them (its
+    attributes included), so "highest churn risk first" is what a team would have targeted then.
     """
     from retain.features.attributes import AttributeFeature
     from retain.features.sources import Sources
@@ -99,10 +100,10 @@ def churn_risk_at_start(con: BaseBackend, registered: Any) -> Callable[[Campaign
         else:
             moments = pd.Series(data.started_at, index=customers.index)
         out = np.full(len(customers), np.nan)
-        for index in customers.groupby(moments.dt.floor("D")).groups.values():
+        for as_of, index in snapshot_groups(moments):
             frame = scoring_frame(
                 Sources.of(con),
-                as_of=pd.Timestamp(moments.loc[index].min()),
+                as_of=as_of,
                 definition=definition,
                 attributes=attributes,
                 p_alive=p_alive,

@@ -39,10 +39,14 @@ __all__ = [
     "playbook_assigned",
     "playbook_assignments",
     "playbook_names",
+    "snapshot_groups",
 ]
 
 PLAYBOOK_PREFIX = "playbook:"
 """How a playbook is named among campaigns: ``playbook:<name>`` (all its versions together)."""
+MAX_SNAPSHOTS = 60
+"""The most feature snapshots one playbook's customers are spread over (see
+:func:`snapshot_groups`)."""
 
 
 def playbook_assignments(interactions: ir.Table, name: str) -> ir.Table:
@@ -152,21 +156,34 @@ def outcomes_in_windows(
     return out
 
 
+def snapshot_groups(moments: pd.Series) -> list[tuple[pd.Timestamp, pd.Index]]:
+    """``(as_of, index)`` per group of assignments that share one feature snapshot.
+
+    Assignments on the same UTC day share one, at that day's first assignment: a run's holdout
+    is recorded when it decides and its messages go out later the same day (quiet hours), so no
+    send of the run, nor anything it caused, is in it. A playbook that assigned on more than
+    :data:`MAX_SNAPSHOTS` days (one running daily) shares a snapshot per week, or per month,
+    instead; each is still taken before every assignment it serves, only older for some.
+    """
+    at = pd.to_datetime(moments)
+    groups = at.groupby(at.dt.floor("D"), sort=True).groups
+    for freq in ("W", "M"):
+        if len(groups) <= MAX_SNAPSHOTS:
+            break
+        groups = at.groupby(at.dt.to_period(freq).dt.start_time, sort=True).groups
+    return [(pd.Timestamp(at.loc[index].min()), index) for index in groups.values()]
+
+
 def features_at_assignment(
     sources: Sources, definition: ChurnDefinition, assigned: pd.DataFrame
 ) -> pd.DataFrame:
     """Each customer's churn features as of their run: ``customer_id`` plus the features.
 
-    Customers assigned on the same (UTC) day share one snapshot, taken at that day's first
-    assignment from data strictly before it: a run's holdout is recorded when it decides and its
-    messages go out later the same day (quiet hours), so no send of the run, nor anything it
-    caused, leaks in. A customer outside a snapshot's population gets missing features.
+    The snapshots are those of :func:`snapshot_groups`, from data strictly before their moment.
+    A customer outside a snapshot's population gets missing features.
     """
-    moments = pd.to_datetime(assigned["assigned_at"])
-    days = moments.dt.floor("D")
     parts = []
-    for index in assigned.groupby(days, sort=True).groups.values():
-        as_of = pd.Timestamp(moments.loc[index].min())
+    for as_of, index in snapshot_groups(assigned["assigned_at"]):
         snapshot = feature_snapshot(sources, as_of=as_of, definition=definition)
         who = assigned.loc[index, "customer_id"].astype(str).tolist()
         ids = ibis.memtable({"customer_id": who})
