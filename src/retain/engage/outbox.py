@@ -362,7 +362,9 @@ def cancel(
 
     ``reason`` is one of :data:`~retain.engage._tables.CANCEL_REASONS` (consent revoked, the
     playbook disabled, the customer left, ...). Only ``queued`` rows change: one a worker holds
-    right now is delivered. Returns how many were cancelled.
+    right now is delivered. Each gets an attempt row (outcome ``cancelled``), appended to
+    ``interactions`` as ``message_cancelled`` like a cancellation at send time. Returns how many
+    were cancelled.
     """
     _reason(reason)
     where: list[Any] = [OutboxMessage.state == "queued"]
@@ -376,13 +378,36 @@ def cancel(
         where.append(OutboxMessage.playbook == playbook)
     if len(where) == 1:  # no selector: never cancel the whole outbox by accident
         raise InvalidParameterError(t("engage_outbox.cancel_needs_selector"))
-    done = session.execute(
+    cancelled = session.execute(
         update(OutboxMessage)
         .where(*where)
         .values(state="cancelled", cancel_reason=reason, last_error=detail or reason)
+        .returning(
+            OutboxMessage.message_id,
+            OutboxMessage.customer_id,
+            OutboxMessage.channel,
+            OutboxMessage.campaign_id,
+            OutboxMessage.attempts,
+        )
         .execution_options(synchronize_session=False)
+    ).all()
+    now = utcnow()
+    # One attempt row each, so the worker appends a ``message_cancelled`` interaction for it.
+    session.add_all(
+        DeliveryAttempt(
+            message_id=r.message_id,
+            customer_id=r.customer_id,
+            channel=r.channel,
+            campaign_id=r.campaign_id,
+            attempt=r.attempts,
+            outcome="cancelled",
+            detail=f"{reason}: {detail}" if detail else reason,
+            occurred_at=now,
+            logged=False,
+        )
+        for r in cancelled
     )
-    return int(getattr(done, "rowcount", 0) or 0)
+    return len(cancelled)
 
 
 def counts(session: Session) -> dict[str, int]:

@@ -87,8 +87,9 @@ class _Outcome:
     segments: int | None = None
 
 
-_KINDS = {"sent": "message_sent", "cancelled": "message_cancelled"}
-"""The ``interactions`` kind of an attempt's outcome (the rest: ``message_failed``)."""
+_KINDS = {"sent": "message_sent", "cancelled": "message_cancelled", "replied": "message_replied"}
+"""The ``interactions`` kind of an attempt's outcome (the rest: ``message_failed``); ``replied``
+rows are SMS replies (:mod:`retain.engage.sms_inbound`)."""
 
 
 def append_interactions(session: Session, settings: Settings, *, limit: int = 5000) -> int:

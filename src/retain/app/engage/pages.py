@@ -69,7 +69,7 @@ def _last_attempts(session: Session, ids: list[str]) -> dict[str, Any]:
         return {}
     rows = session.execute(
         select(DeliveryAttempt.message_id, func.max(DeliveryAttempt.occurred_at))
-        .where(DeliveryAttempt.message_id.in_(ids))
+        .where(DeliveryAttempt.message_id.in_(ids), DeliveryAttempt.outcome != "replied")
         .group_by(DeliveryAttempt.message_id)
     ).all()
     return dict(rows)  # type: ignore[arg-type]

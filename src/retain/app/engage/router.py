@@ -1,7 +1,7 @@
 """The unsubscribe page and the delivery views of the API (dead letters, scheduled job runs).
 
-The dashboard's delivery problems page lives in :mod:`retain.app.engage.pages` and is served
-through this router.
+The dashboard's delivery problems page lives in :mod:`retain.app.engage.pages` and the SMS
+gateway's replies in :mod:`retain.app.engage.inbound`; both are served through this router.
 
 ``/unsubscribe/{token}`` is open to anyone holding a link: the token is HMAC-signed
 (:mod:`retain.engage.suppression`), so it names one address and cannot be forged. ``GET`` asks
@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from retain.app._openapi import UtcDateTime
 from retain.app.audit import service as audit
 from retain.app.deps import AdminOnly, AnalystOnly, SessionDep, SettingsDep
+from retain.app.engage.inbound import router as inbound_router
 from retain.app.engage.pages import router as pages_router
 from retain.engage import outbox, suppression
 from retain.engage._tables import CHANNELS, OutboxMessage
@@ -35,6 +36,7 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["engage"])
 router.include_router(pages_router)
+router.include_router(inbound_router)
 
 MessageIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern="^[0-9a-f]+$")]
 
