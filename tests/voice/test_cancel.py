@@ -21,13 +21,15 @@ NOW = dt.datetime(2026, 12, 1, 9, 0, 0)
 
 
 class _Plan:
-    """The one attribute of an OfferPlan that offer_from_plan reads."""
+    """The attributes of an OfferPlan that offer_from_plan reads."""
 
+    plan_id = "plan-test"
     decisions = pd.DataFrame(
         {
-            "customer_id": ["C1", "C2", "C3"],
-            "status": ["target", "holdout", "target"],
-            "action": ["discount_10", "pause", "email_only"],
+            "customer_id": ["C1", "C2", "C3", "C4", "C5"],
+            "status": ["target", "holdout", "target", "target", "left_out"],
+            "action": ["discount_10", "pause", "email_only", "coupon_20", "nothing"],
+            "reason": ["target", "holdout", "target", "target", "would_stay"],
         }
     )
 
@@ -40,6 +42,23 @@ def test_the_planner_decides_and_the_fallback_covers_the_rest():
     assert cancel.choose_offer("C9", "missing_feature", source) == "downgrade"
     assert cancel.choose_offer("C9", "price") == "discount"  # no planner at all
     assert set(cancel.FALLBACK_OFFERS) == set(cancel.REASONS)
+
+
+def test_each_offer_says_why_it_was_made():
+    """The plan's offer is ``plan``; a fallback names the plan's reason for leaving them out."""
+    source = cancel.offer_from_plan(_Plan(), {"coupon_20": "discount"})  # type: ignore[arg-type]
+    assert cancel.choose("C1", "not_using", source) == cancel.OfferChoice(
+        "discount", "plan", "plan-test"
+    )
+    assert cancel.choose("C4", "not_using", source).offer == "discount"  # by the action's kind
+    assert cancel.choose("C2", "not_using", source).basis == "holdout"
+    assert cancel.choose("C3", "price", source).basis == "not_on_page"  # a message action
+    assert cancel.choose("C5", "temporary", source) == cancel.OfferChoice(
+        "pause", "would_stay", "plan-test"
+    )
+    assert cancel.choose("C9", "price", source).basis == "not_in_plan"
+    assert cancel.choose("C9", "price").basis == "no_plan"
+    assert cancel.choose("C1", "price", cancel.PlanOffers()).basis == "no_plan"
     assert set(cancel.FALLBACK_OFFERS.values()) <= set(cancel.OFFERS)
 
 
@@ -104,7 +123,8 @@ def test_stated_reasons_are_exit_survey_interactions(tmp_path):
     with make() as s:
         rec = cancel.state_reason(s, SECRET, token, reason="competitor", comment="=HYPERLINK(1)")
         assert cancel.append_interactions(s, cfg, [rec.id]) == 1
-        cancel.decide(s, SECRET, token, accepted=False, offer="discount")
+        made = cancel.choose("C1", "competitor")  # no planner: the fallback, and why
+        cancel.decide(s, SECRET, token, accepted=False, offer=made.offer, basis=made)
         assert cancel.append_interactions(s, cfg, [rec.id]) == 1  # same key: replaced
     con = wh.connect(cfg.warehouse_url)
     try:
@@ -117,4 +137,6 @@ def test_stated_reasons_are_exit_survey_interactions(tmp_path):
         "comment": "=HYPERLINK(1)",
         "offer": "discount",
         "outcome": "cancelled",
+        "offer_basis": "no_plan",
+        "plan_id": None,
     }

@@ -18,28 +18,22 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pandas as pd
 import pytest
+from _demo_app import AGENT, ANALYST, SUBSCRIPTION, served_demo
+from _demo_app import csrf as _csrf
+from _demo_app import login as _login
 from fastapi.testclient import TestClient
 
-import retain.warehouse as wh
-from retain.cli._pipeline import DEMO_CHURN, PipelineResult, _churn, _clv
-from retain.config import Settings
-from retain.demo import generate
 from retain.features import feature_snapshot
 from retain.targeting.offers import plan_from_warehouse
 from retain.voice import savedesk
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "correct horse battery"
-AGENT = "agent@example.org"
-ANALYST = "analyst@example.org"
-SUBSCRIPTION = DEMO_CHURN[1]
 BUDGET = 1_000.0
 # The three texts share words, so the reasons page groups them into one theme with all three.
 COMMENT = "The delivery was late again and nobody answered my messages"
@@ -51,58 +45,8 @@ SUBJECT = "Late delivery, damaged box"
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The demo in DuckDB with real churn and CLV scores, served by the app; users per role."""
-    from argon2 import PasswordHasher
-
-    from retain.app.auth import service as auth
-    from retain.app.main import create_app
-
-    root: Path = tmp_path_factory.mktemp("done-when")
-    settings = Settings(
-        warehouse_url=f"duckdb:///{(root / 'warehouse.duckdb').as_posix()}",
-        database_url=f"sqlite:///{(root / 'app.db').as_posix()}",
-        models_dir=root / "models",
-        churn=list(DEMO_CHURN),
-    )
-    con = wh.connect(settings=settings)
-    generate(customers=800, seed=5).load(con)
-    result = PipelineResult()
-    _churn(con, settings, (SUBSCRIPTION,), result)
-    _clv(con, settings, result)
-    app = create_app(settings, warehouse=con, migrate=True)
-    hasher = auth._hasher
-    auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    keys: dict[str, str] = {}
-    with app.state.sessionmaker() as session:
-        for role in ("admin", "analyst", "agent"):
-            auth.create_user(session, email=f"{role}@example.org", role=role, password=PASSWORD)
-        for role in ("analyst", "ingest"):
-            _, keys[role] = auth.create_api_key(
-                session, name=f"{role}-key", role=role, created_by="tests"
-            )
-        session.commit()
-    try:
-        yield {"app": app, "con": con, "settings": settings, "keys": keys}
-    finally:
-        auth._hasher = hasher
-        con.disconnect()
-
-
-def _login(client: TestClient, email: str) -> None:
-    page = client.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token, page.text
-    done = client.post(
-        "/login",
-        data={"email": email, "password": PASSWORD, "csrf": token.group(1), "next": "/"},
-        follow_redirects=False,
-    )
-    assert done.status_code == 303, done.text
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
+    with served_demo(tmp_path_factory.mktemp("done-when")) as served:
+        yield served
 
 
 def _features(con: Any, customer: str, as_of: dt.date) -> pd.Series:

@@ -242,6 +242,9 @@ def create_app(
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.warehouse = handle
+    from retain.app.surveys.offers import ServiceOffers
+
+    app.state.voice_offer_source = ServiceOffers(settings)  # the cancel page's planned offers
     install_error_handlers(app)
 
     from retain.app.audit.router import router as audit_router

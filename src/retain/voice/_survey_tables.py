@@ -97,3 +97,6 @@ class CancellationRecord(Base):
     outcome: Mapped[str | None] = mapped_column(String(12), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    #: ``plan`` when the offer planner chose the offer, else why the fallback did (migration 0009).
+    offer_basis: Mapped[str | None] = mapped_column(String(40), default=None)
+    plan_id: Mapped[str | None] = mapped_column(String(200), default=None)

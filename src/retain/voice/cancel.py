@@ -8,19 +8,21 @@ what :func:`choose_offer` picks and records the outcome, ``saved`` with the acce
 ``cancelled`` (:func:`decide`). One link records one outcome.
 
 Which offer: an :data:`OfferSource` (a callable giving the offer planner's action for a customer,
-e.g. :func:`offer_from_plan` over a :class:`retain.targeting.offers.OfferPlan`) decides. When it
+e.g. :class:`PlanOffers` over a :class:`retain.targeting.offers.OfferPlan`) decides. When it
 has nothing for the customer (not in the plan, held out, left out, or no planner configured),
 the documented fallback :data:`FALLBACK_OFFERS` maps the stated reason to one offer: a pause for
 someone leaving for a while or not using it, a discount for price or a competitor, a smaller
 plan for a missing feature, and a call from the save desk for a service problem or anything
-else, because a person can find out what no rule knows.
+else, because a person can find out what no rule knows. :func:`choose` also says why
+(:class:`OfferChoice`), and :func:`decide` records it with the outcome (``offer_basis``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import pyarrow as pa
@@ -45,9 +47,12 @@ __all__ = [
     "OFFERS",
     "REASONS",
     "CancelError",
+    "OfferChoice",
     "OfferSource",
+    "PlanOffers",
     "append_interactions",
     "cancel_link",
+    "choose",
     "choose_offer",
     "decide",
     "offer_from_plan",
@@ -79,6 +84,9 @@ DEFAULT_TTL: Final = dt.timedelta(days=2)
 #: The planner's offer for (customer id, stated reason), or None when it has nothing to offer.
 OfferSource = Callable[[str, str], str | None]
 
+#: What a planner action of each kind (``[[offers.actions]]`` ``kind``) is on this page.
+KIND_OFFERS: Final[Mapping[str, str]] = {"discount": "discount", "call": "save_desk_call"}
+
 
 class CancelError(RetainError):
     """A cancellation step the flow cannot take (unknown reason, an offer it did not make)."""
@@ -86,29 +94,91 @@ class CancelError(RetainError):
     default_code = "voice.bad_cancellation"
 
 
-def offer_from_plan(plan: OfferPlan) -> OfferSource:
+def offer_from_plan(plan: OfferPlan, kinds: Mapping[str, str] | None = None) -> PlanOffers:
     """An :data:`OfferSource` giving a plan's action for its targets (nothing for the rest).
 
     A planner action is used when its name contains one of :data:`OFFERS` (``discount_10``
-    counts as ``discount``); other actions count as nothing, so the fallback decides.
+    counts as ``discount``) or its kind (``kinds``: action name to ``[[offers.actions]]`` kind)
+    is a discount or a call; other actions count as nothing, so the fallback decides.
     """
-    decisions = plan.decisions
-    targets = decisions[decisions["status"] == "target"]
-    by_customer = dict(zip(targets["customer_id"].astype(str), targets["action"], strict=True))
+    return PlanOffers.from_plan(plan, kinds)
 
-    def source(customer_id: str, _reason: str) -> str | None:
-        action = str(by_customer.get(customer_id, ""))
-        return next((o for o in OFFERS if o in action), None)
 
-    return source
+def page_offer(action: str, kind: str | None = None) -> str | None:
+    """The page's offer for a planner action: by its name (``pause_1m``), else by its kind.
+
+    ``discount`` actions are the discount, ``call`` actions the save desk's call; shipping and
+    message actions have no offer on this page (None), so the fallback decides.
+    """
+    named = next((o for o in OFFERS if o in action), None)
+    return named or (KIND_OFFERS.get(kind) if kind else None)
+
+
+@dataclass(frozen=True)
+class PlanOffers:
+    """An :data:`OfferSource` over one plan: each customer's offer, or why there is none.
+
+    ``why`` holds, for the customers the plan left without an offer on this page, the plan's
+    reason (``held_out``, ``would_stay``, ``over_budget`` ...) or ``not_on_page``; a customer
+    the plan never saw is ``missing`` (``not_in_plan``, or ``no_plan`` when there is no plan).
+    """
+
+    plan_id: str | None = None
+    offers: Mapping[str, str] = field(default_factory=dict)
+    why: Mapping[str, str] = field(default_factory=dict)
+    missing: str = "no_plan"
+
+    @classmethod
+    def from_plan(cls, plan: OfferPlan, kinds: Mapping[str, str] | None = None) -> PlanOffers:
+        """The plan's targets with their page offer; ``kinds`` maps action names to kinds."""
+        kinds = kinds or {}
+        offers: dict[str, str] = {}
+        why: dict[str, str] = {}
+        columns = plan.decisions[["customer_id", "status", "action", "reason"]]
+        for cid, status, action, reason in columns.itertuples(index=False):
+            offer = page_offer(str(action), kinds.get(str(action)))
+            if status == "target" and offer is not None:
+                offers[str(cid)] = offer
+            else:
+                why[str(cid)] = "not_on_page" if status == "target" else str(reason)
+        return cls(plan.plan_id, offers, why, "not_in_plan")
+
+    def __call__(self, customer_id: str, _reason: str) -> str | None:
+        """The page offer the plan gives ``customer_id`` (None: the fallback decides)."""
+        return self.offers.get(customer_id)
+
+    def basis(self, customer_id: str) -> str:
+        """``plan``, or why the plan gives ``customer_id`` no offer on this page."""
+        if customer_id in self.offers:
+            return "plan"
+        return self.why.get(customer_id, self.missing)
+
+
+@dataclass(frozen=True)
+class OfferChoice:
+    """The offer the page makes and why: ``plan``, or the reason the fallback decided."""
+
+    offer: str
+    basis: str
+    plan_id: str | None = None
+
+
+def choose(customer_id: str, reason: str, source: OfferSource | None = None) -> OfferChoice:
+    """The planner's offer for this customer, else :data:`FALLBACK_OFFERS`, with the why."""
+    planned = source(customer_id, reason) if source is not None else None
+    plan_id = source.plan_id if isinstance(source, PlanOffers) else None
+    if planned in OFFERS:
+        return OfferChoice(str(planned), "plan", plan_id)
+    if isinstance(source, PlanOffers):
+        basis = source.basis(customer_id)
+    else:
+        basis = "no_plan" if source is None else "not_in_plan"
+    return OfferChoice(FALLBACK_OFFERS.get(reason, "save_desk_call"), basis, plan_id)
 
 
 def choose_offer(customer_id: str, reason: str, source: OfferSource | None = None) -> str:
     """The planner's offer for this customer, else :data:`FALLBACK_OFFERS` for the reason."""
-    planned = source(customer_id, reason) if source is not None else None
-    if planned in OFFERS:
-        return str(planned)
-    return FALLBACK_OFFERS.get(reason, "save_desk_call")
+    return choose(customer_id, reason, source).offer
 
 
 def cancel_link(
@@ -178,9 +248,13 @@ def decide(
     *,
     accepted: bool,
     offer: str,
+    basis: OfferChoice | None = None,
     now: dt.datetime | None = None,
 ) -> CancellationRecord:
-    """Record ``saved`` (the offer was accepted) or ``cancelled``; one outcome per link."""
+    """Record ``saved`` (the offer was accepted) or ``cancelled``; one outcome per link.
+
+    ``basis`` (what :func:`choose` answered) records why this offer was made.
+    """
     if offer not in OFFERS:
         raise CancelError(t("voice_surveys.bad_offer", offer=offer))
     _claims, record = open_cancellation(session, secret, token, now=now)
@@ -192,6 +266,8 @@ def decide(
         .values(
             outcome="saved" if accepted else "cancelled",
             offer=offer,
+            offer_basis=basis.basis if basis is not None else None,
+            plan_id=basis.plan_id if basis is not None else None,
             decided_at=now or utcnow(),
         )
         .execution_options(synchronize_session=False)
@@ -210,8 +286,9 @@ def append_interactions(
     """Append the stated reasons of ``records`` (ids) as ``exit_survey`` interactions.
 
     Keyed ``exit-<id>``, so appending a record again (a retry) changes nothing; the outcome
-    rides along in the properties once decided. Each also appends the visit itself as a
-    ``cancel_page_view`` event (same id), which the churn features count
+    rides along in the properties once decided, with why the offer was made (``offer_basis``:
+    ``plan`` or the fallback's reason) and the plan read (``plan_id``). Each also appends the
+    visit itself as a ``cancel_page_view`` event (same id), which the churn features count
     (``cancel_page_views_30d``, ``days_since_cancel_page_view``) and the model's reasons name.
     """
     rows = session.scalars(
@@ -234,6 +311,8 @@ def append_interactions(
                     "comment": r.comment,
                     "offer": r.offer,
                     "outcome": r.outcome,
+                    "offer_basis": r.offer_basis,
+                    "plan_id": r.plan_id,
                 },
             )
             for r in rows

@@ -3,7 +3,8 @@
 - ``/s/{token}``: the survey an invitation link opens, in the invitation's language; ``POST``
   accepts one answer (:func:`retain.voice.surveys.answer`) and appends it to ``interactions``.
 - ``/cancel/{token}``: the hosted cancellation flow (:mod:`retain.voice.cancel`): the reason,
-  then the offer, then ``/cancel/{token}/decide`` records saved or cancelled.
+  then the offer the service's plan recommends (:mod:`retain.app.surveys.offers`, else the
+  reason's fallback), then ``/cancel/{token}/decide`` records saved or cancelled and why.
 - ``/api/v1/surveys/invitations`` and ``/api/v1/surveys/cancel-links`` create links (analysts);
   ``/api/v1/surveys/responses.csv`` exports answers with formula-like text neutralised.
 
@@ -34,7 +35,15 @@ from starlette.concurrency import run_in_threadpool
 from retain.app._openapi import error_responses
 from retain.app.audit import service as audit
 from retain.app.auth import service as auth
-from retain.app.deps import AnalystOnly, CanExport, LockedWarehouseDep, SessionDep, SettingsDep
+from retain.app.deps import (
+    AnalystOnly,
+    CanExport,
+    LockedWarehouse,
+    LockedWarehouseDep,
+    SessionDep,
+    SettingsDep,
+)
+from retain.app.surveys.offers import ServiceOffers
 from retain.app.web._render import environment
 from retain.config import Settings
 from retain.i18n import LANGUAGES, get_language, language, normalize_language, t
@@ -138,14 +147,18 @@ def _append_answers(session: Session, settings: Settings, con: Any) -> None:
         log.warning("survey answers not yet appended to interactions", exc_info=True)
 
 
-def _offer_source(request: Request) -> cancel.OfferSource | None:
-    """The planner's offers if the deployment installed them (``app.state.voice_offer_source``)."""
+def _offer_source(request: Request, warehouse: LockedWarehouse) -> cancel.OfferSource | None:
+    """The planner's offers (``app.state.voice_offer_source``, the service's plan by default)."""
     source = getattr(request.app.state, "voice_offer_source", None)
+    if isinstance(source, ServiceOffers):
+        return source.for_warehouse(warehouse)
     return source if callable(source) else None
 
 
 @router.get("/cancel/{token}", response_class=HTMLResponse, include_in_schema=False)
-def cancel_page(request: Request, token: str, session: SessionDep) -> HTMLResponse:
+def cancel_page(
+    request: Request, token: str, session: SessionDep, warehouse: LockedWarehouseDep
+) -> HTMLResponse:
     """Ask the reason (or, once stated, show the offer)."""
     try:
         claims, record = cancel.open_cancellation(session, _secret(request, session), token)
@@ -153,7 +166,8 @@ def cancel_page(request: Request, token: str, session: SessionDep) -> HTMLRespon
         return _refused("cancel.html", get_language(), err)
     lang = _lang(request, claims.language)
     if record is not None and record.reason is not None:
-        offer = cancel.choose_offer(claims.customer_id, record.reason, _offer_source(request))
+        source = _offer_source(request, warehouse)
+        offer = cancel.choose_offer(claims.customer_id, record.reason, source)
         return _html("cancel.html", lang, offer=offer, action=f"/cancel/{token}/decide")
     return _html("cancel.html", lang, reasons=cancel.REASONS)
 
@@ -180,8 +194,8 @@ def cancel_reason(
         with language(lang):
             error = t("voice_surveys.bad_reason", reason=reason, allowed="")
         return _html("cancel.html", lang, 422, reasons=cancel.REASONS, error=error)
+    offer = cancel.choose_offer(claims.customer_id, reason, _offer_source(request, warehouse))
     _append_exit(session, settings, record.id, warehouse.con)
-    offer = cancel.choose_offer(claims.customer_id, reason, _offer_source(request))
     lang = _lang(request, claims.language)
     return _html("cancel.html", lang, offer=offer, action=f"/cancel/{token}/decide")
 
@@ -201,10 +215,13 @@ def cancel_decide(
     try:
         claims, record = cancel.open_cancellation(session, secret, token)
         stated = record.reason if record is not None else None
-        made = cancel.choose_offer(claims.customer_id, stated or "", _offer_source(request))
-        if stated is None or offer != made:
+        source = _offer_source(request, warehouse)
+        made = cancel.choose(claims.customer_id, stated or "", source)
+        if stated is None or offer != made.offer:
             raise LinkError("unknown")
-        done = cancel.decide(session, secret, token, accepted=choice == "accept", offer=offer)
+        done = cancel.decide(
+            session, secret, token, accepted=choice == "accept", offer=offer, basis=made
+        )
     except LinkError as err:
         return _refused("cancel.html", get_language(), err)
     _append_exit(session, settings, done.id, warehouse.con)
