@@ -84,7 +84,7 @@ def test_reused_query_gives_the_rows_of_a_fresh_one(con: Any, definition: ChurnD
 
 
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     when=st.datetimes(min_value=dt.datetime(1999, 1, 1), max_value=dt.datetime(2040, 12, 31)),
