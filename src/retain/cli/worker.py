@@ -66,6 +66,7 @@ def worker(
             report = runner.run(stop, each_round=jobs)
         with sessions() as session:
             queued = counts(session)
+            waiting = runner.undeliverable(session)
         console.print(
             t(
                 "engage.worker_summary",
@@ -78,6 +79,8 @@ def worker(
         )
         if report.cancelled:  # withdrawn before sending: not failures, said apart
             console.print(t("engage_outbox.worker_cancelled", count=report.cancelled))
+        if waiting.get("sms"):  # never claimed without a gateway: said plainly, with the setting
+            console.print(t("engage_outbox.worker_sms_waiting", count=waiting["sms"]))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

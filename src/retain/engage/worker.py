@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from retain.appdb import utcnow
@@ -195,6 +195,19 @@ class Worker:
         if self.settings.sms.gateway_url:
             found.append("sms")
         return found
+
+    def undeliverable(self, session: Session) -> dict[str, int]:
+        """Queued messages per channel this configuration cannot deliver (SMS without a gateway).
+
+        They wait untouched: :meth:`drain` claims only :meth:`channels`, so no pass tries them,
+        counts an attempt or moves them toward the dead letters; ``retain worker`` names them.
+        """
+        rows = session.execute(
+            select(OutboxMessage.channel, func.count())
+            .where(OutboxMessage.state == "queued", OutboxMessage.channel.not_in(self.channels()))
+            .group_by(OutboxMessage.channel)
+        ).all()
+        return {str(channel): int(n) for channel, n in rows}
 
     def drain(self, *, stop: threading.Event | None = None) -> DeliveryReport:
         """Deliver every due message until none is left (or ``stop`` is set)."""
