@@ -5,13 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 from _app_helpers import assign_cases, headers, login
+from markupsafe import escape
 from sqlalchemy import select
 
+from retain.app.audit.models import AuditEntry
 from retain.engage._tables import OutboxMessage
+from retain.i18n import language, t
 from retain.voice import savedesk, tickets
 from retain.voice._case_tables import SaveDeskTask
+from retain.voice._survey_tables import CancellationRecord
 
 XSS = "<script>alert('x')</script>"
 FORMULA = '=HYPERLINK("http://evil")'
@@ -194,3 +200,47 @@ def test_ticket_csv_export_neutralises_formulas_and_is_for_analysts(client, user
     client.cookies.clear()
     login(client, users["agent"])
     assert client.get("/tickets.csv").status_code == 403
+
+
+@pytest.mark.parametrize("lang", ["en", "ja", "ko"])
+def test_the_route_button_runs_the_intake_like_the_api(client, users, app, lang):
+    """The dashboard's button queues the cancellations that asked for a call, then routes."""
+    customer = f"btn-{lang}"
+    with app.state.sessionmaker() as session:
+        session.add(
+            CancellationRecord(
+                token_hash=f"button-{lang}",
+                customer_id=customer,
+                reason="price",
+                offer="save_desk_call",
+                outcome="saved",
+            )
+        )
+        session.commit()
+    login(client, users["analyst"], lang=lang)
+    page = client.get("/savedesk")
+    assert client.post("/savedesk-route", data={"csrf": "forged"}).status_code == 403
+    with app.state.sessionmaker() as session:
+        assert not session.scalars(
+            select(SaveDeskTask).where(SaveDeskTask.customer_id == customer)
+        ).all()  # a forged form did nothing
+    done = client.post("/savedesk-route", data={"csrf": _csrf(page.text)}, follow_redirects=False)
+    assert done.status_code == 303
+    counts = dict(parse_qsl(urlsplit(done.headers["location"]).query))
+    shown = client.get(done.headers["location"])
+    with language(lang):
+        message = t("voice_cases.intake_done", queued=int(counts["queued"]), updated=0)
+    assert str(escape(message)) in shown.text  # as the page escapes it
+    with app.state.sessionmaker() as session:
+        (case,) = session.scalars(
+            select(SaveDeskTask).where(SaveDeskTask.customer_id == customer)
+        ).all()
+        assert (case.kind, case.reason, case.offer) == ("cancellation", "price", "discount")
+        assert (case.status, case.agent) == ("assigned", users["agent"])  # queued, then routed
+        entry = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "savedesk.intake")
+            .order_by(AuditEntry.id.desc())
+        ).first()
+        assert entry is not None and entry.actor == users["analyst"]
+        assert json.loads(entry.details)["rows"] == int(counts["queued"])

@@ -142,6 +142,7 @@ def intake(
     """Queue cancellations (and high-risk high-value customers) and route open cases."""
     from retain.app import make_engine, make_sessionmaker, upgrade
     from retain.voice import savedesk
+    from retain.voice.intake import intake
 
     agents = [savedesk.Agent(*_agent(spec)) for spec in agent]
     cfg = settings()
@@ -166,16 +167,16 @@ def intake(
     engine = make_engine(cfg.database_url)
     try:
         with make_sessionmaker(engine)() as session:
-            savedesk.from_cancellations(session, planned_offers=planned)
-            if high_risk is not None:
-                savedesk.flag_high_risk(
-                    session,
-                    found,
-                    min_risk=min_risk,
-                    min_value=min_value,
-                    planned_offers=planned,
-                )
-            routed = savedesk.route(session, agents, explore=explore)
+            done = intake(
+                session,
+                agents,
+                planned_offers=planned,
+                high_risk=found,
+                min_risk=min_risk,
+                min_value=min_value,
+                explore=explore,
+            )
+            routed = done.routed
             session.commit()
     finally:
         engine.dispose()

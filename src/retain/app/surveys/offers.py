@@ -82,7 +82,8 @@ class ServiceOffers:
     """``app.state.voice_offer_source``: the plan's offers, computed once per warehouse state.
 
     :meth:`for_warehouse` answers a :class:`retain.voice.cancel.PlanOffers` for the request's
-    warehouse; :attr:`plans` counts the plans computed (what the tests watch).
+    warehouse, :meth:`plan_for` the plan itself (the save desk's intake without a budget);
+    :attr:`plans` counts the plans computed (what the tests watch).
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -91,26 +92,34 @@ class ServiceOffers:
         self._lock = threading.Lock()
         self._generation: int | None = None
         self._fingerprint: tuple[Any, ...] | None = None
+        self._plan: OfferPlan | None = None
         self._offers = PlanOffers()
 
     def for_warehouse(self, warehouse: LockedWarehouse) -> PlanOffers:
         """The offers of the plan for ``warehouse``'s generation (planned again only if needed)."""
+        return self._current(warehouse)[1]
+
+    def plan_for(self, warehouse: LockedWarehouse) -> OfferPlan | None:
+        """The plan itself for ``warehouse``'s generation (None while nobody is scored)."""
+        return self._current(warehouse)[0]
+
+    def _current(self, warehouse: LockedWarehouse) -> tuple[OfferPlan | None, PlanOffers]:
         with self._lock:
             if self._generation == warehouse.generation:
-                return self._offers
+                return self._plan, self._offers
             con = warehouse.con
             try:
                 mark = _fingerprint(con)
                 if mark != self._fingerprint:
-                    self._offers = self._plan(con)
+                    self._plan, self._offers = self._make(con)
                     self._fingerprint = mark
                 self._generation = warehouse.generation
             except Exception:  # the page still makes the fallback offer; the next view retries
                 log.warning("no offer plan for the cancellation page", exc_info=True)
-                return PlanOffers()
-            return self._offers
+                return None, PlanOffers()
+            return self._plan, self._offers
 
-    def _plan(self, con: BaseBackend) -> PlanOffers:
+    def _make(self, con: BaseBackend) -> tuple[OfferPlan | None, PlanOffers]:
         self.plans += 1
         try:
             plan = service_plan(con, self.settings)
@@ -118,6 +127,6 @@ class ServiceOffers:
             log.info("no offer plan for the cancellation page: %s", err.message)
             plan = None
         if plan is None:
-            return PlanOffers()
+            return None, PlanOffers()
         kinds = {a.name: a.kind for a in self.settings.offers.candidate_actions()}
-        return PlanOffers.from_plan(plan, kinds)
+        return plan, PlanOffers.from_plan(plan, kinds)

@@ -3,8 +3,10 @@
 - ``POST /api/v1/tickets`` opens tickets (idempotent on ``ticket_id``), with per-record errors;
   ``POST /api/v1/tickets/{id}/stage`` moves one; ``GET /api/v1/tickets/{id}`` reads one.
 - ``POST /api/v1/savedesk/intake`` queues the cancellations whose customer accepted a call,
-  each with the offer planner's action for the customer when a ``budget`` is given (else the
-  reason's fallback), and routes the open cases to the active agent users.
+  each with the offer planner's action for the customer (the plan for ``budget``, else the
+  service's own plan; outside the plan, the reason's fallback), gives unworked open cases still
+  showing a fallback the plan's action, and routes the open cases to the active agent users
+  (:func:`retain.app.voice_cases.intake.run_intake`, also behind the dashboard's button).
 - ``GET /api/v1/savedesk/rates`` reports save rates with Wilson intervals.
 - ``/t/{token}``: the status page a signed, expiring link opens, in the ticket's language
   (``?lang=`` overrides), showing the stage and the customer-visible updates only.
@@ -30,10 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retain.app._openapi import UtcDateTime
-from retain.app.audit import service as audit
 from retain.app.auth import service as auth
-from retain.app.auth.models import User
-from retain.app.auth.roles import Role
 from retain.app.customers import access
 from retain.app.deps import (
     AnalystOnly,
@@ -46,9 +45,8 @@ from retain.app.deps import (
     SettingsDep,
     request_language,
 )
-from retain.app.offers.service import make_plan
+from retain.app.voice_cases.intake import run_intake
 from retain.app.web._render import environment
-from retain.app.web.savedesk import CAPACITY, EXPLORE
 from retain.config import Settings
 from retain.errors import NotFoundError, RetainError
 from retain.i18n import LANGUAGES, language, normalize_language
@@ -192,9 +190,10 @@ class CaseOut(BaseModel):
 
 
 class IntakeOut(BaseModel):
-    """The cases the intake queued (new or already queued) and those it routed."""
+    """The cases the intake queued (new or already queued), re-offered and routed."""
 
     queued: list[CaseOut]
+    updated: list[CaseOut]
     routed: list[CaseOut]
 
 
@@ -306,6 +305,7 @@ def _case(task: SaveDeskTask) -> CaseOut:
 
 @router.post("/api/v1/savedesk/intake", response_model=IntakeOut, tags=["savedesk"])
 def post_intake(
+    request: Request,
     body: IntakeIn,
     principal: AnalystOnly,
     session: SessionDep,
@@ -314,30 +314,26 @@ def post_intake(
 ) -> IntakeOut:
     """Queue the cancellations that asked for a call and route open cases to the agents.
 
-    With ``budget``, each new case shows the offer planner's action for its customer (the plan
-    ``GET /api/v1/plan`` answers for that budget); without it, or for a customer the plan does
-    not target, the reason's fallback offer.
+    With ``budget``, the offer planner's plan for that budget (the one ``GET /api/v1/plan``
+    answers); without, the plan the hosted cancellation page offers from. New cases show the
+    plan's action for their customer, and open cases an agent has not worked that still show
+    their reason's fallback get it too (``updated``); a customer the plan does not target gets
+    the reason's fallback. The dashboard's **Route open cases** button does the same.
     """
-    planned: dict[str, str] = {}
-    if body.budget is not None:
-        plan = make_plan(
-            warehouse.con,
-            settings,
-            budget=body.budget,
-            segment=None,
-            as_of=None,
-            definition=body.definition,
-        )
-        planned = savedesk.planned_offers(plan)
-    queued = savedesk.from_cancellations(session, planned_offers=planned)
-    users = session.scalars(
-        select(User).where(User.role == Role.agent.value, User.active.is_(True))
-    ).all()
-    agents = [savedesk.Agent(u.email, CAPACITY) for u in users]
-    routed = savedesk.route(session, agents, explore=EXPLORE)
-    audit.record(session, principal, "savedesk.intake", None, rows=len(queued))
-    session.commit()
-    return IntakeOut(queued=[_case(t) for t in queued], routed=[_case(t) for t in routed])
+    done = run_intake(
+        request,
+        session,
+        warehouse,
+        settings,
+        principal,
+        budget=body.budget,
+        definition=body.definition,
+    )
+    return IntakeOut(
+        queued=[_case(t) for t in done.queued],
+        updated=[_case(t) for t in done.updated],
+        routed=[_case(t) for t in done.routed],
+    )
 
 
 @router.get("/api/v1/savedesk/rates", response_model=RatesOut)

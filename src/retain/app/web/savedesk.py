@@ -3,21 +3,24 @@
 An agent (role ``agent``) sees the cases assigned to them, each with the customer, the stated
 reason, the value, the recommended offer and a link to the customer 360, and records the
 outcome; a case outside their queue is refused. Admins and analysts see every case and the
-save rates, and route the open cases to the agents (each active agent user, with
-:data:`CAPACITY` open cases at most, :data:`EXPLORE` of them at random).
+save rates, and run the save desk's intake with **Route open cases**: the same as
+``POST /api/v1/savedesk/intake`` without a budget (:func:`retain.app.voice_cases.intake.run_intake`:
+queue the cancellations that asked for a call with the service's planned offers, re-offer
+unworked fallback cases, route to each active agent user with :data:`CAPACITY` open cases at
+most, :data:`EXPLORE` of them at random), audited.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from retain.app.auth.models import User
 from retain.app.auth.roles import Permission, Role
-from retain.app.deps import IdPath, Principal, SessionDep
+from retain.app.deps import IdPath, LockedWarehouseDep, Principal, SessionDep, SettingsDep
+from retain.app.voice_cases.intake import CAPACITY, EXPLORE, run_intake
 from retain.app.web._page import page as _page
 from retain.app.web._session import check_csrf, render, require_page
 from retain.errors import NotFoundError, PermissionDeniedError
@@ -28,11 +31,6 @@ from retain.voice._case_tables import SaveDeskTask
 __all__ = ["CAPACITY", "EXPLORE", "router"]
 
 router = APIRouter(include_in_schema=False)
-
-#: Open cases one agent holds at most.
-CAPACITY: Final = 20
-#: The share of cases routed at random, so every agent's save rate stays measurable.
-EXPLORE: Final = 0.1
 
 Worker = Annotated[Principal, Depends(require_page(Permission.customers_read))]
 Manager = Annotated[Principal, Depends(require_page(Permission.metrics_read))]
@@ -67,6 +65,8 @@ def queue(request: Request, principal: Worker, session: SessionDep) -> HTMLRespo
             rates=rates,
             mine=is_agent(principal),
             routed=request.query_params.get("routed"),
+            queued=request.query_params.get("queued"),
+            updated=request.query_params.get("updated"),
         )
 
     return _page(request, principal, build)
@@ -104,18 +104,16 @@ def route_cases(
     request: Request,
     principal: Manager,
     session: SessionDep,
+    settings: SettingsDep,
+    warehouse: LockedWarehouseDep,
     csrf: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    """Route the open cases to the active agent users."""
+    """Run the save desk's intake, as the API does without a budget: queue, re-offer, route."""
 
     def build() -> Any:
         check_csrf(principal, csrf)
-        users = session.scalars(
-            select(User).where(User.role == Role.agent.value, User.active.is_(True))
-        ).all()
-        agents = [savedesk.Agent(u.email, CAPACITY) for u in users]
-        done = savedesk.route(session, agents, explore=EXPLORE)
-        session.commit()
-        return RedirectResponse(f"/savedesk?routed={len(done)}", status_code=303)
+        done = run_intake(request, session, warehouse, settings, principal)
+        counts = f"routed={len(done.routed)}&queued={len(done.queued)}&updated={len(done.updated)}"
+        return RedirectResponse(f"/savedesk?{counts}", status_code=303)
 
     return _page(request, principal, build)
