@@ -151,13 +151,13 @@ def test_nested_values_and_empty_records_are_per_record_errors(client, keys, loa
 
 
 def test_customer_360_shows_events_ingested_through_the_api(client, keys):
-    before = client.get("/api/v1/customers/c2", headers=headers(keys["agent"])).json()
+    before = client.get("/api/v1/customers/c2", headers=headers(keys["admin"])).json()
     client.post(
         "/api/v1/ingest/events",
         headers=headers(keys["ingest"]),
         json={"records": _events("fresh-1")},
     )
-    after = client.get("/api/v1/customers/c2", headers=headers(keys["agent"])).json()
+    after = client.get("/api/v1/customers/c2", headers=headers(keys["admin"])).json()
     assert [e["event_id"] for e in after["events"]] == [
         "fresh-1",
         *[e["event_id"] for e in before["events"]],

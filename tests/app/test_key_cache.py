@@ -15,7 +15,8 @@ from retain.app.auth.keycache import KeyCache
 from retain.app.auth.models import ApiKey
 from retain.app.db.base import utcnow
 
-ME = "/api/v1/customers/c1/scores"
+ME = "/api/v1/me"
+"""A route every role with a key reads, and fast (the TTL in these tests is half a second)."""
 
 
 def _revoke_elsewhere(app: Any, name: str) -> None:

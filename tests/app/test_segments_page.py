@@ -96,8 +96,11 @@ def test_contact_details_follow_the_role(
     assert "@example.com" not in _page(client, path)  # analysts do not see personal data
     client.post("/logout", follow_redirects=False)
     client.cookies.clear()
-    login(client, users["agent"])
+    login(client, users["admin"])
     assert "@example.com" in _page(client, path)
+    client.cookies.clear()
+    login(client, users["agent"])  # an agent sees only the customers of their own queue
+    assert client.get(path).status_code == 403
     client.cookies.clear()
     login(client, users["ingest"])
     assert client.get("/segments").status_code == 403
