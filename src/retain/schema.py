@@ -483,9 +483,12 @@ UPLIFT_SCORES = Table(
         _c(
             "uplift_honest",
             "float",
-            "The same from the other half's model: values the choice.",
+            "Uplift the campaign measured for the customer's score group on the other half: "
+            "values the choice.",
             required=True,
         ),
+        _c("honest_group", "string", "Which measurement values it (action/half/group)."),
+        _c("honest_variance", "float", "That measurement's variance: the plan's interval."),
         _c("campaign_id", "string", "The campaign it was learned from.", required=True),
         _c("model_version", "string", "Version of the scoring run.", required=True),
         _c("as_of", "timestamp", "Date of the customers' features."),

@@ -6,12 +6,14 @@ is written by hand, so each plan's profit is counted by hand below.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pandas as pd
 import pytest
 
@@ -141,3 +143,83 @@ def test_the_newest_scoring_per_action_wins_and_rerunning_replaces(
     targets = {d["customer_id"]: d["action"] for d in doc["decisions"] if d["reason"] == "target"}
     assert targets == {"a1": "coupon", "a4": "call"}
     assert "model new2" in doc["note"]
+
+
+def _measured(ids: list[str], action: str, up: float, honest: float, var: float) -> pd.DataFrame:
+    """Uplift as ``retain uplift score`` stores it now: one measured group with its variance."""
+    return _uplift(ids, action, up, honest).assign(
+        honest_group=f"{action}/0/1", honest_variance=var
+    )
+
+
+def test_measured_stored_uplift_gives_the_plan_its_interval(
+    retain_cli: Callable[..., Any], db: Path
+) -> None:
+    _store(db, _measured(["a1", "a2"], "coupon", 0.2, 0.1, 0.0025), "CMP-04", "v1", "2024-07-01")
+    doc = json.loads(retain_cli("plan", "--budget", "100", "--format", "json").stdout)
+    # By hand (docs/offers.md, "The plan's interval"): a1 and a2 share one measured group, so
+    # its error counts once for both: (200 + 400)^2 x 0.0025 = 900. Chance in who stays
+    # (no discount): 0.1 x clv^2 - (0.1 x clv)^2 = 3,600 (a1) + 14,400 (a2).
+    # 58 +- 1.96 x sqrt(18,900) = 58 +- 269.45.
+    half = 1.959963984540054 * 18_900**0.5
+    assert doc["summary"]["profit_low"] == pytest.approx(58.0 - half)
+    assert doc["summary"]["profit_high"] == pytest.approx(58.0 + half)
+    table = retain_cli("plan", "--budget", "100").stdout
+    assert "95 % interval of that profit:" in table and "No 95 % interval" not in table
+    ko = retain_cli("--lang", "ko", "plan", "--budget", "100").stdout
+    assert "이 이익의 95 % 구간:" in ko
+    rows = pd.read_csv(io.StringIO(retain_cli("plan", "--budget", "100", "-f", "csv").stdout))
+    assert rows["plan_profit_low"].iloc[0] == pytest.approx(58.0 - half, abs=1e-6)
+    assert rows["plan_profit_high"].nunique() == 1
+
+
+def _old_table(db: Path, rows: pd.DataFrame) -> None:
+    """``uplift_scores`` as an older retain wrote it: no measured group, no variance."""
+    from retain.schema import get_table
+
+    con = wh.connect(f"duckdb:///{db.as_posix()}")
+    try:
+        schema = get_table("uplift_scores").ibis_schema()
+        old = {c: t for c, t in schema.items() if c not in ("honest_group", "honest_variance")}
+        con.drop_table("uplift_scores", force=True)
+        con.create_table("uplift_scores", schema=ibis.schema(old))
+        con.insert("uplift_scores", rows[list(old)])
+    finally:
+        con.disconnect()
+
+
+def test_an_older_scoring_plans_without_an_interval_and_says_how_to_rescore(
+    retain_cli: Callable[..., Any], db: Path
+) -> None:
+    old = _uplift(["a1", "a2"], "coupon", 0.2, 0.1).assign(
+        campaign_id="CMP-02",
+        model_version="old",
+        as_of=pd.Timestamp("2024-06-30"),
+        scored_at=pd.Timestamp("2024-07-01"),
+    )
+    _old_table(db, old)
+    doc = json.loads(retain_cli("plan", "--budget", "100", "--format", "json").stdout)
+    assert doc["uplift_source"] == "history"
+    assert doc["summary"]["expected_profit"] == pytest.approx(58.0)  # planned as before
+    assert doc["summary"]["profit_low"] is None and doc["summary"]["profit_high"] is None
+    for lang, says in (
+        ("en", "No 95 % interval: the stored uplift of coupon was scored by an older version"),
+        ("ja", "95 % 区間はありません: coupon の保存済みアップリフト"),
+        ("ko", "95 % 구간이 없습니다: coupon 의 저장된 업리프트"),
+    ):
+        out = retain_cli("--lang", lang, "plan", "--budget", "100").stdout
+        assert says in out and "retain uplift score CAMPAIGN --store" in out, out
+    rows = pd.read_csv(io.StringIO(retain_cli("plan", "--budget", "100", "-f", "csv").stdout))
+    assert rows["plan_profit_low"].isna().all()
+
+    # Scoring again upgrades the table in place: the old rows stay (no group), the new one
+    # brings its measurement, and the plan on it has an interval again.
+    _store(db, _measured(["a1"], "coupon", 0.5, 0.5, 0.01), "CMP-04", "new", "2024-07-02")
+    con = wh.connect(f"duckdb:///{db.as_posix()}")
+    stored = wh.read_table(con, "uplift_scores").to_pandas().set_index("campaign_id")
+    con.disconnect()
+    assert stored.loc["CMP-02", "honest_group"].isna().all()
+    assert stored.loc["CMP-04", "honest_group"] == "coupon/0/1"
+    doc = json.loads(retain_cli("plan", "--budget", "100", "--format", "json").stdout)
+    assert doc["summary"]["profit_low"] is not None
+    assert "No 95 %" not in retain_cli("plan", "--budget", "100").stdout

@@ -118,9 +118,13 @@ def plan_json(plan: OfferPlan, currency: str) -> dict[str, Any]:
 
 
 def _rows(plan: OfferPlan) -> pd.DataFrame:
-    """Every decision with the uplift source on each row (for CSV)."""
+    """Every decision with the uplift source and the plan's 95 % interval on each row (for CSV)."""
     out = plan.decisions.round(6)
-    return out.assign(uplift_source="heuristic" if plan.heuristic else "history")
+    return out.assign(
+        uplift_source="heuristic" if plan.heuristic else "history",
+        plan_profit_low=plan.summary.profit_low,
+        plan_profit_high=plan.summary.profit_high,
+    )
 
 
 def _table(plan: OfferPlan, currency: str) -> None:

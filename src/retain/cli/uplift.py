@@ -7,8 +7,8 @@ changes (Qini, AUUC, uplift in the top 30 %, with intervals) next to "highest ch
 and random targeting, and the observed uplift by decile. ``train`` does the same, then refits on
 every customer and stores the model in the registry (``retain.models.registry``, kind
 ``uplift``). ``score`` writes every current customer's uplift in the offer planner's format
-(``customer_id, action, uplift, uplift_honest``; ``retain plan --uplift FILE``). The library
-does the work (:func:`retain.models.uplift.assess.assess_campaign`).
+(``customer_id, action, uplift, uplift_honest, honest_group, honest_variance``; ``retain plan
+--uplift FILE``). The library does the work (:func:`retain.models.uplift.assess.assess_campaign`).
 """
 
 from __future__ import annotations
@@ -254,10 +254,12 @@ def score(
 ) -> None:
     """Score every current customer's uplift for the offer planner: one to choose, one honest.
 
-    Two halves of the campaign train two models (:func:`retain.models.uplift.split_uplift`):
-    ``uplift`` chooses, ``uplift_honest`` values the choice without the winner's curse. The
-    result is stored in ``uplift_scores`` (replacing this campaign's earlier scoring of the same
-    action) and, with ``--output``, written to a file.
+    Two halves of the campaign train two models; each customer is chosen on one
+    (``uplift``) and valued by the uplift the campaign measured for their score group on the
+    half that model never saw (``uplift_honest``, with ``honest_group`` and ``honest_variance``
+    for the plan's 95 % interval), without the winner's curse. The result is stored in
+    ``uplift_scores`` (replacing this campaign's earlier scoring of the same action) and, with
+    ``--output``, written to a file.
     """
     cfg = settings()
     con = wh.connect(settings=cfg)

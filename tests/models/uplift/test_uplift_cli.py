@@ -16,7 +16,7 @@ import retain.warehouse as wh
 from retain.demo import generate
 from retain.errors import InvalidParameterError, NotFoundError
 from retain.models.registry import ModelRegistry
-from retain.targeting.offers import UPLIFT_COLUMNS
+from retain.targeting.offers import ERROR_COLUMNS, UPLIFT_COLUMNS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from _cli_runner import make_invoker
@@ -108,7 +108,9 @@ def test_score_writes_the_planners_uplift_file(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(target, dtype={"customer_id": str})
-    assert list(frame.columns) == list(UPLIFT_COLUMNS)
+    # the measured group and its variance travel with it: the plan's interval (#18)
+    assert list(frame.columns) == [*UPLIFT_COLUMNS, *ERROR_COLUMNS]
+    assert (frame["honest_variance"] > 0).all() and frame["honest_group"].notna().all()
     assert set(frame["action"]) == {"coupon"} and frame["customer_id"].is_unique
     assert frame[["uplift", "uplift_honest"]].notna().all().all()
     assert not np.allclose(frame["uplift"], frame["uplift_honest"])

@@ -71,7 +71,10 @@ def export_plan(
     as_of: AsOf = None,
     definition: Line = None,
 ) -> StreamingResponse:
-    """Every customer's decision as CSV, with the uplift source on each row (audited)."""
+    """Every customer's decision as CSV, with the uplift source and plan interval on each row.
+
+    Audited.
+    """
     plan = service.make_plan(
         warehouse.con,
         settings,
@@ -81,7 +84,9 @@ def export_plan(
         definition=definition,
     )
     frame = plan.decisions.round(6).assign(
-        uplift_source="heuristic" if plan.heuristic else "history"
+        uplift_source="heuristic" if plan.heuristic else "history",
+        plan_profit_low=plan.summary.profit_low,
+        plan_profit_high=plan.summary.profit_high,
     )
     audit.record(
         session,

@@ -1,11 +1,16 @@
 """Stored uplift: every customer's uplift per planner action, learned from a past campaign.
 
-``score_campaign`` fits a learner on two disjoint halves of a randomized campaign
-(:func:`retain.models.uplift.split_uplift`) and predicts every current customer twice: ``uplift``
-chooses, ``uplift_honest`` values the choice (no winner's curse). ``store_uplift_scores``
-writes them to the warehouse table ``uplift_scores`` (``retain.schema``) through
-:func:`retain.warehouse.replace_scope`, one scope per (action, campaign): re-running replaces
-it. ``stored_uplift`` reads the newest scoring per action back for the offer planner.
+``score_campaign`` values every current customer as the planner does
+(:func:`retain.models.uplift.halves.uplift_by_halves`): a learner is fitted on each random half
+of a randomized campaign; ``uplift`` is the estimate of the model the customer is given to (by a
+stable hash) and chooses; ``uplift_honest`` is the uplift the campaign measured for the
+customer's score group on the other half, which that model never saw (no winner's curse), and
+``honest_group``/``honest_variance`` name that measurement and its variance, from which a plan
+reports its profit's 95 % interval. ``store_uplift_scores`` writes them to the warehouse table
+``uplift_scores`` (``retain.schema``) through :func:`retain.warehouse.replace_scope`, one scope
+per (action, campaign): re-running replaces it. ``stored_uplift`` reads the newest scoring per
+action back for the offer planner; a table written by an older version (without the measured
+groups) is still read, and upgraded in place on the next store.
 
 Which planner action a campaign stands for is the campaign's ``offer`` (the ``offer`` property
 of its assignments, as the demo writes it), unless the caller names it.
@@ -18,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
+import ibis
 import pandas as pd
 
 import retain.warehouse as wh
@@ -27,8 +32,9 @@ from retain.facts import DateLike, as_timestamp
 from retain.features import feature_snapshot
 from retain.models.uplift.assess import make_learner
 from retain.models.uplift.campaigns import CampaignData, Outcome, campaign_dataset
-from retain.models.uplift.crossfit import split_uplift
+from retain.models.uplift.halves import ERROR_COLUMNS, uplift_by_halves
 from retain.models.uplift.store import new_version
+from retain.schema import get_table
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -81,8 +87,10 @@ def score_campaign(
     current: pd.DataFrame | None = None,
     data: CampaignData | None = None,
 ) -> pd.DataFrame:
-    """``customer_id, action, uplift, uplift_honest`` of every customer as of ``as_of``.
+    """Every customer's uplift as of ``as_of``, valued as the planner does.
 
+    Columns ``customer_id, action, uplift, uplift_honest, honest_group, honest_variance``.
+    One row per customer and arm, valued by :func:`uplift_by_halves` (the module's docstring).
     ``actions`` maps the campaign's arms to planner actions (default: the campaign's offer for
     a one-arm campaign, else the arm names). ``current`` is the feature snapshot at ``as_of``
     when the caller already has it (scoring several campaigns on one date), ``data`` the
@@ -100,24 +108,17 @@ def score_campaign(
     if offer is not None:
         names[data.arms[0]] = offer
     names.update(actions or {})
-    model = make_learner(learner, random_state=seed)
-    pick, honest = split_uplift(
-        model, data.X, data.treatment, data.y, current[list(data.features)], random_state=seed
+    out: pd.DataFrame = uplift_by_halves(
+        make_learner(learner, random_state=seed),
+        data.X,
+        data.treatment,
+        data.y,
+        plan_X=current[list(data.features)].reset_index(drop=True),
+        customer_ids=current["customer_id"].astype(str).tolist(),
+        actions=names,
+        random_state=seed,
     )
-    n = len(current)
-    ids = current["customer_id"].astype(str).to_numpy()
-    parts = [
-        pd.DataFrame(
-            {
-                "customer_id": ids,
-                "action": names[arm],
-                "uplift": np.asarray(pick).reshape(n, -1)[:, k],
-                "uplift_honest": np.asarray(honest).reshape(n, -1)[:, k],
-            }
-        )
-        for k, arm in enumerate(data.arms)
-    ]
-    return pd.concat(parts, ignore_index=True)
+    return out
 
 
 def store_uplift_scores(
@@ -134,6 +135,7 @@ def store_uplift_scores(
     Each (action, campaign) the rows carry is replaced as a whole, other ones are kept.
     """
     version = model_version or new_version()
+    _upgrade(con)
     now = scored_at if scored_at is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
     rows = scores.assign(
         customer_id=scores["customer_id"].astype(str),
@@ -146,14 +148,45 @@ def store_uplift_scores(
     return version
 
 
+def _measured(con: BaseBackend) -> bool:
+    """Whether the stored table has the measured-group columns (an older version's has not)."""
+    columns = wh.read_table(con, UPLIFT_SCORES).columns
+    return all(c in columns for c in ERROR_COLUMNS)
+
+
+def _upgrade(con: BaseBackend) -> None:
+    """Give a table an older version wrote the measured-group columns (null on its old rows).
+
+    Rewritten whole (all or nothing, on every backend): it happens once per warehouse.
+    """
+    if not wh.table_exists(con, UPLIFT_SCORES) or _measured(con):
+        return
+    old = wh.read_table(con, UPLIFT_SCORES)
+    schema = get_table(UPLIFT_SCORES).ibis_schema()
+    wh.write_table(
+        con,
+        UPLIFT_SCORES,
+        old.select(
+            *[
+                (old[c] if c in old.columns else ibis.null()).cast(schema[c]).name(c)
+                for c in schema.names
+            ]
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class StoredUplift:
     """The newest stored uplift per action and where each came from."""
 
     frame: pd.DataFrame
-    """``customer_id, action, uplift, uplift_honest`` (the planner's uplift input)."""
+    """``customer_id, action, uplift, uplift_honest, honest_group, honest_variance`` (the
+    planner's uplift input; the group is null on rows an older version scored)."""
     sources: pd.DataFrame
     """One row per action: ``action, campaign_id, model_version, as_of, scored_at``."""
+    unmeasured: tuple[str, ...] = ()
+    """Actions whose newest scoring has no measured groups (an older version scored them):
+    a plan on them has no interval until they are scored again."""
 
     def label(self) -> str:
         """``coupon_20: campaign CMP-04, model 2026...`` for each action, joined by ``; ``."""
@@ -183,17 +216,25 @@ def stored_uplift(con: BaseBackend, *, as_of: DateLike | None = None) -> StoredU
         return None
     runs = runs.sort_values(["action", "scored_at", "campaign_id"])
     newest = runs.drop_duplicates("action", keep="last").reset_index(drop=True)
+    columns = ["customer_id", "action", "uplift", "uplift_honest"]
+    measured = _measured(con)
     frames = []
+    unmeasured = []
     for run in newest.itertuples():
         part = table.filter(
             (table.action == run.action)
             & (table.campaign_id == run.campaign_id)
             & (table.model_version == run.model_version)
         )
-        frames.append(part.select("customer_id", "action", "uplift", "uplift_honest").to_pandas())
+        found = part.select(*columns, *(ERROR_COLUMNS if measured else ())).to_pandas()
+        if not measured:  # null groups: a plan choosing these rows claims no interval
+            found = found.assign(honest_group=None, honest_variance=float("nan"))
+        if found["honest_group"].isna().any():
+            unmeasured.append(str(run.action))
+        frames.append(found)
     frame = pd.concat(frames, ignore_index=True)
     sources = newest[["action", "campaign_id", "model_version", "as_of", "scored_at"]]
-    return StoredUplift(frame=frame, sources=sources)
+    return StoredUplift(frame=frame, sources=sources, unmeasured=tuple(unmeasured))
 
 
 def campaigns_by_action(con: BaseBackend, actions: Sequence[str]) -> dict[str, str]:

@@ -9,27 +9,19 @@ the held-out ones later measures what the plan really did.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["holdout_draw", "holdout_mask"]
+from retain.models.uplift.halves import stable_draw
 
-_SCALE = float(2**64)
+__all__ = ["holdout_draw", "holdout_mask"]
 
 
 def holdout_draw(plan_id: str, customer_ids: Iterable[str]) -> npt.NDArray[np.float64]:
     """A uniform number in [0, 1) per customer, fixed by ``(plan_id, customer_id)``."""
-    prefix = plan_id.encode("utf-8") + b"\x1f"
-    values = [
-        int.from_bytes(
-            hashlib.blake2b(prefix + str(cid).encode("utf-8"), digest_size=8).digest(), "big"
-        )
-        for cid in customer_ids
-    ]
-    return np.asarray(values, dtype=np.float64) / _SCALE
+    return stable_draw(plan_id, customer_ids)
 
 
 def holdout_mask(plan_id: str, customer_ids: Iterable[str], share: float) -> npt.NDArray[np.bool_]:

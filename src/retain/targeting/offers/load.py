@@ -10,6 +10,7 @@ on or before ``as_of``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -119,7 +120,8 @@ def plan_from_warehouse(
     :func:`campaign_uplift` (``line`` is the business line's definition, needed then), added
     to ``uplift`` when both are given. Without either, the newest uplift stored per action in
     ``uplift_scores`` (``retain uplift score --store``, the demo pipeline) is used and named in
-    the plan (``use_stored=False`` skips it); without that, the heuristic. ``members`` (a
+    the plan, which says which actions an older version scored without the groups its interval
+    needs (``use_stored=False`` skips it); without that, the heuristic. ``members`` (a
     saved segment's customers) keeps only them; ``segment`` then just names it in the plan.
     """
     customers = planning_customers(
@@ -129,13 +131,14 @@ def plan_from_warehouse(
         raise NotFoundError(
             t("offers.no_scores", definition=definition), hint=t("offers.no_scores_hint")
         )
-    source = None
+    source: str | None = None
+    unmeasured: tuple[str, ...] = ()
     if uplift is None and not campaigns and use_stored:
         from retain.models.uplift.scores import stored_uplift
 
         stored = stored_uplift(con, as_of=as_of)
         if stored is not None:
-            uplift, source = stored.frame, stored.label()
+            uplift, source, unmeasured = stored.frame, stored.label(), stored.unmeasured
     if campaigns:
         learned = campaign_uplift(
             con,
@@ -146,7 +149,7 @@ def plan_from_warehouse(
         )
         uplift = learned if uplift is None else pd.concat([uplift, learned], ignore_index=True)
     day = as_timestamp(as_of).date() if as_of is not None else None
-    return plan_offers(
+    plan = plan_offers(
         customers,
         budget=budget,
         settings=settings,
@@ -156,6 +159,7 @@ def plan_from_warehouse(
         segment=segment,
         source=source,
     )
+    return dataclasses.replace(plan, unmeasured=unmeasured) if unmeasured else plan
 
 
 def campaign_uplift(

@@ -36,6 +36,7 @@ import pandas as pd
 from retain.config import OfferAction, OfferSettings
 from retain.errors import InvalidParameterError
 from retain.i18n import t
+from retain.models.uplift.halves import ERROR_COLUMNS
 from retain.targeting.offers.holdout import holdout_mask
 from retain.targeting.offers.optimize import LEFT_OUT_REASONS, NOTHING, choose
 
@@ -56,10 +57,6 @@ UPLIFT_COLUMNS = ("customer_id", "action", "uplift", "uplift_honest")
 """The uplift interface: per (customer, action) the uplift that chooses and the honest one
 (out of fold), both as a rise in the probability of staying; what ``retain.models.uplift``
 provides."""
-ERROR_COLUMNS = ("honest_group", "honest_variance")
-"""Optional: which measurement valued each row and that measurement's variance (rows sharing a
-group share its error); with them the plan reports its profit's interval
-(:func:`retain.targeting.offers.honest.uplift_by_halves` provides them)."""
 Z95 = 1.959963984540054
 
 
@@ -130,6 +127,9 @@ class OfferPlan:
     source: str | None = None
     """Where measured uplift came from (e.g. ``coupon_20: campaign CMP-04, model ...``); None
     when it was given without a name or is the heuristic."""
+    unmeasured: tuple[str, ...] = ()
+    """Actions whose stored uplift an older version scored, without measured groups: why a plan
+    on them has no interval (every output says so, and how to score them again)."""
 
 
 def heuristic_uplift(customers: pd.DataFrame, actions: Sequence[OfferAction]) -> pd.DataFrame:
@@ -198,7 +198,7 @@ def _errors(
     rows = pd.Index(customers["customer_id"]).get_indexer(pd.Index(uplift["customer_id"]))
     cols = pd.Index(list(names)).get_indexer(pd.Index(uplift["action"]))
     keep = (rows >= 0) & (cols >= 0)
-    codes = pd.factorize(uplift["honest_group"].astype(str))[0]
+    codes = pd.factorize(uplift["honest_group"])[0]  # a missing group (null) is -1
     group = np.full((n, k), -1, dtype=np.int64)
     group[rows[keep], cols[keep]] = codes[keep]
     variance = np.full((n, k), np.nan)

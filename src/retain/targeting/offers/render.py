@@ -31,7 +31,10 @@ def source_note(plan: OfferPlan) -> str:
 
 
 def summary_lines(plan: OfferPlan, currency: str) -> list[str]:
-    """The source note, counts, cost, profit, ROI, interval, correction, what-if, left out."""
+    """The source note, counts, cost, profit, ROI, interval, correction, what-if, left out.
+
+    Without an interval a line says why (and, for stored uplift, how to score it again).
+    """
     s = plan.summary
 
     def money(value: float) -> str:
@@ -54,6 +57,10 @@ def summary_lines(plan: OfferPlan, currency: str) -> list[str]:
     ]
     if s.profit_low is not None and s.profit_high is not None:
         lines.append(t("offers.line_interval", low=money(s.profit_low), high=money(s.profit_high)))
+    elif plan.unmeasured:
+        lines.append(t("offers.line_no_interval_stored", actions=", ".join(plan.unmeasured)))
+    elif not plan.heuristic:
+        lines.append(t("offers.line_no_interval"))
     if not plan.heuristic:
         lines.append(
             t("offers.line_curse", naive=money(s.naive_profit), correction=money(s.winners_curse))
