@@ -15,6 +15,7 @@ from _delivery import app_db, engage_settings, sessions_for, smtp_server
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+import retain.warehouse as wh
 from retain.app.main import create_app
 from retain.appdb import utcnow
 from retain.engage import outbox, suppression
@@ -139,8 +140,8 @@ def test_an_unreadable_warehouse_makes_old_messages_wait_not_go_out(app_db, tmp_
     assert row.state == "queued" and "nowhere" in (row.last_error or "")
 
 
-def test_one_click_unsubscribe_cancels_queued_mail_at_once(tmp_path):
-    app_url = f"sqlite:///{tmp_path / 'app.db'}"
+def test_one_click_unsubscribe_cancels_queued_mail_at_once(app_db, tmp_path):
+    app_url = app_db
     sessions = sessions_for(app_url)
     with smtp_server() as (handler, port):
         settings = engage_settings(tmp_path, app_url, port)
@@ -183,3 +184,17 @@ def test_suppressing_a_number_cancels_its_queued_sms_whatever_the_format(app_db)
         assert suppression.suppress(session, "C3@Example.com", "complaint")
         session.commit()
     assert _states(sessions)["C3"] == ("cancelled", "suppressed")
+
+
+def test_without_a_customers_table_there_is_nothing_to_recheck(app_db, tmp_path):
+    sessions = sessions_for(app_db)
+    with smtp_server() as (handler, port):
+        settings = engage_settings(tmp_path, app_db, port, consent_recheck_minutes=0)
+        _queue(sessions, "C1")  # no warehouse file at all
+        first = Worker(settings, sessions, log_interactions=False).drain()
+        con = wh.connect(settings.warehouse_url)
+        wh.create_tables(con, ["events"])
+        con.disconnect()
+        _queue(sessions, "C1", n=1)  # a warehouse, but no customers table
+        second = Worker(settings, sessions, log_interactions=False).drain()
+    assert (first.sent, second.sent) == (1, 1) and len(handler.messages) == 2

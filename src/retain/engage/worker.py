@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
@@ -45,7 +46,7 @@ from retain.engage.webhooks import backoff_seconds, post_json
 from retain.i18n import t
 from retain.ingest.append import Interaction
 from retain.ingest.append import append_interactions as append_to_warehouse
-from retain.warehouse import connect
+from retain.warehouse import connect, duckdb_path
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -345,6 +346,9 @@ class Worker:
         old = [m for m in messages if m.channel in ("email", "sms") and m.created_at <= cutoff]
         if not old:
             return {}
+        path = duckdb_path(self.settings.warehouse_url)
+        if path is not None and not Path(path).exists():
+            return {}  # no warehouse yet: no customers table, nothing to re-check
         try:
             if self._warehouse is None:
                 self._warehouse = connect(settings=self.settings, read_only=True)
