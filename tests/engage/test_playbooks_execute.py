@@ -13,7 +13,7 @@ from sqlalchemy import select
 import retain.warehouse as wh
 from retain.app import make_engine, make_sessionmaker, upgrade
 from retain.config import Settings
-from retain.engage._tables import OutboxMessage
+from retain.engage._tables import DeliveryAttempt, OutboxMessage
 from retain.engage.decisions import decide
 from retain.engage.execute import execute, guardrails, task_key
 from retain.engage.playbooks import parse_playbooks, shipped_playbooks
@@ -139,3 +139,10 @@ priority = 1
     assert states == {("low", "cancelled"), ("high", "queued")}
     assert {r.cancel_reason for r in rows if r.playbook == "low"} == {"preempted"}
     assert all("withdrawn" in (r.last_error or "") for r in rows if r.playbook == "low")
+    # each withdrawn message has its cancelled attempt, so it reaches interactions as
+    # message_cancelled (docs/engage.md) like a cancellation at send time
+    with sessions() as session:
+        attempts = session.scalars(select(DeliveryAttempt)).all()
+    low_ids = {r.message_id for r in rows if r.playbook == "low"}
+    assert {a.message_id for a in attempts if a.outcome == "cancelled"} == low_ids
+    assert all(not a.logged for a in attempts)

@@ -39,11 +39,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retain.appdb import utcnow
 from retain.config import Settings
+from retain.engage import outbox
 from retain.engage._tables import OutboxMessage, Suppression
 from retain.engage.decisions import Guardrails, decide
 from retain.engage.invitations import PREVIEW_URL, check_surveys, invite_for, link_secret
@@ -120,22 +121,19 @@ def withdraw(session: Session, keys: Sequence[str]) -> int:
     """Withdraw queued, never-tried messages (and their action tasks) that lost their slot.
 
     Only rows still ``queued`` change (to ``cancelled``, reason ``preempted``), in the caller's
-    transaction: one a worker claimed meanwhile is delivered, and the cap is one over.
+    transaction: one a worker claimed meanwhile is delivered, and the cap is one over. Through
+    :func:`retain.engage.outbox.cancel`, so each gets its ``cancelled`` attempt and reaches
+    ``interactions`` as ``message_cancelled`` like every other cancellation.
     """
     if not keys:
         return 0
     wanted = [*keys, *(task_key(k) for k in keys)]
-    result = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.idempotency_key.in_(wanted), OutboxMessage.state == "queued")
-        .values(
-            state="cancelled",
-            cancel_reason="preempted",
-            last_error="withdrawn: a higher-priority playbook took the slot",
-        )
-        .execution_options(synchronize_session=False)
+    return outbox.cancel(
+        session,
+        reason="preempted",
+        keys=wanted,
+        detail="withdrawn: a higher-priority playbook took the slot",
     )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _holdout_id(key: str) -> str:
