@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _demo_app import served_demo
+from _demo_app import ANALYST, csrf, login, served_demo
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from retain.app.surveys.offers import ServiceOffers, service_plan
 from retain.i18n import language, t
+from retain.voice import savedesk
+from retain.voice._case_tables import SaveDeskTask
 from retain.voice._survey_tables import CancellationRecord
 
 pytestmark = pytest.mark.slow
@@ -129,3 +131,27 @@ def test_the_plan_is_made_again_when_its_scores_change(demo: dict[str, Any]) -> 
         assert source.plans == before + 1  # a new generation with other scores: planned again
         assert client.get(path).status_code == 200  # the next generation, the same scores
         assert source.plans == before + 1
+
+
+def test_a_case_queued_before_the_plan_gets_the_planners_action(demo: dict[str, Any]) -> None:
+    """Route open cases (the dashboard's intake) re-offers a fallback case with the plan."""
+    app, plan = demo["app"], demo["plan"]
+    planned = savedesk.planned_offers(plan)
+    customer = sorted(planned)[-1]
+    with app.state.sessionmaker() as session:  # queued with no plan: the reason's fallback
+        case = savedesk.open_case(
+            session, kind="cancellation", customer_id=customer, reason="price"
+        )
+        assert case.offer == "discount"
+        session.commit()
+        case_id = case.id
+    with TestClient(app) as client:
+        login(client, ANALYST)
+        page = client.get("/savedesk")
+        done = client.post(
+            "/savedesk-route", data={"csrf": csrf(page.text)}, follow_redirects=False
+        )
+        assert done.status_code == 303 and "updated=1" in done.headers["location"]
+    with app.state.sessionmaker() as session:
+        row = session.get(SaveDeskTask, case_id)
+        assert row is not None and row.offer == planned[customer]  # the planner's action
