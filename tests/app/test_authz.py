@@ -34,7 +34,7 @@ EXPECTED: dict[str | None, set[str]] = {
 }
 OPEN_TO_ANY_CALLER = {("GET", "/api/v1/me")}
 OWN_SECRET = {("POST", "/api/v1/engage/sms/inbound")}
-"""Routes for a machine with a shared secret of their own, no role (see test_sms_inbound.py)."""
+"""Routes for a machine with a shared secret of their own, no role (test_engage_sms_inbound.py)."""
 SAMPLE = {"customer_id": "c1", "table": "events"}
 
 
