@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -18,7 +20,7 @@ from retain.engage._tables import OutboxMessage
 from retain.engage.execute import run_playbooks
 from retain.engage.playbook_versions import definition_of, effective_book, save
 from retain.engage.playbooks import shipped_playbooks
-from retain.errors import ConflictError, DataValidationError
+from retain.errors import ConfigError, ConflictError, DataValidationError
 from retain.features import Sources
 from retain.ingest import ingest
 
@@ -125,3 +127,57 @@ def test_a_run_records_the_version_that_decided(sessions, tmp_path: Path) -> Non
     held = con.table("interactions").filter(lambda r: r.kind == "holdout").to_pandas()
     assert len(held) and {json.loads(p)["version"] for p in held["properties"]} == {2}
     con.disconnect()
+
+
+def test_threads_materializing_the_same_templates_at_once_all_succeed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parallel requests after a restart write one folder: no thread loses its part file."""
+    import threading
+    import uuid
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    errors: list[BaseException] = []
+    for _ in range(5):
+        body = "b" * 5000 + uuid.uuid4().hex
+        content = {"t": {lang: {"subject": "s", "body": body} for lang in ("en", "ja", "ko")}}
+        barrier = threading.Barrier(8)
+
+        def go(
+            content: dict[str, Any] = content,
+            barrier: threading.Barrier = barrier,
+            body: str = body,
+        ) -> None:
+            barrier.wait()
+            try:
+                folder = versions._materialize(content)
+                assert (folder / "t.en.toml").read_text(encoding="utf-8").endswith(f'"{body}"\n')
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=go) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+
+
+def test_edited_templates_live_in_a_private_folder_of_this_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another account cannot plant templates the service would read: 0700, ours, no link."""
+    import os
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = versions._materialize({"t": {"en": {"subject": "s", "body": "b"}}})
+    root = folder.parent
+    assert root.stat().st_uid == os.getuid() and root.stat().st_mode & 0o777 == 0o700
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for child in sorted(root.rglob("*"), reverse=True):
+        child.unlink() if child.is_file() else child.rmdir()
+    root.rmdir()
+    root.symlink_to(elsewhere)  # a link planted where the folder goes is refused
+    with pytest.raises(ConfigError):
+        versions._materialize({"t": {"en": {"subject": "s", "body": "c"}}})

@@ -143,22 +143,43 @@ def template_file_text(content: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _template_root() -> Path:
+    """The folder of edited templates of the user running us, private (0700, owned by it).
+
+    Per user, so another account on the machine cannot plant a folder whose name (the content's
+    hash) the service would then read templates from.
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    root = Path(tempfile.gettempdir()) / f"retain-playbook-templates-{uid}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    info = root.lstat()
+    if root.is_symlink() or (hasattr(os, "getuid") and info.st_uid != uid):
+        raise ConfigError(t("playbooks_edit.template_folder_unsafe", folder=str(root)))
+    if info.st_mode & 0o077:
+        root.chmod(0o700)
+    return root
+
+
 def _materialize(templates: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Path:
-    """Template files for ``{template: {lang: content}}`` in a folder named by their hash."""
+    """Template files for ``{template: {lang: content}}`` in a folder named by their hash.
+
+    Each file is written to a uniquely named part file and renamed into place, so threads and
+    processes materializing the same templates at once never trip over each other's parts.
+    """
     files = {
         f"{name}.{lang}.toml": template_file_text(content)
         for name, languages in templates.items()
         for lang, content in languages.items()
     }
     digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:24]
-    folder = Path(tempfile.gettempdir()) / "retain-playbook-templates" / digest
+    folder = _template_root() / digest
     if not (folder / ".complete").is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        for file, text in files.items():
-            part = folder / f".{file}.{os.getpid()}"
-            part.write_text(text, encoding="utf-8")
-            part.replace(folder / file)
-        (folder / ".complete").write_text(digest, encoding="utf-8")
+        folder.mkdir(exist_ok=True)
+        for file, text in [*files.items(), (".complete", digest)]:
+            handle, part = tempfile.mkstemp(prefix=f".{file}.", dir=folder)
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(part, folder / file)
     return folder
 
 
@@ -339,7 +360,7 @@ def _invalid(exc: ConfigError, name: str) -> DataValidationError:
     )
 
 
-_TEMP = re.compile(r"\S*retain-playbook-templates[/\\][0-9a-f]+[/\\]")
+_TEMP = re.compile(r"\S*retain-playbook-templates(-\d+)?[/\\][0-9a-f]+[/\\]")
 """Where edited templates are written, shown to the editor as ``templates/``."""
 
 
