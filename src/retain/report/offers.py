@@ -56,6 +56,7 @@ def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
         settings=settings.offers,
         uplift=None if stored is None else stored.frame,
         source=None if stored is None else stored.label(),
+        unmeasured=() if stored is None else stored.unmeasured,
     )
     currency = settings.currency
     lines = summary_lines(plan, currency)
@@ -94,14 +95,16 @@ def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
         budget=format_currency(budget, currency),
         share=format_percent(BUDGET_SHARE, digits=0),
     )
+    # Source, counts, cost, profit and, from history, the profit's interval (or why it has none).
+    head = 4 if plan.heuristic else 5
     return [
         Section(
             key="offers",
             title=t("offers.report_heading"),
-            summary=" ".join([note, *lines[:4]]),
+            summary=" ".join([note, *lines[:head]]),
             items=[
                 Figure(
-                    title=t("offers.report_heading"), reading=" ".join(lines[4:]), table=actions
+                    title=t("offers.report_heading"), reading=" ".join(lines[head:]), table=actions
                 ),
                 Figure(title=t("offers.left_out_heading"), reading=lines[-2], table=left),
                 Figure(title=t("offers.targets_heading"), reading=lines[0], table=targets),

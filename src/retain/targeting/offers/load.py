@@ -10,7 +10,6 @@ on or before ``as_of``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -149,7 +148,7 @@ def plan_from_warehouse(
         )
         uplift = learned if uplift is None else pd.concat([uplift, learned], ignore_index=True)
     day = as_timestamp(as_of).date() if as_of is not None else None
-    plan = plan_offers(
+    return plan_offers(
         customers,
         budget=budget,
         settings=settings,
@@ -158,8 +157,8 @@ def plan_from_warehouse(
         as_of=day,
         segment=segment,
         source=source,
+        unmeasured=unmeasured,
     )
-    return dataclasses.replace(plan, unmeasured=unmeasured) if unmeasured else plan
 
 
 def campaign_uplift(

@@ -264,6 +264,7 @@ def plan_offers(
     as_of: dt.date | None = None,
     segment: str | None = None,
     source: str | None = None,
+    unmeasured: Sequence[str] = (),
 ) -> OfferPlan:
     """Plan whom to give which action within ``budget``.
 
@@ -282,6 +283,10 @@ def plan_offers(
         Names the plan and seeds its holdout; derived from date, budget and segment when None.
     source
         Where ``uplift`` came from, named in every output (ignored for the heuristic).
+    unmeasured
+        Actions whose stored uplift has no measured groups (an older version scored it:
+        :attr:`retain.models.uplift.scores.StoredUplift.unmeasured`); without an interval, every
+        output names them and says how to score them again.
     """
     conf = settings or OfferSettings()
     if not np.isfinite(budget) or budget < 0:
@@ -366,6 +371,7 @@ def plan_offers(
         heuristic=heuristic,
         response_rates={a.name: a.assumed_response_rate for a in actions} if heuristic else {},
         source=None if heuristic else source,
+        unmeasured=() if heuristic else tuple(unmeasured),
     )
 
 
