@@ -96,6 +96,27 @@ def test_a_ragged_row_past_the_sniff_sample_of_a_file_without_quotes_is_found(
     assert _rejects(duck_shop) == [("orders.csv", 25_000, "ragged_row")]
 
 
+@pytest.mark.parametrize("end", ["\n", ""], ids=["newline", "no-newline"])
+@pytest.mark.parametrize(
+    ("rows", "extra"),
+    [(100, ","), (30_000, ","), (2, ",x"), (100, ",x")],
+    ids=["trailing-100", "trailing-30000", "long-2", "long-100"],
+)
+def test_a_ragged_last_row_of_a_file_without_quotes_is_found(
+    duck_shop: Any, tmp_path: Path, rows: int, extra: str, end: str
+) -> None:
+    # DuckDB's strict read drops a trailing empty field of the last line (the row loaded
+    # silently), and a long last row in its sample changes how many columns it reads (the
+    # whole file refused as 'empty_file'): the file must still reach the rescan.
+    text = _orders({}, n=rows)
+    text = text[:-1] + extra + end
+    path = tmp_path / "orders.csv"
+    path.write_bytes(text.encode())
+    report = ingest("orders", path, con=duck_shop, settings=QUARANTINE)
+    assert (report.rows_read, report.rows_inserted, report.rows_rejected) == (rows, rows - 1, 1)
+    assert _rejects(duck_shop) == [("orders.csv", rows + 1, "ragged_row")]
+
+
 def test_reject_mode_names_the_first_problems_by_line_and_counts_them(
     duck_shop: Any, tmp_path: Path, write: Any
 ) -> None:

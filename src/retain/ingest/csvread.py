@@ -246,7 +246,7 @@ def checked_csv(
         delim, quotechar = sniffed_dialect(duck, read_path, delimiter)
     except duckdb.Error:
         return rescued()
-    if plain_text(read_path, quotechar):
+    if plain_text(read_path, quotechar, delimiter=delim, columns=count):
         return sql, first_line, False
     if looks_malformed(
         duck, read_path, columns=count, delimiter=delim, quotechar=quotechar, header=header
