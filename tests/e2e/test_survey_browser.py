@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 import retain.warehouse as wh
 from retain.config import Settings
+from retain.i18n import language, t
 
 PHONE = {"width": 390, "height": 844}
 
@@ -151,7 +152,7 @@ def test_the_cancellation_flow(browser, served, lang, customer, reason, offer_te
     page.get_by_label(reason).check()
     page.locator('textarea[name="comment"]').fill(SCRIPT)
     page.locator("button[type=submit]").click()
-    assert offer_text in page.get_by_test_id("offer").inner_text()
+    shown = page.get_by_test_id("offer").inner_text()
     _no_sideways_scroll(page)
     page.get_by_role("button", name=choice).click()
     assert done in page.get_by_test_id("outcome").inner_text()
@@ -164,7 +165,12 @@ def test_the_cancellation_flow(browser, served, lang, customer, reason, offer_te
             select(CancellationRecord).where(CancellationRecord.customer_id == customer)
         )
     assert rec.outcome == ("saved" if "提案" in choice else "cancelled")
-    assert rec.offer == cancel.FALLBACK_OFFERS[rec.reason or ""]
+    with language(lang):  # the offer made is the one shown, in the page's language
+        assert t(f"voice_surveys.offer.{rec.offer}") in shown
+    if rec.offer_basis == "plan":  # the service's plan targets this customer
+        assert rec.plan_id
+    else:  # outside the plan: the reason's fallback
+        assert offer_text in shown and rec.offer == cancel.FALLBACK_OFFERS[rec.reason or ""]
     it = app.state.warehouse.con.table("interactions")
     kinds = it.filter(it.customer_id == customer).kind.to_pyarrow().to_pylist()
     assert "exit_survey" in kinds
