@@ -190,3 +190,39 @@ def test_results_json_compares_treated_with_holdout(invoke: Any) -> None:
     assert "incremental profit" in table.stdout and "95% low" in table.stdout
     missing = invoke("playbooks", "results", "nope", "--as-of", "2024-06-01")
     assert isinstance(missing.exception, NotFoundError) and "nope" in str(missing.exception)
+
+
+def test_results_use_a_playbook_added_through_the_api(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``results`` reads the stored edits as ``run`` and the API do: the playbook's own window."""
+    from retain.app import open_session, upgrade
+    from retain.engage.playbook_versions import save
+    from retain.engage.playbooks import load_playbooks
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    (tmp_path / "retain.toml").write_text(
+        f'warehouse_url = "duckdb:///{project / "shop.duckdb"}"\ndatabase_url = "{url}"\n'
+    )
+    (tmp_path / "playbooks.toml").write_text(PLAYBOOKS)
+    upgrade(url)
+    with open_session(url) as session:
+        save(
+            session,
+            load_playbooks(tmp_path / "playbooks.toml"),
+            name="RC-1",
+            definition={
+                "trigger": {"kind": "inactive", "days": 60},
+                "template": "winback",
+                "attribution_days": 45,
+            },
+            expected=None,
+            author="analyst@example.com",
+            create=True,
+        )
+        session.commit()
+    monkeypatch.chdir(tmp_path)
+    invoke = make_invoker(tmp_path / "retain.toml", monkeypatch)
+    out = invoke("playbooks", "results", "RC-1", "--as-of", "2024-06-01", "-f", "json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["window_days"] == 45

@@ -249,8 +249,14 @@ def results(
     """Treated against holdout per variant: retention, conversion, revenue, lift and goal."""
     moment = _moment(as_of) if as_of else dt.datetime.now(dt.UTC).replace(tzinfo=None)
     playbooks = _playbooks(file)
+    conf = settings()
+    if file is None:  # a playbook added or edited through the API: its window and goal, too
+        from retain.app import open_session
+
+        with open_session(conf.database_url) as session:
+            playbooks = effective_book(session, playbooks)
     known = {p.name: p for p in playbooks.playbooks}
-    con = wh.connect(settings=settings(), read_only=True)
+    con = wh.connect(settings=conf, read_only=True)
     try:
         result = playbook_results(
             Sources.from_warehouse(con),
