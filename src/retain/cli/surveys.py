@@ -26,7 +26,7 @@ import retain.warehouse as wh
 from retain.cli._app import app, settings
 from retain.cli.metrics import FormatOpt, OutputFormat, OutputOpt, emit
 from retain.errors import InvalidParameterError
-from retain.i18n import t
+from retain.i18n import normalize_language, t
 from retain.voice.nps_report import nps_report, parse_since
 
 __all__ = ["surveys_app"]
@@ -217,8 +217,13 @@ def invite_command(
         )
     finally:
         con.disconnect()
+    # A tag as loaded (ja-JP, KO, ko_KR) is the customer's language (en, ja or ko), as the
+    # service reads one everywhere else; only a missing one leaves the survey's default.
     known = {
-        str(r.customer_id): (None if r.email is None else str(r.email), r.language)
+        str(r.customer_id): (
+            None if r.email is None else str(r.email),
+            normalize_language(r.language) if isinstance(r.language, str) else None,
+        )
         for r in rows.itertuples(index=False)
     }
     recipients = [(cid, *known.get(cid, (None, None))) for cid in ids]
