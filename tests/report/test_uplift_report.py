@@ -49,17 +49,23 @@ def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(TLearner, "fit", refuse)
 
 
-def _store(con: Any, campaign_id: str, start: str) -> int:
-    """Evaluate a synthetic campaign as ``campaign_id`` and store it; its treated count."""
+def _store(con: Any, campaign_id: str, start: str, outcome: str = "retention") -> int:
+    """Evaluate a synthetic campaign as ``campaign_id`` and store it; its treated count.
+
+    ``revenue``: each customer spends about 40, treated ones with ``x0 > 0`` 25 more.
+    """
     rng = np.random.default_rng(len(campaign_id))
     n = 2_000
     x = rng.normal(size=(n, 2))
     treated = rng.random(n) < 0.5
-    y = (rng.random(n) < 0.3 + np.where(treated & (x[:, 0] > 0), 0.25, 0.0)).astype(float)
+    if outcome == "revenue":
+        y = 40.0 + rng.normal(scale=5.0, size=n) + np.where(treated & (x[:, 0] > 0), 25.0, 0.0)
+    else:
+        y = (rng.random(n) < 0.3 + np.where(treated & (x[:, 0] > 0), 0.25, 0.0)).astype(float)
     data = CampaignData(
         campaign_id=campaign_id,
         started_at=pd.Timestamp(start),
-        outcome="retention",
+        outcome=outcome,  # type: ignore[arg-type]
         window_days=60,
         frame=pd.DataFrame(
             {
@@ -115,6 +121,23 @@ def test_the_stored_evaluation_is_shown_and_a_newer_campaign_named(
         _store(con, "CMP-05", "2025-12-01")
     (newest,) = report_sections(con, Settings(models_dir=tmp_path))
     assert "CMP-05" in newest.summary and "--store" not in newest.summary
+
+
+def test_a_revenue_campaigns_uplifts_are_amounts_not_percentages(
+    con: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A revenue effect is an amount (about 12.5 on average here): shown as a percentage it
+    # read "1,250.0%" in the deciles and the top-30 % column, beside a correct summary.
+    with monkeypatch.context() as m:
+        m.setattr(TLearner, "fit", _FIT)
+        _store(con, "CMP-05", "2025-12-01", outcome="revenue")
+    (section,) = report_sections(con, Settings(models_dir=tmp_path))
+    _, policies, deciles = section.items
+    assert policies.table is not None and deciles.table is not None
+    shown = [*deciles.table.iloc[:, -1], *policies.table.iloc[:, -1]]
+    assert shown and not any("%" in str(v) for v in shown), shown
+    top = deciles.table.iloc[0, -1]  # the decile predicted to gain most: about 25 more
+    assert 10 < float(str(top).split(" ")[0].replace(",", "")) < 40, top
 
 
 def test_no_campaign_no_section(tmp_path: Path) -> None:

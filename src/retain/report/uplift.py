@@ -69,10 +69,10 @@ def _amount(value: float, outcome: str) -> str:
     return format_number(value, digits=2)
 
 
-def _percents(row: Any) -> str:
-    """A decile's measured uplift and its interval, as percentages."""
+def _uplifts(row: Any, outcome: str) -> str:
+    """A decile's measured uplift and its interval: percentages of a rate, else amounts."""
     value, low, high = (float(getattr(row, f"uplift{end}")) for end in ("", "_low", "_high"))
-    shown = (format_percent(v, digits=1) for v in (value, low, high))
+    shown = (_amount(v, outcome) for v in (value, low, high))
     return "{} [{}, {}]".format(*shown)
 
 
@@ -141,8 +141,9 @@ def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
             t("uplift.col_policy"): [t(f"uplift.policy_{p}") for p in found.policies["policy"]],
             "Qini": [_interval(r, "qini") for r in found.policies.itertuples()],
             "AUUC": [_interval(r, "auuc") for r in found.policies.itertuples()],
+            # an uplift in the outcome's unit: a share for a rate, an amount for revenue
             t("uplift.col_top30"): [
-                format_percent(float(v), digits=1) for v in found.policies["uplift_at"]
+                _amount(float(v), found.outcome) for v in found.policies["uplift_at"]
             ],
         }
     )
@@ -151,7 +152,9 @@ def report_sections(con: BaseBackend, settings: Settings) -> list[Section]:
             t("uplift.col_arm"): found.deciles["arm"],
             t("uplift.col_decile"): found.deciles["decile"],
             t("uplift.col_customers"): found.deciles["n_treated"] + found.deciles["n_control"],
-            t("uplift.col_uplift"): [_percents(r) for r in found.deciles.itertuples()],
+            t("uplift.col_uplift"): [
+                _uplifts(r, found.outcome) for r in found.deciles.itertuples()
+            ],
         }
     )
     model = next(r for r in found.policies.itertuples() if r.policy == "model")
