@@ -181,3 +181,29 @@ def test_edited_templates_live_in_a_private_folder_of_this_user(
     root.symlink_to(elsewhere)  # a link planted where the folder goes is refused
     with pytest.raises(ConfigError):
         versions._materialize({"t": {"en": {"subject": "s", "body": "c"}}})
+
+
+def test_switching_to_another_template_leaves_the_old_texts_behind(sessions) -> None:
+    """Stored texts belong to the template they were written for: after a change of template
+    name the playbook uses that template's files, and no other playbook's template is shadowed."""
+    from retain.engage.messages import load_template
+
+    base = shipped_playbooks()
+    winback = definition_of(base.get("winback-60"))
+    own = {"en": {"subject": "OWN WINBACK", "body": "Hello {{ customer.first_name }}"}}
+    with sessions() as s:
+        save(s, base, name="winback-60", definition=winback, templates=own, expected=1, author="a")
+        save(
+            s,
+            base,
+            name="winback-60",
+            definition=winback | {"template": "renewal"},
+            expected=2,
+            author="a",
+        )
+        s.commit()
+        book = effective_book(s, base)
+    renewal = load_template("renewal", book.template_dirs)
+    shipped = load_template("renewal", base.template_dirs)
+    assert renewal.languages["en"] == shipped.languages["en"]
+    assert book.get("renewal-30").template == "renewal"

@@ -292,6 +292,20 @@ def effective_book(session: Session, base: PlaybookSet) -> PlaybookSet:
     return _assemble(base, _latest(session))
 
 
+def _kept_templates(
+    row: PlaybookVersion | None, definition: Mapping[str, Any] | None
+) -> str | None:
+    """The stored texts an edit without ``templates`` keeps: the previous version's, same name.
+
+    Under a new template name they would be written as that template's files and shadow them
+    for every playbook that uses it: the files' texts apply instead.
+    """
+    if row is None or row.templates is None or definition is None:
+        return None
+    same = json.loads(row.definition).get("template") == definition.get("template")
+    return row.templates if same else None
+
+
 def check_edit(
     session: Session,
     base: PlaybookSet,
@@ -315,7 +329,7 @@ def check_edit(
         templates=(
             json.dumps(templates, ensure_ascii=True)
             if templates is not None
-            else (row.templates if row is not None else None)
+            else _kept_templates(row, definition)
         ),
         deleted=False,
         author="",
@@ -421,7 +435,7 @@ def save(
         templates=(
             json.dumps(templates, ensure_ascii=True, sort_keys=True)
             if templates is not None
-            else (row.templates if row is not None and body is not None else None)
+            else _kept_templates(row, body)
         ),
         deleted=body is None,
         author=author,
