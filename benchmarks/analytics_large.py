@@ -197,7 +197,12 @@ STAGES = {"generate": stage_generate, "load": stage_load, "retain": stage_retain
 
 
 def _frames(folder: Path, key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    read = lambda v: pq.read_table(folder / "results" / f"{v}-{key}.parquet").to_pandas()  # noqa: E731
+    def read(variant: str) -> pd.DataFrame:
+        frame: pd.DataFrame = pq.read_table(
+            folder / "results" / f"{variant}-{key}.parquet"
+        ).to_pandas()
+        return frame
+
     return read("retain"), read("sql")
 
 
