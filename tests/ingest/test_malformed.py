@@ -117,6 +117,25 @@ def test_a_ragged_last_row_of_a_file_without_quotes_is_found(
     assert _rejects(duck_shop) == [("orders.csv", rows + 1, "ragged_row")]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "cp932", "euc-kr"])
+@pytest.mark.parametrize(
+    ("line", "bad"),
+    [(2, "o0,c0\n"), (42, "o40,c1,2024-01-02 10:00:00,1,completed,extra\n"), (51, "x\n")],
+    ids=["short-first", "long-middle", "one-field"],
+)
+def test_a_ragged_row_that_outvotes_the_sniffer_of_a_small_file_is_found(
+    duck_shop: Any, tmp_path: Path, line: int, bad: str, encoding: str
+) -> None:
+    # In 100 rows one ragged line made DuckDB read the file as a single column: the whole
+    # file was refused for missing columns, with no line, instead of the row's ragged_row.
+    text = _orders({line: bad}, n=100)
+    path = tmp_path / "orders.csv"
+    path.write_bytes(text.encode(encoding))
+    report = ingest("orders", path, con=duck_shop, settings=QUARANTINE, encoding=encoding)
+    assert (report.rows_read, report.rows_inserted, report.rows_rejected) == (100, 99, 1)
+    assert _rejects(duck_shop) == [("orders.csv", line, "ragged_row")]
+
+
 def test_reject_mode_names_the_first_problems_by_line_and_counts_them(
     duck_shop: Any, tmp_path: Path, write: Any
 ) -> None:

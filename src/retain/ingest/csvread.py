@@ -9,6 +9,7 @@ and turning DuckDB's read errors into violations that name the file and line.
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import re
 import uuid
@@ -246,6 +247,11 @@ def checked_csv(
         delim, quotechar = sniffed_dialect(duck, read_path, delimiter)
     except duckdb.Error:
         return rescued()
+    if delimiter is None and header and count == 1 and header_splits(path, encoding):
+        # DuckDB guessed one column where the header names several: a ragged line in its
+        # sample (a short row in a small file) outvoted the rest. Read whole, the file would
+        # be refused for missing columns with no line named; the rescan finds the row.
+        return rescued()
     if plain_text(read_path, quotechar, delimiter=delim, columns=count):
         return sql, first_line, False
     if looks_malformed(
@@ -291,6 +297,14 @@ def rescue_csv(
         f"max_line_size={max(2 * max_field_bytes + 16, 1 << 21) * (len(result.columns) + 1)}, "
         "strict_mode=true)"
     )
+
+
+def header_splits(path: Path, encoding: str) -> bool:
+    """Whether the first line splits into several fields on :func:`guess_delimiter`'s guess."""
+    with open_binary(path) as fh:
+        first = fh.readline().decode(encoding, errors="replace").lstrip("\ufeff")
+    fields = next(csv.reader([first.rstrip("\r\n")], delimiter=guess_delimiter(path, encoding)))
+    return len(fields) > 1
 
 
 def guess_delimiter(path: Path, encoding: str) -> str:
