@@ -165,6 +165,23 @@ def test_settings_hide_secrets(client, keys, settings):
         assert ":***@" in body["database_url"] or "***" not in settings.database_url
 
 
+def test_settings_hide_every_secret(client, keys, settings):
+    """The SMS gateway's credential and reply secret, SMTP and engage secrets: never as typed."""
+    settings.sms.auth_value = "Bearer sms-credential"
+    settings.sms.inbound_secret = "inbound-secret"
+    settings.smtp_password = "smtp-password"
+    settings.engage.signing_secret = "signing-secret"
+    settings.engage.webhook_secret = "webhook-secret"
+    response = client.get("/api/v1/settings", headers=headers(keys["admin"]))
+    assert response.status_code == 200
+    for secret in ("sms-credential", "inbound-secret", "smtp-password", "signing-secret"):
+        assert secret not in response.text
+    assert "webhook-secret" not in response.text
+    body = response.json()
+    assert body["sms"]["auth_value"] == body["sms"]["inbound_secret"] == "***"
+    assert body["smtp_password"] == "***"
+
+
 def test_model_cards_from_the_registry(client, keys, settings):
     import json
 

@@ -118,11 +118,24 @@ def _mask_url(url: str) -> str:
     return url
 
 
+_SECRETS = (
+    ("", "smtp_password"),
+    ("engage", "signing_secret"),
+    ("engage", "webhook_secret"),
+    ("sms", "auth_value"),
+    ("sms", "inbound_secret"),
+)
+"""Settings that are secrets (``section``, ``key``; top level: no section)."""
+
+
 @router.get("/settings", response_model=SettingsPublic)
 def read_settings(_: CanReadSettings, settings: SettingsDep) -> dict[str, Any]:
     """The service's settings, with secrets and database passwords masked."""
     data = settings.model_dump(mode="json")
     data["service"]["secret_key"] = "***" if settings.service.secret_key else ""
+    for section, key in _SECRETS:  # credentials of the SMTP server, SMS gateway, webhooks
+        table = data[section] if section else data
+        table[key] = "***" if table.get(key) else ""
     data["warehouse_url"] = _mask_url(settings.warehouse_url)
     data["database_url"] = _mask_url(settings.database_url)
     return data
