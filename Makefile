@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Two workers (pytest-xdist); every Spark test stays on one of them (tests/conftest.py), so one
+# JVM starts. PYTEST_WORKERS= runs everything in one process.
+PYTEST_WORKERS ?= -n 2 --dist loadgroup
 
 .PHONY: demo test lint typecheck bench services clean help
 
@@ -33,7 +36,7 @@ test: $(STAMP) services
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 	RETAIN_TEST_POSTGRES_URL=$$(bash scripts/postgres.sh start) \
-	  $(BIN)/python -m pytest $(PYTEST_ARGS)
+	  $(BIN)/python -m pytest $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
