@@ -207,3 +207,26 @@ def test_switching_to_another_template_leaves_the_old_texts_behind(sessions) -> 
     shipped = load_template("renewal", base.template_dirs)
     assert renewal.languages["en"] == shipped.languages["en"]
     assert book.get("renewal-30").template == "renewal"
+
+
+def test_own_texts_for_a_template_another_playbook_uses_are_refused(sessions) -> None:
+    """A new playbook bringing texts for ``winback`` would change winback-60's messages (and
+    not its version): refused as a clash, nothing stored, winback-60 keeps the files' texts."""
+    base = shipped_playbooks()
+    new = {"trigger": {"kind": "inactive", "days": 120}, "template": "winback"}
+    own = {"en": {"subject": "OTHER", "body": "Hello {{ customer.first_name }}"}}
+    with sessions() as s:
+        with pytest.raises(ConflictError) as caught:
+            save(
+                s,
+                base,
+                name="winback-120",
+                definition=new,
+                templates=own,
+                expected=None,
+                author="a",
+                create=True,
+            )
+        assert "winback-60" in caught.value.message
+        s.rollback()
+        assert s.scalars(select(versions.PlaybookVersion)).first() is None

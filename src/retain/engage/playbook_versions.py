@@ -272,6 +272,18 @@ def _assemble(
                 )
             templates[template] = json.loads(row.templates)
             owners[template] = name
+    for name, definition in sorted(definitions.items()) if change is not None else ():
+        # an edit may not bring texts that would shadow the files' for another playbook (a
+        # changed file is not refused here: the book that runs is never blocked by it)
+        template = str(definition.get("template", ""))
+        with_texts = name in rows and rows[name].templates and not rows[name].deleted
+        involved = change is not None and change.name in (name, owners.get(template))
+        if template in templates and not with_texts and involved:
+            raise ConflictError(
+                t("playbooks_edit.template_clash", template=template, other=name),
+                hint=t("playbooks_edit.template_clash_hint"),
+                code="playbooks.template_clash",
+            )
     dirs = base.template_dirs
     if templates:
         dirs = (_materialize(templates), *dirs)
