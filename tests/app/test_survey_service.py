@@ -166,6 +166,9 @@ def test_nps_results_through_the_api(app, client, keys):
     assert (groups["JP"]["responses"], groups["JP"]["nps"]) == (2, 0.0)
     assert (groups["KR"]["responses"], groups["KR"]["nps"]) == (1, -100.0)
     assert client.get("/api/v1/surveys/nps", params={"by": "shoe"}, headers=h).status_code == 422
+    for contact in ("email", "phone", "customer_id", "attributes"):  # never a split per person
+        refused = client.get("/api/v1/surveys/nps", params={"by": contact}, headers=h)
+        assert refused.status_code == 422 and "@" not in refused.text
     assert client.get("/api/v1/surveys/nps", headers=headers(keys["agent"])).status_code == 403
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from retain.errors import InvalidParameterError
 from retain.i18n import t
+from retain.schema import CUSTOMERS
 from retain.voice.nps import NpsResult, answers_from_interactions, latest_answers, nps
 
 __all__ = ["COLUMNS", "PERIODS", "NpsReport", "nps_report", "parse_since"]
@@ -64,8 +65,10 @@ def _attribute(con: Any, answers: pd.DataFrame, column: str) -> pd.DataFrame:
         segment = members.set_index("customer_id")["segment"]
         return answers.assign(**{column: answers["customer_id"].map(segment).fillna("unknown")})
     customers = con.table("customers")
-    if column == "customer_id" or column not in customers.columns:
-        allowed = ", ".join(c for c in customers.columns if c != "customer_id")
+    # one customer per group, or contact details beside each score: never a split
+    hidden = {"customer_id", "attributes", *CUSTOMERS.pii_columns}
+    if column in hidden or column not in customers.columns:
+        allowed = ", ".join(c for c in customers.columns if c not in hidden)
         raise InvalidParameterError(t("voice_surveys.bad_by", by=column, allowed=allowed))
     values = customers.select("customer_id", column).to_pandas()
     return answers.merge(values, on="customer_id", how="left")
