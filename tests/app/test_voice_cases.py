@@ -244,3 +244,13 @@ def test_the_route_button_runs_the_intake_like_the_api(client, users, app, lang)
         ).first()
         assert entry is not None and entry.actor == users["analyst"]
         assert json.loads(entry.details)["rows"] == int(counts["queued"])
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"), [("en", "No ticket 999999."), ("ja", "チケット 999999 はありません。")]
+)
+def test_a_missing_ticket_is_a_404_in_the_callers_language(client, keys, lang, words):
+    missing = client.get(
+        "/api/v1/tickets/999999", params={"lang": lang}, headers=headers(keys["admin"])
+    )
+    assert missing.status_code == 404 and missing.json()["error"]["message"] == words

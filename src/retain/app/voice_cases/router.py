@@ -49,7 +49,7 @@ from retain.app.voice_cases.intake import run_intake
 from retain.app.web._render import environment
 from retain.config import Settings
 from retain.errors import NotFoundError, RetainError
-from retain.i18n import LANGUAGES, language, normalize_language
+from retain.i18n import LANGUAGES, language, normalize_language, t
 from retain.voice import savedesk, tickets
 from retain.voice._case_tables import SaveDeskTask, Ticket, TicketUpdate
 
@@ -218,7 +218,7 @@ def _get(session: Session, ticket_id: int, principal: Principal) -> Ticket:
     """The ticket; an agent's outside their queue's customers is not found, like a missing one."""
     ticket = session.get(Ticket, ticket_id)
     if ticket is None or not access.may_open(session, principal, ticket.customer_id):
-        raise NotFoundError(f"No ticket {ticket_id}.")
+        raise NotFoundError(t("voice_cases.no_ticket", id=ticket_id))
     return ticket
 
 

@@ -89,7 +89,7 @@ def outcome(
         check_csrf(principal, csrf)
         task = session.get(SaveDeskTask, task_id)
         if task is None:
-            raise NotFoundError(f"No save-desk case {task_id}.")
+            raise NotFoundError(t("voice_cases.no_case", case=task_id))
         if is_agent(principal) and task.agent != principal.name:
             raise PermissionDeniedError(t("voice_cases.not_in_queue"))
         savedesk.record_outcome(session, task, result, offer=offer.strip() or None, note=note)

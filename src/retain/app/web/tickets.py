@@ -21,6 +21,7 @@ from retain.app.voice_cases.router import append_events, link_maker, status_url
 from retain.app.web._page import page as _page
 from retain.app.web._session import check_csrf, render, require_page
 from retain.errors import NotFoundError
+from retain.i18n import t
 from retain.voice import tickets
 from retain.voice._case_tables import Ticket, TicketUpdate
 
@@ -113,7 +114,7 @@ def ticket_create(
 def _ticket(session: Any, ticket_id: int, principal: Principal) -> Ticket:
     ticket = session.get(Ticket, ticket_id)
     if ticket is None or not access.may_open(session, principal, ticket.customer_id):
-        raise NotFoundError(f"No ticket {ticket_id}.")
+        raise NotFoundError(t("voice_cases.no_ticket", id=ticket_id))
     assert isinstance(ticket, Ticket)
     return ticket
 
