@@ -360,3 +360,53 @@ def test_a_playbook_run_queues_sms_that_the_worker_delivers_in_language(app_db, 
     text = json.loads(request["body"])["text"]
     assert row.language == "ja" and text == f"{body}\n配信停止（無料）: 0120-000-000"
     assert _row(sessions, row.message_id).segments == measure(text).segments
+
+
+@contextmanager
+def _redirector(location: str) -> Iterator[tuple[int, list[dict[str, str]]]]:
+    """A server answering every POST with 307 to ``location``: its port and the headers sent."""
+    seen: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append(dict(self.headers))
+            self.send_response(307)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1]), seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_to_another_origin_never_carries_the_gateway_credential():
+    """The gateway's key and extra headers stay with the gateway's origin: a 307 to another
+    host or port gets the message, not the credential."""
+    from retain.engage.sms import send_sms
+
+    with sms_gateway() as gw, _redirector(gw.url) as (port, seen):
+        config = SmsSettings(
+            gateway_url=f"http://127.0.0.1:{port}/v1/send",
+            auth_value=AUTH,
+            sender="+15005550006",
+            allow_private=["127.0.0.0/8"],
+            timeout_seconds=5,
+        )
+        result = send_sms(
+            config, "+819012345678", "hi", idempotency_key="k1", headers={"X-Extra": "s"}
+        )
+    assert result.ok, result.detail
+    assert seen[0]["Authorization"] == AUTH and seen[0]["X-Extra"] == "s"
+    (landed,) = gw.requests
+    assert "Authorization" not in landed["headers"] and "X-Extra" not in landed["headers"]
+    assert landed["headers"]["Idempotency-Key"] == "k1"

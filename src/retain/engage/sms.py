@@ -186,11 +186,20 @@ def send_sms(
     """POST one message to the gateway; 2xx is accepted, 408/425/429/5xx and errors retried."""
     body, content_type = _body(config, to, text)
     url = config.gateway_url
+    origin: tuple[str, str, int] | None = None
     for _hop in range(max_redirects + 1):
         try:
             target = check_url(url, allow=config.allow_private, resolver=resolver)
         except BlockedTargetError as exc:
             return SmsResult(False, False, None, exc.message)
+        here = (target.scheme, target.host.lower(), target.port)
+        if origin is None:
+            origin = here
+        elif origin[0] == "https" and target.scheme != "https":  # never downgrade the text
+            return SmsResult(False, False, None, f"redirect from https to {target.scheme} refused")
+        # the gateway's credential and extra headers go to the gateway's own origin only: a
+        # redirect elsewhere gets the message, not the key to send more
+        own = here == origin
         default_port = 443 if target.scheme == "https" else 80
         host = f"[{target.host}]" if ":" in target.host else target.host
         sent = {
@@ -198,8 +207,8 @@ def send_sms(
             "Content-Type": content_type,
             "User-Agent": "retain-sms/1",
             "Idempotency-Key": idempotency_key,
-            **({config.auth_header: config.auth_value} if config.auth_value else {}),
-            **(headers or {}),
+            **({config.auth_header: config.auth_value} if config.auth_value and own else {}),
+            **(headers or {} if own else {}),
         }
         conn = _connection(target, config.timeout_seconds)
         try:
