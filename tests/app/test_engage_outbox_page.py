@@ -49,7 +49,12 @@ def _seed(app: Any, dead: int = 3) -> dict[str, str]:
         for m in claim.messages:
             ids[m.idempotency_key] = m.message_id
             if m.idempotency_key == "mail-fail":
-                outbox.mark_failed(session, m, claim.token, error="550 5.1.1 no such user")
+                outbox.mark_failed(
+                    session,
+                    m,
+                    claim.token,
+                    error="550 5.1.1 <GONE@example.com>: Recipient address rejected",
+                )
             elif m.idempotency_key == "mail-ok":
                 outbox.mark_sent(session, m, claim.token)
             else:
@@ -87,7 +92,7 @@ def test_admin_sees_dead_letters_with_recipients_and_retries_one(
     assert re.search(r'data-state="dead">3<', text) and re.search(r'data-state="sent">1<', text)
     assert re.search(r'data-state="cancelled">1<', text)
     failed = _row(text, ids["mail-fail"])
-    assert "gone@example.com" in failed and "550 5.1.1 no such user" in failed
+    assert "gone@example.com" in failed and "Recipient address rejected" in failed
     assert "winback-60" in failed and "Failed" in failed
     assert "Dead letter" in _row(text, ids["hook-0"]) and "HTTP 503" in _row(text, ids["hook-0"])
     # neither the sent nor the cancelled message is a dead letter
@@ -226,3 +231,23 @@ def test_the_page_speaks_japanese_and_korean(
     login(client, users["admin"], lang=lang)
     text = client.get(f"/engage/outbox?lang={lang}").text
     assert title in text and state in _row(text, ids["hook-0"])
+
+
+def test_an_error_that_quotes_the_recipient_is_hidden_from_analysts(
+    client: TestClient, users: dict[str, str], app: Any, keys: dict[str, str]
+) -> None:
+    """SMTP refusals quote the address: analysts see the code and the words, not the address,
+    on the page and through the API; admins see it whole."""
+    from _app_helpers import headers
+
+    ids = _seed(app)
+    login(client, users["analyst"])
+    row = _row(client.get("/engage/outbox").text, ids["mail-fail"])
+    assert "550 5.1.1" in row and "Recipient address rejected" in row
+    assert "example.com" not in row.lower()
+    api = client.get("/api/v1/engage/outbox", headers=headers(keys["analyst"]))
+    assert api.status_code == 200 and "GONE@example.com" not in api.text
+    (failed,) = [p for p in api.json()["problems"] if p["message_id"] == ids["mail-fail"]]
+    assert failed["last_error"].startswith("550 5.1.1") and "[…]" in failed["last_error"]
+    whole = client.get("/api/v1/engage/outbox", headers=headers(keys["admin"]))
+    assert "GONE@example.com" in whole.text

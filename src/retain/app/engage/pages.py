@@ -15,7 +15,8 @@ every form carries the login session's CSRF token.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Final
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
@@ -63,6 +64,35 @@ def _recipient(message: OutboxMessage, pii: bool) -> str | None:
     return None
 
 
+_EMAIL = re.compile(r"[^\s<>()\[\]\"',;:@]+@[^\s<>()\[\]\"',;:]+")
+_NUMBER = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+HIDDEN: Final = "[…]"
+"""What stands in an error for a contact detail the reader may not see."""
+
+
+def shown_error(message: OutboxMessage, pii: bool) -> str:
+    """The message's last error as this reader may see it.
+
+    An SMTP refusal or a gateway's answer often quotes the address or number it refused; for
+    a role without ``customers.pii`` the recipient, any e-mail address and, for SMS, any run of
+    eight or more digits (a phone number) are replaced by :data:`HIDDEN`. SMTP status codes such
+    as ``550 5.1.1`` stay.
+    """
+    text = message.last_error or ""
+    if pii or not text:
+        return text
+    if message.recipient and message.channel != "webhook":
+        text = re.sub(re.escape(message.recipient), HIDDEN, text, flags=re.IGNORECASE)
+    text = _EMAIL.sub(HIDDEN, text)
+    if message.channel == "sms":
+        text = _NUMBER.sub(lambda m: HIDDEN if _digits(m.group()) >= 8 else m.group(), text)
+    return text
+
+
+def _digits(text: str) -> int:
+    return sum(c.isdigit() for c in text)
+
+
 def _last_attempts(session: Session, ids: list[str]) -> dict[str, Any]:
     """When each message was last tried (one grouped query for the page's rows)."""
     if not ids:
@@ -90,7 +120,7 @@ def _row(message: OutboxMessage, pii: bool, last: Any) -> dict[str, Any]:
         "state": message.state,
         "reason": t(f"engage_outbox.reason_{reason}") if reason else "",
         "attempts": message.attempts,
-        "last_error": message.last_error or "",
+        "last_error": shown_error(message, pii),
         "created": _when(message.created_at),
         "last_attempt": _when(last),
         "discarded": _when(message.discarded_at),

@@ -23,9 +23,11 @@ from starlette.concurrency import run_in_threadpool
 
 from retain.app._openapi import UtcDateTime
 from retain.app.audit import service as audit
+from retain.app.auth.roles import Permission
 from retain.app.deps import AdminOnly, AnalystOnly, SessionDep, SettingsDep
 from retain.app.engage.inbound import router as inbound_router
 from retain.app.engage.pages import router as pages_router
+from retain.app.engage.pages import shown_error
 from retain.engage import outbox, suppression
 from retain.engage._tables import CHANNELS, OutboxMessage
 from retain.engage.schedule import recent_runs
@@ -83,7 +85,7 @@ ChannelQuery = Annotated[str | None, Query(pattern=f"^({'|'.join(CHANNELS)})$")]
 
 @router.get("/api/v1/engage/outbox", response_model=OutboxStatus)
 def outbox_status(
-    _: AnalystOnly,
+    principal: AnalystOnly,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -112,7 +114,7 @@ def outbox_status(
                 state=r.state,
                 cancel_reason=r.cancel_reason,
                 attempts=r.attempts,
-                last_error=r.last_error,
+                last_error=shown_error(r, principal.may(Permission.customers_pii)) or None,
                 created_at=r.created_at,
                 discarded_at=r.discarded_at,
             )
