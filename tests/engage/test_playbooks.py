@@ -83,6 +83,16 @@ def test_errors_name_file_playbook_key_and_hint(
         ('subject = "{{ customer.attributes|attr(\'__class__\') }}"\nbody = "x"', "__class__"),
         ('subject = "{{ customer.attributes[\'_secret\'] }}"\nbody = "x"', "_secret"),
         ('subject = "{% if %}"\nbody = "x"', "subject"),
+        # memory and time bombs (a template edited over HTTP is checked in the request)
+        ('subject = "x"\nbody = "{{ \'x\' * 10**9 }}"', "**"),
+        ('subject = "x"\nbody = "{{ \'x\' * 1000 * 1000 }}"', "* 1000"),
+        ('subject = "x"\nbody = "{{ \'x\'|center(1000000000) }}"', "1000000000"),
+        ('subject = "x"\nbody = "{{ range(5000)|list }}"', "range() of 5000"),
+        (
+            'subject = "x"\nbody = "{% for a in range(9) %}{% for b in range(9) %}'
+            '{% for c in range(9) %}.{% endfor %}{% endfor %}{% endfor %}"',
+            "3 nested loops",
+        ),
         ('subject = "x"\nbodi = "y"', "bodi"),
     ],
 )

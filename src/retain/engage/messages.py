@@ -63,7 +63,43 @@ CONTEXT_NAMES = frozenset({"customer", "trigger", "offer", "playbook", "survey"}
 DEFAULT_VARIANT = "a"
 """The variant written as the file's top-level ``subject`` and ``body``."""
 
-_ENV = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+MAX_NUMBER = 100_000
+"""Largest number a template may write, and the longest text or list ``*`` may build."""
+MAX_RANGE = 1_000
+"""Most items ``range()`` gives a template (a message never needs more)."""
+MAX_LOOP_DEPTH = 2
+"""Most ``for`` loops nested in one another (with :data:`MAX_RANGE`, at most a million turns)."""
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox with bounded arithmetic.
+
+    A template edited over HTTP must not build a gigabyte string (``"x" * 10**9``) when it is
+    checked, previewed or sent. Intercepting ``*`` and ``**`` also keeps Jinja from folding
+    them at compile time.
+    """
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            raise SecurityError("**")
+        sized = [len(v) for v in (left, right) if isinstance(v, str | list | tuple)]
+        counts = [v for v in (left, right) if isinstance(v, int) and not isinstance(v, bool)]
+        if sized and counts and sized[0] * counts[0] > MAX_NUMBER:
+            raise SecurityError(f"* {counts[0]}")
+        return super().call_binop(context, operator, left, right)
+
+
+def _bounded_range(*args: int) -> range:
+    items = range(*args)
+    if len(items) > MAX_RANGE:
+        raise SecurityError(f"range() of {len(items)} items")
+    return items
+
+
+_ENV = _BoundedSandbox(autoescape=False, keep_trailing_newline=False)
+_ENV.globals["range"] = _bounded_range
 _SAMPLE: dict[str, Any] = {
     "customer": {f: "x" for f in CUSTOMER_FIELDS} | {"attributes": {}},
     "trigger": {
@@ -133,6 +169,26 @@ def _unknown_fields(tree: nodes.Template) -> list[str]:
     return names
 
 
+def _unbounded(tree: nodes.Template) -> list[str]:
+    """Numbers over :data:`MAX_NUMBER` and loops nested deeper than :data:`MAX_LOOP_DEPTH`."""
+    found = [
+        str(c.value)
+        for c in tree.find_all(nodes.Const)
+        if isinstance(c.value, int | float)
+        and not isinstance(c.value, bool)
+        and abs(c.value) > MAX_NUMBER
+    ]
+
+    def depth(node: nodes.Node) -> int:
+        inner = max((depth(child) for child in node.iter_child_nodes()), default=0)
+        return inner + 1 if isinstance(node, nodes.For) else inner
+
+    deep = depth(tree)
+    if deep > MAX_LOOP_DEPTH:
+        found.append(f"{deep} nested loops")
+    return found
+
+
 def _check_source(source: str, *, file: str, key: str, playbook: str) -> None:
     where = {"file": file, "key": key, "playbook": playbook}
     try:
@@ -141,7 +197,7 @@ def _check_source(source: str, *, file: str, key: str, playbook: str) -> None:
         raise _error(
             "template_syntax", "template_syntax_hint", problem=exc.message, **where
         ) from None
-    unsafe = _unsafe_attributes(tree)
+    unsafe = _unsafe_attributes(tree) + _unbounded(tree)
     if unsafe:
         raise _error("template_unsafe", "template_unsafe_hint", name=unsafe[0], **where)
     unknown = _unknown_fields(tree)
