@@ -55,6 +55,18 @@ def test_frame_has_the_planner_shape(learner: TLearner) -> None:
     assert (per_group == 1).all().all() and len(per_group) >= 4
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 3])
+def test_a_plan_of_a_few_customers_on_one_side_of_the_split(learner: TLearner, n: int) -> None:
+    """One or two customers often all fall on one half's side: the other model has nobody to
+    score (it raised "Input data must be 2 dimensional and non empty")."""
+    X, arm, y = _campaign(4_000, 0.1, 1)
+    plan_X, _, _ = _campaign(n, 0.1, 9)
+    ids = [f"P{i}" for i in range(n)]
+    frame = uplift_by_halves(learner, X, arm, y, plan_X=plan_X, customer_ids=ids)
+    assert frame["customer_id"].tolist() == ids
+    assert frame["honest_variance"].notna().all()
+
+
 def test_no_effect_the_chosen_look_good_only_on_their_own_estimates(learner: TLearner) -> None:
     """Zero true uplift: the top tenth by the choosing estimate looks positive on it, and
     about zero on the honest one (the winner's curse, removed)."""

@@ -184,6 +184,8 @@ def uplift_by_halves(
     frames = []
     for m, model in enumerate(models):
         mine = on_first if m == 0 else ~on_first
+        if not mine.any():  # a plan of a few customers may all fall on one side
+            continue
         calibration = parts[1 - m]
         cal_X = _rows(X, calibration)
         cal_scores = np.asarray(model.predict_uplift(cal_X)).reshape(int(calibration.sum()), -1)
@@ -206,6 +208,9 @@ def uplift_by_halves(
                     }
                 )
             )
+    if not frames:  # nobody to plan for
+        columns = ["customer_id", "action", "uplift", "uplift_honest"]
+        return pd.DataFrame(columns=[*columns, "honest_group", "honest_variance"])
     out = pd.concat(frames, ignore_index=True)
     order = {c: i for i, c in enumerate(ids)}
     out["_i"] = out["customer_id"].map(order)
