@@ -103,6 +103,10 @@ def test_bad_input_shows_the_error_with_field_and_keeps_the_form(
     assert broken.status_code == 422
     assert "trigger is not valid TOML" in html.unescape(broken.text)
     assert client.get("/playbooks/new-one/edit").status_code == 404
+    # "delete" on the unsaved form (a hand-made request: the button is not shown) stores nothing
+    valid = fields | {"trigger": '{ kind = "inactive", days = 30 }', "op": "delete"}
+    gone = client.post("/playbooks/new", data=valid, follow_redirects=False)
+    assert gone.status_code == 303 and client.get("/playbooks/new-one/edit").status_code == 404
 
 
 def test_the_form_needs_the_csrf_token_and_the_right_role(

@@ -221,8 +221,11 @@ def _submit(
     creating = name is None
     target = form["name"].strip() if name is None else name
     try:
-        if op == "delete" and name is not None:
-            change(session, principal, name=name, definition=None, templates=None, expected=version)
+        if op == "delete":  # deleting the unsaved new playbook stores nothing
+            if name is not None:
+                change(
+                    session, principal, name=name, definition=None, templates=None, expected=version
+                )
             return RedirectResponse("/playbooks", status_code=303)
         definition, templates = _definition(form)
         if op == "disable":
