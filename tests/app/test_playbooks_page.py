@@ -62,3 +62,39 @@ def test_a_bad_date_is_explained(client: TestClient, users: dict[str, str]) -> N
     text = html.unescape(response.text)
     assert "The date must be a calendar date, got '30/09/2024'." in text
     assert "--as-of" not in text  # the CLI's option is not the web form's field
+
+
+def test_the_goal_line_shows_rates_as_percentages_and_revenue_as_money() -> None:
+    """A conversion goal of 30 % reached at 35.3 % read "0 of target 0" (whole numbers)."""
+    from retain.app.web._render import environment
+    from retain.i18n import language
+
+    template = environment().get_template("playbook_results.html")
+
+    def goal_line(metric: str, value: float, target: float) -> str:
+        variant = {
+            "variant": "a",
+            "treated": {"customers": 10},
+            "holdout": {"customers": 5},
+            "difference": {},
+            "incremental_profit": None,
+            "goal": {"metric": metric, "value": value, "target": target, "progress": 1.176},
+        }
+        context = template.new_context(
+            {
+                "name": "p",
+                "result": {"window_days": 30, "pending": 0, "variants": [variant]},
+                "metrics": [],
+                "as_of": "",
+                "lang": "en",
+                "currency": "USD",
+            }
+        )
+        text = "".join(template.blocks["content"](context))
+        return html.unescape(text.split('class="goal">')[1].split("</p>")[0])
+
+    with language("en"):
+        assert goal_line("conversion", 0.353, 0.3) == (
+            "Goal: conversion 35.3% of target 30.0% (117.6%)"
+        )
+        assert "$12.50" in goal_line("revenue", 12.5, 10.0)
