@@ -21,7 +21,7 @@ from schemathesis.checks import CHECKS, load_all_checks
 from retain.app._openapi import document_errors
 
 EXAMPLES = 4
-SCENARIOS = 6
+SCENARIOS = 20
 TIMEOUT = 120
 """Seconds a call may take: the shared test machine can be slow; only a failure fails a test."""
 _QUICK = settings(
