@@ -9,8 +9,10 @@ through (a receiver on the same host or in the office network).
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,7 +20,15 @@ from urllib.parse import urlsplit
 from retain.errors import PermissionDeniedError
 from retain.i18n import t
 
-__all__ = ["BlockedTargetError", "Resolver", "Target", "check_url", "is_public", "system_resolver"]
+__all__ = [
+    "BlockedTargetError",
+    "Resolver",
+    "Target",
+    "check_url",
+    "connect_checked",
+    "is_public",
+    "system_resolver",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: ``(host, port) -> addresses``; tests pass a stub so no real lookup or private connect happens.
@@ -116,3 +126,27 @@ def check_url(url: str, *, allow: Sequence[str] = (), resolver: Resolver | None 
     if parts.query:
         path += "?" + parts.query
     return Target(parts.scheme, host, port, path, addresses[0])
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS to a checked address, with the host name for SNI and the certificate check."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        self._tls = ssl.create_default_context()
+        super().__init__(target.host, target.port, timeout=timeout, context=self._tls)
+        self._address = target.address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def connect_checked(target: Target, timeout: float) -> http.client.HTTPConnection:
+    """A connection to the address :func:`check_url` approved, never a fresh DNS answer.
+
+    Connecting by name again would let a rebinding resolver swap in a private address
+    between the check and the connect; HTTPS still verifies the certificate for the name.
+    """
+    if target.scheme == "https":
+        return _PinnedHTTPS(target, timeout)
+    return http.client.HTTPConnection(target.address, target.port, timeout=timeout)

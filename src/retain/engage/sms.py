@@ -24,7 +24,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from urllib.parse import urlencode, urljoin
 
 from retain.config import SmsSettings
 from retain.engage.email import KOREAN_AD_PREFIX
-from retain.engage.netguard import BlockedTargetError, Resolver, Target, check_url
+from retain.engage.netguard import BlockedTargetError, Resolver, check_url, connect_checked
 from retain.i18n import language, t
 
 __all__ = [
@@ -142,25 +141,6 @@ class SmsResult:
     detail: str
 
 
-class _PinnedHTTPS(http.client.HTTPSConnection):
-    """HTTPS to a checked address, with the host name for SNI and the certificate check."""
-
-    def __init__(self, target: Target, timeout: float) -> None:
-        self._tls = ssl.create_default_context()
-        super().__init__(target.host, target.port, timeout=timeout, context=self._tls)
-        self._address = target.address
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
-
-
-def _connection(target: Target, timeout: float) -> http.client.HTTPConnection:
-    if target.scheme == "https":
-        return _PinnedHTTPS(target, timeout)
-    return http.client.HTTPConnection(target.address, target.port, timeout=timeout)
-
-
 def _body(config: SmsSettings, to: str, text: str) -> tuple[bytes, str]:
     fields: dict[str, Any] = {
         **config.extra_fields,
@@ -210,7 +190,7 @@ def send_sms(
             **({config.auth_header: config.auth_value} if config.auth_value and own else {}),
             **(headers or {} if own else {}),
         }
-        conn = _connection(target, config.timeout_seconds)
+        conn = connect_checked(target, config.timeout_seconds)
         try:
             conn.request("POST", target.path, body=body, headers=sent)
             response = conn.getresponse()

@@ -13,14 +13,13 @@ import hashlib
 import hmac
 import http.client
 import random
-import socket
 import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
-from retain.engage.netguard import BlockedTargetError, Resolver, Target, check_url
+from retain.engage.netguard import BlockedTargetError, Resolver, check_url, connect_checked
 
 __all__ = ["SIGNATURE_HEADER", "WebhookResult", "backoff_seconds", "post_json", "sign", "verify"]
 
@@ -66,25 +65,6 @@ class WebhookResult:
     detail: str
 
 
-class _PinnedHTTPS(http.client.HTTPSConnection):
-    """HTTPS to a checked address, with the host name for SNI and certificate checks."""
-
-    def __init__(self, target: Target, timeout: float) -> None:
-        self._tls = ssl.create_default_context()
-        super().__init__(target.host, target.port, timeout=timeout, context=self._tls)
-        self._address = target.address
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
-
-
-def _connection(target: Target, timeout: float) -> http.client.HTTPConnection:
-    if target.scheme == "https":
-        return _PinnedHTTPS(target, timeout)
-    return http.client.HTTPConnection(target.address, target.port, timeout=timeout)
-
-
 def post_json(
     url: str,
     body: bytes,
@@ -114,7 +94,7 @@ def post_json(
             SIGNATURE_HEADER: sign(secret, int(time.time()), body),
             **(headers or {}),
         }
-        conn = _connection(target, timeout)
+        conn = connect_checked(target, timeout)
         try:
             conn.request("POST", target.path, body=body, headers=sent)
             response = conn.getresponse()
