@@ -19,6 +19,7 @@ import retain.warehouse as wh
 from retain import _spark
 from retain.errors import NotFoundError, UnsupportedBackendError
 from retain.schema import TABLES
+from retain.warehouse import duckdb_file
 
 
 def test_create_tables_makes_every_table_with_its_schema(engine: Any) -> None:
@@ -215,7 +216,7 @@ def test_a_file_open_for_writing_elsewhere_names_the_pid(
 ) -> None:
     path = str(tmp_path / "w.duckdb")
     wh.connect(f"duckdb:///{path}").disconnect()
-    monkeypatch.setattr(wh, "OPEN_WAIT_S", 0.2)
+    monkeypatch.setattr(duckdb_file, "OPEN_WAIT_S", 0.2)
     proc = _holding(path, "rw", record=False)
     try:
         with pytest.raises(wh.WarehouseBusyError) as caught:
@@ -244,7 +245,7 @@ def test_a_write_open_waits_for_a_reader_and_names_it(
     """A reader elsewhere: a write open waits OPEN_WAIT_S, then says the other process reads."""
     path = str(tmp_path / "w.duckdb")
     wh.connect(f"duckdb:///{path}").disconnect()
-    monkeypatch.setattr(wh, "OPEN_WAIT_S", 0.6)
+    monkeypatch.setattr(duckdb_file, "OPEN_WAIT_S", 0.6)
     proc = _holding(path, "ro", record=False)
     try:
         started = time.monotonic()
@@ -269,7 +270,7 @@ def test_a_write_open_gets_the_file_when_the_reader_closes_within_the_wait(
 ) -> None:
     path = str(tmp_path / "w.duckdb")
     wh.connect(f"duckdb:///{path}").disconnect()
-    monkeypatch.setattr(wh, "OPEN_WAIT_S", 10.0)
+    monkeypatch.setattr(duckdb_file, "OPEN_WAIT_S", 10.0)
     proc = _holding(path, "ro", record=False)
     timer = threading.Timer(0.5, proc.kill)
     timer.start()

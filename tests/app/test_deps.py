@@ -23,6 +23,7 @@ from retain.app.deps import LockedWarehouse, LockedWarehouseDep, Warehouse
 from retain.app.errors import install_error_handlers
 from retain.config import Settings
 from retain.errors import NotFoundError
+from retain.warehouse import duckdb_file
 
 
 @pytest.fixture
@@ -270,7 +271,7 @@ def test_an_ingest_waits_for_a_command_reading_the_file(
         assert proc.stdout is not None and proc.stdout.readline().strip() == "open"
         return proc
 
-    monkeypatch.setattr(wh, "OPEN_WAIT_S", 10.0)
+    monkeypatch.setattr(duckdb_file, "OPEN_WAIT_S", 10.0)
     proc = reader()
     timer = threading.Timer(0.5, proc.kill)
     timer.start()
@@ -280,7 +281,7 @@ def test_an_ingest_waits_for_a_command_reading_the_file(
         timer.cancel()
         proc.kill()
         proc.wait()
-    monkeypatch.setattr(wh, "OPEN_WAIT_S", 0.5)
+    monkeypatch.setattr(duckdb_file, "OPEN_WAIT_S", 0.5)
     proc = reader()
     try:
         started = time.monotonic()
