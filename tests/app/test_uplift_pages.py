@@ -19,14 +19,16 @@ from fastapi.testclient import TestClient
 
 from retain.models.uplift import TLearner
 from retain.models.uplift.assess import assess_campaign
-from retain.models.uplift.campaigns import CONTROL, CampaignData
+from retain.models.uplift.campaigns import CONTROL, CampaignData, Outcome
 from retain.models.uplift.evaluations import store_evaluation
 from retain.models.uplift.scores import store_uplift_scores
 
 PAGE_TITLE = {"en": "Uplift: whom", "ja": "アップリフト: 過去", "ko": "업리프트: 과거"}
 
 
-def _campaign(campaign_id: str, start: str, seed: int) -> CampaignData:
+def _campaign(
+    campaign_id: str, start: str, seed: int, outcome: Outcome = "retention"
+) -> CampaignData:
     rng = np.random.default_rng(seed)
     n = 2_000
     x = rng.normal(size=(n, 2))
@@ -34,6 +36,8 @@ def _campaign(campaign_id: str, start: str, seed: int) -> CampaignData:
     base = 0.3 + 0.1 * (x[:, 1] > 0)
     p = base + np.where(treated & (x[:, 0] > 0), 0.25, 0.0)
     y = (rng.random(n) < p).astype(np.float64)
+    if outcome == "revenue":  # an amount per customer: 40 for each order
+        y = y * 40.0
     frame = pd.DataFrame(
         {
             "customer_id": [f"c{i}" for i in range(n)],
@@ -46,7 +50,7 @@ def _campaign(campaign_id: str, start: str, seed: int) -> CampaignData:
     return CampaignData(
         campaign_id=campaign_id,
         started_at=pd.Timestamp(start),
-        outcome="retention",
+        outcome=outcome,
         window_days=60,
         frame=frame,
         features=("x0", "x1"),
@@ -142,3 +146,55 @@ def test_plan_api_and_page_name_the_stored_uplift(
     login(client, users["analyst"], lang="ko")
     page = html.unescape(client.get("/plan", params={"budget": "50", "lang": "ko"}).text)
     assert "업리프트 출처: coupon_10: campaign CMP-NEW" in page
+
+
+def _store_revenue(con: Any) -> None:
+    data = _campaign("CMP-REV", "2024-03-01", 3, outcome="revenue")
+    learner = TLearner(random_state=0, n_estimators=50)
+    found, _ = assess_campaign(data, learner, risk=data.frame["x1"].to_numpy(), n_boot=50)
+    store_evaluation(con, data, found, evaluated_at=pd.Timestamp("2024-06-01"))
+
+
+@pytest.mark.parametrize(
+    ("lang", "money", "share"),
+    [
+        ("en", "$", "percentage points"),
+        ("ja", "$", "パーセントポイント"),
+        ("ko", "US$", "퍼센트포인트"),
+    ],
+)
+def test_page_shows_revenue_uplift_as_money_and_a_rate_as_a_share(
+    stored: list[str],
+    loaded_warehouse: Any,
+    client: TestClient,
+    users: dict[str, str],
+    lang: str,
+    money: str,
+    share: str,
+) -> None:
+    """A revenue campaign's uplift of ~10 per customer read '1,000.0%' (shown as a share)."""
+    _store_revenue(loaded_warehouse)
+    login(client, users["analyst"], lang=lang)
+    text = html.unescape(client.get("/uplift", params={"campaign": "CMP-REV"}).text)
+    assert 'data-unit="money"' in text
+    for section in ("uplift-effects", "uplift-policies", "uplift-deciles"):
+        body = text.split(f'id="{section}"')[1].split("</section>")[0]
+        cells = body.split("<tbody>")[1]
+        assert money in cells and "%" not in cells, section
+    axis = text.split('id="uplift-curves"')[1].split("</section>")[0]
+    assert money in axis and "%" not in axis.split('class="axis"', 1)[1].split("</text>")[0]
+    rate = html.unescape(client.get("/uplift", params={"campaign": "CMP-OLD"}).text)
+    assert 'data-unit="share"' in rate and share in rate
+    effects = rate.split('id="uplift-effects"')[1].split("</section>")[0]
+    assert "%" in effects.split("<tbody>")[1] and money not in effects.split("<tbody>")[1]
+
+
+def test_api_names_the_unit_of_the_uplifts(
+    stored: list[str], loaded_warehouse: Any, client: TestClient, keys: dict[str, str]
+) -> None:
+    _store_revenue(loaded_warehouse)
+    revenue = client.get("/api/v1/uplift/campaigns/CMP-REV", headers=headers(keys["analyst"]))
+    assert revenue.status_code == 200, revenue.text
+    assert (revenue.json()["unit"], revenue.json()["currency"]) == ("money", "USD")
+    rate = client.get("/api/v1/uplift/campaigns/CMP-OLD", headers=headers(keys["analyst"]))
+    assert (rate.json()["unit"], rate.json()["currency"]) == ("share", None)

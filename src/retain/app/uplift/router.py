@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from retain.app.deps import AnalystOnly, LockedWarehouseDep
+from retain.app.deps import AnalystOnly, LockedWarehouseDep, SettingsDep
 from retain.app.uplift import service
 from retain.app.uplift.schemas import UpliftCampaign, UpliftCampaigns, UpliftEvaluation
 from retain.i18n import t
@@ -35,11 +35,16 @@ def list_campaigns(_: AnalystOnly, warehouse: LockedWarehouseDep) -> UpliftCampa
 def read_campaign(
     _: AnalystOnly,
     warehouse: LockedWarehouseDep,
+    settings: SettingsDep,
     campaign_id: Annotated[str, Path(max_length=200)],
     outcome: Annotated[str | None, Query(pattern="^(retention|conversion|revenue)$")] = None,
 ) -> UpliftEvaluation:
-    """One campaign's evaluation: effects, policies with intervals, deciles, Qini curves."""
+    """One campaign's evaluation: effects, policies with intervals, deciles, Qini curves.
+
+    ``unit`` says what the uplifts are: a share for a rate, money (``currency``) for revenue.
+    """
     found = service.evaluation(warehouse.con, campaign_id, outcome)
+    unit = service.unit(found.outcome)
     return UpliftEvaluation(
         campaign_id=found.campaign_id,
         outcome=found.outcome,
@@ -53,6 +58,8 @@ def read_campaign(
         deciles=service.records(found.deciles),
         curves=service.records(found.curves),
         summary=service.summary(found),
+        unit=unit,
+        currency=settings.currency if unit == "money" else None,
     )
 
 

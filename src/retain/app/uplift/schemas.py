@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -46,3 +46,11 @@ class UpliftEvaluation(BaseModel):
     deciles: list[dict[str, Any]] = Field(description="Measured uplift per predicted decile.")
     curves: list[dict[str, Any]] = Field(description="Qini curve points (share, qini).")
     summary: str
+    unit: Literal["share", "money"] = Field(
+        description="What effect, uplift_at, decile uplift and curve qini values are: 'share' "
+        "(retention, conversion: a difference of shares, 0.05 = 5 percentage points) or "
+        "'money' (revenue per customer, in currency)."
+    )
+    currency: str | None = Field(
+        description="The reporting currency of a 'money' unit (null for a share)."
+    )

@@ -1,13 +1,14 @@
 """Reads the stored uplift evaluations (``uplift_evaluations``) for the API and the page.
 
 Nothing is trained here: ``retain uplift evaluate --store`` and the demo pipeline compute the
-evaluations; these functions only read and phrase them.
+evaluations; these functions only read and phrase them. An uplift is in its outcome's unit
+(:func:`unit`): money per customer for revenue, a difference of shares for a rate.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -22,7 +23,10 @@ from retain.models.uplift.evaluations import (
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
-__all__ = ["campaigns", "evaluation", "records", "summary"]
+__all__ = ["RATES", "campaigns", "evaluation", "records", "summary", "unit", "unit_note"]
+
+RATES = ("retention", "conversion")
+"""Outcomes measured as a share of customers; revenue is an amount (as in the report)."""
 
 
 def campaigns(con: BaseBackend) -> pd.DataFrame:
@@ -39,6 +43,18 @@ def evaluation(con: BaseBackend, campaign_id: str, outcome: str | None = None) -
             t("uplift.page_not_stored", campaign=campaign_id), hint=t("uplift.page_hint")
         )
     return found
+
+
+def unit(outcome: str) -> Literal["share", "money"]:
+    """What an uplift in ``outcome`` is: ``share`` (a rate's percentage points) or ``money``."""
+    return "share" if outcome in RATES else "money"
+
+
+def unit_note(outcome: str, currency: str) -> str:
+    """One line saying in which unit the page's uplifts of ``outcome`` are."""
+    if unit(outcome) == "money":
+        return t("uplift_page.unit_money", currency=currency)
+    return t("uplift_page.unit_share")
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -5,6 +5,10 @@ For analysts and admins. It shows the stored evaluation (``uplift_evaluations``,
 campaign or the one picked: the measured effect per arm, the Qini curves of targeting by
 predicted uplift, by highest churn risk and at random, Qini and AUUC with 95 % intervals, and
 the measured uplift per decile of the prediction. The same data is ``/api/v1/uplift/...``.
+
+Every uplift is shown in its outcome's unit: a revenue campaign's as money in the reporting
+currency (revenue per customer), a rate's (retention, conversion) as a difference of shares,
+in percentage points, as the report does (:mod:`retain.report.uplift`).
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from retain.app.auth.roles import Permission
-from retain.app.deps import LockedWarehouseDep, Principal
+from retain.app.deps import LockedWarehouseDep, Principal, SettingsDep
 from retain.app.uplift import service
 from retain.app.web._page import page as _page
+from retain.app.web._render import fmt_money
 from retain.app.web._session import render, require_page
 from retain.i18n import t
 
@@ -29,6 +34,26 @@ Analyst = Annotated[Principal, Depends(require_page(Permission.metrics_read))]
 
 _STEP = 10
 """Every tenth point of the 101-point Qini grid is drawn (0 %, 10 %, ... 100 %)."""
+
+
+class _MoneyAxis(str):
+    """A ``line_chart`` ``y_format`` that writes each tick as money (a revenue Qini curve).
+
+    The chart formats its ticks with ``y_format.format(value)``; this string answers that with
+    the amount in ``currency``, localized as every other amount on the page.
+    """
+
+    currency: str
+
+    def __new__(cls, currency: str) -> _MoneyAxis:
+        """The axis format for amounts in ``currency``."""
+        made = super().__new__(cls, "{}")
+        made.currency = currency
+        return made
+
+    def format(self, *args: object, **kwargs: object) -> str:  # noqa: ARG002
+        """The first value as money."""
+        return fmt_money(args[0], self.currency)
 
 
 def _policy(name: str) -> str:
@@ -63,6 +88,7 @@ def uplift_page(
     request: Request,
     principal: Analyst,
     warehouse: LockedWarehouseDep,
+    settings: SettingsDep,
     campaign: str | None = None,
 ) -> HTMLResponse:
     """The newest stored evaluation, or the chosen campaign's."""
@@ -75,7 +101,12 @@ def uplift_page(
         picked = picked or (choices[0] if choices else None)
         if picked is not None:
             found = service.evaluation(warehouse.con, picked)
+            money = service.unit(found.outcome) == "money"
             context.update(
+                money=money,
+                currency=settings.currency,
+                y_format=_MoneyAxis(settings.currency) if money else "{:.2%}",
+                unit_note=service.unit_note(found.outcome, settings.currency),
                 chosen=picked,
                 found=found,
                 summary=service.summary(found),
