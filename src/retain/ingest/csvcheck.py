@@ -62,18 +62,33 @@ def _open_binary(path: Path) -> IO[bytes]:
 
 
 def sniffed_dialect(
-    duck: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None
-) -> tuple[str, str]:
-    """The delimiter (given, or DuckDB's guess) and quote character of a UTF-8 CSV file."""
-    delim, quotechar = delimiter, '"'
-    if delim is None:
-        row = duck.execute(
-            f"SELECT Delimiter, Quote FROM sniff_csv({_literal(str(path))})"
-        ).fetchone()
-        delim = str(row[0]) if row and row[0] else ","
-        if row and row[1] and len(str(row[1])) == 1 and str(row[1]) != "\x00":
-            quotechar = str(row[1])
-    return {"\\t": "\t", "tab": "\t"}.get(delim, delim), quotechar
+    duck: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None, *, header: bool = True
+) -> tuple[str, str, int]:
+    """The delimiter (given, or DuckDB's guess), quote character and skipped lines of a CSV.
+
+    The skipped lines are those DuckDB's sniffer passes over before the header (or the first
+    record): a title line such as ``Orders export 2024``, blank lines. The reader must be told
+    them (``skip=``) and the line numbers shifted by them, or every later line is named too low.
+    """
+    options = [
+        f"header={'true' if header else 'false'}",
+        "all_varchar=true",
+        "strict_mode=true",
+        "null_padding=false",
+    ]
+    if delimiter is not None:
+        delim = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
+        options.append(f"delim={_literal(delim)}")
+    row = duck.execute(
+        f"SELECT Delimiter, Quote, SkipRows FROM sniff_csv({_literal(str(path))}, "
+        f"{', '.join(options)})"
+    ).fetchone()
+    delim = delimiter if delimiter is not None else (str(row[0]) if row and row[0] else ",")
+    quotechar = '"'
+    if delimiter is None and row and row[1] and len(str(row[1])) == 1 and str(row[1]) != "\x00":
+        quotechar = str(row[1])
+    skip = int(row[2]) if row and row[2] else 0
+    return {"\\t": "\t", "tab": "\t"}.get(delim, delim), quotechar, skip
 
 
 def plain_text(path: Path, quotechar: str, *, delimiter: str, columns: int) -> bool:
@@ -142,9 +157,11 @@ def looks_malformed(
     columns: int,
     delimiter: str,
     quotechar: str,
-    header: bool,
+    skip: int,
 ) -> bool:
     """Whether a line of the UTF-8 CSV ``path`` may not be a well-formed record of ``columns``.
+
+    The first ``skip`` lines (a title, the header) are not checked.
 
     One DuckDB pass reads each line as a single text column: a line without quotes must hold
     exactly ``columns - 1`` delimiters; a line with quotes must be a sequence of well-formed
@@ -162,7 +179,7 @@ def looks_malformed(
     lines = (
         f"SELECT l FROM read_csv({_literal(str(path))}, columns={{'l': 'VARCHAR'}}, "
         "delim=E'\\x1f', quote='', escape='', header=false, auto_detect=false, "
-        f"skip={1 if header else 0}, null_padding=false, strict_mode=true) WHERE l IS NOT NULL"
+        f"skip={skip}, null_padding=false, strict_mode=true) WHERE l IS NOT NULL"
     )
     if len(delimiter) == 1 and len(quotechar) == 1 and columns <= 1000:
         # The usual line passes one regular expression: no quote, no NUL, no CR but a final
@@ -214,8 +231,12 @@ def rescan(
     columns: list[str] | None,
     max_field_bytes: int,
     tmp_dir: Path,
+    skip: int = 0,
 ) -> Rescan:
     """Split ``path`` into a clean UTF-8 CSV of its good records and the bad ones.
+
+    The first ``skip`` physical lines (a title before the header) are passed over, still
+    counted in the line numbers.
 
     The clean file has the header (``columns`` when given) plus :data:`LINE_COLUMN`, the first
     physical line of each record in the original file, so errors found later still point there.
@@ -231,7 +252,7 @@ def rescan(
     with out.path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         wrote_header = False
-        i = 0
+        i = min(skip, len(lines))
         while i < len(lines):
             start = i
             text, raw = lines[i]

@@ -129,9 +129,18 @@ def first_line(path: Path) -> str:
 
 
 def csv_relation(
-    path: Path, *, delimiter: str | None, header: bool, columns: Sequence[str] | None
+    path: Path,
+    *,
+    delimiter: str | None,
+    header: bool,
+    columns: Sequence[str] | None,
+    skip: int = 0,
 ) -> tuple[str, list[str] | None, int]:
-    """SQL reading ``path`` as text columns, the column names if known, and the first data line."""
+    """SQL reading ``path`` as text columns, the column names if known, and the first data line.
+
+    ``skip`` lines before the header (a title line, as the sniffer found) are passed over and
+    counted, so the first data line is the file's physical line.
+    """
     file = sql_literal(str(path))
     if delimiter == WHITESPACE:
         names = list(columns) if columns else None
@@ -160,7 +169,10 @@ def csv_relation(
         options.append(f"delim={sql_literal(delim)}")
     if columns:
         options.append("names=[" + ", ".join(sql_literal(c) for c in columns) + "]")
-    return f"SELECT * FROM read_csv({file}, {', '.join(options)})", None, 2 if header else 1
+    if skip:
+        options.append(f"skip={skip}")
+    first = skip + (2 if header else 1)
+    return f"SELECT * FROM read_csv({file}, {', '.join(options)})", None, first
 
 
 def text_select(duck: duckdb.DuckDBPyConnection, sql: str) -> str:
@@ -225,10 +237,10 @@ def checked_csv(
     decode, a line that may be malformed, or DuckDB failing on the file sends it to the rescan.
     """
 
-    def rescued() -> tuple[str, int, bool]:
+    def rescued(skip: int = 0) -> tuple[str, int, bool]:
         sql = rescue_csv(
             path, staged, label, encoding, delimiter, header, columns,
-            max_field_bytes, tmp_dir,
+            max_field_bytes, tmp_dir, skip,
         )  # fmt: skip
         return sql, 2, True
 
@@ -239,25 +251,34 @@ def checked_csv(
         except DataValidationError:
             return rescued()
         staged.temp_paths.append(read_path)
-    sql, _, first_line = csv_relation(
-        read_path, delimiter=delimiter, header=header, columns=columns
-    )
     try:
+        delim, quotechar, skip = sniffed_dialect(duck, read_path, delimiter, header=header)
+        if skip and not _preamble(read_path, skip, delim):
+            # The sniffer also "skips" lines when a ragged row outvotes the real header: those
+            # are records, left to the line check and the rescan exactly as before.
+            skip = 0
+        sql, _, first_line = csv_relation(
+            read_path, delimiter=delimiter, header=header, columns=columns, skip=skip
+        )
         count = len(duck.sql(sql).columns)
-        delim, quotechar = sniffed_dialect(duck, read_path, delimiter)
     except duckdb.Error:
         return rescued()
-    if delimiter is None and header and count == 1 and header_splits(path, encoding):
+    if delimiter is None and header and count == 1 and header_splits(path, encoding, skip):
         # DuckDB guessed one column where the header names several: a ragged line in its
         # sample (a short row in a small file) outvoted the rest. Read whole, the file would
         # be refused for missing columns with no line named; the rescan finds the row.
         return rescued()
-    if plain_text(read_path, quotechar, delimiter=delim, columns=count):
+    if not skip and plain_text(read_path, quotechar, delimiter=delim, columns=count):
         return sql, first_line, False
     if looks_malformed(
-        duck, read_path, columns=count, delimiter=delim, quotechar=quotechar, header=header
+        duck,
+        read_path,
+        columns=count,
+        delimiter=delim,
+        quotechar=quotechar,
+        skip=skip + (1 if header else 0),
     ):
-        return rescued()
+        return rescued(skip)
     return sql, first_line, False
 
 
@@ -271,10 +292,14 @@ def rescue_csv(
     columns: Sequence[str] | None,
     max_field_bytes: int,
     tmp_dir: Path,
+    skip: int = 0,
 ) -> str:
-    """Rescan ``path`` in Python; record its bad records; SQL reading the clean file."""
+    """Rescan ``path`` in Python; record its bad records; SQL reading the clean file.
+
+    The first ``skip`` lines (a title before the header, found by the sniffer) are passed over.
+    """
     # The header line is the surest guide to the delimiter of a file DuckDB stumbled on.
-    delim = delimiter if delimiter is not None else guess_delimiter(path, encoding)
+    delim = delimiter if delimiter is not None else guess_delimiter(path, encoding, skip)
     delim = {"\\t": "\t", "tab": "\t"}.get(delim, delim)
     result = rescan(
         path,
@@ -286,6 +311,7 @@ def rescue_csv(
         columns=list(columns) if columns else None,
         max_field_bytes=max_field_bytes,
         tmp_dir=tmp_dir,
+        skip=skip,
     )
     staged.temp_paths.append(result.path)
     staged.violations.extend(result.violations)
@@ -299,16 +325,34 @@ def rescue_csv(
     )
 
 
-def header_splits(path: Path, encoding: str) -> bool:
-    """Whether the first line splits into several fields on :func:`guess_delimiter`'s guess."""
-    with open_binary(path) as fh:
-        first = fh.readline().decode(encoding, errors="replace").lstrip("\ufeff")
-    fields = next(csv.reader([first.rstrip("\r\n")], delimiter=guess_delimiter(path, encoding)))
+def header_splits(path: Path, encoding: str, skip: int = 0) -> bool:
+    """Whether the header line splits into several fields on :func:`guess_delimiter`'s guess."""
+    first = _line_after(path, encoding, skip).lstrip("\ufeff")
+    delimiter = guess_delimiter(path, encoding, skip)
+    fields = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter))
     return len(fields) > 1
 
 
-def guess_delimiter(path: Path, encoding: str) -> str:
-    """The most common of , ; tab | in the first line (when DuckDB cannot sniff the file)."""
-    with open_binary(path) as fh:
-        first = fh.readline().decode(encoding, errors="replace")
+def guess_delimiter(path: Path, encoding: str, skip: int = 0) -> str:
+    """The most common of , ; tab | in the header line (when DuckDB cannot sniff the file)."""
+    first = _line_after(path, encoding, skip)
     return max([",", ";", "\t", "|"], key=first.count)
+
+
+def _preamble(path: Path, skip: int, delimiter: str) -> bool:
+    """Whether the first ``skip`` lines of the UTF-8 ``path`` are a title: no delimiter in them.
+
+    A title line (``Orders export 2024``) or a blank line before the header is what the sniffer
+    rightly passes over; a skipped line holding the delimiter is a record (or the real header).
+    """
+    with open_binary(path) as fh:
+        lines = [fh.readline() for _ in range(skip)]
+    return all(delimiter.encode("utf-8") not in line for line in lines)
+
+
+def _line_after(path: Path, encoding: str, skip: int) -> str:
+    """The line of ``path`` after its first ``skip`` lines, decoded leniently."""
+    with open_binary(path) as fh:
+        for _ in range(skip):
+            fh.readline()
+        return fh.readline().decode(encoding, errors="replace")

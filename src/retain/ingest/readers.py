@@ -333,6 +333,7 @@ def _stage_files(
             continue
         checked = kind == "csv" and delimiter != WHITESPACE
         rescued = False
+        skip = 0
         if checked:
             sql, first_line, rescued = checked_csv(
                 duck,
@@ -346,11 +347,13 @@ def _stage_files(
                 max_field_bytes=max_field_bytes,
                 tmp_dir=tmp_dir,
             )
+            # Lines before the header that the sniffer passed over (a title line).
+            skip = 0 if rescued else first_line - (2 if header else 1)
             if lazy and len(files) == 1 and not rescued:
                 _stage_lazy(duck, sql, staged, label=label, first_line=first_line)
                 staged.rescue = functools.partial(
                     rescue_csv, path, staged, label, encoding, delimiter, header, columns,
-                    max_field_bytes, tmp_dir,
+                    max_field_bytes, tmp_dir, skip,
                 )  # fmt: skip
                 return
         elif kind == "csv":
@@ -379,7 +382,7 @@ def _stage_files(
                 raise duck_error(exc, label) from None
             sql = rescue_csv(
                 path, staged, label, encoding, delimiter, header, columns,
-                max_field_bytes, tmp_dir,
+                max_field_bytes, tmp_dir, skip,
             )  # fmt: skip
             rescued = True
             try:
