@@ -87,10 +87,10 @@ def test_a_lookup_from_before_a_revoke_is_not_cached_after_it() -> None:
 def test_a_request_whose_lookup_raced_a_revoke_leaves_nothing_cached(
     client: Any, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from retain.app import deps
+    from retain.app.deps import principal
 
     looked_up: list[int] = []
-    real = deps._identify
+    real = principal._identify
 
     def racing(request: Any, session: Any) -> Any:
         found = real(request, session)
@@ -98,7 +98,7 @@ def test_a_request_whose_lookup_raced_a_revoke_leaves_nothing_cached(
         keycache.forget_all()  # a revoke commits after this lookup read the key
         return found
 
-    monkeypatch.setattr(deps, "_identify", racing)
+    monkeypatch.setattr(principal, "_identify", racing)
     agent = headers(keys["agent"])
     assert client.get(ME, headers=agent).status_code == 200
     assert client.get(ME, headers=agent).status_code == 200
