@@ -7,6 +7,7 @@ tests pass their own :class:`Settings`). Nested sections use ``__`` in variable 
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from contextvars import ContextVar
@@ -31,6 +32,7 @@ __all__ = [
     "LabelSettings",
     "OfferAction",
     "OfferSettings",
+    "SaveDeskSettings",
     "ScheduledJob",
     "ServiceSettings",
     "Settings",
@@ -423,6 +425,46 @@ class OfferSettings(BaseModel):
         return value
 
 
+class SaveDeskSettings(BaseModel):
+    """What the save desk's offer plan may spend ([savedesk]).
+
+    The hosted cancellation page, the API's intake without a budget, the dashboard's **Route
+    open cases** button and ``retain savedesk intake`` without ``--budget`` all plan with it.
+    """
+
+    budget: float = Field(
+        0.0,
+        description="Money the save desk's offer plan (cancellation page and intake) may spend "
+        "per plan, in the reporting currency; a plan covers offers.weeks weeks (4 by default, "
+        "about a month). 0 plans with budget_share of the value at risk instead",
+    )
+    budget_share: float = Field(
+        0.05,
+        description="With budget = 0: the plan's budget as this share of the cancellation "
+        "line's value at risk (churn probability x CLV, summed), so it follows the book",
+    )
+
+    @field_validator("budget")
+    @classmethod
+    def _money(cls, value: float) -> float:
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(
+                "the save desk's budget is money per plan in the reporting currency, 0 or more "
+                f"(0: budget_share of the value at risk), e.g. budget = 5000; got {value}"
+            )
+        return value
+
+    @field_validator("budget_share")
+    @classmethod
+    def _share(cls, value: float) -> float:
+        if not math.isfinite(value) or not 0 < value <= 1:
+            raise ValueError(
+                "the save desk's budget_share is a share of the value at risk above 0 and at "
+                f"most 1, e.g. budget_share = 0.05 for 5 %; got {value}"
+            )
+        return value
+
+
 class Settings(BaseSettings):
     """All of retain's configuration. Paths are relative to the working folder."""
 
@@ -480,6 +522,11 @@ class Settings(BaseSettings):
     )
     offers: OfferSettings = Field(
         default_factory=lambda: OfferSettings(), description="The offer planner (retain plan)"
+    )
+    savedesk: SaveDeskSettings = Field(
+        default_factory=lambda: SaveDeskSettings(),
+        description="The save desk's offer plan: what the cancellation page and the intake "
+        "may spend",
     )
     smtp_host: str = Field("", description="SMTP server for e-mail (RETAIN_SMTP_HOST)")
     smtp_port: int = Field(587, description="SMTP port (RETAIN_SMTP_PORT)")

@@ -1,8 +1,10 @@
 """``retain savedesk intake | close | rates`` and ``retain tickets import | export``.
 
 ``savedesk intake`` queues the hosted cancellations that asked for a call and routes the open
-cases to the agents given as ``--agent EMAIL:CAPACITY`` (``--budget`` plans offers as ``retain
-plan`` does, so each case shows the planner's action for its customer); ``savedesk close CASE
+cases to the agents given as ``--agent EMAIL:CAPACITY``; each case shows the planner's action
+for its customer from the plan the API's intake and the cancellation page use
+(:func:`retain.voice.offer_plan.intake_plan`: the ``[savedesk]`` budget, or ``--budget`` as
+``retain plan --budget``); ``savedesk close CASE
 saved|cancelled`` records an outcome. ``savedesk rates`` reports save rates of closed save-desk
 cases per agent, reason or offer with Wilson 95% intervals (``--random-only`` keeps the
 randomly routed cases, free of the routing's selection). ``tickets import FILE`` opens a ticket
@@ -130,39 +132,33 @@ def intake(
         float | None,
         typer.Option(
             "--budget",
-            help="Recommend the offer planner's action for each customer, planned with this "
-            "budget (as `retain plan --budget`); without it, the reason's fallback offer.",
+            min=0,
+            help="Plan the offers with this budget, as `retain plan --budget` (default: the "
+            "save desk's plan, [savedesk] budget, as the API's intake and the cancel page).",
         ),
     ] = None,
     definition: Annotated[
         str | None,
-        typer.Option("--definition", help="The business line the plan covers (default: first)."),
+        typer.Option(
+            "--definition", help="With --budget: the business line the plan covers (first)."
+        ),
     ] = None,
 ) -> None:
     """Queue cancellations (and high-risk high-value customers) and route open cases."""
+    import retain.warehouse as wh
     from retain.app import make_engine, make_sessionmaker, upgrade
     from retain.voice import savedesk
     from retain.voice.intake import intake
+    from retain.voice.offer_plan import intake_offers
 
     agents = [savedesk.Agent(*_agent(spec)) for spec in agent]
     cfg = settings()
-    found: list[tuple[str, float, float, str]] = []
-    planned: dict[str, str] = {}
-    if high_risk is not None or budget is not None:
-        import retain.warehouse as wh
-
-        con = wh.connect(cfg.warehouse_url)
-        try:
-            if high_risk is not None:
-                found = savedesk.high_risk_candidates(con, high_risk)
-            if budget is not None:
-                from retain.targeting.offers import plan_from_warehouse
-
-                line = cfg.churn_definition(definition).name
-                plan = plan_from_warehouse(con, budget=budget, definition=line, settings=cfg.offers)
-                planned = savedesk.planned_offers(plan)
-        finally:
-            con.disconnect()
+    con = wh.connect(settings=cfg)
+    try:
+        found = savedesk.high_risk_candidates(con, high_risk) if high_risk is not None else []
+        planned = intake_offers(con, cfg, budget=budget, definition=definition)
+    finally:
+        con.disconnect()
     upgrade(cfg.database_url)
     engine = make_engine(cfg.database_url)
     try:

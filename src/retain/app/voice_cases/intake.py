@@ -2,9 +2,11 @@
 
 ``POST /api/v1/savedesk/intake`` and **Route open cases** both run :func:`run_intake`.
 
-It plans (with ``budget``: the plan ``GET /api/v1/plan`` answers for it; without: the plan
-the hosted cancellation page offers from, :class:`retain.app.surveys.offers.ServiceOffers`),
-then calls :func:`retain.voice.intake.intake` for the active agent users and audits it as
+It plans as ``retain savedesk intake`` does (:func:`retain.voice.offer_plan.intake_plan`: with
+``budget``, the plan ``GET /api/v1/plan`` answers for it; without, the save desk's plan the
+hosted cancellation page offers from, with the ``[savedesk]`` budget, here from the service's
+cached copy :class:`retain.app.surveys.offers.ServiceOffers`), then calls
+:func:`retain.voice.intake.intake` for the active agent users and audits it as
 ``savedesk.intake`` with the cases queued, re-offered and routed.
 """
 
@@ -14,15 +16,16 @@ from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from retain.app._lines import line_named
 from retain.app.audit import service as audit
 from retain.app.auth.models import User
 from retain.app.auth.roles import Role
 from retain.app.deps import LockedWarehouse, Principal
-from retain.app.offers.service import make_plan
 from retain.app.surveys.offers import ServiceOffers
 from retain.config import Settings
 from retain.voice import savedesk
 from retain.voice.intake import IntakeResult, intake
+from retain.voice.offer_plan import intake_offers
 
 __all__ = ["CAPACITY", "EXPLORE", "run_intake"]
 
@@ -39,14 +42,13 @@ def _planned(
     budget: float | None,
     definition: str | None,
 ) -> dict[str, str]:
-    if budget is not None:
-        plan = make_plan(
-            warehouse.con, settings, budget=budget, segment=None, as_of=None, definition=definition
-        )
-        return savedesk.planned_offers(plan)
+    """What :func:`retain.voice.offer_plan.intake_offers` gives, from the cache when it can."""
     source = getattr(request.app.state, "voice_offer_source", None)
-    service_plan = source.plan_for(warehouse) if isinstance(source, ServiceOffers) else None
-    return savedesk.planned_offers(service_plan) if service_plan is not None else {}
+    if budget is None and isinstance(source, ServiceOffers):
+        service_plan = source.plan_for(warehouse)
+        return savedesk.planned_offers(service_plan) if service_plan is not None else {}
+    line = line_named(settings, definition).name if budget is not None else None
+    return intake_offers(warehouse.con, settings, budget=budget, definition=line)
 
 
 def run_intake(

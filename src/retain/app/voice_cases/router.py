@@ -170,7 +170,7 @@ class RatesOut(BaseModel):
 
 
 class IntakeIn(BaseModel):
-    """What the intake plans with: a budget for the offer planner (none: fallback offers)."""
+    """What the intake plans with: a budget for the offer planner (none: the ``[savedesk]`` one)."""
 
     budget: float | None = Field(default=None, ge=0, le=1e12)
     definition: str | None = Field(default=None, max_length=200)
