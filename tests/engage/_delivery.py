@@ -1,6 +1,7 @@
-"""Real receivers for delivery tests: an aiosmtpd SMTP server and an HTTP webhook receiver.
+"""Real receivers for delivery tests: an aiosmtpd SMTP server and loopback HTTP receivers.
 
-Both listen on free loopback ports and record what arrived. The webhook receiver honours
+They listen on free loopback ports and record what arrived (:func:`http_server` serves the
+webhook receiver and the SMS gateway of ``test_sms.py``). The webhook receiver honours
 ``Idempotency-Key`` as a well-behaved receiver would: a key it saw before is answered 200 and not
 counted again (``accepted``), while ``requests`` keeps every raw arrival.
 """
@@ -13,10 +14,10 @@ import json
 import socket
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -79,9 +80,45 @@ def smtp_server() -> Iterator[tuple[SmtpHandler, int]]:
         controller.stop()
 
 
+Answer = tuple[int, dict[str, str], bytes]
+"""A status, the headers to send besides Content-Length, and the body."""
+
+
+@contextmanager
+def http_server(on_post: Callable[[str, Message, bytes], Answer]) -> Iterator[int]:
+    """A real HTTP server on a free loopback port (yields the port) until the block ends.
+
+    Each POST is read whole and answered by ``on_post(path, headers, body)``; it runs in the
+    server's threads, so shared state needs a lock.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, headers, answer = on_post(self.path, self.headers, body)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @dataclass
 class Receiver:
-    """What the webhook receiver saw."""
+    """What a loopback HTTP receiver saw, and how it answers (the webhook's, an SMS gateway's)."""
 
     requests: list[dict[str, Any]] = field(default_factory=list)
     accepted: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -90,50 +127,42 @@ class Receiver:
     redirect_to: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
+    path: str = "/hook"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    def record(self, path: str, headers: Message, body: bytes) -> None:
+        """Keep one arrival (call holding :attr:`lock`)."""
+        self.requests.append({"path": path, "headers": dict(headers), "body": body})
+
+    def next_status(self) -> int:
+        """503 for the first ``fail_first`` requests, then ``status`` (call holding ``lock``)."""
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            return 503
+        return self.status
 
 
 @contextmanager
 def webhook_receiver() -> Iterator[Receiver]:
     state = Receiver()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
+    def on_post(path: str, headers: Message, body: bytes) -> Answer:
+        with state.lock:
+            state.record(path, headers, body)
+            if state.redirect_to and path == state.path:
+                return 307, {"Location": state.redirect_to}, b""
+            status = state.next_status()
+            key = headers.get("Idempotency-Key") or ""
+            if 200 <= status < 300 and key not in state.accepted:
+                state.accepted[key] = json.loads(body)
+        return status, {}, b""
 
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            record = {"path": self.path, "headers": dict(self.headers), "body": body}
-            with state.lock:
-                state.requests.append(record)
-                if state.redirect_to and self.path == "/hook":
-                    status, location = 307, state.redirect_to
-                elif state.fail_first > 0:
-                    state.fail_first -= 1
-                    status, location = 503, None
-                else:
-                    status, location = state.status, None
-                    key = self.headers.get("Idempotency-Key") or ""
-                    if 200 <= status < 300 and key not in state.accepted:
-                        state.accepted[key] = json.loads(body)
-            self.send_response(status)
-            if location:
-                self.send_header("Location", location)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = int(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(on_post) as port:
+        state.port = port
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def engage_settings(

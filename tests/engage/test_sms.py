@@ -10,13 +10,12 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from _delivery import app_db, engage_settings, sessions_for
+from _delivery import Answer, Receiver, app_db, engage_settings, http_server, sessions_for
 from sqlalchemy import select
 
 from retain.config import SmsSettings
@@ -97,56 +96,24 @@ def test_korean_advertising_sms_carries_the_prefix_name_and_free_opt_out_line():
     assert ja == "クーポン\n配信停止（無料）: 0120-000-000"
 
 
-@dataclass
-class Gateway:
-    """What the SMS gateway received; ``fail_first`` requests get 503, then ``status``."""
-
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    fail_first: int = 0
-    status: int = 201
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1/messages"
-
-
 @contextmanager
-def sms_gateway() -> Iterator[Gateway]:
-    state = Gateway()
+def sms_gateway() -> Iterator[Receiver]:
+    """The gateway: ``fail_first`` requests get 503, then ``status`` with the provider's JSON."""
+    state = Receiver(status=201, path="/v1/messages")
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
+    def on_post(path: str, headers: Message, body: bytes) -> Answer:
+        with state.lock:
+            state.record(path, headers, body)
+            status = state.next_status()
+        answer = b'{"error": "invalid number"}' if status == 400 else b'{"sid": "SM1"}'
+        return status, {}, answer
 
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            with state.lock:
-                state.requests.append({"headers": dict(self.headers), "body": body})
-                if state.fail_first > 0:
-                    state.fail_first -= 1
-                    status = 503
-                else:
-                    status = state.status
-            answer = b'{"error": "invalid number"}' if status == 400 else b'{"sid": "SM1"}'
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = int(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(on_post) as port:
+        state.port = port
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
-def _settings(tmp_path, url: str, gateway: Gateway, **sms: Any):
+def _settings(tmp_path, url: str, gateway: Receiver, **sms: Any):
     values: dict[str, Any] = {
         "gateway_url": gateway.url,
         "auth_value": AUTH,
@@ -367,26 +334,12 @@ def _redirector(location: str) -> Iterator[tuple[int, list[dict[str, str]]]]:
     """A server answering every POST with 307 to ``location``: its port and the headers sent."""
     seen: list[dict[str, str]] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
+    def on_post(path: str, headers: Message, body: bytes) -> Answer:
+        seen.append(dict(headers))
+        return 307, {"Location": location}, b""
 
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            seen.append(dict(self.headers))
-            self.send_response(307)
-            self.send_header("Location", location)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1]), seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(on_post) as port:
+        yield port, seen
 
 
 def test_a_redirect_to_another_origin_never_carries_the_gateway_credential():
