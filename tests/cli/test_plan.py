@@ -4,60 +4,24 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from _plan_business import data, db, retain_cli
 
 import retain.warehouse as wh
 from retain.errors import InvalidParameterError, NotFoundError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "targeting"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import _targeting_data as data
+__all__ = ["db", "retain_cli"]
 
-from _cli_runner import make_invoker
-
-CONFIG = """
-warehouse_url = "duckdb:///{db}"
-database_url = "sqlite:///{app}"
-[offers]
-weeks = 1
-holdout_share = 0.0
-[[offers.actions]]
-name = "coupon"
-cost_per_contact = 1.0
-assumed_response_rate = 0.1
-[[offers.actions]]
-name = "call"
-kind = "call"
-cost_per_contact = 10.0
-capacity_per_week = 1
-assumed_response_rate = 0.3
-"""
+# The business and the actions: _plan_business (coupon 1.0 at 10 %, call 10.0 at 30 %, one a week).
 # Heuristic uplift = p(churn) x rate; profit = uplift x CLV - cost (order value 0: no discount):
 #   a2 call 0.65*0.3*400-10 = 68 (ratio 6.8), a1 call 0.9*0.3*200-10 = 44 -> the call's one
 #   slot is taken, coupon 0.09*200-1 = 17; a3 coupon 0.08*50-1 = 3; a4 call full, coupon
 #   0.01*1000-1 = 9; a5 has no CLV: not worth the cost.
-
-
-@pytest.fixture
-def retain_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    db = tmp_path / "retain.duckdb"
-    con = wh.connect(f"duckdb:///{db.as_posix()}")
-    wh.create_tables(con)
-    data.write(con, "customers", data.CUSTOMERS)
-    data.write(con, "churn_scores", data.CHURN)
-    data.write(con, "clv_scores", data.CLV)
-    con.disconnect()
-    config = tmp_path / "retain.toml"
-    app_db = (tmp_path / "retain-app.db").as_posix()
-    config.write_text(CONFIG.format(db=db.as_posix(), app=app_db), encoding="utf-8")
-    invoke: Callable[..., Any] = make_invoker(config, monkeypatch)
-    return invoke
 
 
 def test_json_plan_matches_the_hand_count(retain_cli: Callable[..., Any]) -> None:
@@ -150,11 +114,10 @@ def test_a_saved_segment_keeps_only_its_members(retain_cli: Callable[..., Any]) 
 
 
 def test_csv_neutralises_ids_a_spreadsheet_would_run(
-    retain_cli: Callable[..., Any], tmp_path: Path
+    retain_cli: Callable[..., Any], db: Path
 ) -> None:
     # The API's plan.csv prefixes such cells with "'"; the CLI's CSV wrote them raw, so an id
     # like =HYPERLINK(...) ran as a formula in whoever opened the file.
-    db = tmp_path / "retain.duckdb"
     con = wh.connect(f"duckdb:///{db.as_posix()}")
     data.write(con, "customers", [{"customer_id": "=1+1"}])
     row = dict(next(r for r in data.CHURN if r["customer_id"] == "a3"), customer_id="=1+1")

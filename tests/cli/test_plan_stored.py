@@ -1,6 +1,6 @@
 """``retain plan`` on uplift stored in the warehouse (``uplift_scores``): used, named, replaced.
 
-The business is ``_targeting_data`` (a1..a5 with hand-checked risk and CLV); the stored uplift
+The business is ``_plan_business`` (a1..a5 with hand-checked risk and CLV); the stored uplift
 is written by hand, so each plan's profit is counted by hand below.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,60 +15,18 @@ from typing import Any
 import ibis
 import pandas as pd
 import pytest
+from _plan_business import db, retain_cli
 
 import retain.warehouse as wh
 from retain.models.uplift.scores import store_uplift_scores, stored_uplift
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "targeting"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import _targeting_data as data
-
-from _cli_runner import make_invoker
-
-CONFIG = """
-warehouse_url = "duckdb:///{db}"
-database_url = "sqlite:///{app}"
-[offers]
-weeks = 1
-holdout_share = 0.0
-[[offers.actions]]
-name = "coupon"
-cost_per_contact = 1.0
-assumed_response_rate = 0.1
-[[offers.actions]]
-name = "call"
-kind = "call"
-cost_per_contact = 10.0
-capacity_per_week = 1
-assumed_response_rate = 0.3
-"""
+__all__ = ["db", "retain_cli"]
 
 
 def _uplift(ids: list[str], action: str, up: float, honest: float) -> pd.DataFrame:
     return pd.DataFrame(
         {"customer_id": ids, "action": action, "uplift": up, "uplift_honest": honest}
     )
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "retain.duckdb"
-    con = wh.connect(f"duckdb:///{path.as_posix()}")
-    wh.create_tables(con)
-    data.write(con, "customers", data.CUSTOMERS)
-    data.write(con, "churn_scores", data.CHURN)
-    data.write(con, "clv_scores", data.CLV)
-    con.disconnect()
-    return path
-
-
-@pytest.fixture
-def retain_cli(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    config = tmp_path / "retain.toml"
-    app_db = (tmp_path / "retain-app.db").as_posix()
-    config.write_text(CONFIG.format(db=db.as_posix(), app=app_db), encoding="utf-8")
-    invoke: Callable[..., Any] = make_invoker(config, monkeypatch)
-    return invoke
 
 
 def _store(db: Path, frame: pd.DataFrame, campaign: str, version: str, day: str) -> None:
