@@ -70,7 +70,8 @@ def test_each_guardrail_gives_its_reason() -> None:
 def test_best_channel_reaches_the_sms_customer_and_priority_shares_the_cap() -> None:
     got = decide(_set(), sources(), AS_OF, guardrails=_rails())
     best = got[got["playbook"] == "winback-best"].set_index("customer_id")
-    assert best.loc["a2", "channel"] == "sms" and best.loc["a2", "recipient"] == "+81-3-0000-0000"
+    # the number in E.164, the form the gateway and the suppression list use
+    assert best.loc["a2", "channel"] == "sms" and best.loc["a2", "recipient"] == "+81300000000"
     # a2 is at 21:00 in Tokyo: delayed to 08:00 JST
     assert best.loc["a2", "status"] == "delayed"
     assert best.loc["a2", "send_at"] == pd.Timestamp("2024-06-30 23:00")

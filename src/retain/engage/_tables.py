@@ -1,7 +1,8 @@
 """The outbox's tables in the app database: messages, suppressions, delivery attempts, keys.
 
 They derive from :class:`retain.appdb.Base`, so the app's Alembic migrations create them
-(revisions ``0004_engage_outbox`` and ``0007_engage_outbox_states``) and
+(revisions ``0004_engage_outbox``, ``0007_engage_outbox_states`` and
+``0010_engage_outbox_recipient``) and
 ``tests/app/test_db.py`` checks the migrations match.
 """
 
@@ -10,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Final
 
-from sqlalchemy import Boolean, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import text
 
 from retain.appdb import Base, utcnow
 
@@ -45,13 +47,20 @@ class OutboxMessage(Base):
     """One message to deliver, written in the same transaction as the decision to send it."""
 
     __tablename__ = "engage_outbox"
-    __table_args__ = (Index("ix_engage_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_engage_outbox_due", "state", "next_attempt_at"),
+        # the messages to one address or number (a suppression cancels them, a reply finds its
+        # message): looked up as lower(recipient) IN (forms), see retain.engage.suppression
+        Index("ix_engage_outbox_recipient", func.lower(text("recipient")), "state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[str] = mapped_column(String(64), unique=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     customer_id: Mapped[str] = mapped_column(String(200), index=True)
     channel: Mapped[str] = mapped_column(String(20))
+    #: An e-mail address as given (trimmed), an SMS number in E.164 where it could be read
+    #: (:func:`retain.engage.phone.e164`), a webhook URL.
     recipient: Mapped[str] = mapped_column(String(2000))
     payload: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(8), default="en")

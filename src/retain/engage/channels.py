@@ -134,6 +134,8 @@ class Consent:
     email_ok: bool
     phone: str | None
     sms_ok: bool
+    country: str | None = None
+    """The customer's country, which a national ``phone`` is read in."""
 
 
 def consent_now(con: BaseBackend, customer_ids: Iterable[str]) -> dict[str, Consent] | None:
@@ -147,6 +149,7 @@ def consent_now(con: BaseBackend, customer_ids: Iterable[str]) -> dict[str, Cons
     if not wanted:
         return {}
     cust = read_table(con, "customers")
+    country = cust.country if "country" in cust.columns else ibis.null("string")
     rows = (
         cust.filter(cust.customer_id.isin(wanted))
         .select(
@@ -155,6 +158,7 @@ def consent_now(con: BaseBackend, customer_ids: Iterable[str]) -> dict[str, Cons
             "phone",
             email_ok=consented(cust, "email"),
             sms_ok=consented(cust, "sms"),
+            country=country,
         )
         .to_pyarrow()
         .to_pylist()
@@ -165,6 +169,7 @@ def consent_now(con: BaseBackend, customer_ids: Iterable[str]) -> dict[str, Cons
             email_ok=bool(r["email_ok"]),
             phone=r["phone"],
             sms_ok=bool(r["sms_ok"]),
+            country=r["country"],
         )
         for r in rows
     }

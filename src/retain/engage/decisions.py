@@ -8,7 +8,8 @@ one ``status`` and, when not sent, one ``reason``):
    re-entry rule: one occurrence never messages a customer twice, however often it runs);
 2. ``global_control``: the customer is in the global control group;
 3. ``no_consent``: no channel the customer consented to (``channel = "best"``: none at all);
-4. ``suppressed``: the address is on the suppression list;
+4. ``suppressed``: the address or number is on the suppression list (a number in any of its
+   forms, E.164 or national: :func:`retain.engage.phone.variants`);
 5. ``capped``: a frequency cap is full (priority decides who gets the last slot,
    :mod:`retain.engage.caps`; a lower-priority message still queued from an earlier run gives
    its slot up, listed in ``attrs["withdrawn"]``). Held-out customers take a slot like treated
@@ -39,6 +40,7 @@ from retain.engage.caps import allocate, quiet_until
 from retain.engage.channels import best_channel, consented
 from retain.engage.holdout import in_global_control, in_holdout, variant_of
 from retain.engage.messages import load_template
+from retain.engage.phone import phone_key, variants
 from retain.engage.playbooks import Audience, Playbook, PlaybookSet
 from retain.engage.triggers import FIRED_COLUMNS, fired
 from retain.errors import InvalidParameterError
@@ -105,7 +107,7 @@ class Guardrails:
     already: frozenset[str] = frozenset()
     """Decision keys (:func:`decision_key`) already queued or held out."""
     suppressed: frozenset[str] = frozenset()
-    """Lower-case addresses that get nothing."""
+    """Lower-case addresses and numbers (as listed: E.164 or national) that get nothing."""
     history: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame({"customer_id": [], "category": []})
     )
@@ -211,12 +213,35 @@ def _candidates(
 
 
 def _recipient(frame: pd.DataFrame, playbook: Playbook) -> pd.Series:
+    """Each decision's address: the e-mail, the number, or the playbook's URL.
+
+    A number is stored in E.164, a national one read in the customer's country
+    (:func:`retain.engage.phone.phone_key`); one that cannot be read stays as given, and the
+    worker refuses it with the reason.
+    """
     url = playbook.action.url or ""
     out = pd.Series(None, index=frame.index, dtype=object)
     out[frame["channel"] == "email"] = frame["email"]
-    out[frame["channel"] == "sms"] = frame["phone"]
+    sms = (frame["channel"] == "sms").to_numpy()
+    if sms.any():
+        countries = frame["country"] if "country" in frame.columns else [None] * len(frame)
+        out[sms] = [
+            (phone_key(p, c if isinstance(c, str) else None) or p) if isinstance(p, str) else p
+            for p, c in zip(frame["phone"][sms], pd.Series(countries)[sms], strict=True)
+        ]
     out[frame["channel"] == "webhook"] = url
     return out
+
+
+def _sms_suppressed(frame: pd.DataFrame, suppressed: frozenset[str]) -> np.ndarray:
+    """Whether each SMS decision's number is on the list, in any of its stored forms."""
+    hit = np.zeros(len(frame), dtype=bool)
+    if not suppressed:
+        return hit
+    for i in np.flatnonzero((frame["channel"] == "sms").to_numpy()):
+        key = frame["recipient"].iat[int(i)]
+        hit[i] = isinstance(key, str) and not variants(key).isdisjoint(suppressed)
+    return hit
 
 
 def _one(playbook: Playbook, frame: pd.DataFrame, playbooks: PlaybookSet) -> pd.DataFrame:
@@ -305,6 +330,7 @@ def decide(
     mark(frame["channel"].isna(), "no_consent")
     email = frame["recipient"].where(frame["channel"] == "email").fillna("").str.strip().str.lower()
     mark(email.isin(rails.suppressed) & (email != ""), "suppressed")
+    mark(_sms_suppressed(frame, rails.suppressed), "suppressed")
     open_ = (status == "send").to_numpy()
     refused = np.zeros(len(frame), dtype=bool)
     refused[open_], withdrawn = allocate(frame[open_], rails.history, playbooks.caps)

@@ -10,7 +10,8 @@ suppression list, recorded holdouts, other recent messages in ``interactions``) 
   (:func:`retain.engage.outbox.enqueue`) keyed by the decision's key, so the row and the
   decision are one, a second run finds the key and queues nothing, and a delayed message waits
   for its ``send_at`` (quiet hours). Every row of a run commits in the caller's one transaction.
-  SMS rows carry the rendered ``subject`` and ``body``; the SMS sender sends the body.
+  SMS rows carry the rendered ``subject`` and ``body``; the SMS sender sends the body. Their
+  number is in E.164 (read in the customer's country) and ``region`` keeps that country.
   A playbook whose ``action`` has a ``url`` (a save-desk task, a CRM call) also queues one
   webhook row beside the message, keyed ``<key>:task``; it does not count against caps.
 - ``holdout``: a ``holdout`` interaction (``campaign_id`` = the playbook, ``properties.group =
@@ -51,6 +52,7 @@ from retain.engage.invitations import PREVIEW_URL, check_surveys, invite_for, li
 from retain.engage.messages import MessageTemplate, load_template, render
 from retain.engage.outbox import message_id_for
 from retain.engage.playbooks import Playbook, PlaybookSet
+from retain.engage.recipients import stored_recipient
 from retain.features import Sources
 
 __all__ = [
@@ -316,7 +318,7 @@ def _outbox_row(
         "idempotency_key": key,
         "customer_id": customer_id,
         "channel": channel,
-        "recipient": recipient,
+        "recipient": stored_recipient(channel, recipient),
         "payload": json.dumps(dict(payload), ensure_ascii=False, sort_keys=True, default=str),
         "language": language,
         "advertising": advertising,
@@ -415,6 +417,7 @@ def execute(
         version = versions[playbook.name]
         payload = (
             {"subject": subject, "body": body, "playbook_version": version}
+            | ({"region": context["customer"]["country"]} if channel == "sms" else {})
             if channel in ("email", "sms")
             else _webhook_payload(row, context, playbook, (lang, subject, body))
             | {"playbook_version": version}

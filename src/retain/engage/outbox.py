@@ -16,6 +16,7 @@ The playbooks call::
         playbook: str | None = None,
         campaign_id: str | None = None,
         not_before: datetime | None = None,  # naive UTC; quiet hours wait, not drop
+        region: str | None = None,  # the customer's country: a national number read in it
     ) -> OutboxMessage
 
 It only adds a row (inside a SAVEPOINT) and flushes; the caller commits, so the decision and the
@@ -55,6 +56,8 @@ from retain.engage._tables import (
     DeliveryAttempt,
     OutboxMessage,
 )
+from retain.engage.phone import e164
+from retain.engage.recipients import stored_recipient
 from retain.errors import InvalidParameterError
 from retain.i18n import t
 
@@ -100,8 +103,13 @@ def enqueue(
     playbook: str | None = None,
     campaign_id: str | None = None,
     not_before: dt.datetime | None = None,
+    region: str | None = None,
 ) -> OutboxMessage:
-    """Queue one message in ``session``'s transaction; idempotent on ``idempotency_key``."""
+    """Queue one message in ``session``'s transaction; idempotent on ``idempotency_key``.
+
+    With ``region`` (the customer's country) an SMS number must read as one
+    (:func:`retain.engage.phone.e164`); the payload keeps it for the worker.
+    """
     if channel not in CHANNELS:
         raise InvalidParameterError(
             t("engage.bad_channel", channel=channel, allowed=", ".join(CHANNELS))
@@ -113,13 +121,17 @@ def enqueue(
     )
     if existing is not None:
         return existing
+    body = dict(payload)
+    if channel == "sms" and region is not None:
+        recipient = e164(recipient, region)
+        body["region"] = region
     values = {
         "message_id": message_id_for(idempotency_key),
         "idempotency_key": idempotency_key,
         "customer_id": customer_id,
         "channel": channel,
-        "recipient": recipient,
-        "payload": json.dumps(dict(payload), ensure_ascii=False, sort_keys=True, default=str),
+        "recipient": stored_recipient(channel, recipient),
+        "payload": json.dumps(body, ensure_ascii=False, sort_keys=True, default=str),
         "language": language,
         "advertising": advertising,
         "playbook": playbook,

@@ -15,6 +15,10 @@ outcome ``replied``; the worker appends it to ``interactions`` as ``message_repl
 ``sms`` (the kind :data:`retain.engage.channels.ENGAGED_KINDS` already counts, so a customer
 who answers SMS makes it their most active channel). A reply from a number we never texted is
 ignored. Receiving the same reply twice (the gateway retrying) records it once.
+
+The gateway reports the sender in E.164 (``+819012345678``) while the customer may be stored in
+national form (``090-1234-5678``): numbers are compared in every form they may be stored under
+(:func:`retain.engage.suppression.forms`), through the outbox's recipient index.
 """
 
 from __future__ import annotations
@@ -25,13 +29,13 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from retain.appdb import utcnow
 from retain.engage import suppression
 from retain.engage._tables import DeliveryAttempt, OutboxMessage
-from retain.engage.sms import normal_number
+from retain.engage.phone import phone_key
 from retain.i18n import t
 
 __all__ = ["OPT_OUT_KEYWORDS", "Inbound", "is_opt_out", "normal_reply", "receive"]
@@ -116,14 +120,21 @@ class Inbound:
 
 
 def _last_message_to(session: Session, number: str) -> OutboxMessage | None:
-    """The latest SMS we queued to ``number`` (compared in normal form)."""
-    rows = session.scalars(
+    """The latest SMS we queued to ``number`` (a normal key), in any of its stored forms.
+
+    ``lower(recipient) IN (forms)`` is answered by the outbox's recipient index: the E.164
+    form the gateway reports finds a row written in national form, and the reverse.
+    """
+    found: OutboxMessage | None = session.scalars(
         select(OutboxMessage)
-        .where(OutboxMessage.channel == "sms", OutboxMessage.recipient.like(f"%{number[-4:]}"))
+        .where(
+            OutboxMessage.channel == "sms",
+            func.lower(OutboxMessage.recipient).in_(sorted(suppression.forms(number))),
+        )
         .order_by(OutboxMessage.id.desc())
-        .limit(200)
-    ).all()
-    return next((r for r in rows if normal_number(r.recipient) == number), None)
+        .limit(1)
+    ).first()
+    return found
 
 
 def receive(session: Session, *, number: str, text: str, inbound_id: str = "") -> Inbound:
@@ -133,11 +144,14 @@ def receive(session: Session, *, number: str, text: str, inbound_id: str = "") -
     delivery of the same reply is recognised; without one, the same text to the same message
     counts once.
     """
-    phone = normal_number(number)
+    phone = phone_key(number)
     if phone is None:
         return Inbound("ignored")
     last = _last_message_to(session, phone)
     customer_id = last.customer_id if last is not None else None
+    if last is not None and not phone.startswith("+"):
+        # a national number from the gateway: the message we sent knows its country
+        phone = phone_key(last.recipient) or phone
     if is_opt_out(text):
         cancelled = suppression.cancel_queued_to(session, phone)
         added = suppression.suppress(

@@ -41,6 +41,7 @@ from retain.engage._tables import DeliveryAttempt, OutboxMessage
 from retain.engage.channels import Consent, consent_now
 from retain.engage.email import SmtpSender, compose, valid_address
 from retain.engage.netguard import Resolver
+from retain.engage.phone import PhoneNumberError, e164, phone_key
 from retain.engage.sms import OptOutMissingError, compose_text, measure, normal_number, send_sms
 from retain.engage.webhooks import backoff_seconds, post_json
 from retain.i18n import t
@@ -144,8 +145,9 @@ def _withdrawn(message: OutboxMessage, consent: Consent | None) -> str | None:
         ok, current = consent.email_ok, (consent.email or "").strip().lower()
         same = current == message.recipient.strip().lower()
     else:
-        ok, current = consent.sms_ok, normal_number(consent.phone or "") or ""
-        same = current == normal_number(message.recipient)
+        # the number in the warehouse may be national, the row's E.164 (or the reverse)
+        ok, current = consent.sms_ok, phone_key(consent.phone or "", consent.country) or ""
+        same = current == phone_key(message.recipient, consent.country)
     return None if ok and same else "consent_revoked"
 
 
@@ -383,10 +385,24 @@ class Worker:
 
     @staticmethod
     def _address(message: OutboxMessage) -> str:
-        """The suppression list's key of a recipient: a lower-case address, a plain number."""
-        if message.channel == "sms":
-            return normal_number(message.recipient) or message.recipient.strip()
-        return message.recipient.strip().lower()
+        """The suppression list's key of a recipient (:func:`suppression.normal_address`)."""
+        return suppression.normal_address(message.recipient)
+
+    @staticmethod
+    def _number(message: OutboxMessage, payload: dict[str, Any]) -> str:
+        """The number to send to, in E.164; :class:`PhoneNumberError` when it cannot be read.
+
+        A row a playbook run queued carries the customer's country (``region``), which a
+        number that could not be read at the decision is read in again, to say why it fails.
+        A row written before numbers were normalised (no ``region``) goes as it was stored.
+        """
+        if "region" in payload:
+            region = payload["region"]
+            return e164(message.recipient, region if isinstance(region, str) else None)
+        number = normal_number(message.recipient)
+        if number is None:
+            raise PhoneNumberError(t("engage_outbox.sms_bad_number"))
+        return number
 
     def _email(self, session: Session, message: OutboxMessage) -> _Outcome:
         if self._address(message) in self._suppressed:
@@ -427,12 +443,14 @@ class Worker:
         config = self.settings.sms
         if self._address(message) in self._suppressed:
             return _Outcome(False, False, t("engage.suppressed"), cancel="suppressed")
-        number = normal_number(message.recipient)
-        if number is None:
-            return _Outcome(False, False, t("engage_outbox.sms_bad_number"))
+        payload = json.loads(message.payload)
+        try:
+            number = self._number(message, payload)
+        except PhoneNumberError as exc:  # refused for good: the number is what must change
+            return _Outcome(False, False, exc.message)
         try:
             text = compose_text(
-                str(json.loads(message.payload).get("body", "")),
+                str(payload.get("body", "")),
                 lang=message.language,
                 advertising=message.advertising,
                 sender_name=self.settings.engage.sender_name,
@@ -454,6 +472,11 @@ class Worker:
         result = send_sms(
             config, number, text, idempotency_key=message.idempotency_key, resolver=self.resolver
         )
-        detail = f"{result.detail}; {length.encoding}, {length.units} units, "
-        detail += f"{length.segments} segment(s)"
+        detail = t(
+            "engage_outbox.sms_sent_detail",
+            detail=result.detail,
+            encoding=length.encoding,
+            units=length.units,
+            segments=length.segments,
+        )
         return _Outcome(result.ok, result.retryable, detail, segments=length.segments)
