@@ -1,7 +1,8 @@
 """Carrying out a run's decisions: outbox rows for the sends, records for the holdouts.
 
 :func:`guardrails` reads what earlier runs left (the outbox's keys and recent messages, the
-suppression list, recorded holdouts, other recent messages in ``interactions``) so
+suppression list, recorded holdouts and sent messages' keys, other recent messages in
+``interactions``) so
 :func:`retain.engage.decisions.decide` can apply the re-entry rule and the caps.
 
 :func:`execute` then writes, for each decision:
@@ -149,7 +150,12 @@ def guardrails(
     *,
     now: dt.datetime,
 ) -> Guardrails:
-    """Keys used, suppressed addresses and messages in the caps' window, as of ``now``."""
+    """Keys used, suppressed addresses and messages in the caps' window, as of ``now``.
+
+    A key is used when the outbox holds it, or ``interactions`` hold a recorded holdout or a
+    ``message_sent`` of one of these playbooks with it in ``properties.key`` (the outbox may
+    have been pruned or, for the demo's planted history, never kept).
+    """
     since = now - dt.timedelta(days=playbooks.caps.window_days)
     categories = {p.name: p.category for p in playbooks.playbooks}
     # every key of these playbooks ever queued (the re-entry rule has no horizon) ...
@@ -207,6 +213,19 @@ def guardrails(
         keys = held.select("properties").to_pandas()["properties"]
         already |= {
             str(json.loads(p).get("key")) for p in keys if isinstance(p, str) and '"key"' in p
+        }
+        # ... and so does a delivered message: the worker (and the demo's planted history)
+        # keep the decision's key in a message_sent's properties, which outlive the outbox
+        sent = it.filter(
+            (it.kind == "message_sent")
+            & it.campaign_id.notnull()
+            & it.campaign_id.split(":")[0].isin(names)
+            & it.properties.cast("string").contains('"key"')
+        )
+        already |= {
+            str(key)
+            for p in sent.select("properties").to_pandas()["properties"]
+            if isinstance(p, str) and (key := json.loads(p).get("key")) is not None
         }
         other = it.filter(
             (it.kind == "message_sent")

@@ -105,6 +105,14 @@ def append_interactions(session: Session, settings: Settings, *, limit: int = 50
     if not pending:
         return 0
     rows = [r for r in pending if r.customer_id]  # audience parts concern no one customer
+    # the decision's key rides along, so the re-entry rule outlives the outbox's rows
+    keys = dict(
+        session.execute(
+            select(OutboxMessage.message_id, OutboxMessage.idempotency_key).where(
+                OutboxMessage.message_id.in_(sorted({r.message_id for r in rows}))
+            )
+        ).all()
+    )
     append_to_warehouse(
         (
             Interaction(
@@ -121,7 +129,8 @@ def append_interactions(session: Session, settings: Settings, *, limit: int = 50
                     "attempt": r.attempt,
                     "outcome": r.outcome,
                     "detail": r.detail,
-                },
+                }
+                | ({"key": keys[r.message_id]} if r.message_id in keys else {}),
             )
             for r in rows
         ),
