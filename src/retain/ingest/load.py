@@ -20,6 +20,7 @@ The load runs in four steps, each inside the engine:
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -44,6 +45,7 @@ from retain.i18n import t
 from retain.ingest.mapping import Mapping, plan_columns, read_mapping
 from retain.ingest.merge import merge_batch, reference_relations, scan_rejects, stored_relation
 from retain.ingest.readers import Source, materialize, quote, stage_source
+from retain.ingest.swap import drop_stale_batches, target_layout
 from retain.ingest.validate import validate_batch
 from retain.schema import CANONICAL_TABLES, Table, get_table
 
@@ -53,6 +55,9 @@ if TYPE_CHECKING:
 __all__ = ["IMMUTABLE_TABLES", "IngestProgress", "IngestReport", "ingest"]
 
 OnError = Literal["reject", "quarantine"]
+
+_PLAIN = re.compile(r"""nullif\("(?:[^"]|"")*", ''\)""")
+"""A mapped column that is a source column as it stands (empty text read as NULL)."""
 
 IMMUTABLE_TABLES = frozenset({"events"})
 """Tables of facts that never change once recorded: a stored key with other values is a conflict.
@@ -453,6 +458,16 @@ def _load(
             hours=settings.ingest.future_tolerance_hours
         )
         earliest = _earliest(settings.ingest.earliest_timestamp)
+        layout = None
+        if lazy and wh.backend_name(con) == "duckdb" and not wh.is_read_only(con):
+            # A first load is written once (see retain.ingest.swap).
+            drop_stale_batches(duck)
+            layout = target_layout(duck, spec.name)
+        nul_free = (
+            [c for c, e in plan.expressions.items() if _PLAIN.fullmatch(e)]
+            if staged.nul_free and not mapping.query
+            else []
+        )
 
         def staged_base() -> str:
             """The staged text table with ``_rid``, ``_file``, ``_row`` (copied on first use)."""
@@ -479,6 +494,8 @@ def _load(
                 positional=(staged.file_sql, staged.row_sql) if positional else None,
                 raw_base=staged_base if positional else None,
                 stored=stored,
+                layout=layout if positional else None,
+                nul_free=nul_free,
             )
 
         if lazy:

@@ -22,6 +22,7 @@ import duckdb
 from retain import warehouse as wh
 from retain.ingest.csvread import release_result
 from retain.ingest.readers import quote
+from retain.ingest.swap import swap_into_empty
 from retain.schema import Table, get_table
 
 if TYPE_CHECKING:
@@ -220,7 +221,21 @@ def merge_batch(
 
     progress("write", report.rows_read)
     kind = wh.backend_name(con)
-    if kind in ("duckdb", "postgres"):
+    swapped = None
+    if kind == "duckdb" and result.kept and not where:
+        # Every row of the batch table is good: into an empty target it is renamed, not copied.
+        swapped = swap_into_empty(
+            duck,
+            spec.name,
+            result.kept,
+            appends=appends,
+            batch=batch,
+            on_step=on_step,
+            views=[good, result.typed],
+        )
+    if swapped is not None:
+        counts = swapped
+    elif kind in ("duckdb", "postgres"):
         # PostgreSQL gets the staged rows copied in first; DuckDB merges them where they are.
         stage = (
             _postgres_stage(con, duck, spec.name, good, appends)

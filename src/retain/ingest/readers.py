@@ -103,6 +103,10 @@ class StagedSource:
     """For a lazy source: rescans the file when DuckDB fails on it (returns the clean SQL)."""
     has_line: bool = False
     """Whether the staged table holds the rescan's line column (then :attr:`star` hides it)."""
+    nul_free: bool = False
+    """Whether every value is text proven free of NUL characters: each file was a CSV that
+    passed the line check (which sends a line holding a NUL to the rescan) or was rescanned
+    (which rejects such records)."""
 
     @property
     def star(self) -> str:
@@ -321,6 +325,7 @@ def _stage_files(
             t("ingest.whitespace_names"), hint=t("ingest.whitespace_names_hint")
         )
     tmp_dir = Path(tempfile.gettempdir())
+    staged.nul_free = delimiter != WHITESPACE and all(_kind(p) == "csv" for p in files)
     # (first rowid, file label, line of first record, whether lines come from LINE_COLUMN)
     ranges: list[tuple[int, str, int, bool]] = []
     for path in files:

@@ -8,7 +8,7 @@ themselves are listed in :mod:`retain.ingest.validate`, which runs them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -177,8 +177,13 @@ def row_checks(
     latest: datetime,
     earliest: str | None = None,
     max_field_bytes: int | None = None,
+    nul_free: Collection[str] = (),
 ) -> list[Check]:
-    """The per-row checks that apply to the columns present in the batch."""
+    """The per-row checks that apply to the columns present in the batch.
+
+    Columns in ``nul_free`` hold text already proven free of NUL characters (the CSV checks):
+    their ``nul_byte`` check cannot fire and is left out.
+    """
     checks: list[Check] = []
     for col in table.columns:
         if col.name not in present:
@@ -195,7 +200,7 @@ def row_checks(
                     {"maximum": max_field_bytes},
                 )
             )
-        if col.kind in {"string", "json"}:
+        if col.kind in {"string", "json"} and col.name not in nul_free:
             checks.append(Check(col.name, "nul_byte", f"contains({r}, chr(0))"))
         if col.vocabulary is not None:
             checks.append(_vocabulary_check(col.name, col.vocabulary, v))

@@ -42,12 +42,14 @@ Rules (the ``rule`` of each :class:`~retain.errors.Violation`):
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
+import numpy as np
 
 from retain.errors import Violation
 from retain.i18n import t
@@ -85,6 +87,10 @@ class Validation:
     """Temporary table of the ``_rid`` of identical repeats of a kept row (never merged)."""
     collapsed_rows: int = 0
     """Rows that repeat another row of the batch exactly (same key, same values)."""
+    kept: str | None = None
+    """The warehouse table behind ``typed`` when it was asked for in the target's ``layout``
+    (every column of the target in order, plus ``_bad``): a clean batch into an empty target is
+    renamed into place instead of copied (:func:`retain.ingest.merge.merge_batch`)."""
 
 
 def validate_batch(
@@ -104,6 +110,8 @@ def validate_batch(
     positional: tuple[str, str] | None = None,
     raw_base: Callable[[], str] | None = None,
     stored: Callable[[str], str] | None = None,
+    layout: Sequence[tuple[str, str]] | None = None,
+    nul_free: Collection[str] = (),
 ) -> Validation:
     """Cast a staged batch to the canonical types and find every broken rule.
 
@@ -123,6 +131,14 @@ def validate_batch(
     breaks ``event_conflict``; an identical one is a no-op for the merge. Within the batch, rows
     repeating a key with identical values collapse into the first (``Validation.collapsed``);
     differing ones all break ``duplicate_key``.
+
+    ``layout`` (the target's columns and SQL types, in order), with ``positional``: the typed
+    batch is written once, as a committed table of the warehouse (``Validation.kept``) holding
+    every column of the target, so that a clean batch into an empty target needs no second
+    write. Set checks over a committed table cost half those over a transaction's own rows.
+
+    ``nul_free`` names columns whose raw text comes verbatim from a source already proven free
+    of NUL characters (a checked CSV file): their ``nul_byte`` check cannot fire and is skipped.
     """
     tag = uuid.uuid4().hex[:10]
     typed_name, bad_name, viol_name = (
@@ -173,6 +189,7 @@ def validate_batch(
         latest=latest,
         earliest=earliest,
         max_field_bytes=max_field_bytes,
+        nul_free=nul_free,
     )
     flag = " OR ".join(f"coalesce({c.flag or c.condition}, false)" for c in checks) or "false"
     out_cols = []
@@ -191,11 +208,14 @@ def validate_batch(
         # One pass over the file: the typed table keeps its order, so its rowid is the record
         # number; a view adds _rid, _file and _row for the checks and the merge.
         kept = f"{typed_name}_t"
+        columns = ", ".join(out_cols)
+        create = "CREATE TEMP TABLE"
+        if layout is not None:
+            # The process id lets a later load drop the table of one killed before its end.
+            kept, create = f"_retain_load_{os.getpid()}_{tag}", "CREATE TABLE"
+            columns = ", ".join(_layout_sql(table, present, out_cols, layout))
         temps.insert(0, kept)
-        duck.execute(
-            f"CREATE TEMP TABLE {quote(kept)} AS SELECT {', '.join(out_cols)}, ({flag}) AS "
-            f"_bad FROM ({inner})"
-        )
+        duck.execute(f"{create} {quote(kept)} AS SELECT {columns}, ({flag}) AS _bad FROM ({inner})")
         file_sql, row_sql = positional
         duck.execute(
             f"CREATE TEMP VIEW {quote(typed_name)} AS SELECT rowid AS _rid, {file_sql} AS _file,"
@@ -244,24 +264,22 @@ def validate_batch(
             f"s.{quote(column)})"
         )
 
-    # One scan counts both set checks. A distinct count of 64-bit key hashes is cheaper than
-    # one of the keys, and as many distinct hashes as rows proves the keys distinct; a repeated
-    # hash (a repeated key, or very rarely a collision) sends the batch to the exact group-by
-    # below, which names the rows whose keys really repeat. Unknown references are counted
-    # beside it (the rows are only listed when there are some).
-    aggregates = [
-        f"count(*) FILTER (WHERE {not_null}) - count(DISTINCT hash({key_cols})) "
-        f"FILTER (WHERE {not_null})"
-        if key and len(key) == len(table.key)
-        else "0"
-    ] + [
-        f"count(*) FILTER (WHERE NOT s._bad AND s.{quote(c)} IS NOT NULL AND NOT EXISTS "
-        f"(SELECT 1 FROM {references[c]} AS ref WHERE ref.{quote(c)} = s.{quote(c)}))"
-        for c in refs
-    ]
-    set_counts = duck.execute(f"SELECT {', '.join(aggregates)} FROM {typed_q} AS s").fetchall()
-    repeated = (int(set_counts[0][0]),) if set_counts else None
-    unknown_counts = dict(zip(refs, set_counts[0][1:], strict=True)) if set_counts else {}
+    # Key uniqueness first from 64-bit key hashes: sorted, no two equal neighbours proves the
+    # keys distinct (a sort of the hashes costs half DuckDB's distinct count of them); a
+    # repeated hash (a repeated key, or very rarely a collision) sends the batch to the exact
+    # group-by below, which names the rows whose keys really repeat. Unknown references are
+    # counted in one scan (the rows are only listed when there are some).
+    if key and len(key) == len(table.key):
+        repeated = (_repeated_hashes(duck, typed_q, key_cols, not_null),)
+    unknown_counts: dict[str, int] = {}
+    if refs:
+        aggregates = [
+            f"count(*) FILTER (WHERE NOT s._bad AND s.{quote(c)} IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM {references[c]} AS ref WHERE ref.{quote(c)} = s.{quote(c)}))"
+            for c in refs
+        ]
+        found = duck.execute(f"SELECT {', '.join(aggregates)} FROM {typed_q} AS s").fetchone()
+        unknown_counts = {c: int(n) for c, n in zip(refs, found or (), strict=True)}
     collapsed: str | None = None
     n_collapsed = 0
     if key and len(key) == len(table.key) and repeated and repeated[0]:
@@ -301,7 +319,19 @@ def validate_batch(
         )
     if not parts:
         return Validation(
-            typed_name, present, [], {}, 0, 0, None, temps, n_rows, n_bad, collapsed, n_collapsed
+            typed_name,
+            present,
+            [],
+            {},
+            0,
+            0,
+            None,
+            temps,
+            n_rows,
+            n_bad,
+            collapsed,
+            n_collapsed,
+            kept if layout is not None and positional is not None else None,
         )
     temps.append(viol_name)
     duck.execute(f"CREATE TEMP TABLE {quote(viol_name)} AS " + " UNION ALL ".join(parts))
@@ -314,7 +344,19 @@ def validate_batch(
     }
     if not counts:
         return Validation(
-            typed_name, present, [], {}, 0, 0, None, temps, n_rows, n_bad, collapsed, n_collapsed
+            typed_name,
+            present,
+            [],
+            {},
+            0,
+            0,
+            None,
+            temps,
+            n_rows,
+            n_bad,
+            collapsed,
+            n_collapsed,
+            kept if layout is not None and positional is not None else None,
         )
     rejected = duck.execute(f"SELECT count(DISTINCT _rid) FROM {viol}").fetchone()
     rows = duck.execute(
@@ -340,7 +382,39 @@ def validate_batch(
         n_bad,
         collapsed,
         n_collapsed,
+        kept if layout is not None and positional is not None else None,
     )
+
+
+def _layout_sql(
+    table: Table, present: Sequence[str], out_cols: Sequence[str], layout: Sequence[tuple[str, str]]
+) -> list[str]:
+    """Every column of ``layout`` in order, cast to its type: present ones typed, others default."""
+    typed = dict(zip(present, out_cols, strict=True))
+    parts = []
+    for name, sql_type in layout:
+        if name in typed:
+            value = typed[name].removesuffix(f" AS {quote(name)}")
+        else:
+            default = table.column(name).default if name in table.column_names else None
+            value = "NULL" if default is None else lit(default)
+        parts.append(f"CAST({value} AS {sql_type}) AS {quote(name)}")
+    return parts
+
+
+def _repeated_hashes(
+    duck: duckdb.DuckDBPyConnection, typed: str, key_cols: str, not_null: str
+) -> int:
+    """How many non-null keys of ``typed`` repeat an earlier one's 64-bit hash (0: all distinct).
+
+    The hashes are sorted in place (8 bytes a row) and neighbours compared.
+    """
+    hashes = duck.execute(
+        f"SELECT hash({key_cols}) AS h FROM {typed} WHERE {not_null}"
+    ).fetchnumpy()["h"]
+    values = np.asarray(hashes, dtype=np.uint64)
+    values.sort()
+    return int(np.count_nonzero(values[1:] == values[:-1]))
 
 
 def _inner_sql(base: str, raw_select: str, present: Sequence[str], typed_select: str) -> str:

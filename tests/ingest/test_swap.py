@@ -1,0 +1,162 @@
+"""A first load into an empty DuckDB table is renamed into place, all or nothing (issue 21).
+
+The typed batch is written once, as a committed table of the warehouse shaped like the target;
+a clean batch into an empty target takes the target's place in the merge transaction. These
+tests pin what must not change for that: the target's columns and types, the batch record,
+that a failed or killed load leaves the warehouse as it was, and that a non-empty target still
+gets the keyed merge.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import retain.warehouse as wh
+from retain.config import Settings
+from retain.errors import DataValidationError
+from retain.ingest import ingest
+from retain.ingest.swap import PREFIX
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAD = "order_id,customer_id,ordered_at,amount,status\n"
+
+
+def _orders(n: int, start: int = 0, amount: str = "1.50") -> str:
+    return HEAD + "".join(
+        f"o{i},c{i % 2 + 1},2024-01-02 10:00:00,{amount},completed\n" for i in range(start, n)
+    )
+
+
+def _ddl(con: Any) -> str:
+    row = con.con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'orders'").fetchone()
+    return str(row[0])
+
+
+def _batch_tables(con: Any) -> list[str]:
+    rows = con.con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)", [PREFIX]
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+@pytest.fixture
+def shop(warehouse: Any, tmp_path: Path, write: Any) -> Any:
+    ingest("customers", write(tmp_path / "c.csv", "customer_id\nc1\nc2\n"), con=warehouse)
+    return warehouse
+
+
+def test_a_first_load_keeps_the_tables_shape_and_records_the_batch(
+    shop: Any, tmp_path: Path, write: Any
+) -> None:
+    ddl = _ddl(shop)
+    report = ingest("orders", write(tmp_path / "o.csv", _orders(50)), con=shop)
+    assert (report.rows_read, report.rows_inserted, report.rows_updated) == (50, 50, 0)
+    assert _ddl(shop) == ddl
+    assert _batch_tables(shop) == []
+    frame = shop.table("orders").to_pandas()
+    assert len(frame) == 50 and set(frame.status) == {"completed"}
+    assert frame.channel.isna().all()
+    batch = shop.table("ingest_batches").filter(lambda t: t.table_name == "orders").to_pandas()
+    assert list(batch.rows_inserted) == [50] and list(batch.rows_read) == [50]
+    # A second load of the same rows merges by key into the now non-empty table.
+    again = ingest("orders", write(tmp_path / "o2.csv", _orders(60)), con=shop)
+    assert (again.rows_inserted, again.rows_unchanged) == (10, 50)
+    assert shop.table("orders").count().execute() == 60
+    assert _ddl(shop) == ddl
+
+
+def test_a_rejected_first_load_leaves_no_table_behind(
+    shop: Any, tmp_path: Path, write: Any
+) -> None:
+    text = _orders(50) + "o99,c9,2024-01-02 10:00:00,1.00,completed\n"  # an unknown customer
+    with pytest.raises(DataValidationError) as info:
+        ingest("orders", write(tmp_path / "o.csv", text), con=shop)
+    assert [(v.row, v.rule) for v in info.value.violations] == [(52, "unknown_customer")]
+    assert shop.table("orders").count().execute() == 0
+    assert _batch_tables(shop) == []
+
+
+def test_a_quarantined_first_load_merges_only_the_good_rows(
+    shop: Any, tmp_path: Path, write: Any
+) -> None:
+    text = _orders(20) + "o99,c1,2024-01-02 10:00:00,abc,completed\n"
+    settings = Settings(ingest={"on_error": "quarantine"})
+    report = ingest("orders", write(tmp_path / "o.csv", text), con=shop, settings=settings)
+    assert (report.rows_inserted, report.rows_rejected) == (20, 1)
+    assert shop.table("orders").count().execute() == 20
+    assert shop.table("rejects").to_pandas().row.tolist() == [22]
+    assert _batch_tables(shop) == []
+
+
+def test_a_batch_table_of_an_ended_process_is_dropped_by_the_next_load(
+    shop: Any, tmp_path: Path, write: Any
+) -> None:
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                           capture_output=True, text=True)  # fmt: skip
+    stale = f"{PREFIX}{int(ended.stdout)}_0123456789"
+    mine = f"{PREFIX}{os.getpid()}_abcdef0123"
+    for name in (stale, mine):
+        shop.con.execute(f'CREATE TABLE "{name}" AS SELECT 1 AS x')
+    ingest("orders", write(tmp_path / "o.csv", _orders(5)), con=shop)
+    assert _batch_tables(shop) == [mine]  # a live process's table is never touched
+
+
+KILLED = """
+import sys, time
+import retain.warehouse as wh
+from retain.config import Settings
+from retain.ingest import ingest
+url, path, marker = sys.argv[1:4]
+con = wh.connect(url)
+
+def stall(event):
+    if event.phase == "write:updated":     # inside the swap: target dropped, batch renamed
+        open(marker, "w").close()
+        time.sleep(120)
+
+ingest("orders", path, con=con, settings=Settings(), on_progress=stall)
+"""
+
+
+def test_a_load_killed_inside_the_swap_leaves_the_empty_table(tmp_path: Path, write: Any) -> None:
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    con = wh.connect(url)
+    wh.create_tables(con)
+    ingest("customers", write(tmp_path / "c.csv", "customer_id\nc1\nc2\n"), con=con)
+    ddl = _ddl(con)
+    con.disconnect()
+    path = write(tmp_path / "o.csv", _orders(20_000))
+    marker = tmp_path / "inside-swap"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p
+    )}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, url, str(path), str(marker)], env=env)
+    try:
+        deadline = time.monotonic() + 90
+        while not marker.exists():
+            assert proc.poll() is None, "the load ended before the kill"
+            assert time.monotonic() < deadline, "the load never reached the swap"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    con = wh.connect(url)
+    try:
+        assert con.table("orders").count().execute() == 0
+        assert _ddl(con) == ddl
+        assert con.table("ingest_batches").filter(lambda t: t.table_name == "orders").count(
+        ).execute() == 0  # fmt: skip
+        assert len(_batch_tables(con)) == 1  # committed before the swap, left by the kill
+        report = ingest("orders", write(tmp_path / "o2.csv", _orders(10)), con=con)
+        assert report.rows_inserted == 10
+        assert _batch_tables(con) == []  # the next load dropped it
+    finally:
+        con.disconnect()
