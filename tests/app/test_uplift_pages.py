@@ -198,3 +198,43 @@ def test_api_names_the_unit_of_the_uplifts(
     assert (revenue.json()["unit"], revenue.json()["currency"]) == ("money", "USD")
     rate = client.get("/api/v1/uplift/campaigns/CMP-OLD", headers=headers(keys["analyst"]))
     assert (rate.json()["unit"], rate.json()["currency"]) == ("share", None)
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("en", "Outcome window: 21 days, the playbook's own"),
+        ("ja", "成果ウィンドウ: 21 日、プレイブック自身のもの"),
+        ("ko", "성과 윈도: 21일, 플레이북 자체의 윈도"),
+    ],
+)
+def test_page_and_api_say_which_outcome_window_was_used(
+    stored: list[str],
+    loaded_warehouse: Any,
+    client: TestClient,
+    users: dict[str, str],
+    keys: dict[str, str],
+    lang: str,
+    words: str,
+) -> None:
+    from retain.models.uplift.evaluations import with_window
+
+    data = _campaign("playbook:nudge", "2024-04-01", 4)
+    learner = TLearner(random_state=0, n_estimators=50)
+    found, _ = assess_campaign(data, learner, risk=data.frame["x1"].to_numpy(), n_boot=50)
+    found = with_window(found, 21, "playbook")
+    store_evaluation(loaded_warehouse, data, found, evaluated_at=pd.Timestamp("2024-06-01"))
+    login(client, users["analyst"], lang=lang)
+    text = html.unescape(client.get("/uplift", params={"campaign": "playbook:nudge"}).text)
+    assert 'data-window="21"' in text and words in text
+    older = html.unescape(client.get("/uplift", params={"campaign": "CMP-OLD"}).text)
+    assert "data-window" not in older  # stored before windows were recorded: no claim
+    body = client.get(
+        "/api/v1/uplift/campaigns/playbook:nudge",
+        params={"lang": lang},
+        headers=headers(keys["analyst"]),
+    ).json()
+    assert (body["window_days"], body["window_basis"]) == (21, "playbook")
+    assert words in body["window_note"]
+    old = client.get("/api/v1/uplift/campaigns/CMP-OLD", headers=headers(keys["analyst"])).json()
+    assert old["window_days"] is None and old["window_note"] is None

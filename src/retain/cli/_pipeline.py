@@ -133,6 +133,7 @@ def _uplift(
     the planner's business line as of its churn scores, so the plan, its page, the API and the
     report answer from campaign history.
     """
+    from retain.cli.uplift import playbook_windows
     from retain.models.uplift import list_campaigns
     from retain.models.uplift.evaluations import evaluate_campaign, store_evaluation
     from retain.models.uplift.scores import store_campaign_uplift
@@ -145,8 +146,12 @@ def _uplift(
         return
     risk = _risk(con, settings, result.churn_versions.get(line.name))
     datasets = {}
-    for campaign_id in list_campaigns(con)["campaign_id"]:
-        data, found = evaluate_campaign(con, str(campaign_id), definition=line, risk=risk)
+    campaigns = [str(c) for c in list_campaigns(con)["campaign_id"]]
+    windows = playbook_windows(settings, campaigns)  # a playbook counts in its own window
+    for campaign_id in campaigns:
+        data, found = evaluate_campaign(
+            con, campaign_id, definition=line, risk=risk, playbook_windows=windows
+        )
         store_evaluation(con, data, found, evaluated_at=None)
         datasets[data.campaign_id] = data
     actions = [a.name for a in settings.offers.candidate_actions()]

@@ -9,14 +9,20 @@ every customer and stores the model in the registry (``retain.models.registry``,
 ``uplift``). ``score`` writes every current customer's uplift in the offer planner's format
 (``customer_id, action, uplift, uplift_honest, honest_group, honest_variance``; ``retain plan
 --uplift FILE``). The library does the work (:func:`retain.models.uplift.assess.assess_campaign`).
+
+The outcome window is ``--window`` when given; a ``playbook:<name>`` campaign otherwise counts
+in its playbook's own window (as ``retain playbooks results`` does: the goal's window, else
+``attribution_days``, of the playbooks that run), anything else in 60 days. Every output says
+which window it used and why (``window_days``, ``window_basis``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
@@ -33,10 +39,14 @@ from retain.models.uplift import (
     save_uplift_model,
 )
 from retain.models.uplift.assess import Assessment, assess_campaign, churn_risk, make_learner
-from retain.models.uplift.evaluations import store_evaluation
+from retain.models.uplift.evaluations import store_evaluation, with_window
+from retain.models.uplift.playbooks import PLAYBOOK_PREFIX, WindowBasis, outcome_window
 from retain.models.uplift.scores import score_campaign, store_uplift_scores
 
-__all__ = ["uplift_app"]
+if TYPE_CHECKING:
+    from retain.config import Settings
+
+__all__ = ["playbook_windows", "uplift_app"]
 
 uplift_app = typer.Typer(
     help="Uplift models from past campaigns with a random holdout: whom an offer changes.",
@@ -79,7 +89,13 @@ OutcomeOpt = Annotated[
     typer.Option("--outcome", help="retention (any activity), conversion (an order) or revenue."),
 ]
 WindowOpt = Annotated[
-    int, typer.Option("--window", min=1, help="Days after the start the outcome is counted in.")
+    int | None,
+    typer.Option(
+        "--window",
+        min=1,
+        help="Days after the start the outcome is counted in (default: a playbook: campaign's "
+        "own window, as retain playbooks results counts it; else 60).",
+    ),
 ]
 LearnerOpt = Annotated[
     LearnerName, typer.Option("--learner", help="t, x, s or class_transformation.")
@@ -102,10 +118,35 @@ def campaigns(fmt: FormatOpt = Format.table) -> None:
     print_frame(console, frame, title=t("uplift.title_campaigns", count=len(frame)))
 
 
+def playbook_windows(cfg: Settings, campaigns: Iterable[str] | None = None) -> dict[str, int]:
+    """Each playbook's outcome window in days, as ``retain playbooks results`` counts it.
+
+    The playbooks that run: ``playbooks.toml`` beside the configuration (else the shipped
+    ones), with the versions edited through the API laid over them (the app database, read only
+    when one of ``campaigns`` is a ``playbook:`` campaign; empty otherwise).
+    """
+    if campaigns is not None and not any(c.startswith(PLAYBOOK_PREFIX) for c in campaigns):
+        return {}
+    from retain.app import open_session
+    from retain.cli.playbooks import _playbooks
+    from retain.engage.playbook_versions import effective_book
+    from retain.engage.results import results_window
+
+    with open_session(cfg.database_url) as session:
+        book = effective_book(session, _playbooks(None))
+    return {p.name: results_window(p) for p in book.playbooks}
+
+
+def _window(cfg: Settings, campaign: str, window: int | None) -> tuple[int, WindowBasis]:
+    """The outcome window of ``campaign``: ``--window``, else its playbook's, else 60 days."""
+    known = playbook_windows(cfg, [campaign]) if window is None else {}
+    return outcome_window(campaign, window_days=window, playbook_windows=known)
+
+
 def _run(
     campaign: str | None,
     outcome: OutcomeName,
-    window: int,
+    window: int | None,
     learner: LearnerName,
     seed: int,
     definition: str | None,
@@ -114,13 +155,27 @@ def _run(
     con = wh.connect(settings=cfg)
     chosen = cfg.churn_definition(definition)
     campaign = campaign or _newest(con)
+    days, basis = _window(cfg, campaign, window)
     data = campaign_dataset(
-        con, campaign, outcome=outcome.value, window_days=window, definition=chosen
+        con, campaign, outcome=outcome.value, window_days=days, definition=chosen
     )
     risk = churn_risk(data, cfg.models_dir)
     model = make_learner(learner.value, random_state=seed)
     assessment, _ = assess_campaign(data, model, risk=risk, random_state=seed)
-    return data, assessment, model
+    return data, with_window(assessment, days, basis), model
+
+
+def _basis(found: Assessment) -> str:
+    """``given``, ``playbook`` or ``default``: where the assessment's window came from."""
+    return str(found.effects["window_basis"].iloc[0]) if len(found.effects) else "default"
+
+
+def _window_line(campaign: str, days: int, basis: str) -> str:
+    """The line saying which outcome window was used, and why."""
+    if basis == "default" and campaign.startswith(PLAYBOOK_PREFIX):
+        name = campaign.removeprefix(PLAYBOOK_PREFIX)
+        return t("uplift_page.window_default_playbook", days=days, playbook=name)
+    return t(f"uplift_page.window_{basis}", days=days)
 
 
 def _show(data: Any, found: Assessment, fmt: Format, extra: dict[str, Any]) -> None:
@@ -130,6 +185,7 @@ def _show(data: Any, found: Assessment, fmt: Format, extra: dict[str, Any]) -> N
             "started_at": data.started_at.isoformat(),
             "outcome": found.outcome,
             "window_days": data.window_days,
+            "window_basis": _basis(found),
             "learner": found.learner,
             "n_train": found.n_train,
             "n_test": found.n_test,
@@ -147,7 +203,9 @@ def _show(data: Any, found: Assessment, fmt: Format, extra: dict[str, Any]) -> N
         outcome=found.outcome,
         days=data.window_days,
     )
-    print_frame(console, found.effects.round(4), title=title)
+    effects = found.effects.drop(columns=["window_days", "window_basis"], errors="ignore")
+    print_frame(console, effects.round(4), title=title)
+    console.print(_window_line(found.campaign_id, data.window_days, _basis(found)), highlight=False)
     title = t("uplift.title_policies", customers=format_number(found.n_test), learner=found.learner)
     print_frame(console, found.policies.round(4), title=title)
     if "churn_risk" not in set(found.policies["policy"]):
@@ -161,7 +219,7 @@ def _show(data: Any, found: Assessment, fmt: Format, extra: dict[str, Any]) -> N
 def evaluate(
     campaign: CampaignOpt = None,
     outcome: OutcomeOpt = OutcomeName.retention,
-    window: WindowOpt = 60,
+    window: WindowOpt = None,
     learner: LearnerOpt = LearnerName.t,
     seed: SeedOpt = 0,
     definition: DefinitionOpt = None,
@@ -185,7 +243,7 @@ def evaluate(
 def train(
     campaign: CampaignOpt = None,
     outcome: OutcomeOpt = OutcomeName.retention,
-    window: WindowOpt = 60,
+    window: WindowOpt = None,
     learner: LearnerOpt = LearnerName.t,
     seed: SeedOpt = 0,
     definition: DefinitionOpt = None,
@@ -200,6 +258,7 @@ def train(
         "campaign_id": found.campaign_id,
         "outcome": found.outcome,
         "window_days": data.window_days,
+        "window_basis": _basis(found),
         "features": list(data.features),
         "n_customers": len(data.frame),
         "metrics": found.metrics(),
@@ -247,7 +306,7 @@ def score(
     ] = True,
     campaign: CampaignOpt = None,
     outcome: OutcomeOpt = OutcomeName.retention,
-    window: WindowOpt = 60,
+    window: WindowOpt = None,
     learner: LearnerOpt = LearnerName.t,
     seed: SeedOpt = 0,
     definition: DefinitionOpt = None,
@@ -266,8 +325,9 @@ def score(
     chosen = cfg.churn_definition(definition)
     campaign = campaign or _newest(con)
     day = pd.Timestamp(as_of) if as_of else pd.Timestamp.now().normalize()
+    days, basis = _window(cfg, campaign, window)
     data = campaign_dataset(
-        con, campaign, outcome=outcome.value, window_days=window, definition=chosen
+        con, campaign, outcome=outcome.value, window_days=days, definition=chosen
     )
     names = _actions(data.arms, action) if action else None
     frame = score_campaign(
@@ -278,10 +338,11 @@ def score(
         actions=names,
         learner=learner.value,
         outcome=outcome.value,
-        window_days=window,
+        window_days=days,
         seed=seed,
         data=data,
     )
+    console.print(_window_line(campaign, days, basis), highlight=False)
     customers = format_number(frame["customer_id"].nunique())
     if store:
         version = store_uplift_scores(con, frame, campaign_id=campaign, as_of=day)
@@ -307,7 +368,7 @@ def score(
 def _newest(con: Any) -> str:
     listed = list_campaigns(con)
     if listed.empty:
-        raise NotFoundError(t("uplift.no_campaigns"), hint=t("uplift.no_campaigns_hint"))
+        raise NotFoundError(t("uplift.no_campaigns"), hint=t("uplift_page.no_campaigns_hint"))
     return str(listed["campaign_id"].iloc[-1])
 
 

@@ -43,7 +43,15 @@ from retain.features import Sources
 from retain.i18n import t
 from retain.models.uplift.playbooks import playbook_assignments as assignments
 
-__all__ = ["METRICS", "Z95", "Interval", "assignments", "outcomes", "playbook_results"]
+__all__ = [
+    "METRICS",
+    "Z95",
+    "Interval",
+    "assignments",
+    "outcomes",
+    "playbook_results",
+    "results_window",
+]
 
 METRICS = ("conversion", "retention", "revenue")
 Z95 = 1.959963984540054
@@ -158,6 +166,20 @@ def _goal(goal: Goal | None, treated: dict[str, Any], diff: dict[str, Any]) -> d
     }
 
 
+def results_window(playbook: Playbook | None, window_days: int | None = None) -> int:
+    """Days a customer's outcome is counted after their assignment, by default.
+
+    ``window_days`` when given, else the playbook's goal window, else its attribution window
+    (30 days for a past campaign without a playbook). ``retain uplift`` reads a ``playbook:``
+    campaign's window here too, so its effects match these results.
+    """
+    if window_days:
+        return window_days
+    if playbook is None:
+        return 30
+    return playbook.goal.window_days if playbook.goal else playbook.attribution_days
+
+
 def playbook_results(
     sources: Sources,
     name: str,
@@ -177,11 +199,7 @@ def playbook_results(
             t("engage_playbooks.no_results", name=name),
             hint=t("engage_playbooks.no_results_hint", name=name),
         )
-    window = window_days or (
-        playbook.goal.window_days
-        if playbook and playbook.goal
-        else (playbook.attribution_days if playbook else 30)
-    )
+    window = results_window(playbook, window_days)
     assigned = assignments(interactions, name)
     counts = assigned.group_by("arm").agg(n=assigned.count()).to_pandas()
     if counts.empty:

@@ -24,7 +24,7 @@ import retain.warehouse as wh
 from retain.errors import NotFoundError
 from retain.features import Sources
 from retain.models.uplift import CONTROL, campaign_dataset, list_campaigns
-from retain.models.uplift.playbooks import playbook_names, snapshot_groups
+from retain.models.uplift.playbooks import outcome_window, playbook_names, snapshot_groups
 
 T1 = dt.datetime(2024, 3, 1, 1)
 T2 = dt.datetime(2024, 5, 1, 1)
@@ -142,6 +142,44 @@ def test_playbooks_with_a_holdout_are_listed_beside_campaigns(history: Sources) 
         campaign_dataset(history, "nudge")
     with pytest.raises(NotFoundError):
         campaign_dataset(history, "playbook:quiet")
+
+
+def test_a_missing_randomization_says_what_each_kind_of_campaign_needs(
+    history: Sources,
+) -> None:
+    """A playbook was told it lacked 'message_sent, group treatment', which playbooks never
+    write: it now says what a playbook needs (its sends, its recorded holdout, closed windows),
+    what was found, and how to get there."""
+    with pytest.raises(NotFoundError) as quiet:
+        campaign_dataset(history, "playbook:quiet", window_days=30)
+    message = quiet.value.message
+    assert "playbook 'quiet'" in message and "group treatment" not in message
+    assert "found 1 treated and 0 held out" in message
+    assert "retain playbooks run" in str(quiet.value.hint) and "--window" in str(quiet.value.hint)
+    # every nudge customer's 200-day window is still open at the data's end: say so
+    with pytest.raises(NotFoundError) as waiting:
+        campaign_dataset(history, "playbook:nudge", window_days=200)
+    assert "200-day outcome window" in waiting.value.message
+    assert "found 0 treated and 0 held out (7 more still inside their window)" in (
+        waiting.value.message
+    )
+    assert "now 200 days" in str(waiting.value.hint)
+    with pytest.raises(NotFoundError) as plain:
+        campaign_dataset(history, "nudge")  # holdout rows only, no treated
+    assert 'properties.group = "treatment"' in plain.value.message
+    assert "found 0 treated and 3 held out" in plain.value.message
+    assert "playbook:<name>" in str(plain.value.hint)
+
+
+def test_a_playbooks_window_is_its_own_unless_one_is_given() -> None:
+    windows = {"replenish": 21}
+    assert outcome_window("playbook:replenish", playbook_windows=windows) == (21, "playbook")
+    assert outcome_window("playbook:replenish", window_days=30, playbook_windows=windows) == (
+        30,
+        "given",
+    )
+    assert outcome_window("playbook:gone", playbook_windows=windows) == (60, "default")
+    assert outcome_window("replenish", playbook_windows=windows) == (60, "default")
 
 
 def test_each_customer_has_their_own_window_and_run(history: Sources) -> None:
@@ -342,3 +380,61 @@ def test_cli_lists_and_evaluates_a_playbook(
     assert out["n_train"] + out["n_test"] == out["effects"][0]["n_control"] + sum(
         e["n_treated"] for e in out["effects"]
     )
+
+
+def test_cli_counts_a_playbook_in_its_own_window_and_says_so(
+    planted: tuple[Any, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --window a playbook was counted in a fixed 60 days, not its own window."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from _cli_runner import make_invoker
+    from retain.engage.playbooks import shipped_playbooks
+    from retain.engage.results import results_window
+
+    con, config = planted
+    own = {p.name: results_window(p) for p in shipped_playbooks().playbooks}["replenish"]
+    truth = con.table("demo_truth_playbooks").to_pandas().set_index("playbook")
+    assert own == truth.loc["replenish", "window_days"] == 21  # its goal's window, not 60
+    retain_cli: Callable[..., Any] = make_invoker(config, monkeypatch)
+    args = ("uplift", "evaluate", "--campaign", "playbook:replenish", "--outcome", "conversion")
+    result = retain_cli(*args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert (out["window_days"], out["window_basis"]) == (21, "playbook")
+    data = campaign_dataset(con, "playbook:replenish", outcome="conversion", window_days=21)
+    expected = data.observed_effect()
+    assert [e["effect"] for e in out["effects"]] == pytest.approx(
+        list(expected["effect"]), abs=1e-6
+    )
+    table = retain_cli(*args)
+    assert "Outcome window: 21 days, the playbook's own" in table.output
+    given = json.loads(retain_cli(*args, "--window", "45", "--format", "json").output)
+    assert (given["window_days"], given["window_basis"]) == (45, "given")
+
+
+def test_a_stored_evaluation_keeps_the_playbooks_window(planted: tuple[Any, Path]) -> None:
+    """The demo pipeline evaluated every playbook in 60 days; the stored row now says which."""
+    from retain.config import ChurnDefinition
+    from retain.models.uplift.evaluations import (
+        evaluate_campaign,
+        store_evaluation,
+        stored_evaluation,
+    )
+
+    con, _ = planted
+    data, found = evaluate_campaign(
+        con,
+        "playbook:replenish",
+        definition=ChurnDefinition(),
+        outcome="conversion",
+        n_boot=10,
+        playbook_windows={"replenish": 21},
+    )
+    assert data.window_days == 21
+    store_evaluation(con, data, found, evaluated_at=None)
+    stored = stored_evaluation(con, "playbook:replenish", "conversion")
+    assert stored is not None
+    assert (stored.window_days, stored.window_basis) == (21, "playbook")
+    _, plain = evaluate_campaign(con, "CMP-05", definition=ChurnDefinition(), n_boot=10)
+    assert set(plain.effects["window_days"]) == {60}
+    assert set(plain.effects["window_basis"]) == {"default"}

@@ -60,6 +60,9 @@ def read_campaign(
         summary=service.summary(found),
         unit=unit,
         currency=settings.currency if unit == "money" else None,
+        window_days=found.window_days,
+        window_basis=found.window_basis,
+        window_note=service.window_note(found),
     )
 
 

@@ -54,3 +54,16 @@ class UpliftEvaluation(BaseModel):
     currency: str | None = Field(
         description="The reporting currency of a 'money' unit (null for a share)."
     )
+    window_days: int | None = Field(
+        default=None,
+        description="Days after each assignment the outcome was counted in (null: stored "
+        "before windows were recorded).",
+    )
+    window_basis: Literal["given", "playbook", "default"] | None = Field(
+        default=None,
+        description="Where the window came from: given (--window), playbook (a playbook: "
+        "campaign's own window) or default (60 days).",
+    )
+    window_note: str | None = Field(
+        default=None, description="The window and its source, in the reader's language."
+    )

@@ -19,11 +19,21 @@ from retain.models.uplift.evaluations import (
     list_evaluations,
     stored_evaluation,
 )
+from retain.models.uplift.playbooks import PLAYBOOK_PREFIX
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
-__all__ = ["RATES", "campaigns", "evaluation", "records", "summary", "unit", "unit_note"]
+__all__ = [
+    "RATES",
+    "campaigns",
+    "evaluation",
+    "records",
+    "summary",
+    "unit",
+    "unit_note",
+    "window_note",
+]
 
 RATES = ("retention", "conversion")
 """Outcomes measured as a share of customers; revenue is an amount (as in the report)."""
@@ -55,6 +65,17 @@ def unit_note(outcome: str, currency: str) -> str:
     if unit(outcome) == "money":
         return t("uplift_page.unit_money", currency=currency)
     return t("uplift_page.unit_share")
+
+
+def window_note(found: StoredEvaluation) -> str | None:
+    """Which outcome window the evaluation used, and why (None when stored without one)."""
+    days, basis = found.window_days, found.window_basis
+    if days is None:
+        return None
+    if basis == "default" and found.campaign_id.startswith(PLAYBOOK_PREFIX):
+        name = found.campaign_id.removeprefix(PLAYBOOK_PREFIX)
+        return t("uplift_page.window_default_playbook", days=days, playbook=name)
+    return t(f"uplift_page.window_{basis or 'given'}", days=days)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -107,6 +107,7 @@ def uplift_page(
                 currency=settings.currency,
                 y_format=_MoneyAxis(settings.currency) if money else "{:.2%}",
                 unit_note=service.unit_note(found.outcome, settings.currency),
+                window_note=service.window_note(found),
                 chosen=picked,
                 found=found,
                 summary=service.summary(found),

@@ -37,13 +37,14 @@ import numpy as np
 import pandas as pd
 
 from retain.config import ChurnDefinition
-from retain.errors import InvalidParameterError, NotFoundError
+from retain.errors import InvalidParameterError
 from retain.features import SourceLike, Sources, feature_snapshot
 from retain.i18n import t
 from retain.models.uplift.playbooks import (
     PLAYBOOK_PREFIX,
     data_end,
     features_at_assignment,
+    no_campaign_error,
     outcomes_in_windows,
     playbook_assigned,
     playbook_names,
@@ -308,19 +309,18 @@ def campaign_dataset(
         )
     definition = definition or ChurnDefinition()
     sources = Sources.of(con_or_tables)
+    waiting = 0
     if campaign_id.startswith(PLAYBOOK_PREFIX):
         assigned = _playbook(sources, campaign_id)
         end = data_end(sources)
         if end is not None:
             closed = assigned["assigned_at"] + pd.Timedelta(days=window_days) <= end
-            assigned = assigned[closed].reset_index(drop=True)
+            assigned, waiting = assigned[closed].reset_index(drop=True), int((~closed).sum())
     else:
         assigned = _assignments(sources, campaign_id).rename(columns={"occurred_at": "assigned_at"})
     control = assigned["arm"] == CONTROL
     if assigned.empty or control.all() or not control.any():
-        raise NotFoundError(
-            t("uplift.no_campaign", campaign=campaign_id), hint=t("uplift.no_campaign_hint")
-        )
+        raise no_campaign_error(campaign_id, assigned, waiting=waiting, window_days=window_days)
     start = pd.Timestamp(assigned["assigned_at"].min())
     if campaign_id.startswith(PLAYBOOK_PREFIX):
         ys = outcomes_in_windows(sources, definition, outcome, assigned, window_days)

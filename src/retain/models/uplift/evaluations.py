@@ -7,14 +7,17 @@ API must not run it at page load. :func:`evaluate_campaign` runs it and
 effect per arm, Qini / AUUC / uplift at 30 % per arm and policy (the model, "highest churn risk
 first" when a churn model can score the campaign, random) with bootstrap intervals, uplift by
 decile and the Qini curve points. :func:`list_evaluations` and :func:`stored_evaluation` read
-them back.
+them back. The outcome window (a ``playbook:`` campaign's own, unless one is given:
+:func:`retain.models.uplift.playbooks.outcome_window`) rides in each effect row
+(``window_days``, ``window_basis``), so the page and the API say which window was used.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +28,7 @@ import retain.warehouse as wh
 from retain.config import ChurnDefinition
 from retain.models.uplift.assess import Assessment, assess_campaign, make_learner
 from retain.models.uplift.campaigns import CampaignData, Outcome, campaign_dataset
-from retain.models.uplift.playbooks import snapshot_groups
+from retain.models.uplift.playbooks import WindowBasis, outcome_window, snapshot_groups
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -38,6 +41,7 @@ __all__ = [
     "list_evaluations",
     "store_evaluation",
     "stored_evaluation",
+    "with_window",
 ]
 
 UPLIFT_EVALUATIONS = "uplift_evaluations"
@@ -57,13 +61,23 @@ def evaluate_campaign(
     risk: Any = None,
     n_boot: int = 100,
     seed: int = 0,
+    window_days: int | None = None,
+    playbook_windows: Mapping[str, int] | None = None,
 ) -> tuple[CampaignData, Assessment]:
     """The campaign's data and its held-out assessment (70/30, ``n_boot`` bootstrap draws).
 
     ``risk`` is a callable from the campaign's :class:`CampaignData` to each row's churn
-    probability (or None), for the "highest churn risk first" policy.
+    probability (or None), for the "highest churn risk first" policy. The outcome window is
+    ``window_days``, else a playbook's own from ``playbook_windows`` (name to days), else 60
+    days (:func:`~retain.models.uplift.playbooks.outcome_window`); the assessment's effects
+    carry it (``window_days``, ``window_basis``).
     """
-    data = campaign_dataset(con, campaign_id, outcome=outcome, definition=definition)
+    days, basis = outcome_window(
+        campaign_id, window_days=window_days, playbook_windows=playbook_windows
+    )
+    data = campaign_dataset(
+        con, campaign_id, outcome=outcome, window_days=days, definition=definition
+    )
     probabilities = risk(data) if risk is not None else None
     found, _ = assess_campaign(
         data,
@@ -72,7 +86,13 @@ def evaluate_campaign(
         n_boot=n_boot,
         random_state=seed,
     )
-    return data, found
+    return data, with_window(found, days, basis)
+
+
+def with_window(found: Assessment, days: int, basis: WindowBasis) -> Assessment:
+    """``found`` with its outcome window in each effect row (``window_days``, ``window_basis``)."""
+    effects = found.effects.assign(window_days=days, window_basis=basis)
+    return dataclasses.replace(found, effects=effects)
 
 
 def churn_risk_at_start(con: BaseBackend, registered: Any) -> Callable[[CampaignData], Any]:
@@ -159,6 +179,22 @@ class StoredEvaluation:
     policies: pd.DataFrame
     deciles: pd.DataFrame
     curves: pd.DataFrame
+
+    @property
+    def window_days(self) -> int | None:
+        """Days the outcome was counted in (None: stored before windows were recorded)."""
+        if "window_days" not in self.effects or self.effects.empty:
+            return None
+        value = self.effects["window_days"].iloc[0]
+        return None if pd.isna(value) else int(value)
+
+    @property
+    def window_basis(self) -> str | None:
+        """Where the window came from: ``given``, ``playbook`` or ``default`` (None: unknown)."""
+        if "window_basis" not in self.effects or self.effects.empty:
+            return None
+        value = self.effects["window_basis"].iloc[0]
+        return None if pd.isna(value) else str(value)
 
 
 def list_evaluations(con: BaseBackend) -> pd.DataFrame:

@@ -19,22 +19,37 @@ Unlike a campaign, a playbook assigns customers at many moments (every run, ever
 each customer's outcome window opens at their own assignment (:func:`outcomes_in_windows`), their
 features are taken as of their run (:func:`features_at_assignment`), and customers whose window
 has not closed by the newest order or event are left out (:func:`data_end`).
+
+A playbook has its own outcome window (its goal's, else ``attribution_days``: what ``retain
+playbooks results`` counts in, :func:`retain.engage.results.results_window`). The playbooks live
+above this layer, so the caller passes their windows by name; :func:`outcome_window` picks the
+window of a campaign: an explicit one, else its playbook's, else :data:`DEFAULT_WINDOW_DAYS`, and
+says which. :func:`no_campaign_error` says what is missing for each kind of campaign.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
 from retain.config import ChurnDefinition
+from retain.errors import NotFoundError
 from retain.facts import json_text
 from retain.features import Sources, feature_snapshot
+from retain.i18n import t
 
 __all__ = [
+    "DEFAULT_WINDOW_DAYS",
     "PLAYBOOK_PREFIX",
+    "WindowBasis",
     "data_end",
     "features_at_assignment",
+    "no_campaign_error",
+    "outcome_window",
     "outcomes_in_windows",
     "playbook_assigned",
     "playbook_assignments",
@@ -44,9 +59,62 @@ __all__ = [
 
 PLAYBOOK_PREFIX = "playbook:"
 """How a playbook is named among campaigns: ``playbook:<name>`` (all its versions together)."""
+DEFAULT_WINDOW_DAYS = 60
+"""The outcome window of a campaign without one of its own (a retention offer's usual)."""
+WindowBasis = Literal["given", "playbook", "default"]
+"""Where a window came from: passed, the playbook's own, or :data:`DEFAULT_WINDOW_DAYS`."""
 MAX_SNAPSHOTS = 60
 """The most feature snapshots one playbook's customers are spread over (see
 :func:`snapshot_groups`)."""
+
+
+def outcome_window(
+    campaign_id: str,
+    *,
+    window_days: int | None = None,
+    playbook_windows: Mapping[str, int] | None = None,
+) -> tuple[int, WindowBasis]:
+    """The outcome window of ``campaign_id`` in days, and where it came from.
+
+    ``window_days`` wins when given (``given``); a ``playbook:<name>`` campaign otherwise takes
+    its playbook's window from ``playbook_windows`` (name to days; ``playbook``); anything else,
+    or a playbook not among them, :data:`DEFAULT_WINDOW_DAYS` (``default``).
+    """
+    if window_days is not None:
+        return window_days, "given"
+    name = campaign_id.removeprefix(PLAYBOOK_PREFIX)
+    if campaign_id.startswith(PLAYBOOK_PREFIX) and name in (playbook_windows or {}):
+        return int((playbook_windows or {})[name]), "playbook"
+    return DEFAULT_WINDOW_DAYS, "default"
+
+
+def no_campaign_error(
+    campaign_id: str, assigned: pd.DataFrame, *, waiting: int = 0, window_days: int
+) -> NotFoundError:
+    """Why ``campaign_id`` is no randomized campaign: what its kind needs, what was found.
+
+    ``assigned`` holds the customers found (column ``arm``, the holdout ``control``);
+    ``waiting`` counts a playbook's customers left out because their window is still open.
+    """
+    arms = assigned["arm"] if "arm" in assigned else pd.Series(dtype=object)
+    control = int((arms == "control").sum())  # retain.models.uplift.campaigns.CONTROL
+    treated = len(arms) - control
+    if not campaign_id.startswith(PLAYBOOK_PREFIX):
+        return NotFoundError(
+            t("uplift_page.no_campaign", campaign=campaign_id, treated=treated, control=control),
+            hint=t("uplift_page.no_campaign_hint"),
+        )
+    return NotFoundError(
+        t(
+            "uplift_page.no_playbook",
+            playbook=campaign_id.removeprefix(PLAYBOOK_PREFIX),
+            days=window_days,
+            waiting=waiting,
+            treated=treated,
+            control=control,
+        ),
+        hint=t("uplift_page.no_playbook_hint", days=window_days),
+    )
 
 
 def playbook_assignments(interactions: ir.Table, name: str) -> ir.Table:
