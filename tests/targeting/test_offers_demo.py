@@ -91,6 +91,7 @@ def campaign_uplift_leak_free(
             customer_ids=ids[plan].reset_index(drop=True),
             actions={"treatment": "coupon_20"},
             random_state=f,
+            value="amount",  # the plan's value is 0.3 x amount x 2.5: weigh the groups by it
         )
         frame["honest_group"] = f"{f}:" + frame["honest_group"]
         parts.append(frame)

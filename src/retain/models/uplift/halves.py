@@ -15,7 +15,17 @@ ever thinner slices of the top, where plans choose), and each group's uplift is 
 minus its held-out mean, with that difference's variance (:func:`group_effects`, the "sorted
 group effects" of Chernozhukov, Demirer, Duflo and Fernández-Val, 2018). Randomization makes
 each group's difference unbiased, whatever the model got wrong; the choosing model's noise only
-decides which group a customer falls in. The variances give a plan its interval
+decides which group a customer falls in.
+
+**Weighted by value.** A plan sums uplift x value over the customers it contacts, and within a
+group the two are not independent (on the demo the coupon works a little less on customers with
+larger orders): the group's mean uplift x their value overstated the sum on every demo seed.
+So when the campaign and the planned customers carry a pre-treatment value column (``value``,
+:data:`VALUE_FEATURE` by default: what a kept customer's worth is proportional to), each group is
+measured on what the plan sums: the value-weighted treated mean minus the value-weighted held-out
+mean, an unbiased ratio for sum(uplift x value) / sum(value) over the group (docs/offers.md,
+"Honest profit"). Without that column the groups are unweighted, as before. The variances give a
+plan its interval
 (``honest_group``, ``honest_variance``; ``retain.targeting.offers.plan_offers``). It lives with
 the uplift models so that stored scoring (:mod:`retain.models.uplift.scores`) and the planner
 (``retain.targeting.offers``) value customers the same way.
@@ -35,6 +45,7 @@ import pandas as pd
 __all__ = [
     "ERROR_COLUMNS",
     "GROUP_EDGES",
+    "VALUE_FEATURE",
     "GroupEffects",
     "group_effects",
     "stable_draw",
@@ -47,6 +58,10 @@ GROUP_EDGES = (0.0, 0.5, 0.8, 0.9, 0.95, 1.0)
 """Quantiles of the choosing score that cut the calibration half into groups."""
 MIN_PER_ARM = 200
 """A group with fewer treated or held-out customers is merged into its neighbour."""
+
+VALUE_FEATURE = "average_order_value"
+"""The feature :func:`uplift_by_halves` weights groups by when both frames have it: a customer's
+worth to a plan (CLV, the discount's order value) grows with it (``retain.features``)."""
 
 ERROR_COLUMNS = ("honest_group", "honest_variance")
 """Which measurement values each row (action/half/group) and that measurement's variance."""
@@ -93,6 +108,7 @@ def group_effects(
     treated: Any,
     y: Any,
     *,
+    weight: Any = None,
     edges: Sequence[float] = GROUP_EDGES,
     min_per_arm: int = MIN_PER_ARM,
 ) -> GroupEffects:
@@ -101,10 +117,18 @@ def group_effects(
     ``treated`` flags the rows that got the offer (the others are the random holdout); ``y`` is
     each row's outcome. Groups are cut at the ``edges`` quantiles of ``score``; one with fewer
     than ``min_per_arm`` customers in either arm is merged into its neighbour.
+
+    With ``weight`` (each row's value, >= 0; NaN counts as 0), a group's effect is the
+    weighted treated mean minus the weighted held-out mean: consistent for
+    sum(uplift x weight) / sum(weight) over the group, which is what a plan that multiplies it by
+    its customers' values sums. A group whose arms carry no weight falls back to plain means.
     """
     s = np.asarray(score, dtype=np.float64)
     t = np.asarray(treated, dtype=bool)
     out = np.asarray(y, dtype=np.float64)
+    w = None if weight is None else np.nan_to_num(np.asarray(weight, dtype=np.float64))
+    if w is not None and (w < 0).any():
+        raise ValueError("group_effects: weights must not be negative")
     cuts = np.unique(np.quantile(s, list(edges)[1:-1])) if s.size else np.array([])
     while cuts.size:
         g = np.searchsorted(cuts, s, side="right")
@@ -117,16 +141,43 @@ def group_effects(
     g = np.searchsorted(cuts, s, side="right")
     effect, variance = [], []
     for k in range(cuts.size + 1):
-        a, b = out[(g == k) & t], out[(g == k) & ~t]
-        ok = a.size > 1 and b.size > 1
-        effect.append(float(a.mean() - b.mean()) if a.size and b.size else np.nan)
-        variance.append(float(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size) if ok else np.nan)
+        arms = [(g == k) & t, (g == k) & ~t]
+        found = [_mean_and_variance(out[a], None if w is None else w[a]) for a in arms]
+        effect.append(found[0][0] - found[1][0])
+        variance.append(found[0][1] + found[1][1])
     return GroupEffects(cuts.astype(np.float64), np.array(effect), np.array(variance))
+
+
+def _mean_and_variance(y: FloatArray, w: FloatArray | None) -> tuple[float, float]:
+    """One arm's (weighted) mean and that mean's variance; NaN where there are too few rows.
+
+    Unweighted: the mean and var(ddof=1) / n. Weighted (a ratio estimator): sum(w y) / sum(w)
+    and n / (n - 1) x sum(w^2 (y - mean)^2) / sum(w)^2, which is the former when all w are equal.
+    """
+    n = y.size
+    if w is None or not w.sum() > 0:
+        w = np.ones(n)
+    if not n:
+        return np.nan, np.nan
+    mean = float((w * y).sum() / w.sum())
+    if n < 2:
+        return mean, np.nan
+    spread = float((w**2 * (y - mean) ** 2).sum() / w.sum() ** 2)
+    return mean, spread * n / (n - 1)
 
 
 def _rows(X: Any, mask: npt.NDArray[np.bool_]) -> Any:
     index = np.flatnonzero(mask)
     return X.iloc[index] if isinstance(X, pd.DataFrame) else np.asarray(X)[index]
+
+
+def _column(X: Any, name: str | None) -> FloatArray | None:
+    """Column ``name`` of a frame as floats (NaN and negatives as 0); None when it has none."""
+    if name is None or not isinstance(X, pd.DataFrame) or name not in X.columns:
+        return None
+    found = pd.to_numeric(X[name], errors="coerce").to_numpy(dtype=np.float64)
+    clipped: FloatArray = np.clip(np.nan_to_num(found), 0.0, None)
+    return clipped
 
 
 def _arm_flags(arm: npt.NDArray[Any], control: Any, name: str, arms: int) -> tuple[Any, Any]:
@@ -147,6 +198,7 @@ def uplift_by_halves(
     customer_ids: Sequence[str] | pd.Series,
     actions: Mapping[str, str] | None = None,
     random_state: int = 0,
+    value: str | None = VALUE_FEATURE,
 ) -> pd.DataFrame:
     """The planner's uplift frame, with each valuation's group and variance.
 
@@ -168,6 +220,10 @@ def uplift_by_halves(
         default).
     random_state
         Seed of the campaign's split into halves.
+    value
+        A column of both ``X`` and ``plan_X`` that a customer's worth to the plan is proportional
+        to (known before the campaign, e.g. the average order): the groups are measured
+        weighted by it (the module's docstring). None, or a column either frame lacks: unweighted.
     """
     from sklearn.base import clone  # on use: planning without history needs no scikit-learn
 
@@ -181,6 +237,8 @@ def uplift_by_halves(
     names = actions or {}
     arms = list(models[0].arms_)
     control = getattr(learner, "control", "control")
+    weight = _column(X, value)
+    weighted = weight is not None and _column(plan_X, value) is not None
     frames = []
     for m, model in enumerate(models):
         mine = on_first if m == 0 else ~on_first
@@ -193,7 +251,12 @@ def uplift_by_halves(
         for k, name in enumerate(arms):
             held, got = _arm_flags(arm[calibration], control, name, len(arms))
             rows = held | got
-            found = group_effects(cal_scores[rows, k], got[rows], outcome[calibration][rows])
+            found = group_effects(
+                cal_scores[rows, k],
+                got[rows],
+                outcome[calibration][rows],
+                weight=weight[calibration][rows] if weighted and weight is not None else None,
+            )
             group = found.group(scores[:, k])
             action = names.get(name, name)
             frames.append(

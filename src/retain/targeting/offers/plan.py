@@ -17,6 +17,11 @@ picks the actions.
 overstates them (the winner's curse), so the plan's expected profit is the honest one, and
 :attr:`PlanSummary.naive_profit` shows what the choosing estimates would have claimed.
 
+A contacted customer can have a positive choosing estimate and a negative honest one (their
+measured group does not confirm the choice): they stay in the plan and the summary counts them
+(:attr:`PlanSummary.measured_losses`), because dropping them would select on the measurement's
+noise and overstate the rest again.
+
 **Without campaign history** the uplift of an action is the customer's churn risk times the
 action's assumed response rate (``[[offers.actions]] assumed_response_rate``), a heuristic every
 output names (:attr:`OfferPlan.heuristic`).
@@ -98,6 +103,13 @@ class PlanSummary:
     """The 95 % interval of the profit the contacted customers will bring: the measurement
     error of the uplift (``honest_variance``) and the chance in who stays; None when the uplift
     came without its variance (the heuristic, a file, older stored uplift)."""
+    measured_losses: int = 0
+    """Contacted customers chosen on a positive choosing estimate whose honest expected profit
+    is negative: the campaign's measurement of their group does not confirm the choice."""
+    measured_loss_profit: float = 0.0
+    """Their honest expected profit, summed (<= 0; part of :attr:`expected_profit`). They stay
+    in the plan: dropping them would choose on the measurement and overstate the rest
+    (docs/offers.md, "Honest profit")."""
 
     @property
     def winners_curse(self) -> float:
@@ -422,6 +434,7 @@ def _summary(
     reasons = decisions.loc[decisions["status"] == "left_out", "reason"].value_counts()
     cost = float(targets["expected_cost"].sum())
     profit = float(targets["expected_profit"].sum())
+    losses = targets["expected_profit"] < 0
     per_action = targets.groupby("action")[["expected_cost", "expected_profit"]].sum()
     counts = targets["action"].value_counts()
     return PlanSummary(
@@ -446,4 +459,6 @@ def _summary(
             )
             for a in actions
         ],
+        measured_losses=int(losses.sum()),
+        measured_loss_profit=float(targets.loc[losses, "expected_profit"].sum()),
     )

@@ -31,7 +31,7 @@ def source_note(plan: OfferPlan) -> str:
 
 
 def summary_lines(plan: OfferPlan, currency: str) -> list[str]:
-    """The source note, counts, cost, profit, ROI, interval, correction, what-if, left out.
+    """The source note, counts, cost, profit, ROI, interval, correction, measured losses, etc.
 
     Without an interval a line says why (and, for stored uplift, how to score it again).
     """
@@ -64,6 +64,14 @@ def summary_lines(plan: OfferPlan, currency: str) -> list[str]:
     if not plan.heuristic:
         lines.append(
             t("offers.line_curse", naive=money(s.naive_profit), correction=money(s.winners_curse))
+        )
+    if s.measured_losses:
+        lines.append(
+            t(
+                "offers_honest.line_measured_losses",
+                customers=format_number(s.measured_losses),
+                profit=money(s.measured_loss_profit),
+            )
         )
     lines += [
         t(
