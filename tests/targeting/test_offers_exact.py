@@ -1,7 +1,9 @@
-"""The planner's choice against an exact solver on small cases (tests/targeting/_offers_exact.py).
+"""The greedy walk against an exact solver on small cases (tests/targeting/_offers_exact.py).
 
-The planner solves tiny problems exactly (``EXACT_LIMIT``) and larger ones with the greedy;
-``exact_limit=0`` forces the greedy, to measure it on cases small enough to solve exactly.
+The planner solves tiny problems exactly (``EXACT_LIMIT``) and larger ones with the better of
+the greedy walk and the Lagrangian relaxation (tests/targeting/test_offers_solver.py);
+``exact_limit=0, relax=False`` leaves the walk alone, to measure it on cases small enough to
+solve exactly.
 """
 
 from __future__ import annotations
@@ -28,9 +30,16 @@ def _case(
 
 
 def _greedy(
-    profit: np.ndarray, cost: np.ndarray, capacity: np.ndarray, budget: float, *, exact: int = 0
+    profit: np.ndarray,
+    cost: np.ndarray,
+    capacity: np.ndarray,
+    budget: float,
+    *,
+    exact: int = 0,
+    relax: bool = False,
 ) -> float:
-    """The chosen plan's profit: the greedy alone, or the planner as shipped with ``exact``."""
+    """The chosen plan's profit: the greedy alone, or the planner as shipped with ``exact``
+    and ``relax``."""
     n = profit.shape[0]
     choice = choose(
         profit,
@@ -40,6 +49,7 @@ def _greedy(
         budget=budget,
         capacity=capacity,
         exact_limit=exact,
+        relax=relax,
     )
     picked = choice.action >= 0
     spent = float(cost[np.flatnonzero(picked), choice.action[picked]].sum())
@@ -187,6 +197,7 @@ def test_vectorized_walk_is_the_stated_walk(seed: int) -> None:
         budget=budget,
         capacity=capacity,
         exact_limit=0,
+        relax=False,
     )
     walked = sum(profit[i, a] for i, a in enumerate(expected) if a >= 0)
     if choice.action.tolist() != expected:

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from retain.targeting.offers.relax import monotone_plan, upper_bound
+
 __all__ = [
     "EXACT_LIMIT",
     "LEFT_OUT_REASONS",
@@ -62,11 +64,20 @@ action) are solved exactly by enumeration instead of by the greedy."""
 
 @dataclass(frozen=True)
 class Choice:
-    """The greedy's answer: per customer an action index (:data:`NOTHING`) and a reason."""
+    """The planner's answer: per customer an action index (:data:`NOTHING`) and a reason."""
 
     action: npt.NDArray[np.int64]
     reason: npt.NDArray[np.object_]
     """``""`` for a chosen customer, else one of :data:`LEFT_OUT_REASONS`."""
+    profit: float = 0.0
+    """Total expected incremental profit of the chosen pairs (by the ``profit`` it was given)."""
+    upper_bound: float = 0.0
+    """Certified: no plan within the budget and capacities has more expected profit (the
+    optimum itself when solved exactly, else the Lagrangian dual value). ``upper_bound -
+    profit`` is how much more the best possible plan could bring, under the same estimates."""
+    solver: str = "none"
+    """Which plan won: ``exact``, ``walk`` (the ranked walk or its best single pair),
+    ``relaxation``, or ``none`` (nothing eligible)."""
 
 
 def _unfit_reasons(
@@ -92,6 +103,7 @@ def choose(
     stay_probability: float = 0.9,
     min_uplift: float = 0.0,
     exact_limit: int = EXACT_LIMIT,
+    relax: bool = True,
 ) -> Choice:
     """Pick at most one action per customer, most profit per cost first, within the limits.
 
@@ -110,7 +122,10 @@ def choose(
         Label the left-out customers ("would stay anyway" at or above ``stay_probability``;
         "unlikely to respond" below ``min_uplift``, which also makes a pair ineligible).
     exact_limit
-        Solve exactly when there are at most this many assignments (0: always the greedy).
+        Solve exactly when there are at most this many assignments (0: never).
+    relax
+        Also plan by the Lagrangian relaxation and keep the better plan (False: the walk and
+        its best single pair alone, as the tests measure them).
     """
     n = profit.shape[0]
     eligible = np.isfinite(profit) & np.isfinite(cost) & (profit > 0) & (uplift >= min_uplift)
@@ -132,7 +147,8 @@ def choose(
     seq = candidates[np.lexsort((-best_profit[candidates], -ratio[candidates]))]
 
     if _exact(profit, cost, eligible, candidates, capacity, budget, exact_limit, action, reason):
-        return Choice(action, reason)
+        total = _total(profit, action)
+        return Choice(action, reason, total, total, "exact")
     if (capacity < 0).all():
         spent = np.cumsum(best_cost[seq])
         fits = spent <= budget + 1e-9
@@ -142,7 +158,48 @@ def choose(
     else:
         _walk(seq, order, eligible, cost, capacity, budget, action, reason)
     _single_if_better(profit, cost, eligible, capacity, budget, action, reason)
-    return Choice(action, reason)
+    if candidates.size == 0:
+        return Choice(action, reason, 0.0, 0.0, "none")
+    usable = eligible[candidates] & (capacity != 0)[None, :]
+    sub_profit = np.where(usable, profit[candidates], -np.inf)
+    sub_cost = np.where(usable, cost[candidates], 0.0)
+    solver = "walk"
+    if relax:
+        plan = monotone_plan(sub_profit, sub_cost, capacity, budget, _total(profit, action))
+        if plan is not None:
+            action[candidates] = plan.action
+            reason[candidates] = ""
+            _left_out(eligible, capacity, candidates, action, reason)
+            solver = "relaxation"
+    total = _total(profit, action)
+    upper = max(upper_bound(sub_profit, sub_cost, capacity, budget), total)
+    return Choice(action, reason, total, upper, solver)
+
+
+def _total(profit: FloatMatrix, action: npt.NDArray[np.int64]) -> float:
+    """The chosen pairs' total profit."""
+    rows = np.flatnonzero(action != NOTHING)
+    return float(profit[rows, action[rows]].sum())
+
+
+def _left_out(
+    eligible: npt.NDArray[np.bool_],
+    capacity: npt.NDArray[np.int64],
+    candidates: npt.NDArray[np.int64],
+    action: npt.NDArray[np.int64],
+    reason: npt.NDArray[np.object_],
+) -> None:
+    """Label the candidates left out, for the exact and the relaxed plans.
+
+    "Over capacity" when every action that pays for them is full, else "over budget" (the
+    budget went to customers worth more per cost).
+    """
+    k = eligible.shape[1]
+    picked = action[action != NOTHING]
+    full = (capacity >= 0) & (np.bincount(picked, minlength=k) >= capacity)
+    out = candidates[action[candidates] == NOTHING]
+    open_action = (eligible[out] & ~full[None, :]).any(axis=1)
+    reason[out] = np.where(open_action, OVER_BUDGET, OVER_CAPACITY)
 
 
 def _exact(
@@ -177,10 +234,7 @@ def _exact(
     total = np.where(feasible, total, -np.inf)
     best = picks[int(np.argmax(total))]  # the empty plan is always feasible
     action[candidates] = best
-    used = np.bincount(best[best >= 0], minlength=k)
-    full = (capacity >= 0) & (used >= capacity)
-    for i in candidates[best < 0]:
-        reason[i] = OVER_CAPACITY if full[eligible[i]].all() else OVER_BUDGET
+    _left_out(eligible, capacity, candidates, action, reason)
     return True
 
 
