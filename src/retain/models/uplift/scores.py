@@ -4,11 +4,13 @@
 (:func:`retain.models.uplift.halves.uplift_by_halves`): a learner is fitted on each random half
 of a randomized campaign; ``uplift`` is the estimate of the model the customer is given to (by a
 stable hash) and chooses; ``uplift_honest`` is the uplift the campaign measured for the
-customer's score group on the other half, which that model never saw (no winner's curse), and
-``honest_group``/``honest_variance`` name that measurement and its variance, from which a plan
-reports its profit's 95 % interval. ``store_uplift_scores`` writes them to the warehouse table
-``uplift_scores`` (``retain.schema``) through :func:`retain.warehouse.replace_scope`, one scope
-per (action, campaign): re-running replaces it. ``stored_uplift`` reads the newest scoring per
+customer's score group on the other half, which that model never saw (no winner's curse),
+weighted by the ``average_order_value`` feature (``halves.VALUE_FEATURE``: the plan sums uplift x
+value; ``retain plan --campaign`` weighs the same way), and ``honest_group``/``honest_variance``
+name that measurement and its variance, from which a plan reports its profit's 95 % interval.
+``store_uplift_scores`` writes them to the warehouse table ``uplift_scores`` (``retain.schema``)
+through :func:`retain.warehouse.replace_scope`, one scope per (action, campaign): re-running
+replaces it. ``stored_uplift`` reads the newest scoring per
 action back for the offer planner; a table written by an older version (without the measured
 groups) is still read, and upgraded in place on the next store.
 
