@@ -15,10 +15,11 @@ import pytest
 from _offers_exact import exact_profit
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.optimize import linprog
 
 from retain.targeting.offers import LEFT_OUT_REASONS, choose
 from retain.targeting.offers.optimize import OVER_CAPACITY, Choice
-from retain.targeting.offers.relax import bound_terms, relaxed_plan
+from retain.targeting.offers.relax import _lp_plan, bound_terms, relaxed_plan
 
 
 def _instance(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -230,3 +231,46 @@ def test_ties_take_the_exact_lp_and_keep_the_bound(seed: int) -> None:
     assert relaxed.dual >= optimum - 1e-9
     choice = _plan(profit, cost, capacity, budget)
     assert choice.profit >= optimum - (m + 0.25) * pmax - 1e-9
+
+
+def _lp_value(profit: np.ndarray, cost: np.ndarray, capacity: np.ndarray, budget: float) -> float:
+    """The LP relaxation's optimum, dense, straight from HiGHS (the yardstick for rounding)."""
+    n, k = profit.shape
+    ok = (profit > 0).ravel()
+    rows = [np.kron(np.eye(n), np.ones(k)), cost.ravel()[None, :]]
+    limits = [np.ones(n), [budget]]
+    for a in np.flatnonzero(capacity >= 0):
+        rows.append(np.tile(np.eye(k)[a], n)[None, :])
+        limits.append([capacity[a]])
+    result = linprog(
+        -np.where(ok, profit.ravel(), 0.0),
+        A_ub=np.vstack(rows),
+        b_ub=np.concatenate([np.asarray(x, dtype=float) for x in limits]),
+        bounds=[(0, 1 if o else 0) for o in ok],
+        method="highs",
+    )
+    return float(-result.fun)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_rounded_lp_loses_at_most_m_pairs(seed: int) -> None:
+    """The fallback alone (no fill): HiGHS's basic optimum has at most m fractional customers,
+    so dropping them keeps LP - m * pmax. Near-identical customers make many ties."""
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(6, 14)), int(rng.integers(1, 4))
+    profit = np.tile(rng.integers(1, 6, k).astype(float), (n, 1)) + rng.integers(0, 2, (n, k))
+    cost = np.tile(rng.integers(1, 4, k).astype(float), (n, 1))
+    capacity = rng.integers(-1, n // 2, k).astype(np.int64)
+    budget = float(rng.integers(1, 2 * n))
+    usable = _usable(profit, capacity)
+    cap = np.where(capacity >= 0, capacity, 0).astype(float)
+    limited = np.flatnonzero((capacity >= 0) & (capacity < n)).astype(np.int64)
+    pick = _lp_plan(usable, cost, cap, limited, budget)
+    chosen = np.flatnonzero(pick >= 0)
+    assert cost[chosen, pick[chosen]].sum() <= budget + 1e-6
+    for a in limited:
+        assert (pick == a).sum() <= capacity[a]
+    m, pmax = bound_terms(usable, capacity)
+    lp = _lp_value(profit, cost, capacity, budget)
+    assert profit[chosen, pick[chosen]].sum() >= lp - m * pmax - 1e-6
+    assert relaxed_plan(usable, cost, capacity, budget).dual >= lp - 1e-6
