@@ -308,3 +308,20 @@ def test_the_worker_sends_e164_refuses_an_unreadable_number_and_rechecks_in_the_
                 payload={"body": "hi"},
                 idempotency_key="kr-bad",
             )
+
+
+def test_consent_is_read_against_the_number_in_any_of_its_forms():
+    from retain.engage.channels import Consent
+    from retain.engage.worker import _withdrawn
+
+    def row(recipient: str) -> OutboxMessage:
+        return OutboxMessage(channel="sms", recipient=recipient)
+
+    national = Consent(None, False, "090-1234-5678", True, country="JP")
+    e164_unknown = Consent(None, False, "+81 90 1234 5678", True, country=None)
+    assert _withdrawn(row("+819012345678"), national) is None
+    # a row from before 0010 (national digits, no country), the warehouse now in E.164
+    assert _withdrawn(row("09012345678"), e164_unknown) is None
+    assert _withdrawn(row("+819012345679"), national) == "consent_revoked"  # changed number
+    refused = Consent(None, False, "090-1234-5678", False, country="JP")
+    assert _withdrawn(row("+819012345678"), refused) == "consent_revoked"

@@ -41,7 +41,7 @@ from retain.engage._tables import DeliveryAttempt, OutboxMessage
 from retain.engage.channels import Consent, consent_now
 from retain.engage.email import SmtpSender, compose, valid_address
 from retain.engage.netguard import Resolver
-from retain.engage.phone import PhoneNumberError, e164, phone_key
+from retain.engage.phone import PhoneNumberError, e164, phone_key, variants
 from retain.engage.sms import OptOutMissingError, compose_text, measure, normal_number, send_sms
 from retain.engage.webhooks import backoff_seconds, post_json
 from retain.i18n import t
@@ -154,9 +154,12 @@ def _withdrawn(message: OutboxMessage, consent: Consent | None) -> str | None:
         ok, current = consent.email_ok, (consent.email or "").strip().lower()
         same = current == message.recipient.strip().lower()
     else:
-        # the number in the warehouse may be national, the row's E.164 (or the reverse)
-        ok, current = consent.sms_ok, phone_key(consent.phone or "", consent.country) or ""
-        same = current == phone_key(message.recipient, consent.country)
+        # the number in the warehouse may be national, the row's E.164 (or the reverse; a row
+        # from before numbers were normalised may hold national digits of an unknown country)
+        ok = consent.sms_ok
+        now = phone_key(consent.phone or "", consent.country) or ""
+        stored = phone_key(message.recipient, consent.country) or ""
+        same = bool(now and stored) and not variants(now).isdisjoint(variants(stored))
     return None if ok and same else "consent_revoked"
 
 
