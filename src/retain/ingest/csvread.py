@@ -23,8 +23,8 @@ from retain.errors import DataValidationError, InvalidParameterError, Violation
 from retain.i18n import t
 from retain.ingest.csvcheck import (
     LINE_COLUMN,
+    longest_plain_line,
     looks_malformed,
-    plain_text,
     rescan,
     sniffed_dialect,
 )
@@ -268,7 +268,11 @@ def checked_csv(
         # sample (a short row in a small file) outvoted the rest. Read whole, the file would
         # be refused for missing columns with no line named; the rescan finds the row.
         return rescued()
-    if not skip and plain_text(read_path, quotechar, delimiter=delim, columns=count):
+    longest = None
+    if not skip:
+        longest = longest_plain_line(read_path, quotechar, delimiter=delim, columns=count)
+    if longest is not None:
+        staged.longest_lines[str(path)] = longest
         return sql, first_line, False
     if looks_malformed(
         duck,

@@ -463,11 +463,13 @@ def _load(
             # A first load is written once (see retain.ingest.swap).
             drop_stale_batches(duck)
             layout = target_layout(duck, spec.name)
-        nul_free = (
-            [c for c, e in plan.expressions.items() if _PLAIN.fullmatch(e)]
-            if staged.nul_free and not mapping.query
-            else []
-        )
+        # Columns read verbatim from checked CSV text skip the checks that text already passed.
+        verbatim = [c for c, e in plan.expressions.items() if _PLAIN.fullmatch(e)]
+        nul_free = verbatim if staged.nul_free and not mapping.query else []
+        longest = staged.longest_line
+        fits: list[str] = []
+        if longest is not None and longest <= settings.ingest.max_field_bytes:
+            fits = [] if mapping.query else verbatim
 
         def staged_base() -> str:
             """The staged text table with ``_rid``, ``_file``, ``_row`` (copied on first use)."""
@@ -496,6 +498,7 @@ def _load(
                 stored=stored,
                 layout=layout if positional else None,
                 nul_free=nul_free,
+                fits=fits,
             )
 
         if lazy:

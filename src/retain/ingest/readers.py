@@ -103,6 +103,10 @@ class StagedSource:
     """For a lazy source: rescans the file when DuckDB fails on it (returns the clean SQL)."""
     has_line: bool = False
     """Whether the staged table holds the rescan's line column (then :attr:`star` hides it)."""
+    longest_lines: dict[str, int] = field(default_factory=dict)
+    """Each plain CSV file's longest line in bytes, by path (no field of it is longer)."""
+    longest_line: int | None = None
+    """When every file is a plain CSV file: the longest line of them all, in bytes."""
     nul_free: bool = False
     """Whether every value is text proven free of NUL characters: each file was a CSV that
     passed the line check (which sends a line holding a NUL to the rescan) or was rescanned
@@ -356,6 +360,7 @@ def _stage_files(
             skip = 0 if rescued else first_line - (2 if header else 1)
             if lazy and len(files) == 1 and not rescued:
                 _stage_lazy(duck, sql, staged, label=label, first_line=first_line)
+                staged.longest_line = staged.longest_lines.get(str(path))
                 staged.rescue = functools.partial(
                     rescue_csv, path, staged, label, encoding, delimiter, header, columns,
                     max_field_bytes, tmp_dir, skip,
@@ -400,6 +405,8 @@ def _stage_files(
             raise DataValidationError([_empty(label)])
         ranges.append((start, label, first_line, rescued))
     staged.files = [label for _, label, _, _ in ranges]
+    lines = [staged.longest_lines.get(str(p)) for p in files]
+    staged.longest_line = max(n for n in lines if n is not None) if None not in lines else None
     staged.columns = [c for c in duck.table(staged.name).columns if c != LINE_COLUMN]
     staged.has_line = any(r for *_, r in ranges)
     # ``_file`` and ``_row`` come from rowid: DuckDB keeps insertion order, so rowid is the record

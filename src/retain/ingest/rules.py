@@ -178,11 +178,13 @@ def row_checks(
     earliest: str | None = None,
     max_field_bytes: int | None = None,
     nul_free: Collection[str] = (),
+    fits: Collection[str] = (),
 ) -> list[Check]:
     """The per-row checks that apply to the columns present in the batch.
 
     Columns in ``nul_free`` hold text already proven free of NUL characters (the CSV checks):
-    their ``nul_byte`` check cannot fire and is left out.
+    their ``nul_byte`` check cannot fire and is left out; so is ``field_too_large`` for the
+    columns in ``fits``, whose text is proven no longer than ``max_field_bytes``.
     """
     checks: list[Check] = []
     for col in table.columns:
@@ -191,7 +193,7 @@ def row_checks(
         r, v = raw_name(col.name), quote(col.name)
         if col.required:
             checks.append(Check(col.name, "missing_value", f"{r} IS NULL"))
-        if max_field_bytes is not None and col.kind != "json":
+        if max_field_bytes is not None and col.kind != "json" and col.name not in fits:
             checks.append(
                 Check(
                     col.name,

@@ -112,6 +112,7 @@ def validate_batch(
     stored: Callable[[str], str] | None = None,
     layout: Sequence[tuple[str, str]] | None = None,
     nul_free: Collection[str] = (),
+    fits: Collection[str] = (),
 ) -> Validation:
     """Cast a staged batch to the canonical types and find every broken rule.
 
@@ -138,7 +139,9 @@ def validate_batch(
     write. Set checks over a committed table cost half those over a transaction's own rows.
 
     ``nul_free`` names columns whose raw text comes verbatim from a source already proven free
-    of NUL characters (a checked CSV file): their ``nul_byte`` check cannot fire and is skipped.
+    of NUL characters (a checked CSV file): their ``nul_byte`` check cannot fire and is skipped;
+    ``fits`` names those whose text is proven no longer than ``max_field_bytes`` (a plain CSV
+    file whose longest line is not): their ``field_too_large`` check is skipped.
     """
     tag = uuid.uuid4().hex[:10]
     typed_name, bad_name, viol_name = (
@@ -190,8 +193,18 @@ def validate_batch(
         earliest=earliest,
         max_field_bytes=max_field_bytes,
         nul_free=nul_free,
+        fits=fits,
     )
-    flag = " OR ".join(f"coalesce({c.flag or c.condition}, false)" for c in checks) or "false"
+    # ``IS NULL`` is never NULL: no coalesce (each wrapper costs a pass over the batch).
+    flag = (
+        " OR ".join(
+            c.condition
+            if c.rule == "missing_value"
+            else f"coalesce({c.flag or c.condition}, false)"
+            for c in checks
+        )
+        or "false"
+    )
     out_cols = []
     for c in present:
         col = table.column(c)
