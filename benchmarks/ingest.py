@@ -13,12 +13,19 @@ Usage::
 
     .venv/bin/python benchmarks/ingest.py              # 10,000,000 rows (the issue's size)
     .venv/bin/python benchmarks/ingest.py --rows 1000000
+    .venv/bin/python benchmarks/ingest.py --rows 3000000 --repeat 3 --json
+
+``--repeat N`` measures floor and retain N times alternately on the same file (a shared machine
+drifts; a ratio of neighbouring runs is steadier than one of runs minutes apart) and prints each
+pair with the 1-minute load average before it. CPU time (all threads) is the figure to read
+when others share the machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -100,7 +107,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--repeat", type=int, default=1, help="alternate floor and retain N times")
     args = parser.parse_args()
+    pairs = []
     with tempfile.TemporaryDirectory(prefix="retain-bench-") as tmp:
         root = Path(tmp)
         csv, customers = root / "orders.csv", root / "customers.csv"
@@ -110,13 +119,28 @@ def main() -> None:
         print(
             f"generated {args.rows:,} orders ({size:,.0f} MB) in {time.perf_counter() - t0:.1f} s"
         )
-        floor_s, floor_cpu, floor_rows, floor_rss = run_child(
-            CHILD_FLOOR, str(csv), str(root / "floor.duckdb")
-        )
-        retain_s, retain_cpu, retain_rows, retain_rss = run_child(
-            CHILD_RETAIN, str(csv), str(root / "retain.duckdb"), str(customers)
-        )
-    assert floor_rows == retain_rows == args.rows, (floor_rows, retain_rows)
+        for i in range(args.repeat):
+            load = os.getloadavg()[0]
+            floor_s, floor_cpu, floor_rows, floor_rss = run_child(
+                CHILD_FLOOR, str(csv), str(root / f"floor{i}.duckdb")
+            )
+            retain_s, retain_cpu, retain_rows, retain_rss = run_child(
+                CHILD_RETAIN, str(csv), str(root / f"retain{i}.duckdb"), str(customers)
+            )
+            assert floor_rows == retain_rows == args.rows, (floor_rows, retain_rows)
+            pairs.append(
+                {
+                    "load_1min": round(load, 2),
+                    "floor_cpu_s": round(floor_cpu, 2),
+                    "retain_cpu_s": round(retain_cpu, 2),
+                    "cpu_ratio": round(retain_cpu / floor_cpu, 3),
+                    "floor_s": round(floor_s, 2),
+                    "retain_s": round(retain_s, 2),
+                }
+            )
+            print(f"pair {i + 1}: {json.dumps(pairs[-1])}", flush=True)
+            (root / f"floor{i}.duckdb").unlink(missing_ok=True)
+            (root / f"retain{i}.duckdb").unlink(missing_ok=True)
     ratio, cpu_ratio = retain_s / floor_s, retain_cpu / floor_cpu
     for label, wall, cpu, rss in [
         ("floor  (duckdb read_csv -> table)", floor_s, floor_cpu, floor_rss),
@@ -143,6 +167,7 @@ def main() -> None:
                     "cpu_ratio": cpu_ratio,
                     "floor_rss_mb": floor_rss,
                     "retain_rss_mb": retain_rss,
+                    "pairs": pairs,
                 }
             )
         )
