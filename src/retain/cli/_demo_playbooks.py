@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
     from retain.config import Settings
-    from retain.engage.playbooks import Playbook, PlaybookSet
+    from retain.engage.playbooks import PlaybookSet
 
 __all__ = ["PlaybookHistory", "plant_playbook_history"]
 
@@ -54,11 +54,6 @@ class PlaybookHistory:
     """Per playbook: ``runs, window_days, redemption, n_treatment, n_holdout, true_effect``."""
     customers: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Per playbook and assigned customer: ``group, variant, assigned_at, y0, y1``."""
-
-
-def _window(playbook: Playbook) -> int:
-    """The results window ``retain playbooks results`` uses for ``playbook`` by default."""
-    return playbook.goal.window_days if playbook.goal else playbook.attribution_days
 
 
 def _campaign_ids(playbooks: PlaybookSet) -> dict[str, bool]:
@@ -135,9 +130,11 @@ def _assigned(decisions: pd.DataFrame, playbooks: PlaybookSet, run: dt.datetime)
         held.assign(arm="holdout", assigned_at=pd.Timestamp(run)),
     ]
     frame = pd.concat([a for a in arms if len(a)] or arms[:1], ignore_index=True)
+    from retain.engage.results import results_window
+
     by_name = {p.name: p for p in playbooks.playbooks}
     frame["run_at"] = pd.Timestamp(run)
-    frame["window_days"] = [_window(by_name[n]) for n in frame["playbook"]]
+    frame["window_days"] = [results_window(by_name[n]) for n in frame["playbook"]]
     frame["offer"] = [
         by_name[n].offer.name if by_name[n].offer else None  # type: ignore[union-attr]
         for n in frame["playbook"]
