@@ -167,15 +167,17 @@ def choose(
     sub_profit = np.where(usable, profit[candidates], -np.inf)
     sub_cost = np.where(usable, cost[candidates], 0.0)
     solver = "walk"
-    if relax:
-        plan = monotone_plan(sub_profit, sub_cost, capacity, budget, _total(profit, action))
+    # No plan can spend more than every customer's costliest action: an unlimited budget is that.
+    room = min(budget, float(sub_cost.max(axis=1).sum()))
+    if relax and room >= 0:
+        plan = monotone_plan(sub_profit, sub_cost, capacity, room, _total(profit, action))
         if plan is not None:
             action[candidates] = plan.action
             reason[candidates] = ""
             _left_out(eligible, capacity, candidates, action, reason)
             solver = "relaxation"
     total = _total(profit, action)
-    upper = max(upper_bound(sub_profit, sub_cost, capacity, budget), total)
+    upper = max(upper_bound(sub_profit, sub_cost, capacity, max(room, 0.0)), total)
     return Choice(action, reason, total, upper, solver)
 
 

