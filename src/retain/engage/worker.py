@@ -24,12 +24,13 @@ import datetime as dt
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -106,13 +107,13 @@ def append_interactions(session: Session, settings: Settings, *, limit: int = 50
         return 0
     rows = [r for r in pending if r.customer_id]  # audience parts concern no one customer
     # the decision's key rides along, so the re-entry rule outlives the outbox's rows
-    keys = dict(
-        session.execute(
-            select(OutboxMessage.message_id, OutboxMessage.idempotency_key).where(
-                OutboxMessage.message_id.in_(sorted({r.message_id for r in rows}))
-            )
-        ).all()
-    )
+    found = session.execute(
+        select(
+            OutboxMessage.message_id, OutboxMessage.idempotency_key, OutboxMessage.recipient
+        ).where(OutboxMessage.message_id.in_(sorted({r.message_id for r in rows})))
+    ).all()
+    keys = {m: k for m, k, _ in found}
+    recipients = {m: recipient for m, _, recipient in found}
     append_to_warehouse(
         (
             Interaction(
@@ -128,7 +129,7 @@ def append_interactions(session: Session, settings: Settings, *, limit: int = 50
                     "message_id": r.message_id,
                     "attempt": r.attempt,
                     "outcome": r.outcome,
-                    "detail": r.detail,
+                    "detail": _without_contact(r.detail, r.channel, recipients.get(r.message_id)),
                 }
                 | ({"key": keys[r.message_id]} if r.message_id in keys else {}),
             )
@@ -144,6 +145,29 @@ def append_interactions(session: Session, settings: Settings, *, limit: int = 50
     )
     session.commit()
     return len(pending)
+
+
+HIDDEN: Final = "[…]"
+"""What stands in an attempt's detail in ``interactions`` for the recipient it quoted."""
+
+
+def _without_contact(detail: str | None, channel: str, recipient: str | None) -> str | None:
+    """``detail`` without the recipient it may quote, for ``interactions``.
+
+    The customer 360 shows interactions' properties to roles without ``customers.pii``, and a
+    refusal often quotes the address or number (an SMTP ``550 <address>``, a number the worker
+    cannot read); the app database keeps the detail whole for the outbox page, which hides it
+    by role. A number is hidden in each form it may be written in.
+    """
+    if not detail or not recipient or channel == "webhook":
+        return detail
+    hidden = {recipient.strip()}
+    if channel == "sms":
+        key = phone_key(recipient)
+        hidden |= variants(key) if key else set()
+    for text in sorted(filter(None, hidden), key=len, reverse=True):
+        detail = re.sub(re.escape(text), HIDDEN, detail, flags=re.IGNORECASE)
+    return detail
 
 
 def _withdrawn(message: OutboxMessage, consent: Consent | None) -> str | None:
