@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from retain.targeting.offers import LEFT_OUT_REASONS, choose
+from retain.targeting.offers import LEFT_OUT_REASONS, choose, relax
 from retain.targeting.offers.optimize import OVER_CAPACITY, Choice
 from retain.targeting.offers.relax import _lp_plan, bound_terms, relaxed_plan
 
@@ -192,9 +192,20 @@ def test_left_out_reasons_explain_everyone() -> None:
                 assert full[eligible[i]].all()
 
 
-def test_a_large_plan_is_certified_close_to_its_bound() -> None:
-    """20,000 customers x 4 actions, a binding budget and two binding capacities: the certified
-    gap (bound - plan) is within the proven (m + 1/4) * pmax, and in fact a small share of it."""
+@pytest.mark.parametrize("budget", [2_000.0, 20_000.0, 60_000.0])
+def test_a_large_plan_is_certified_close_to_its_bound(
+    budget: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20,000 customers x 4 actions, two capacities that can bind: the certified gap (bound -
+    plan) is within the proven (m + 1/4) * pmax, and in fact a small share of it; and the
+    budget grid plans two budgets (the unlimited one and the one just below), not more."""
+    planned: list[float] = []
+
+    def counted(*args: object) -> relax.Relaxed:
+        planned.append(float(args[3]))  # type: ignore[arg-type]
+        return relaxed_plan(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(relax, "relaxed_plan", counted)
     rng = np.random.default_rng(3)
     n = 20_000
     value = rng.gamma(2.0, 50.0, n)
@@ -202,8 +213,9 @@ def test_a_large_plan_is_certified_close_to_its_bound() -> None:
     cost = np.array([1.0, 3.0, 5.0, 40.0]) + rng.uniform(0, 2, (n, 4))
     profit = uplift * value[:, None] - cost
     capacity = np.array([-1, -1, 800, 150], dtype=np.int64)
-    budget = 20_000.0
     choice = _plan(profit, cost, capacity, budget)
+    assert choice.solver == "relaxation"
+    assert len(planned) == 2
     m, pmax = bound_terms(_usable(profit, capacity), capacity)
     assert m == 3
     gap = choice.upper_bound - choice.profit
