@@ -260,7 +260,8 @@ def checked_csv(
         sql, _, first_line = csv_relation(
             read_path, delimiter=delimiter, header=header, columns=columns, skip=skip
         )
-        count = len(duck.sql(sql).columns)
+        found = [str(c) for c in duck.sql(sql).columns]
+        count = len(found)
     except duckdb.Error:
         return rescued()
     if delimiter is None and header and count == 1 and header_splits(path, encoding, skip):
@@ -273,6 +274,7 @@ def checked_csv(
         longest = longest_plain_line(read_path, quotechar, delimiter=delim, columns=count)
     if longest is not None:
         staged.longest_lines[str(path)] = longest
+        staged.columns = found  # the lazy path need not bind the file again
         return sql, first_line, False
     if looks_malformed(
         duck,
@@ -283,6 +285,7 @@ def checked_csv(
         skip=skip + (1 if header else 0),
     ):
         return rescued(skip)
+    staged.columns = found
     return sql, first_line, False
 
 

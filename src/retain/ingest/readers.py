@@ -497,7 +497,7 @@ def _stage_lazy(
 ) -> None:
     """Describe one CSV file without copying it: its columns, and that it has a record."""
     try:
-        staged.columns = list(duck.sql(sql).columns)
+        staged.columns = staged.columns or list(duck.sql(sql).columns)
         found = duck.execute(f"SELECT count(*) FROM (SELECT 1 FROM ({sql}) LIMIT 1)").fetchone()
     except duckdb.Error as exc:
         raise duck_error(exc, label) from None
