@@ -135,3 +135,22 @@ def test_the_workers_message_sent_carries_the_key_that_guardrails_read(tmp_path)
     # the outbox is gone (pruned, or another database): the warehouse still knows the key
     _, rails = _rails_on_an_empty_outbox(_sources(logged))
     assert key in rails.already
+
+
+def test_an_imported_message_sent_whose_properties_are_not_an_object_does_not_stop_the_run():
+    # an ESP's history loaded as interactions: valid JSON (ingest checks that), not an object,
+    # under a campaign_id that happens to be the playbook's name
+    key = decision_key("winback", "a1", OCCURRENCE)
+    sent = pd.DataFrame(
+        {
+            "interaction_id": ["esp-1", "esp-2", "msg-3-1"],
+            "customer_id": ["a12", "a12", "a1"],
+            "occurred_at": [AS_OF - dt.timedelta(days=20)] * 3,
+            "kind": ["message_sent"] * 3,
+            "channel": ["email"] * 3,
+            "campaign_id": ["winback"] * 3,
+            "properties": ['["key", "tag"]', '"key"', json.dumps({"key": key})],
+        }
+    )
+    _, rails = _rails_on_an_empty_outbox(_sources(sent))
+    assert key in rails.already

@@ -143,6 +143,19 @@ def _holdout_id(key: str) -> str:
     return "holdout-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+def _property_key(properties: object) -> str | None:
+    """The decision key an interaction's ``properties`` keep, or None.
+
+    Interactions are also loaded from elsewhere (an ESP's history): ingest checks their
+    properties are JSON, not that they are an object, so a list or a string is no key.
+    """
+    if not isinstance(properties, str) or '"key"' not in properties:
+        return None
+    loaded = json.loads(properties)
+    key = loaded.get("key") if isinstance(loaded, dict) else None
+    return None if key is None else str(key)
+
+
 def guardrails(
     session: Session,
     sources: Sources,
@@ -211,9 +224,7 @@ def guardrails(
         held = it.filter((it.kind == "holdout") & it.interaction_id.startswith("holdout-"))
         # the key itself is kept in properties, so a recorded holdout blocks its re-entry
         keys = held.select("properties").to_pandas()["properties"]
-        already |= {
-            str(json.loads(p).get("key")) for p in keys if isinstance(p, str) and '"key"' in p
-        }
+        already |= {key for p in keys if (key := _property_key(p)) is not None}
         # ... and so does a delivered message: the worker (and the demo's planted history)
         # keep the decision's key in a message_sent's properties, which outlive the outbox
         sent = it.filter(
@@ -223,9 +234,9 @@ def guardrails(
             & it.properties.cast("string").contains('"key"')
         )
         already |= {
-            str(key)
+            key
             for p in sent.select("properties").to_pandas()["properties"]
-            if isinstance(p, str) and (key := json.loads(p).get("key")) is not None
+            if (key := _property_key(p)) is not None
         }
         other = it.filter(
             (it.kind == "message_sent")
