@@ -325,3 +325,34 @@ def test_consent_is_read_against_the_number_in_any_of_its_forms():
     assert _withdrawn(row("+819012345679"), national) == "consent_revoked"  # changed number
     refused = Consent(None, False, "090-1234-5678", False, country="JP")
     assert _withdrawn(row("+819012345678"), refused) == "consent_revoked"
+
+
+def test_a_stop_from_a_gateway_that_drops_the_plus_stops_the_number(app_db):
+    """Vonage's ``msisdn`` and others report ``819012345678``: E.164 without its ``+``."""
+    sessions = sessions_for(app_db)
+    with sessions() as session:
+        for key, number, region in (
+            ("jp", "090-1234-5678", "JP"),
+            ("kr", "+82 10 1234 5678", None),
+        ):
+            outbox.enqueue(
+                session,
+                customer_id=f"C-{key}",
+                channel="sms",
+                recipient=number,
+                region=region,
+                payload={"body": "Welcome back"},
+                idempotency_key=f"k-{key}",
+            )
+        session.commit()
+        stop = receive(session, number="819012345678", text="STOP")
+        session.commit()
+        assert (stop.action, stop.customer_id, stop.cancelled) == ("opted_out", "C-jp", 1)
+        assert suppression.is_suppressed(session, "+81 90 1234 5678")
+        assert suppression.is_suppressed(session, "090-1234-5678", region="JP")
+        # a STOP from a number we never texted still lists it so that the E.164 form meets it
+        receive(session, number="821099990000", text="STOP")
+        session.commit()
+        assert suppression.is_suppressed(session, "+82 10 9999 0000")
+        assert suppression.is_suppressed(session, "010-9999-0000", region="KR")
+        assert not suppression.is_suppressed(session, "+821012345678")

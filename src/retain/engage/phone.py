@@ -157,18 +157,34 @@ def _national_forms(key: str) -> set[str]:
     if plan is None:
         return set()
     national = digits[len(plan.code) :]
-    forms = {plan.trunk + national}
+    forms = {plan.trunk + national, digits}  # digits: E.164 without its "+" (Vonage's msisdn)
     if not plan.trunk_required:
         forms.add(national)
     return forms
 
 
+def _without_plus(key: str) -> str | None:
+    """``key`` read as E.164 written without its ``+`` (``819012345678``), in a plan read here.
+
+    Only a plan read here: ``4155550100`` (a US number without its country) must not become
+    ``+4155550100``, a Swiss one.
+    """
+    if key.startswith("0") or not any(key[:n] in _BY_CODE for n in (1, 2, 3)):
+        return None
+    try:
+        return _international(key, key)
+    except PhoneNumberError:
+        return None
+
+
 def variants(key: str) -> frozenset[str]:
     """Every form the number ``key`` (from :func:`phone_key`) may be stored under.
 
-    An E.164 key: itself and its national forms (``+819012345678``: also ``09012345678``). A
-    national key (its country unknown): itself and its E.164 form in each plan that can read
-    it, so a gateway's ``+82...`` and a stored ``010...`` meet. The forms are exact strings, so
+    An E.164 key: itself, its national forms and its digits without ``+`` (``+819012345678``:
+    also ``09012345678`` and ``819012345678``). A national key (its country unknown): itself
+    and its E.164 form in each plan that can read it, so a gateway's ``+82...`` and a stored
+    ``010...`` meet; digits that read as E.164 without the ``+`` in a plan read here (some
+    gateways report ``821012345678``): that number's forms too. The forms are exact strings, so
     a lookup is an indexed ``IN``.
     """
     if key.startswith("+"):
@@ -179,4 +195,7 @@ def variants(key: str) -> frozenset[str]:
             found.add(e164(key, region))
         except PhoneNumberError:
             continue
+    plus = _without_plus(key)
+    if plus is not None:  # a gateway that reports E.164 without its "+"
+        found |= {plus, *_national_forms(plus)}
     return frozenset(found)
