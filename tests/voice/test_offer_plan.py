@@ -193,3 +193,51 @@ def test_a_bad_budget_setting_is_refused_at_load(tmp_path: Path, text: str, word
     with pytest.raises(ConfigError) as caught:
         get_settings(config)
     assert words in caught.value.message
+
+
+def test_the_cached_plan_follows_new_exchange_rates(tmp_path: Path) -> None:
+    """CLV in yen, the book reported in dollars: the plan waits for the rates, then uses them.
+
+    Loading ``exchange_rates`` (an ingest, a new warehouse generation) changes every CLV the
+    plan reads and its budget, though no score table changed.
+    """
+    from retain.voice.offer_plan import PlanCache
+
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    _warehouse(url)
+    con = wh.connect(url)
+    try:
+        con.raw_sql("ALTER TABLE clv_scores ADD COLUMN IF NOT EXISTS currency VARCHAR")
+        con.raw_sql("UPDATE clv_scores SET currency = 'JPY'")
+    finally:
+        con.disconnect()
+    settings = Settings(warehouse_url=url, currency="USD")
+    cache = PlanCache(settings)
+    rates = {
+        "currency": ["JPY"],
+        "reporting_currency": ["USD"],
+        "valid_from": [pd.Timestamp("2024-01-01").date()],
+        "rate": [0.0067],
+    }
+    con = wh.connect(url)
+    try:
+        plan, _ = cache.current(con, 1)
+        assert plan is None  # no rate for yen yet: no plan, the fallback decides
+    finally:
+        con.disconnect()
+    ingest("exchange_rates", pa.table(rates), settings=settings)
+    con = wh.connect(url)
+    try:
+        plan, _ = cache.current(con, 2)
+        assert plan is not None
+        first = plan.summary.budget
+    finally:
+        con.disconnect()
+    rates["rate"] = [0.0134]  # a corrected rate: the same rows, twice the dollars
+    ingest("exchange_rates", pa.table(rates), settings=settings)
+    con = wh.connect(url)
+    try:
+        plan, _ = cache.current(con, 3)
+        assert plan is not None and plan.summary.budget == pytest.approx(2 * first)
+    finally:
+        con.disconnect()

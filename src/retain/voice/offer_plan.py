@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 #: The tables a plan reads, with the column whose newest value marks a new scoring.
 _INPUTS = (("churn_scores", "scored_at"), ("clv_scores", "as_of"), ("uplift_scores", "scored_at"))
+_RATES = "exchange_rates"
+"""Where the CLV's currencies are converted into the reporting currency (also read)."""
 
 
 def cancellation_line(settings: Settings) -> ChurnDefinition:
@@ -127,7 +129,12 @@ def intake_offers(
 
 
 def plan_fingerprint(con: BaseBackend) -> tuple[Any, ...]:
-    """Rows and newest scoring of each table the plan reads (None for a missing table)."""
+    """Rows and newest scoring of each table the plan reads (None for a missing table).
+
+    And the exchange rates the CLV is converted with (rows, newest, the rates' sum, so a
+    corrected rate counts): loading them changes every CLV the plan reads, and its budget,
+    while no score table changes.
+    """
     marks: list[Any] = []
     for name, column in _INPUTS:
         if not wh.table_exists(con, name):
@@ -136,6 +143,14 @@ def plan_fingerprint(con: BaseBackend) -> tuple[Any, ...]:
         table = con.table(name)
         row = table.aggregate(rows=table.count(), newest=table[column].max()).to_pandas()
         marks.append((int(row["rows"].iloc[0]), str(row["newest"].iloc[0])))
+    if wh.table_exists(con, _RATES):
+        rates = con.table(_RATES)
+        row = rates.aggregate(
+            rows=rates.count(), newest=rates.valid_from.max(), total=rates.rate.sum()
+        ).to_pandas()
+        marks.append(tuple(str(row[c].iloc[0]) for c in ("rows", "newest", "total")))
+    else:
+        marks.append(None)
     return tuple(marks)
 
 
