@@ -110,6 +110,26 @@ class PlanSummary:
     """Their honest expected profit, summed (<= 0; part of :attr:`expected_profit`). They stay
     in the plan: dropping them would choose on the measurement and overstate the rest
     (docs/offers.md, "Honest profit")."""
+    chosen_profit: float = 0.0
+    """The choosing estimates' profit of every chosen customer, the holdout included: what the
+    solver maximised."""
+    best_possible: float = 0.0
+    """Certified: no plan within the budget and capacities earns more by the choosing
+    estimates (the optimum when solved exactly, else the Lagrangian dual bound); see
+    :attr:`optimality`."""
+    solver: str = "none"
+    """Which solver's plan won: ``exact``, ``walk``, ``relaxation`` or ``none``."""
+
+    @property
+    def optimality(self) -> float | None:
+        """How close the choice is to the best possible under the same estimates.
+
+        :attr:`chosen_profit` / :attr:`best_possible` (1.0 = optimal); None when nothing could
+        earn.
+        """
+        if self.best_possible <= 0:
+            return None
+        return min(1.0, max(self.chosen_profit, 0.0) / self.best_possible)
 
     @property
     def winners_curse(self) -> float:
@@ -362,7 +382,12 @@ def plan_offers(
     held[chosen] = holdout_mask(pid, decisions["customer_id"][chosen], conf.holdout_share)
     decisions.loc[held, "status"] = "holdout"
     decisions.loc[held, "reason"] = "holdout"
-    summary = _summary(decisions, actions, conf, budget, clv)
+    summary = dataclasses.replace(
+        _summary(decisions, actions, conf, budget, clv),
+        chosen_profit=choice.profit,
+        best_possible=choice.upper_bound,
+        solver=choice.solver,
+    )
     if errors is not None:
         spend = share[None, :] * value[:, None]
         contacted = chosen & ~held

@@ -6,6 +6,8 @@ same thing, including whether the uplift is the no-history heuristic (and its as
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from retain.i18n import format_currency, format_number, format_percent, t
 from retain.targeting.offers.optimize import LEFT_OUT_REASONS
 from retain.targeting.offers.plan import OfferPlan
@@ -73,6 +75,7 @@ def summary_lines(plan: OfferPlan, currency: str) -> list[str]:
                 profit=money(s.measured_loss_profit),
             )
         )
+    lines += _optimality_lines(plan, money)
     lines += [
         t(
             "offers.line_action",
@@ -96,3 +99,21 @@ def summary_lines(plan: OfferPlan, currency: str) -> list[str]:
         )
     )
     return lines
+
+
+def _optimality_lines(plan: OfferPlan, money: Callable[[float], str]) -> list[str]:
+    """How close the choice is to the best plan possible under the same estimates."""
+    s = plan.summary
+    share = s.optimality
+    if share is None:
+        return []
+    gap = max(s.best_possible - s.chosen_profit, 0.0)
+    if gap <= 1e-9 * s.best_possible:
+        return [t("offers_solver.line_optimal")]
+    return [
+        t(
+            "offers_solver.line_bound",
+            share=format_percent(share, digits=1),
+            gap=money(gap),
+        )
+    ]
