@@ -2,7 +2,9 @@
 
 - :mod:`~retain.targeting.offers.plan`: :func:`plan_offers` and the :class:`OfferPlan` it
   returns (targets with reasons, the customers left out and why, honest totals, the what-if).
-- :mod:`~retain.targeting.offers.optimize`: the greedy under budget and capacities.
+- :mod:`~retain.targeting.offers.optimize`: who gets what under the budget and capacities
+  (exact for tiny plans, else the better of a ranked walk and
+  :mod:`~retain.targeting.offers.relax`, a Lagrangian relaxation with a certified bound).
 - :mod:`~retain.targeting.offers.holdout`: the plan's stable random holdout.
 - :mod:`~retain.targeting.offers.honest`: uplift from a past campaign, split so the estimates
   that choose never value the plan.
