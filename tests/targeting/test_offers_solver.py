@@ -15,7 +15,8 @@ import pytest
 from _offers_exact import exact_profit
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.optimize import linprog
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from retain.targeting.offers import LEFT_OUT_REASONS, choose, relax
 from retain.targeting.offers.optimize import OVER_CAPACITY, Choice
@@ -299,3 +300,84 @@ def test_an_unlimited_budget_plans_and_bounds_like_enough_budget(seed: int) -> N
     optimum = exact_profit(profit, cost, budget=enough, capacity=capacity)
     assert np.isfinite(unlimited.upper_bound)
     assert unlimited.upper_bound >= optimum - 1e-9
+
+
+def _milp_optimum(
+    profit: np.ndarray, cost: np.ndarray, capacity: np.ndarray, budget: float
+) -> float:
+    """The exact optimum by HiGHS's branch and bound (scipy.optimize.milp), for cases too big
+    to enumerate."""
+    n = profit.shape[0]
+    ii, aa = np.nonzero(profit > 0)
+    m = ii.size
+    if m == 0:
+        return 0.0
+    rows = [sparse.csr_matrix((np.ones(m), (ii, np.arange(m))), shape=(n, m))]
+    rows.append(sparse.csr_matrix(cost[ii, aa][None, :]))
+    limits = [np.ones(n), np.array([budget])]
+    for a in np.flatnonzero(capacity >= 0):
+        rows.append(sparse.csr_matrix((aa == a).astype(float)[None, :]))
+        limits.append(np.array([float(capacity[a])]))
+    result = milp(
+        -profit[ii, aa],
+        constraints=LinearConstraint(sparse.vstack(rows), -np.inf, np.concatenate(limits)),
+        integrality=np.ones(m),
+        bounds=Bounds(0, 1),
+        options={"mip_rel_gap": 1e-12},
+    )
+    assert result.status == 0
+    return float(-result.fun)
+
+
+def _tied(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Near-identical customers (two profit levels per action, one cost per action) and
+    capacities: the budget price alone drops a whole tied class at once."""
+    rng = np.random.default_rng(seed)
+    profit = np.tile(np.array([5.0, 6.0, 3.0]), (n, 1)) + rng.integers(0, 2, (n, 3))
+    cost = np.tile(np.array([3.0, 1.0, 2.0]), (n, 1))
+    capacity = (np.array([174, 39, 168]) * n // 379).astype(np.int64)
+    return profit, cost, capacity
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_against_an_exact_milp_beyond_the_enumeration(seed: int) -> None:
+    """30-60 customers x 3 actions (too many to enumerate), continuous and tied profits: the
+    plan is feasible, at most the MILP optimum and within (m + 1/4) * pmax of it, and the
+    certified bound is at least the optimum."""
+    rng = np.random.default_rng(seed + 300)
+    n = int(rng.integers(30, 61))
+    if seed % 2:
+        profit, cost, capacity = _tied(n, seed)
+    else:
+        profit = rng.normal(1.0, 2.0, (n, 3))
+        cost = rng.exponential(1.0, (n, 3)) + 0.01
+        capacity = rng.integers(-1, n // 3, 3).astype(np.int64)
+    budget = float(rng.uniform(0.02, 0.5) * cost.max(axis=1).sum())
+    optimum = _milp_optimum(profit, cost, capacity, budget)
+    choice = _plan(profit, cost, capacity, budget)
+    m, pmax = bound_terms(_usable(profit, capacity), capacity)
+    assert optimum - (m + 0.25) * pmax - 1e-9 <= choice.profit <= optimum + 1e-9
+    assert choice.upper_bound >= optimum - 1e-7
+    assert choice.upper_bound - choice.profit <= (m + 0.25) * pmax + 1e-9
+
+
+def test_a_stalled_price_search_takes_the_lp_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """379 near-identical customers, budget a tenth of the costliest plan: the searched prices
+    stall at the budget price that drops the best tied class (their D was 796 against a plan of
+    421), so the budget grid never pruned and planned 891 budgets (1,000 at 3,000 customers:
+    the cap, past which more budget could lower the profit). With the LP's own prices from
+    HiGHS the bound is tight and a few budgets are planned."""
+    planned: list[float] = []
+
+    def counted(*args: object) -> relax.Relaxed:
+        planned.append(float(args[3]))  # type: ignore[arg-type]
+        return relaxed_plan(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(relax, "relaxed_plan", counted)
+    profit, cost, capacity = _tied(379, 7)
+    budget = 0.1 * float(cost.max(axis=1).sum())
+    choice = _plan(profit, cost, capacity, budget)
+    m, pmax = bound_terms(_usable(profit, capacity), capacity)
+    assert len(planned) <= 20
+    assert choice.upper_bound - choice.profit <= (m + 0.25) * pmax
+    assert choice.upper_bound >= _milp_optimum(profit, cost, capacity, budget) - 1e-7

@@ -177,7 +177,7 @@ def choose(
             _left_out(eligible, capacity, candidates, action, reason)
             solver = "relaxation"
     total = _total(profit, action)
-    upper = max(upper_bound(sub_profit, sub_cost, capacity, max(room, 0.0)), total)
+    upper = max(upper_bound(sub_profit, sub_cost, capacity, max(room, 0.0), total), total)
     return Choice(action, reason, total, upper, solver)
 
 

@@ -281,12 +281,24 @@ def _lp_plan(
     profit: FloatMatrix, cost: FloatMatrix, cap: FloatMatrix, limited: IntVector, budget: float
 ) -> IntVector:
     """The LP relaxation solved exactly (a basic optimum), its fractional customers dropped."""
-    n = profit.shape[0]
+    return _lp_solve(profit, cost, cap, limited, budget)[0]
+
+
+def _lp_solve(
+    profit: FloatMatrix, cost: FloatMatrix, cap: FloatMatrix, limited: IntVector, budget: float
+) -> tuple[IntVector, float | None, FloatMatrix | None]:
+    """:func:`_lp_plan`, and the LP's optimal prices ``(lam, mu)`` (None when HiGHS gives none).
+
+    The price search can stall at a kink of ``D`` (many tied customers: the budget price alone
+    drops them all, and no capacity price is then worth raising), leaving ``D`` far above the
+    LP; HiGHS's dual values are the LP's own prices, where ``D`` is the LP optimum.
+    """
+    n, k = profit.shape
     ii, aa = np.nonzero(np.isfinite(profit))
     m = ii.size
     pick = np.full(n, -1, dtype=np.int64)
     if m == 0:
-        return pick
+        return pick, None, None
     blocks = [
         sparse.csr_matrix((np.ones(m), (ii, np.arange(m))), shape=(n, m)),
         sparse.csr_matrix(cost[ii, aa][None, :]),
@@ -306,10 +318,16 @@ def _lp_plan(
         method="highs-ds",
     )
     if result.x is None:
-        return pick
+        return pick, None, None
     whole = np.flatnonzero(result.x >= 1 - 1e-7)
     pick[ii[whole]] = aa[whole]
-    return pick
+    marginals = getattr(getattr(result, "ineqlin", None), "marginals", None)
+    if marginals is None:
+        return pick, None, None
+    duals = np.maximum(-np.asarray(marginals, dtype=np.float64), 0.0)
+    mu = np.zeros(k)
+    mu[limited] = duals[n + 1 :]
+    return pick, float(duals[n]), mu
 
 
 def relaxed_plan(
@@ -338,7 +356,11 @@ def relaxed_plan(
     pmax = float(np.max(np.where(np.isfinite(profit), profit, 0.0), initial=0.0))
     m = 1 + limited.size
     if value < dual - m * pmax - 1e-9 * max(1.0, abs(dual)):
-        exact = _lp_plan(profit, cost, cap, limited, budget)
+        exact, lp_lam, lp_mu = _lp_solve(profit, cost, cap, limited, budget)
+        if lp_lam is not None and lp_mu is not None:
+            lp_dual = dual_value(profit, cost, cap, budget, lp_lam, lp_mu)
+            if lp_dual < dual:
+                lam, mu, dual = lp_lam, lp_mu, lp_dual
         exact = _fill(
             profit,
             cost,
@@ -367,14 +389,29 @@ def bound_terms(profit: FloatMatrix, capacity: IntVector) -> tuple[int, float]:
 
 
 def upper_bound(
-    profit: FloatMatrix, cost: FloatMatrix, capacity: IntVector, budget: float
+    profit: FloatMatrix,
+    cost: FloatMatrix,
+    capacity: IntVector,
+    budget: float,
+    achieved: float = -np.inf,
 ) -> float:
-    """A certified upper bound on the best plan's profit at ``budget``: ``D`` at searched prices."""
+    """A certified upper bound on the best plan's profit at ``budget``: ``D`` at searched prices.
+
+    When ``D`` is more than ``m * pmax`` above ``achieved`` (a feasible plan's profit), the
+    search stalled (the LP is within ``m * pmax`` of any plan the relaxation rounds), and the
+    LP's own prices (HiGHS) are tried as well: either is a valid bound, the lower is kept.
+    """
     if profit.size == 0 or not np.isfinite(profit).any():
         return 0.0
     cost = np.where(np.isfinite(profit), cost, 0.0)
     cap, limited = _limits(profit, capacity)
-    return prices(profit, cost, cap, limited, budget)[2]
+    dual = prices(profit, cost, cap, limited, budget)[2]
+    m, pmax = bound_terms(profit, capacity)
+    if dual > achieved + m * pmax + 1e-9 * max(1.0, abs(dual)):
+        _, lam, mu = _lp_solve(profit, cost, cap, limited, budget)
+        if lam is not None and mu is not None:
+            dual = min(dual, dual_value(profit, cost, cap, budget, lam, mu))
+    return dual
 
 
 def monotone_plan(
