@@ -186,3 +186,30 @@ def test_the_renamed_batch_holds_what_the_keyed_merge_would_write(
     assert ddl_swap == ddl_merge
     assert swap.equals(merge)
     assert set(swap.status) == {"completed"} and swap.ordered_at.iloc[0].hour == 1
+
+
+def test_a_target_with_constraints_keeps_them_through_a_first_load(
+    shop: Any, tmp_path: Path, write: Any
+) -> None:
+    """A table its owner created with a key, NOT NULL, a default and an index is merged into.
+
+    Renamed in place, the batch table (made by CREATE TABLE AS) would have dropped them all.
+    """
+    shop.con.execute("DROP TABLE orders")
+    shop.con.execute(
+        "CREATE TABLE orders (order_id VARCHAR PRIMARY KEY, customer_id VARCHAR NOT NULL, "
+        "ordered_at TIMESTAMP, amount DECIMAL(18,4), currency VARCHAR DEFAULT 'JPY', "
+        "status VARCHAR, channel VARCHAR, discount_amount DECIMAL(18,4))"
+    )
+    shop.con.execute("CREATE INDEX orders_by_customer ON orders (customer_id)")
+    ddl = _ddl(shop)
+    report = ingest("orders", write(tmp_path / "o.csv", _orders(30)), con=shop)
+    assert report.rows_inserted == 30
+    assert _ddl(shop) == ddl
+    indexes = shop.con.execute(
+        "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'orders'"
+    ).fetchall()
+    assert indexes == [("orders_by_customer",)]
+    assert _batch_tables(shop) == []
+    with pytest.raises(Exception, match=r"(?i)constraint"):
+        shop.con.execute("INSERT INTO orders (order_id, customer_id) VALUES ('o1', 'c1')")

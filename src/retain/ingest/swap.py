@@ -31,19 +31,36 @@ PREFIX = "_retain_load_"
 
 
 def target_layout(duck: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]] | None:
-    """The columns and SQL types of ``table`` in order, when it exists and holds no row."""
+    """The columns and SQL types of ``table`` in order, when it exists and holds no row.
+
+    ``None`` also when the table carries more than its columns and types (a constraint, an
+    index, a default, a comment: a warehouse whose tables its owner created with a primary
+    key): the batch table, made by ``CREATE TABLE ... AS``, has none of them, so renamed in
+    place it would silently drop them; such a target gets the keyed merge instead.
+    """
+    where = (
+        "table_name = ? AND schema_name = current_schema() AND database_name = current_database()"
+    )
     columns = duck.execute(
-        "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? AND "
-        "schema_name = current_schema() AND database_name = current_database() "
-        "ORDER BY column_index",
+        "SELECT column_name, data_type, column_default IS NULL AND is_nullable AND "
+        f"comment IS NULL FROM duckdb_columns() WHERE {where} ORDER BY column_index",
         [table],
     ).fetchall()
-    if not columns:
+    if not columns or not all(bare for *_, bare in columns):
+        return None
+    extra = duck.execute(
+        f"SELECT (SELECT count(*) FROM duckdb_constraints() WHERE {where}) + "
+        f"(SELECT count(*) FROM duckdb_indexes() WHERE {where}) + "
+        f"(SELECT count(*) FROM duckdb_tables() WHERE {where} AND (comment IS NOT NULL OR "
+        "has_primary_key OR index_count > 0 OR check_constraint_count > 0))",
+        [table, table, table],
+    ).fetchone()
+    if extra is None or extra[0]:
         return None
     row = duck.execute(f"SELECT count(*) FROM (SELECT 1 FROM {quote(table)} LIMIT 1)").fetchone()
     if row is None or row[0]:
         return None
-    return [(str(name), str(sql_type)) for name, sql_type in columns]
+    return [(str(name), str(sql_type)) for name, sql_type, _ in columns]
 
 
 def _alive(pid: int) -> bool:
