@@ -381,3 +381,25 @@ def test_a_stalled_price_search_takes_the_lp_prices(monkeypatch: pytest.MonkeyPa
     assert len(planned) <= 20
     assert choice.upper_bound - choice.profit <= (m + 0.25) * pmax
     assert choice.upper_bound >= _milp_optimum(profit, cost, capacity, budget) - 1e-7
+
+
+def test_the_grid_cap_is_not_silent(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """328 customers of a few kinds, a budget for ten of them: the rounded plan stays a whole
+    customer (2.5) below the LP while the grid descends, so pruning needs 100 budgets (the
+    count grows with the customers). Past the cap the plan is no longer guaranteed monotone
+    in the budget: the planner says so, with how much the unplanned budgets could add."""
+    rng = np.random.default_rng(3)
+    n, k = int(rng.integers(20, 400)), int(rng.integers(2, 5))
+    profit = np.tile(rng.integers(1, 6, k).astype(float), (n, 1)) + rng.integers(0, 2, (n, k))
+    cost = np.tile(rng.integers(1, 4, k).astype(float), (n, 1))
+    capacity = rng.integers(-1, n // 2, k).astype(np.int64)
+    budget = 0.02 * float(cost.max(axis=1).sum())
+    with caplog.at_level("WARNING", logger=relax.__name__):
+        _plan(profit, cost, capacity, budget)
+    assert not caplog.records
+    monkeypatch.setattr(relax, "_GRID_EVALUATIONS", 20)
+    with caplog.at_level("WARNING", logger=relax.__name__):
+        _plan(profit, cost, capacity, budget)
+    assert "stopped after 20 budgets" in caplog.text
