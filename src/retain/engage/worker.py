@@ -165,7 +165,8 @@ def _without_contact(detail: str | None, channel: str, recipient: str | None) ->
     if channel == "sms":
         key = phone_key(recipient)
         hidden |= variants(key) if key else set()
-    for text in sorted(filter(None, hidden), key=len, reverse=True):
+    # a few characters (a garbage recipient such as "12") would blank unrelated text
+    for text in sorted((h for h in hidden if len(h) >= 6), key=len, reverse=True):
         detail = re.sub(re.escape(text), HIDDEN, detail, flags=re.IGNORECASE)
     return detail
 
