@@ -42,8 +42,10 @@ def _file(before: list[str], rows: int, broken: dict[int, str], newline: str = "
         (["Orders export 2024"], "\r\n"),
         (["Orders export 2024", "Shop: Tokyo"], "\n"),
         ([""], "\n"),
+        (["Sales report, Q1 2024"], "\n"),  # a title holding the delimiter, fewer than the header
+        (["Sales report, Q1 2024", "Shop, Tokyo, JP"], "\r\n"),
     ],
-    ids=["title", "title-crlf", "two-titles", "blank"],
+    ids=["title", "title-crlf", "two-titles", "blank", "title-comma", "two-titles-commas"],
 )
 def test_an_error_after_a_title_line_names_the_physical_line(
     shop: Any, tmp_path: Path, write: Any, before: list[str], newline: str
@@ -102,3 +104,16 @@ def test_a_rescanned_file_with_a_title_names_both_kinds_of_error_by_line(
         (4, "bad_quoting"),
         (6, "invalid_number"),
     ]
+
+
+def test_a_rescanned_file_with_a_comma_in_its_title_is_read_past_the_title(
+    shop: Any, tmp_path: Path, write: Any
+) -> None:
+    """The rescan skips a title holding the delimiter too; it read that title as the header."""
+    broken = {1: 'o1,c1,2024-01-02 10:00:00,"1"0,completed'}
+    path = write(tmp_path / "orders.csv", _file(["Sales report, Q1 2024"], 4, broken))
+    settings = Settings(ingest={"on_error": "quarantine"})
+    report = ingest("orders", path, con=shop, settings=settings)
+    assert (report.rows_read, report.rows_inserted, report.rows_rejected) == (4, 3, 1)
+    rejects = shop.table("rejects").to_pandas()
+    assert list(zip(rejects.row.astype(int), rejects.rule, strict=True)) == [(4, "bad_quoting")]

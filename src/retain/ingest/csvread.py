@@ -253,7 +253,7 @@ def checked_csv(
         staged.temp_paths.append(read_path)
     try:
         delim, quotechar, skip = sniffed_dialect(duck, read_path, delimiter, header=header)
-        if skip and not _preamble(read_path, skip, delim):
+        if skip and not _preamble(read_path, skip, delim, header=header and not columns):
             # The sniffer also "skips" lines when a ragged row outvotes the real header: those
             # are records, left to the line check and the rescan exactly as before.
             skip = 0
@@ -346,15 +346,35 @@ def guess_delimiter(path: Path, encoding: str, skip: int = 0) -> str:
     return max([",", ";", "\t", "|"], key=first.count)
 
 
-def _preamble(path: Path, skip: int, delimiter: str) -> bool:
-    """Whether the first ``skip`` lines of the UTF-8 ``path`` are a title: no delimiter in them.
+def _preamble(path: Path, skip: int, delimiter: str, *, header: bool = True) -> bool:
+    """Whether the first ``skip`` lines of the UTF-8 ``path`` are a title.
 
     A title line (``Orders export 2024``) or a blank line before the header is what the sniffer
-    rightly passes over; a skipped line holding the delimiter is a record (or the real header).
+    rightly passes over. With a ``header`` (named by the file), so are one or two lines holding
+    fewer delimiters than the line after them (``Sales report, Q1 2024``) when the next
+    :data:`_TITLE_RECORDS` lines hold as many as that header: DuckDB reads past them either
+    way, and only counting them keeps line numbers right. Any other skipped line holding the
+    delimiter is a record or the real header, passed over because a ragged row outvoted it
+    (a long last row): left to the line check and the rescan.
     """
+    mark = delimiter.encode("utf-8")
     with open_binary(path) as fh:
-        lines = [fh.readline() for _ in range(skip)]
-    return all(delimiter.encode("utf-8") not in line for line in lines)
+        lines = [fh.readline() for _ in range(skip + 1 + _TITLE_RECORDS)]
+    if all(mark not in line for line in lines[:skip]):
+        return True
+    fields = lines[skip].count(mark)
+    after = [line for line in lines[skip + 1 :] if line.strip()]
+    return (
+        header
+        and skip <= 2
+        and len(after) == _TITLE_RECORDS
+        and all(line.count(mark) < fields for line in lines[:skip])
+        and all(line.count(mark) == fields for line in after)
+    )
+
+
+_TITLE_RECORDS = 3
+"""Records after the header that must match it before a title with delimiters is passed over."""
 
 
 def _line_after(path: Path, encoding: str, skip: int) -> str:
