@@ -7,8 +7,8 @@ target is still empty, :func:`swap_into_empty` drops the empty target and rename
 table in its place, in the one transaction that also appends the rejects, the created
 customers and the batch record: the rows are written once instead of twice, and a failure at
 any point leaves the warehouse as it was (the batch table is dropped with the load's other
-temporary tables). A load killed before its end leaves its batch table behind; its name
-carries the process id, and the next load drops the tables of processes no longer running
+temporary tables). A load killed before its end leaves its batch table behind; the next load
+drops every batch table that no load of its own process has under way
 (:func:`drop_stale_batches`).
 """
 
@@ -24,10 +24,20 @@ import duckdb
 from retain.ingest.readers import quote
 from retain.warehouse import UpsertCounts
 
-__all__ = ["PREFIX", "drop_stale_batches", "swap_into_empty", "target_layout"]
+__all__ = ["PREFIX", "batch_table", "drop_stale_batches", "swap_into_empty", "target_layout"]
 
 PREFIX = "_retain_load_"
 """Name prefix of a batch table in the warehouse: ``_retain_load_<pid>_<tag>``."""
+
+_IN_FLIGHT: set[str] = set()
+"""The batch tables this process has made (a finished load's no longer exists)."""
+
+
+def batch_table(tag: str) -> str:
+    """The name of a new batch table, remembered as this process's own."""
+    name = f"{PREFIX}{os.getpid()}_{tag}"
+    _IN_FLIGHT.add(name)
+    return name
 
 
 def target_layout(duck: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]] | None:
@@ -63,20 +73,14 @@ def target_layout(duck: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str
     return [(str(name), str(sql_type)) for name, sql_type, _ in columns]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def drop_stale_batches(duck: duckdb.DuckDBPyConnection) -> list[str]:
-    """Drop the batch tables of loads whose process has ended (killed mid-load); their names."""
-    if os.name != "posix":
-        return []
+    """Drop the batch tables of loads killed before their end; their names.
+
+    Called with the warehouse open for writing, which DuckDB grants one process at a time: a
+    batch table this process did not make belongs to no running load. Its process id is no
+    test: in a container every run is often process 1, so a table left by an OOM-killed load
+    (the whole typed file) would have been kept forever as a live process's.
+    """
     names = duck.execute(
         "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND "
         "database_name = current_database() AND starts_with(table_name, ?)",
@@ -84,8 +88,7 @@ def drop_stale_batches(duck: duckdb.DuckDBPyConnection) -> list[str]:
     ).fetchall()
     dropped = []
     for (name,) in names:
-        found = re.fullmatch(re.escape(PREFIX) + r"(\d+)_[0-9a-f]+", str(name))
-        if found and int(found.group(1)) != os.getpid() and not _alive(int(found.group(1))):
+        if re.fullmatch(re.escape(PREFIX) + r"\d+_[0-9a-f]+", str(name)) and name not in _IN_FLIGHT:
             duck.execute(f"DROP TABLE IF EXISTS {quote(str(name))}")
             dropped.append(str(name))
     return dropped

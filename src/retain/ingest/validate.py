@@ -44,7 +44,6 @@ Rules (the ``rule`` of each :class:`~retain.errors.Violation`):
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +57,7 @@ from retain.ingest.batchchecks import conflict_sql, repeated_hashes, repeated_ke
 from retain.ingest.mapping import ColumnPlan
 from retain.ingest.readers import quote
 from retain.ingest.rules import Check, lit, message_sql, raw_name, row_checks, typed_sql
+from retain.ingest.swap import batch_table
 from retain.schema import Table
 
 __all__ = ["Check", "Validation", "typed_sql", "validate_batch"]
@@ -225,8 +225,8 @@ def validate_batch(
         columns = ", ".join(out_cols)
         create = "CREATE TEMP TABLE"
         if layout is not None:
-            # The process id lets a later load drop the table of one killed before its end.
-            kept, create = f"_retain_load_{os.getpid()}_{tag}", "CREATE TABLE"
+            # Remembered as this process's: a later load drops those of killed loads.
+            kept, create = batch_table(tag), "CREATE TABLE"
             columns = ", ".join(_layout_sql(table, present, out_cols, layout))
         temps.insert(0, kept)
         duck.execute(f"{create} {quote(kept)} AS SELECT {columns}, ({flag}) AS _bad FROM ({inner})")
