@@ -403,3 +403,17 @@ def test_the_grid_cap_is_not_silent(
     with caplog.at_level("WARNING", logger=relax.__name__):
         _plan(profit, cost, capacity, budget)
     assert "stopped after 20 budgets" in caplog.text
+
+
+@pytest.mark.parametrize("relaxed", [False, True])
+def test_after_the_walk_stops_a_customer_with_every_action_full_is_over_capacity(
+    relaxed: bool,
+) -> None:
+    """The walk stops at an unaffordable customer; the one after it could only take the
+    action the first filled: more budget would not reach them, so "over capacity", not
+    "over budget" (the walk called everyone after its stop over budget)."""
+    profit = np.array([[10.0, -1.0], [-1.0, 50.0], [0.4, -1.0]])
+    cost = np.array([[1.0, 1.0], [1.0, 100.0], [1.0, 1.0]])
+    choice = _plan(profit, cost, np.array([1, -1], dtype=np.int64), 5.0, relax=relaxed)
+    assert choice.action.tolist() == [0, -1, -1]
+    assert choice.reason.tolist() == ["", "over_budget", "over_capacity"]

@@ -161,6 +161,9 @@ def choose(
     else:
         _walk(seq, order, eligible, cost, capacity, budget, action, reason)
     _single_if_better(profit, cost, eligible, capacity, budget, action, reason)
+    # The walk calls everyone after its first misfit "over budget"; one whose every paying
+    # action is full by the end would not get one with more budget either: "over capacity".
+    _left_out(eligible, capacity, candidates, action, reason)
     if candidates.size == 0:
         return Choice(action, reason, 0.0, 0.0, "none")
     usable = eligible[candidates] & (capacity != 0)[None, :]
