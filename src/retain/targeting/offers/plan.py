@@ -42,6 +42,7 @@ from retain.config import OfferAction, OfferSettings
 from retain.errors import InvalidParameterError
 from retain.i18n import t
 from retain.models.uplift.halves import ERROR_COLUMNS
+from retain.targeting.offers.confirm import RefutedAction, refuted_actions
 from retain.targeting.offers.holdout import holdout_mask
 from retain.targeting.offers.optimize import LEFT_OUT_REASONS, NOTHING, choose
 
@@ -110,6 +111,9 @@ class PlanSummary:
     """Their honest expected profit, summed (<= 0; part of :attr:`expected_profit`). They stay
     in the plan: dropping them would choose on the measurement and overstate the rest
     (docs/offers.md, "Honest profit")."""
+    refuted: list[RefutedAction] = field(default_factory=list)
+    """Actions set aside because the campaign measured their would-be customers at a sure loss
+    (:mod:`~retain.targeting.offers.confirm`)."""
     chosen_profit: float = 0.0
     """The choosing estimates' profit of every chosen customer, the holdout included: what the
     solver maximised."""
@@ -351,6 +355,24 @@ def plan_offers(
     profit = up * clv[:, None] - cost
     cost_honest = cost_of(honest)
     profit_honest = honest * clv[:, None] - cost_honest
+    refuted = (
+        []
+        if errors is None
+        else refuted_actions(
+            names,
+            profit,
+            up,
+            profit_honest,
+            clv[:, None] - share[None, :] * value[:, None],
+            errors,
+            min_uplift=conf.min_uplift,
+        )
+    )
+    if refuted:  # no one is chosen for them: as if their model had no estimate
+        up = up.copy()
+        up[:, [names.index(r.action) for r in refuted]] = np.nan
+        cost = cost_of(up)
+        profit = up * clv[:, None] - cost
     capacity = np.array(
         [-1 if a.capacity_per_week is None else a.capacity_per_week * conf.weeks for a in actions],
         dtype=np.int64,
@@ -384,6 +406,7 @@ def plan_offers(
     decisions.loc[held, "reason"] = "holdout"
     summary = dataclasses.replace(
         _summary(decisions, actions, conf, budget, clv),
+        refuted=refuted,
         chosen_profit=choice.profit,
         best_possible=choice.upper_bound,
         solver=choice.solver,

@@ -67,6 +67,16 @@ def summary_lines(plan: OfferPlan, currency: str) -> list[str]:
         lines.append(
             t("offers.line_curse", naive=money(s.naive_profit), correction=money(s.winners_curse))
         )
+    lines += [
+        t(
+            "offers_honest.line_refuted",
+            action=r.action,
+            customers=format_number(r.customers),
+            profit=money(r.honest_profit),
+            high=money(r.high),
+        )
+        for r in s.refuted
+    ]
     if s.measured_losses:
         lines.append(
             t(
