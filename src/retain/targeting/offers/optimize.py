@@ -170,8 +170,9 @@ def choose(
     sub_profit = np.where(usable, profit[candidates], -np.inf)
     sub_cost = np.where(usable, cost[candidates], 0.0)
     solver = "walk"
-    # No plan can spend more than every customer's costliest action: an unlimited budget is that.
-    room = min(budget, float(sub_cost.max(axis=1).sum()))
+    # No plan spends more than each customer's costliest action or nothing (0, when every action
+    # costs less: a negative discount cost): an unlimited budget is that.
+    room = min(budget, float(np.maximum(sub_cost.max(axis=1), 0.0).sum()))
     if relax and room >= 0:
         plan = monotone_plan(sub_profit, sub_cost, capacity, room, _total(profit, action))
         if plan is not None:

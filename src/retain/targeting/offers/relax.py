@@ -445,7 +445,7 @@ def monotone_plan(
     if pmax <= 0:
         return None
     cost = np.where(finite, cost, 0.0)
-    top = float(cost.max(axis=1).sum())
+    top = float(np.maximum(cost.max(axis=1), 0.0).sum())
     full = relaxed_plan(profit, cost, capacity, top)
     saturated = _spend(cost, full.action)
     members = [full] if saturated <= budget else []
