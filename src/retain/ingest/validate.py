@@ -331,15 +331,19 @@ def validate_batch(
             f"value, {message_sql(rule, params, value)} AS message, "
             f"{lit(t('ingest.hint.' + rule, **params))} AS hint {unknown_refs(column, live)}"
         )
-    if not parts:
+
+    def result(
+        violations: list[Violation], counts: dict[str, int], rejected: int, viol: str | None
+    ) -> Validation:
+        """The validation, with the batch's set-up and whatever the checks found."""
         return Validation(
             typed_name,
             present,
-            [],
-            {},
-            0,
-            0,
-            None,
+            violations,
+            counts,
+            sum(counts.values()),
+            rejected,
+            viol,
             temps,
             n_rows,
             n_bad,
@@ -347,6 +351,9 @@ def validate_batch(
             n_collapsed,
             kept if layout is not None and positional is not None else None,
         )
+
+    if not parts:
+        return result([], {}, 0, None)
     temps.append(viol_name)
     duck.execute(f"CREATE TEMP TABLE {quote(viol_name)} AS " + " UNION ALL ".join(parts))
     viol = quote(viol_name)
@@ -357,21 +364,7 @@ def validate_batch(
         ).fetchall()
     }
     if not counts:
-        return Validation(
-            typed_name,
-            present,
-            [],
-            {},
-            0,
-            0,
-            None,
-            temps,
-            n_rows,
-            n_bad,
-            collapsed,
-            n_collapsed,
-            kept if layout is not None and positional is not None else None,
-        )
+        return result([], {}, 0, None)
     rejected = duck.execute(f"SELECT count(DISTINCT _rid) FROM {viol}").fetchone()
     rows = duck.execute(
         f"SELECT _file, _row, col, rule, value, message, hint FROM {viol} "
@@ -383,21 +376,7 @@ def validate_batch(
         )
         for file, row, col, rule, value, message, hint in rows
     ]
-    return Validation(
-        typed_name,
-        present,
-        violations,
-        counts,
-        sum(counts.values()),
-        int(rejected[0]) if rejected else 0,
-        viol_name,
-        temps,
-        n_rows,
-        n_bad,
-        collapsed,
-        n_collapsed,
-        kept if layout is not None and positional is not None else None,
-    )
+    return result(violations, counts, int(rejected[0]) if rejected else 0, viol_name)
 
 
 def _layout_sql(
