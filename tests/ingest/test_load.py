@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from _kill import kill_when_marked
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -22,7 +18,6 @@ from retain.config import Settings
 from retain.errors import DataValidationError, InvalidParameterError
 from retain.ingest import IngestProgress, ingest
 
-ROOT = Path(__file__).resolve().parents[2]
 HEAD = "order_id,customer_id,ordered_at,amount,status\n"
 
 
@@ -231,26 +226,7 @@ def test_a_killed_load_leaves_the_warehouse_as_before(
     )
     path = write(tmp_path / "b.csv", big)
     marker = tmp_path / "inside-transaction"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED, url, str(path), str(marker)],
-        cwd=ROOT,
-        # Keep any PYTHONPATH (an overlay of another DuckDB) so the child runs the same DuckDB.
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p
-            ),
-        },
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while not marker.exists():
-            assert proc.poll() is None, "the load ended before the kill"
-            assert time.monotonic() < deadline, "the load never reached the merge"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    kill_when_marked(KILLED, [url, str(path), str(marker)], marker, "merge")
     con = wh.connect(url)
     try:
         assert {t: _rows(con, t) for t in before} == before

@@ -10,14 +10,13 @@ gets the keyed merge.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _kill import kill_when_marked
 
 import retain.warehouse as wh
 from retain.config import Settings
@@ -25,7 +24,6 @@ from retain.errors import DataValidationError
 from retain.ingest import ingest
 from retain.ingest.swap import PREFIX, batch_table
 
-ROOT = Path(__file__).resolve().parents[2]
 HEAD = "order_id,customer_id,ordered_at,amount,status\n"
 
 
@@ -138,19 +136,7 @@ def test_a_load_killed_inside_the_swap_leaves_the_empty_table(tmp_path: Path, wr
     con.disconnect()
     path = write(tmp_path / "o.csv", _orders(20_000))
     marker = tmp_path / "inside-swap"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p
-    )}  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-c", KILLED, url, str(path), str(marker)], env=env)
-    try:
-        deadline = time.monotonic() + 90
-        while not marker.exists():
-            assert proc.poll() is None, "the load ended before the kill"
-            assert time.monotonic() < deadline, "the load never reached the swap"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    kill_when_marked(KILLED, [url, str(path), str(marker)], marker, "swap")
     con = wh.connect(url)
     try:
         assert con.table("orders").count().execute() == 0
